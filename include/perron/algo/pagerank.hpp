@@ -1,0 +1,64 @@
+#pragma once
+// Distributed PageRank by power iteration over a DistGraph (../shared/docs/maths.md):
+//
+//   x₀ = t,  x_{k+1}(v) = α Σ_{u→v} x_k(u)·w(u,v)/o(u) + α (Σ_{u∈D} x_k(u)) δ(v) + (1−α) t(v)
+//
+// with damping α, teleport t, dangling vector δ (defaults to t) and D the vertices with zero
+// out-weight. Stops when ‖x_{k+1} − x_k‖₁ < tolerance, after max_iterations, or after exactly
+// `fixed_iterations` when that is > 0.
+//
+// Design: pull over in-edges (GAPBS pr.cc): each vertex sums its own row, so there are no
+// atomics and every sum runs in CSR order. Global reductions are summed in fixed blocks and
+// then in rank order, so the result is bit-identical for the same ranks × threads and the
+// scores agree across rank counts to rounding. Two messages per step: the halo exchange of
+// x(u)/o(u) and one small ordered sum of (residual, dangling mass, total mass).
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "perron/comm/comm.hpp"
+#include "perron/graph/dist_graph.hpp"
+
+namespace perron {
+
+struct PageRankParams {
+  double damping = 0.85;
+  double tolerance = 1e-10;
+  int max_iterations = 1000;
+  int fixed_iterations = 0;  // > 0: run exactly this many steps, ignoring the tolerance
+};
+
+// A probability vector over the vertices: uniform (1/n each) when `values` is empty, else
+// this rank's slice (owned vertices) of a vector whose global sum is 1.
+struct VertexDistribution {
+  std::vector<double> values;
+  bool uniform() const { return values.empty(); }
+};
+
+struct IterationReport {
+  int iteration;     // 1-based
+  double residual;   // ‖x_k − x_{k−1}‖₁
+  double seconds;    // wall time of this step
+};
+using IterationObserver = std::function<void(const IterationReport&)>;
+
+struct PageRankResult {
+  std::vector<double> score;     // owned vertices, dense order
+  std::vector<double> residual;  // one entry per iteration
+  int iterations = 0;
+  bool converged = false;
+  double mass_error = 0.0;       // |Σ x − 1| at the end: a check on the arithmetic
+  double seconds = 0.0;          // time in the iteration loop
+  std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank
+};
+
+// Throws a usage error naming the first parameter out of range.
+void check_pagerank_params(const PageRankParams& params);
+
+// Collective. The parameters must pass check_pagerank_params (checked again here).
+PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params,
+                        const VertexDistribution& teleport, const VertexDistribution& dangling,
+                        const Comm& comm, const IterationObserver& observe = {});
+
+}  // namespace perron

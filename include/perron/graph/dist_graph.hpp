@@ -1,0 +1,99 @@
+#pragma once
+// The distributed graph: rank r owns the contiguous dense vertex range [first, first + rows)
+// of a balanced Partition and the in-edges of those vertices as a local CSR, so a PageRank
+// step pulls over its own rows without atomics. Sources owned elsewhere are "ghosts": columns
+// [rows, rows + ghosts) of the CSR, refreshed each step by a HaloPlan built once, which
+// sends every rank exactly the values it reads and nothing else.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "perron/comm/comm.hpp"
+#include "perron/core/types.hpp"
+#include "perron/graph/id_map.hpp"
+#include "perron/graph/partition.hpp"
+
+namespace perron {
+
+// In-edges of this rank's vertices. Row v lists the sources of edges u→v as column indices:
+// c < rows is the owned vertex first + c; c ≥ rows is ghost c − rows. Within a row the
+// columns are ordered by global source id, so every sum runs in an order that does not
+// depend on the number of ranks.
+struct LocalCsr {
+  LocalId rows = 0;
+  LocalId columns = 0;                 // rows + ghosts
+  std::vector<EdgeIndex> row_start;    // rows + 1 offsets into column / weight
+  std::vector<LocalId> column;
+  std::vector<double> weight;          // per edge; empty when the graph is unweighted
+
+  EdgeIndex edges() const { return row_start.empty() ? 0 : row_start.back(); }
+};
+
+// Which owned values go to which rank each step, and where ghosts arrive.
+class HaloPlan {
+ public:
+  HaloPlan() = default;
+  HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index,
+           std::vector<std::int64_t> recv_counts);
+
+  // Collective: ghosts[i] ← the owner's owned[...] for every ghost of this rank.
+  void exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const;
+  // Values this rank sends per exchange (8 bytes each).
+  std::uint64_t values_sent() const { return send_index_.size(); }
+  std::uint64_t values_received() const;
+
+ private:
+  std::vector<std::int64_t> send_counts_;
+  std::vector<LocalId> send_index_;  // owned local ids, grouped by destination rank
+  std::vector<std::int64_t> recv_counts_;
+  mutable std::vector<double> send_buffer_;
+};
+
+struct GraphOptions {
+  bool undirected = false;       // count every edge in both directions
+  bool drop_self_loops = false;  // default keeps them (a self-loop is a real link)
+};
+
+// Global facts about the graph as built (the same on every rank).
+struct GraphStats {
+  std::uint64_t n = 0;                 // vertices
+  std::uint64_t m = 0;                 // directed edges after collapsing duplicates
+  std::uint64_t input_edges = 0;       // edges as read (after undirected doubling)
+  std::uint64_t duplicates = 0;        // edges removed as duplicates
+  std::uint64_t self_loops = 0;        // kept self-loops (removed ones when dropped)
+  std::uint64_t dangling = 0;          // vertices with zero out-weight
+  std::uint64_t max_in_degree = 0;
+  std::uint64_t max_out_degree = 0;
+};
+
+struct DistGraph {
+  Partition partition;
+  IdMap ids;
+  GlobalId first = 0;                 // first owned dense id
+  LocalCsr in;
+  std::vector<GlobalId> ghost_ids;    // global ids of ghost columns, increasing
+  std::vector<double> out_weight;     // o(u) per owned vertex: out-degree or Σ out-weights
+  std::vector<std::uint32_t> out_degree_count;  // out-edges per owned vertex (statistics)
+  HaloPlan halo;
+  GraphStats stats;
+  bool weighted = false;
+
+  LocalId rows() const { return in.rows; }
+};
+
+// Collective: redistributes the edges of every rank to their owners and builds the graph.
+// Duplicate edges collapse into one (keeping the largest weight); the vertex set is every id
+// in an edge plus every declared id. Throws the same input error on every rank for an empty
+// graph or an undeclared endpoint.
+DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm);
+
+}  // namespace perron
+
+namespace perron {
+
+// Collective: a vertex vector from (dense id, value) pairs held anywhere; each owner receives
+// its pairs and sums them into its slice (rows entries, dense ids [first, first + rows)).
+std::vector<double> sum_into_owners(std::span<const GlobalId> ids, std::span<const double> values,
+                                    const DistGraph& graph, const Comm& comm);
+
+}  // namespace perron

@@ -1,0 +1,54 @@
+#pragma once
+// Distributed remapping of sparse 64-bit vertex ids to dense ids in [0, n).
+//
+// The dense id of a vertex is the position of its original id in the sorted set of all ids,
+// so the numbering does not depend on the number of ranks and keeps any locality the user's
+// ids have (web crawls numbered by URL). The table is distributed by value range (a sample
+// sort): rank r keeps the sorted ids between splitters r−1 and r, and no rank holds all n.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "perron/comm/comm.hpp"
+#include "perron/core/types.hpp"
+
+namespace perron {
+
+inline constexpr GlobalId kMissingId = ~GlobalId{0};
+
+class IdMap {
+ public:
+  // Collective: the numbering of every id passed by any rank (duplicates allowed).
+  static IdMap build(std::vector<VertexId> ids, const Comm& comm);
+  // Collective: ids are already dense; [0, n) maps to itself.
+  static IdMap identity(std::uint64_t n, const Comm& comm);
+
+  std::uint64_t size() const { return n_; }
+  bool is_identity() const { return identity_; }
+
+  // Collective: dense ids of `ids` (any order, duplicates allowed); kMissingId where an id is
+  // not in the map.
+  std::vector<GlobalId> to_dense(std::span<const VertexId> ids, const Comm& comm) const;
+  // Collective: original ids of dense ids (each must be < size()).
+  std::vector<VertexId> to_original(std::span<const GlobalId> dense, const Comm& comm) const;
+
+  // This rank's slice of the table: the original ids of dense ids [slice_begin, +slice.size()).
+  GlobalId slice_begin() const { return slice_begin_; }
+  std::span<const VertexId> slice() const { return owned_; }
+  // Fills the original ids of dense ids [begin, end) when the map is the identity.
+  std::vector<VertexId> slice_ids() const;
+
+ private:
+  int owner_of_id(VertexId id) const;
+  int owner_of_dense(GlobalId d) const;
+
+  bool identity_ = false;
+  std::uint64_t n_ = 0;
+  std::vector<VertexId> splitters_;      // P−1 values: ids ≤ splitters_[r] (and > [r−1]) live on r
+  std::vector<GlobalId> slice_bounds_;   // P+1 dense offsets of every rank's slice
+  std::vector<VertexId> owned_;          // sorted unique original ids of this rank's slice
+  GlobalId slice_begin_ = 0;
+  std::uint64_t identity_count_ = 0;     // identity maps: slice size
+};
+
+}  // namespace perron

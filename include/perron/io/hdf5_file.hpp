@@ -1,0 +1,87 @@
+#pragma once
+// Parallel HDF5 over the C API, in the shape of HighFive: a file opened with MPI-IO and
+// collective metadata, every rank writing its slice of a dataset with a collective transfer,
+// HDF5 errors turned into perron errors naming the file and object. This is the only module
+// that includes hdf5.h.
+//
+// Every call here is collective: all ranks create the same objects and attributes with the
+// same values, in the same order (HDF5's rule for parallel metadata).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "perron/comm/comm.hpp"
+
+namespace perron {
+
+class H5Writer {
+ public:
+  // Creates (truncates) `path` for parallel writing.
+  H5Writer(const std::string& path, const Comm& comm);
+  ~H5Writer();
+  H5Writer(const H5Writer&) = delete;
+  H5Writer& operator=(const H5Writer&) = delete;
+
+  void create_group(const std::string& path);
+
+  // 1-D dataset of `global_size` elements; this rank's `local` goes at `offset`.
+  template <class T>
+  void write_distributed(const std::string& path, std::span<const T> local, std::uint64_t offset,
+                         std::uint64_t global_size) {
+    write_raw(path, local.data(), local.size(), offset, global_size, elem_type<T>());
+  }
+  // 1-D dataset whose contents every rank holds identically; rank 0 writes it.
+  template <class T>
+  void write_replicated(const std::string& path, std::span<const T> data) {
+    const bool root = comm_.is_root();
+    write_raw(path, data.data(), root ? data.size() : 0, 0, data.size(), elem_type<T>());
+  }
+
+  void set_attribute(const std::string& object, const std::string& name, double value);
+  void set_attribute(const std::string& object, const std::string& name, std::int64_t value);
+  void set_attribute(const std::string& object, const std::string& name, std::uint64_t value);
+  void set_attribute(const std::string& object, const std::string& name, bool value);
+  void set_attribute(const std::string& object, const std::string& name, const std::string& value);
+  void set_attribute(const std::string& object, const std::string& name, const char* value) {
+    set_attribute(object, name, std::string(value));
+  }
+
+  // Flushes and closes; throws if HDF5 reports a failure. The destructor closes silently.
+  void close();
+
+ private:
+  void write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
+                 std::uint64_t global_size, ElemType type);
+  void attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type);
+
+  std::string path_;
+  Comm comm_;
+  std::int64_t file_ = -1;  // hid_t
+};
+
+// Serial reading of whole datasets and attributes (tests, inspection, small inputs).
+class H5Reader {
+ public:
+  explicit H5Reader(const std::string& path);
+  ~H5Reader();
+  H5Reader(const H5Reader&) = delete;
+  H5Reader& operator=(const H5Reader&) = delete;
+
+  bool exists(const std::string& object) const;
+  std::vector<double> read_doubles(const std::string& dataset) const;
+  std::vector<std::uint64_t> read_uint64(const std::string& dataset) const;
+  double attribute_double(const std::string& object, const std::string& name) const;
+  std::int64_t attribute_int(const std::string& object, const std::string& name) const;
+  std::string attribute_string(const std::string& object, const std::string& name) const;
+
+ private:
+  void read_raw(const std::string& dataset, void* out, std::size_t count, ElemType type) const;
+  std::size_t extent(const std::string& dataset) const;
+
+  std::string path_;
+  std::int64_t file_ = -1;
+};
+
+}  // namespace perron

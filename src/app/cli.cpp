@@ -1,0 +1,65 @@
+#include "perron/app/cli.hpp"
+
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "perron/core/error.hpp"
+#include "perron/core/timer.hpp"
+#include "perron/core/version.hpp"
+
+namespace perron {
+
+int run_cli(int argc, char** argv, const Comm& comm) {
+  const bool root = comm.is_root();
+  CLI::App app{"perron: PageRank and attention at cluster scale (MPI + OpenMP, HDF5 results)", "perron"};
+  app.set_version_flag("--version", std::string("perron ") + kVersion + " (" + kGitCommit + ")");
+  app.require_subcommand(1);
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(make_pagerank_command(app));
+  CLI::App* generate = app.add_subcommand("generate", "Generate synthetic inputs");
+  generate->require_subcommand(1);
+  commands.push_back(make_generate_kronecker_command(*generate));
+  commands.push_back(make_info_command(app));
+  const std::vector<std::string> sections{"pagerank", "generate", "info"};
+
+  try {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help, --version
+      return root ? app.exit(e) : 0;
+    } catch (const CLI::ParseError& e) {
+      if (root) app.exit(e);
+      return 2;
+    }
+    for (auto& command : commands) {
+      if (!command->app()->parsed()) continue;
+      // Every rank parses the same arguments and file, so these errors are the same everywhere.
+      try {
+        command->options().apply_config_file(sections);
+      } catch (Error& e) {
+        e.mark_collective();
+        throw;
+      }
+      command->run(RunContext{join_command_line(argc, argv), iso8601_now()}, comm);
+    }
+    return 0;
+  } catch (const Error& e) {
+    if (e.collective()) {
+      if (root) fmt::print(stderr, "perron: error: {}\n", e.what());
+      return e.exit_code();
+    }
+    fmt::print(stderr, "perron: error on rank {}: {}\n", comm.rank(), e.what());
+    std::fflush(stderr);
+    Environment::abort(e.exit_code());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "perron: internal error on rank {}: {}\n", comm.rank(), e.what());
+    std::fflush(stderr);
+    Environment::abort(1);
+  }
+}
+
+}  // namespace perron

@@ -1,0 +1,64 @@
+#include <omp.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "commands.hpp"
+#include "perron/core/error.hpp"
+#include "perron/core/timer.hpp"
+
+namespace perron {
+
+Command::Command(CLI::App& parent, std::vector<std::string> section, const std::string& help)
+    : app_(parent.add_subcommand(section.back(), help)), section_(std::move(section)) {
+  options_ = std::make_unique<OptionSet>(*app_, section_);
+}
+
+void add_input_options(OptionSet& options, InputConfig& config) {
+  options.add("-i,--input", config.input,
+              "graph: an edge list file, NAME.properties (Graphalytics), or kronecker:scale=S[,edge-factor=F,seed=X]");
+  options.add("--format", config.format, "input format: auto (from the content), text, evlp, binary, kronecker")
+      ->check(CLI::IsMember({"auto", "text", "evlp", "binary", "kronecker"}));
+  options.add("--binary-id-width", config.binary_id_width, "bits per id in a binary edge list: 32 or 64")
+      ->check(CLI::IsMember({32, 64}));
+  options.add_flag("--undirected", config.undirected, "count every edge in both directions");
+  options.add_flag("--drop-self-loops", config.drop_self_loops, "remove edges u -> u (default: keep them)");
+  options.add_flag("--ignore-weights", config.ignore_weights, "read a third column but treat every edge as weight 1");
+  options.add("--threads", config.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS or all cores)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void apply_threads(int threads, const Comm& comm) {
+  comm.agree([&] {
+    if (threads < 0) throw_usage("--threads must be >= 0");
+  });
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+    return;
+  }
+  // No explicit choice: share this process's cores among the ranks on the node. Spinning
+  // OpenMP threads of several ranks on the same cores slow a step down by orders of magnitude.
+  const int ranks_here = comm.ranks_on_node();
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int cores = omp_get_num_procs();
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
+  // A rank bound to its own cores sees only those; an unbound rank sees the whole node.
+  const bool bound = cores < omp_get_num_procs();
+  omp_set_num_threads(std::max(1, bound ? cores : cores / ranks_here));
+}
+
+LoadedGraph load_graph(const InputConfig& config, const Comm& comm) {
+  LoadedGraph out;
+  Stopwatch watch;
+  out.meta = load_edges(InputSpec{config.input, config.format, config.binary_id_width, config.ignore_weights}, comm);
+  out.load_seconds = watch.seconds();
+  watch.restart();
+  out.graph = build_graph(std::move(out.meta.share), GraphOptions{config.undirected, config.drop_self_loops}, comm);
+  out.partition_seconds = watch.seconds();
+  return out;
+}
+
+}  // namespace perron

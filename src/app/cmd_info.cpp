@@ -1,0 +1,59 @@
+// `perron info`: what a graph is, before ranking it.
+#include <fmt/core.h>
+
+#include "commands.hpp"
+
+namespace perron {
+namespace {
+
+class InfoCommand final : public Command {
+ public:
+  explicit InfoCommand(CLI::App& parent) : Command(parent, {"info"}, "Print a graph's size and degree statistics") {
+    add_input_options(options(), c_);
+    app_->add_option("file", c_.input, "the graph (same as --input)");
+    options().add_flag("--json", json_, "print one JSON object instead of text");
+  }
+
+  void run(const RunContext&, const Comm& comm) override {
+    apply_threads(c_.threads, comm);
+    const LoadedGraph loaded = load_graph(c_, comm);
+    const GraphStats& s = loaded.graph.stats;
+    if (!comm.is_root()) return;
+    const double mean = s.n ? static_cast<double>(s.m) / static_cast<double>(s.n) : 0.0;
+    if (json_) {
+      fmt::print("{{\"input\": \"{}\", \"format\": \"{}\", \"n\": {}, \"m\": {}, \"input_edges\": {}, \"dangling\": {}, "
+                 "\"self_loops\": {}, \"duplicates\": {}, \"weighted\": {}, \"mean_degree\": {}, "
+                 "\"max_in_degree\": {}, \"max_out_degree\": {}, \"ranks\": {}}}\n",
+                 json_escape(c_.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops,
+                 s.duplicates, loaded.graph.weighted ? "true" : "false", mean, s.max_in_degree, s.max_out_degree,
+                 comm.size());
+      return;
+    }
+    fmt::print("input          {} ({})\n", c_.input, loaded.meta.format);
+    fmt::print("vertices (n)   {}\n", s.n);
+    fmt::print("edges (m)      {} directed, after collapsing {} duplicates of {} read\n", s.m, s.duplicates, s.input_edges);
+    fmt::print("dangling       {} (no out-edges)\n", s.dangling);
+    fmt::print("self-loops     {}\n", s.self_loops);
+    fmt::print("weighted       {}\n", loaded.graph.weighted ? "yes" : "no");
+    fmt::print("degree         mean {:.3f}, max in {}, max out {}\n", mean, s.max_in_degree, s.max_out_degree);
+  }
+
+ private:
+  static std::string json_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+      else out += c;
+    }
+    return out;
+  }
+  InputConfig c_;
+  bool json_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_info_command(CLI::App& parent) { return std::make_unique<InfoCommand>(parent); }
+
+}  // namespace perron

@@ -1,0 +1,185 @@
+// `perron pagerank`: load → partition → power iteration → one HDF5 file.
+#include <fmt/core.h>
+
+#include <cmath>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "perron/algo/pagerank.hpp"
+#include "perron/algo/top_k.hpp"
+#include "perron/core/error.hpp"
+#include "perron/core/timer.hpp"
+#include "perron/io/hdf5_file.hpp"
+#include "perron/io/text_records.hpp"
+
+namespace perron {
+namespace {
+
+struct PagerankConfig {
+  InputConfig input;
+  std::string output;
+  bool overwrite = false;
+  double damping = 0.85;
+  double tolerance = 1e-10;
+  int max_iterations = 1000;
+  int iterations = 0;
+  std::string personalization;
+  std::string convention = "default";
+  int top_k = 100;
+  bool quiet = false;
+};
+
+// The teleport vector from a personalization file of `id [weight]` lines (weight 1 when
+// absent; repeated ids add up), normalised to sum 1.
+VertexDistribution read_personalization(const std::string& path, const DistGraph& graph, const Comm& comm) {
+  const TextIds records = read_text_ids(path, comm, 2);
+  std::vector<VertexId> ids(records.records.size());
+  std::vector<double> values(records.records.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ids[i] = records.records[i].id;
+    values[i] = records.records[i].value;
+  }
+  const std::vector<GlobalId> dense = graph.ids.to_dense(ids, comm);
+  comm.agree([&] {
+    for (std::size_t i = 0; i < dense.size(); ++i)
+      if (dense[i] == kMissingId)
+        throw_input(path + ": vertex " + std::to_string(ids[i]) + " is not in the graph");
+  });
+  VertexDistribution t{sum_into_owners(dense, values, graph, comm)};
+  double local = 0.0;
+  for (double v : t.values) local += v;
+  const double total = comm.sum_ordered(local);
+  comm.agree([&] {
+    if (!(total > 0.0)) throw_input(path + ": the personalization weights sum to 0; at least one must be positive");
+  });
+  for (double& v : t.values) v /= total;
+  return t;
+}
+
+void print_top(const std::vector<ScoredVertex>& top, const std::vector<VertexId>& original, std::size_t count) {
+  fmt::print("top {} vertices:\n  {:>4}  {:>20}  {:>14}\n", std::min(count, top.size()), "#", "vertex_id", "score");
+  for (std::size_t i = 0; i < std::min(count, top.size()); ++i)
+    fmt::print("  {:>4}  {:>20}  {:>14.8e}\n", i + 1, original[i], top[i].score);
+}
+
+class PagerankCommand final : public Command {
+ public:
+  explicit PagerankCommand(CLI::App& parent)
+      : Command(parent, {"pagerank"}, "PageRank of a graph (distributed power iteration), written to HDF5") {
+    OptionSet& o = options();
+    add_input_options(o, c_.input);
+    o.add("-o,--output", c_.output, "HDF5 result file (written atomically; none if empty)");
+    o.add_flag("--overwrite", c_.overwrite, "replace an existing output file");
+    o.add("--damping", c_.damping, "damping factor alpha in [0, 1]");
+    o.add("--tolerance", c_.tolerance, "stop when the L1 change of one step is below this");
+    o.add("--max-iterations", c_.max_iterations, "stop after this many steps at most");
+    o.add("--iterations", c_.iterations, "run exactly this many steps, ignoring the tolerance (0: off)");
+    o.add("--personalization", c_.personalization, "file of 'id [weight]' lines: the teleport vector (default uniform)");
+    o.add("--convention", c_.convention,
+          "default (perron's), or graphalytics: damping and fixed iterations from the .properties file")
+        ->check(CLI::IsMember({"default", "graphalytics"}));
+    o.add("--top-k", c_.top_k, "how many top vertices to record in the output")->check(CLI::NonNegativeNumber);
+    o.add_flag("-q,--quiet", c_.quiet, "print only the summary, not every iteration");
+  }
+
+  void run(const RunContext& context, const Comm& comm) override {
+    apply_threads(c_.input.threads, comm);
+    AtomicOutput output(c_.output, c_.overwrite, comm);
+    const bool say = comm.is_root();
+
+    LoadedGraph loaded = load_graph(c_.input, comm);
+    const DistGraph& g = loaded.graph;
+    PageRankParams params{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations};
+    comm.agree([&] {
+      if (c_.convention != "graphalytics") return;
+      if (!loaded.meta.evlp) throw_usage("--convention graphalytics needs a Graphalytics .properties input");
+      if (!loaded.meta.evlp->pr_iterations || !loaded.meta.evlp->pr_damping)
+        throw_usage(c_.input.input + ": --convention graphalytics needs pr.damping-factor and pr.num-iterations");
+      params.damping = *loaded.meta.evlp->pr_damping;
+      params.fixed_iterations = *loaded.meta.evlp->pr_iterations;
+    });
+    if (say)
+      fmt::print("perron pagerank: {} vertices, {} edges ({} dangling, {} self-loops, {} duplicates collapsed) on {} ranks; "
+                 "load {:.3f} s, partition {:.3f} s\n",
+                 g.stats.n, g.stats.m, g.stats.dangling, g.stats.self_loops, g.stats.duplicates, comm.size(),
+                 loaded.load_seconds, loaded.partition_seconds);
+
+    const VertexDistribution teleport =
+        c_.personalization.empty() ? VertexDistribution{} : read_personalization(c_.personalization, g, comm);
+    IterationObserver observe;
+    if (say && !c_.quiet)
+      observe = [](const IterationReport& r) {
+        fmt::print("  iteration {:>4}  residual {:.3e}  {:.4f} s\n", r.iteration, r.residual, r.seconds);
+      };
+    PageRankResult result;
+    comm.agree([&] { check_pagerank_params(params); });
+    result = pagerank(g, params, teleport, teleport, comm, observe);
+
+    const std::vector<ScoredVertex> top = top_k(result.score, g.first, static_cast<std::size_t>(c_.top_k), comm);
+    std::vector<GlobalId> top_dense(top.size());
+    std::vector<double> top_score(top.size());
+    for (std::size_t i = 0; i < top.size(); ++i) {
+      top_dense[i] = top[i].id;
+      top_score[i] = top[i].score;
+    }
+    const std::vector<VertexId> top_original = g.ids.to_original(top_dense, comm);
+
+    double write_seconds = 0.0;
+    if (output.enabled()) {
+      const Stopwatch watch;
+      H5Writer file(output.temp_path(), comm);
+      file.create_group("/pagerank");
+      file.write_distributed<double>("/pagerank/score", result.score, g.first, g.stats.n);
+      const std::vector<VertexId> slice = g.ids.slice_ids();
+      file.write_distributed<VertexId>("/pagerank/vertex_id", slice, g.ids.slice_begin(), g.stats.n);
+      file.write_replicated<double>("/pagerank/residual", result.residual);
+      file.write_replicated<VertexId>("/pagerank/top_vertex_id", top_original);
+      file.write_replicated<double>("/pagerank/top_score", top_score);
+      file.set_attribute("/pagerank", "damping", params.damping);
+      file.set_attribute("/pagerank", "tolerance", params.tolerance);
+      file.set_attribute("/pagerank", "iterations", static_cast<std::int64_t>(result.iterations));
+      file.set_attribute("/pagerank", "max_iterations", static_cast<std::int64_t>(params.max_iterations));
+      file.set_attribute("/pagerank", "fixed_iterations", static_cast<std::int64_t>(params.fixed_iterations));
+      file.set_attribute("/pagerank", "converged", result.converged);
+      file.set_attribute("/pagerank", "n", g.stats.n);
+      file.set_attribute("/pagerank", "m", g.stats.m);
+      file.set_attribute("/pagerank", "dangling", g.stats.dangling);
+      file.set_attribute("/pagerank", "self_loops", g.stats.self_loops);
+      file.set_attribute("/pagerank", "duplicates_collapsed", g.stats.duplicates);
+      file.set_attribute("/pagerank", "weighted", g.weighted);
+      file.set_attribute("/pagerank", "personalized", !c_.personalization.empty());
+      file.set_attribute("/pagerank", "convention", c_.convention);
+      file.set_attribute("/pagerank", "input_format", loaded.meta.format);
+      file.set_attribute("/pagerank", "mass_error", result.mass_error);
+      const std::uint64_t halo = comm.allreduce(result.halo_bytes_sent_per_iteration, ReduceOp::sum);
+      file.set_attribute("/pagerank", "halo_bytes_per_iteration", halo);
+      write_seconds = watch.seconds();
+      const Provenance provenance{context.command_line, options().effective_toml(), context.start_time,
+                                  {{"load_s", loaded.load_seconds},
+                                   {"partition_s", loaded.partition_seconds},
+                                   {"iterate_s", result.seconds},
+                                   {"write_s", write_seconds}}};
+      write_provenance(file, provenance, comm);
+      file.close();
+      output.commit();
+    }
+
+    if (say) {
+      fmt::print("{} after {} iterations (last residual {:.3e}, tolerance {:.1e}) in {:.3f} s, {:.4f} s/iteration\n",
+                 params.fixed_iterations > 0 ? "stopped (fixed iterations)" : (result.converged ? "converged" : "NOT converged"),
+                 result.iterations, result.residual.empty() ? 0.0 : result.residual.back(), params.tolerance,
+                 result.seconds, result.seconds / std::max(1, result.iterations));
+      print_top(top, top_original, 10);
+      if (output.enabled()) fmt::print("wrote {} (write {:.3f} s)\n", output.path(), write_seconds);
+    }
+  }
+
+ private:
+  PagerankConfig c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_pagerank_command(CLI::App& parent) { return std::make_unique<PagerankCommand>(parent); }
+
+}  // namespace perron

@@ -1,0 +1,64 @@
+#pragma once
+// The subcommands of `perron`. Each owns its configuration struct (the built-in defaults),
+// registers its options once in an OptionSet, and runs on every rank.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "options.hpp"
+#include "perron/comm/comm.hpp"
+#include "perron/graph/dist_graph.hpp"
+#include "perron/io/edge_source.hpp"
+
+namespace perron {
+
+struct RunContext {
+  std::string command_line;
+  std::string start_time;
+};
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual void run(const RunContext& context, const Comm& comm) = 0;
+  CLI::App* app() const { return app_; }
+  OptionSet& options() { return *options_; }
+  // Table path of this command in a config file, e.g. {"generate", "kronecker"}.
+  const std::vector<std::string>& section() const { return section_; }
+
+ protected:
+  Command(CLI::App& parent, std::vector<std::string> section, const std::string& help);
+  CLI::App* app_;
+  std::vector<std::string> section_;
+  std::unique_ptr<OptionSet> options_;
+};
+
+std::unique_ptr<Command> make_pagerank_command(CLI::App& parent);
+std::unique_ptr<Command> make_info_command(CLI::App& parent);
+std::unique_ptr<Command> make_generate_kronecker_command(CLI::App& generate);
+
+// Options every graph-reading command shares.
+struct InputConfig {
+  std::string input;
+  std::string format = "auto";
+  int binary_id_width = 64;
+  bool undirected = false;
+  bool drop_self_loops = false;
+  bool ignore_weights = false;
+  int threads = 0;
+};
+void add_input_options(OptionSet& options, InputConfig& config);
+
+// Loads and builds the distributed graph, timing both phases.
+struct LoadedGraph {
+  DistGraph graph;
+  LoadedInput meta;  // format, EVLP properties, generator parameters (edges already moved out)
+  double load_seconds = 0.0;
+  double partition_seconds = 0.0;
+};
+LoadedGraph load_graph(const InputConfig& config, const Comm& comm);
+
+// Applies --threads (0 keeps OpenMP's default).
+void apply_threads(int threads, const Comm& comm);
+
+}  // namespace perron

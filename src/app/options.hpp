@@ -1,0 +1,49 @@
+#pragma once
+// One definition per option, three uses: a CLI11 flag, a key in the TOML config file, and a
+// line of the effective config recorded in every output. Precedence: built-in defaults <
+// config file < command line. Keys are the long flag names without the dashes
+// (`--max-iterations` ↔ `max-iterations = 1000`) in a table named after the subcommand
+// (`[pagerank]`, `[generate.kronecker]`); an unknown key or a wrongly typed value is an
+// error naming the file and line.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace perron {
+
+class OptionSet {
+ public:
+  // `section` is the subcommand path, e.g. {"generate", "kronecker"}.
+  OptionSet(CLI::App& app, std::vector<std::string> section);
+
+  template <class T>
+  CLI::Option* add(const std::string& flags, T& field, const std::string& help) {
+    CLI::Option* opt = app_.add_option(flags, field, help)->capture_default_str();
+    entries_.push_back(Entry{opt->get_lnames().front(), &field, opt});
+    return opt;
+  }
+  CLI::Option* add_flag(const std::string& flags, bool& field, const std::string& help);
+
+  // After CLI parsing: reads the -c/--config file (if any) into every option that was not
+  // given on the command line. `known_sections` are the other tables a file may hold.
+  void apply_config_file(const std::vector<std::string>& known_sections);
+  // The effective configuration as a TOML document.
+  std::string effective_toml() const;
+  const std::string& config_path() const { return config_path_; }
+
+ private:
+  using Field = std::variant<std::string*, double*, int*, std::uint64_t*, bool*>;
+  struct Entry {
+    std::string key;
+    Field field;
+    CLI::Option* option;
+  };
+  CLI::App& app_;
+  std::vector<std::string> section_;
+  std::vector<Entry> entries_;
+  std::string config_path_;
+};
+
+}  // namespace perron

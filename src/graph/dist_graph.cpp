@@ -1,0 +1,273 @@
+#include "perron/graph/dist_graph.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <parallel/algorithm>
+#include <string>
+
+#include "perron/core/error.hpp"
+
+namespace perron {
+namespace {
+
+// Sends every edge to owner(edge): a stable counting sort into rank buckets, then Alltoallv.
+template <class OwnerFn>
+std::vector<Edge> redistribute(std::vector<Edge>& edges, OwnerFn owner, const Comm& comm) {
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
+  std::vector<int> dest(edges.size());
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    dest[i] = owner(edges[i]);
+    ++counts[static_cast<std::size_t>(dest[i])];
+  }
+  std::vector<std::size_t> next(counts.size(), 0);
+  for (std::size_t r = 1; r < next.size(); ++r) next[r] = next[r - 1] + static_cast<std::size_t>(counts[r - 1]);
+  std::vector<Edge> send(edges.size());
+  for (std::size_t i = 0; i < edges.size(); ++i) send[next[static_cast<std::size_t>(dest[i])]++] = edges[i];
+  std::vector<Edge>().swap(edges);
+  std::vector<int>().swap(dest);
+  return comm.alltoallv<Edge>(send, counts);
+}
+
+bool by_dst_src(const Edge& a, const Edge& b) {
+  if (a.dst != b.dst) return a.dst < b.dst;
+  if (a.src != b.src) return a.src < b.src;
+  return a.weight > b.weight;  // the largest weight first: it survives collapsing
+}
+
+// Original ids → dense ids, checking what the source promised about its vertex set.
+std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
+  std::vector<Edge> edges(input.edges.size());
+  if (input.dense_vertex_count) {
+    const std::uint64_t n = *input.dense_vertex_count;
+    ids = IdMap::identity(n, comm);
+    comm.agree([&] {
+      for (std::size_t i = 0; i < edges.size(); ++i) {
+        const RawEdge& e = input.edges[i];
+        if (e.src >= n || e.dst >= n)
+          throw_input("edge " + std::to_string(e.src) + " -> " + std::to_string(e.dst) + " lies outside the " +
+                      std::to_string(n) + " declared vertices");
+        edges[i] = Edge{e.src, e.dst, e.weight};
+      }
+    });
+    return edges;
+  }
+  std::vector<VertexId> endpoints;
+  endpoints.reserve(2 * input.edges.size());
+  for (const RawEdge& e : input.edges) {
+    endpoints.push_back(e.src);
+    endpoints.push_back(e.dst);
+  }
+  __gnu_parallel::sort(endpoints.begin(), endpoints.end());
+  endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
+  if (input.endpoints_must_be_declared) {
+    ids = IdMap::build(std::move(input.declared), comm);
+  } else {
+    std::vector<VertexId> all = endpoints;
+    all.insert(all.end(), input.declared.begin(), input.declared.end());
+    ids = IdMap::build(std::move(all), comm);
+  }
+  std::vector<VertexId>().swap(input.declared);
+  const std::vector<GlobalId> dense = ids.to_dense(endpoints, comm);
+  comm.agree([&] {
+    for (std::size_t i = 0; i < dense.size(); ++i)
+      if (dense[i] == kMissingId)
+        throw_input("edge endpoint " + std::to_string(endpoints[i]) + " is not declared in the vertex file");
+  });
+  auto lookup = [&](VertexId v) {
+    return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];
+  };
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    const RawEdge& e = input.edges[i];
+    edges[i] = Edge{lookup(e.src), lookup(e.dst), e.weight};
+  }
+  return edges;
+}
+
+// Sorts by (dst, src) and collapses runs of equal (dst, src) into their first edge.
+std::uint64_t sort_and_collapse(std::vector<Edge>& edges) {
+  __gnu_parallel::sort(edges.begin(), edges.end(), by_dst_src);
+  const auto before = edges.size();
+  edges.erase(std::unique(edges.begin(), edges.end(),
+                          [](const Edge& a, const Edge& b) { return a.dst == b.dst && a.src == b.src; }),
+              edges.end());
+  return before - edges.size();
+}
+
+// o(u) for every owned u: partial sums per source, sent to the source's owner.
+void compute_out_weights(const std::vector<Edge>& edges, const Partition& part, DistGraph& g,
+                         const Comm& comm) {
+  struct Partial {
+    GlobalId src;
+    double weight;
+    std::uint64_t count;
+  };
+  std::vector<std::pair<GlobalId, double>> by_src(edges.size());
+  for (std::size_t i = 0; i < edges.size(); ++i) by_src[i] = {edges[i].src, edges[i].weight};
+  __gnu_parallel::sort(by_src.begin(), by_src.end());
+  std::vector<Partial> partial;
+  for (const auto& [src, w] : by_src) {
+    if (partial.empty() || partial.back().src != src) partial.push_back({src, 0.0, 0});
+    partial.back().weight += w;
+    ++partial.back().count;
+  }
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
+  for (const Partial& p : partial) ++counts[static_cast<std::size_t>(part.owner(p.src))];
+  const std::vector<Partial> mine = comm.alltoallv<Partial>(partial, counts);
+  g.out_weight.assign(g.in.rows, 0.0);
+  g.out_degree_count.assign(g.in.rows, 0);
+  for (const Partial& p : mine) {
+    g.out_weight[p.src - g.first] += p.weight;
+    g.out_degree_count[p.src - g.first] += static_cast<std::uint32_t>(p.count);
+  }
+}
+
+// Local CSR over columns [owned | ghosts], and the plan that fills the ghosts.
+void build_csr_and_halo(const std::vector<Edge>& edges, const Partition& part, DistGraph& g, const Comm& comm) {
+  const GlobalId lo = g.first;
+  const GlobalId hi = lo + g.in.rows;
+  for (const Edge& e : edges)
+    if (e.src < lo || e.src >= hi) g.ghost_ids.push_back(e.src);
+  __gnu_parallel::sort(g.ghost_ids.begin(), g.ghost_ids.end());
+  g.ghost_ids.erase(std::unique(g.ghost_ids.begin(), g.ghost_ids.end()), g.ghost_ids.end());
+  comm.agree([&] {
+    if (g.in.rows + g.ghost_ids.size() > std::numeric_limits<LocalId>::max())
+      throw Error(ErrorKind::input, "rank " + std::to_string(comm.rank()) + " would hold " +
+                                        std::to_string(g.in.rows + g.ghost_ids.size()) +
+                                        " vertices and ghosts, over the 2^32 local limit: use more ranks");
+  });
+  g.in.columns = static_cast<LocalId>(g.in.rows + g.ghost_ids.size());
+  g.in.row_start.assign(static_cast<std::size_t>(g.in.rows) + 1, 0);
+  g.in.column.resize(edges.size());
+  if (g.weighted) g.in.weight.resize(edges.size());
+  for (const Edge& e : edges) ++g.in.row_start[e.dst - lo + 1];
+  std::partial_sum(g.in.row_start.begin(), g.in.row_start.end(), g.in.row_start.begin());
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    const GlobalId s = edges[i].src;
+    g.in.column[i] = s >= lo && s < hi
+                         ? static_cast<LocalId>(s - lo)
+                         : static_cast<LocalId>(g.in.rows + (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
+    if (g.weighted) g.in.weight[i] = edges[i].weight;
+  }
+  // Ghosts are sorted by id, hence grouped by owner: ask each owner for its run.
+  std::vector<std::int64_t> recv_counts(static_cast<std::size_t>(comm.size()), 0);
+  for (GlobalId v : g.ghost_ids) ++recv_counts[static_cast<std::size_t>(part.owner(v))];
+  std::vector<std::int64_t> send_counts;
+  const std::vector<GlobalId> wanted = comm.alltoallv<GlobalId>(g.ghost_ids, recv_counts, &send_counts);
+  std::vector<LocalId> send_index(wanted.size());
+  for (std::size_t i = 0; i < wanted.size(); ++i) send_index[i] = static_cast<LocalId>(wanted[i] - lo);
+  g.halo = HaloPlan(std::move(send_counts), std::move(send_index), std::move(recv_counts));
+}
+
+}  // namespace
+
+HaloPlan::HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index,
+                   std::vector<std::int64_t> recv_counts)
+    : send_counts_(std::move(send_counts)),
+      send_index_(std::move(send_index)),
+      recv_counts_(std::move(recv_counts)),
+      send_buffer_(send_index_.size()) {}
+
+std::uint64_t HaloPlan::values_received() const {
+  return static_cast<std::uint64_t>(std::accumulate(recv_counts_.begin(), recv_counts_.end(), std::int64_t{0}));
+}
+
+void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const {
+  const std::size_t count = send_index_.size();
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < count; ++i) send_buffer_[i] = owned[send_index_[i]];
+  comm.alltoallv_into<double>(send_buffer_, send_counts_, ghosts, recv_counts_);
+}
+
+DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm) {
+  DistGraph g;
+  g.weighted = input.weighted;
+  if (options.undirected || !input.directed) {
+    const std::size_t count = input.edges.size();
+    input.edges.reserve(2 * count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const RawEdge e = input.edges[i];
+      if (e.src != e.dst) input.edges.push_back(RawEdge{e.dst, e.src, e.weight});
+    }
+  }
+  std::uint64_t dropped_loops = 0;
+  if (options.drop_self_loops) {
+    const auto before = input.edges.size();
+    std::erase_if(input.edges, [](const RawEdge& e) { return e.src == e.dst; });
+    dropped_loops = before - input.edges.size();
+  }
+  g.stats.input_edges = comm.allreduce<std::uint64_t>(input.edges.size(), ReduceOp::sum);
+
+  std::vector<Edge> edges = remap(input, g.ids, comm);
+  std::vector<RawEdge>().swap(input.edges);
+  const std::uint64_t n = g.ids.size();
+  comm.agree([&] {
+    if (n == 0) throw_input("the graph is empty: the input has no edges and declares no vertices");
+  });
+
+  // Phase 1: group in-edges by destination under a uniform partition, collapse duplicates
+  // there (all copies of an edge meet at one rank), and count exact in-degrees.
+  const Partition uniform = Partition::uniform(n, comm.size());
+  edges = redistribute(edges, [&](const Edge& e) { return uniform.owner(e.dst); }, comm);
+  const std::uint64_t duplicates = sort_and_collapse(edges);
+  std::vector<std::uint64_t> in_degree(uniform.count(comm.rank()), 0);
+  for (const Edge& e : edges) ++in_degree[e.dst - uniform.begin(comm.rank())];
+
+  // Phase 2: balanced partition; edges sorted by dst move as contiguous runs and arrive sorted.
+  g.partition = balance_on_in_degree(uniform.begin(comm.rank()), in_degree, n, comm);
+  std::vector<std::uint64_t>().swap(in_degree);
+  edges = redistribute(edges, [&](const Edge& e) { return g.partition.owner(e.dst); }, comm);
+  g.first = g.partition.begin(comm.rank());
+  comm.agree([&] {
+    if (g.partition.count(comm.rank()) > std::numeric_limits<LocalId>::max())
+      throw_input("a rank would own more than 2^32 vertices: use more ranks");
+  });
+  g.in.rows = static_cast<LocalId>(g.partition.count(comm.rank()));
+
+  compute_out_weights(edges, g.partition, g, comm);
+  build_csr_and_halo(edges, g.partition, g, comm);
+
+  std::uint64_t local[5] = {edges.size(), duplicates, 0, 0, 0};
+  for (const Edge& e : edges) local[2] += e.src == e.dst ? 1 : 0;
+  for (LocalId v = 0; v < g.in.rows; ++v) local[3] += g.out_weight[v] == 0.0 ? 1 : 0;
+  comm.allreduce_inplace<std::uint64_t>(local, ReduceOp::sum);
+  std::uint64_t max_deg[2] = {0, 0};
+  for (LocalId v = 0; v < g.in.rows; ++v) {
+    max_deg[0] = std::max<std::uint64_t>(max_deg[0], g.in.row_start[v + 1] - g.in.row_start[v]);
+    max_deg[1] = std::max<std::uint64_t>(max_deg[1], g.out_degree_count[v]);
+  }
+  comm.allreduce_inplace<std::uint64_t>(max_deg, ReduceOp::max);
+  g.stats.n = n;
+  g.stats.m = local[0];
+  g.stats.duplicates = local[1];
+  g.stats.self_loops = options.drop_self_loops ? comm.allreduce(dropped_loops, ReduceOp::sum) : local[2];
+  g.stats.dangling = local[3];
+  g.stats.max_in_degree = max_deg[0];
+  g.stats.max_out_degree = max_deg[1];
+  return g;
+}
+
+}  // namespace perron
+
+namespace perron {
+
+std::vector<double> sum_into_owners(std::span<const GlobalId> ids, std::span<const double> values,
+                                    const DistGraph& graph, const Comm& comm) {
+  struct Pair {
+    GlobalId id;
+    double value;
+  };
+  std::vector<Pair> pairs(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) pairs[i] = {ids[i], values[i]};
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.id < b.id; });
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
+  for (const Pair& p : pairs) ++counts[static_cast<std::size_t>(graph.partition.owner(p.id))];
+  const std::vector<Pair> mine = comm.alltoallv<Pair>(pairs, counts);
+  std::vector<double> out(graph.rows(), 0.0);
+  for (const Pair& p : mine) out[p.id - graph.first] += p.value;
+  return out;
+}
+
+}  // namespace perron

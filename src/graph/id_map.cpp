@@ -1,0 +1,130 @@
+#include "perron/graph/id_map.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <parallel/algorithm>
+
+namespace perron {
+namespace {
+
+// Buckets `keys` by destination rank with a stable counting sort; returns the permutation
+// (position in the send buffer of each key) and per-rank counts.
+template <class OwnerFn>
+std::vector<std::size_t> bucket_by_owner(std::size_t count, int ranks, OwnerFn owner,
+                                         std::vector<std::int64_t>& counts) {
+  counts.assign(static_cast<std::size_t>(ranks), 0);
+  std::vector<int> dest(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    dest[i] = owner(i);
+    ++counts[static_cast<std::size_t>(dest[i])];
+  }
+  std::vector<std::size_t> next(static_cast<std::size_t>(ranks), 0);
+  for (std::size_t r = 1; r < next.size(); ++r) next[r] = next[r - 1] + static_cast<std::size_t>(counts[r - 1]);
+  std::vector<std::size_t> pos(count);
+  for (std::size_t i = 0; i < count; ++i) pos[i] = next[static_cast<std::size_t>(dest[i])]++;
+  return pos;
+}
+
+}  // namespace
+
+IdMap IdMap::identity(std::uint64_t n, const Comm& comm) {
+  IdMap map;
+  map.identity_ = true;
+  map.n_ = n;
+  const auto P = static_cast<std::uint64_t>(comm.size());
+  map.slice_bounds_.resize(P + 1);
+  for (std::uint64_t r = 0; r <= P; ++r) map.slice_bounds_[r] = n / P * r + std::min(r, n % P);
+  map.slice_begin_ = map.slice_bounds_[static_cast<std::size_t>(comm.rank())];
+  map.identity_count_ = map.slice_bounds_[static_cast<std::size_t>(comm.rank()) + 1] - map.slice_begin_;
+  return map;
+}
+
+IdMap IdMap::build(std::vector<VertexId> ids, const Comm& comm) {
+  IdMap map;
+  const int P = comm.size();
+  __gnu_parallel::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+  // Splitters by regular sampling: 4P evenly spaced samples per rank.
+  std::vector<VertexId> samples;
+  const std::size_t per_rank = 4 * static_cast<std::size_t>(P);
+  for (std::size_t s = 0; s < per_rank && !ids.empty(); ++s) samples.push_back(ids[s * ids.size() / per_rank]);
+  std::vector<VertexId> all = comm.allgatherv<VertexId>(samples);
+  std::sort(all.begin(), all.end());
+  for (int r = 1; r < P; ++r)
+    map.splitters_.push_back(all.empty() ? 0 : all[static_cast<std::size_t>(r) * all.size() / static_cast<std::size_t>(P)]);
+
+  // Sorted ids go to their owners as contiguous runs.
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(P), 0);
+  for (VertexId id : ids) ++counts[static_cast<std::size_t>(map.owner_of_id(id))];
+  std::vector<VertexId> mine = comm.alltoallv<VertexId>(ids, counts);
+  __gnu_parallel::sort(mine.begin(), mine.end());
+  mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  map.owned_ = std::move(mine);
+
+  const std::uint64_t count = map.owned_.size();
+  map.slice_begin_ = comm.exscan_sum(count);
+  map.n_ = comm.allreduce(count, ReduceOp::sum);
+  std::vector<GlobalId> begins = comm.allgather<GlobalId>(map.slice_begin_);
+  map.slice_bounds_.assign(begins.begin(), begins.end());
+  map.slice_bounds_.push_back(map.n_);
+  return map;
+}
+
+int IdMap::owner_of_id(VertexId id) const {
+  return static_cast<int>(std::lower_bound(splitters_.begin(), splitters_.end(), id) - splitters_.begin());
+}
+
+int IdMap::owner_of_dense(GlobalId d) const {
+  return static_cast<int>(std::upper_bound(slice_bounds_.begin(), slice_bounds_.end(), d) - slice_bounds_.begin()) - 1;
+}
+
+std::vector<VertexId> IdMap::slice_ids() const {
+  if (!identity_) return owned_;
+  std::vector<VertexId> out(identity_count_);
+  std::iota(out.begin(), out.end(), slice_begin_);
+  return out;
+}
+
+std::vector<GlobalId> IdMap::to_dense(std::span<const VertexId> ids, const Comm& comm) const {
+  std::vector<GlobalId> out(ids.size());
+  if (identity_) {
+    for (std::size_t i = 0; i < ids.size(); ++i) out[i] = ids[i] < n_ ? ids[i] : kMissingId;
+    return out;
+  }
+  std::vector<std::int64_t> counts;
+  const auto pos = bucket_by_owner(ids.size(), comm.size(), [&](std::size_t i) { return owner_of_id(ids[i]); }, counts);
+  std::vector<VertexId> send(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) send[pos[i]] = ids[i];
+  std::vector<std::int64_t> recv_counts;
+  std::vector<VertexId> queries = comm.alltoallv<VertexId>(send, counts, &recv_counts);
+  std::vector<GlobalId> answers(queries.size());
+#pragma omp parallel for schedule(static)
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    auto it = std::lower_bound(owned_.begin(), owned_.end(), queries[q]);
+    answers[q] = it != owned_.end() && *it == queries[q]
+                     ? slice_begin_ + static_cast<GlobalId>(it - owned_.begin())
+                     : kMissingId;
+  }
+  std::vector<GlobalId> back = comm.alltoallv<GlobalId>(answers, recv_counts);
+  for (std::size_t i = 0; i < ids.size(); ++i) out[i] = back[pos[i]];
+  return out;
+}
+
+std::vector<VertexId> IdMap::to_original(std::span<const GlobalId> dense, const Comm& comm) const {
+  if (identity_) return {dense.begin(), dense.end()};
+  std::vector<std::int64_t> counts;
+  const auto pos = bucket_by_owner(dense.size(), comm.size(), [&](std::size_t i) { return owner_of_dense(dense[i]); }, counts);
+  std::vector<GlobalId> send(dense.size());
+  for (std::size_t i = 0; i < dense.size(); ++i) send[pos[i]] = dense[i];
+  std::vector<std::int64_t> recv_counts;
+  std::vector<GlobalId> queries = comm.alltoallv<GlobalId>(send, counts, &recv_counts);
+  std::vector<VertexId> answers(queries.size());
+  for (std::size_t q = 0; q < queries.size(); ++q) answers[q] = owned_[queries[q] - slice_begin_];
+  std::vector<VertexId> back = comm.alltoallv<VertexId>(answers, recv_counts);
+  std::vector<VertexId> out(dense.size());
+  for (std::size_t i = 0; i < dense.size(); ++i) out[i] = back[pos[i]];
+  return out;
+}
+
+}  // namespace perron

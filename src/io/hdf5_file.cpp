@@ -1,0 +1,219 @@
+#include "perron/io/hdf5_file.hpp"
+
+#include <hdf5.h>
+
+#include "perron/comm/native.hpp"
+#include "perron/core/error.hpp"
+
+namespace perron {
+namespace {
+
+// An HDF5 identifier closed by its own close function on scope exit.
+class Hid {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Hid(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  ~Hid() {
+    if (id_ >= 0) closer_(id_);
+  }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  Closer closer_;
+};
+
+hid_t native_type(ElemType t) {
+  switch (t.kind) {
+    case ElemKind::i32: return H5T_NATIVE_INT32;
+    case ElemKind::u32: return H5T_NATIVE_UINT32;
+    case ElemKind::i64: return H5T_NATIVE_INT64;
+    case ElemKind::u64: return H5T_NATIVE_UINT64;
+    case ElemKind::f32: return H5T_NATIVE_FLOAT;
+    case ElemKind::f64: return H5T_NATIVE_DOUBLE;
+    case ElemKind::bytes: break;
+  }
+  throw Error(ErrorKind::internal, "HDF5: no native type for a byte record");
+}
+
+// HDF5 prints its own error stack by default; perron reports errors itself.
+void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+void require(bool ok, ErrorKind kind, const std::string& message) {
+  if (!ok) throw Error(kind, message);
+}
+
+}  // namespace
+
+H5Writer::H5Writer(const std::string& path, const Comm& comm) : path_(path), comm_(comm) {
+  silence_hdf5();
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_mpio(fapl.get(), native(comm_), MPI_INFO_NULL);
+  H5Pset_all_coll_metadata_ops(fapl.get(), true);
+  H5Pset_coll_metadata_write(fapl.get(), true);
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  const int ok = comm_.allreduce(file >= 0 ? 1 : 0, ReduceOp::min);
+  if (!ok) {
+    if (file >= 0) H5Fclose(file);
+    throw Error(ErrorKind::output, "cannot create HDF5 file " + path + " (missing directory, no permission, or file locked?)");
+  }
+  file_ = file;
+}
+
+H5Writer::~H5Writer() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+void H5Writer::close() {
+  if (file_ < 0) return;
+  const herr_t rc = H5Fclose(file_);
+  file_ = -1;
+  require(rc >= 0, ErrorKind::output, "HDF5 failed to close " + path_ + " (disk full?)");
+}
+
+void H5Writer::create_group(const std::string& path) {
+  Hid group(H5Gcreate2(file_, path.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  require(group.ok(), ErrorKind::output, "HDF5: cannot create group " + path + " in " + path_);
+}
+
+void H5Writer::write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
+                         std::uint64_t global_size, ElemType type) {
+  const hsize_t dims[1] = {global_size};
+  Hid file_space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+  Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           H5Dclose);
+  require(dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
+  const hsize_t local[1] = {count};
+  Hid mem_space(H5Screate_simple(1, local, nullptr), H5Sclose);
+  if (count == 0) {  // a rank with nothing to write still takes part, selecting nothing
+    H5Sselect_none(file_space.get());
+    H5Sselect_none(mem_space.get());
+  } else {
+    const hsize_t start[1] = {offset};
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, local, nullptr);
+  }
+  Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
+  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data);
+  require(rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
+}
+
+void H5Writer::attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type) {
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose);
+  Hid attr(H5Acreate_by_name(file_, object.c_str(), name.c_str(), native_type(type), space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
+  require(attr.ok(), ErrorKind::output, "HDF5: cannot create attribute " + object + "@" + name + " in " + path_);
+  require(H5Awrite(attr.get(), native_type(type), value) >= 0, ErrorKind::output,
+          "HDF5: cannot write attribute " + object + "@" + name);
+}
+
+void H5Writer::set_attribute(const std::string& object, const std::string& name, double value) {
+  attribute_raw(object, name, &value, elem_type<double>());
+}
+void H5Writer::set_attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  attribute_raw(object, name, &value, elem_type<std::int64_t>());
+}
+void H5Writer::set_attribute(const std::string& object, const std::string& name, std::uint64_t value) {
+  attribute_raw(object, name, &value, elem_type<std::uint64_t>());
+}
+void H5Writer::set_attribute(const std::string& object, const std::string& name, bool value) {
+  // HDF5 has no boolean; numpy/h5py users read an int8 0/1 as a number that tests truthily.
+  const std::int64_t v = value ? 1 : 0;
+  attribute_raw(object, name, &v, elem_type<std::int64_t>());
+}
+void H5Writer::set_attribute(const std::string& object, const std::string& name, const std::string& value) {
+  // Variable-length UTF-8: h5py returns str, not bytes.
+  Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose);
+  Hid attr(H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT),
+           H5Aclose);
+  require(attr.ok(), ErrorKind::output, "HDF5: cannot create attribute " + object + "@" + name + " in " + path_);
+  const char* ptr = value.c_str();
+  require(H5Awrite(attr.get(), type.get(), &ptr) >= 0, ErrorKind::output,
+          "HDF5: cannot write attribute " + object + "@" + name);
+}
+
+H5Reader::H5Reader(const std::string& path) : path_(path) {
+  silence_hdf5();
+  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  require(file_ >= 0, ErrorKind::input, "cannot open HDF5 file " + path);
+}
+
+H5Reader::~H5Reader() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+bool H5Reader::exists(const std::string& object) const {
+  // Check each path component: H5Lexists fails on a missing intermediate group.
+  std::size_t pos = 0;
+  while ((pos = object.find('/', pos + 1)) != std::string::npos)
+    if (H5Lexists(file_, object.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+  return H5Lexists(file_, object.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::size_t H5Reader::extent(const std::string& dataset) const {
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);
+  Hid space(H5Dget_space(dset.get()), H5Sclose);
+  require(H5Sget_simple_extent_ndims(space.get()) == 1, ErrorKind::input, path_ + ": dataset " + dataset + " is not 1-D");
+  hsize_t dims[1] = {0};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  return static_cast<std::size_t>(dims[0]);
+}
+
+void H5Reader::read_raw(const std::string& dataset, void* out, std::size_t, ElemType type) const {
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);
+  require(H5Dread(dset.get(), native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0, ErrorKind::input,
+          path_ + ": cannot read dataset " + dataset);
+}
+
+std::vector<double> H5Reader::read_doubles(const std::string& dataset) const {
+  std::vector<double> out(extent(dataset));
+  read_raw(dataset, out.data(), out.size(), elem_type<double>());
+  return out;
+}
+
+std::vector<std::uint64_t> H5Reader::read_uint64(const std::string& dataset) const {
+  std::vector<std::uint64_t> out(extent(dataset));
+  read_raw(dataset, out.data(), out.size(), elem_type<std::uint64_t>());
+  return out;
+}
+
+double H5Reader::attribute_double(const std::string& object, const std::string& name) const {
+  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
+  double v = 0;
+  require(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  return v;
+}
+
+std::int64_t H5Reader::attribute_int(const std::string& object, const std::string& name) const {
+  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
+  std::int64_t v = 0;
+  require(H5Aread(attr.get(), H5T_NATIVE_INT64, &v) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  return v;
+}
+
+std::string H5Reader::attribute_string(const std::string& object, const std::string& name) const {
+  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
+  Hid type(H5Aget_type(attr.get()), H5Tclose);
+  require(H5Tis_variable_str(type.get()) > 0, ErrorKind::input, path_ + ": " + object + "@" + name + " is not a string");
+  char* ptr = nullptr;
+  require(H5Aread(attr.get(), type.get(), &ptr) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  std::string out = ptr ? ptr : "";
+  Hid space(H5Aget_space(attr.get()), H5Sclose);
+  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, &ptr);
+  return out;
+}
+
+}  // namespace perron
