@@ -32,7 +32,7 @@ int run_cli(int argc, char** argv, const Comm& comm) {
     } catch (const CLI::Success& e) {  // --help, --version
       return root ? app.exit(e) : 0;
     } catch (const CLI::ParseError& e) {
-      if (root) app.exit(e);
+      if (root) fmt::print(stderr, "perron: error: {}\nRun 'perron --help' or 'perron SUBCOMMAND --help' for the options.\n", e.what());
       return 2;
     }
     for (auto& command : commands) {

@@ -4,5 +4,5 @@
 
 int main(int argc, char** argv) {
   perron::Environment env(argc, argv);
-  return perron::run_cli(argc, argv, env.world());
+  return perron::run_cli(argc, argv, perron::Environment::world());
 }

@@ -49,7 +49,7 @@ void OptionSet::apply_config_file(const std::vector<std::string>& known_sections
       bool known = k == section_[depth];
       for (const auto& s : known_sections) known = known || (depth == 0 && s == k);
       if (!known)
-        throw_usage(where(config_path_, node.source()) + ": unknown key '" + k + "' at " +
+        throw_usage(where(config_path_, key.source()) + ": unknown key '" + k + "' at " +
                     (depth == 0 ? std::string("top level") : "[" + dotted({section_.begin(), section_.begin() + static_cast<long>(depth)}) + "]") +
                     "; expected a table [" + dotted(section_) + "]");
     }
@@ -63,13 +63,13 @@ void OptionSet::apply_config_file(const std::vector<std::string>& known_sections
     const std::string k(key.str());
     auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == k; });
     if (it == entries_.end() && k == "config")
-      throw_usage(where(config_path_, node.source()) + ": a config file cannot name another config file");
+      throw_usage(where(config_path_, key.source()) + ": a config file cannot name another config file");
     if (it == entries_.end() && std::find(known_sections.begin(), known_sections.end(), k) != known_sections.end())
       continue;  // a nested subcommand's table, e.g. [generate.kronecker] while in [generate]
     if (it == entries_.end()) {
       std::string known;
       for (const auto& e : entries_) known += (known.empty() ? "" : ", ") + e.key;
-      throw_usage(where(config_path_, node.source()) + ": unknown key '" + k + "' in [" + dotted(section_) +
+      throw_usage(where(config_path_, key.source()) + ": unknown key '" + k + "' in [" + dotted(section_) +
                   "]; known keys: " + known);
     }
     if (it->option->count() > 0) continue;  // the command line wins
@@ -117,7 +117,9 @@ std::string OptionSet::effective_toml() const {
   }
   at->insert(section_.back(), std::move(body));
   std::ostringstream out;
-  out << root << "\n";
+  // Relaxed precision prints 1e-12, not 9.9999999999999998e-13; every decimal a person types
+  // (at most 15 significant digits) still reads back as the same double.
+  out << toml::toml_formatter(root, toml::toml_formatter::default_flags | toml::format_flags::relaxed_float_precision) << "\n";
   return out.str();
 }
 

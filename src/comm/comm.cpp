@@ -203,10 +203,12 @@ void Comm::write_file_at_all(const std::string& path, std::uint64_t offset,
                              std::span<const std::byte> bytes) const {
   MPI_File file = MPI_FILE_NULL;
   int rc = MPI_File_open(handle_->comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file);
-  int ok = allreduce(rc == MPI_SUCCESS ? 1 : 0, ReduceOp::min);
+  const int ok = allreduce(rc == MPI_SUCCESS ? 1 : 0, ReduceOp::min);
   if (!ok) {
     if (rc == MPI_SUCCESS) MPI_File_close(&file);
-    throw Error(ErrorKind::output, "cannot create " + path + " (missing directory or no write permission?)");
+    Error error(ErrorKind::output, "cannot create " + path + " (missing directory or no write permission?)");
+    error.mark_collective();
+    throw error;
   }
   check(MPI_File_set_size(file, 0), "MPI_File_set_size");
   // Write in pieces of at most 1 GiB: MPI counts are int.
@@ -237,7 +239,7 @@ Environment::~Environment() {
   if (!finalized) MPI_Finalize();
 }
 
-Comm Environment::world() const {
+Comm Environment::world() {
   auto h = std::make_shared<Comm::Handle>();
   h->comm = MPI_COMM_WORLD;
   return Comm(std::move(h));

@@ -60,18 +60,15 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
   LoadedInput loaded;
   EdgeShare& share = loaded.share;
   std::string format = spec.format;
-  if (spec.input.empty()) throw_usage("no input given: use --input FILE or --input kronecker:scale=S");
-  if (format == "auto") {
-    if (starts_with(spec.input, "kronecker:") || spec.input == "kronecker") {
-      format = "kronecker";
-    } else {
-      comm.agree([&] { format = comm.is_root() ? sniff_format(spec.input) : std::string(); });
-      format = comm.bcast_string(format, 0);
-    }
-  }
+  comm.agree([&] {  // every rank sees the same spec; rank 0 alone looks at the file
+    if (spec.input.empty()) throw_usage("no input given: use --input FILE or --input kronecker:scale=S");
+    if (format == "auto")
+      format = starts_with(spec.input, "kronecker") ? "kronecker" : (comm.is_root() ? sniff_format(spec.input) : "");
+    if (format == "kronecker") loaded.kronecker = parse_kronecker_spec(spec.input);
+  });
+  format = comm.bcast_string(format, 0);
   loaded.format = format;
   if (format == "kronecker") {
-    loaded.kronecker = parse_kronecker_spec(spec.input);
     share.edges = kronecker_share(*loaded.kronecker, comm);
     share.dense_vertex_count = kronecker_vertices(*loaded.kronecker);
     share.directed = false;  // Graph500 edges are undirected
@@ -94,7 +91,7 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
     share.directed = props.directed;
     loaded.evlp = props;
   } else {
-    throw_usage("unknown --format '" + format + "' (known: auto, text, evlp, binary, kronecker)");
+    comm.agree([&] { throw_usage("unknown --format '" + format + "' (known: auto, text, evlp, binary, kronecker)"); });
   }
   return loaded;
 }

@@ -2,6 +2,8 @@
 
 #include <hdf5.h>
 
+#include <optional>
+
 #include "perron/comm/native.hpp"
 #include "perron/core/error.hpp"
 
@@ -46,6 +48,13 @@ void require(bool ok, ErrorKind kind, const std::string& message) {
   if (!ok) throw Error(kind, message);
 }
 
+// Parallel writes: a failure on any rank becomes the same error on every rank.
+void require_all(const Comm& comm, bool ok, ErrorKind kind, const std::string& message) {
+  std::optional<Error> error;
+  if (!ok) error = Error(kind, message);
+  comm.raise_if_any(error);
+}
+
 }  // namespace
 
 H5Writer::H5Writer(const std::string& path, const Comm& comm) : path_(path), comm_(comm) {
@@ -55,12 +64,9 @@ H5Writer::H5Writer(const std::string& path, const Comm& comm) : path_(path), com
   H5Pset_all_coll_metadata_ops(fapl.get(), true);
   H5Pset_coll_metadata_write(fapl.get(), true);
   const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  const int ok = comm_.allreduce(file >= 0 ? 1 : 0, ReduceOp::min);
-  if (!ok) {
-    if (file >= 0) H5Fclose(file);
-    throw Error(ErrorKind::output, "cannot create HDF5 file " + path + " (missing directory, no permission, or file locked?)");
-  }
-  file_ = file;
+  file_ = file;  // closed by the destructor if the others failed
+  require_all(comm_, file >= 0, ErrorKind::output,
+              "cannot create HDF5 file " + path + " (missing directory, no permission, or file locked?)");
 }
 
 H5Writer::~H5Writer() {
@@ -76,7 +82,7 @@ void H5Writer::close() {
 
 void H5Writer::create_group(const std::string& path) {
   Hid group(H5Gcreate2(file_, path.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-  require(group.ok(), ErrorKind::output, "HDF5: cannot create group " + path + " in " + path_);
+  require_all(comm_, group.ok(), ErrorKind::output, "HDF5: cannot create group " + path + " in " + path_);
 }
 
 void H5Writer::write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
@@ -85,7 +91,7 @@ void H5Writer::write_raw(const std::string& path, const void* data, std::size_t 
   Hid file_space(H5Screate_simple(1, dims, nullptr), H5Sclose);
   Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
            H5Dclose);
-  require(dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
+  require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
   const hsize_t local[1] = {count};
   Hid mem_space(H5Screate_simple(1, local, nullptr), H5Sclose);
   if (count == 0) {  // a rank with nothing to write still takes part, selecting nothing
@@ -98,7 +104,7 @@ void H5Writer::write_raw(const std::string& path, const void* data, std::size_t 
   Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
   const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data);
-  require(rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
+  require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 
 void H5Writer::attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type) {
@@ -107,8 +113,8 @@ void H5Writer::attribute_raw(const std::string& object, const std::string& name,
                              H5P_DEFAULT, H5P_DEFAULT),
            H5Aclose);
   require(attr.ok(), ErrorKind::output, "HDF5: cannot create attribute " + object + "@" + name + " in " + path_);
-  require(H5Awrite(attr.get(), native_type(type), value) >= 0, ErrorKind::output,
-          "HDF5: cannot write attribute " + object + "@" + name);
+  require_all(comm_, H5Awrite(attr.get(), native_type(type), value) >= 0, ErrorKind::output,
+              "HDF5: cannot write attribute " + object + "@" + name);
 }
 
 void H5Writer::set_attribute(const std::string& object, const std::string& name, double value) {
@@ -136,8 +142,8 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
            H5Aclose);
   require(attr.ok(), ErrorKind::output, "HDF5: cannot create attribute " + object + "@" + name + " in " + path_);
   const char* ptr = value.c_str();
-  require(H5Awrite(attr.get(), type.get(), &ptr) >= 0, ErrorKind::output,
-          "HDF5: cannot write attribute " + object + "@" + name);
+  require_all(comm_, H5Awrite(attr.get(), type.get(), &ptr) >= 0, ErrorKind::output,
+              "HDF5: cannot write attribute " + object + "@" + name);
 }
 
 H5Reader::H5Reader(const std::string& path) : path_(path) {

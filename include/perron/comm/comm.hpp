@@ -175,7 +175,7 @@ class Environment {
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
-  Comm world() const;
+  static Comm world();
   // Ends every rank of the job: the last resort when one rank failed alone.
   [[noreturn]] static void abort(int exit_code);
 };

@@ -1,0 +1,55 @@
+# Shared by the CLI tests: run perron under mpirun with the settings this machine needs, and
+# check outcomes. Environment from ctest: PERRON, MPIEXEC, PYTHON, SOURCE_DIR.
+set -u
+: "${PERRON:?}" "${MPIEXEC:?}" "${PYTHON:?}" "${SOURCE_DIR:?}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+export HDF5_USE_FILE_LOCKING=FALSE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+DATA=${PERRON_SHARED_DATA:-$SOURCE_DIR/../shared/data}
+WORK=$(mktemp -d /tmp/perron-cli.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+FAILURES=0
+
+perron() {  # perron NP ARGS...: runs under mpirun, output in $WORK/out.log, returns the exit code
+  local np=$1
+  shift
+  timeout 120 "$MPIEXEC" -np "$np" --oversubscribe --bind-to none "$PERRON" "$@" >"$WORK/out.log" 2>&1
+}
+
+fail() {
+  echo "FAIL: $*"
+  sed 's/^/    | /' "$WORK/out.log" | head -20
+  FAILURES=$((FAILURES + 1))
+}
+
+# expect_ok NAME NP ARGS...
+expect_ok() {
+  local name=$1
+  shift
+  if perron "$@"; then echo "ok   $name"; else fail "$name: exit $?"; fi
+}
+
+# expect_error NAME NP 'REGEX' OUTPUT ARGS...: exit ≠ 0 (not a timeout), REGEX in the message,
+# the message printed once, and no output file (nor its temporary) left behind.
+expect_error() {
+  local name=$1 np=$2 regex=$3 output=$4
+  shift 4
+  perron "$np" "$@"
+  local rc=$?
+  if [ "$rc" -eq 0 ]; then fail "$name: exit 0, expected an error"; return; fi
+  if [ "$rc" -eq 124 ]; then fail "$name: timed out (a rank hung)"; return; fi
+  if ! grep -Eq -- "$regex" "$WORK/out.log"; then fail "$name: message does not match /$regex/"; return; fi
+  local count
+  count=$(grep -c "perron: error" "$WORK/out.log")
+  if [ "$count" -ne 1 ]; then fail "$name: error printed $count times"; return; fi
+  if grep -q "MPI_ABORT\|Abort" "$WORK/out.log"; then fail "$name: the job aborted instead of exiting cleanly"; return; fi
+  if [ -n "$output" ] && ls "$output"* >/dev/null 2>&1; then fail "$name: left $(ls "$output"*)"; return; fi
+  echo "ok   $name (exit $rc): $(grep "perron: error" "$WORK/out.log")"
+}
+
+finish() {
+  if [ "$FAILURES" -ne 0 ]; then
+    echo "$FAILURES check(s) failed"
+    exit 1
+  fi
+  echo "all checks passed"
+}

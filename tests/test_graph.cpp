@@ -1,0 +1,66 @@
+// Partition balance and the halo plan: each rank receives exactly the ghost values it reads.
+#include "perron/graph/partition.hpp"
+#include "support.hpp"
+
+namespace perron::test {
+namespace {
+
+TEST(Partition, BalancesInDegreePlusVertexTerm) {
+  const Comm comm = world();
+  const std::uint64_t n = 10007;
+  const Partition uniform = Partition::uniform(n, comm.size());
+  auto degree = [](GlobalId v) -> std::uint64_t { return v < 100 ? 500 : v % 3; };  // a few hubs first
+  std::vector<std::uint64_t> mine;
+  for (GlobalId v = uniform.begin(comm.rank()); v < uniform.end(comm.rank()); ++v) mine.push_back(degree(v));
+  const Partition p = balance_on_in_degree(uniform.begin(comm.rank()), mine, n, comm);
+  ASSERT_EQ(p.ranks(), comm.size());
+  EXPECT_EQ(p.n(), n);
+  std::uint64_t total = 0;
+  for (GlobalId v = 0; v < n; ++v) total += degree(v) + kVertexCostInEdges;
+  for (int r = 0; r < comm.size(); ++r) {
+    std::uint64_t w = 0;
+    for (GlobalId v = p.begin(r); v < p.end(r); ++v) w += degree(v) + kVertexCostInEdges;
+    EXPECT_LE(w, total / static_cast<std::uint64_t>(comm.size()) + 500 + kVertexCostInEdges) << "rank " << r;
+    for (GlobalId v = p.begin(r); v < p.end(r); v += 97) EXPECT_EQ(p.owner(v), r);
+  }
+}
+
+TEST(HaloPlan, DeliversExactlyTheGhostValues) {
+  const Comm comm = world();
+  const DistGraph g = build_graph(share_of(random_graph(31, 500, 3000, false), comm), {}, comm);
+  auto value_of = [](GlobalId v) { return 1.0 + static_cast<double>(v) * 0.5; };
+  std::vector<double> owned(g.rows()), ghosts(g.ghost_ids.size(), -1.0);
+  for (LocalId i = 0; i < g.rows(); ++i) owned[i] = value_of(g.first + i);
+  g.halo.exchange(owned, ghosts, comm);
+  for (std::size_t i = 0; i < ghosts.size(); ++i) EXPECT_EQ(ghosts[i], value_of(g.ghost_ids[i]));
+  // The plan sends what the others read, nothing more.
+  EXPECT_EQ(comm.allreduce(g.halo.values_sent(), ReduceOp::sum), comm.allreduce(g.halo.values_received(), ReduceOp::sum));
+  EXPECT_EQ(g.halo.values_received(), g.ghost_ids.size());
+  if (comm.size() == 1) {
+    EXPECT_EQ(g.ghost_ids.size(), 0u);
+  }
+  // Every CSR column index points at an owned vertex or a ghost.
+  for (LocalId c : g.in.column) EXPECT_LT(c, g.in.columns);
+}
+
+TEST(DistGraph, StatisticsCountWhatTheInputHas) {
+  const Comm comm = world();
+  TestGraph t;
+  // 1→2 twice (one duplicate), 2→2 self-loop, 3 dangling, 9 declared isolated.
+  t.edges = {{1, 2, 1}, {1, 2, 1}, {2, 2, 1}, {2, 3, 1}};
+  t.extra_vertices = {9};
+  const DistGraph g = build_graph(share_of(t, comm), {}, comm);
+  EXPECT_EQ(g.stats.n, 4u);
+  EXPECT_EQ(g.stats.m, 3u);
+  EXPECT_EQ(g.stats.duplicates, 1u);
+  EXPECT_EQ(g.stats.self_loops, 1u);
+  EXPECT_EQ(g.stats.dangling, 2u);  // 3 and 9
+  const DistGraph dropped = build_graph(share_of(t, comm), GraphOptions{false, true}, comm);
+  EXPECT_EQ(dropped.stats.m, 2u);
+  const DistGraph und = build_graph(share_of(t, comm), GraphOptions{true, false}, comm);
+  EXPECT_EQ(und.stats.m, 5u);  // 1-2, 2-1, 2-2, 2-3, 3-2
+  EXPECT_EQ(und.stats.dangling, 1u);  // only 9
+}
+
+}  // namespace
+}  // namespace perron::test

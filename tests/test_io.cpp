@@ -1,0 +1,159 @@
+// Readers and the generator: every line read once and in order whatever the rank count,
+// errors naming file:line:column on every rank, Kronecker independent of the rank count.
+#include <fstream>
+#include <set>
+
+#include "perron/core/error.hpp"
+#include "perron/graph/id_map.hpp"
+#include "perron/io/binary_edges.hpp"
+#include "perron/io/edge_source.hpp"
+#include "perron/io/kronecker.hpp"
+#include "perron/io/text_records.hpp"
+#include "support.hpp"
+
+namespace perron::test {
+namespace {
+
+// A file name shared by all ranks, written by rank 0.
+std::string shared_file(const Comm& comm, const std::string& name, const std::string& content) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("perron_test_" + std::to_string(comm.size()) + "_" + name)).string();
+  if (comm.is_root()) std::ofstream(path, std::ios::binary) << content;
+  comm.barrier();
+  return path;
+}
+
+// Runs f, expects a collective perron::Error whose message contains `needle`.
+template <class F>
+void expect_error(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing: " << needle;
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.collective()) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
+  }
+}
+
+TEST(TextReader, EveryLineOnceInOrder) {
+  const Comm comm = world();
+  std::string text = "# header\n% other comment\n\n";
+  std::vector<RawEdge> expected;
+  for (int i = 0; i < 5000; ++i) {
+    const VertexId s = static_cast<VertexId>(i) * 1000003ull % 99991, d = static_cast<VertexId>(i) * 7 + 1;
+    const double w = 0.5 + i % 5;
+    text += std::to_string(s) + (i % 3 ? "\t" : "  ") + std::to_string(d) + " " + std::to_string(w) + (i % 7 ? "\n" : "\r\n");
+    expected.push_back({s, d, w});
+    if (i % 100 == 0) text += "# comment in the middle\n";
+  }
+  const std::string path = shared_file(comm, "lines.txt", text.substr(0, text.size() - 1));  // no final newline
+  const TextEdges got = read_text_edges(path, comm);
+  const std::vector<RawEdge> all = comm.allgatherv<RawEdge>(got.edges);
+  ASSERT_EQ(all.size(), expected.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].src, expected[i].src);
+    EXPECT_EQ(all[i].dst, expected[i].dst);
+    EXPECT_EQ(all[i].weight, expected[i].weight);
+  }
+  EXPECT_TRUE(got.weighted);
+}
+
+TEST(TextReader, ErrorsNameFileLineColumnAndToken) {
+  const Comm comm = world();
+  std::string text;
+  for (int i = 0; i < 4000; ++i) text += std::to_string(i) + " " + std::to_string(i + 1) + "\n";
+  const std::string bad = shared_file(comm, "bad_token.txt", text + "12 abc\n" + text);
+  expect_error([&] { read_text_edges(bad, comm); }, "bad_token.txt:4001:4: expected a vertex id (integer >= 0), found 'abc'");
+  expect_error([&] { read_text_edges(shared_file(comm, "neg.txt", text + "-3 4\n"), comm); }, ":4001:1: expected a vertex id (integer >= 0), found negative '-3'");
+  expect_error([&] { read_text_edges(shared_file(comm, "one.txt", "1 2\n7\n"), comm); }, "one.txt:2:1: expected 'src dst [weight]', found 1 field");
+  expect_error([&] { read_text_edges(shared_file(comm, "four.txt", "1 2 3 4\n"), comm); }, "found more than 3 fields");
+  expect_error([&] { read_text_edges(shared_file(comm, "nan.txt", "1 2 0.5\n2 3 nan\n"), comm); }, "nan.txt:2:5: expected a weight (number), found 'nan'");
+  expect_error([&] { read_text_edges(shared_file(comm, "inf.txt", "1 2 inf\n"), comm); }, "weight must be finite, found 'inf'");
+  expect_error([&] { read_text_edges(shared_file(comm, "negw.txt", "1 2 -0.5\n"), comm); }, "weight must be >= 0, found '-0.5'");
+  expect_error([&] { read_text_edges(shared_file(comm, "big.txt", "1 18446744073709551616\n"), comm); }, "exceeds 2^64-1");
+  expect_error([&] { read_text_edges("/nonexistent/graph.txt", comm); }, "cannot open input file /nonexistent/graph.txt");
+  expect_error([&] { read_text_edges(std::filesystem::temp_directory_path().string(), comm); }, "is a directory");
+}
+
+TEST(TextReader, OnlyCommentsGivesAnEmptyGraphError) {
+  const Comm comm = world();
+  const std::string path = shared_file(comm, "comments.txt", "# nothing\n% here\n\n");
+  const TextEdges got = read_text_edges(path, comm);
+  EXPECT_EQ(comm.allreduce<std::uint64_t>(got.edges.size(), ReduceOp::sum), 0u);
+  EdgeShare share;
+  share.edges = got.edges;
+  expect_error([&] { build_graph(share, {}, comm); }, "the graph is empty");
+}
+
+TEST(Kronecker, SameGraphForAnyRankCount) {
+  const Comm comm = world();
+  const KroneckerParams p{10, 8, 42};
+  const std::vector<RawEdge> mine = kronecker_share(p, comm);
+  const std::vector<RawEdge> all = comm.allgatherv<RawEdge>(mine);
+  const std::vector<RawEdge> serial = kronecker_edges(p, 0, kronecker_edges(p));
+  ASSERT_EQ(all.size(), serial.size());
+  ASSERT_EQ(serial.size(), 8u * 1024u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].src, serial[i].src);
+    ASSERT_EQ(all[i].dst, serial[i].dst);
+    ASSERT_LT(all[i].src, 1024u);
+  }
+  // Skewed like R-MAT: the most frequent source carries far more than the mean degree 8.
+  std::map<VertexId, int> degree;
+  for (const auto& e : serial) ++degree[e.src];
+  int max_degree = 0;
+  for (const auto& [v, d] : degree) max_degree = std::max(max_degree, d);
+  EXPECT_GT(max_degree, 40);
+  // Another seed gives another graph.
+  EXPECT_NE(kronecker_edges({10, 8, 43}, 0, 16)[0].src * 1024 + kronecker_edges({10, 8, 43}, 0, 16)[0].dst,
+            serial[0].src * 1024 + serial[0].dst);
+}
+
+TEST(IdMap, DenseIdsFollowSortedOriginalIds) {
+  const Comm comm = world();
+  std::vector<VertexId> all;
+  for (VertexId i = 0; i < 3000; ++i) all.push_back(i * i * 2654435761ull % 1000000000039ull);
+  std::vector<VertexId> mine;
+  for (std::size_t i = 0; i < all.size(); ++i)
+    if (static_cast<int>(i % 5) % comm.size() == comm.rank()) mine.push_back(all[i]);  // with duplicates across ranks
+  const IdMap map = IdMap::build(mine, comm);
+  std::vector<VertexId> sorted = all;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  EXPECT_EQ(map.size(), sorted.size());
+  const std::vector<VertexId> query{sorted[17], sorted.back(), sorted[0], 5};  // 5 is not an id
+  const std::vector<GlobalId> dense = map.to_dense(query, comm);
+  EXPECT_EQ(dense[0], 17u);
+  EXPECT_EQ(dense[1], sorted.size() - 1);
+  EXPECT_EQ(dense[2], 0u);
+  EXPECT_EQ(dense[3], kMissingId);
+  const std::vector<VertexId> back = map.to_original(std::vector<GlobalId>{17, 0, sorted.size() - 1}, comm);
+  EXPECT_EQ(back, (std::vector<VertexId>{sorted[17], sorted[0], sorted.back()}));
+  EXPECT_EQ(comm.allgatherv<VertexId>(map.slice_ids()), sorted);
+}
+
+TEST(BinaryEdges, RoundTripAndTruncation) {
+  const Comm comm = world();
+  const KroneckerParams p{8, 4, 7};
+  const std::vector<RawEdge> mine = kronecker_share(p, comm);
+  const std::string path = (std::filesystem::temp_directory_path() / ("perron_test_bin_" + std::to_string(comm.size()))).string();
+  write_binary_edges(path, mine, comm);
+  const std::vector<RawEdge> back = read_binary_edges(path, 64, comm);
+  const auto a = comm.allgatherv<RawEdge>(mine), b = comm.allgatherv<RawEdge>(back);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].src == b[i].src && a[i].dst == b[i].dst);
+  const std::string truncated = shared_file(comm, "trunc.bin", std::string(20, '\1'));
+  expect_error([&] { read_binary_edges(truncated, 64, comm); }, "is not a multiple of the 16-byte record");
+}
+
+TEST(InputSpec, KroneckerSpecParsing) {
+  const KroneckerParams p = parse_kronecker_spec("kronecker:scale=12,edge-factor=4,seed=9");
+  EXPECT_EQ(p.scale, 12);
+  EXPECT_EQ(p.edge_factor, 4);
+  EXPECT_EQ(p.seed, 9u);
+  EXPECT_THROW(parse_kronecker_spec("kronecker:scael=3"), Error);
+  EXPECT_THROW(parse_kronecker_spec("kronecker:scale=x"), Error);
+  EXPECT_THROW(parse_kronecker_spec("kronecker:scale=99"), Error);
+}
+
+}  // namespace
+}  // namespace perron::test

@@ -1,0 +1,164 @@
+// PageRank against the dense float64 oracle, rank-count invariance and determinism. Every
+// test runs at 1, 2, 3 and 4 ranks (ctest registers the binary once per rank count).
+#include <omp.h>
+
+#include "perron/core/error.hpp"
+#include "support.hpp"
+
+namespace perron::test {
+namespace {
+
+PageRankParams tight() {
+  PageRankParams p;
+  p.tolerance = 1e-14;
+  p.max_iterations = 100000;
+  return p;
+}
+
+struct Case {
+  std::uint64_t seed;
+  int n, m;
+  bool weighted, personalized, undirected;
+};
+
+class OracleTest : public testing::TestWithParam<Case> {};
+
+TEST_P(OracleTest, MatchesDenseFloat64Solve) {
+  const Case c = GetParam();
+  const Comm comm = world();
+  TestGraph g = random_graph(c.seed, c.n, c.m, c.weighted);
+  DistGraph graph = build_graph(share_of(g, comm), GraphOptions{c.undirected, false}, comm);
+  if (c.undirected) {  // the oracle sees both directions explicitly
+    const auto count = g.edges.size();
+    for (std::size_t i = 0; i < count; ++i)
+      if (g.edges[i].src != g.edges[i].dst) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
+  }
+  std::map<VertexId, double> pers;
+  VertexDistribution teleport;
+  if (c.personalized) {
+    // Personalize on a few vertices, including an isolated one and a dangling one.
+    pers[g.edges[0].src] = 2.0;
+    pers[g.edges[5].dst] = 1.0;
+    pers[g.extra_vertices[0]] = 0.5;
+    std::vector<GlobalId> dense;
+    std::vector<double> values;
+    if (comm.is_root()) {
+      std::vector<VertexId> ids;
+      double total = 0;
+      for (const auto& [id, v] : pers) total += v;
+      for (const auto& [id, v] : pers) {
+        ids.push_back(id);
+        values.push_back(v / total);
+      }
+      dense = graph.ids.to_dense(ids, comm);
+    } else {
+      dense = graph.ids.to_dense(std::vector<VertexId>{}, comm);
+    }
+    teleport.values = sum_into_owners(dense, values, graph, comm);
+  }
+  const PageRankResult r = pagerank(graph, tight(), teleport, teleport, comm);
+  EXPECT_TRUE(r.converged);
+  EXPECT_LT(r.mass_error, 1e-12);
+  const auto expected = dense_pagerank(g, 0.85, pers);
+  const auto got = gather_by_id(graph, r.score, comm);
+  EXPECT_EQ(graph.stats.n, expected.size());
+  EXPECT_LT(l1_distance(got, expected), 1e-10);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RandomGraphs, OracleTest,
+    testing::Values(Case{1, 40, 120, false, false, false}, Case{2, 150, 600, false, false, false},
+                    Case{3, 150, 600, true, false, false}, Case{4, 97, 300, false, true, false},
+                    Case{5, 97, 300, true, true, false}, Case{6, 120, 400, false, false, true},
+                    Case{7, 33, 50, true, true, true}),
+    [](const auto& param_info) {
+      const Case& c = param_info.param;
+      return "seed" + std::to_string(c.seed) + (c.weighted ? "_weighted" : "") + (c.personalized ? "_personalized" : "") +
+             (c.undirected ? "_undirected" : "");
+    });
+
+// The same graph on all P ranks and on the ranks split into two groups (rank 0 alone, and the
+// others) must agree to 1e-12 in L1: results do not depend on the rank count.
+TEST(PageRank, RankCountInvariance) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(11, 300, 2000, true);
+  PageRankParams p;
+  const DistGraph full = build_graph(share_of(g, comm), {}, comm);
+  const auto a = gather_by_id(full, pagerank(full, p, {}, {}, comm).score, comm);
+  const Comm sub = comm.split(comm.rank() == 0 ? 0 : 1, comm.rank());
+  const DistGraph part = build_graph(share_of(g, sub), {}, sub);
+  const auto b = gather_by_id(part, pagerank(part, p, {}, {}, sub).score, sub);
+  EXPECT_LE(l1_distance(a, b), 1e-12) << "ranks " << comm.size() << " vs " << sub.size();
+}
+
+// Same ranks × threads → the same bits; and because reductions run over fixed blocks, the
+// thread count does not change the bits either.
+TEST(PageRank, DeterministicBitsAcrossRunsAndThreads) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(12, 5000, 40000, false);
+  const DistGraph graph = build_graph(share_of(g, comm), {}, comm);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  const PageRankResult r1 = pagerank(graph, {}, {}, {}, comm);
+  const PageRankResult r2 = pagerank(graph, {}, {}, {}, comm);
+  omp_set_num_threads(1);
+  const PageRankResult r3 = pagerank(graph, {}, {}, {}, comm);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(r1.score, r2.score);
+  EXPECT_EQ(r1.residual, r2.residual);
+  EXPECT_EQ(r1.score, r3.score);
+}
+
+TEST(PageRank, FixedIterationsRunExactly) {
+  const Comm comm = world();
+  const DistGraph graph = build_graph(share_of(random_graph(13, 50, 200, false), comm), {}, comm);
+  PageRankParams p;
+  p.fixed_iterations = 7;
+  const PageRankResult r = pagerank(graph, p, {}, {}, comm);
+  EXPECT_EQ(r.iterations, 7);
+  EXPECT_EQ(r.residual.size(), 7u);
+}
+
+// Without edges every vertex keeps its teleport share; damping 0 gives t itself.
+TEST(PageRank, EdgelessAndZeroDamping) {
+  const Comm comm = world();
+  EdgeShare s;
+  if (comm.is_root()) s.declared = {5, 9, 100, 7};
+  const DistGraph graph = build_graph(s, {}, comm);
+  EXPECT_EQ(graph.stats.n, 4u);
+  EXPECT_EQ(graph.stats.dangling, 4u);
+  for (const auto& [id, v] : gather_by_id(graph, pagerank(graph, {}, {}, {}, comm).score, comm)) EXPECT_NEAR(v, 0.25, 1e-15);
+  const TestGraph g = random_graph(14, 30, 90, false);
+  const DistGraph g2 = build_graph(share_of(g, comm), {}, comm);
+  PageRankParams p;
+  p.damping = 0.0;
+  for (const auto& [id, v] : gather_by_id(g2, pagerank(g2, p, {}, {}, comm).score, comm))
+    EXPECT_NEAR(v, 1.0 / 30, 1e-15);
+}
+
+TEST(PageRank, EmptyGraphIsACollectiveInputError) {
+  const Comm comm = world();
+  try {
+    build_graph(EdgeShare{}, {}, comm);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.collective());
+    EXPECT_EQ(e.kind(), ErrorKind::input);
+    EXPECT_NE(std::string(e.what()).find("empty"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PageRank, RejectsBadParameters) {
+  PageRankParams p;
+  p.damping = 1.5;
+  EXPECT_THROW(check_pagerank_params(p), Error);
+  p = {};
+  p.tolerance = 0;
+  EXPECT_THROW(check_pagerank_params(p), Error);
+  p = {};
+  p.max_iterations = 0;
+  EXPECT_THROW(check_pagerank_params(p), Error);
+}
+
+}  // namespace
+}  // namespace perron::test
