@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Shared by the CLI tests: run perron under mpirun with the settings this machine needs, and
 # check outcomes. Environment from ctest: PERRON, MPIEXEC, PYTHON, SOURCE_DIR.
 set -u
 : "${PERRON:?}" "${MPIEXEC:?}" "${PYTHON:?}" "${SOURCE_DIR:?}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export HDF5_USE_FILE_LOCKING=FALSE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# shellcheck disable=SC2034  # used by the scripts that source this file
 DATA=${PERRON_SHARED_DATA:-$SOURCE_DIR/../shared/data}
 WORK=$(mktemp -d /tmp/perron-cli.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT

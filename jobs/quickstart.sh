@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a result: installs what is missing, builds,
+# and runs PageRank of a generated Kronecker graph (scale 16) on 2 MPI ranks, writing
+# results/quickstart.h5 and printing the top 10 vertices.
+set -euo pipefail
+# shellcheck source=jobs/lib.sh
+source "$(dirname "$0")/lib.sh"
+perron_install
+perron_build
+perron_mpi_env
+cd "$PERRON_ROOT"
+mkdir -p results
+ranks=${PERRON_RANKS:-2}
+mpirun -np "$ranks" --bind-to none build/bin/perron pagerank -c configs/quickstart.toml --quiet </dev/null
+echo
+echo "Read it in Python:  /usr/bin/python3 -c \"import h5py; f = h5py.File('results/quickstart.h5'); print(f['pagerank/top_vertex_id'][:10])\""
