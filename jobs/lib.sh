@@ -28,12 +28,13 @@ perron_install() {
     $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" </dev/null
 }
 
-# Configures and builds into build/ (Release). PERRON_WERROR=ON (CI) turns warnings into errors.
+# Configures and builds into build/ (Release). PERRON_WERROR=ON (CI) turns warnings into errors;
+# extra arguments go to cmake (e.g. -DPERRON_BUILD_TESTS=OFF).
 perron_build() {
   local jobs
   jobs=$(nproc 2>/dev/null || echo 2)
   cmake -S "$PERRON_ROOT" -B "$PERRON_ROOT/build" -DCMAKE_BUILD_TYPE=Release \
-    -DPERRON_WERROR="${PERRON_WERROR:-OFF}" >"$PERRON_ROOT/build-configure.log" 2>&1 ||
+    -DPERRON_WERROR="${PERRON_WERROR:-OFF}" "$@" >"$PERRON_ROOT/build-configure.log" 2>&1 ||
     { cat "$PERRON_ROOT/build-configure.log"; return 1; }
   cmake --build "$PERRON_ROOT/build" -j "$jobs"
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=jobs/lib.sh
 source "$(dirname "$0")/lib.sh"
 perron_install
-perron_build
+perron_build -DPERRON_BUILD_TESTS=OFF
 perron_mpi_env
 cd "$PERRON_ROOT"
 mkdir -p results

@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 perron_install
 [ "${CI:-}" = "true" ] && export PERRON_WERROR=ON
-perron_build
+perron_build -DPERRON_BUILD_TESTS=ON
 perron_mpi_env
 cd "$PERRON_ROOT/build"
 ctest --output-on-failure --timeout 900 </dev/null
