@@ -16,6 +16,7 @@
 #include "perron/algo/pagerank.hpp"
 #include "perron/comm/comm.hpp"
 #include "perron/graph/dist_graph.hpp"
+#include "perron/io/edge_source.hpp"
 
 namespace perron::test {
 
@@ -33,6 +34,14 @@ inline std::string shared_data() {
   const std::string dir = ::perron::test::shared_data();                                             \
   if (dir.empty())                                                                                   \
   GTEST_SKIP() << "SKIPPED LOUDLY: conformance data ../shared/data not found (set PERRON_SHARED_DATA)"
+
+// An input spec for a file, as `--input PATH [--format F]` gives it.
+inline InputSpec input_spec(const std::string& path, const std::string& format = "auto") {
+  InputSpec spec;
+  spec.input = path;
+  spec.format = format;
+  return spec;
+}
 
 // A graph in original ids, identical on every rank.
 struct TestGraph {

@@ -16,7 +16,7 @@ TEST_P(Graphalytics, MatchesExpectedOutput) {
   PERRON_REQUIRE_SHARED_DATA(data);
   const Comm comm = world();
   const std::string base = data + "/graphalytics/" + GetParam();
-  LoadedInput in = load_edges(InputSpec{base + ".properties"}, comm);
+  LoadedInput in = load_edges(input_spec(base + ".properties"), comm);
   ASSERT_EQ(in.format, "evlp");
   ASSERT_TRUE(in.evlp && in.evlp->pr_damping && in.evlp->pr_iterations);
   const DistGraph graph = build_graph(std::move(in.share), {}, comm);
@@ -60,7 +60,7 @@ TEST(GraphalyticsInput, UndeclaredEndpointIsAnError) {
   }
   comm.barrier();
   try {
-    LoadedInput in = load_edges(InputSpec{(dir / "g.properties").string()}, comm);
+    LoadedInput in = load_edges(input_spec((dir / "g.properties").string()), comm);
     build_graph(std::move(in.share), {}, comm);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {

@@ -137,12 +137,12 @@ TEST(BinaryEdges, RoundTripAndTruncation) {
   const std::vector<RawEdge> mine = kronecker_share(p, comm);
   const std::string path = (std::filesystem::temp_directory_path() / ("perron_test_bin_" + std::to_string(comm.size()))).string();
   write_binary_edges(path, mine, comm);
-  const std::vector<RawEdge> back = read_binary_edges(path, 64, comm);
+  const std::vector<RawEdge> back = read_binary_edges(path, BinaryLayout{}, comm);
   const auto a = comm.allgatherv<RawEdge>(mine), b = comm.allgatherv<RawEdge>(back);
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].src == b[i].src && a[i].dst == b[i].dst);
   const std::string truncated = shared_file(comm, "trunc.bin", std::string(20, '\1'));
-  expect_error([&] { read_binary_edges(truncated, 64, comm); }, "is not a multiple of the 16-byte record");
+  expect_error([&] { read_binary_edges(truncated, BinaryLayout{}, comm); }, "is not a multiple of the 16-byte record");
 }
 
 TEST(InputSpec, KroneckerSpecParsing) {

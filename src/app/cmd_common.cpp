@@ -16,16 +16,24 @@ Command::Command(CLI::App& parent, std::vector<std::string> section, const std::
 }
 
 void add_input_options(OptionSet& options, InputConfig& config) {
-  options.add("-i,--input", config.input,
-              "graph: an edge list file, NAME.properties (Graphalytics), or kronecker:scale=S[,edge-factor=F,seed=X]");
-  options.add("--format", config.format, "input format: auto (from the content), text, evlp, binary, kronecker")
-      ->check(CLI::IsMember({"auto", "text", "evlp", "binary", "kronecker"}));
-  options.add("--binary-id-width", config.binary_id_width, "bits per id in a binary edge list: 32 or 64")
-      ->check(CLI::IsMember({32, 64}));
-  options.add_flag("--undirected", config.undirected, "count every edge in both directions");
-  options.add_flag("--drop-self-loops", config.drop_self_loops, "remove edges u -> u (default: keep them)");
-  options.add_flag("--ignore-weights", config.ignore_weights, "read a third column but treat every edge as weight 1");
-  options.add("--threads", config.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS or all cores)")
+  InputSpec& in = config.spec;
+  options.add("-i,--input", in.input,
+              "graph: a file (format from its content), NAME.properties (Graphalytics), or kronecker:scale=S[,edge-factor=F,seed=X]");
+  options.add("--format", in.format, "input format: auto (from the content), text, mm, metis, evlp, binary, hdf5, kronecker")
+      ->check(CLI::IsMember({"auto", "text", "mm", "metis", "evlp", "binary", "hdf5", "kronecker"}));
+  options.add("--header-lines", in.header_lines, "text: non-comment lines before the edges (-1: detect a CSV header)");
+  options.add("--binary-id-width", in.binary_id_width, "binary: bits per id, 32 or 64")->check(CLI::IsMember({32, 64}));
+  options.add("--binary-weight", in.binary_weight, "binary: weight after each (src, dst): none, f32 or f64")
+      ->check(CLI::IsMember({"none", "f32", "f64"}));
+  options.add("--binary-vertices", in.binary_vertices, "binary: declare vertices 0..N-1 (0: the ids in edges)");
+  options.add("--hdf5-group", in.hdf5_group, "HDF5 edge list: the group holding src, dst[, weight][, vertices]");
+  options.add("--vertices", in.vertices_file, "file of vertex ids (one per line) to add to the vertex set");
+  options.add_flag("--ignore-weights", in.ignore_weights, "read a weight column but treat every edge as weight 1");
+  options.add_flag("--undirected", config.graph.undirected, "count every edge in both directions");
+  options.add_flag("--drop-self-loops", config.graph.drop_self_loops, "remove edges u -> u (default: keep them)");
+  options.add_flag("--keep-duplicates", config.graph.keep_duplicates,
+                   "keep repeated edges as multi-edges (their weights add up); default: collapse them into one");
+  options.add("--threads", config.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS, else the node's cores / its ranks)")
       ->check(CLI::NonNegativeNumber);
 }
 
@@ -53,10 +61,10 @@ void apply_threads(int threads, const Comm& comm) {
 LoadedGraph load_graph(const InputConfig& config, const Comm& comm) {
   LoadedGraph out;
   Stopwatch watch;
-  out.meta = load_edges(InputSpec{config.input, config.format, config.binary_id_width, config.ignore_weights}, comm);
+  out.meta = load_edges(config.spec, comm);
   out.load_seconds = watch.seconds();
   watch.restart();
-  out.graph = build_graph(std::move(out.meta.share), GraphOptions{config.undirected, config.drop_self_loops}, comm);
+  out.graph = build_graph(std::move(out.meta.share), config.graph, comm);
   out.partition_seconds = watch.seconds();
   return out;
 }

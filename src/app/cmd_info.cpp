@@ -10,7 +10,7 @@ class InfoCommand final : public Command {
  public:
   explicit InfoCommand(CLI::App& parent) : Command(parent, {"info"}, "Print a graph's size and degree statistics") {
     add_input_options(options(), c_);
-    app_->add_option("file", c_.input, "the graph (same as --input)");
+    app_->add_option("file", c_.spec.input, "the graph (same as --input)");
     options().add_flag("--json", json_, "print one JSON object instead of text");
   }
 
@@ -24,12 +24,12 @@ class InfoCommand final : public Command {
       fmt::print("{{\"input\": \"{}\", \"format\": \"{}\", \"n\": {}, \"m\": {}, \"input_edges\": {}, \"dangling\": {}, "
                  "\"self_loops\": {}, \"duplicates\": {}, \"weighted\": {}, \"mean_degree\": {}, "
                  "\"max_in_degree\": {}, \"max_out_degree\": {}, \"ranks\": {}}}\n",
-                 json_escape(c_.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops,
+                 json_escape(c_.spec.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops,
                  s.duplicates, loaded.graph.weighted ? "true" : "false", mean, s.max_in_degree, s.max_out_degree,
                  comm.size());
       return;
     }
-    fmt::print("input          {} ({})\n", c_.input, loaded.meta.format);
+    fmt::print("input          {} ({})\n", c_.spec.input, loaded.meta.format);
     fmt::print("vertices (n)   {}\n", s.n);
     fmt::print("edges (m)      {} directed, after collapsing {} duplicates of {} read\n", s.m, s.duplicates, s.input_edges);
     fmt::print("dangling       {} (no out-edges)\n", s.dangling);

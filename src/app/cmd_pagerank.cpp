@@ -94,7 +94,7 @@ class PagerankCommand final : public Command {
       if (c_.convention != "graphalytics") return;
       if (!loaded.meta.evlp) throw_usage("--convention graphalytics needs a Graphalytics .properties input");
       if (!loaded.meta.evlp->pr_iterations || !loaded.meta.evlp->pr_damping)
-        throw_usage(c_.input.input + ": --convention graphalytics needs pr.damping-factor and pr.num-iterations");
+        throw_usage(c_.input.spec.input + ": --convention graphalytics needs pr.damping-factor and pr.num-iterations");
       params.damping = *loaded.meta.evlp->pr_damping;
       params.fixed_iterations = *loaded.meta.evlp->pr_iterations;
     });

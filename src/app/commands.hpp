@@ -39,12 +39,8 @@ std::unique_ptr<Command> make_generate_kronecker_command(CLI::App& generate);
 
 // Options every graph-reading command shares.
 struct InputConfig {
-  std::string input;
-  std::string format = "auto";
-  int binary_id_width = 64;
-  bool undirected = false;
-  bool drop_self_loops = false;
-  bool ignore_weights = false;
+  InputSpec spec;
+  GraphOptions graph;
   int threads = 0;
 };
 void add_input_options(OptionSet& options, InputConfig& config);

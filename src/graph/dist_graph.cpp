@@ -85,14 +85,21 @@ std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   return edges;
 }
 
-// Sorts by (dst, src) and collapses runs of equal (dst, src) into their first edge.
-std::uint64_t sort_and_collapse(std::vector<Edge>& edges) {
+// Sorts by (dst, src) and merges runs of equal (dst, src): the first (largest) weight, or the
+// sum when duplicates are multi-edges. Returns how many edges were merged away.
+std::uint64_t sort_and_collapse(std::vector<Edge>& edges, bool sum_weights) {
   __gnu_parallel::sort(edges.begin(), edges.end(), by_dst_src);
-  const auto before = edges.size();
-  edges.erase(std::unique(edges.begin(), edges.end(),
-                          [](const Edge& a, const Edge& b) { return a.dst == b.dst && a.src == b.src; }),
-              edges.end());
-  return before - edges.size();
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    if (out > 0 && edges[out - 1].dst == edges[i].dst && edges[out - 1].src == edges[i].src) {
+      if (sum_weights) edges[out - 1].weight += edges[i].weight;
+      continue;
+    }
+    edges[out++] = edges[i];
+  }
+  const std::uint64_t merged = edges.size() - out;
+  edges.resize(out);
+  return merged;
 }
 
 // o(u) for every owned u: partial sums per source, sent to the source's owner.
@@ -211,7 +218,7 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   // there (all copies of an edge meet at one rank), and count exact in-degrees.
   const Partition uniform = Partition::uniform(n, comm.size());
   edges = redistribute(edges, [&](const Edge& e) { return uniform.owner(e.dst); }, comm);
-  const std::uint64_t duplicates = sort_and_collapse(edges);
+  const std::uint64_t duplicates = sort_and_collapse(edges, options.keep_duplicates);
   std::vector<std::uint64_t> in_degree(uniform.count(comm.rank()), 0);
   for (const Edge& e : edges) ++in_degree[e.dst - uniform.begin(comm.rank())];
 

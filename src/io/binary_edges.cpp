@@ -1,6 +1,7 @@
 #include "perron/io/binary_edges.hpp"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -11,21 +12,43 @@ namespace perron {
 
 static_assert(std::endian::native == std::endian::little, "binary edge lists assume a little-endian host");
 
-std::vector<RawEdge> read_binary_edges(const std::string& path, int id_width, const Comm& comm) {
-  if (id_width != 32 && id_width != 64)
-    throw_usage("--binary-id-width must be 32 or 64, got " + std::to_string(id_width));
-  const std::uint64_t record = 2u * static_cast<std::uint64_t>(id_width / 8);
+namespace {
+
+template <class Id>
+VertexId load_id(const char* p) {
+  Id v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <class W>
+double load_weight(const char* p) {
+  W v;
+  std::memcpy(&v, p, sizeof v);
+  return static_cast<double>(v);
+}
+
+}  // namespace
+
+std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayout& layout, const Comm& comm) {
+  if (layout.id_width != 32 && layout.id_width != 64)
+    throw_usage("--binary-id-width must be 32 or 64, got " + std::to_string(layout.id_width));
+  const std::uint64_t id_bytes = static_cast<std::uint64_t>(layout.id_width / 8);
+  const std::uint64_t weight_bytes = static_cast<std::uint64_t>(layout.weight_width / 8);
+  const std::uint64_t record = 2 * id_bytes + weight_bytes;
+  const std::string shape = "(src, dst" + std::string(weight_bytes ? ", weight" : "") + ") records of " +
+                            std::to_string(record) + " bytes (uint" + std::to_string(layout.id_width) + " ids" +
+                            (weight_bytes ? ", float" + std::to_string(layout.weight_width) + " weight" : "") + ")";
   std::vector<RawEdge> edges;
   comm.agree([&] {
     require_readable_file(path, "input");
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) throw_input("cannot open " + path);
     const auto size = static_cast<std::uint64_t>(in.tellg());
-    if (size == 0) throw_input(path + " is empty: expected binary (src, dst) records");
+    if (size == 0) throw_input(path + " is empty: expected binary " + shape);
     if (size % record != 0)
-      throw_input(path + ": size " + std::to_string(size) + " bytes is not a multiple of the " +
-                  std::to_string(record) + "-byte record of uint" + std::to_string(id_width) +
-                  " (src, dst) pairs: truncated file or wrong --binary-id-width");
+      throw_input(path + ": size " + std::to_string(size) + " bytes is not a multiple of the " + std::to_string(record) +
+                  "-byte record of " + shape + ": truncated file, or wrong --binary-id-width / --binary-weight");
     const std::uint64_t total = size / record;
     const auto P = static_cast<std::uint64_t>(comm.size());
     const auto r = static_cast<std::uint64_t>(comm.rank());
@@ -37,15 +60,19 @@ std::vector<RawEdge> read_binary_edges(const std::string& path, int id_width, co
     if (static_cast<std::uint64_t>(in.gcount()) != raw.size()) throw_input("cannot read " + path + ": short read");
     edges.resize(last - first);
     for (std::uint64_t i = 0; i < edges.size(); ++i) {
-      if (id_width == 64) {
-        std::uint64_t ids[2];
-        std::memcpy(ids, raw.data() + i * record, sizeof ids);
-        edges[i] = RawEdge{ids[0], ids[1], 1.0};
-      } else {
-        std::uint32_t ids[2];
-        std::memcpy(ids, raw.data() + i * record, sizeof ids);
-        edges[i] = RawEdge{ids[0], ids[1], 1.0};
-      }
+      const char* p = raw.data() + i * record;
+      RawEdge& e = edges[i];
+      e.src = id_bytes == 8 ? load_id<std::uint64_t>(p) : load_id<std::uint32_t>(p);
+      e.dst = id_bytes == 8 ? load_id<std::uint64_t>(p + id_bytes) : load_id<std::uint32_t>(p + id_bytes);
+      e.weight = weight_bytes == 0 ? 1.0
+                 : weight_bytes == 4 ? load_weight<float>(p + 2 * id_bytes)
+                                     : load_weight<double>(p + 2 * id_bytes);
+      const std::string at = path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")";
+      if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
+        throw_input(at + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
+                    std::to_string(layout.vertices));
+      if (!std::isfinite(e.weight) || e.weight < 0)
+        throw_input(at + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
     }
   });
   return edges;

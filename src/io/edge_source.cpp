@@ -1,36 +1,249 @@
 #include "perron/io/edge_source.hpp"
 
+#include <algorithm>
 #include <charconv>
-#include <fstream>
+#include <cmath>
+#include <cstring>
+#include <sstream>
 
 #include "perron/core/error.hpp"
 #include "perron/io/binary_edges.hpp"
+#include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
 
 namespace perron {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-// Text or binary, from the first 4 KiB: a NUL byte or other control bytes mean binary.
-std::string sniff_format(const std::string& path) {
-  require_readable_file(path, "input");
-  std::ifstream in(path, std::ios::binary);
-  char head[4096];
-  in.read(head, sizeof head);
-  const auto got = static_cast<std::size_t>(in.gcount());
-  if (got == 0) throw_input(path + " is empty: expected an edge list");
-  const std::string_view text(head, got);
-  if (starts_with(std::string(text.substr(0, 40)), "%%MatrixMarket"))
-    throw_input(path + " is a Matrix Market file, which this version does not read yet; use a text edge list");
-  if (text.find("graph.") != std::string_view::npos && text.find(".vertex-file") != std::string_view::npos)
-    return "evlp";
-  for (unsigned char c : text)
-    if (c == 0 || (c < 32 && c != '\n' && c != '\r' && c != '\t')) return "binary";
-  return "text";
+std::vector<std::string> split_words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+std::uint64_t to_uint(const std::string& path, const std::string& what, const std::string& token) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
+  if (ec != std::errc() || p != token.data() + token.size())
+    throw_input(path + ": " + what + " must be a non-negative integer, found '" + token + "'");
+  return v;
+}
+
+bool is_number(const std::string& token) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
+  return ec == std::errc() && p == token.data() + token.size();
+}
+
+// Ids [first, first + count) split evenly over ranks: this rank's share, to declare vertices.
+std::vector<VertexId> declared_range(VertexId first, std::uint64_t count, const Comm& comm) {
+  const auto P = static_cast<std::uint64_t>(comm.size());
+  const auto r = static_cast<std::uint64_t>(comm.rank());
+  const std::uint64_t b = count / P * r + std::min(r, count % P), e = count / P * (r + 1) + std::min(r + 1, count % P);
+  std::vector<VertexId> ids(e - b);
+  for (std::uint64_t i = 0; i < ids.size(); ++i) ids[i] = first + b + i;
+  return ids;
+}
+
+// Matrix Market coordinate (pattern | real | integer, general | symmetric), 1-based: the
+// header's dimension declares the vertices 1..N; symmetric entries count both ways.
+void load_matrix_market(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
+  const std::string& path = spec.input;
+  std::string field, symmetry;
+  comm.agree([&] {
+    const std::string head = read_head(path, 1024);
+    const std::string banner = head.substr(0, head.find('\n'));
+    const auto w = split_words(banner);
+    if (w.empty() || w[0] != "%%MatrixMarket")
+      throw_input(path + ":1: missing Matrix Market header: expected '%%MatrixMarket matrix coordinate <field> <symmetry>'");
+    if (w.size() < 5 || w[1] != "matrix" || w[2] != "coordinate")
+      throw_input(path + ":1: only 'matrix coordinate' Matrix Market files hold graphs, found '" + banner + "'");
+    field = w[3];
+    symmetry = w[4];
+    std::transform(field.begin(), field.end(), field.begin(), ::tolower);
+    std::transform(symmetry.begin(), symmetry.end(), symmetry.begin(), ::tolower);
+    if (field != "pattern" && field != "real" && field != "integer")
+      throw_input(path + ":1: Matrix Market field '" + field + "' is not supported (pattern, real, integer)");
+    if (symmetry != "general" && symmetry != "symmetric")
+      throw_input(path + ":1: Matrix Market symmetry '" + symmetry + "' is not supported (general, symmetric)");
+  });
+  const std::vector<std::string> size_line = first_data_lines(path, 1, comm);
+  std::uint64_t rows = 0, cols = 0, nnz = 0;
+  comm.agree([&] {
+    const auto w = size_line.empty() ? std::vector<std::string>{} : split_words(size_line[0]);
+    if (w.size() != 3) throw_input(path + ": expected the size line 'rows columns entries' after the header");
+    rows = to_uint(path, "the row count", w[0]);
+    cols = to_uint(path, "the column count", w[1]);
+    nnz = to_uint(path, "the entry count", w[2]);
+    if (rows != cols)
+      throw_input(path + ": a graph's adjacency matrix is square, but the header declares " + w[0] + " x " + w[1]);
+  });
+  TextSyntax s;
+  s.header_lines = 1;
+  s.max_fields = field == "pattern" ? 2 : 3;
+  s.read_value = field != "pattern" && !spec.ignore_weights;
+  s.min_id = 1;
+  s.max_id = std::max<std::uint64_t>(rows, 1);
+  s.id_name = "Matrix Market index";
+  TextFile file = read_text(path, s, comm);
+  comm.agree([&] {
+    if (file.data_lines != nnz)
+      throw_input(path + ": the header declares " + std::to_string(nnz) + " entries, but the file has " +
+                  std::to_string(file.data_lines));
+  });
+  share.edges = std::move(file.records);
+  share.weighted = file.valued;
+  share.declared = declared_range(1, rows, comm);
+  share.directed = symmetry == "general";
+}
+
+// METIS graph format: header 'n m [fmt [ncon]]', then line i lists the neighbours of vertex i
+// (1-based), with a weight after each when fmt ends in 1. Every undirected edge appears in
+// both endpoints' lines, so the arcs are read as they are.
+void load_metis(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
+  const std::string& path = spec.input;
+  const std::vector<std::string> header = first_data_lines(path, 1, comm);
+  std::uint64_t n = 0, m = 0;
+  TextSyntax s;
+  s.format = LineFormat::metis;
+  s.header_lines = 1;
+  s.blank_lines_are_data = true;
+  s.min_id = 1;
+  s.id_name = "METIS neighbour";
+  comm.agree([&] {
+    const auto w = header.empty() ? std::vector<std::string>{} : split_words(header[0]);
+    if (w.size() < 2 || w.size() > 4) throw_input(path + ": expected the METIS header 'n m [fmt [ncon]]'");
+    n = to_uint(path, "the vertex count", w[0]);
+    m = to_uint(path, "the edge count", w[1]);
+    std::string fmt = w.size() > 2 ? w[2] : "0";
+    if (fmt.size() > 3 || fmt.find_first_not_of("01") != std::string::npos)
+      throw_input(path + ": METIS fmt must be up to three 0/1 digits, found '" + fmt + "'");
+    fmt = std::string(3 - fmt.size(), '0') + fmt;
+    const std::uint64_t ncon = w.size() > 3 ? to_uint(path, "ncon", w[3]) : 1;
+    s.metis_edge_weights = fmt[2] == '1';
+    s.metis_vertex_weights = (fmt[0] == '1' ? 1 : 0) + (fmt[1] == '1' ? static_cast<int>(ncon) : 0);
+    s.read_value = !spec.ignore_weights;
+    s.max_id = std::max<std::uint64_t>(n, 1);
+  });
+  TextFile file = read_text(path, s, comm);
+  const std::uint64_t arcs = comm.allreduce<std::uint64_t>(file.records.size(), ReduceOp::sum);
+  comm.agree([&] {
+    if (file.data_lines != n)
+      throw_input(path + ": the METIS header declares " + std::to_string(n) + " vertices, but the file has " +
+                  std::to_string(file.data_lines) + " adjacency lines");
+    if (arcs != 2 * m)
+      throw_input(path + ": the METIS header declares " + std::to_string(m) + " edges (" + std::to_string(2 * m) +
+                  " adjacency entries), but the file has " + std::to_string(arcs) + " entries");
+  });
+  share.edges = std::move(file.records);
+  share.weighted = file.valued;
+  share.declared = declared_range(1, n, comm);
+}
+
+// HDF5 edge list: 1-D datasets src, dst (integers, same length), optional weight (floats) and
+// vertices (declared ids) in a group; optional attributes directed, endpoints_declared.
+void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
+  const std::string& path = spec.input;
+  std::string g = spec.hdf5_group;
+  if (g.empty() || g[0] != '/') g = "/" + g;
+  const std::string prefix = g == "/" ? "/" : g + "/";
+  comm.agree([&] {
+    require_readable_file(path, "input");
+    const H5Reader file(path);
+    if (g != "/" && !file.exists(g)) throw_input(path + ": no group " + g + " (set --hdf5-group)");
+    for (const char* name : {"src", "dst"})
+      if (!file.exists(prefix + name))
+        throw_input(path + ": no dataset " + prefix + name + ": an HDF5 edge list needs datasets src and dst in group " + g);
+    const auto src = file.info(prefix + "src"), dst = file.info(prefix + "dst");
+    for (const auto& [name, info] : {std::pair{"src", src}, std::pair{"dst", dst}}) {
+      if (info.dims.size() != 1 || !info.is_integer)
+        throw_input(path + ": dataset " + prefix + name + " must be a 1-D integer array");
+    }
+    if (src.dims[0] != dst.dims[0])
+      throw_input(path + ": datasets " + prefix + "src and " + prefix + "dst have different lengths (" +
+                  std::to_string(src.dims[0]) + " and " + std::to_string(dst.dims[0]) + ")");
+    const std::uint64_t total = src.dims[0];
+    const bool has_weight = file.exists(prefix + "weight");
+    if (has_weight) {
+      const auto w = file.info(prefix + "weight");
+      if (w.dims.size() != 1 || !(w.is_float || w.is_integer)) throw_input(path + ": dataset " + prefix + "weight must be a 1-D number array");
+      if (w.dims[0] != total)
+        throw_input(path + ": dataset " + prefix + "weight has " + std::to_string(w.dims[0]) + " entries for " +
+                    std::to_string(total) + " edges");
+    }
+    const auto P = static_cast<std::uint64_t>(comm.size());
+    const auto r = static_cast<std::uint64_t>(comm.rank());
+    const std::uint64_t b = total / P * r + std::min(r, total % P), e = total / P * (r + 1) + std::min(r + 1, total % P);
+    auto read_ids = [&](const std::string& name, const H5Reader::DatasetInfo& info, std::uint64_t off, std::uint64_t cnt) {
+      if (!info.is_signed) return file.read_slice<std::uint64_t>(name, off, cnt);
+      const std::vector<std::int64_t> raw = file.read_slice<std::int64_t>(name, off, cnt);
+      std::vector<std::uint64_t> ids(raw.size());
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] < 0) throw_input(path + ": " + name + "[" + std::to_string(off + i) + "] = " + std::to_string(raw[i]) + " is a negative vertex id");
+        ids[i] = static_cast<std::uint64_t>(raw[i]);
+      }
+      return ids;
+    };
+    const std::vector<std::uint64_t> s_ids = read_ids(prefix + "src", src, b, e - b);
+    const std::vector<std::uint64_t> d_ids = read_ids(prefix + "dst", dst, b, e - b);
+    const std::vector<double> w = has_weight && !spec.ignore_weights ? file.read_slice<double>(prefix + "weight", b, e - b)
+                                                                     : std::vector<double>(e - b, 1.0);
+    share.edges.resize(e - b);
+    for (std::uint64_t i = 0; i < share.edges.size(); ++i) {
+      if (!std::isfinite(w[i]) || w[i] < 0)
+        throw_input(path + ": " + prefix + "weight[" + std::to_string(b + i) + "] = " + std::to_string(w[i]) +
+                    " is not a finite number >= 0");
+      share.edges[i] = RawEdge{s_ids[i], d_ids[i], w[i]};
+    }
+    share.weighted = has_weight && !spec.ignore_weights;
+    if (file.exists(prefix + "vertices")) {
+      const auto v = file.info(prefix + "vertices");
+      if (v.dims.size() != 1 || !v.is_integer) throw_input(path + ": dataset " + prefix + "vertices must be a 1-D integer array");
+      const std::uint64_t nv = v.dims[0];
+      const std::uint64_t vb = nv / P * r + std::min(r, nv % P), ve = nv / P * (r + 1) + std::min(r + 1, nv % P);
+      share.declared = read_ids(prefix + "vertices", v, vb, ve - vb);
+    }
+    const std::string obj = g;
+    if (file.has_attribute(obj, "directed")) share.directed = file.attribute_int(obj, "directed") != 0;
+    if (file.has_attribute(obj, "endpoints_declared"))
+      share.endpoints_must_be_declared = file.attribute_int(obj, "endpoints_declared") != 0;
+  });
+}
+
+// Text edge lists: a first line whose first field is not a number is a CSV header.
+void load_text(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
+  int header = spec.header_lines;
+  if (header < 0) {
+    const std::vector<std::string> first = first_data_lines(spec.input, 1, comm);
+    std::vector<std::string> w;
+    if (!first.empty()) {
+      std::string line = first[0];
+      std::replace(line.begin(), line.end(), ',', ' ');
+      w = split_words(line);
+    }
+    header = !w.empty() && !is_number(w[0]) && w[0][0] != '-' ? 1 : 0;
+  }
+  TextEdges text = read_text_edges(spec.input, comm, spec.ignore_weights, header);
+  share.edges = std::move(text.edges);
+  share.weighted = text.weighted;
 }
 
 }  // namespace
+
+std::string detect_format(const std::string& path) {
+  require_readable_file(path, "input");
+  const std::string raw = read_head(path, 8);
+  if (raw.size() >= 8 && std::memcmp(raw.data(), "\x89HDF\r\n\x1a\n", 8) == 0) return "hdf5";
+  const std::string head = read_head(path, 4096);
+  if (head.empty()) throw_input(path + " is empty: expected a graph");
+  if (starts_with(head, "%%MatrixMarket")) return "mm";
+  if (head.find("graph.") != std::string::npos && head.find(".vertex-file") != std::string::npos) return "evlp";
+  for (unsigned char c : head)
+    if (c == 0 || (c < 32 && c != '\n' && c != '\r' && c != '\t')) return "binary";
+  return "text";
+}
 
 KroneckerParams parse_kronecker_spec(const std::string& spec) {
   KroneckerParams p;
@@ -40,8 +253,7 @@ KroneckerParams parse_kronecker_spec(const std::string& spec) {
     const std::string item = rest.substr(0, comma);
     rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
     const auto eq = item.find('=');
-    if (eq == std::string::npos)
-      throw_usage("in input '" + spec + "': expected key=value, found '" + item + "'");
+    if (eq == std::string::npos) throw_usage("in input '" + spec + "': expected key=value, found '" + item + "'");
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     std::uint64_t v = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
@@ -62,9 +274,13 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
   std::string format = spec.format;
   comm.agree([&] {  // every rank sees the same spec; rank 0 alone looks at the file
     if (spec.input.empty()) throw_usage("no input given: use --input FILE or --input kronecker:scale=S");
-    if (format == "auto")
-      format = starts_with(spec.input, "kronecker") ? "kronecker" : (comm.is_root() ? sniff_format(spec.input) : "");
+    if (format == "auto") format = starts_with(spec.input, "kronecker") ? "kronecker" : (comm.is_root() ? detect_format(spec.input) : "");
     if (format == "kronecker") loaded.kronecker = parse_kronecker_spec(spec.input);
+    static const char* known[] = {"text", "mm", "metis", "evlp", "binary", "hdf5", "kronecker"};
+    if (comm.is_root() && std::find_if(std::begin(known), std::end(known), [&](const char* k) { return format == k; }) == std::end(known))
+      throw_usage("unknown --format '" + format + "' (known: auto, text, mm, metis, evlp, binary, hdf5, kronecker)");
+    if (spec.binary_weight != "none" && spec.binary_weight != "f32" && spec.binary_weight != "f64")
+      throw_usage("--binary-weight must be none, f32 or f64, got '" + spec.binary_weight + "'");
   });
   format = comm.bcast_string(format, 0);
   loaded.format = format;
@@ -73,12 +289,22 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
     share.dense_vertex_count = kronecker_vertices(*loaded.kronecker);
     share.directed = false;  // Graph500 edges are undirected
   } else if (format == "text") {
-    TextEdges text = read_text_edges(spec.input, comm, spec.ignore_weights);
-    share.edges = std::move(text.edges);
-    share.weighted = text.weighted;
+    load_text(spec, comm, share);
+  } else if (format == "mm") {
+    load_matrix_market(spec, comm, share);
+  } else if (format == "metis") {
+    load_metis(spec, comm, share);
+  } else if (format == "hdf5") {
+    load_hdf5(spec, comm, share);
   } else if (format == "binary") {
-    share.edges = read_binary_edges(spec.input, spec.binary_id_width, comm);
-  } else if (format == "evlp") {
+    const BinaryLayout layout{spec.binary_id_width, spec.binary_weight == "f32" ? 32 : spec.binary_weight == "f64" ? 64 : 0,
+                              spec.binary_vertices};
+    share.edges = read_binary_edges(spec.input, layout, comm);
+    share.weighted = layout.weight_width > 0 && !spec.ignore_weights;
+    if (spec.ignore_weights)
+      for (RawEdge& e : share.edges) e.weight = 1.0;
+    if (spec.binary_vertices > 0) share.dense_vertex_count = spec.binary_vertices;
+  } else {  // evlp
     EvlpProperties props;
     comm.agree([&] { props = read_evlp_properties(spec.input); });
     TextIds vertices = read_text_ids(props.vertex_file, comm, 1);
@@ -90,10 +316,49 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
     share.endpoints_must_be_declared = true;
     share.directed = props.directed;
     loaded.evlp = props;
-  } else {
-    comm.agree([&] { throw_usage("unknown --format '" + format + "' (known: auto, text, evlp, binary, kronecker)"); });
+  }
+  if (!spec.vertices_file.empty()) {
+    const TextIds extra = read_text_ids(spec.vertices_file, comm, 1);
+    comm.agree([&] {
+      if (share.dense_vertex_count)
+        for (const IdValue& v : extra.records)
+          if (v.id >= *share.dense_vertex_count)
+            throw_input(spec.vertices_file + ": vertex " + std::to_string(v.id) + " is not below the declared vertex count " +
+                        std::to_string(*share.dense_vertex_count));
+    });
+    for (const IdValue& v : extra.records) share.declared.push_back(v.id);
   }
   return loaded;
+}
+
+void write_hdf5_edges(const std::string& path, const std::string& group, const EdgeShare& share,
+                      const std::string& source_format, const Comm& comm) {
+  std::string g = group.empty() ? "/" : group;
+  if (g[0] != '/') g = "/" + g;
+  const std::string prefix = g == "/" ? "/" : g + "/";
+  H5Writer file(path, comm);
+  if (g != "/") file.create_group(g);
+  const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);
+  const std::uint64_t offset = comm.exscan_sum<std::uint64_t>(share.edges.size());
+  std::vector<std::uint64_t> ids(share.edges.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = share.edges[i].src;
+  file.write_distributed<std::uint64_t>(prefix + "src", ids, offset, m, true);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = share.edges[i].dst;
+  file.write_distributed<std::uint64_t>(prefix + "dst", ids, offset, m, true);
+  if (share.weighted) {
+    std::vector<double> w(share.edges.size());
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = share.edges[i].weight;
+    file.write_distributed<double>(prefix + "weight", w, offset, m, true);
+  }
+  std::vector<VertexId> declared = share.declared;
+  if (share.dense_vertex_count) declared = declared_range(0, *share.dense_vertex_count, comm);
+  const std::uint64_t nv = comm.allreduce<std::uint64_t>(declared.size(), ReduceOp::sum);
+  if (nv > 0)
+    file.write_distributed<VertexId>(prefix + "vertices", declared, comm.exscan_sum<std::uint64_t>(declared.size()), nv, true);
+  file.set_attribute(g, "directed", share.directed);
+  file.set_attribute(g, "endpoints_declared", share.endpoints_must_be_declared);
+  file.set_attribute(g, "source_format", source_format);
+  file.close();
 }
 
 }  // namespace perron

@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "perron/comm/native.hpp"
@@ -86,10 +87,18 @@ void H5Writer::create_group(const std::string& path) {
 }
 
 void H5Writer::write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
-                         std::uint64_t global_size, ElemType type) {
+                         std::uint64_t global_size, ElemType type, bool compress) {
   const hsize_t dims[1] = {global_size};
   Hid file_space(H5Screate_simple(1, dims, nullptr), H5Sclose);
-  Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (compress && global_size > 0) {
+    // Chunks of at most 1 Mi elements, never larger than the dataset (HDF5's rule).
+    const hsize_t chunk[1] = {std::min<hsize_t>(global_size, hsize_t{1} << 20)};
+    H5Pset_chunk(dcpl.get(), 1, chunk);
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), 4);
+  }
+  Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
   const hsize_t local[1] = {count};
@@ -162,6 +171,45 @@ bool H5Reader::exists(const std::string& object) const {
   while ((pos = object.find('/', pos + 1)) != std::string::npos)
     if (H5Lexists(file_, object.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
   return H5Lexists(file_, object.c_str(), H5P_DEFAULT) > 0;
+}
+
+bool H5Reader::has_attribute(const std::string& object, const std::string& name) const {
+  return exists(object) && H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+H5Reader::DatasetInfo H5Reader::info(const std::string& dataset) const {
+  require(exists(dataset), ErrorKind::input, path_ + ": no dataset " + dataset);
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), ErrorKind::input, path_ + ": " + dataset + " is not a dataset");
+  Hid space(H5Dget_space(dset.get()), H5Sclose);
+  const int ndims = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(ndims, 0)));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  Hid type(H5Dget_type(dset.get()), H5Tclose);
+  DatasetInfo out;
+  out.dims.assign(dims.begin(), dims.end());
+  const H5T_class_t cls = H5Tget_class(type.get());
+  out.is_integer = cls == H5T_INTEGER;
+  out.is_float = cls == H5T_FLOAT;
+  out.is_signed = out.is_integer && H5Tget_sign(type.get()) == H5T_SGN_2;
+  return out;
+}
+
+void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64_t offset, std::uint64_t count,
+                              ElemType type) const {
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);
+  Hid file_space(H5Dget_space(dset.get()), H5Sclose);
+  const hsize_t start[1] = {offset}, n[1] = {count};
+  Hid mem_space(H5Screate_simple(1, n, nullptr), H5Sclose);
+  if (count == 0) {
+    H5Sselect_none(file_space.get());
+    H5Sselect_none(mem_space.get());
+  } else {
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr);
+  }
+  require(H5Dread(dset.get(), native_type(type), mem_space.get(), file_space.get(), H5P_DEFAULT, out) >= 0,
+          ErrorKind::input, path_ + ": cannot read dataset " + dataset);
 }
 
 std::size_t H5Reader::extent(const std::string& dataset) const {

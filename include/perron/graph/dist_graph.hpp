@@ -52,6 +52,7 @@ class HaloPlan {
 struct GraphOptions {
   bool undirected = false;       // count every edge in both directions
   bool drop_self_loops = false;  // default keeps them (a self-loop is a real link)
+  bool keep_duplicates = false;  // repeated edges stay multi-edges: their weights add up
 };
 
 // Global facts about the graph as built (the same on every rank).
@@ -82,8 +83,9 @@ struct DistGraph {
 };
 
 // Collective: redistributes the edges of every rank to their owners and builds the graph.
-// Duplicate edges collapse into one (keeping the largest weight); the vertex set is every id
-// in an edge plus every declared id. Throws the same input error on every rank for an empty
+// Duplicate edges collapse into one keeping the largest weight, or with keep_duplicates into
+// one whose weight is their sum (the same chain as the multigraph); the vertex set is every
+// id in an edge plus every declared id. Throws the same input error on every rank for an empty
 // graph or an undeclared endpoint.
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm);
 

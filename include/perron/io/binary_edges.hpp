@@ -1,6 +1,6 @@
 #pragma once
-// Binary edge lists: little-endian (src, dst) pairs of uint32 or uint64, no header. Rank r
-// reads records [r·R/P, (r+1)·R/P) of the R records in the file.
+// Binary edge lists: little-endian records of (src, dst) as uint32 or uint64, optionally
+// followed by a float32 or float64 weight; no header. Rank r reads records [r·R/P, (r+1)·R/P).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,7 +10,15 @@
 
 namespace perron {
 
-std::vector<RawEdge> read_binary_edges(const std::string& path, int id_width, const Comm& comm);
+struct BinaryLayout {
+  int id_width = 64;          // 32 or 64
+  int weight_width = 0;       // 0 (no weight), 32 or 64
+  std::uint64_t vertices = 0; // > 0: ids must be < vertices
+};
+
+// Collective. Throws (on every rank) for a size that is not a whole number of records, ids
+// out of range, or weights that are NaN, infinite or negative.
+std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayout& layout, const Comm& comm);
 
 // Writes every rank's edges, in rank order, as uint64 pairs (collective MPI-IO).
 void write_binary_edges(const std::string& path, const std::vector<RawEdge>& edges, const Comm& comm);

@@ -26,11 +26,12 @@ class H5Writer {
 
   void create_group(const std::string& path);
 
-  // 1-D dataset of `global_size` elements; this rank's `local` goes at `offset`.
+  // 1-D dataset of `global_size` elements; this rank's `local` goes at `offset`. With
+  // `compress`, the dataset is chunked and deflated (collective transfers make that legal).
   template <class T>
   void write_distributed(const std::string& path, std::span<const T> local, std::uint64_t offset,
-                         std::uint64_t global_size) {
-    write_raw(path, local.data(), local.size(), offset, global_size, elem_type<T>());
+                         std::uint64_t global_size, bool compress = false) {
+    write_raw(path, local.data(), local.size(), offset, global_size, elem_type<T>(), compress);
   }
   // 1-D dataset whose contents every rank holds identically; rank 0 writes it.
   template <class T>
@@ -53,7 +54,7 @@ class H5Writer {
 
  private:
   void write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
-                 std::uint64_t global_size, ElemType type);
+                 std::uint64_t global_size, ElemType type, bool compress = false);
   void attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type);
 
   std::string path_;
@@ -70,6 +71,23 @@ class H5Reader {
   H5Reader& operator=(const H5Reader&) = delete;
 
   bool exists(const std::string& object) const;
+  bool has_attribute(const std::string& object, const std::string& name) const;
+
+  // Shape and element class of a dataset.
+  struct DatasetInfo {
+    std::vector<std::uint64_t> dims;
+    bool is_integer = false;
+    bool is_signed = false;
+    bool is_float = false;
+  };
+  DatasetInfo info(const std::string& dataset) const;
+  // Elements [offset, offset + count) of a 1-D dataset, converted by HDF5 to the element type.
+  template <class T>
+  std::vector<T> read_slice(const std::string& dataset, std::uint64_t offset, std::uint64_t count) const {
+    std::vector<T> out(count);
+    read_slice_raw(dataset, out.data(), offset, count, elem_type<T>());
+    return out;
+  }
   std::vector<double> read_doubles(const std::string& dataset) const;
   std::vector<std::uint64_t> read_uint64(const std::string& dataset) const;
   double attribute_double(const std::string& object, const std::string& name) const;
@@ -78,6 +96,7 @@ class H5Reader {
 
  private:
   void read_raw(const std::string& dataset, void* out, std::size_t count, ElemType type) const;
+  void read_slice_raw(const std::string& dataset, void* out, std::uint64_t offset, std::uint64_t count, ElemType type) const;
   std::size_t extent(const std::string& dataset) const;
 
   std::string path_;
