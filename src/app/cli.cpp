@@ -24,7 +24,8 @@ int run_cli(int argc, char** argv, const Comm& comm) {
   generate->require_subcommand(1);
   commands.push_back(make_generate_kronecker_command(*generate));
   commands.push_back(make_info_command(app));
-  const std::vector<std::string> sections{"pagerank", "generate", "info"};
+  commands.push_back(make_convert_command(app));
+  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert"};
 
   try {
     try {

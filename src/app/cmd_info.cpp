@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "commands.hpp"
+#include "perron/algo/components.hpp"
 
 namespace perron {
 namespace {
@@ -18,15 +19,17 @@ class InfoCommand final : public Command {
     apply_threads(c_.threads, comm);
     const LoadedGraph loaded = load_graph(c_, comm);
     const GraphStats& s = loaded.graph.stats;
+    const ComponentCounts cc = count_components(loaded.graph, comm);
     if (!comm.is_root()) return;
     const double mean = s.n ? static_cast<double>(s.m) / static_cast<double>(s.n) : 0.0;
     if (json_) {
       fmt::print("{{\"input\": \"{}\", \"format\": \"{}\", \"n\": {}, \"m\": {}, \"input_edges\": {}, \"dangling\": {}, "
                  "\"self_loops\": {}, \"duplicates\": {}, \"weighted\": {}, \"mean_degree\": {}, "
-                 "\"max_in_degree\": {}, \"max_out_degree\": {}, \"ranks\": {}}}\n",
+                 "\"max_in_degree\": {}, \"max_out_degree\": {}, \"weak_components\": {}, \"largest_weak_component\": {}, "
+                 "\"strong_components\": {}, \"ranks\": {}}}\n",
                  json_escape(c_.spec.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops,
-                 s.duplicates, loaded.graph.weighted ? "true" : "false", mean, s.max_in_degree, s.max_out_degree,
-                 comm.size());
+                 s.duplicates, loaded.graph.weighted ? "true" : "false", mean, s.max_in_degree, s.max_out_degree, cc.weak,
+                 cc.largest_weak, cc.strong, comm.size());
       return;
     }
     fmt::print("input          {} ({})\n", c_.spec.input, loaded.meta.format);
@@ -36,6 +39,7 @@ class InfoCommand final : public Command {
     fmt::print("self-loops     {}\n", s.self_loops);
     fmt::print("weighted       {}\n", loaded.graph.weighted ? "yes" : "no");
     fmt::print("degree         mean {:.3f}, max in {}, max out {}\n", mean, s.max_in_degree, s.max_out_degree);
+    fmt::print("components     {} weak (largest {} vertices), {} strong\n", cc.weak, cc.largest_weak, cc.strong);
   }
 
  private:

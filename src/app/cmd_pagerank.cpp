@@ -1,6 +1,7 @@
 // `perron pagerank`: load → partition → power iteration → one HDF5 file.
 #include <fmt/core.h>
 
+#include <charconv>
 #include <cmath>
 
 #include "commands.hpp"
@@ -24,14 +25,35 @@ struct PagerankConfig {
   int max_iterations = 1000;
   int iterations = 0;
   std::string personalization;
+  std::string seeds;
+  std::string dangling;
   std::string convention = "default";
   int top_k = 100;
   bool quiet = false;
 };
 
-// The teleport vector from a personalization file of `id [weight]` lines (weight 1 when
-// absent; repeated ids add up), normalised to sum 1.
-VertexDistribution read_personalization(const std::string& path, const DistGraph& graph, const Comm& comm) {
+// A probability vector from (original id, weight) pairs held by any rank: ids must be vertices,
+// weights add up per id and are normalised to sum 1. `what` names the source in errors.
+VertexDistribution distribution_from(const std::vector<VertexId>& ids, const std::vector<double>& values,
+                                     const std::string& what, const DistGraph& graph, const Comm& comm) {
+  const std::vector<GlobalId> dense = graph.ids.to_dense(ids, comm);
+  comm.agree([&] {
+    for (std::size_t i = 0; i < dense.size(); ++i)
+      if (dense[i] == kMissingId) throw_input(what + ": vertex " + std::to_string(ids[i]) + " is not in the graph");
+  });
+  VertexDistribution t{sum_into_owners(dense, values, graph, comm)};
+  double local = 0.0;
+  for (double v : t.values) local += v;
+  const double total = comm.sum_ordered(local);
+  comm.agree([&] {
+    if (!(total > 0.0)) throw_input(what + ": the weights sum to 0; at least one must be positive");
+  });
+  for (double& v : t.values) v /= total;
+  return t;
+}
+
+// A file of `id [weight]` lines (weight 1 when absent).
+VertexDistribution read_distribution(const std::string& path, const DistGraph& graph, const Comm& comm) {
   const TextIds records = read_text_ids(path, comm, 2);
   std::vector<VertexId> ids(records.records.size());
   std::vector<double> values(records.records.size());
@@ -39,21 +61,27 @@ VertexDistribution read_personalization(const std::string& path, const DistGraph
     ids[i] = records.records[i].id;
     values[i] = records.records[i].value;
   }
-  const std::vector<GlobalId> dense = graph.ids.to_dense(ids, comm);
+  return distribution_from(ids, values, path, graph, comm);
+}
+
+// `--seeds 3,17,42`: each listed vertex weighs 1 (rank 0 contributes them).
+VertexDistribution seed_distribution(const std::string& list, const DistGraph& graph, const Comm& comm) {
+  std::vector<VertexId> ids;
   comm.agree([&] {
-    for (std::size_t i = 0; i < dense.size(); ++i)
-      if (dense[i] == kMissingId)
-        throw_input(path + ": vertex " + std::to_string(ids[i]) + " is not in the graph");
+    std::size_t at = 0;
+    while (at <= list.size()) {
+      const std::size_t comma = std::min(list.find(',', at), list.size());
+      const std::string token = list.substr(at, comma - at);
+      VertexId id = 0;
+      auto [p, ec] = std::from_chars(token.data(), token.data() + token.size(), id);
+      if (ec != std::errc() || p != token.data() + token.size())
+        throw_usage("--seeds: expected comma-separated vertex ids, found '" + token + "'");
+      ids.push_back(id);
+      at = comma + 1;
+    }
   });
-  VertexDistribution t{sum_into_owners(dense, values, graph, comm)};
-  double local = 0.0;
-  for (double v : t.values) local += v;
-  const double total = comm.sum_ordered(local);
-  comm.agree([&] {
-    if (!(total > 0.0)) throw_input(path + ": the personalization weights sum to 0; at least one must be positive");
-  });
-  for (double& v : t.values) v /= total;
-  return t;
+  if (!comm.is_root()) ids.clear();
+  return distribution_from(ids, std::vector<double>(ids.size(), 1.0), "--seeds", graph, comm);
 }
 
 void print_top(const std::vector<ScoredVertex>& top, const std::vector<VertexId>& original, std::size_t count) {
@@ -75,6 +103,9 @@ class PagerankCommand final : public Command {
     o.add("--max-iterations", c_.max_iterations, "stop after this many steps at most");
     o.add("--iterations", c_.iterations, "run exactly this many steps, ignoring the tolerance (0: off)");
     o.add("--personalization", c_.personalization, "file of 'id [weight]' lines: the teleport vector (default uniform)");
+    o.add("--seeds", c_.seeds, "comma-separated vertex ids: personalize on them with equal weights");
+    o.add("--dangling", c_.dangling,
+          "file of 'id [weight]' lines: where dangling vertices send their mass (default: the teleport vector)");
     o.add("--convention", c_.convention,
           "default (perron's), or graphalytics: damping and fixed iterations from the .properties file")
         ->check(CLI::IsMember({"default", "graphalytics"}));
@@ -104,8 +135,13 @@ class PagerankCommand final : public Command {
                  g.stats.n, g.stats.m, g.stats.dangling, g.stats.self_loops, g.stats.duplicates, comm.size(),
                  loaded.load_seconds, loaded.partition_seconds);
 
-    const VertexDistribution teleport =
-        c_.personalization.empty() ? VertexDistribution{} : read_personalization(c_.personalization, g, comm);
+    comm.agree([&] {
+      if (!c_.personalization.empty() && !c_.seeds.empty()) throw_usage("give --personalization or --seeds, not both");
+    });
+    const VertexDistribution teleport = !c_.personalization.empty() ? read_distribution(c_.personalization, g, comm)
+                                        : !c_.seeds.empty()         ? seed_distribution(c_.seeds, g, comm)
+                                                                    : VertexDistribution{};
+    const VertexDistribution dangling = c_.dangling.empty() ? teleport : read_distribution(c_.dangling, g, comm);
     IterationObserver observe;
     if (say && !c_.quiet)
       observe = [](const IterationReport& r) {
@@ -113,7 +149,7 @@ class PagerankCommand final : public Command {
       };
     PageRankResult result;
     comm.agree([&] { check_pagerank_params(params); });
-    result = pagerank(g, params, teleport, teleport, comm, observe);
+    result = pagerank(g, params, teleport, dangling, comm, observe);
 
     const std::vector<ScoredVertex> top = top_k(result.score, g.first, static_cast<std::size_t>(c_.top_k), comm);
     std::vector<GlobalId> top_dense(top.size());
@@ -147,7 +183,8 @@ class PagerankCommand final : public Command {
       file.set_attribute("/pagerank", "self_loops", g.stats.self_loops);
       file.set_attribute("/pagerank", "duplicates_collapsed", g.stats.duplicates);
       file.set_attribute("/pagerank", "weighted", g.weighted);
-      file.set_attribute("/pagerank", "personalized", !c_.personalization.empty());
+      file.set_attribute("/pagerank", "personalized", !teleport.uniform());
+      file.set_attribute("/pagerank", "dangling_vector", c_.dangling.empty() ? std::string("teleport") : c_.dangling);
       file.set_attribute("/pagerank", "convention", c_.convention);
       file.set_attribute("/pagerank", "input_format", loaded.meta.format);
       file.set_attribute("/pagerank", "mass_error", result.mass_error);

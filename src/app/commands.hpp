@@ -35,6 +35,7 @@ class Command {
 
 std::unique_ptr<Command> make_pagerank_command(CLI::App& parent);
 std::unique_ptr<Command> make_info_command(CLI::App& parent);
+std::unique_ptr<Command> make_convert_command(CLI::App& parent);
 std::unique_ptr<Command> make_generate_kronecker_command(CLI::App& generate);
 
 // Options every graph-reading command shares.

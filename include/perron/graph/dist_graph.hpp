@@ -38,6 +38,20 @@ class HaloPlan {
 
   // Collective: ghosts[i] ← the owner's owned[...] for every ghost of this rank.
   void exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const;
+  // Typed forms for other algorithms (labels, flags): owners → ghosts, and ghosts → owners
+  // combined with `op` (the plan run backwards).
+  template <class T>
+  void gather(std::span<const T> owned, std::span<T> ghosts, const Comm& comm) const {
+    std::vector<T> send(send_index_.size());
+    for (std::size_t i = 0; i < send.size(); ++i) send[i] = owned[send_index_[i]];
+    comm.alltoallv_into<T>(send, send_counts_, ghosts, recv_counts_);
+  }
+  template <class T, class Op>
+  void scatter_reduce(std::span<const T> ghosts, std::span<T> owned, Op op, const Comm& comm) const {
+    std::vector<T> back(send_index_.size());
+    comm.alltoallv_into<T>(ghosts, recv_counts_, back, send_counts_);
+    for (std::size_t i = 0; i < back.size(); ++i) owned[send_index_[i]] = op(owned[send_index_[i]], back[i]);
+  }
   // Values this rank sends per exchange (8 bytes each).
   std::uint64_t values_sent() const { return send_index_.size(); }
   std::uint64_t values_received() const;
