@@ -157,6 +157,30 @@ inline std::map<VertexId, double> gather_by_id(const DistGraph& g, const std::ve
   return out;
 }
 
+// Loads an input and ranks it; teleport/dangling by original id (empty: uniform / teleport).
+inline std::map<VertexId, double> rank_input(const InputSpec& spec, const GraphOptions& options, PageRankParams params,
+                                             const std::map<VertexId, double>& teleport = {},
+                                             const std::map<VertexId, double>& dangling = {}) {
+  const Comm comm = world();
+  LoadedInput in = load_edges(spec, comm);
+  const DistGraph graph = build_graph(std::move(in.share), options, comm);
+  auto distribution = [&](const std::map<VertexId, double>& m) {
+    VertexDistribution d;
+    if (m.empty()) return d;
+    std::vector<VertexId> ids;
+    std::vector<double> values;
+    double total = 0;
+    for (const auto& [id, v] : m) total += v;
+    if (comm.is_root())
+      for (const auto& [id, v] : m) ids.push_back(id), values.push_back(v / total);
+    d.values = sum_into_owners(graph.ids.to_dense(ids, comm), values, graph, comm);
+    return d;
+  };
+  const VertexDistribution t = distribution(teleport);
+  const VertexDistribution delta = dangling.empty() ? t : distribution(dangling);
+  return gather_by_id(graph, pagerank(graph, params, t, delta, comm).score, comm);
+}
+
 inline double l1_distance(const std::map<VertexId, double>& a, const std::map<VertexId, double>& b) {
   EXPECT_EQ(a.size(), b.size());
   double d = 0;

@@ -219,6 +219,8 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   const Partition uniform = Partition::uniform(n, comm.size());
   edges = redistribute(edges, [&](const Edge& e) { return uniform.owner(e.dst); }, comm);
   const std::uint64_t duplicates = sort_and_collapse(edges, options.keep_duplicates);
+  // Multi-edges merged into one edge carry their multiplicity as a weight.
+  if (options.keep_duplicates && comm.allreduce(duplicates, ReduceOp::sum) > 0) g.weighted = true;
   std::vector<std::uint64_t> in_degree(uniform.count(comm.rank()), 0);
   for (const Edge& e : edges) ++in_degree[e.dst - uniform.begin(comm.rank())];
 
