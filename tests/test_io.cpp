@@ -74,6 +74,17 @@ TEST(TextReader, ErrorsNameFileLineColumnAndToken) {
   expect_error([&] { read_text_edges(std::filesystem::temp_directory_path().string(), comm); }, "is a directory");
 }
 
+TEST(TextReader, IdsUpToTwoToTheSixtyFourMinusOne) {
+  const Comm comm = world();
+  const std::string path = shared_file(comm, "maxid.txt", "18446744073709551615 0\n0 18446744073709551614\n");
+  EdgeShare share;
+  share.edges = read_text_edges(path, comm).edges;
+  const DistGraph g = build_graph(share, {}, comm);
+  EXPECT_EQ(g.stats.n, 3u);
+  EXPECT_EQ(comm.allgatherv<VertexId>(g.ids.slice_ids()),
+            (std::vector<VertexId>{0, 18446744073709551614ull, 18446744073709551615ull}));
+}
+
 TEST(TextReader, OnlyCommentsGivesAnEmptyGraphError) {
   const Comm comm = world();
   const std::string path = shared_file(comm, "comments.txt", "# nothing\n% here\n\n");

@@ -72,7 +72,9 @@ std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   comm.agree([&] {
     for (std::size_t i = 0; i < dense.size(); ++i)
       if (dense[i] == kMissingId)
-        throw_input("edge endpoint " + std::to_string(endpoints[i]) + " is not declared in the vertex file");
+        throw_input((input.edge_source.empty() ? std::string() : input.edge_source + ": ") + "edge endpoint " +
+                    std::to_string(endpoints[i]) + " is not declared in " +
+                    (input.vertex_source.empty() ? std::string("the vertex set") : input.vertex_source));
   });
   auto lookup = [&](VertexId v) {
     return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];

@@ -314,6 +314,8 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
     TextEdges text = read_text_edges(props.edge_file, comm, /*ignore_weights=*/true);
     share.edges = std::move(text.edges);
     share.endpoints_must_be_declared = true;
+    share.edge_source = props.edge_file;
+    share.vertex_source = props.vertex_file;
     share.directed = props.directed;
     loaded.evlp = props;
   }

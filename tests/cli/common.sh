@@ -8,13 +8,14 @@ export HDF5_USE_FILE_LOCKING=FALSE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # shellcheck disable=SC2034  # used by the scripts that source this file
 DATA=${PERRON_SHARED_DATA:-$SOURCE_DIR/../shared/data}
 WORK=$(mktemp -d /tmp/perron-cli.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap 'chmod -R u+rwx "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 FAILURES=0
 
 perron() {  # perron NP ARGS...: runs under mpirun, output in $WORK/out.log, returns the exit code
   local np=$1
   shift
-  timeout 120 "$MPIEXEC" -np "$np" --oversubscribe --bind-to none "$PERRON" "$@" >"$WORK/out.log" 2>&1
+  # shellcheck disable=SC2086  # PERRON_PREFIX is a command prefix, split on purpose
+  timeout 120 ${PERRON_PREFIX:-} "$MPIEXEC" -np "$np" --oversubscribe --bind-to none "$PERRON" "$@" >"$WORK/out.log" 2>&1
 }
 
 fail() {

@@ -21,6 +21,34 @@ if [ -d "$DATA/real" ]; then
     check "$WORK/ho.h5" "$DATA/real/hollins.txt" --undirected
   expect_ok "p2p-Gnutella08 damping 0.5" 3 pagerank --input "$DATA/real/p2p-Gnutella08.txt" --damping 0.5 --output "$WORK/gn.h5" --quiet &&
     check "$WORK/gn.h5" "$DATA/real/p2p-Gnutella08.txt" --damping 0.5
+  expect_ok "california (4637 dangling)" 4 pagerank --input "$DATA/real/california.el" --output "$WORK/ca.h5" --quiet &&
+    check "$WORK/ca.h5" "$DATA/real/california.el"
+  # email-Eu-core's first line is 'n m', not an edge: --header-lines 1 skips it.
+  tail -n +2 "$DATA/real/email-Eu-core.txt" >"$WORK/email-edges.txt"
+  expect_ok "email-Eu-core --header-lines 1" 2 pagerank --input "$DATA/real/email-Eu-core.txt" --header-lines 1 --output "$WORK/em.h5" --quiet &&
+    check "$WORK/em.h5" "$WORK/email-edges.txt"
+  # Every format gives the same scores: gzip text, and an HDF5 edge list made by perron convert.
+  gzip -c "$DATA/real/wiki-Vote.txt" >"$WORK/wv.txt.gz"
+  expect_ok "wiki-Vote gzip" 2 pagerank --input "$WORK/wv.txt.gz" --output "$WORK/wvgz.h5" --quiet &&
+    check "$WORK/wv1.h5" --compare "$WORK/wvgz.h5" --max-l1 1e-12
+  expect_ok "convert to HDF5" 2 convert --input "$DATA/real/wiki-Vote.txt" --output "$WORK/wv-edges.h5" --group /graph
+  expect_ok "wiki-Vote from HDF5" 3 pagerank --input "$WORK/wv-edges.h5" --hdf5-group /graph --output "$WORK/wvh5.h5" --quiet &&
+    check "$WORK/wv1.h5" --compare "$WORK/wvh5.h5" --max-l1 1e-12
+  expect_ok "info components" 2 info --json "$DATA/real/wiki-Vote.txt"
+  "$PYTHON" - "$WORK/out.log" "$DATA/real/wiki-Vote.txt" <<'PY' || FAILURES=$((FAILURES + 1))
+import json, sys
+import numpy as np, scipy.sparse as sp, scipy.sparse.csgraph as cg
+info = json.load(open(sys.argv[1]))
+E = np.loadtxt(sys.argv[2], dtype=np.int64, comments="#")
+ids = np.unique(E); s = np.searchsorted(ids, E[:, 0]); d = np.searchsorted(ids, E[:, 1]); n = len(ids)
+A = sp.csr_matrix((np.ones(len(s)), (s, d)), shape=(n, n))
+weak = cg.connected_components(A, directed=True, connection="weak")
+strong = cg.connected_components(A, directed=True, connection="strong")[0]
+expected = dict(n=n, weak_components=weak[0], largest_weak_component=np.bincount(weak[1]).max(), strong_components=strong)
+for k, v in expected.items():
+    assert info[k] == v, (k, info[k], v)
+print("info components match scipy.sparse.csgraph:", expected)
+PY
   expect_ok "graphalytics convention" 2 pagerank --input "$DATA/graphalytics/test-pr-directed.properties" --convention graphalytics --output "$WORK/ga.h5"
   grep -q "stopped (fixed iterations) after 14 iterations" "$WORK/out.log" || fail "graphalytics: not 14 fixed iterations"
 else

@@ -41,5 +41,55 @@ printf '1 2\n2 3\n' >"$WORK/e32.bin"
 head -c 17 /dev/urandom >"$WORK/trunc.bin"
 expect_error "truncated binary file" 2 "not a multiple of the 16-byte record" "$OUT" pagerank --input "$WORK/trunc.bin" --format binary --output "$OUT"
 expect_error "bad generator spec" 2 "unknown key 'scael'" "$OUT" pagerank --input kronecker:scael=3 --output "$OUT"
+# Formats (issue "every bad file refused clearly").
+printf '1 2 3 4\n' >"$WORK/four.txt"
+expect_error "one more field than allowed" 2 "four.txt:1:1: expected 'src dst \[weight\]', found more than 3 fields" "$OUT" \
+  pagerank --input "$WORK/four.txt" --output "$OUT"
+printf '1 2 inf\n' >"$WORK/infw.txt"
+expect_error "infinite weight" 2 "infw.txt:1:5: weight must be finite, found 'inf'" "$OUT" pagerank --input "$WORK/infw.txt" --output "$OUT"
+printf '1 18446744073709551616\n' >"$WORK/wide.txt"
+expect_error "id over 64 bits" 2 "exceeds 2\^64-1" "$OUT" pagerank --input "$WORK/wide.txt" --output "$OUT"
+printf '\001\000\000\000\011\000\000\000' >"$WORK/e32.bin"
+expect_error "id over the declared vertex count" 2 "id 9 is not below the declared vertex count 5" "$OUT" \
+  pagerank --input "$WORK/e32.bin" --format binary --binary-id-width 32 --binary-vertices 5 --output "$OUT"
+printf '%%%%MatrixMarket matrix coordinate pattern general\n3 3 3\n1 2\n2 3\n' >"$WORK/count.mtx"
+expect_error "Matrix Market entry count" 2 "the header declares 3 entries, but the file has 2" "$OUT" pagerank --input "$WORK/count.mtx" --output "$OUT"
+printf '3 3 1\n1 2\n' >"$WORK/nohead.mtx"
+expect_error "Matrix Market header missing" 2 "missing Matrix Market header" "$OUT" pagerank --input "$WORK/nohead.mtx" --format mm --output "$OUT"
+printf '%%%%MatrixMarket matrix coordinate real general\n3 3 1\n1 4 1.0\n' >"$WORK/dim.mtx"
+expect_error "Matrix Market index over the dimension" 2 "dim.mtx:3:3: Matrix Market index 4 is outside the declared range 1..3" "$OUT" \
+  pagerank --input "$WORK/dim.mtx" --output "$OUT"
+printf 'graph.g.vertex-file = g.v\ngraph.g.edge-file = g.e\ngraph.g.directed = true\n' >"$WORK/g.properties"
+printf '1\n2\n' >"$WORK/g.v"
+printf '1 2\n2 7\n' >"$WORK/g.e"
+expect_error "EVLP endpoint not in the .v file" 2 "g.e: edge endpoint 7 is not declared in .*g.v" "$OUT" \
+  pagerank --input "$WORK/g.properties" --output "$OUT"
+printf 'corrupt' | gzip >"$WORK/full.gz"
+head -c 15 "$WORK/full.gz" >"$WORK/corrupt.gz"
+expect_error "corrupt gzip stream" 2 "corrupt.gz: corrupt gzip stream" "$OUT" pagerank --input "$WORK/corrupt.gz" --output "$OUT"
+expect_ok "make an HDF5 edge list" 1 convert --input "$good" --output "$WORK/edges.h5"
+expect_error "HDF5 without the named datasets" 2 "no group /nowhere" "$OUT" pagerank --input "$WORK/edges.h5" --hdf5-group /nowhere --output "$OUT"
+"$PYTHON" -c "import h5py, numpy as np; f = h5py.File('$WORK/short.h5', 'w'); f['src'] = np.arange(3, dtype='u8'); f['dst'] = np.arange(2, dtype='u8')"
+expect_error "HDF5 datasets of different lengths" 2 "have different lengths \(3 and 2\)" "$OUT" pagerank --input "$WORK/short.h5" --output "$OUT"
+"$PYTHON" -c "import h5py, numpy as np; f = h5py.File('$WORK/nodst.h5', 'w'); f['src'] = np.arange(3, dtype='u8')"
+expect_error "HDF5 without dst" 2 "no dataset /dst" "$OUT" pagerank --input "$WORK/nodst.h5" --output "$OUT"
+cp "$good" "$WORK/locked.txt"
+chmod 000 "$WORK/locked.txt"
+# As root, permissions do not apply: drop the capabilities that bypass them.
+if command -v setpriv >/dev/null; then
+  PERRON_PREFIX="setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search" \
+    expect_error "unreadable file" 2 "cannot read input file .*locked.txt: Permission denied" "$OUT" pagerank --input "$WORK/locked.txt" --output "$OUT"
+else
+  echo "SKIPPED LOUDLY: setpriv missing, the unreadable-file case is not run as root"
+fi
+printf '1 2\n' >"$WORK/ro-in.txt"
+mkdir -p "$WORK/ro"
+chmod 555 "$WORK/ro"
+if command -v setpriv >/dev/null; then
+  PERRON_PREFIX="setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search" \
+    expect_error "read-only output directory" 2 "directory .*/ro is not writable" "" pagerank --input "$WORK/ro-in.txt" --output "$WORK/ro/r.h5"
+fi
+expect_error "seeds naming an unknown id" 2 "--seeds: vertex 77 is not in the graph" "$OUT" pagerank --input "$good" --seeds 1,77 --output "$OUT"
+
 expect_error "unknown flag" 1 "The following argument was not expected|not expected" "" pagerank --input "$good" --dampign 0.3
 finish

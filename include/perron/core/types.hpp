@@ -4,6 +4,7 @@
 // the bytes per edge that the PageRank kernel streams.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace perron {
@@ -34,6 +35,7 @@ struct EdgeShare {
   std::vector<RawEdge> edges;                        // this rank's share, original ids
   std::vector<VertexId> declared;                    // ids a vertex file declares (this rank's share)
   bool endpoints_must_be_declared = false;           // an endpoint outside `declared` is an error
+  std::string edge_source, vertex_source;            // file names for that error message
   std::optional<std::uint64_t> dense_vertex_count;   // ids already dense: [0, n) are the vertices
   bool directed = true;                              // false: every edge counts both ways
   bool weighted = false;                             // the weights were read from the input
