@@ -35,6 +35,34 @@ bool by_dst_src(const Edge& a, const Edge& b) {
   return a.weight > b.weight;  // the largest weight first: it survives collapsing
 }
 
+// The ids of this rank's edge endpoints, sorted and distinct. Ids that span a range not much
+// larger than the edge count (most inputs) are found with a presence table in O(m + span);
+// others by sorting all 2m endpoints.
+std::vector<VertexId> distinct_endpoints(const std::vector<RawEdge>& edges) {
+  if (edges.empty()) return {};
+  VertexId low = edges[0].src, high = edges[0].src;
+  for (const RawEdge& e : edges) {
+    low = std::min({low, e.src, e.dst});
+    high = std::max({high, e.src, e.dst});
+  }
+  std::vector<VertexId> ids;
+  if (high - low < 8 * edges.size() + (std::uint64_t{1} << 20)) {
+    std::vector<std::uint8_t> present(high - low + 1, 0);
+    for (const RawEdge& e : edges) present[e.src - low] = present[e.dst - low] = 1;
+    for (std::size_t i = 0; i < present.size(); ++i)
+      if (present[i]) ids.push_back(low + i);
+    return ids;
+  }
+  ids.reserve(2 * edges.size());
+  for (const RawEdge& e : edges) {
+    ids.push_back(e.src);
+    ids.push_back(e.dst);
+  }
+  __gnu_parallel::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
 // Original ids → dense ids, checking what the source promised about its vertex set.
 std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   std::vector<Edge> edges(input.edges.size());
@@ -52,14 +80,7 @@ std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
     });
     return edges;
   }
-  std::vector<VertexId> endpoints;
-  endpoints.reserve(2 * input.edges.size());
-  for (const RawEdge& e : input.edges) {
-    endpoints.push_back(e.src);
-    endpoints.push_back(e.dst);
-  }
-  __gnu_parallel::sort(endpoints.begin(), endpoints.end());
-  endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
+  const std::vector<VertexId> endpoints = distinct_endpoints(input.edges);
   if (input.endpoints_must_be_declared) {
     ids = IdMap::build(std::move(input.declared), comm);
   } else {
@@ -76,6 +97,20 @@ std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
                     std::to_string(endpoints[i]) + " is not declared in " +
                     (input.vertex_source.empty() ? std::string("the vertex set") : input.vertex_source));
   });
+  if (endpoints.empty()) return edges;
+  // Ids spanning a range not much larger than their count (most inputs) translate through a
+  // direct table: one random read per endpoint instead of a binary search.
+  const VertexId low = endpoints.front(), span = endpoints.back() - low;
+  if (span < 4 * endpoints.size() + (std::uint64_t{1} << 20)) {
+    std::vector<GlobalId> table(span + 1, kMissingId);
+    for (std::size_t i = 0; i < endpoints.size(); ++i) table[endpoints[i] - low] = dense[i];
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      const RawEdge& e = input.edges[i];
+      edges[i] = Edge{table[e.src - low], table[e.dst - low], e.weight};
+    }
+    return edges;
+  }
   auto lookup = [&](VertexId v) {
     return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];
   };
@@ -88,48 +123,64 @@ std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
 }
 
 // Sorts by (dst, src) and merges runs of equal (dst, src): the first (largest) weight, or the
-// sum when duplicates are multi-edges. Returns how many edges were merged away.
-std::uint64_t sort_and_collapse(std::vector<Edge>& edges, bool sum_weights) {
-  __gnu_parallel::sort(edges.begin(), edges.end(), by_dst_src);
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < edges.size(); ++i) {
-    if (out > 0 && edges[out - 1].dst == edges[i].dst && edges[out - 1].src == edges[i].src) {
-      if (sum_weights) edges[out - 1].weight += edges[i].weight;
-      continue;
+// sum when duplicates are multi-edges. Returns how many edges were merged away. Destinations
+// lie in [first, first + rows): a counting sort by destination, then each row sorts its few
+// sources, costs O(m + Σ d log d) instead of a comparison sort of all m edges.
+std::uint64_t sort_and_collapse(std::vector<Edge>& edges, GlobalId first, std::uint64_t rows, bool sum_weights) {
+  std::vector<EdgeIndex> start(rows + 1, 0);
+  for (const Edge& e : edges) ++start[e.dst - first + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  {
+    std::vector<Edge> sorted(edges.size());
+    std::vector<EdgeIndex> next(start.begin(), start.end() - 1);
+    for (const Edge& e : edges) sorted[next[e.dst - first]++] = e;
+    edges.swap(sorted);
+  }
+  std::vector<EdgeIndex> kept(rows, 0);
+#pragma omp parallel for schedule(dynamic, 1024)
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    Edge* b = edges.data() + start[r];
+    Edge* e = edges.data() + start[r + 1];
+    std::sort(b, e, by_dst_src);
+    Edge* out = b;
+    for (Edge* it = b; it != e; ++it) {
+      if (out != b && (out - 1)->src == it->src) {
+        if (sum_weights) (out - 1)->weight += it->weight;
+        continue;
+      }
+      *out++ = *it;
     }
-    edges[out++] = edges[i];
+    kept[r] = static_cast<EdgeIndex>(out - b);
+  }
+  std::size_t out = 0;  // compact the rows
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    std::copy(edges.begin() + static_cast<std::ptrdiff_t>(start[r]),
+              edges.begin() + static_cast<std::ptrdiff_t>(start[r] + kept[r]), edges.begin() + static_cast<std::ptrdiff_t>(out));
+    out += kept[r];
   }
   const std::uint64_t merged = edges.size() - out;
   edges.resize(out);
   return merged;
 }
 
-// o(u) for every owned u: partial sums per source, sent to the source's owner.
-void compute_out_weights(const std::vector<Edge>& edges, const Partition& part, DistGraph& g,
-                         const Comm& comm) {
-  struct Partial {
-    GlobalId src;
-    double weight;
-    std::uint64_t count;
-  };
-  std::vector<std::pair<GlobalId, double>> by_src(edges.size());
-  for (std::size_t i = 0; i < edges.size(); ++i) by_src[i] = {edges[i].src, edges[i].weight};
-  __gnu_parallel::sort(by_src.begin(), by_src.end());
-  std::vector<Partial> partial;
-  for (const auto& [src, w] : by_src) {
-    if (partial.empty() || partial.back().src != src) partial.push_back({src, 0.0, 0});
-    partial.back().weight += w;
-    ++partial.back().count;
+// o(u) for every owned u: each rank sums the out-weight of every column of its CSR (its own
+// vertices and its ghosts), then the ghost sums travel back to their owners through the halo
+// plan run in reverse.
+void compute_out_weights(DistGraph& g, const Comm& comm) {
+  const LocalCsr& csr = g.in;
+  std::vector<double> weight(csr.columns, 0.0);
+  std::vector<std::uint64_t> count(csr.columns, 0);
+  for (EdgeIndex e = 0; e < csr.edges(); ++e) {
+    weight[csr.column[e]] += csr.weight.empty() ? 1.0 : csr.weight[e];
+    ++count[csr.column[e]];
   }
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
-  for (const Partial& p : partial) ++counts[static_cast<std::size_t>(part.owner(p.src))];
-  const std::vector<Partial> mine = comm.alltoallv<Partial>(partial, counts);
-  g.out_weight.assign(g.in.rows, 0.0);
-  g.out_degree_count.assign(g.in.rows, 0);
-  for (const Partial& p : mine) {
-    g.out_weight[p.src - g.first] += p.weight;
-    g.out_degree_count[p.src - g.first] += static_cast<std::uint32_t>(p.count);
-  }
+  const std::span<double> w(weight);
+  const std::span<std::uint64_t> c(count);
+  g.out_weight.assign(w.begin(), w.begin() + csr.rows);
+  std::vector<std::uint64_t> owned_count(c.begin(), c.begin() + csr.rows);
+  g.halo.scatter_reduce<double>(w.subspan(csr.rows), g.out_weight, std::plus<>(), comm);
+  g.halo.scatter_reduce<std::uint64_t>(c.subspan(csr.rows), owned_count, std::plus<>(), comm);
+  g.out_degree_count.assign(owned_count.begin(), owned_count.end());
 }
 
 // Local CSR over columns [owned | ghosts], and the plan that fills the ghosts.
@@ -220,7 +271,8 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   // there (all copies of an edge meet at one rank), and count exact in-degrees.
   const Partition uniform = Partition::uniform(n, comm.size());
   edges = redistribute(edges, [&](const Edge& e) { return uniform.owner(e.dst); }, comm);
-  const std::uint64_t duplicates = sort_and_collapse(edges, options.keep_duplicates);
+  const std::uint64_t duplicates =
+      sort_and_collapse(edges, uniform.begin(comm.rank()), uniform.count(comm.rank()), options.keep_duplicates);
   // Multi-edges merged into one edge carry their multiplicity as a weight.
   if (options.keep_duplicates && comm.allreduce(duplicates, ReduceOp::sum) > 0) g.weighted = true;
   std::vector<std::uint64_t> in_degree(uniform.count(comm.rank()), 0);
@@ -237,8 +289,8 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   });
   g.in.rows = static_cast<LocalId>(g.partition.count(comm.rank()));
 
-  compute_out_weights(edges, g.partition, g, comm);
   build_csr_and_halo(edges, g.partition, g, comm);
+  compute_out_weights(g, comm);
 
   std::uint64_t local[5] = {edges.size(), duplicates, 0, 0, 0};
   for (const Edge& e : edges) local[2] += e.src == e.dst ? 1 : 0;

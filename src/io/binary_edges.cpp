@@ -67,12 +67,12 @@ std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayo
       e.weight = weight_bytes == 0 ? 1.0
                  : weight_bytes == 4 ? load_weight<float>(p + 2 * id_bytes)
                                      : load_weight<double>(p + 2 * id_bytes);
-      const std::string at = path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")";
+      auto at = [&] { return path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")"; };
       if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
-        throw_input(at + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
+        throw_input(at() + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
                     std::to_string(layout.vertices));
       if (!std::isfinite(e.weight) || e.weight < 0)
-        throw_input(at + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
+        throw_input(at() + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
     }
   });
   return edges;

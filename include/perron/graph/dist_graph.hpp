@@ -88,7 +88,7 @@ struct DistGraph {
   LocalCsr in;
   std::vector<GlobalId> ghost_ids;    // global ids of ghost columns, increasing
   std::vector<double> out_weight;     // o(u) per owned vertex: out-degree or Σ out-weights
-  std::vector<std::uint32_t> out_degree_count;  // out-edges per owned vertex (statistics)
+  std::vector<std::uint64_t> out_degree_count;  // out-edges per owned vertex (statistics)
   HaloPlan halo;
   GraphStats stats;
   bool weighted = false;

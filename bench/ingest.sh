@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Ingest benchmark: a Kronecker graph as text, binary and HDF5 edge lists, loaded by perron at
+# 1 and 2 ranks (interleaved, repeated; medians): read time, MB/s, peak RSS per edge.
+#
+#   bench/ingest.sh [SCALE] [REPETITIONS]      (defaults 22 and 3; needs a built perron)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+scale=${1:-22}
+reps=${2:-3}
+binary=${PERRON_BINARY:-$root/build/bin/perron}
+[ -x "$binary" ] || { echo "build perron first (jobs/quickstart.sh)" >&2; exit 2; }
+mkdir -p "$root/results"
+exec /usr/bin/python3 "$here/ingest_bench.py" --perron "$binary" --scale "$scale" --repetitions "$reps" \
+  --json "$root/results/bench-ingest-scale$scale.json"

@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""Driver of bench/ingest.sh: one Kronecker graph as a text edge list, a binary edge list and an
+HDF5 edge list (perron convert); perron loads each at 1 and 2 ranks, interleaved and repeated.
+Reports read time (parse + distribution to owners), MB/s of file read, and peak RSS summed over
+ranks per edge, from each run's HDF5 provenance."""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--perron", required=True)
+ap.add_argument("--scale", type=int, default=22)
+ap.add_argument("--repetitions", type=int, default=3)
+ap.add_argument("--json", required=True)
+a = ap.parse_args()
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1",
+           OPENBLAS_NUM_THREADS="1", HDF5_USE_FILE_LOCKING="FALSE")
+work = tempfile.mkdtemp(prefix="perron-ingest-")
+
+
+def run(cmd):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("step failed: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
+
+
+binary = os.path.join(work, "g.bin")
+print("generating Kronecker scale %d ..." % a.scale, flush=True)
+run(["mpirun", "-np", "2", "--bind-to", "none", a.perron, "generate", "kronecker", "--scale", str(a.scale), "--output", binary])
+t = time.perf_counter()
+pairs = np.fromfile(binary, dtype="<u8").reshape(-1, 2)
+text = os.path.join(work, "g.txt")
+np.savetxt(text, pairs, fmt="%d\t%d", header="Kronecker scale %d" % a.scale)
+m = len(pairs)
+del pairs
+print("wrote the text edge list in %.1f s" % (time.perf_counter() - t), flush=True)
+hdf5 = os.path.join(work, "g.h5")
+run(["mpirun", "-np", "2", "--bind-to", "none", a.perron, "convert", "--input", binary, "--output", hdf5])
+files = {"text": text, "binary": binary, "hdf5": hdf5}
+
+runs = [(fmt, np_) for fmt in files for np_ in (1, 2)]
+samples = {r: [] for r in runs}
+for rep in range(a.repetitions):
+    for fmt, np_ in runs:
+        out = os.path.join(work, "r.h5")
+        run(["mpirun", "-np", str(np_), "--bind-to", "none", a.perron, "pagerank", "--input", files[fmt], "--iterations", "1",
+             "--threads", str(2 // np_), "--output", out, "--overwrite", "--quiet", "--top-k", "1"])
+        with h5py.File(out) as f:
+            p = f["provenance"].attrs
+            samples[(fmt, np_)].append((p["load_s"], p["partition_s"], int(p["peak_rss_bytes_sum"])))
+    print("repetition %d/%d done" % (rep + 1, a.repetitions), flush=True)
+
+rows = []
+print()
+print("Kronecker scale %d: %d edges read (undirected Graph500 edges, read as directed here)" % (a.scale, m))
+print("%-7s %5s %12s %10s %10s %13s %16s" % ("format", "ranks", "file (MB)", "read (s)", "MB/s", "build (s)", "peak RSS B/edge"))
+for fmt, np_ in runs:
+    load = statistics.median(s[0] for s in samples[(fmt, np_)])
+    build = statistics.median(s[1] for s in samples[(fmt, np_)])
+    rss = statistics.median(s[2] for s in samples[(fmt, np_)])
+    size = os.path.getsize(files[fmt])
+    rows.append(dict(format=fmt, ranks=np_, file_bytes=size, read_s=load, mb_per_s=size / 1e6 / load, build_s=build,
+                     peak_rss_bytes_sum=rss, peak_rss_bytes_per_edge=rss / m))
+    print("%-7s %5d %12.0f %10.3f %10.0f %13.3f %16.1f" % (fmt, np_, size / 1e6, load, size / 1e6 / load, build, rss / m))
+json.dump({"scale": a.scale, "edges": m, "repetitions": a.repetitions, "rows": rows}, open(a.json, "w"), indent=1)
+print("wrote", a.json)
