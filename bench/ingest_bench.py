@@ -6,6 +6,7 @@ ranks per edge, from each run's HDF5 provenance."""
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,3 +74,4 @@ for fmt, np_ in runs:
     print("%-7s %5d %12.0f %10.3f %10.0f %13.3f %16.1f" % (fmt, np_, size / 1e6, load, size / 1e6 / load, build, rss / m))
 json.dump({"scale": a.scale, "edges": m, "repetitions": a.repetitions, "rows": rows}, open(a.json, "w"), indent=1)
 print("wrote", a.json)
+shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,7 @@ on one generated graph, reports medians and ratios as a table and as JSON."""
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,3 +92,4 @@ json.dump({"scale": a.scale, "edge_factor": a.edge_factor, "iterations": a.itera
 print("wrote", a.json)
 if not (l1 < 1e-9 and same_ids):
     sys.exit("cross-check failed")
+shutil.rmtree(work, ignore_errors=True)

@@ -293,7 +293,7 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
   }
   std::size_t parsed = 0;
   for (const auto& part : parts) parsed += part.size();
-  out.reserve(out.size() + parsed);
+  if (out.capacity() < out.size() + parsed) out.reserve(std::max(out.size() + parsed, 2 * out.capacity()));
   ChunkStats total;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (stats[i].error) {
