@@ -89,7 +89,8 @@ void check_pagerank_params(const PageRankParams& p) {
 }
 
 PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, const VertexDistribution& teleport,
-                        const VertexDistribution& dangling, const Comm& comm, const IterationObserver& observe) {
+                        const VertexDistribution& dangling, const Comm& comm, const IterationObserver& observe,
+                        const PageRankState* start, const StepHook& hook) {
   check_pagerank_params(params);
   const LocalId rows = graph.rows();
   const double alpha = params.damping;
@@ -102,6 +103,16 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
   PageRankResult result;
   std::vector<double> x(rows), y(rows), contrib(csr.columns);
   for (LocalId v = 0; v < rows; ++v) x[v] = teleport.uniform() ? n_inv : teleport.values[v];  // x₀ = t
+  int first = 1;
+  if (start) {
+    if (start->x.size() != rows)
+      throw Error(ErrorKind::internal, "restart state holds " + std::to_string(start->x.size()) + " values for " +
+                                           std::to_string(rows) + " vertices");
+    x = start->x;
+    first = start->iteration + 1;
+    result.residual = start->residual;
+    result.iterations = start->iteration;
+  }
   std::vector<double> block_scalar;
   std::vector<std::array<double, 3>> block_sum;
   double dangling_sum = comm.sum_ordered(dangling_mass(x, inv_out, block_scalar));
@@ -109,7 +120,7 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
   const int limit = params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations;
   const Stopwatch total;
   double mass = 1.0;
-  for (int it = 1; it <= limit; ++it) {
+  for (int it = first; it <= limit; ++it) {
     const Stopwatch step;
     scale_by_out_weight(x, inv_out, std::span<double>(contrib).first(rows));
     graph.halo.exchange(std::span<const double>(contrib).first(rows), std::span<double>(contrib).subspan(rows), comm);
@@ -128,9 +139,13 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
     result.iterations = it;
     if (observe) observe(IterationReport{it, sums[0], step.seconds()});
     if (params.fixed_iterations == 0 && sums[0] < params.tolerance) break;
+    if (hook && it < limit && !hook(it, x, result.residual)) {
+      result.stopped_early = true;
+      break;
+    }
   }
   result.seconds = total.seconds();
-  result.converged = !result.residual.empty() && result.residual.back() < params.tolerance;
+  result.converged = !result.stopped_early && !result.residual.empty() && result.residual.back() < params.tolerance;
   result.mass_error = std::abs(mass - 1.0);
   result.halo_bytes_sent_per_iteration = graph.halo.values_sent() * sizeof(double);
   result.score = std::move(x);

@@ -2,8 +2,10 @@
 #include <fmt/core.h>
 
 #include <charconv>
+#include <csignal>
 #include <cmath>
 
+#include "checkpoint.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 #include "perron/algo/pagerank.hpp"
@@ -30,6 +32,9 @@ struct PagerankConfig {
   std::string convention = "default";
   int top_k = 100;
   bool quiet = false;
+  int checkpoint_every = 0;
+  std::string checkpoint;
+  std::string restart;
 };
 
 // A probability vector from (original id, weight) pairs held by any rank: ids must be vertices,
@@ -111,10 +116,18 @@ class PagerankCommand final : public Command {
         ->check(CLI::IsMember({"default", "graphalytics"}));
     o.add("--top-k", c_.top_k, "how many top vertices to record in the output")->check(CLI::NonNegativeNumber);
     o.add_flag("-q,--quiet", c_.quiet, "print only the summary, not every iteration");
+    o.add("--checkpoint-every", c_.checkpoint_every, "write a checkpoint every K iterations (0: only on SIGTERM/SIGINT)")
+        ->check(CLI::NonNegativeNumber);
+    o.add("--checkpoint", c_.checkpoint, "checkpoint file (default: the output with .ckpt.h5 for .h5)");
+    o.add("--restart", c_.restart, "resume from this checkpoint (any number of ranks; same graph and parameters)");
   }
 
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.input.threads, comm);
+    comm.agree([&] {
+      if (c_.checkpoint_every > 0 && c_.output.empty() && c_.checkpoint.empty())
+        throw_usage("--checkpoint-every needs --output or --checkpoint (where would the checkpoint go?)");
+    });
     AtomicOutput output(c_.output, c_.overwrite, comm);
     const bool say = comm.is_root();
 
@@ -147,9 +160,39 @@ class PagerankCommand final : public Command {
       observe = [](const IterationReport& r) {
         fmt::print("  iteration {:>4}  residual {:.3e}  {:.4f} s\n", r.iteration, r.residual, r.seconds);
       };
-    PageRankResult result;
     comm.agree([&] { check_pagerank_params(params); });
-    result = pagerank(g, params, teleport, dangling, comm, observe);
+    const RunFingerprint fp = fingerprint(g, params.damping, teleport, dangling, comm);
+    const std::string checkpoint_path =
+        !c_.checkpoint.empty() ? c_.checkpoint : (output.enabled() ? default_checkpoint_path(output.path()) : std::string());
+    PageRankState start;
+    if (!c_.restart.empty()) {
+      start = read_checkpoint(c_.restart, g, fp, comm);
+      comm.agree([&] {
+        const int limit = params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations;
+        if (start.iteration > limit)
+          throw_usage(c_.restart + " is at iteration " + std::to_string(start.iteration) + ", beyond the " +
+                      std::to_string(limit) + " iterations asked for");
+      });
+      if (say) fmt::print("resuming from {} at iteration {}\n", c_.restart, start.iteration);
+    }
+    // After each step: a checkpoint when due, and a clean stop once any rank got SIGTERM/SIGINT.
+    install_stop_signal_handlers();
+    int stopped_by = 0;
+    const StepHook hook = [&](int iteration, std::span<const double> x, std::span<const double> residual) {
+      stopped_by = comm.allreduce(stop_signal(), ReduceOp::max);
+      const bool due = c_.checkpoint_every > 0 && iteration % c_.checkpoint_every == 0;
+      if ((due || stopped_by) && !checkpoint_path.empty()) write_checkpoint(checkpoint_path, g, iteration, x, residual, fp, comm);
+      return stopped_by == 0;
+    };
+    const PageRankResult result =
+        pagerank(g, params, teleport, dangling, comm, observe, c_.restart.empty() ? nullptr : &start, hook);
+    comm.agree([&] {
+      if (!result.stopped_early) return;
+      throw Error(ErrorKind::interrupted,
+                  std::string(stopped_by == SIGINT ? "SIGINT" : "SIGTERM") + " after iteration " + std::to_string(result.iterations) +
+                      (checkpoint_path.empty() ? std::string("; no checkpoint (no --output or --checkpoint)")
+                                               : "; checkpoint written to " + checkpoint_path + " (resume with --restart " + checkpoint_path + ")"));
+    });
 
     const std::vector<ScoredVertex> top = top_k(result.score, g.first, static_cast<std::size_t>(c_.top_k), comm);
     std::vector<GlobalId> top_dense(top.size());

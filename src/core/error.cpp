@@ -7,6 +7,7 @@ int Error::exit_code() const noexcept {
     case ErrorKind::usage: return 2;
     case ErrorKind::input: return 3;
     case ErrorKind::output: return 4;
+    case ErrorKind::interrupted: return 143;
     case ErrorKind::internal: return 1;
   }
   return 1;

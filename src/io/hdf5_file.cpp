@@ -257,6 +257,14 @@ std::int64_t H5Reader::attribute_int(const std::string& object, const std::strin
   return v;
 }
 
+std::uint64_t H5Reader::attribute_uint(const std::string& object, const std::string& name) const {
+  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
+  std::uint64_t v = 0;
+  require(H5Aread(attr.get(), H5T_NATIVE_UINT64, &v) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  return v;
+}
+
 std::string H5Reader::attribute_string(const std::string& object, const std::string& name) const {
   Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);

@@ -3,18 +3,10 @@
 #include <string>
 
 #include "perron/core/error.hpp"
+#include "perron/core/hash.hpp"
 
 namespace perron {
 namespace {
-
-// SplitMix64 (Steele, Lea & Flood 2014): a counter-based generator; mixing (seed, e) gives
-// every edge an independent stream, which is what makes the graph rank-count invariant.
-constexpr std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // A bijection of [0, 2^bits): odd multiplications and xor-shifts, each invertible mod 2^bits,
 // keyed by the seed. It scrambles ids without an O(n) permutation table.
@@ -59,6 +51,8 @@ std::vector<RawEdge> kronecker_edges(const KroneckerParams& p, std::uint64_t fir
   std::vector<RawEdge> edges(last - first);
 #pragma omp parallel for schedule(static)
   for (std::uint64_t e = first; e < last; ++e) {
+    // SplitMix64 keyed by (seed, e): every edge has its own stream, so the graph does not
+    // depend on which rank generates which edges.
     std::uint64_t state = p.seed * 0xD1B54A32D192ED03ull ^ (e * 0x9E3779B97F4A7C15ull);
     splitmix64(state);
     std::uint64_t src = 0, dst = 0;

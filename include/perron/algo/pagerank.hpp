@@ -43,6 +43,20 @@ struct IterationReport {
 };
 using IterationObserver = std::function<void(const IterationReport&)>;
 
+// Where a run resumes (checkpoint/restart): the iterate x_k of this rank's vertices, k, and
+// the residuals of steps 1..k. Continuing from it gives the same bits as never stopping,
+// because every sum runs in the same fixed order.
+struct PageRankState {
+  std::vector<double> x;
+  int iteration = 0;
+  std::vector<double> residual;
+};
+
+// Called after every step (but the last) with the iteration k, this rank's x_k and the
+// residuals so far, as views valid during the call; returns false to stop the run there (the
+// result then has stopped_early = true). Every rank must return the same answer.
+using StepHook = std::function<bool(int iteration, std::span<const double> x, std::span<const double> residual)>;
+
 struct PageRankResult {
   std::vector<double> score;     // owned vertices, dense order
   std::vector<double> residual;  // one entry per iteration
@@ -51,6 +65,7 @@ struct PageRankResult {
   double mass_error = 0.0;       // |Σ x − 1| at the end: a check on the arithmetic
   double seconds = 0.0;          // time in the iteration loop
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank
+  bool stopped_early = false;    // the step hook asked to stop
 };
 
 // Throws a usage error naming the first parameter out of range.
@@ -59,6 +74,7 @@ void check_pagerank_params(const PageRankParams& params);
 // Collective. The parameters must pass check_pagerank_params (checked again here).
 PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params,
                         const VertexDistribution& teleport, const VertexDistribution& dangling,
-                        const Comm& comm, const IterationObserver& observe = {});
+                        const Comm& comm, const IterationObserver& observe = {},
+                        const PageRankState* start = nullptr, const StepHook& hook = {});
 
 }  // namespace perron

@@ -10,6 +10,7 @@ enum class ErrorKind {
   usage,   // bad command line or config file: exit code 2
   input,   // unreadable or malformed input: exit code 3
   output,  // output cannot be written: exit code 4
+  interrupted,  // stopped by SIGTERM / SIGINT after saving a checkpoint: exit code 143
   internal // a bug or an unexpected system failure: exit code 1
 };
 

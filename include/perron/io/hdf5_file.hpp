@@ -92,6 +92,7 @@ class H5Reader {
   std::vector<std::uint64_t> read_uint64(const std::string& dataset) const;
   double attribute_double(const std::string& object, const std::string& name) const;
   std::int64_t attribute_int(const std::string& object, const std::string& name) const;
+  std::uint64_t attribute_uint(const std::string& object, const std::string& name) const;
   std::string attribute_string(const std::string& object, const std::string& name) const;
 
  private:
