@@ -25,7 +25,9 @@ int run_cli(int argc, char** argv, const Comm& comm) {
   commands.push_back(make_generate_kronecker_command(*generate));
   commands.push_back(make_info_command(app));
   commands.push_back(make_convert_command(app));
-  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert"};
+  commands.push_back(make_inspect_command(app));
+  commands.push_back(make_diff_command(app));
+  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert", "inspect", "diff"};
 
   try {
     try {

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "commands.hpp"
+#include "output.hpp"
 #include "perron/algo/components.hpp"
 
 namespace perron {
@@ -23,11 +24,11 @@ class InfoCommand final : public Command {
     if (!comm.is_root()) return;
     const double mean = s.n ? static_cast<double>(s.m) / static_cast<double>(s.n) : 0.0;
     if (json_) {
-      fmt::print("{{\"input\": \"{}\", \"format\": \"{}\", \"n\": {}, \"m\": {}, \"input_edges\": {}, \"dangling\": {}, "
+      fmt::print("{{\"input\": {}, \"format\": \"{}\", \"n\": {}, \"m\": {}, \"input_edges\": {}, \"dangling\": {}, "
                  "\"self_loops\": {}, \"duplicates\": {}, \"weighted\": {}, \"mean_degree\": {}, "
                  "\"max_in_degree\": {}, \"max_out_degree\": {}, \"weak_components\": {}, \"largest_weak_component\": {}, "
                  "\"strong_components\": {}, \"ranks\": {}}}\n",
-                 json_escape(c_.spec.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops,
+                 json_quote(c_.spec.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops,
                  s.duplicates, loaded.graph.weighted ? "true" : "false", mean, s.max_in_degree, s.max_out_degree, cc.weak,
                  cc.largest_weak, cc.strong, comm.size());
       return;
@@ -43,15 +44,6 @@ class InfoCommand final : public Command {
   }
 
  private:
-  static std::string json_escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
-      else out += c;
-    }
-    return out;
-  }
   InputConfig c_;
   bool json_ = false;
 };

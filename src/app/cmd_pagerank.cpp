@@ -7,6 +7,7 @@
 
 #include "checkpoint.hpp"
 #include "commands.hpp"
+#include "report.hpp"
 #include "output.hpp"
 #include "perron/algo/pagerank.hpp"
 #include "perron/algo/top_k.hpp"
@@ -35,6 +36,7 @@ struct PagerankConfig {
   int checkpoint_every = 0;
   std::string checkpoint;
   std::string restart;
+  std::string log_json;
 };
 
 // A probability vector from (original id, weight) pairs held by any rank: ids must be vertices,
@@ -119,6 +121,7 @@ class PagerankCommand final : public Command {
     o.add("--checkpoint-every", c_.checkpoint_every, "write a checkpoint every K iterations (0: only on SIGTERM/SIGINT)")
         ->check(CLI::NonNegativeNumber);
     o.add("--checkpoint", c_.checkpoint, "checkpoint file (default: the output with .ckpt.h5 for .h5)");
+    o.add("--log-json", c_.log_json, "also write one JSON record per event (phases, iterations, result) to this file");
     o.add("--restart", c_.restart, "resume from this checkpoint (any number of ranks; same graph and parameters)");
   }
 
@@ -130,6 +133,8 @@ class PagerankCommand final : public Command {
     });
     AtomicOutput output(c_.output, c_.overwrite, comm);
     const bool say = comm.is_root();
+    Reporter report(c_.quiet, c_.log_json, comm);
+    report.event("start", fmt::format("{{\"command_line\": {}, \"ranks\": {}}}", json_quote(context.command_line), comm.size()));
 
     LoadedGraph loaded = load_graph(c_.input, comm);
     const DistGraph& g = loaded.graph;
@@ -142,6 +147,9 @@ class PagerankCommand final : public Command {
       params.damping = *loaded.meta.evlp->pr_damping;
       params.fixed_iterations = *loaded.meta.evlp->pr_iterations;
     });
+    report.phase("load", loaded.load_seconds, fmt::format("{{\"format\": \"{}\"}}", loaded.meta.format));
+    report.phase("partition", loaded.partition_seconds,
+                 fmt::format("{{\"n\": {}, \"m\": {}, \"dangling\": {}}}", g.stats.n, g.stats.m, g.stats.dangling));
     if (say)
       fmt::print("perron pagerank: {} vertices, {} edges ({} dangling, {} self-loops, {} duplicates collapsed) on {} ranks; "
                  "load {:.3f} s, partition {:.3f} s\n",
@@ -155,11 +163,9 @@ class PagerankCommand final : public Command {
                                         : !c_.seeds.empty()         ? seed_distribution(c_.seeds, g, comm)
                                                                     : VertexDistribution{};
     const VertexDistribution dangling = c_.dangling.empty() ? teleport : read_distribution(c_.dangling, g, comm);
-    IterationObserver observe;
-    if (say && !c_.quiet)
-      observe = [](const IterationReport& r) {
-        fmt::print("  iteration {:>4}  residual {:.3e}  {:.4f} s\n", r.iteration, r.residual, r.seconds);
-      };
+    const IterationObserver observe = [&](const IterationReport& r) {
+      report.iteration(r, params.tolerance, params.fixed_iterations);
+    };
     comm.agree([&] { check_pagerank_params(params); });
     const RunFingerprint fp = fingerprint(g, params.damping, teleport, dangling, comm);
     const std::string checkpoint_path =
@@ -244,6 +250,10 @@ class PagerankCommand final : public Command {
       output.commit();
     }
 
+    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"residual\": {}, \"iterate_s\": {}, "
+                                     "\"write_s\": {}, \"output\": {}}}",
+                                     result.iterations, result.converged, result.residual.empty() ? 0.0 : result.residual.back(),
+                                     result.seconds, write_seconds, json_quote(output.path())));
     if (say) {
       fmt::print("{} after {} iterations (last residual {:.3e}, tolerance {:.1e}) in {:.3f} s, {:.4f} s/iteration\n",
                  params.fixed_iterations > 0 ? "stopped (fixed iterations)" : (result.converged ? "converged" : "NOT converged"),

@@ -36,6 +36,8 @@ class Command {
 std::unique_ptr<Command> make_pagerank_command(CLI::App& parent);
 std::unique_ptr<Command> make_info_command(CLI::App& parent);
 std::unique_ptr<Command> make_convert_command(CLI::App& parent);
+std::unique_ptr<Command> make_inspect_command(CLI::App& parent);
+std::unique_ptr<Command> make_diff_command(CLI::App& parent);
 std::unique_ptr<Command> make_generate_kronecker_command(CLI::App& generate);
 
 // Options every graph-reading command shares.

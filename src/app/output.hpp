@@ -48,6 +48,9 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
+// `text` as a JSON string literal, quotes included.
+std::string json_quote(const std::string& text);
+
 // The command line as one shell-quoted string.
 std::string join_command_line(int argc, char** argv);
 

@@ -158,7 +158,7 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
 H5Reader::H5Reader(const std::string& path) : path_(path) {
   silence_hdf5();
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  require(file_ >= 0, ErrorKind::input, "cannot open HDF5 file " + path);
+  require(file_ >= 0, ErrorKind::input, "cannot open " + path + ": not an HDF5 file, or a damaged one");
 }
 
 H5Reader::~H5Reader() {
@@ -255,6 +255,46 @@ std::int64_t H5Reader::attribute_int(const std::string& object, const std::strin
   std::int64_t v = 0;
   require(H5Aread(attr.get(), H5T_NATIVE_INT64, &v) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
   return v;
+}
+
+std::vector<H5Reader::Attribute> H5Reader::attributes(const std::string& object) const {
+  std::vector<Attribute> out;
+  Hid obj(H5Oopen(file_, object.c_str(), H5P_DEFAULT), H5Oclose);
+  require(obj.ok(), ErrorKind::input, path_ + ": no object " + object);
+  H5O_info_t info;
+  H5Oget_info2(obj.get(), &info, H5O_INFO_NUM_ATTRS);
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    Hid a(H5Aopen_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!a.ok()) continue;
+    Attribute v;
+    char name[256] = {0};
+    H5Aget_name(a.get(), sizeof name, name);
+    v.name = name;
+    Hid type(H5Aget_type(a.get()), H5Tclose);
+    switch (H5Tget_class(type.get())) {
+      case H5T_INTEGER:
+        if (H5Tget_sign(type.get()) == H5T_SGN_NONE) {
+          v.kind = Attribute::Kind::unsigned_integer;
+          H5Aread(a.get(), H5T_NATIVE_UINT64, &v.u);
+        } else {
+          v.kind = Attribute::Kind::integer;
+          H5Aread(a.get(), H5T_NATIVE_INT64, &v.i);
+        }
+        break;
+      case H5T_FLOAT:
+        v.kind = Attribute::Kind::real;
+        H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v.d);
+        break;
+      case H5T_STRING:
+        v.kind = Attribute::Kind::text;
+        v.s = attribute_string(object, v.name);
+        break;
+      default:
+        break;
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 std::uint64_t H5Reader::attribute_uint(const std::string& object, const std::string& name) const {

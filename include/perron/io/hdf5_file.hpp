@@ -95,6 +95,17 @@ class H5Reader {
   std::uint64_t attribute_uint(const std::string& object, const std::string& name) const;
   std::string attribute_string(const std::string& object, const std::string& name) const;
 
+  // Every scalar attribute of an object, in name order, for inspection.
+  struct Attribute {
+    enum class Kind { integer, unsigned_integer, real, text, other } kind = Kind::other;
+    std::string name;
+    std::int64_t i = 0;
+    std::uint64_t u = 0;
+    double d = 0.0;
+    std::string s;
+  };
+  std::vector<Attribute> attributes(const std::string& object) const;
+
  private:
   void read_raw(const std::string& dataset, void* out, std::size_t count, ElemType type) const;
   void read_slice_raw(const std::string& dataset, void* out, std::uint64_t offset, std::uint64_t count, ElemType type) const;

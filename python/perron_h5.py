@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Load perron result files (HDF5) in Python.
+
+    import perron_h5
+    r = perron_h5.load("results/quickstart.h5")
+    r.scores        # pandas.DataFrame(vertex_id, score) when pandas is installed, else a dict of arrays
+    r.top           # the top-k table, same type
+    r.residual      # numpy array: the L1 change of every iteration
+    r.attrs         # dict: damping, iterations, converged, n, m, ...
+    r.provenance    # dict: perron_version, git_commit, config (TOML text), ranks, timings, ...
+
+Needs h5py and numpy (Debian: python3-h5py); pandas is optional.
+"""
+import h5py
+import numpy as np
+
+try:
+    import pandas as _pd
+except ImportError:  # pandas is optional
+    _pd = None
+
+
+def _table(columns):
+    return _pd.DataFrame(columns) if _pd is not None else columns
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Result:
+    """One perron result: a PageRank result (group /pagerank)."""
+
+    def __init__(self, path):
+        self.path = path
+        with h5py.File(path, "r") as f:
+            if "pagerank" not in f:
+                raise ValueError("%s holds no perron PageRank result (no /pagerank group)" % path)
+            g = f["pagerank"]
+            self.kind = "pagerank"
+            self.attrs = {k: _plain(v) for k, v in g.attrs.items()}
+            self.provenance = {k: _plain(v) for k, v in f["provenance"].attrs.items()} if "provenance" in f else {}
+            self.residual = g["residual"][:]
+            self.vertex_id = g["vertex_id"][:]
+            self.score = g["score"][:]
+            self.scores = _table({"vertex_id": self.vertex_id, "score": self.score})
+            self.top = _table({"vertex_id": g["top_vertex_id"][:], "score": g["top_score"][:]})
+
+    def __repr__(self):
+        return "<perron %s result %s: n=%s, %s iterations>" % (self.kind, self.path, self.attrs.get("n"),
+                                                               self.attrs.get("iterations"))
+
+
+def load(path):
+    """Reads a perron result file."""
+    return Result(path)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for p in sys.argv[1:]:
+        r = load(p)
+        print(r)
+        print(r.top if _pd is not None else list(zip(r.top["vertex_id"][:10], r.top["score"][:10])))

@@ -1,0 +1,76 @@
+#include "report.hpp"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "perron/core/error.hpp"
+#include "perron/core/timer.hpp"
+
+namespace perron {
+
+Reporter::Reporter(bool quiet, const std::string& json_path, const Comm& comm)
+    : root_(comm.is_root()), quiet_(quiet), tty_(comm.is_root() && ::isatty(STDOUT_FILENO) == 1) {
+  comm.agree([&] {
+    if (!root_ || json_path.empty()) return;
+    log_ = std::fopen(json_path.c_str(), "w");
+    if (!log_) throw_output("cannot write --log-json file " + json_path + ": " + std::strerror(errno));
+  });
+}
+
+Reporter::~Reporter() {
+  if (line_open_) std::fputc('\n', stdout);
+  if (log_) std::fclose(log_);
+}
+
+void Reporter::json(const std::string& record) {
+  if (!log_) return;
+  std::fputs(record.c_str(), log_);
+  std::fputc('\n', log_);
+  std::fflush(log_);  // a record is on disk when the event happened: the job may die next
+}
+
+void Reporter::event(const std::string& name, const std::string& details_json) {
+  if (!root_) return;
+  json(fmt::format("{{\"time\": \"{}\", \"event\": \"{}\", \"details\": {}}}", iso8601_now(), name, details_json));
+}
+
+void Reporter::phase(const std::string& name, double seconds, const std::string& details_json) {
+  if (!root_) return;
+  json(fmt::format("{{\"time\": \"{}\", \"event\": \"phase\", \"phase\": \"{}\", \"seconds\": {}, \"details\": {}}}",
+                   iso8601_now(), name, seconds, details_json));
+}
+
+void Reporter::iteration(const IterationReport& r, double tolerance, int fixed) {
+  if (!root_) return;
+  json(fmt::format("{{\"time\": \"{}\", \"event\": \"iteration\", \"iteration\": {}, \"residual\": {}, \"seconds\": {}}}",
+                   iso8601_now(), r.iteration, r.residual, r.seconds));
+  if (quiet_) return;
+  if (!tty_) {
+    fmt::print("  iteration {:>4}  residual {:.3e}  {:.4f} s\n", r.iteration, r.residual, r.seconds);
+    return;
+  }
+  // ETA: the residual shrinks geometrically; estimate the ratio from the last few steps.
+  residuals_.push_back(r.residual);
+  step_seconds_ = residuals_.size() == 1 ? r.seconds : 0.8 * step_seconds_ + 0.2 * r.seconds;
+  double remaining = 0;
+  if (fixed > 0) {
+    remaining = fixed - r.iteration;
+  } else if (residuals_.size() >= 3 && r.residual > tolerance) {
+    const std::size_t k = residuals_.size();
+    const std::size_t back = std::min<std::size_t>(5, k - 1);
+    const double ratio = std::pow(residuals_[k - 1] / residuals_[k - 1 - back], 1.0 / static_cast<double>(back));
+    remaining = ratio > 0 && ratio < 1 ? std::log(tolerance / r.residual) / std::log(ratio) : std::numeric_limits<double>::quiet_NaN();
+  }
+  const std::string eta = std::isfinite(remaining) ? fmt::format("ETA {:.1f} s", remaining * step_seconds_) : "ETA ?";
+  fmt::print("\r  iteration {:>5}  residual {:.3e}  {:.1f} it/s  {}   ", r.iteration, r.residual,
+             step_seconds_ > 0 ? 1.0 / step_seconds_ : 0.0, eta);
+  std::fflush(stdout);
+  line_open_ = true;
+}
+
+}  // namespace perron

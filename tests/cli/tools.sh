@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The tools around a result: perron inspect and diff, the JSON event log, and the Python
+# post-processing (perron_h5 loader, perron_plot figures) run on real result files.
+source "$(dirname "$0")/common.sh"
+printf '1 2\n2 3\n3 1\n3 4\n4 5\n' >"$WORK/g.txt"
+expect_ok "a result" 2 pagerank --input "$WORK/g.txt" --output "$WORK/a.h5" --log-json "$WORK/log.jsonl" --quiet
+expect_ok "another result" 3 pagerank --input "$WORK/g.txt" --damping 0.5 --output "$WORK/b.h5" --quiet
+
+expect_ok "inspect" 2 inspect "$WORK/a.h5"
+for want in "kind        PageRank result" "damping                    0.85" "ranks                      2" "convergence [0-9]+ iterations"; do
+  grep -Eq "$want" "$WORK/out.log" || fail "inspect: no '$want'"
+done
+expect_ok "inspect --json" 1 inspect --json "$WORK/a.h5"
+"$PYTHON" -c "
+import json; d = json.load(open('$WORK/out.log'))
+assert d['kind'] == 'pagerank' and d['attributes']['n'] == 5 and d['provenance']['ranks'] == 2, d
+assert len(d['residual']) == d['attributes']['iterations'] and len(d['top']) == 5
+print('inspect --json ok')" || FAILURES=$((FAILURES + 1))
+expect_ok "diff of a file with itself" 1 diff "$WORK/a.h5" "$WORK/a.h5" --max-l1 0
+grep -q "L1            0.000000e+00" "$WORK/out.log" || fail "diff: L1 of a file with itself"
+expect_ok "diff --json" 1 diff --json "$WORK/a.h5" "$WORK/b.h5"
+"$PYTHON" - "$WORK/out.log" "$WORK/a.h5" "$WORK/b.h5" <<'PY' || FAILURES=$((FAILURES + 1))
+import json, sys, h5py, numpy as np
+d = json.load(open(sys.argv[1]))
+a, b = (h5py.File(p)["pagerank/score"][:] for p in sys.argv[2:])
+assert abs(d["l1"] - np.abs(a - b).sum()) < 1e-15 and abs(d["max_abs_diff"] - np.abs(a - b).max()) < 1e-15, d
+assert d["common_vertices"] == 5 and d["top_k"] == 5, d
+print("diff --json matches numpy:", d["l1"])
+PY
+expect_error "diff over the threshold" 1 "differ by L1 .* more than --max-l1" "" diff "$WORK/a.h5" "$WORK/b.h5" --max-l1 1e-9
+expect_error "inspect of a text file" 1 "g.txt: not an HDF5 file" "" inspect "$WORK/g.txt"
+"$PYTHON" -c "import h5py; h5py.File('$WORK/other.h5', 'w')['data'] = [1, 2]"
+expect_error "inspect of an HDF5 file without results" 1 "holds no perron result" "" inspect "$WORK/other.h5"
+
+"$PYTHON" -c "
+import json
+recs = [json.loads(l) for l in open('$WORK/log.jsonl')]
+kinds = [r['event'] for r in recs]
+assert kinds[0] == 'start' and kinds[-1] == 'done' and kinds.count('iteration') == recs[-1]['details']['iterations'], kinds
+assert [r['phase'] for r in recs if r['event'] == 'phase'] == ['load', 'partition']
+print('log-json: %d records' % len(recs))" || FAILURES=$((FAILURES + 1))
+
+if "$PYTHON" "$SOURCE_DIR/python/perron_plot.py" "$WORK/a.h5" --outdir "$WORK/plots" >"$WORK/out.log" 2>&1; then
+  for png in a-convergence a-scores a-top; do
+    f="$WORK/plots/$png.png"
+    if [ -s "$f" ] && [ "$(head -c 4 "$f" | tail -c 3)" = "PNG" ] && [ "$(stat -c %s "$f")" -gt 10000 ]; then
+      echo "ok   $png.png ($(stat -c %s "$f") bytes)"
+    else
+      fail "perron_plot: $png.png missing or not a figure"
+    fi
+  done
+else
+  fail "perron_plot.py failed"
+fi
+"$PYTHON" -c "
+import sys; sys.path.insert(0, '$SOURCE_DIR/python'); import perron_h5
+r = perron_h5.load('$WORK/a.h5')
+assert r.attrs['n'] == 5 and len(r.residual) == r.attrs['iterations'] and abs(sum(r.score) - 1) < 1e-12
+print('perron_h5:', r)" || FAILURES=$((FAILURES + 1))
+finish
