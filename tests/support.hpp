@@ -15,6 +15,7 @@
 
 #include "perron/algo/pagerank.hpp"
 #include "perron/comm/comm.hpp"
+#include "perron/core/error.hpp"
 #include "perron/graph/dist_graph.hpp"
 #include "perron/io/edge_source.hpp"
 
@@ -157,6 +158,21 @@ inline std::map<VertexId, double> gather_by_id(const DistGraph& g, const std::ve
   return out;
 }
 
+// A teleport or dangling vector from weights by original id (normalised; empty: uniform).
+inline VertexDistribution distribution_of(const std::map<VertexId, double>& weights, const DistGraph& graph,
+                                          const Comm& comm) {
+  VertexDistribution d;
+  if (weights.empty()) return d;
+  std::vector<VertexId> ids;
+  std::vector<double> values;
+  double total = 0;
+  for (const auto& [id, v] : weights) total += v;
+  if (comm.is_root())  // one rank contributes every pair
+    for (const auto& [id, v] : weights) ids.push_back(id), values.push_back(v / total);
+  d.values = sum_into_owners(graph.ids.to_dense(ids, comm), values, graph, comm);
+  return d;
+}
+
 // Loads an input and ranks it; teleport/dangling by original id (empty: uniform / teleport).
 inline std::map<VertexId, double> rank_input(const InputSpec& spec, const GraphOptions& options, PageRankParams params,
                                              const std::map<VertexId, double>& teleport = {},
@@ -164,21 +180,21 @@ inline std::map<VertexId, double> rank_input(const InputSpec& spec, const GraphO
   const Comm comm = world();
   LoadedInput in = load_edges(spec, comm);
   const DistGraph graph = build_graph(std::move(in.share), options, comm);
-  auto distribution = [&](const std::map<VertexId, double>& m) {
-    VertexDistribution d;
-    if (m.empty()) return d;
-    std::vector<VertexId> ids;
-    std::vector<double> values;
-    double total = 0;
-    for (const auto& [id, v] : m) total += v;
-    if (comm.is_root())
-      for (const auto& [id, v] : m) ids.push_back(id), values.push_back(v / total);
-    d.values = sum_into_owners(graph.ids.to_dense(ids, comm), values, graph, comm);
-    return d;
-  };
-  const VertexDistribution t = distribution(teleport);
-  const VertexDistribution delta = dangling.empty() ? t : distribution(dangling);
+  const VertexDistribution t = distribution_of(teleport, graph, comm);
+  const VertexDistribution delta = dangling.empty() ? t : distribution_of(dangling, graph, comm);
   return gather_by_id(graph, pagerank(graph, params, t, delta, comm).score, comm);
+}
+
+// Runs f, expects a collective perron::Error whose message contains `needle`.
+template <class F>
+void expect_error(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing: " << needle;
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.collective()) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
+  }
 }
 
 inline double l1_distance(const std::map<VertexId, double>& a, const std::map<VertexId, double>& b) {

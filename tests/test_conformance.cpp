@@ -46,16 +46,7 @@ std::map<VertexId, double> rank_graph(const TestGraph& g, const GraphOptions& op
                                       const std::map<VertexId, double>& teleport = {}) {
   const Comm comm = world();
   const DistGraph graph = build_graph(share_of(g, comm), options, comm);
-  VertexDistribution t;
-  if (!teleport.empty()) {
-    std::vector<VertexId> ids;
-    std::vector<double> values;
-    double total = 0;
-    for (const auto& [id, v] : teleport) total += v;
-    if (comm.is_root())
-      for (const auto& [id, v] : teleport) ids.push_back(id), values.push_back(v / total);
-    t.values = sum_into_owners(graph.ids.to_dense(ids, comm), values, graph, comm);
-  }
+  const VertexDistribution t = distribution_of(teleport, graph, comm);
   PageRankParams p;
   p.damping = damping;
   p.tolerance = 1e-14;

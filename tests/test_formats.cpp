@@ -42,17 +42,6 @@ std::string put(const Comm& comm, const std::string& name, const std::string& te
   return path.string();
 }
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
-
 // A directed weighted graph on 1..n with no isolated vertex (a ring plus random arcs).
 std::vector<RawEdge> ring_graph(int n, int extra, std::uint64_t seed) {
   std::mt19937_64 rng(seed);

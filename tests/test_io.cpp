@@ -22,18 +22,6 @@ std::string shared_file(const Comm& comm, const std::string& name, const std::st
   return path;
 }
 
-// Runs f, expects a collective perron::Error whose message contains `needle`.
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
-
 TEST(TextReader, EveryLineOnceInOrder) {
   const Comm comm = world();
   std::string text = "# header\n% other comment\n\n";

@@ -7,22 +7,28 @@
 namespace perron {
 namespace {
 
-// Buckets `keys` by destination rank with a stable counting sort; returns the permutation
-// (position in the send buffer of each key) and per-rank counts.
-template <class OwnerFn>
-std::vector<std::size_t> bucket_by_owner(std::size_t count, int ranks, OwnerFn owner,
-                                         std::vector<std::int64_t>& counts) {
-  counts.assign(static_cast<std::size_t>(ranks), 0);
-  std::vector<int> dest(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    dest[i] = owner(i);
-    ++counts[static_cast<std::size_t>(dest[i])];
-  }
-  std::vector<std::size_t> next(static_cast<std::size_t>(ranks), 0);
+// Sends every query to the rank owner(query) names, lets that rank answer it, and returns the
+// answers in the order of the queries: a stable counting sort into rank buckets, Alltoallv
+// there, and Alltoallv back.
+template <class Answer, class Query, class OwnerFn, class AnswerFn>
+std::vector<Answer> ask_owners(std::span<const Query> queries, OwnerFn owner, AnswerFn answer, const Comm& comm) {
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
+  std::vector<int> dest(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) ++counts[static_cast<std::size_t>(dest[i] = owner(queries[i]))];
+  std::vector<std::size_t> next(counts.size(), 0);
   for (std::size_t r = 1; r < next.size(); ++r) next[r] = next[r - 1] + static_cast<std::size_t>(counts[r - 1]);
-  std::vector<std::size_t> pos(count);
-  for (std::size_t i = 0; i < count; ++i) pos[i] = next[static_cast<std::size_t>(dest[i])]++;
-  return pos;
+  std::vector<std::size_t> pos(queries.size());
+  std::vector<Query> send(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) send[pos[i] = next[static_cast<std::size_t>(dest[i])]++] = queries[i];
+  std::vector<std::int64_t> recv_counts;
+  const std::vector<Query> received = comm.alltoallv<Query>(send, counts, &recv_counts);
+  std::vector<Answer> answers(received.size());
+#pragma omp parallel for schedule(static)
+  for (std::size_t q = 0; q < received.size(); ++q) answers[q] = answer(received[q]);
+  const std::vector<Answer> back = comm.alltoallv<Answer>(answers, recv_counts);
+  std::vector<Answer> out(queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) out[i] = back[pos[i]];
+  return out;
 }
 
 }  // namespace
@@ -87,44 +93,24 @@ std::vector<VertexId> IdMap::slice_ids() const {
 }
 
 std::vector<GlobalId> IdMap::to_dense(std::span<const VertexId> ids, const Comm& comm) const {
-  std::vector<GlobalId> out(ids.size());
   if (identity_) {
+    std::vector<GlobalId> out(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) out[i] = ids[i] < n_ ? ids[i] : kMissingId;
     return out;
   }
-  std::vector<std::int64_t> counts;
-  const auto pos = bucket_by_owner(ids.size(), comm.size(), [&](std::size_t i) { return owner_of_id(ids[i]); }, counts);
-  std::vector<VertexId> send(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) send[pos[i]] = ids[i];
-  std::vector<std::int64_t> recv_counts;
-  std::vector<VertexId> queries = comm.alltoallv<VertexId>(send, counts, &recv_counts);
-  std::vector<GlobalId> answers(queries.size());
-#pragma omp parallel for schedule(static)
-  for (std::size_t q = 0; q < queries.size(); ++q) {
-    auto it = std::lower_bound(owned_.begin(), owned_.end(), queries[q]);
-    answers[q] = it != owned_.end() && *it == queries[q]
-                     ? slice_begin_ + static_cast<GlobalId>(it - owned_.begin())
-                     : kMissingId;
-  }
-  std::vector<GlobalId> back = comm.alltoallv<GlobalId>(answers, recv_counts);
-  for (std::size_t i = 0; i < ids.size(); ++i) out[i] = back[pos[i]];
-  return out;
+  return ask_owners<GlobalId>(
+      ids, [&](VertexId id) { return owner_of_id(id); },
+      [&](VertexId id) {
+        auto it = std::lower_bound(owned_.begin(), owned_.end(), id);
+        return it != owned_.end() && *it == id ? slice_begin_ + static_cast<GlobalId>(it - owned_.begin()) : kMissingId;
+      },
+      comm);
 }
 
 std::vector<VertexId> IdMap::to_original(std::span<const GlobalId> dense, const Comm& comm) const {
   if (identity_) return {dense.begin(), dense.end()};
-  std::vector<std::int64_t> counts;
-  const auto pos = bucket_by_owner(dense.size(), comm.size(), [&](std::size_t i) { return owner_of_dense(dense[i]); }, counts);
-  std::vector<GlobalId> send(dense.size());
-  for (std::size_t i = 0; i < dense.size(); ++i) send[pos[i]] = dense[i];
-  std::vector<std::int64_t> recv_counts;
-  std::vector<GlobalId> queries = comm.alltoallv<GlobalId>(send, counts, &recv_counts);
-  std::vector<VertexId> answers(queries.size());
-  for (std::size_t q = 0; q < queries.size(); ++q) answers[q] = owned_[queries[q] - slice_begin_];
-  std::vector<VertexId> back = comm.alltoallv<VertexId>(answers, recv_counts);
-  std::vector<VertexId> out(dense.size());
-  for (std::size_t i = 0; i < dense.size(); ++i) out[i] = back[pos[i]];
-  return out;
+  return ask_owners<VertexId>(
+      dense, [&](GlobalId d) { return owner_of_dense(d); }, [&](GlobalId d) { return owned_[d - slice_begin_]; }, comm);
 }
 
 }  // namespace perron

@@ -155,6 +155,13 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
               "HDF5: cannot write attribute " + object + "@" + name);
 }
 
+void H5Reader::read_scalar_attribute(const std::string& object, const std::string& name, void* out,
+                                     std::int64_t mem_type) const {
+  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
+  require(H5Aread(attr.get(), mem_type, out) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+}
+
 H5Reader::H5Reader(const std::string& path) : path_(path) {
   silence_hdf5();
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -242,18 +249,14 @@ std::vector<std::uint64_t> H5Reader::read_uint64(const std::string& dataset) con
 }
 
 double H5Reader::attribute_double(const std::string& object, const std::string& name) const {
-  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
   double v = 0;
-  require(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  read_scalar_attribute(object, name, &v, H5T_NATIVE_DOUBLE);
   return v;
 }
 
 std::int64_t H5Reader::attribute_int(const std::string& object, const std::string& name) const {
-  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
   std::int64_t v = 0;
-  require(H5Aread(attr.get(), H5T_NATIVE_INT64, &v) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  read_scalar_attribute(object, name, &v, H5T_NATIVE_INT64);
   return v;
 }
 
@@ -298,10 +301,8 @@ std::vector<H5Reader::Attribute> H5Reader::attributes(const std::string& object)
 }
 
 std::uint64_t H5Reader::attribute_uint(const std::string& object, const std::string& name) const {
-  Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
   std::uint64_t v = 0;
-  require(H5Aread(attr.get(), H5T_NATIVE_UINT64, &v) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  read_scalar_attribute(object, name, &v, H5T_NATIVE_UINT64);
   return v;
 }
 

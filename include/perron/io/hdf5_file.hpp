@@ -109,6 +109,7 @@ class H5Reader {
  private:
   void read_raw(const std::string& dataset, void* out, std::size_t count, ElemType type) const;
   void read_slice_raw(const std::string& dataset, void* out, std::uint64_t offset, std::uint64_t count, ElemType type) const;
+  void read_scalar_attribute(const std::string& object, const std::string& name, void* out, std::int64_t mem_type) const;
   std::size_t extent(const std::string& dataset) const;
 
   std::string path_;
