@@ -58,9 +58,10 @@ void apply_threads(int threads, const Comm& comm) {
   omp_set_num_threads(std::max(1, bound ? cores : cores / ranks_here));
 }
 
-LoadedGraph load_graph(const InputConfig& config, const Comm& comm) {
+LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress) {
   LoadedGraph out;
   Stopwatch watch;
+  config.spec.progress = progress;
   out.meta = load_edges(config.spec, comm);
   out.load_seconds = watch.seconds();
   watch.restart();

@@ -136,7 +136,7 @@ class PagerankCommand final : public Command {
     Reporter report(c_.quiet, c_.log_json, comm);
     report.event("start", fmt::format("{{\"command_line\": {}, \"ranks\": {}}}", json_quote(context.command_line), comm.size()));
 
-    LoadedGraph loaded = load_graph(c_.input, comm);
+    LoadedGraph loaded = load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
     const DistGraph& g = loaded.graph;
     PageRankParams params{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations};
     comm.agree([&] {

@@ -55,7 +55,7 @@ struct LoadedGraph {
   double load_seconds = 0.0;
   double partition_seconds = 0.0;
 };
-LoadedGraph load_graph(const InputConfig& config, const Comm& comm);
+LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress = {});
 
 // Applies --threads (0 keeps OpenMP's default).
 void apply_threads(int threads, const Comm& comm);

@@ -45,6 +45,39 @@ void Reporter::phase(const std::string& name, double seconds, const std::string&
                    iso8601_now(), name, seconds, details_json));
 }
 
+double Reporter::clock() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - born_).count();
+}
+
+void Reporter::reading(std::uint64_t done, std::uint64_t total) {
+  if (!root_ || total == 0) return;
+  const double now = clock();
+  if (read_start_ < 0) read_start_ = now;
+  const double elapsed = now - read_start_;
+  const double fraction = static_cast<double>(done) / static_cast<double>(total);
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  const int quarter = static_cast<int>(fraction * 4);
+  const bool log_line = quarter > read_quarter_;
+  if (log_line) {
+    read_quarter_ = quarter;
+    json(fmt::format("{{\"time\": \"{}\", \"event\": \"reading\", \"bytes\": {}, \"total\": {}, \"seconds\": {}}}",
+                     iso8601_now(), done, total, elapsed));
+  }
+  if (quiet_) return;
+  const std::string eta = rate > 0 ? fmt::format("ETA {:.1f} s", static_cast<double>(total - done) / rate) : "ETA ?";
+  if (tty_) {
+    fmt::print("\r  reading {:5.1f}%  {:.0f} MB/s  {}   ", 100 * fraction, rate / 1e6, eta);
+    std::fflush(stdout);
+    line_open_ = true;
+    if (done >= total) {
+      fmt::print("\n");
+      line_open_ = false;
+    }
+  } else if (log_line && total >= (std::uint64_t{256} << 20)) {
+    fmt::print("  reading {:3.0f}%  {:.0f} MB/s  {}\n", 100 * fraction, rate / 1e6, eta);
+  }
+}
+
 void Reporter::iteration(const IterationReport& r, double tolerance, int fixed) {
   if (!root_) return;
   json(fmt::format("{{\"time\": \"{}\", \"event\": \"iteration\", \"iteration\": {}, \"residual\": {}, \"seconds\": {}}}",

@@ -2,6 +2,8 @@
 // What a run tells its user while it works, on rank 0: one line per phase, and per iteration
 // either a self-updating line with rate and ETA (on a terminal) or plain lines (in a batch
 // log); with --log-json, also one JSON record per event in a file, for dashboards and scripts.
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -26,6 +28,9 @@ class Reporter {
   // One power-iteration step; `tolerance` and `fixed` (0 if none) give the ETA.
   void iteration(const IterationReport& r, double tolerance, int fixed);
   void event(const std::string& name, const std::string& details_json);
+  // Reading progress of an input: `done` of `total` bytes (rank 0's share). On a terminal a
+  // self-updating line with rate and ETA; in logs a line at every quarter of a large input.
+  void reading(std::uint64_t done, std::uint64_t total);
 
  private:
   void json(const std::string& record);
@@ -36,6 +41,10 @@ class Reporter {
   std::vector<double> residuals_;
   double step_seconds_ = 0.0;
   bool line_open_ = false;
+  double read_start_ = -1.0;  // seconds since the reporter began, when reading started
+  int read_quarter_ = 0;
+  double clock() const;
+  std::chrono::steady_clock::time_point born_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace perron

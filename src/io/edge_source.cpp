@@ -87,7 +87,7 @@ void load_matrix_market(const InputSpec& spec, const Comm& comm, EdgeShare& shar
   s.min_id = 1;
   s.max_id = std::max<std::uint64_t>(rows, 1);
   s.id_name = "Matrix Market index";
-  TextFile file = read_text(path, s, comm);
+  TextFile file = read_text(path, s, comm, spec.progress);
   comm.agree([&] {
     if (file.data_lines != nnz)
       throw_input(path + ": the header declares " + std::to_string(nnz) + " entries, but the file has " +
@@ -225,7 +225,7 @@ void load_text(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     }
     header = !w.empty() && !is_number(w[0]) && w[0][0] != '-' ? 1 : 0;
   }
-  TextEdges text = read_text_edges(spec.input, comm, spec.ignore_weights, header);
+  TextEdges text = read_text_edges(spec.input, comm, spec.ignore_weights, header, spec.progress);
   share.edges = std::move(text.edges);
   share.weighted = text.weighted;
 }

@@ -65,6 +65,9 @@ class Inflater {
   Inflater(const Inflater&) = delete;
   Inflater& operator=(const Inflater&) = delete;
 
+  // Compressed bytes read so far.
+  std::uint64_t consumed() const { return offset_ - z_.avail_in; }
+
   // Decompresses up to `len` bytes into `out`; 0 means the end of the stream.
   std::size_t read(char* out, std::size_t len) {
     z_.next_out = reinterpret_cast<Bytef*>(out);
@@ -383,7 +386,7 @@ Layout probe_layout(const std::string& path, const TextSyntax& s, int extra) {
 
 // Plain files: this rank's byte range of the data region, streamed through bounded blocks.
 ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
-                      std::vector<RawEdge>& out) {
+                      std::vector<RawEdge>& out, const ReadProgress& progress) {
   const Fd fd(path);
   const std::uint64_t size = fd.size();
   const std::uint64_t base = std::min(layout.data_begin, size);
@@ -393,6 +396,7 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
   const std::uint64_t begin = line_start_at_or_after(fd, base + span / P * r + std::min(r, span % P), base, size);
   const std::uint64_t end = line_start_at_or_after(fd, base + span / P * (r + 1) + std::min(r + 1, span % P), base, size);
   ChunkStats total;
+  if (progress && comm.is_root()) progress(0, end - begin);
   std::vector<char> buf;
   std::uint64_t pos = begin;
   std::size_t carry = 0;  // bytes of an incomplete line kept from the previous block
@@ -426,6 +430,7 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
     const std::size_t rest = carry + got - usable;
     std::memmove(buf.data(), buf.data() + usable, rest);
     carry = last ? 0 : rest;
+    if (progress && comm.is_root()) progress(pos - begin, end - begin);
     if (last) break;
   }
   return total;
@@ -434,8 +439,10 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
 // Gzip files: every rank inflates the stream; block b is parsed by rank b mod P, and every
 // rank counts all lines so that its line numbers and METIS vertex numbers are global.
 ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
-                     std::vector<RawEdge>& out, std::uint64_t& lines_before_error) {
+                     std::vector<RawEdge>& out, std::uint64_t& lines_before_error, const ReadProgress& progress) {
   Inflater in(path);
+  const std::uint64_t compressed = Fd(path).size();
+  if (progress && comm.is_root()) progress(0, compressed);
   std::vector<char> skip(1 << 16);
   for (std::uint64_t left = layout.data_begin; left > 0;) {  // the header, already parsed
     const std::size_t got = in.read(skip.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, skip.size())));
@@ -479,6 +486,7 @@ ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout&
     const std::size_t rest = carry + got - usable;
     std::memmove(buf.data(), buf.data() + usable, rest);
     carry = rest;
+    if (progress && comm.is_root()) progress(in.consumed(), compressed);
     if (last) break;
   }
   return total;
@@ -538,7 +546,7 @@ std::vector<std::string> first_data_lines(const std::string& path, int count, co
   return lines;
 }
 
-TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm& comm) {
+TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm& comm, const ReadProgress& progress) {
   // The layout is read by rank 0 and shared: every rank then agrees on where the data starts.
   Layout layout;
   comm.agree([&] {
@@ -568,8 +576,8 @@ TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm
   std::uint64_t lines_before = 0;
   std::optional<Error> io_error;
   try {
-    if (layout.gzip) stats = scan_gzip(path, syntax, layout, comm, file.records, lines_before);
-    else stats = scan_range(path, syntax, layout, comm, file.records);
+    if (layout.gzip) stats = scan_gzip(path, syntax, layout, comm, file.records, lines_before, progress);
+    else stats = scan_range(path, syntax, layout, comm, file.records, progress);
   } catch (const Error& e) {
     io_error = e;
   }
@@ -601,11 +609,12 @@ TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm
   return file;
 }
 
-TextEdges read_text_edges(const std::string& path, const Comm& comm, bool ignore_weights, int header_lines) {
+TextEdges read_text_edges(const std::string& path, const Comm& comm, bool ignore_weights, int header_lines,
+                          const ReadProgress& progress) {
   TextSyntax s;
   s.read_value = !ignore_weights;
   s.header_lines = header_lines;
-  TextFile f = read_text(path, s, comm);
+  TextFile f = read_text(path, s, comm, progress);
   return TextEdges{std::move(f.records), f.valued};
 }
 

@@ -16,6 +16,7 @@
 #include "perron/core/types.hpp"
 #include "perron/io/evlp.hpp"
 #include "perron/io/kronecker.hpp"
+#include "perron/io/text_records.hpp"
 
 namespace perron {
 
@@ -29,6 +30,7 @@ struct InputSpec {
   int header_lines = -1;         // text: non-comment lines before the edges (-1: detect a CSV header)
   bool ignore_weights = false;
   std::string vertices_file;     // optional file of vertex ids to add to the vertex set
+  ReadProgress progress;         // called on rank 0 while long text inputs are read
 };
 
 // An input as loaded: the edge share plus what the source said about itself.

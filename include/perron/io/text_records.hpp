@@ -13,6 +13,7 @@
 // neighbours). A malformed line is reported as "file:line:column: what was expected, found
 // 'token'" from one rank, for the first bad line, and the call throws on every rank.
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -56,8 +57,11 @@ struct TextFile {
   bool gzip = false;
 };
 
+// Progress of a long read, reported by rank 0 for its own share: bytes done of total.
+using ReadProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
 // Collective. Reads `path` with the given syntax.
-TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm& comm);
+TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm& comm, const ReadProgress& progress = {});
 
 // Collective. Up to `count` first non-comment lines of the (decompressed) file, on every rank:
 // what format detection and header parsing look at.
@@ -68,7 +72,8 @@ struct TextEdges {
   std::vector<RawEdge> edges;
   bool weighted = false;
 };
-TextEdges read_text_edges(const std::string& path, const Comm& comm, bool ignore_weights = false, int header_lines = 0);
+TextEdges read_text_edges(const std::string& path, const Comm& comm, bool ignore_weights = false, int header_lines = 0,
+                          const ReadProgress& progress = {});
 struct TextIds {
   std::vector<IdValue> records;
   bool valued = false;
