@@ -158,19 +158,15 @@ inline std::map<VertexId, double> gather_by_id(const DistGraph& g, const std::ve
   return out;
 }
 
-// A teleport or dangling vector from weights by original id (normalised; empty: uniform).
+// A teleport or dangling vector from weights by original id (empty: uniform).
 inline VertexDistribution distribution_of(const std::map<VertexId, double>& weights, const DistGraph& graph,
                                           const Comm& comm) {
-  VertexDistribution d;
-  if (weights.empty()) return d;
+  if (weights.empty()) return {};
   std::vector<VertexId> ids;
   std::vector<double> values;
-  double total = 0;
-  for (const auto& [id, v] : weights) total += v;
   if (comm.is_root())  // one rank contributes every pair
-    for (const auto& [id, v] : weights) ids.push_back(id), values.push_back(v / total);
-  d.values = sum_into_owners(graph.ids.to_dense(ids, comm), values, graph, comm);
-  return d;
+    for (const auto& [id, v] : weights) ids.push_back(id), values.push_back(v);
+  return distribution_from_weights(ids, values, graph, comm, "test");
 }
 
 // Loads an input and ranks it; teleport/dangling by original id (empty: uniform / teleport).

@@ -34,28 +34,13 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
       if (g.edges[i].src != g.edges[i].dst) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
   }
   std::map<VertexId, double> pers;
-  VertexDistribution teleport;
   if (c.personalized) {
     // Personalize on a few vertices, including an isolated one and a dangling one.
     pers[g.edges[0].src] = 2.0;
     pers[g.edges[5].dst] = 1.0;
     pers[g.extra_vertices[0]] = 0.5;
-    std::vector<GlobalId> dense;
-    std::vector<double> values;
-    if (comm.is_root()) {
-      std::vector<VertexId> ids;
-      double total = 0;
-      for (const auto& [id, v] : pers) total += v;
-      for (const auto& [id, v] : pers) {
-        ids.push_back(id);
-        values.push_back(v / total);
-      }
-      dense = graph.ids.to_dense(ids, comm);
-    } else {
-      dense = graph.ids.to_dense(std::vector<VertexId>{}, comm);
-    }
-    teleport.values = sum_into_owners(dense, values, graph, comm);
   }
+  const VertexDistribution teleport = distribution_of(pers, graph, comm);
   const PageRankResult r = pagerank(graph, tight(), teleport, teleport, comm);
   EXPECT_TRUE(r.converged);
   EXPECT_LT(r.mass_error, 1e-12);

@@ -88,6 +88,24 @@ void check_pagerank_params(const PageRankParams& p) {
   if (p.fixed_iterations < 0) throw_usage("iterations must be >= 0, got " + std::to_string(p.fixed_iterations));
 }
 
+VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std::span<const double> weights,
+                                             const DistGraph& graph, const Comm& comm, const std::string& what) {
+  const std::vector<GlobalId> dense = graph.ids.to_dense(ids, comm);
+  comm.agree([&] {
+    for (std::size_t i = 0; i < dense.size(); ++i)
+      if (dense[i] == kMissingId) throw_input(what + ": vertex " + std::to_string(ids[i]) + " is not in the graph");
+  });
+  VertexDistribution d{sum_into_owners(dense, weights, graph, comm)};
+  double local = 0.0;
+  for (double v : d.values) local += v;
+  const double total = comm.sum_ordered(local);
+  comm.agree([&] {
+    if (!(total > 0.0)) throw_input(what + ": the weights sum to 0; at least one must be positive");
+  });
+  for (double& v : d.values) v /= total;
+  return d;
+}
+
 PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, const VertexDistribution& teleport,
                         const VertexDistribution& dangling, const Comm& comm, const IterationObserver& observe,
                         const PageRankState* start, const StepHook& hook) {

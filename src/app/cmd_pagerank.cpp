@@ -39,26 +39,6 @@ struct PagerankConfig {
   std::string log_json;
 };
 
-// A probability vector from (original id, weight) pairs held by any rank: ids must be vertices,
-// weights add up per id and are normalised to sum 1. `what` names the source in errors.
-VertexDistribution distribution_from(const std::vector<VertexId>& ids, const std::vector<double>& values,
-                                     const std::string& what, const DistGraph& graph, const Comm& comm) {
-  const std::vector<GlobalId> dense = graph.ids.to_dense(ids, comm);
-  comm.agree([&] {
-    for (std::size_t i = 0; i < dense.size(); ++i)
-      if (dense[i] == kMissingId) throw_input(what + ": vertex " + std::to_string(ids[i]) + " is not in the graph");
-  });
-  VertexDistribution t{sum_into_owners(dense, values, graph, comm)};
-  double local = 0.0;
-  for (double v : t.values) local += v;
-  const double total = comm.sum_ordered(local);
-  comm.agree([&] {
-    if (!(total > 0.0)) throw_input(what + ": the weights sum to 0; at least one must be positive");
-  });
-  for (double& v : t.values) v /= total;
-  return t;
-}
-
 // A file of `id [weight]` lines (weight 1 when absent).
 VertexDistribution read_distribution(const std::string& path, const DistGraph& graph, const Comm& comm) {
   const TextIds records = read_text_ids(path, comm, 2);
@@ -68,7 +48,7 @@ VertexDistribution read_distribution(const std::string& path, const DistGraph& g
     ids[i] = records.records[i].id;
     values[i] = records.records[i].value;
   }
-  return distribution_from(ids, values, path, graph, comm);
+  return distribution_from_weights(ids, values, graph, comm, path);
 }
 
 // `--seeds 3,17,42`: each listed vertex weighs 1 (rank 0 contributes them).
@@ -88,7 +68,7 @@ VertexDistribution seed_distribution(const std::string& list, const DistGraph& g
     }
   });
   if (!comm.is_root()) ids.clear();
-  return distribution_from(ids, std::vector<double>(ids.size(), 1.0), "--seeds", graph, comm);
+  return distribution_from_weights(ids, std::vector<double>(ids.size(), 1.0), graph, comm, "--seeds");
 }
 
 void print_top(const std::vector<ScoredVertex>& top, const std::vector<VertexId>& original, std::size_t count) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "perron/comm/comm.hpp"
@@ -35,6 +36,13 @@ struct VertexDistribution {
   std::vector<double> values;
   bool uniform() const { return values.empty(); }
 };
+
+// Collective: the distribution given by (original id, weight) pairs that any rank may hold;
+// weights of a repeated id add up and the total is normalised to 1. Throws an input error,
+// prefixed by `what` (the file or option it came from), for an id that is not a vertex or a
+// total that is not positive.
+VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std::span<const double> weights,
+                                             const DistGraph& graph, const Comm& comm, const std::string& what);
 
 struct IterationReport {
   int iteration;     // 1-based
