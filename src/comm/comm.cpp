@@ -226,6 +226,25 @@ void Comm::write_file_at_all(const std::string& path, std::uint64_t offset,
   check(MPI_File_close(&file), "MPI_File_close");
 }
 
+struct Comm::RingShift::Requests {
+  MPI_Request r[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+};
+
+Comm::RingShift::RingShift(const Comm& comm, const void* send, void* recv, std::size_t bytes)
+    : requests_(std::make_unique<Requests>()) {
+  const int next = (comm.rank() + 1) % comm.size();
+  const int prev = (comm.rank() + comm.size() - 1) % comm.size();
+  const int count = to_int(static_cast<std::int64_t>(bytes), "ring shift");
+  check(MPI_Irecv(recv, count, MPI_BYTE, prev, 7, comm.handle().comm, &requests_->r[0]), "MPI_Irecv");
+  check(MPI_Isend(send, count, MPI_BYTE, next, 7, comm.handle().comm, &requests_->r[1]), "MPI_Isend");
+}
+
+Comm::RingShift::~RingShift() {
+  if (requests_) MPI_Waitall(2, requests_->r, MPI_STATUSES_IGNORE);
+}
+
+void Comm::RingShift::wait() { check(MPI_Waitall(2, requests_->r, MPI_STATUSES_IGNORE), "MPI_Waitall"); }
+
 Environment::Environment(int& argc, char**& argv) {
   int provided = 0;
   check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");

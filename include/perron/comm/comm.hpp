@@ -147,6 +147,21 @@ class Comm {
   void write_file_at_all(const std::string& path, std::uint64_t offset,
                          std::span<const std::byte> bytes) const;
 
+  // Ring shift, non-blocking: sends `send` to rank + 1 and receives into `recv` from rank − 1
+  // (both of `bytes` bytes); wait() completes both. Ring Attention overlaps it with compute.
+  class RingShift {
+   public:
+    RingShift(const Comm& comm, const void* send, void* recv, std::size_t bytes);
+    ~RingShift();  // waits, so no request outlives its buffers
+    RingShift(const RingShift&) = delete;
+    RingShift& operator=(const RingShift&) = delete;
+    void wait();
+
+   private:
+    struct Requests;
+    std::unique_ptr<Requests> requests_;
+  };
+
   const Handle& handle() const { return *handle_; }
 
   explicit Comm(std::shared_ptr<Handle> handle);

@@ -1,0 +1,63 @@
+#pragma once
+// Exact softmax attention without the N×N matrix (../shared/docs/maths.md).
+//
+// Inside a rank: FlashAttention-2 (Dao 2023). Query tiles meet key tiles; S = s·Q Kᵀ and the
+// tile's P V are two SGEMMs; each query row keeps a running max m, sum l and unnormalised
+// output, rescaled by exp(m_old − m_new) when the max grows. At the end O = O/l and
+// LSE = m + log l. A row whose every key is masked gives O = 0 and LSE = −∞, never NaN.
+//
+// Across ranks: Ring Attention (Liu et al. 2023). Rank r holds a contiguous block of query
+// rows and of key/value rows; the K/V blocks travel once around the ring with non-blocking,
+// double-buffered shifts, so the next block moves while this one is computed; each block
+// updates the same running state, exactly as one more key tile would.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "perron/comm/comm.hpp"
+
+namespace perron {
+
+struct AttentionParams {
+  float scale = 0.0f;     // 0: 1/sqrt(dq)
+  float softcap = 0.0f;   // > 0: score → c·tanh(score/c)
+  bool causal = false;    // query i sees keys j ≤ i (upper-left aligned)
+  std::int64_t window = 0;  // > 0: causal: i − W < j ≤ i; otherwise |i − j| < W
+  int tile_q = 128;
+  int tile_k = 256;
+};
+
+// One rank's part of one batch entry: queries of all query heads for positions
+// [q_begin, q_begin + nq), keys and values of all KV heads for [k_begin, k_begin + nk);
+// row-major [heads][rows][dim]. An optional additive mask holds, per query head, the rows of
+// this rank's queries against all nk_total keys ([hq][nq][nk_total]; −∞ masks).
+struct AttentionBlock {
+  int hq = 1, hkv = 1, dq = 0, dv = 0;
+  std::int64_t nq = 0, q_begin = 0;
+  std::int64_t nk = 0, k_begin = 0, nk_total = 0;
+  std::span<const float> q, k, v;
+  std::span<const float> mask;  // empty: no mask
+};
+
+struct AttentionResult {
+  std::vector<float> out;  // [hq][nq][dv]
+  std::vector<float> lse;  // [hq][nq]
+};
+
+// One partial result over a set of keys, for the associative merge.
+struct PartialAttention {
+  std::span<float> out;  // [rows][dv]
+  std::span<float> lse;  // [rows]
+};
+
+// (O_a, LSE_a) ⊕ (O_b, LSE_b) over disjoint key sets, into a:
+//   LSE = max + log1p(exp(−|LSE_a − LSE_b|)),  O = exp(LSE_a − LSE)·O_a + exp(LSE_b − LSE)·O_b.
+// Stable for any magnitudes; −∞ (no keys) is the identity.
+void merge_attention(PartialAttention a, std::span<const float> out_b, std::span<const float> lse_b, int dv);
+
+// Collective over `comm` (the ring). Every rank passes its block; all ranks must agree on
+// hq, hkv, dq, dv and nk_total, and the K/V blocks of ranks 0..P−1 must tile [0, nk_total)
+// in rank order.
+AttentionResult attention(const AttentionBlock& block, const AttentionParams& params, const Comm& comm);
+
+}  // namespace perron

@@ -1,0 +1,195 @@
+#include "perron/algo/attention.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+
+#include "perron/core/error.hpp"
+
+namespace perron {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Which keys a query may see (causal / sliding window), by global position.
+struct Visibility {
+  bool causal;
+  std::int64_t window;
+  bool sees(std::int64_t i, std::int64_t j) const {
+    if (causal && j > i) return false;
+    if (window > 0) return causal ? j > i - window : (j > i - window && j < i + window);
+    return true;
+  }
+  // Whether any query in [q0, q1) sees any key in [k0, k1): tiles that fail are skipped.
+  bool any(std::int64_t q0, std::int64_t q1, std::int64_t k0, std::int64_t k1) const {
+    if (causal && k0 > q1 - 1) return false;
+    if (window > 0) {
+      if (k1 - 1 <= q0 - window) return false;
+      if (!causal && k0 >= q1 - 1 + window) return false;
+    }
+    return true;
+  }
+};
+
+// The running softmax state of the rows of one query tile (FlashAttention-2): row max m,
+// row sum l, unnormalised output o.
+struct RowState {
+  float* m;
+  float* l;
+  float* o;  // [rows][dv]
+};
+
+// One query tile against one key tile: S = s·Q Kᵀ (SGEMM), softcap, masks, then the online
+// softmax update m' = max(m, max S), l' = l·e^(m−m') + Σ e^(S−m'), O' = O·e^(m−m') + e^(S−m')V.
+void attend_tile(const float* q, int rows, std::int64_t q_pos, const float* k, const float* v, int cols,
+                 std::int64_t k_pos, int dq, int dv, float scale, float softcap, const Visibility& vis,
+                 const float* mask, std::int64_t mask_stride, RowState st, float* s) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, dq, scale, q, dq, k, dq, 0.0f, s, cols);
+  for (int r = 0; r < rows; ++r) {
+    float* row = s + static_cast<std::ptrdiff_t>(r) * cols;
+    const std::int64_t i = q_pos + r;
+    float row_max = kNegInf;
+    for (int c = 0; c < cols; ++c) {
+      float x = row[c];
+      if (softcap > 0) x = softcap * std::tanh(x / softcap);
+      if (mask) x += mask[static_cast<std::ptrdiff_t>(r) * mask_stride + c];
+      if (!vis.sees(i, k_pos + c)) x = kNegInf;
+      row[c] = x;
+      row_max = std::max(row_max, x);
+    }
+    const float m_new = std::max(st.m[r], row_max);
+    if (m_new == kNegInf) {  // nothing visible yet: P is all zero, the state stays empty
+      std::fill(row, row + cols, 0.0f);
+      continue;
+    }
+    const float rescale = st.m[r] == kNegInf ? 0.0f : std::exp(st.m[r] - m_new);
+    float sum = 0.0f;
+    for (int c = 0; c < cols; ++c) {
+      row[c] = row[c] == kNegInf ? 0.0f : std::exp(row[c] - m_new);
+      sum += row[c];
+    }
+    st.l[r] = st.l[r] * rescale + sum;
+    st.m[r] = m_new;
+    float* o = st.o + static_cast<std::ptrdiff_t>(r) * dv;
+    for (int d = 0; d < dv; ++d) o[d] *= rescale;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, cols, 1.0f, s, cols, v, dv, 1.0f, st.o, dv);
+}
+
+// The K/V block that travels around the ring: where it starts, how many rows, then K and V.
+struct BlockHeader {
+  std::int64_t k_begin;
+  std::int64_t nk;
+};
+static_assert(sizeof(BlockHeader) % sizeof(float) == 0);
+
+}  // namespace
+
+void merge_attention(PartialAttention a, std::span<const float> out_b, std::span<const float> lse_b, int dv) {
+  for (std::size_t r = 0; r < a.lse.size(); ++r) {
+    const float la = a.lse[r], lb = lse_b[r];
+    if (lb == kNegInf) continue;  // b saw no keys
+    float* oa = a.out.data() + r * static_cast<std::size_t>(dv);
+    const float* ob = out_b.data() + r * static_cast<std::size_t>(dv);
+    if (la == kNegInf) {
+      std::copy(ob, ob + dv, oa);
+      a.lse[r] = lb;
+      continue;
+    }
+    const float hi = std::max(la, lb);
+    const float lse = hi + std::log1p(std::exp(-std::abs(la - lb)));
+    const float wa = std::exp(la - lse), wb = std::exp(lb - lse);
+    for (int d = 0; d < dv; ++d) oa[d] = wa * oa[d] + wb * ob[d];
+    a.lse[r] = lse;
+  }
+}
+
+AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, const Comm& comm) {
+  comm.agree([&] {
+    if (b.dq <= 0 || b.dv <= 0) throw_input("attention: head sizes must be > 0 (d = " + std::to_string(b.dq) + ")");
+    if (b.hkv <= 0 || b.hq % b.hkv != 0)
+      throw_input("attention: " + std::to_string(b.hq) + " query heads are not a multiple of " + std::to_string(b.hkv) + " key/value heads");
+    if (p.window < 0) throw_usage("--window must be > 0, got " + std::to_string(p.window));
+  });
+  openblas_set_num_threads(1);  // OpenMP owns the cores; one BLAS thread per tile
+  const float scale = p.scale > 0 ? p.scale : 1.0f / std::sqrt(static_cast<float>(b.dq));
+  const Visibility vis{p.causal, p.window};
+  const int group = b.hq / b.hkv;
+  const auto nq = static_cast<std::size_t>(b.nq);
+  std::vector<float> m(static_cast<std::size_t>(b.hq) * nq, kNegInf), l(m.size(), 0.0f);
+  AttentionResult res;
+  res.out.assign(m.size() * static_cast<std::size_t>(b.dv), 0.0f);
+
+  // Double-buffered K/V blocks of the largest size any rank holds.
+  const std::int64_t max_nk = comm.allreduce(b.nk, ReduceOp::max);
+  const std::size_t kv_floats = static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(max_nk) *
+                                static_cast<std::size_t>(b.dq + b.dv);
+  constexpr std::size_t kHeaderFloats = sizeof(BlockHeader) / sizeof(float);
+  const std::size_t floats = kHeaderFloats + kv_floats;
+  const std::size_t bytes = floats * sizeof(float);
+  auto cur = std::make_unique<float[]>(floats), next = std::make_unique<float[]>(floats);
+  {
+    const BlockHeader h{b.k_begin, b.nk};
+    std::memcpy(cur.get(), &h, sizeof h);
+    std::copy(b.k.begin(), b.k.end(), cur.get() + kHeaderFloats);
+    std::copy(b.v.begin(), b.v.end(), cur.get() + kHeaderFloats + b.k.size());
+  }
+  const int tq = std::max(1, p.tile_q), tk = std::max(1, p.tile_k);
+  const std::int64_t q_tiles = (b.nq + tq - 1) / tq;
+  for (int step = 0; step < comm.size(); ++step) {
+    std::optional<Comm::RingShift> shift;
+    if (step + 1 < comm.size()) shift.emplace(comm, cur.get(), next.get(), bytes);
+    BlockHeader h;
+    std::memcpy(&h, cur.get(), sizeof h);
+    const float* kblock = cur.get() + kHeaderFloats;
+    const float* vblock = kblock + static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(h.nk) * static_cast<std::size_t>(b.dq);
+    // Work items: (query head, query tile); each owns its rows of the state, so no races.
+#pragma omp parallel
+    {
+      std::vector<float> s(static_cast<std::size_t>(tq) * static_cast<std::size_t>(tk));
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t item = 0; item < static_cast<std::int64_t>(b.hq) * q_tiles; ++item) {
+        const int head = static_cast<int>(item / q_tiles);
+        const std::int64_t r0 = (item % q_tiles) * tq;
+        const int rows = static_cast<int>(std::min<std::int64_t>(tq, b.nq - r0));
+        const int kvh = head / group;
+        const std::size_t row0 = static_cast<std::size_t>(head) * nq + static_cast<std::size_t>(r0);
+        const RowState st{m.data() + row0, l.data() + row0, res.out.data() + row0 * static_cast<std::size_t>(b.dv)};
+        const float* q = b.q.data() + row0 * static_cast<std::size_t>(b.dq);
+        for (std::int64_t c0 = 0; c0 < h.nk; c0 += tk) {
+          const int cols = static_cast<int>(std::min<std::int64_t>(tk, h.nk - c0));
+          if (!vis.any(b.q_begin + r0, b.q_begin + r0 + rows, h.k_begin + c0, h.k_begin + c0 + cols)) continue;
+          const std::size_t kv_row = static_cast<std::size_t>(kvh) * static_cast<std::size_t>(h.nk) + static_cast<std::size_t>(c0);
+          const float* mask = b.mask.empty() ? nullptr
+                                             : b.mask.data() + row0 * static_cast<std::size_t>(b.nk_total) +
+                                                   static_cast<std::size_t>(h.k_begin + c0);
+          attend_tile(q, rows, b.q_begin + r0, kblock + kv_row * static_cast<std::size_t>(b.dq),
+                      vblock + kv_row * static_cast<std::size_t>(b.dv), cols, h.k_begin + c0, b.dq, b.dv, scale,
+                      p.softcap, vis, mask, b.nk_total, st, s.data());
+        }
+      }
+    }
+    if (shift) {
+      shift->wait();
+      cur.swap(next);
+    }
+  }
+  res.lse.assign(m.size(), kNegInf);
+  for (std::size_t r = 0; r < m.size(); ++r) {
+    float* o = res.out.data() + r * static_cast<std::size_t>(b.dv);
+    if (l[r] > 0) {
+      for (int d = 0; d < b.dv; ++d) o[d] /= l[r];
+      res.lse[r] = m[r] + std::log(l[r]);
+    } else {  // every key masked: zeros, never NaN
+      std::fill(o, o + b.dv, 0.0f);
+    }
+  }
+  return res;
+}
+
+}  // namespace perron
