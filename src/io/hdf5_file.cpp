@@ -219,6 +219,35 @@ void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64
           ErrorKind::input, path_ + ": cannot read dataset " + dataset);
 }
 
+H5Reader::FloatArray H5Reader::read_float_array(const std::string& dataset) const {
+  require(exists(dataset), ErrorKind::input, path_ + ": no dataset " + dataset);
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), ErrorKind::input, path_ + ": " + dataset + " is not a dataset");
+  Hid space(H5Dget_space(dset.get()), H5Sclose);
+  const int ndims = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(ndims, 0)));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  FloatArray out;
+  out.dims.assign(dims.begin(), dims.end());
+  std::size_t count = 1;
+  for (hsize_t d : dims) count *= static_cast<std::size_t>(d);
+  out.values.resize(count);
+  Hid type(H5Dget_type(dset.get()), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls == H5T_ENUM) {  // h5py's booleans: an enum over a 1-byte integer
+    require(H5Tget_size(type.get()) == 1, ErrorKind::input, path_ + ": " + dataset + " is an enum that is not boolean");
+    std::vector<std::uint8_t> raw(count);
+    require(H5Dread(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) >= 0, ErrorKind::input,
+            path_ + ": cannot read dataset " + dataset);
+    for (std::size_t i = 0; i < count; ++i) out.values[i] = raw[i] ? 1.0f : 0.0f;
+    return out;
+  }
+  require(cls == H5T_FLOAT || cls == H5T_INTEGER, ErrorKind::input, path_ + ": dataset " + dataset + " does not hold numbers");
+  require(H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) >= 0, ErrorKind::input,
+          path_ + ": cannot read dataset " + dataset);
+  return out;
+}
+
 std::size_t H5Reader::extent(const std::string& dataset) const {
   Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);

@@ -81,6 +81,14 @@ class H5Reader {
     bool is_float = false;
   };
   DatasetInfo info(const std::string& dataset) const;
+  // A whole N-D dataset of numbers (any integer or float type, float16 included, or a boolean
+  // enum as 0/1), converted to float32, row-major, with its dimensions.
+  struct FloatArray {
+    std::vector<std::uint64_t> dims;
+    std::vector<float> values;
+  };
+  FloatArray read_float_array(const std::string& dataset) const;
+
   // Elements [offset, offset + count) of a 1-D dataset, converted by HDF5 to the element type.
   template <class T>
   std::vector<T> read_slice(const std::string& dataset, std::uint64_t offset, std::uint64_t count) const {
