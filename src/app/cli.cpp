@@ -23,11 +23,13 @@ int run_cli(int argc, char** argv, const Comm& comm) {
   CLI::App* generate = app.add_subcommand("generate", "Generate synthetic inputs");
   generate->require_subcommand(1);
   commands.push_back(make_generate_kronecker_command(*generate));
+  commands.push_back(make_generate_qkv_command(*generate));
+  commands.push_back(make_attention_command(app));
   commands.push_back(make_info_command(app));
   commands.push_back(make_convert_command(app));
   commands.push_back(make_inspect_command(app));
   commands.push_back(make_diff_command(app));
-  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert", "inspect", "diff"};
+  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert", "inspect", "diff", "attention"};
 
   try {
     try {

@@ -38,6 +38,8 @@ std::unique_ptr<Command> make_info_command(CLI::App& parent);
 std::unique_ptr<Command> make_convert_command(CLI::App& parent);
 std::unique_ptr<Command> make_inspect_command(CLI::App& parent);
 std::unique_ptr<Command> make_diff_command(CLI::App& parent);
+std::unique_ptr<Command> make_attention_command(CLI::App& parent);
+std::unique_ptr<Command> make_generate_qkv_command(CLI::App& generate);
 std::unique_ptr<Command> make_generate_kronecker_command(CLI::App& generate);
 
 // Options every graph-reading command shares.

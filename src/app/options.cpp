@@ -73,6 +73,7 @@ void OptionSet::apply_config_file(const std::vector<std::string>& known_sections
                   "]; known keys: " + known);
     }
     if (it->option->count() > 0) continue;  // the command line wins
+    from_file_.push_back(k);
     const std::string at = where(config_path_, node.source()) + ": '" + k + "' ";
     std::visit(
         [&](auto* field) {
@@ -96,6 +97,12 @@ void OptionSet::apply_config_file(const std::vector<std::string>& known_sections
         },
         it->field);
   }
+}
+
+bool OptionSet::given(const std::string& key) const {
+  for (const Entry& e : entries_)
+    if (e.key == key && e.option->count() > 0) return true;
+  return std::find(from_file_.begin(), from_file_.end(), key) != from_file_.end();
 }
 
 std::string OptionSet::effective_toml() const {

@@ -32,9 +32,11 @@ class OptionSet {
   // The effective configuration as a TOML document.
   std::string effective_toml() const;
   const std::string& config_path() const { return config_path_; }
+  // Whether the user set this option (by flag or in the config file), as opposed to its default.
+  bool given(const std::string& key) const;
 
  private:
-  using Field = std::variant<std::string*, double*, int*, std::uint64_t*, bool*>;
+  using Field = std::variant<std::string*, double*, int*, std::int64_t*, std::uint64_t*, bool*>;
   struct Entry {
     std::string key;
     Field field;
@@ -44,6 +46,7 @@ class OptionSet {
   std::vector<std::string> section_;
   std::vector<Entry> entries_;
   std::string config_path_;
+  std::vector<std::string> from_file_;  // keys the config file set
 };
 
 }  // namespace perron

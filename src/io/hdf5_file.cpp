@@ -116,6 +116,30 @@ void H5Writer::write_raw(const std::string& path, const void* data, std::size_t 
   require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 
+void H5Writer::write_block_raw(const std::string& path, const std::vector<std::uint64_t>& dims,
+                               const std::vector<std::uint64_t>& start, const std::vector<std::uint64_t>& count,
+                               const void* data, ElemType type) {
+  const std::vector<hsize_t> d(dims.begin(), dims.end()), st(start.begin(), start.end()), n(count.begin(), count.end());
+  Hid file_space(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), H5Sclose);
+  Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           H5Dclose);
+  require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
+  hsize_t elements = 1;
+  for (hsize_t x : n) elements *= x;
+  const hsize_t flat[1] = {elements};
+  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
+  if (elements == 0) {
+    H5Sselect_none(file_space.get());
+    H5Sselect_none(mem_space.get());
+  } else {
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr);
+  }
+  Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
+  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data);
+  require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
+}
+
 void H5Writer::attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type) {
   Hid space(H5Screate(H5S_SCALAR), H5Sclose);
   Hid attr(H5Acreate_by_name(file_, object.c_str(), name.c_str(), native_type(type), space.get(), H5P_DEFAULT,
@@ -245,6 +269,32 @@ H5Reader::FloatArray H5Reader::read_float_array(const std::string& dataset) cons
   require(cls == H5T_FLOAT || cls == H5T_INTEGER, ErrorKind::input, path_ + ": dataset " + dataset + " does not hold numbers");
   require(H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) >= 0, ErrorKind::input,
           path_ + ": cannot read dataset " + dataset);
+  return out;
+}
+
+std::vector<float> H5Reader::read_float_block(const std::string& dataset, const std::vector<std::uint64_t>& start,
+                                              const std::vector<std::uint64_t>& count) const {
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);
+  Hid file_space(H5Dget_space(dset.get()), H5Sclose);
+  const std::vector<hsize_t> st(start.begin(), start.end()), n(count.begin(), count.end());
+  hsize_t elements = 1;
+  for (hsize_t x : n) elements *= x;
+  std::vector<float> out(static_cast<std::size_t>(elements));
+  if (elements == 0) return out;
+  const hsize_t flat[1] = {elements};
+  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr);
+  Hid type(H5Dget_type(dset.get()), H5Tclose);
+  if (H5Tget_class(type.get()) == H5T_ENUM && H5Tget_size(type.get()) == 1) {  // booleans, as 0/1
+    std::vector<std::uint8_t> raw(out.size());
+    require(H5Dread(dset.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()) >= 0,
+            ErrorKind::input, path_ + ": cannot read dataset " + dataset);
+    for (std::size_t i = 0; i < raw.size(); ++i) out[i] = raw[i] ? 1.0f : 0.0f;
+    return out;
+  }
+  require(H5Dread(dset.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT, out.data()) >= 0,
+          ErrorKind::input, path_ + ": cannot read dataset " + dataset);
   return out;
 }
 

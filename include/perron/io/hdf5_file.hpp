@@ -33,6 +33,14 @@ class H5Writer {
                          std::uint64_t global_size, bool compress = false) {
     write_raw(path, local.data(), local.size(), offset, global_size, elem_type<T>(), compress);
   }
+  // N-D dataset of shape `dims`; this rank writes the regular block at `start` of shape
+  // `count` (row-major in `local`), every rank in one collective transfer.
+  template <class T>
+  void write_block(const std::string& path, const std::vector<std::uint64_t>& dims, const std::vector<std::uint64_t>& start,
+                   const std::vector<std::uint64_t>& count, std::span<const T> local) {
+    write_block_raw(path, dims, start, count, local.data(), elem_type<T>());
+  }
+
   // 1-D dataset whose contents every rank holds identically; rank 0 writes it.
   template <class T>
   void write_replicated(const std::string& path, std::span<const T> data) {
@@ -56,6 +64,8 @@ class H5Writer {
   void write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
                  std::uint64_t global_size, ElemType type, bool compress = false);
   void attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type);
+  void write_block_raw(const std::string& path, const std::vector<std::uint64_t>& dims, const std::vector<std::uint64_t>& start,
+                       const std::vector<std::uint64_t>& count, const void* data, ElemType type);
 
   std::string path_;
   Comm comm_;
@@ -88,6 +98,9 @@ class H5Reader {
     std::vector<float> values;
   };
   FloatArray read_float_array(const std::string& dataset) const;
+  // The regular block at `start` of shape `count` of an N-D number dataset, as float32.
+  std::vector<float> read_float_block(const std::string& dataset, const std::vector<std::uint64_t>& start,
+                                      const std::vector<std::uint64_t>& count) const;
 
   // Elements [offset, offset + count) of a 1-D dataset, converted by HDF5 to the element type.
   template <class T>

@@ -1,0 +1,242 @@
+// `perron attention`: exact softmax attention of q, k, v read from HDF5 ([heads, N, d] or
+// [batch, heads, N, d]), each rank holding a contiguous block of query and key positions, the
+// K/V blocks travelling around the ring; /attention/out and /attention/lse written collectively.
+#include <fmt/core.h>
+
+#include <cmath>
+#include <limits>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "perron/algo/attention.hpp"
+#include "perron/core/error.hpp"
+#include "perron/core/timer.hpp"
+#include "perron/io/hdf5_file.hpp"
+#include "perron/io/text_records.hpp"
+
+namespace perron {
+namespace {
+
+struct AttentionConfig {
+  std::string input, output;
+  bool overwrite = false;
+  std::string q = "q", k = "k", v = "v", mask;
+  bool causal = false;
+  std::int64_t window = 0;
+  double scale = 0.0, softcap = 0.0;
+  int tile_q = 0, tile_k = 0;  // 0: defaults for the head size
+  int threads = 0;
+  bool quiet = false;
+};
+
+// The shape of q/k/v: [heads, N, d] or [batch, heads, N, d].
+struct Shape {
+  std::uint64_t batch = 1, heads = 0, seq = 0, dim = 0;
+  bool batched = false;
+};
+
+Shape shape_of(const H5Reader& f, const std::string& path, const std::string& name) {
+  if (!f.exists(name)) throw_input(path + ": no dataset '" + name + "' (set --q/--k/--v to the dataset names)");
+  const auto info = f.info(name);
+  if (info.dims.size() != 3 && info.dims.size() != 4)
+    throw_input(path + ": dataset '" + name + "' must be [heads, N, d] or [batch, heads, N, d], found " +
+                std::to_string(info.dims.size()) + " dimensions");
+  if (!info.is_float) throw_input(path + ": dataset '" + name + "' must hold floating-point numbers (float16/32/64)");
+  Shape s;
+  s.batched = info.dims.size() == 4;
+  const std::size_t o = s.batched ? 1 : 0;
+  s.batch = s.batched ? info.dims[0] : 1;
+  s.heads = info.dims[o], s.seq = info.dims[o + 1], s.dim = info.dims[o + 2];
+  if (s.dim == 0) throw_input(path + ": dataset '" + name + "' has head size d = 0");
+  if (s.heads == 0 || s.seq == 0) throw_input(path + ": dataset '" + name + "' is empty");
+  return s;
+}
+
+// Rows [first, first + count) of every head of batch entry b: [heads][count][dim].
+std::vector<float> read_rows(const H5Reader& f, const std::string& name, const Shape& s, std::uint64_t b,
+                             std::uint64_t first, std::uint64_t count) {
+  if (s.batched) return f.read_float_block(name, {b, 0, first, 0}, {1, s.heads, count, s.dim});
+  return f.read_float_block(name, {0, first, 0}, {s.heads, count, s.dim});
+}
+
+// NaN or ±inf in an input is an error naming the dataset, head and position.
+void check_finite(const std::vector<float>& x, const std::string& path, const std::string& name, const Shape& s,
+                  std::uint64_t b, std::uint64_t first, std::uint64_t count) {
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!std::isfinite(x[i])) {
+      const std::uint64_t head = i / (count * s.dim), pos = first + i / s.dim % count;
+      throw_input(path + ": dataset '" + name + "' holds " + (std::isnan(x[i]) ? "NaN" : "an infinity") + " at " +
+                  (s.batched ? "batch " + std::to_string(b) + ", " : std::string()) + "head " + std::to_string(head) +
+                  ", position " + std::to_string(pos) + ", component " + std::to_string(i % s.dim));
+    }
+}
+
+class AttentionCommand final : public Command {
+ public:
+  explicit AttentionCommand(CLI::App& parent)
+      : Command(parent, {"attention"}, "Exact softmax attention of q, k, v from HDF5 (tiled, ring across ranks)") {
+    OptionSet& o = options();
+    o.add("-i,--input", c_.input, "HDF5 file holding q, k, v ([heads, N, d] or [batch, heads, N, d])");
+    o.add("-o,--output", c_.output, "HDF5 file to write (/attention/out, /attention/lse)");
+    o.add_flag("--overwrite", c_.overwrite, "replace an existing output file");
+    o.add("--q", c_.q, "dataset of the queries in the input");
+    o.add("--k", c_.k, "dataset of the keys");
+    o.add("--v", c_.v, "dataset of the values");
+    o.add("--mask", c_.mask, "dataset of a mask: boolean (true = attend) or float (added to the scores); "
+                             "[Nq, Nk] or [batch|1, heads|1, Nq, Nk]");
+    o.add_flag("--causal", c_.causal, "query i sees keys j <= i (upper-left aligned)");
+    o.add("--window", c_.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)");
+    o.add("--scale", c_.scale, "score scale (0: 1/sqrt(d))");
+    o.add("--softcap", c_.softcap, "c > 0: score -> c * tanh(score / c), before masking (0: none)");
+    o.add("--tile-q", c_.tile_q, "query rows per tile (0: 256 for d <= 64, else 128)");
+    o.add("--tile-k", c_.tile_k, "key rows per tile (0: 256 for d <= 64, else 512)");
+    o.add("--threads", c_.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS, else the node's cores / its ranks)");
+    o.add_flag("-q,--quiet", c_.quiet, "print nothing but errors");
+  }
+
+  void run(const RunContext& context, const Comm& comm) override {
+    apply_threads(c_.threads, comm);
+    comm.agree([&] {
+      if (c_.input.empty()) throw_usage("attention needs --input FILE.h5");
+      if (options().given("window") && c_.window <= 0)
+        throw_usage("--window must be a positive number of positions, got " + std::to_string(c_.window));
+      if (c_.scale < 0 || c_.softcap < 0) throw_usage("--scale and --softcap must be >= 0");
+    });
+    AtomicOutput output(c_.output, c_.overwrite, comm);
+    const Stopwatch total;
+    Shape qs, ks, vs, ms;
+    std::vector<std::uint64_t> mask_dims;
+    bool bool_mask = false;
+    comm.agree([&] {
+      require_readable_file(c_.input, "input");
+      const H5Reader f(c_.input);
+      qs = shape_of(f, c_.input, c_.q), ks = shape_of(f, c_.input, c_.k), vs = shape_of(f, c_.input, c_.v);
+      const std::string where = c_.input + ": ";
+      if (qs.batched != ks.batched || qs.batched != vs.batched || qs.batch != ks.batch || qs.batch != vs.batch)
+        throw_input(where + "q, k and v must have the same layout and batch size");
+      if (ks.heads != vs.heads || ks.seq != vs.seq)
+        throw_input(where + "k and v must have the same heads and length (k: " + std::to_string(ks.heads) + " x " +
+                    std::to_string(ks.seq) + ", v: " + std::to_string(vs.heads) + " x " + std::to_string(vs.seq) + ")");
+      if (qs.dim != ks.dim)
+        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) + ", k: " + std::to_string(ks.dim) + ")");
+      if (qs.heads % ks.heads != 0)
+        throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
+                    " key/value heads");
+      if (!c_.mask.empty()) {
+        if (!f.exists(c_.mask)) throw_input(where + "no mask dataset '" + c_.mask + "'");
+        const auto info = f.info(c_.mask);
+        mask_dims = info.dims;
+        bool_mask = !info.is_float && !info.is_integer;
+        const std::size_t r = mask_dims.size();
+        const bool ok = (r == 2 || r == 4) && mask_dims[r - 2] == qs.seq && mask_dims[r - 1] == ks.seq &&
+                        (r == 2 || ((mask_dims[0] == 1 || mask_dims[0] == qs.batch) && (mask_dims[1] == 1 || mask_dims[1] == qs.heads)));
+        if (!ok) throw_input(where + "mask '" + c_.mask + "' must be [Nq, Nk] or [batch|1, heads|1, Nq, Nk] with Nq = " +
+                             std::to_string(qs.seq) + ", Nk = " + std::to_string(ks.seq));
+      }
+    });
+    AttentionParams params;
+    params.causal = c_.causal;
+    params.window = c_.window;
+    params.scale = static_cast<float>(c_.scale);
+    params.softcap = static_cast<float>(c_.softcap);
+    params.tile_q = c_.tile_q > 0 ? c_.tile_q : (qs.dim <= 64 ? 256 : 128);
+    params.tile_k = c_.tile_k > 0 ? c_.tile_k : (qs.dim <= 64 ? 256 : 512);
+    const auto P = static_cast<std::uint64_t>(comm.size()), r = static_cast<std::uint64_t>(comm.rank());
+    const std::uint64_t q0 = qs.seq * r / P, q1 = qs.seq * (r + 1) / P, k0 = ks.seq * r / P, k1 = ks.seq * (r + 1) / P;
+    const std::uint64_t rows = q1 - q0;
+    std::vector<float> out, lse;
+    double load_s = 0, compute_s = 0;
+    for (std::uint64_t b = 0; b < qs.batch; ++b) {
+      Stopwatch watch;
+      std::vector<float> q, k, v, mask;
+      comm.agree([&] {
+        const H5Reader f(c_.input);
+        q = read_rows(f, c_.q, qs, b, q0, rows);
+        k = read_rows(f, c_.k, ks, b, k0, k1 - k0);
+        v = read_rows(f, c_.v, vs, b, k0, k1 - k0);
+        check_finite(q, c_.input, c_.q, qs, b, q0, rows);
+        check_finite(k, c_.input, c_.k, ks, b, k0, k1 - k0);
+        check_finite(v, c_.input, c_.v, vs, b, k0, k1 - k0);
+        if (!c_.mask.empty()) mask = read_mask(f, b, q0, rows, qs, ks, mask_dims, bool_mask);
+      });
+      load_s += watch.seconds();
+      watch.restart();
+      const AttentionBlock block{static_cast<int>(qs.heads), static_cast<int>(ks.heads), static_cast<int>(qs.dim),
+                                 static_cast<int>(vs.dim), static_cast<std::int64_t>(rows), static_cast<std::int64_t>(q0),
+                                 static_cast<std::int64_t>(k1 - k0), static_cast<std::int64_t>(k0),
+                                 static_cast<std::int64_t>(ks.seq), q, k, v, mask};
+      const AttentionResult res = attention(block, params, comm);
+      compute_s += watch.seconds();
+      out.insert(out.end(), res.out.begin(), res.out.end());
+      lse.insert(lse.end(), res.lse.begin(), res.lse.end());
+    }
+    double write_s = 0;
+    if (output.enabled()) {
+      const Stopwatch watch;
+      H5Writer file(output.temp_path(), comm);
+      file.create_group("/attention");
+      using Dims = std::vector<std::uint64_t>;
+      const bool bt = qs.batched;
+      const Dims od = bt ? Dims{qs.batch, qs.heads, qs.seq, vs.dim} : Dims{qs.heads, qs.seq, vs.dim};
+      const Dims os = bt ? Dims{0, 0, q0, 0} : Dims{0, q0, 0};
+      const Dims oc = bt ? Dims{qs.batch, qs.heads, rows, vs.dim} : Dims{qs.heads, rows, vs.dim};
+      const Dims ld = bt ? Dims{qs.batch, qs.heads, qs.seq} : Dims{qs.heads, qs.seq};
+      const Dims ls = bt ? Dims{0, 0, q0} : Dims{0, q0};
+      const Dims lc = bt ? Dims{qs.batch, qs.heads, rows} : Dims{qs.heads, rows};
+      file.write_block<float>("/attention/out", od, os, oc, out);
+      file.write_block<float>("/attention/lse", ld, ls, lc, lse);
+      file.set_attribute("/attention", "scale", static_cast<double>(params.scale > 0 ? params.scale : 1.0f / std::sqrt(static_cast<float>(qs.dim))));
+      file.set_attribute("/attention", "softcap", c_.softcap);
+      file.set_attribute("/attention", "causal", c_.causal);
+      file.set_attribute("/attention", "window", static_cast<std::int64_t>(c_.window));
+      file.set_attribute("/attention", "mask", c_.mask);
+      file.set_attribute("/attention", "query_heads", qs.heads);
+      file.set_attribute("/attention", "kv_heads", ks.heads);
+      file.set_attribute("/attention", "query_length", qs.seq);
+      file.set_attribute("/attention", "key_length", ks.seq);
+      file.set_attribute("/attention", "layout", std::string(qs.batched ? "[batch, heads, N, d]" : "[heads, N, d]"));
+      write_s = watch.seconds();
+      const Provenance provenance{context.command_line, options().effective_toml(), context.start_time,
+                                  {{"load_s", load_s}, {"compute_s", compute_s}, {"write_s", write_s}}};
+      write_provenance(file, provenance, comm);
+      file.close();
+      output.commit();
+    }
+    if (comm.is_root() && !c_.quiet) {
+      const double flops = 2.0 * static_cast<double>(qs.batch * qs.heads * qs.seq * ks.seq) * static_cast<double>(qs.dim + vs.dim) *
+                           (c_.causal ? 0.5 : 1.0);
+      fmt::print("perron attention: batch {}, {} query heads / {} kv heads, Nq {}, Nk {}, d {} / {} on {} ranks: "
+                 "{:.3f} s compute ({:.1f} GFLOP/s), load {:.3f} s, write {:.3f} s, total {:.3f} s\n",
+                 qs.batch, qs.heads, ks.heads, qs.seq, ks.seq, qs.dim, vs.dim, comm.size(), compute_s,
+                 flops / compute_s / 1e9, load_s, write_s, total.seconds());
+      if (output.enabled()) fmt::print("wrote {}\n", output.path());
+    }
+  }
+
+ private:
+  // This rank's mask rows for batch entry b: [heads][rows][Nk], −∞ where a boolean mask is false.
+  std::vector<float> read_mask(const H5Reader& f, std::uint64_t b, std::uint64_t q0, std::uint64_t rows, const Shape& qs,
+                               const Shape& ks, const std::vector<std::uint64_t>& dims, bool boolean) const {
+    std::vector<float> mask;
+    mask.reserve(qs.heads * rows * ks.seq);
+    for (std::uint64_t h = 0; h < qs.heads; ++h) {
+      std::vector<float> part =
+          dims.size() == 2 ? f.read_float_block(c_.mask, {q0, 0}, {rows, ks.seq})
+                           : f.read_float_block(c_.mask, {dims[0] == 1 ? 0 : b, dims[1] == 1 ? 0 : h, q0, 0}, {1, 1, rows, ks.seq});
+      for (float& x : part) {
+        if (boolean) x = x != 0 ? 0.0f : -std::numeric_limits<float>::infinity();
+        else if (std::isnan(x)) throw_input(c_.input + ": mask '" + c_.mask + "' holds NaN");
+      }
+      mask.insert(mask.end(), part.begin(), part.end());
+    }
+    return mask;
+  }
+
+  AttentionConfig c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_attention_command(CLI::App& parent) { return std::make_unique<AttentionCommand>(parent); }
+
+}  // namespace perron
