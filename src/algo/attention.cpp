@@ -36,6 +36,27 @@ struct Visibility {
   }
 };
 
+// e^x for x ≤ 0 without libm, branch-free so that the compiler vectorises loops over it:
+// x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial (relative error < 2e-7),
+// 2^n assembled in the exponent bits. Inputs below −87 (and −∞) give exactly 0.
+inline float exp_nonpositive(float x) {
+  const float clamped = std::max(x, -87.0f);
+  constexpr float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to nearest
+  const float n = (clamped * 1.44269504088896341f + kRound) - kRound;
+  const float r = clamped - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
+  float p = 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return x < -87.0f ? 0.0f : p * scale;
+}
+
 // The running softmax state of the rows of one query tile (FlashAttention-2): row max m,
 // row sum l, unnormalised output o.
 struct RowState {
@@ -50,17 +71,25 @@ void attend_tile(const float* q, int rows, std::int64_t q_pos, const float* k, c
                  std::int64_t k_pos, int dq, int dv, float scale, float softcap, const Visibility& vis,
                  const float* mask, std::int64_t mask_stride, RowState st, float* s) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, dq, scale, q, dq, k, dq, 0.0f, s, cols);
+  // Most tiles need no per-element work before the softmax: every key visible to every query,
+  // no mask, no softcap. They take the plain, vectorisable path.
+  const bool plain = softcap <= 0 && !mask && vis.sees(q_pos, k_pos + cols - 1) && vis.sees(q_pos + rows - 1, k_pos) &&
+                     vis.sees(q_pos, k_pos) && vis.sees(q_pos + rows - 1, k_pos + cols - 1);
   for (int r = 0; r < rows; ++r) {
     float* row = s + static_cast<std::ptrdiff_t>(r) * cols;
     const std::int64_t i = q_pos + r;
     float row_max = kNegInf;
-    for (int c = 0; c < cols; ++c) {
-      float x = row[c];
-      if (softcap > 0) x = softcap * std::tanh(x / softcap);
-      if (mask) x += mask[static_cast<std::ptrdiff_t>(r) * mask_stride + c];
-      if (!vis.sees(i, k_pos + c)) x = kNegInf;
-      row[c] = x;
-      row_max = std::max(row_max, x);
+    if (plain) {
+      for (int c = 0; c < cols; ++c) row_max = std::max(row_max, row[c]);
+    } else {
+      for (int c = 0; c < cols; ++c) {
+        float x = row[c];
+        if (softcap > 0) x = softcap * std::tanh(x / softcap);
+        if (mask) x += mask[static_cast<std::ptrdiff_t>(r) * mask_stride + c];
+        if (!vis.sees(i, k_pos + c)) x = kNegInf;
+        row[c] = x;
+        row_max = std::max(row_max, x);
+      }
     }
     const float m_new = std::max(st.m[r], row_max);
     if (m_new == kNegInf) {  // nothing visible yet: P is all zero, the state stays empty
@@ -68,11 +97,9 @@ void attend_tile(const float* q, int rows, std::int64_t q_pos, const float* k, c
       continue;
     }
     const float rescale = st.m[r] == kNegInf ? 0.0f : std::exp(st.m[r] - m_new);
+    for (int c = 0; c < cols; ++c) row[c] = exp_nonpositive(row[c] - m_new);  // −∞ → 0; vectorised
     float sum = 0.0f;
-    for (int c = 0; c < cols; ++c) {
-      row[c] = row[c] == kNegInf ? 0.0f : std::exp(row[c] - m_new);
-      sum += row[c];
-    }
+    for (int c = 0; c < cols; ++c) sum += row[c];
     st.l[r] = st.l[r] * rescale + sum;
     st.m[r] = m_new;
     float* o = st.o + static_cast<std::ptrdiff_t>(r) * dv;
