@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Driver of bench/attention.sh: achieved GFLOP/s of perron attention (4·N²·d flops per head,
+half for causal) next to the sgemm ceiling measured in the same run, for each N, d, causal or
+not, 1 and 2 threads; interleaved repetitions, medians; peak RSS from each run's provenance."""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import h5py
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--perron", required=True)
+ap.add_argument("--ceiling", required=True)
+ap.add_argument("--seqs", default="4096,8192,16384")
+ap.add_argument("--dims", default="64,128")
+ap.add_argument("--repetitions", type=int, default=3)
+ap.add_argument("--json", required=True)
+a = ap.parse_args()
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OPENBLAS_NUM_THREADS="1",
+           HDF5_USE_FILE_LOCKING="FALSE")
+work = tempfile.mkdtemp(prefix="perron-attn-bench-")
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, env=dict(env, **kw), capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("step failed: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
+    return r.stdout
+
+
+configs = [(n, d, causal, t) for n in map(int, a.seqs.split(",")) for d in map(int, a.dims.split(","))
+           for causal in (False, True) for t in (1, 2)]
+inputs = {}
+for n in sorted({c[0] for c in configs}):
+    for d in sorted({c[1] for c in configs}):
+        inputs[(n, d)] = os.path.join(work, "qkv_%d_%d.h5" % (n, d))
+        run([a.perron, "generate", "qkv", "--heads", "1", "--seq", str(n), "--dim", str(d), "--output", inputs[(n, d)]])
+samples = {c: [] for c in configs}
+rss = {c: [] for c in configs}
+ceilings = []
+for rep in range(a.repetitions):
+    ceilings.append(float(run([a.ceiling]).strip()))
+    for c in configs:
+        n, d, causal, t = c
+        out = os.path.join(work, "out.h5")
+        run([a.perron, "attention", "--input", inputs[(n, d)], "--output", out, "--overwrite", "--quiet", "--threads", str(t)]
+            + (["--causal"] if causal else []), OMP_NUM_THREADS=str(t))
+        with h5py.File(out) as f:
+            p = f["provenance"].attrs
+            flops = 4.0 * n * n * d * (0.5 if causal else 1.0)
+            samples[c].append(flops / p["compute_s"] / 1e9)
+            rss[c].append(int(p["peak_rss_bytes_max_rank"]))
+    print("repetition %d/%d done" % (rep + 1, a.repetitions), flush=True)
+ceiling = statistics.median(ceilings)
+rows = []
+print()
+print("sgemm ceiling (2048^3, 1 thread, median of %d): %.1f GFLOP/s" % (len(ceilings), ceiling))
+print("%6s %4s %7s %7s %10s %12s %14s" % ("N", "d", "causal", "threads", "GFLOP/s", "% ceiling", "peak RSS (MB)"))
+for c in configs:
+    n, d, causal, t = c
+    g = statistics.median(samples[c])
+    rows.append(dict(n=n, d=d, causal=causal, threads=t, gflops=g, fraction_of_ceiling=g / ceiling,
+                     peak_rss_bytes=statistics.median(rss[c]), samples=samples[c]))
+    print("%6d %4d %7s %7d %10.1f %11.0f%% %14.0f" % (n, d, "yes" if causal else "no", t, g, 100 * g / ceiling,
+                                                      statistics.median(rss[c]) / 1e6))
+try:
+    import torch  # noqa: F401
+    print("PyTorch is installed, but its comparison is not part of this script yet")
+except ImportError:
+    print("PyTorch peer not measured: python3-torch is not installed")
+json.dump({"sgemm_ceiling_gflops": ceiling, "rows": rows}, open(a.json, "w"), indent=1)
+print("wrote", a.json)
+shutil.rmtree(work, ignore_errors=True)
