@@ -26,8 +26,9 @@ inline Comm world() { return Environment::world(); }
 // Where the conformance data lives: $PERRON_SHARED_DATA, else ../shared/data beside the
 // source tree. Empty if missing: tests then skip loudly.
 inline std::string shared_data() {
-  if (const char* env = std::getenv("PERRON_SHARED_DATA")) return env;
-  const std::filesystem::path p = std::filesystem::path(PERRON_SOURCE_DIR) / ".." / "shared" / "data";
+  const char* env = std::getenv("PERRON_SHARED_DATA");
+  const std::filesystem::path p =
+      env ? std::filesystem::path(env) : std::filesystem::path(PERRON_SOURCE_DIR) / ".." / "shared" / "data";
   return std::filesystem::is_directory(p) ? p.string() : std::string();
 }
 
