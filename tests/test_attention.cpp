@@ -69,12 +69,15 @@ Reference reference(const AttnCase& c, const std::vector<float>& q, const std::v
   return r;
 }
 
-// Rows [first, first + count) of a [heads][rows][dim] array.
-std::vector<float> rows_of(const std::vector<float>& a, int heads, int rows, int dim, std::int64_t first, std::int64_t count) {
+// The rows of the runs `segs` of a [heads][rows][dim] array, per head one run after the
+// other: what a rank holding those positions passes to attention().
+std::vector<float> gather_rows(const std::vector<float>& a, int heads, int rows, int dim, const std::vector<Segment>& segs) {
   std::vector<float> out;
   for (int h = 0; h < heads; ++h)
-    out.insert(out.end(), a.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(h) * rows + first) * dim),
-               a.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(h) * rows + first + count) * dim));
+    for (const Segment& sg : segs) {
+      const auto at = a.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(h) * rows + static_cast<std::size_t>(sg.begin)) * dim);
+      out.insert(out.end(), at, at + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(sg.count) * dim));
+    }
   return out;
 }
 
@@ -103,12 +106,20 @@ TEST_P(AttentionTest, MatchesDenseFloat64) {
   }
   const Reference ref = reference(c, q, k, v, mask);
 
+  // Causal self-attention on several ranks uses the zigzag layout, everything else contiguous
+  // blocks: both layouts meet the same reference.
   const auto P = static_cast<std::int64_t>(comm.size()), r = static_cast<std::int64_t>(comm.rank());
-  const std::int64_t q0 = c.nq * r / P, q1 = c.nq * (r + 1) / P, k0 = c.nk * r / P, k1 = c.nk * (r + 1) / P;
-  const auto lq = rows_of(q, c.hq, c.nq, c.dq, q0, q1 - q0);
-  const auto lk = rows_of(k, c.hkv, c.nk, c.dq, k0, k1 - k0), lv = rows_of(v, c.hkv, c.nk, c.dv, k0, k1 - k0);
-  const auto lm = c.mask ? rows_of(mask, c.hq, c.nq, c.nk, q0, q1 - q0) : std::vector<float>{};
-  AttentionBlock b{c.hq, c.hkv, c.dq, c.dv, q1 - q0, q0, k1 - k0, k0, c.nk, lq, lk, lv, lm};
+  const bool zigzag = c.causal && c.nq == c.nk && P > 1;
+  const std::vector<Segment> qseg = zigzag ? zigzag_segments(c.nq, comm.rank(), comm.size())
+                                           : std::vector<Segment>{{c.nq * r / P, c.nq * (r + 1) / P - c.nq * r / P}};
+  const std::vector<Segment> kseg = zigzag ? qseg : std::vector<Segment>{{c.nk * r / P, c.nk * (r + 1) / P - c.nk * r / P}};
+  std::int64_t nq_local = 0, nk_local = 0;
+  for (const Segment& sg : qseg) nq_local += sg.count;
+  for (const Segment& sg : kseg) nk_local += sg.count;
+  const auto lq = gather_rows(q, c.hq, c.nq, c.dq, qseg);
+  const auto lk = gather_rows(k, c.hkv, c.nk, c.dq, kseg), lv = gather_rows(v, c.hkv, c.nk, c.dv, kseg);
+  const auto lm = c.mask ? gather_rows(mask, c.hq, c.nq, c.nk, qseg) : std::vector<float>{};
+  AttentionBlock b{c.hq, c.hkv, c.dq, c.dv, nq_local, 0, nk_local, 0, c.nk, lq, lk, lv, lm, qseg, kseg};
   AttentionParams p;
   p.causal = c.causal;
   p.window = c.window;
@@ -118,18 +129,21 @@ TEST_P(AttentionTest, MatchesDenseFloat64) {
   const AttentionResult got = attention(b, p, comm);
 
   double err = 0, norm = 0, lse_err = 0, lse_norm = 0;
+  std::vector<std::int64_t> position;  // global position of each local query row
+  for (const Segment& sg : qseg)
+    for (std::int64_t i = 0; i < sg.count; ++i) position.push_back(sg.begin + i);
   for (int h = 0; h < c.hq; ++h)
-    for (std::int64_t i = q0; i < q1; ++i) {
-      const std::size_t gr = static_cast<std::size_t>(h) * c.nq + static_cast<std::size_t>(i);
-      const std::size_t lr = static_cast<std::size_t>(h) * static_cast<std::size_t>(q1 - q0) + static_cast<std::size_t>(i - q0);
+    for (std::size_t li = 0; li < position.size(); ++li) {
+      const std::size_t gr = static_cast<std::size_t>(h) * c.nq + static_cast<std::size_t>(position[li]);
+      const std::size_t lr = static_cast<std::size_t>(h) * position.size() + li;
       for (int d = 0; d < c.dv; ++d) {
         const double e = got.out[lr * c.dv + d] - ref.out[gr * c.dv + d];
-        ASSERT_TRUE(std::isfinite(got.out[lr * c.dv + d])) << "row " << i;
+        ASSERT_TRUE(std::isfinite(got.out[lr * c.dv + d])) << "position " << position[li];
         err += e * e;
         norm += ref.out[gr * c.dv + d] * ref.out[gr * c.dv + d];
       }
       if (ref.lse[gr] == -INFINITY) {
-        EXPECT_EQ(got.lse[lr], -INFINITY) << "fully masked row " << i;
+        EXPECT_EQ(got.lse[lr], -INFINITY) << "fully masked row " << position[li];
         continue;
       }
       lse_err += (got.lse[lr] - ref.lse[gr]) * (got.lse[lr] - ref.lse[gr]);

@@ -104,7 +104,7 @@ TEST(OnnxAttention, SupportedCasesMatchExpectedOutputs) {
       const auto lm = mask.empty() ? std::vector<float>{} : slice(mask, hq, sq, sk, q0, q1);
       const AttentionBlock block{static_cast<int>(hq), static_cast<int>(hkv), static_cast<int>(dq), static_cast<int>(dv),
                                  static_cast<std::int64_t>(q1 - q0), static_cast<std::int64_t>(q0), static_cast<std::int64_t>(k1 - k0),
-                                 static_cast<std::int64_t>(k0), static_cast<std::int64_t>(sk), lq, lk, lv, lm};
+                                 static_cast<std::int64_t>(k0), static_cast<std::int64_t>(sk), lq, lk, lv, lm, {}, {}};
       const AttentionResult got = attention(block, p, comm);
       const auto want = slice(Y.values, hq, sq, dv, q0, q1);
       for (std::size_t i = 0; i < want.size(); ++i) {

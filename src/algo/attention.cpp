@@ -108,12 +108,21 @@ void attend_tile(const float* q, int rows, std::int64_t q_pos, const float* k, c
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, cols, 1.0f, s, cols, v, dv, 1.0f, st.o, dv);
 }
 
-// The K/V block that travels around the ring: where it starts, how many rows, then K and V.
+// The K/V block that travels around the ring: the positions it holds (up to two runs), then K
+// and V as [kv heads][rows][d].
+constexpr int kMaxSegments = 2;
 struct BlockHeader {
-  std::int64_t k_begin;
-  std::int64_t nk;
+  std::int64_t segments;
+  Segment segment[kMaxSegments];
+  std::int64_t rows() const { return segment[0].count + (segments > 1 ? segment[1].count : 0); }
 };
 static_assert(sizeof(BlockHeader) % sizeof(float) == 0);
+
+// A query tile: its first local row, first position and row count.
+struct QueryTile {
+  std::int64_t row, pos;
+  int rows;
+};
 
 }  // namespace
 
@@ -136,13 +145,23 @@ void merge_attention(PartialAttention a, std::span<const float> out_b, std::span
   }
 }
 
+std::vector<Segment> zigzag_segments(std::int64_t n, int rank, int ranks) {
+  const std::int64_t chunks = 2 * static_cast<std::int64_t>(ranks);
+  auto chunk = [&](std::int64_t c) { return Segment{n * c / chunks, n * (c + 1) / chunks - n * c / chunks}; };
+  return {chunk(rank), chunk(chunks - 1 - rank)};
+}
+
 AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, const Comm& comm) {
   comm.agree([&] {
     if (b.dq <= 0 || b.dv <= 0) throw_input("attention: head sizes must be > 0 (d = " + std::to_string(b.dq) + ")");
     if (b.hkv <= 0 || b.hq % b.hkv != 0)
       throw_input("attention: " + std::to_string(b.hq) + " query heads are not a multiple of " + std::to_string(b.hkv) + " key/value heads");
     if (p.window < 0) throw_usage("--window must be > 0, got " + std::to_string(p.window));
+    if (b.q_segments.size() > kMaxSegments || b.k_segments.size() > kMaxSegments)
+      throw Error(ErrorKind::internal, "attention: at most two position segments per rank");
   });
+  const std::vector<Segment> q_segments = b.q_segments.empty() ? std::vector<Segment>{{b.q_begin, b.nq}} : b.q_segments;
+  const std::vector<Segment> k_segments = b.k_segments.empty() ? std::vector<Segment>{{b.k_begin, b.nk}} : b.k_segments;
   openblas_set_num_threads(1);  // OpenMP owns the cores; one BLAS thread per tile
   const float scale = p.scale > 0 ? p.scale : 1.0f / std::sqrt(static_cast<float>(b.dq));
   const Visibility vis{p.causal, p.window};
@@ -161,20 +180,28 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
   const std::size_t bytes = floats * sizeof(float);
   auto cur = std::make_unique<float[]>(floats), next = std::make_unique<float[]>(floats);
   {
-    const BlockHeader h{b.k_begin, b.nk};
+    BlockHeader h{static_cast<std::int64_t>(k_segments.size()), {}};
+    for (std::size_t i = 0; i < k_segments.size(); ++i) h.segment[i] = k_segments[i];
     std::memcpy(cur.get(), &h, sizeof h);
     std::copy(b.k.begin(), b.k.end(), cur.get() + kHeaderFloats);
     std::copy(b.v.begin(), b.v.end(), cur.get() + kHeaderFloats + b.k.size());
   }
   const int tq = std::max(1, p.tile_q), tk = std::max(1, p.tile_k);
-  const std::int64_t q_tiles = (b.nq + tq - 1) / tq;
+  std::vector<QueryTile> tiles;
+  for (std::int64_t row = 0; const Segment& seg : q_segments) {
+    for (std::int64_t r0 = 0; r0 < seg.count; r0 += tq)
+      tiles.push_back({row + r0, seg.begin + r0, static_cast<int>(std::min<std::int64_t>(tq, seg.count - r0))});
+    row += seg.count;
+  }
+  const auto q_tiles = static_cast<std::int64_t>(tiles.size());
   for (int step = 0; step < comm.size(); ++step) {
     std::optional<Comm::RingShift> shift;
     if (step + 1 < comm.size()) shift.emplace(comm, cur.get(), next.get(), bytes);
-    BlockHeader h;
-    std::memcpy(&h, cur.get(), sizeof h);
+    BlockHeader h{};
+    std::memcpy(static_cast<void*>(&h), cur.get(), sizeof h);
     const float* kblock = cur.get() + kHeaderFloats;
-    const float* vblock = kblock + static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(h.nk) * static_cast<std::size_t>(b.dq);
+    const std::int64_t block_rows = h.rows();
+    const float* vblock = kblock + static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(block_rows) * static_cast<std::size_t>(b.dq);
     // Work items: (query head, query tile); each owns its rows of the state, so no races.
 #pragma omp parallel
     {
@@ -182,22 +209,26 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
 #pragma omp for schedule(dynamic, 1)
       for (std::int64_t item = 0; item < static_cast<std::int64_t>(b.hq) * q_tiles; ++item) {
         const int head = static_cast<int>(item / q_tiles);
-        const std::int64_t r0 = (item % q_tiles) * tq;
-        const int rows = static_cast<int>(std::min<std::int64_t>(tq, b.nq - r0));
+        const QueryTile& tile = tiles[static_cast<std::size_t>(item % q_tiles)];
+        const int rows = tile.rows;
         const int kvh = head / group;
-        const std::size_t row0 = static_cast<std::size_t>(head) * nq + static_cast<std::size_t>(r0);
+        const std::size_t row0 = static_cast<std::size_t>(head) * nq + static_cast<std::size_t>(tile.row);
         const RowState st{m.data() + row0, l.data() + row0, res.out.data() + row0 * static_cast<std::size_t>(b.dv)};
         const float* q = b.q.data() + row0 * static_cast<std::size_t>(b.dq);
-        for (std::int64_t c0 = 0; c0 < h.nk; c0 += tk) {
-          const int cols = static_cast<int>(std::min<std::int64_t>(tk, h.nk - c0));
-          if (!vis.any(b.q_begin + r0, b.q_begin + r0 + rows, h.k_begin + c0, h.k_begin + c0 + cols)) continue;
-          const std::size_t kv_row = static_cast<std::size_t>(kvh) * static_cast<std::size_t>(h.nk) + static_cast<std::size_t>(c0);
-          const float* mask = b.mask.empty() ? nullptr
-                                             : b.mask.data() + row0 * static_cast<std::size_t>(b.nk_total) +
-                                                   static_cast<std::size_t>(h.k_begin + c0);
-          attend_tile(q, rows, b.q_begin + r0, kblock + kv_row * static_cast<std::size_t>(b.dq),
-                      vblock + kv_row * static_cast<std::size_t>(b.dv), cols, h.k_begin + c0, b.dq, b.dv, scale,
-                      p.softcap, vis, mask, b.nk_total, st, s.data());
+        for (std::int64_t seg = 0, seg_row = 0; seg < h.segments; seg_row += h.segment[seg].count, ++seg) {
+          const Segment& ks = h.segment[seg];
+          for (std::int64_t c0 = 0; c0 < ks.count; c0 += tk) {
+            const int cols = static_cast<int>(std::min<std::int64_t>(tk, ks.count - c0));
+            if (!vis.any(tile.pos, tile.pos + rows, ks.begin + c0, ks.begin + c0 + cols)) continue;
+            const std::size_t kv_row = static_cast<std::size_t>(kvh) * static_cast<std::size_t>(block_rows) +
+                                       static_cast<std::size_t>(seg_row + c0);
+            const float* mask = b.mask.empty() ? nullptr
+                                               : b.mask.data() + row0 * static_cast<std::size_t>(b.nk_total) +
+                                                     static_cast<std::size_t>(ks.begin + c0);
+            attend_tile(q, rows, tile.pos, kblock + kv_row * static_cast<std::size_t>(b.dq),
+                        vblock + kv_row * static_cast<std::size_t>(b.dv), cols, ks.begin + c0, b.dq, b.dv, scale,
+                        p.softcap, vis, mask, b.nk_total, st, s.data());
+          }
         }
       }
     }

@@ -59,6 +59,26 @@ std::vector<float> read_rows(const H5Reader& f, const std::string& name, const S
   return f.read_float_block(name, {0, first, 0}, {s.heads, count, s.dim});
 }
 
+// The rows of several runs of positions, per head one after the other: [heads][Σ rows][dim].
+// `read(first, count)` returns one run as [heads][count][dim].
+template <class ReadRun>
+std::vector<float> concat_runs(const std::vector<Segment>& runs, std::uint64_t heads, std::uint64_t dim, ReadRun read) {
+  std::vector<std::vector<float>> parts;
+  std::uint64_t total = 0;
+  for (const Segment& r : runs) {
+    parts.push_back(read(static_cast<std::uint64_t>(r.begin), static_cast<std::uint64_t>(r.count)));
+    total += static_cast<std::uint64_t>(r.count);
+  }
+  std::vector<float> out;
+  out.reserve(heads * total * dim);
+  for (std::uint64_t h = 0; h < heads; ++h)
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      const std::uint64_t n = static_cast<std::uint64_t>(runs[i].count) * dim;
+      out.insert(out.end(), parts[i].begin() + static_cast<std::ptrdiff_t>(h * n), parts[i].begin() + static_cast<std::ptrdiff_t>((h + 1) * n));
+    }
+  return out;
+}
+
 // NaN or ±inf in an input is an error naming the dataset, head and position.
 void check_finite(const std::vector<float>& x, const std::string& path, const std::string& name, const Shape& s,
                   std::uint64_t b, std::uint64_t first, std::uint64_t count) {
@@ -141,9 +161,18 @@ class AttentionCommand final : public Command {
     params.softcap = static_cast<float>(c_.softcap);
     params.tile_q = c_.tile_q > 0 ? c_.tile_q : (qs.dim <= 64 ? 256 : 128);
     params.tile_k = c_.tile_k > 0 ? c_.tile_k : (qs.dim <= 64 ? 256 : 512);
+    // Positions of this rank: contiguous blocks, or for causal self-attention on several ranks
+    // the zigzag layout (chunks r and 2P−1−r of 2P), which gives every rank equal work.
     const auto P = static_cast<std::uint64_t>(comm.size()), r = static_cast<std::uint64_t>(comm.rank());
-    const std::uint64_t q0 = qs.seq * r / P, q1 = qs.seq * (r + 1) / P, k0 = ks.seq * r / P, k1 = ks.seq * (r + 1) / P;
-    const std::uint64_t rows = q1 - q0;
+    const bool zigzag = c_.causal && qs.seq == ks.seq && P > 1;
+    auto contiguous = [&](std::uint64_t n) {
+      return std::vector<Segment>{{static_cast<std::int64_t>(n * r / P), static_cast<std::int64_t>(n * (r + 1) / P - n * r / P)}};
+    };
+    const std::vector<Segment> q_runs = zigzag ? zigzag_segments(static_cast<std::int64_t>(qs.seq), comm.rank(), comm.size()) : contiguous(qs.seq);
+    const std::vector<Segment> k_runs = zigzag ? q_runs : contiguous(ks.seq);
+    std::uint64_t rows = 0, krows = 0;
+    for (const Segment& s : q_runs) rows += static_cast<std::uint64_t>(s.count);
+    for (const Segment& s : k_runs) krows += static_cast<std::uint64_t>(s.count);
     std::vector<float> out, lse;
     double load_s = 0, compute_s = 0;
     for (std::uint64_t b = 0; b < qs.batch; ++b) {
@@ -151,20 +180,27 @@ class AttentionCommand final : public Command {
       std::vector<float> q, k, v, mask;
       comm.agree([&] {
         const H5Reader f(c_.input);
-        q = read_rows(f, c_.q, qs, b, q0, rows);
-        k = read_rows(f, c_.k, ks, b, k0, k1 - k0);
-        v = read_rows(f, c_.v, vs, b, k0, k1 - k0);
-        check_finite(q, c_.input, c_.q, qs, b, q0, rows);
-        check_finite(k, c_.input, c_.k, ks, b, k0, k1 - k0);
-        check_finite(v, c_.input, c_.v, vs, b, k0, k1 - k0);
-        if (!c_.mask.empty()) mask = read_mask(f, b, q0, rows, qs, ks, mask_dims, bool_mask);
+        auto reader = [&](const std::string& name, const Shape& shape) {
+          return [&, name](std::uint64_t first, std::uint64_t count) {
+            std::vector<float> run = read_rows(f, name, shape, b, first, count);
+            check_finite(run, c_.input, name, shape, b, first, count);
+            return run;
+          };
+        };
+        q = concat_runs(q_runs, qs.heads, qs.dim, reader(c_.q, qs));
+        k = concat_runs(k_runs, ks.heads, ks.dim, reader(c_.k, ks));
+        v = concat_runs(k_runs, vs.heads, vs.dim, reader(c_.v, vs));
+        if (!c_.mask.empty())
+          mask = concat_runs(q_runs, qs.heads, ks.seq, [&](std::uint64_t first, std::uint64_t count) {
+            return read_mask(f, b, first, count, qs, ks, mask_dims, bool_mask);
+          });
       });
       load_s += watch.seconds();
       watch.restart();
       const AttentionBlock block{static_cast<int>(qs.heads), static_cast<int>(ks.heads), static_cast<int>(qs.dim),
-                                 static_cast<int>(vs.dim), static_cast<std::int64_t>(rows), static_cast<std::int64_t>(q0),
-                                 static_cast<std::int64_t>(k1 - k0), static_cast<std::int64_t>(k0),
-                                 static_cast<std::int64_t>(ks.seq), q, k, v, mask};
+                                 static_cast<int>(vs.dim), static_cast<std::int64_t>(rows), 0,
+                                 static_cast<std::int64_t>(krows), 0, static_cast<std::int64_t>(ks.seq), q, k, v, mask,
+                                 q_runs, k_runs};
       const AttentionResult res = attention(block, params, comm);
       compute_s += watch.seconds();
       out.insert(out.end(), res.out.begin(), res.out.end());
@@ -175,16 +211,22 @@ class AttentionCommand final : public Command {
       const Stopwatch watch;
       H5Writer file(output.temp_path(), comm);
       file.create_group("/attention");
+      // Each rank writes its runs of positions: one block per run, in one collective write.
       using Dims = std::vector<std::uint64_t>;
       const bool bt = qs.batched;
       const Dims od = bt ? Dims{qs.batch, qs.heads, qs.seq, vs.dim} : Dims{qs.heads, qs.seq, vs.dim};
-      const Dims os = bt ? Dims{0, 0, q0, 0} : Dims{0, q0, 0};
-      const Dims oc = bt ? Dims{qs.batch, qs.heads, rows, vs.dim} : Dims{qs.heads, rows, vs.dim};
       const Dims ld = bt ? Dims{qs.batch, qs.heads, qs.seq} : Dims{qs.heads, qs.seq};
-      const Dims ls = bt ? Dims{0, 0, q0} : Dims{0, q0};
-      const Dims lc = bt ? Dims{qs.batch, qs.heads, rows} : Dims{qs.heads, rows};
-      file.write_block<float>("/attention/out", od, os, oc, out);
-      file.write_block<float>("/attention/lse", ld, ls, lc, lse);
+      std::vector<Dims> os, oc, ls, lc;
+      for (const Segment& run : q_runs) {
+        const auto first = static_cast<std::uint64_t>(run.begin), n = static_cast<std::uint64_t>(run.count);
+        os.push_back(bt ? Dims{0, 0, first, 0} : Dims{0, first, 0});
+        oc.push_back(bt ? Dims{qs.batch, qs.heads, n, vs.dim} : Dims{qs.heads, n, vs.dim});
+        ls.push_back(bt ? Dims{0, 0, first} : Dims{0, first});
+        lc.push_back(bt ? Dims{qs.batch, qs.heads, n} : Dims{qs.heads, n});
+      }
+      file.write_blocks<float>("/attention/out", od, os, oc, out);
+      file.write_blocks<float>("/attention/lse", ld, ls, lc, lse);
+      file.set_attribute("/attention", "layout_across_ranks", std::string(zigzag ? "zigzag" : "contiguous"));
       file.set_attribute("/attention", "scale", static_cast<double>(params.scale > 0 ? params.scale : 1.0f / std::sqrt(static_cast<float>(qs.dim))));
       file.set_attribute("/attention", "softcap", c_.softcap);
       file.set_attribute("/attention", "causal", c_.causal);

@@ -116,24 +116,27 @@ void H5Writer::write_raw(const std::string& path, const void* data, std::size_t 
   require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 
-void H5Writer::write_block_raw(const std::string& path, const std::vector<std::uint64_t>& dims,
-                               const std::vector<std::uint64_t>& start, const std::vector<std::uint64_t>& count,
-                               const void* data, ElemType type) {
-  const std::vector<hsize_t> d(dims.begin(), dims.end()), st(start.begin(), start.end()), n(count.begin(), count.end());
+void H5Writer::write_blocks_raw(const std::string& path, const std::vector<std::uint64_t>& dims,
+                                const std::vector<std::vector<std::uint64_t>>& starts,
+                                const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type) {
+  const std::vector<hsize_t> d(dims.begin(), dims.end());
   Hid file_space(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), H5Sclose);
   Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
-  hsize_t elements = 1;
-  for (hsize_t x : n) elements *= x;
-  const hsize_t flat[1] = {elements};
-  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
-  if (elements == 0) {
-    H5Sselect_none(file_space.get());
-    H5Sselect_none(mem_space.get());
-  } else {
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr);
+  hsize_t elements = 0;
+  H5Sselect_none(file_space.get());
+  for (std::size_t b = 0; b < starts.size(); ++b) {
+    const std::vector<hsize_t> st(starts[b].begin(), starts[b].end()), n(counts[b].begin(), counts[b].end());
+    hsize_t block = 1;
+    for (hsize_t x : n) block *= x;
+    if (block == 0) continue;
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, st.data(), nullptr, n.data(), nullptr);
+    elements += block;
   }
+  const hsize_t flat[1] = {std::max<hsize_t>(elements, 1)};
+  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
+  if (elements == 0) H5Sselect_none(mem_space.get());
   Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
   const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data);

@@ -9,6 +9,8 @@ for np in 1 2 3; do
   expect_ok "attention np$np" "$np" attention --input "$WORK/r.h5" --output "$WORK/o$np.h5" --tile-q 32 --tile-k 48 && check "$WORK/r.h5" "$WORK/o$np.h5"
 done
 expect_ok "causal, softcap" 3 attention --input "$WORK/r.h5" --output "$WORK/oc.h5" --causal --softcap 2 && check "$WORK/r.h5" "$WORK/oc.h5" --causal --softcap 2
+"$PYTHON" -c "import h5py; a = h5py.File('$WORK/oc.h5')['attention'].attrs['layout_across_ranks']; assert a == 'zigzag', a; print('causal runs use the zigzag layout')" ||
+  FAILURES=$((FAILURES + 1))
 expect_ok "sliding window" 2 attention --input "$WORK/c.h5" --output "$WORK/ow.h5" --window 20 && check "$WORK/c.h5" "$WORK/ow.h5" --window 20
 expect_ok "causal window" 2 attention --input "$WORK/c.h5" --output "$WORK/ocw.h5" --window 20 --causal && check "$WORK/c.h5" "$WORK/ocw.h5" --window 20 --causal
 "$PYTHON" - "$WORK/c.h5" <<'PY'

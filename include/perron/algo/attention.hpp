@@ -27,17 +27,31 @@ struct AttentionParams {
   int tile_k = 256;
 };
 
+// A run of consecutive positions held by one rank.
+struct Segment {
+  std::int64_t begin = 0;
+  std::int64_t count = 0;
+};
+
 // One rank's part of one batch entry: queries of all query heads for positions
 // [q_begin, q_begin + nq), keys and values of all KV heads for [k_begin, k_begin + nk);
 // row-major [heads][rows][dim]. An optional additive mask holds, per query head, the rows of
 // this rank's queries against all nk_total keys ([hq][nq][nk_total]; −∞ masks).
+// With the zigzag layout a rank holds two runs instead: q_segments / k_segments (at most two
+// each, rows in that order), and then q_begin / k_begin are not used.
 struct AttentionBlock {
   int hq = 1, hkv = 1, dq = 0, dv = 0;
   std::int64_t nq = 0, q_begin = 0;
   std::int64_t nk = 0, k_begin = 0, nk_total = 0;
   std::span<const float> q, k, v;
   std::span<const float> mask;  // empty: no mask
+  std::vector<Segment> q_segments, k_segments;
 };
+
+// The zigzag layout of causal Ring Attention (Brandon et al. 2023; ring-flash-attention): the
+// N positions cut into 2P chunks, rank r holding chunks r and 2P−1−r, so that every rank has
+// as many positions early in the sequence (little causal work) as late (much).
+std::vector<Segment> zigzag_segments(std::int64_t n, int rank, int ranks);
 
 struct AttentionResult {
   std::vector<float> out;  // [hq][nq][dv]

@@ -38,7 +38,15 @@ class H5Writer {
   template <class T>
   void write_block(const std::string& path, const std::vector<std::uint64_t>& dims, const std::vector<std::uint64_t>& start,
                    const std::vector<std::uint64_t>& count, std::span<const T> local) {
-    write_block_raw(path, dims, start, count, local.data(), elem_type<T>());
+    write_blocks_raw(path, dims, {start}, {count}, local.data(), elem_type<T>());
+  }
+  // The same with several disjoint blocks per rank; `local` holds their union in the file's
+  // row-major order (for blocks that differ in one dimension: element by element, in order).
+  template <class T>
+  void write_blocks(const std::string& path, const std::vector<std::uint64_t>& dims,
+                    const std::vector<std::vector<std::uint64_t>>& starts,
+                    const std::vector<std::vector<std::uint64_t>>& counts, std::span<const T> local) {
+    write_blocks_raw(path, dims, starts, counts, local.data(), elem_type<T>());
   }
 
   // 1-D dataset whose contents every rank holds identically; rank 0 writes it.
@@ -64,8 +72,9 @@ class H5Writer {
   void write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
                  std::uint64_t global_size, ElemType type, bool compress = false);
   void attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type);
-  void write_block_raw(const std::string& path, const std::vector<std::uint64_t>& dims, const std::vector<std::uint64_t>& start,
-                       const std::vector<std::uint64_t>& count, const void* data, ElemType type);
+  void write_blocks_raw(const std::string& path, const std::vector<std::uint64_t>& dims,
+                        const std::vector<std::vector<std::uint64_t>>& starts,
+                        const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type);
 
   std::string path_;
   Comm comm_;
