@@ -82,6 +82,17 @@ TEST(Options, WrongTypeAndStrayTablesAreErrors) {
     set.add("--iterations", s.iterations, "");
     EXPECT_THROW(parse(app, set, {"-c", write_config("syntax.toml", "[pagerank\n")}), Error);
   }
+  {  // sibling subcommand tables share a file: [generate.kronecker] beside [generate.qkv]
+    CLI::App app;
+    OptionSet set(app, {"generate", "qkv"});
+    int seq = 0;
+    set.add("--seq", seq, "");
+    std::vector<std::string> args{"-c", write_config("siblings.toml", "[generate.kronecker]\nscale = 3\n[generate.qkv]\nseq = 77\n")};
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
+    set.apply_config_file({"pagerank", "generate", "kronecker", "qkv"});
+    EXPECT_EQ(seq, 77);
+  }
   {  // another command's table is allowed and ignored
     CLI::App app;
     OptionSet set(app, {"pagerank"});

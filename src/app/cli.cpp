@@ -29,7 +29,7 @@ int run_cli(int argc, char** argv, const Comm& comm) {
   commands.push_back(make_convert_command(app));
   commands.push_back(make_inspect_command(app));
   commands.push_back(make_diff_command(app));
-  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert", "inspect", "diff", "attention"};
+  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert", "inspect", "diff", "attention", "qkv", "kronecker"};
 
   try {
     try {

@@ -47,7 +47,7 @@ void OptionSet::apply_config_file(const std::vector<std::string>& known_sections
     for (const auto& [key, node] : *table) {
       const std::string k(key.str());
       bool known = k == section_[depth];
-      for (const auto& s : known_sections) known = known || (depth == 0 && s == k);
+      for (const auto& s : known_sections) known = known || s == k;  // another command's table
       if (!known)
         throw_usage(where(config_path_, key.source()) + ": unknown key '" + k + "' at " +
                     (depth == 0 ? std::string("top level") : "[" + dotted({section_.begin(), section_.begin() + static_cast<long>(depth)}) + "]") +
