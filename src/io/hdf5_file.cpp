@@ -247,17 +247,11 @@ void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64
 }
 
 H5Reader::FloatArray H5Reader::read_float_array(const std::string& dataset) const {
-  require(exists(dataset), ErrorKind::input, path_ + ": no dataset " + dataset);
-  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  require(dset.ok(), ErrorKind::input, path_ + ": " + dataset + " is not a dataset");
-  Hid space(H5Dget_space(dset.get()), H5Sclose);
-  const int ndims = H5Sget_simple_extent_ndims(space.get());
-  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(ndims, 0)));
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   FloatArray out;
-  out.dims.assign(dims.begin(), dims.end());
+  out.dims = info(dataset).dims;  // checks that it exists and is a dataset
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   std::size_t count = 1;
-  for (hsize_t d : dims) count *= static_cast<std::size_t>(d);
+  for (std::uint64_t d : out.dims) count *= static_cast<std::size_t>(d);
   out.values.resize(count);
   Hid type(H5Dget_type(dset.get()), H5Tclose);
   const H5T_class_t cls = H5Tget_class(type.get());
