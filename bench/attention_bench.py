@@ -42,7 +42,29 @@ for n in sorted({c[0] for c in configs}):
         run([a.perron, "generate", "qkv", "--heads", "1", "--seq", str(n), "--dim", str(d), "--output", inputs[(n, d)]])
 samples = {c: [] for c in configs}
 rss = {c: [] for c in configs}
+torch_samples = {c: [] for c in configs}
 ceilings = []
+# The peer: PyTorch's CPU attention as its users write it (matmul, softmax, matmul), float32,
+# on the same inputs, with the same thread count, timed in a subprocess interleaved with perron.
+TORCH = r"""
+import sys, time, h5py, torch
+path, threads, causal = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+torch.set_num_threads(threads)
+f = h5py.File(path)
+q, k, v = (torch.from_numpy(f[n][:]) for n in ("q", "k", "v"))
+def run():
+    s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if causal:
+        s = s.masked_fill(torch.ones(s.shape[-2:], dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(s, dim=-1) @ v
+run()
+t = time.perf_counter(); run(); print(time.perf_counter() - t)
+"""
+try:
+    subprocess.run(["/usr/bin/python3", "-c", "import torch"], check=True, capture_output=True)
+    have_torch = True
+except subprocess.CalledProcessError:
+    have_torch = False
 for rep in range(a.repetitions):
     ceilings.append(float(run([a.ceiling]).strip()))
     for c in configs:
@@ -55,24 +77,27 @@ for rep in range(a.repetitions):
             flops = 4.0 * n * n * d * (0.5 if causal else 1.0)
             samples[c].append(flops / p["compute_s"] / 1e9)
             rss[c].append(int(p["peak_rss_bytes_max_rank"]))
+        if have_torch:
+            seconds = float(run(["/usr/bin/python3", "-c", TORCH, inputs[(n, d)], str(t), "1" if causal else "0"],
+                                OMP_NUM_THREADS=str(t)).strip())
+            torch_samples[c].append(flops / seconds / 1e9)
     print("repetition %d/%d done" % (rep + 1, a.repetitions), flush=True)
 ceiling = statistics.median(ceilings)
 rows = []
 print()
 print("sgemm ceiling (2048^3, 1 thread, median of %d): %.1f GFLOP/s" % (len(ceilings), ceiling))
-print("%6s %4s %7s %7s %10s %12s %14s" % ("N", "d", "causal", "threads", "GFLOP/s", "% ceiling", "peak RSS (MB)"))
+print("%6s %4s %7s %7s %10s %12s %14s %14s %10s" % ("N", "d", "causal", "threads", "GFLOP/s", "% ceiling", "peak RSS (MB)",
+                                                   "torch GFLOP/s", "vs torch"))
 for c in configs:
     n, d, causal, t = c
     g = statistics.median(samples[c])
+    tg = statistics.median(torch_samples[c]) if torch_samples[c] else float("nan")
     rows.append(dict(n=n, d=d, causal=causal, threads=t, gflops=g, fraction_of_ceiling=g / ceiling,
-                     peak_rss_bytes=statistics.median(rss[c]), samples=samples[c]))
-    print("%6d %4d %7s %7d %10.1f %11.0f%% %14.0f" % (n, d, "yes" if causal else "no", t, g, 100 * g / ceiling,
-                                                      statistics.median(rss[c]) / 1e6))
-try:
-    import torch  # noqa: F401
-    print("PyTorch is installed, but its comparison is not part of this script yet")
-except ImportError:
-    print("PyTorch peer not measured: python3-torch is not installed")
+                     peak_rss_bytes=statistics.median(rss[c]), samples=samples[c], torch_gflops=tg))
+    print("%6d %4d %7s %7d %10.1f %11.0f%% %14.0f %14.1f %9.2fx" % (n, d, "yes" if causal else "no", t, g, 100 * g / ceiling,
+                                                                   statistics.median(rss[c]) / 1e6, tg, g / tg))
+if not have_torch:
+    print("PyTorch peer not measured: install Debian's python3-torch (apt-get install python3-torch)")
 json.dump({"sgemm_ceiling_gflops": ceiling, "rows": rows}, open(a.json, "w"), indent=1)
 print("wrote", a.json)
 shutil.rmtree(work, ignore_errors=True)
