@@ -63,10 +63,12 @@ inline float exp_nonpositive(float x) {
 // Returns the row's sum. `omp simd reduction` lets the sum and max vectorise (in a fixed order
 // for a given build and CPU).
 __attribute__((target_clones("avx512f", "avx2", "default"))) float exp_row(float* row, int cols, float shift) {
-  for (int c = 0; c < cols; ++c) row[c] = exp_nonpositive(row[c] - shift);
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-  for (int c = 0; c < cols; ++c) sum += row[c];
+  for (int c = 0; c < cols; ++c) {
+    row[c] = exp_nonpositive(row[c] - shift);
+    sum += row[c];
+  }
   return sum;
 }
 
