@@ -146,9 +146,9 @@ ComponentCounts count_components(const DistGraph& g, const Comm& comm) {
   };
   std::vector<LabelCount> pairs;
   for (const auto& [l, c] : sizes) pairs.push_back({l, c});
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
-  for (const auto& p : pairs) ++counts[static_cast<std::size_t>(g.partition.owner(p.label))];
-  const auto mine = comm.alltoallv<LabelCount>(pairs, counts);
+  const Buckets<LabelCount> b =
+      bucket_by_owner<LabelCount>(pairs, comm.size(), [&](const LabelCount& p) { return g.partition.owner(p.label); });
+  const auto mine = comm.alltoallv<LabelCount>(b.send, b.counts);
   std::map<Label, std::uint64_t> total;
   for (const auto& p : mine) total[p.label] += p.count;
   std::uint64_t largest = 0;

@@ -11,22 +11,14 @@
 namespace perron {
 namespace {
 
-// Sends every edge to owner(edge): a stable counting sort into rank buckets, then Alltoallv.
+// Sends every edge to owner(edge). The input is freed before the exchange, so at most the
+// bucketed copy and what arrives are held at once.
 template <class OwnerFn>
 std::vector<Edge> redistribute(std::vector<Edge>& edges, OwnerFn owner, const Comm& comm) {
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
-  std::vector<int> dest(edges.size());
-  for (std::size_t i = 0; i < edges.size(); ++i) {
-    dest[i] = owner(edges[i]);
-    ++counts[static_cast<std::size_t>(dest[i])];
-  }
-  std::vector<std::size_t> next(counts.size(), 0);
-  for (std::size_t r = 1; r < next.size(); ++r) next[r] = next[r - 1] + static_cast<std::size_t>(counts[r - 1]);
-  std::vector<Edge> send(edges.size());
-  for (std::size_t i = 0; i < edges.size(); ++i) send[next[static_cast<std::size_t>(dest[i])]++] = edges[i];
+  Buckets<Edge> b = bucket_by_owner<Edge>(edges, comm.size(), owner);
   std::vector<Edge>().swap(edges);
-  std::vector<int>().swap(dest);
-  return comm.alltoallv<Edge>(send, counts);
+  std::vector<std::size_t>().swap(b.position);
+  return comm.alltoallv<Edge>(b.send, b.counts);
 }
 
 bool by_dst_src(const Edge& a, const Edge& b) {
@@ -324,10 +316,8 @@ std::vector<double> sum_into_owners(std::span<const GlobalId> ids, std::span<con
   };
   std::vector<Pair> pairs(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) pairs[i] = {ids[i], values[i]};
-  std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.id < b.id; });
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
-  for (const Pair& p : pairs) ++counts[static_cast<std::size_t>(graph.partition.owner(p.id))];
-  const std::vector<Pair> mine = comm.alltoallv<Pair>(pairs, counts);
+  const Buckets<Pair> b = bucket_by_owner<Pair>(pairs, comm.size(), [&](const Pair& p) { return graph.partition.owner(p.id); });
+  const std::vector<Pair> mine = comm.alltoallv<Pair>(b.send, b.counts);
   std::vector<double> out(graph.rows(), 0.0);
   for (const Pair& p : mine) out[p.id - graph.first] += p.value;
   return out;

@@ -1,3 +1,4 @@
+#include "perron/core/range.hpp"
 #include "perron/graph/id_map.hpp"
 
 #include <algorithm>
@@ -12,22 +13,15 @@ namespace {
 // there, and Alltoallv back.
 template <class Answer, class Query, class OwnerFn, class AnswerFn>
 std::vector<Answer> ask_owners(std::span<const Query> queries, OwnerFn owner, AnswerFn answer, const Comm& comm) {
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
-  std::vector<int> dest(queries.size());
-  for (std::size_t i = 0; i < queries.size(); ++i) ++counts[static_cast<std::size_t>(dest[i] = owner(queries[i]))];
-  std::vector<std::size_t> next(counts.size(), 0);
-  for (std::size_t r = 1; r < next.size(); ++r) next[r] = next[r - 1] + static_cast<std::size_t>(counts[r - 1]);
-  std::vector<std::size_t> pos(queries.size());
-  std::vector<Query> send(queries.size());
-  for (std::size_t i = 0; i < queries.size(); ++i) send[pos[i] = next[static_cast<std::size_t>(dest[i])]++] = queries[i];
+  const Buckets<Query> b = bucket_by_owner(queries, comm.size(), owner);
   std::vector<std::int64_t> recv_counts;
-  const std::vector<Query> received = comm.alltoallv<Query>(send, counts, &recv_counts);
+  const std::vector<Query> received = comm.alltoallv<Query>(b.send, b.counts, &recv_counts);
   std::vector<Answer> answers(received.size());
 #pragma omp parallel for schedule(static)
   for (std::size_t q = 0; q < received.size(); ++q) answers[q] = answer(received[q]);
   const std::vector<Answer> back = comm.alltoallv<Answer>(answers, recv_counts);
   std::vector<Answer> out(queries.size());
-  for (std::size_t i = 0; i < queries.size(); ++i) out[i] = back[pos[i]];
+  for (std::size_t i = 0; i < queries.size(); ++i) out[i] = back[b.position[i]];
   return out;
 }
 
@@ -39,7 +33,7 @@ IdMap IdMap::identity(std::uint64_t n, const Comm& comm) {
   map.n_ = n;
   const auto P = static_cast<std::uint64_t>(comm.size());
   map.slice_bounds_.resize(P + 1);
-  for (std::uint64_t r = 0; r <= P; ++r) map.slice_bounds_[r] = n / P * r + std::min(r, n % P);
+  for (std::uint64_t r = 0; r <= P; ++r) map.slice_bounds_[r] = block_begin(n, r, P);
   map.slice_begin_ = map.slice_bounds_[static_cast<std::size_t>(comm.rank())];
   map.identity_count_ = map.slice_bounds_[static_cast<std::size_t>(comm.rank()) + 1] - map.slice_begin_;
   return map;

@@ -1,3 +1,4 @@
+#include "perron/core/range.hpp"
 #include "perron/graph/partition.hpp"
 
 #include <algorithm>
@@ -7,7 +8,7 @@ namespace perron {
 Partition Partition::uniform(std::uint64_t n, int ranks) {
   const auto P = static_cast<std::uint64_t>(ranks);
   std::vector<GlobalId> bounds(P + 1);
-  for (std::uint64_t r = 0; r <= P; ++r) bounds[r] = n / P * r + std::min(r, n % P);
+  for (std::uint64_t r = 0; r <= P; ++r) bounds[r] = block_begin(n, r, P);
   return Partition(std::move(bounds));
 }
 

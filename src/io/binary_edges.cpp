@@ -1,3 +1,4 @@
+#include "perron/core/range.hpp"
 #include "perron/io/binary_edges.hpp"
 
 #include <bit>
@@ -52,8 +53,7 @@ std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayo
     const std::uint64_t total = size / record;
     const auto P = static_cast<std::uint64_t>(comm.size());
     const auto r = static_cast<std::uint64_t>(comm.rank());
-    const std::uint64_t first = total / P * r + std::min(r, total % P);
-    const std::uint64_t last = total / P * (r + 1) + std::min(r + 1, total % P);
+    const std::uint64_t first = block_begin(total, r, P), last = block_begin(total, r + 1, P);
     std::vector<char> raw((last - first) * record);
     in.seekg(static_cast<std::streamoff>(first * record));
     in.read(raw.data(), static_cast<std::streamsize>(raw.size()));

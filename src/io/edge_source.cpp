@@ -1,3 +1,4 @@
+#include "perron/core/range.hpp"
 #include "perron/io/edge_source.hpp"
 
 #include <algorithm>
@@ -41,7 +42,7 @@ bool is_number(const std::string& token) {
 std::vector<VertexId> declared_range(VertexId first, std::uint64_t count, const Comm& comm) {
   const auto P = static_cast<std::uint64_t>(comm.size());
   const auto r = static_cast<std::uint64_t>(comm.rank());
-  const std::uint64_t b = count / P * r + std::min(r, count % P), e = count / P * (r + 1) + std::min(r + 1, count % P);
+  const std::uint64_t b = block_begin(count, r, P), e = block_begin(count, r + 1, P);
   std::vector<VertexId> ids(e - b);
   for (std::uint64_t i = 0; i < ids.size(); ++i) ids[i] = first + b + i;
   return ids;
@@ -175,7 +176,7 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     }
     const auto P = static_cast<std::uint64_t>(comm.size());
     const auto r = static_cast<std::uint64_t>(comm.rank());
-    const std::uint64_t b = total / P * r + std::min(r, total % P), e = total / P * (r + 1) + std::min(r + 1, total % P);
+    const std::uint64_t b = block_begin(total, r, P), e = block_begin(total, r + 1, P);
     auto read_ids = [&](const std::string& name, const H5Reader::DatasetInfo& info, std::uint64_t off, std::uint64_t cnt) {
       if (!info.is_signed) return file.read_slice<std::uint64_t>(name, off, cnt);
       const std::vector<std::int64_t> raw = file.read_slice<std::int64_t>(name, off, cnt);
@@ -202,7 +203,7 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
       const auto v = file.info(prefix + "vertices");
       if (v.dims.size() != 1 || !v.is_integer) throw_input(path + ": dataset " + prefix + "vertices must be a 1-D integer array");
       const std::uint64_t nv = v.dims[0];
-      const std::uint64_t vb = nv / P * r + std::min(r, nv % P), ve = nv / P * (r + 1) + std::min(r + 1, nv % P);
+      const std::uint64_t vb = block_begin(nv, r, P), ve = block_begin(nv, r + 1, P);
       share.declared = read_ids(prefix + "vertices", v, vb, ve - vb);
     }
     const std::string obj = g;

@@ -1,3 +1,4 @@
+#include "perron/core/range.hpp"
 #include "perron/io/kronecker.hpp"
 
 #include <string>
@@ -72,7 +73,7 @@ std::vector<RawEdge> kronecker_share(const KroneckerParams& p, const Comm& comm)
   const std::uint64_t m = kronecker_edges(p);
   const auto P = static_cast<std::uint64_t>(comm.size());
   const auto r = static_cast<std::uint64_t>(comm.rank());
-  return kronecker_edges(p, m / P * r + std::min(r, m % P), m / P * (r + 1) + std::min(r + 1, m % P));
+  return kronecker_edges(p, block_begin(m, r, P), block_begin(m, r + 1, P));
 }
 
 }  // namespace perron

@@ -1,3 +1,4 @@
+#include "perron/core/range.hpp"
 #include "perron/io/text_records.hpp"
 
 #include <fcntl.h>
@@ -393,8 +394,8 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
   const std::uint64_t span = size - base;
   const auto P = static_cast<std::uint64_t>(comm.size());
   const auto r = static_cast<std::uint64_t>(comm.rank());
-  const std::uint64_t begin = line_start_at_or_after(fd, base + span / P * r + std::min(r, span % P), base, size);
-  const std::uint64_t end = line_start_at_or_after(fd, base + span / P * (r + 1) + std::min(r + 1, span % P), base, size);
+  const std::uint64_t begin = line_start_at_or_after(fd, base + block_begin(span, r, P), base, size);
+  const std::uint64_t end = line_start_at_or_after(fd, base + block_begin(span, r + 1, P), base, size);
   ChunkStats total;
   if (progress && comm.is_root()) progress(0, end - begin);
   std::vector<char> buf;

@@ -39,6 +39,27 @@ constexpr ElemType elem_type() {
 
 enum class ReduceOp { sum, max, min };
 
+// Items laid out for an Alltoallv: a stable counting sort by destination rank. position[i] is
+// where item i went in `send`, so answers that come back in send order can be put back.
+template <class T>
+struct Buckets {
+  std::vector<T> send;
+  std::vector<std::int64_t> counts;
+  std::vector<std::size_t> position;
+};
+
+template <class T, class OwnerFn>
+Buckets<T> bucket_by_owner(std::span<const T> items, int ranks, OwnerFn owner) {
+  Buckets<T> b{std::vector<T>(items.size()), std::vector<std::int64_t>(static_cast<std::size_t>(ranks), 0),
+               std::vector<std::size_t>(items.size())};
+  std::vector<int> dest(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) ++b.counts[static_cast<std::size_t>(dest[i] = owner(items[i]))];
+  std::vector<std::size_t> next(b.counts.size(), 0);
+  for (std::size_t r = 1; r < next.size(); ++r) next[r] = next[r - 1] + static_cast<std::size_t>(b.counts[r - 1]);
+  for (std::size_t i = 0; i < items.size(); ++i) b.send[b.position[i] = next[static_cast<std::size_t>(dest[i])]++] = items[i];
+  return b;
+}
+
 class Comm {
  public:
   // An opaque MPI_Comm; owned communicators (from split) are freed with the last copy.

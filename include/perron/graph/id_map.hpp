@@ -24,7 +24,6 @@ class IdMap {
   static IdMap identity(std::uint64_t n, const Comm& comm);
 
   std::uint64_t size() const { return n_; }
-  bool is_identity() const { return identity_; }
 
   // Collective: dense ids of `ids` (any order, duplicates allowed); kMissingId where an id is
   // not in the map.
@@ -32,10 +31,8 @@ class IdMap {
   // Collective: original ids of dense ids (each must be < size()).
   std::vector<VertexId> to_original(std::span<const GlobalId> dense, const Comm& comm) const;
 
-  // This rank's slice of the table: the original ids of dense ids [slice_begin, +slice.size()).
+  // This rank's slice of the table: the original ids of dense ids [slice_begin, + its size).
   GlobalId slice_begin() const { return slice_begin_; }
-  std::span<const VertexId> slice() const { return owned_; }
-  // Fills the original ids of dense ids [begin, end) when the map is the identity.
   std::vector<VertexId> slice_ids() const;
 
  private:
