@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "perron/algo/attention.hpp"
 #include "perron/algo/pagerank.hpp"
 #include "perron/comm/comm.hpp"
 #include "perron/core/error.hpp"
@@ -180,6 +181,19 @@ inline std::map<VertexId, double> rank_input(const InputSpec& spec, const GraphO
   const VertexDistribution t = distribution_of(teleport, graph, comm);
   const VertexDistribution delta = dangling.empty() ? t : distribution_of(dangling, graph, comm);
   return gather_by_id(graph, pagerank(graph, params, t, delta, comm).score, comm);
+}
+
+// The rows of the runs `segs` of a [heads][rows][dim] array, per head one run after the
+// other: what a rank holding those positions passes to attention() or tokenrank().
+inline std::vector<float> gather_rows(const std::vector<float>& a, int heads, int rows, int dim, const std::vector<Segment>& segs) {
+  std::vector<float> out;
+  for (int h = 0; h < heads; ++h)
+    for (const Segment& sg : segs) {
+      const auto at = a.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(h) * static_cast<std::size_t>(rows) +
+                                                               static_cast<std::size_t>(sg.begin)) * static_cast<std::size_t>(dim));
+      out.insert(out.end(), at, at + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(sg.count) * static_cast<std::size_t>(dim)));
+    }
+  return out;
 }
 
 // Runs f, expects a collective perron::Error whose message contains `needle`.

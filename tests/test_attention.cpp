@@ -69,18 +69,6 @@ Reference reference(const AttnCase& c, const std::vector<float>& q, const std::v
   return r;
 }
 
-// The rows of the runs `segs` of a [heads][rows][dim] array, per head one run after the
-// other: what a rank holding those positions passes to attention().
-std::vector<float> gather_rows(const std::vector<float>& a, int heads, int rows, int dim, const std::vector<Segment>& segs) {
-  std::vector<float> out;
-  for (int h = 0; h < heads; ++h)
-    for (const Segment& sg : segs) {
-      const auto at = a.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(h) * rows + static_cast<std::size_t>(sg.begin)) * dim);
-      out.insert(out.end(), at, at + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(sg.count) * dim));
-    }
-  return out;
-}
-
 class AttentionTest : public testing::TestWithParam<AttnCase> {};
 
 TEST_P(AttentionTest, MatchesDenseFloat64) {

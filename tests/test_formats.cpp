@@ -88,7 +88,10 @@ TEST(Formats, EveryFormatGivesIdenticalScores) {
   {  // HDF5, written by perron convert's writer from the text input
     LoadedInput in = load_edges(input_spec(text_path), comm);
     const std::string h5 = (scratch(comm) / "g.h5").string();
-    write_hdf5_edges(h5, "/graph", in.share, in.format, comm);
+    {
+      H5Writer file(h5, comm);
+      write_hdf5_edges(file, "/graph", in.share, in.format, comm);
+    }
     InputSpec spec = input_spec(h5);
     spec.hdf5_group = "/graph";
     inputs.push_back({"hdf5", spec});
@@ -169,7 +172,10 @@ TEST(Formats, Hdf5EdgeListErrors) {
   EdgeShare share;
   if (comm.is_root()) share.edges = {{1, 2, 1.0}, {2, 3, 1.0}};
   const std::string path = (scratch(comm) / "e.h5").string();
-  write_hdf5_edges(path, "/g", share, "text", comm);
+  {
+    H5Writer file(path, comm);
+    write_hdf5_edges(file, "/g", share, "text", comm);
+  }
   InputSpec spec = input_spec(path);
   spec.hdf5_group = "/other";
   expect_error([&] { load_edges(spec, comm); }, "no group /other");

@@ -13,6 +13,7 @@
 #include "perron/core/timer.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
+#include "qkv_input.hpp"
 
 namespace perron {
 namespace {
@@ -28,68 +29,6 @@ struct AttentionConfig {
   int threads = 0;
   bool quiet = false;
 };
-
-// The shape of q/k/v: [heads, N, d] or [batch, heads, N, d].
-struct Shape {
-  std::uint64_t batch = 1, heads = 0, seq = 0, dim = 0;
-  bool batched = false;
-};
-
-Shape shape_of(const H5Reader& f, const std::string& path, const std::string& name) {
-  if (!f.exists(name)) throw_input(path + ": no dataset '" + name + "' (set --q/--k/--v to the dataset names)");
-  const auto info = f.info(name);
-  if (info.dims.size() != 3 && info.dims.size() != 4)
-    throw_input(path + ": dataset '" + name + "' must be [heads, N, d] or [batch, heads, N, d], found " +
-                std::to_string(info.dims.size()) + " dimensions");
-  if (!info.is_float) throw_input(path + ": dataset '" + name + "' must hold floating-point numbers (float16/32/64)");
-  Shape s;
-  s.batched = info.dims.size() == 4;
-  const std::size_t o = s.batched ? 1 : 0;
-  s.batch = s.batched ? info.dims[0] : 1;
-  s.heads = info.dims[o], s.seq = info.dims[o + 1], s.dim = info.dims[o + 2];
-  if (s.dim == 0) throw_input(path + ": dataset '" + name + "' has head size d = 0");
-  if (s.heads == 0 || s.seq == 0) throw_input(path + ": dataset '" + name + "' is empty");
-  return s;
-}
-
-// Rows [first, first + count) of every head of batch entry b: [heads][count][dim].
-std::vector<float> read_rows(const H5Reader& f, const std::string& name, const Shape& s, std::uint64_t b,
-                             std::uint64_t first, std::uint64_t count) {
-  if (s.batched) return f.read_float_block(name, {b, 0, first, 0}, {1, s.heads, count, s.dim});
-  return f.read_float_block(name, {0, first, 0}, {s.heads, count, s.dim});
-}
-
-// The rows of several runs of positions, per head one after the other: [heads][Σ rows][dim].
-// `read(first, count)` returns one run as [heads][count][dim].
-template <class ReadRun>
-std::vector<float> concat_runs(const std::vector<Segment>& runs, std::uint64_t heads, std::uint64_t dim, ReadRun read) {
-  std::vector<std::vector<float>> parts;
-  std::uint64_t total = 0;
-  for (const Segment& r : runs) {
-    parts.push_back(read(static_cast<std::uint64_t>(r.begin), static_cast<std::uint64_t>(r.count)));
-    total += static_cast<std::uint64_t>(r.count);
-  }
-  std::vector<float> out;
-  out.reserve(heads * total * dim);
-  for (std::uint64_t h = 0; h < heads; ++h)
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-      const std::uint64_t n = static_cast<std::uint64_t>(runs[i].count) * dim;
-      out.insert(out.end(), parts[i].begin() + static_cast<std::ptrdiff_t>(h * n), parts[i].begin() + static_cast<std::ptrdiff_t>((h + 1) * n));
-    }
-  return out;
-}
-
-// NaN or ±inf in an input is an error naming the dataset, head and position.
-void check_finite(const std::vector<float>& x, const std::string& path, const std::string& name, const Shape& s,
-                  std::uint64_t b, std::uint64_t first, std::uint64_t count) {
-  for (std::size_t i = 0; i < x.size(); ++i)
-    if (!std::isfinite(x[i])) {
-      const std::uint64_t head = i / (count * s.dim), pos = first + i / s.dim % count;
-      throw_input(path + ": dataset '" + name + "' holds " + (std::isnan(x[i]) ? "NaN" : "an infinity") + " at " +
-                  (s.batched ? "batch " + std::to_string(b) + ", " : std::string()) + "head " + std::to_string(head) +
-                  ", position " + std::to_string(pos) + ", component " + std::to_string(i % s.dim));
-    }
-}
 
 class AttentionCommand final : public Command {
  public:
@@ -124,13 +63,12 @@ class AttentionCommand final : public Command {
     });
     AtomicOutput output(c_.output, c_.overwrite, comm);
     const Stopwatch total;
-    Shape qs, ks, vs, ms;
-    std::vector<std::uint64_t> mask_dims;
-    bool bool_mask = false;
+    QkvShape qs, ks, vs;
+    MaskInfo mask_info;
     comm.agree([&] {
       require_readable_file(c_.input, "input");
       const H5Reader f(c_.input);
-      qs = shape_of(f, c_.input, c_.q), ks = shape_of(f, c_.input, c_.k), vs = shape_of(f, c_.input, c_.v);
+      qs = qkv_shape(f, c_.input, c_.q), ks = qkv_shape(f, c_.input, c_.k), vs = qkv_shape(f, c_.input, c_.v);
       const std::string where = c_.input + ": ";
       if (qs.batched != ks.batched || qs.batched != vs.batched || qs.batch != ks.batch || qs.batch != vs.batch)
         throw_input(where + "q, k and v must have the same layout and batch size");
@@ -142,17 +80,7 @@ class AttentionCommand final : public Command {
       if (qs.heads % ks.heads != 0)
         throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
                     " key/value heads");
-      if (!c_.mask.empty()) {
-        if (!f.exists(c_.mask)) throw_input(where + "no mask dataset '" + c_.mask + "'");
-        const auto info = f.info(c_.mask);
-        mask_dims = info.dims;
-        bool_mask = !info.is_float && !info.is_integer;
-        const std::size_t r = mask_dims.size();
-        const bool ok = (r == 2 || r == 4) && mask_dims[r - 2] == qs.seq && mask_dims[r - 1] == ks.seq &&
-                        (r == 2 || ((mask_dims[0] == 1 || mask_dims[0] == qs.batch) && (mask_dims[1] == 1 || mask_dims[1] == qs.heads)));
-        if (!ok) throw_input(where + "mask '" + c_.mask + "' must be [Nq, Nk] or [batch|1, heads|1, Nq, Nk] with Nq = " +
-                             std::to_string(qs.seq) + ", Nk = " + std::to_string(ks.seq));
-      }
+      if (!c_.mask.empty()) mask_info = check_mask(f, c_.input, c_.mask, qs, ks);
     });
     AttentionParams params;
     params.causal = c_.causal;
@@ -162,18 +90,11 @@ class AttentionCommand final : public Command {
     // 256 × 512 tiles: the fastest measured here for d = 64 and 128 (bench/attention.sh).
     params.tile_q = c_.tile_q > 0 ? c_.tile_q : 256;
     params.tile_k = c_.tile_k > 0 ? c_.tile_k : 512;
-    // Positions of this rank: contiguous blocks, or for causal self-attention on several ranks
-    // the zigzag layout (chunks r and 2P−1−r of 2P), which gives every rank equal work.
-    const auto P = static_cast<std::uint64_t>(comm.size()), r = static_cast<std::uint64_t>(comm.rank());
-    const bool zigzag = c_.causal && qs.seq == ks.seq && P > 1;
-    auto contiguous = [&](std::uint64_t n) {
-      return std::vector<Segment>{{static_cast<std::int64_t>(n * r / P), static_cast<std::int64_t>(n * (r + 1) / P - n * r / P)}};
-    };
-    const std::vector<Segment> q_runs = zigzag ? zigzag_segments(static_cast<std::int64_t>(qs.seq), comm.rank(), comm.size()) : contiguous(qs.seq);
-    const std::vector<Segment> k_runs = zigzag ? q_runs : contiguous(ks.seq);
-    std::uint64_t rows = 0, krows = 0;
-    for (const Segment& s : q_runs) rows += static_cast<std::uint64_t>(s.count);
-    for (const Segment& s : k_runs) krows += static_cast<std::uint64_t>(s.count);
+    // Positions of this rank: contiguous blocks, or zigzag for causal self-attention.
+    const bool zigzag = c_.causal && qs.seq == ks.seq && comm.size() > 1;
+    const std::vector<Segment> q_runs = rank_positions(qs.seq, comm.rank(), comm.size(), zigzag);
+    const std::vector<Segment> k_runs = rank_positions(ks.seq, comm.rank(), comm.size(), zigzag);
+    const std::uint64_t rows = total_rows(q_runs), krows = total_rows(k_runs);
     std::vector<float> out, lse;
     double load_s = 0, compute_s = 0;
     for (std::uint64_t b = 0; b < qs.batch; ++b) {
@@ -181,20 +102,10 @@ class AttentionCommand final : public Command {
       std::vector<float> q, k, v, mask;
       comm.agree([&] {
         const H5Reader f(c_.input);
-        auto reader = [&](const std::string& name, const Shape& shape) {
-          return [&, name](std::uint64_t first, std::uint64_t count) {
-            std::vector<float> run = read_rows(f, name, shape, b, first, count);
-            check_finite(run, c_.input, name, shape, b, first, count);
-            return run;
-          };
-        };
-        q = concat_runs(q_runs, qs.heads, qs.dim, reader(c_.q, qs));
-        k = concat_runs(k_runs, ks.heads, ks.dim, reader(c_.k, ks));
-        v = concat_runs(k_runs, vs.heads, vs.dim, reader(c_.v, vs));
-        if (!c_.mask.empty())
-          mask = concat_runs(q_runs, qs.heads, ks.seq, [&](std::uint64_t first, std::uint64_t count) {
-            return read_mask(f, b, first, count, qs, ks, mask_dims, bool_mask);
-          });
+        q = read_qkv_runs(f, c_.input, c_.q, qs, b, q_runs);
+        k = read_qkv_runs(f, c_.input, c_.k, ks, b, k_runs);
+        v = read_qkv_runs(f, c_.input, c_.v, vs, b, k_runs);
+        if (!c_.mask.empty()) mask = read_mask_rows(f, c_.input, mask_info, qs, ks, b, q_runs);
       });
       load_s += watch.seconds();
       watch.restart();
@@ -257,24 +168,6 @@ class AttentionCommand final : public Command {
   }
 
  private:
-  // This rank's mask rows for batch entry b: [heads][rows][Nk], −∞ where a boolean mask is false.
-  std::vector<float> read_mask(const H5Reader& f, std::uint64_t b, std::uint64_t q0, std::uint64_t rows, const Shape& qs,
-                               const Shape& ks, const std::vector<std::uint64_t>& dims, bool boolean) const {
-    std::vector<float> mask;
-    mask.reserve(qs.heads * rows * ks.seq);
-    for (std::uint64_t h = 0; h < qs.heads; ++h) {
-      std::vector<float> part =
-          dims.size() == 2 ? f.read_float_block(c_.mask, {q0, 0}, {rows, ks.seq})
-                           : f.read_float_block(c_.mask, {dims[0] == 1 ? 0 : b, dims[1] == 1 ? 0 : h, q0, 0}, {1, 1, rows, ks.seq});
-      for (float& x : part) {
-        if (boolean) x = x != 0 ? 0.0f : -std::numeric_limits<float>::infinity();
-        else if (std::isnan(x)) throw_input(c_.input + ": mask '" + c_.mask + "' holds NaN");
-      }
-      mask.insert(mask.end(), part.begin(), part.end());
-    }
-    return mask;
-  }
-
   AttentionConfig c_;
 };
 

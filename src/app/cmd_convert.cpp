@@ -19,7 +19,7 @@ class ConvertCommand final : public Command {
     options().add_flag("--overwrite", overwrite_, "replace an existing output file");
   }
 
-  void run(const RunContext&, const Comm& comm) override {
+  void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.threads, comm);
     AtomicOutput output(output_, overwrite_, comm);
     const Stopwatch watch;
@@ -30,7 +30,12 @@ class ConvertCommand final : public Command {
     if (c_.graph.undirected) share.directed = false;
     if (c_.graph.drop_self_loops) std::erase_if(share.edges, [](const RawEdge& e) { return e.src == e.dst; });
     const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);
-    write_hdf5_edges(output.temp_path(), group_, share, in.format, comm);
+    const double load_s = watch.seconds();
+    H5Writer file(output.temp_path(), comm);
+    write_hdf5_edges(file, group_, share, in.format, comm);
+    write_provenance(file, {context.command_line, options().effective_toml(), context.start_time, {{"load_s", load_s}, {"write_s", watch.seconds() - load_s}}},
+                     comm);
+    file.close();
     output.commit();
     if (comm.is_root())
       fmt::print("wrote {}: {} edges from {} ({}), {}directed, {:.2f} s\n", output_, m, c_.spec.input, in.format,

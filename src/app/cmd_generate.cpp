@@ -65,6 +65,8 @@ class GenerateQkvCommand final : public Command {
     o.add("--dim", dim_, "head size d");
     o.add("--seed", seed_, "random seed");
     o.add("--structure", structure_, "random, sink or clusters")->check(CLI::IsMember({"random", "sink", "clusters"}));
+    o.add("--layers", layers_, "0: q, k, v at the root; L > 0: layer_0/q ... layer_<L-1>/v (independent draws, same structure)")
+        ->check(CLI::NonNegativeNumber);
     o.add("-o,--output", output_, "HDF5 file to write")->required();
     o.add_flag("--overwrite", overwrite_, "replace an existing output file");
   }
@@ -80,18 +82,26 @@ class GenerateQkvCommand final : public Command {
     const std::uint64_t n = static_cast<std::uint64_t>(seq_), d = static_cast<std::uint64_t>(dim_);
     const std::uint64_t first = n * r / P, rows = n * (r + 1) / P - first;
     H5Writer file(output.temp_path(), comm);
-    for (int t = 0; t < 3; ++t) {
-      const std::uint64_t h = static_cast<std::uint64_t>(t == 0 ? heads_ : kv);
-      std::vector<float> x(h * rows * d);
+    const int layers = std::max(layers_, 1);
+    for (int layer = 0; layer < layers; ++layer) {
+      const std::string group = layers_ > 0 ? "/layer_" + std::to_string(layer) : std::string();
+      if (!group.empty()) file.create_group(group);
+      for (int t = 0; t < 3; ++t) {
+        const std::uint64_t h = static_cast<std::uint64_t>(t == 0 ? heads_ : kv);
+        const int stream = 3 * layer + t;  // layer 0 draws what a single-layer file holds
+        std::vector<float> x(h * rows * d);
 #pragma omp parallel for schedule(static)
-      for (std::uint64_t hh = 0; hh < h; ++hh)
-        for (std::uint64_t i = 0; i < rows; ++i)
-          for (std::uint64_t c = 0; c < d; ++c) x[(hh * rows + i) * d + c] = element(t, hh, first + i, c, n, d);
-      file.write_block<float>(t == 0 ? "/q" : t == 1 ? "/k" : "/v", {h, n, d}, {0, first, 0}, {h, rows, d}, x);
+        for (std::uint64_t hh = 0; hh < h; ++hh)
+          for (std::uint64_t i = 0; i < rows; ++i)
+            for (std::uint64_t c = 0; c < d; ++c) x[(hh * rows + i) * d + c] = element(t, stream, hh, first + i, c, n, d);
+        file.write_block<float>(group + (t == 0 ? "/q" : t == 1 ? "/k" : "/v"), {h, n, d}, {0, first, 0}, {h, rows, d}, x);
+      }
     }
     file.set_attribute("/", "structure", structure_);
     file.set_attribute("/", "seed", seed_);
     file.set_attribute("/", "generator", context.command_line);
+    file.set_attribute("/", "layers", static_cast<std::int64_t>(layers_));
+    write_provenance(file, {context.command_line, options().effective_toml(), context.start_time, {}}, comm);
     file.close();
     output.commit();
     if (comm.is_root())
@@ -108,9 +118,10 @@ class GenerateQkvCommand final : public Command {
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
 
-  float element(int tensor, std::uint64_t head, std::uint64_t pos, std::uint64_t c, std::uint64_t n, std::uint64_t d) const {
+  // Element c of head `head` at `pos` of tensor 0 (q), 1 (k) or 2 (v), from random stream `stream`.
+  float element(int tensor, int stream, std::uint64_t head, std::uint64_t pos, std::uint64_t c, std::uint64_t n, std::uint64_t d) const {
     const std::uint64_t idx = (head * n + pos) * d + c;
-    const double z = normal(static_cast<std::uint64_t>(tensor) + 1, idx);
+    const double z = normal(static_cast<std::uint64_t>(stream) + 1, idx);
     if (structure_ == "sink" && tensor < 2) {
       // u: a unit-length direction per KV head, shared by queries and key 0.
       const std::uint64_t kvh = tensor == 0 ? head / static_cast<std::uint64_t>(heads_ / (kv_heads_ > 0 ? kv_heads_ : heads_)) : head;
@@ -128,7 +139,7 @@ class GenerateQkvCommand final : public Command {
     return static_cast<float>(z);
   }
 
-  int heads_ = 4, kv_heads_ = 0, seq_ = 1024, dim_ = 64;
+  int heads_ = 4, kv_heads_ = 0, seq_ = 1024, dim_ = 64, layers_ = 0;
   std::uint64_t seed_ = 1;
   std::string structure_ = "random";
   std::string output_;

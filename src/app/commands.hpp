@@ -39,6 +39,8 @@ std::unique_ptr<Command> make_convert_command(CLI::App& parent);
 std::unique_ptr<Command> make_inspect_command(CLI::App& parent);
 std::unique_ptr<Command> make_diff_command(CLI::App& parent);
 std::unique_ptr<Command> make_attention_command(CLI::App& parent);
+std::unique_ptr<Command> make_tokenrank_command(CLI::App& parent);
+std::unique_ptr<Command> make_attention_graph_command(CLI::App& parent);
 std::unique_ptr<Command> make_generate_qkv_command(CLI::App& generate);
 std::unique_ptr<Command> make_generate_kronecker_command(CLI::App& generate);
 

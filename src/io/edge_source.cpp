@@ -334,12 +334,11 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
   return loaded;
 }
 
-void write_hdf5_edges(const std::string& path, const std::string& group, const EdgeShare& share,
-                      const std::string& source_format, const Comm& comm) {
+void write_hdf5_edges(H5Writer& file, const std::string& group, const EdgeShare& share, const std::string& source_format,
+                      const Comm& comm) {
   std::string g = group.empty() ? "/" : group;
   if (g[0] != '/') g = "/" + g;
   const std::string prefix = g == "/" ? "/" : g + "/";
-  H5Writer file(path, comm);
   if (g != "/") file.create_group(g);
   const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);
   const std::uint64_t offset = comm.exscan_sum<std::uint64_t>(share.edges.size());
@@ -361,7 +360,6 @@ void write_hdf5_edges(const std::string& path, const std::string& group, const E
   file.set_attribute(g, "directed", share.directed);
   file.set_attribute(g, "endpoints_declared", share.endpoints_must_be_declared);
   file.set_attribute(g, "source_format", source_format);
-  file.close();
 }
 
 }  // namespace perron

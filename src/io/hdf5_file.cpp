@@ -101,6 +101,7 @@ void H5Writer::write_raw(const std::string& path, const void* data, std::size_t 
   Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
+  if (global_size == 0) return;  // an empty dataset (e.g. no iterations): created, nothing to write
   const hsize_t local[1] = {count};
   Hid mem_space(H5Screate_simple(1, local, nullptr), H5Sclose);
   if (count == 0) {  // a rank with nothing to write still takes part, selecting nothing
@@ -112,7 +113,9 @@ void H5Writer::write_raw(const std::string& path, const void* data, std::size_t 
   }
   Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
-  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data);
+  // HDF5 refuses a null buffer even when this rank selects nothing (an empty vector's data()).
+  const char nothing = 0;
+  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data ? data : &nothing);
   require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 
@@ -124,6 +127,7 @@ void H5Writer::write_blocks_raw(const std::string& path, const std::vector<std::
   Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
+  if (std::find(d.begin(), d.end(), hsize_t{0}) != d.end()) return;  // empty: nothing to write
   hsize_t elements = 0;
   H5Sselect_none(file_space.get());
   for (std::size_t b = 0; b < starts.size(); ++b) {
@@ -139,7 +143,9 @@ void H5Writer::write_blocks_raw(const std::string& path, const std::vector<std::
   if (elements == 0) H5Sselect_none(mem_space.get());
   Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
-  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data);
+  // HDF5 refuses a null buffer even when this rank selects nothing (an empty vector's data()).
+  const char nothing = 0;
+  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data ? data : &nothing);
   require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 

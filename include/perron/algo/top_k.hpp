@@ -17,5 +17,7 @@ struct ScoredVertex {
 
 // `local` holds the scores of dense ids [first, first + local.size()).
 std::vector<ScoredVertex> top_k(std::span<const double> local, GlobalId first, std::size_t k, const Comm& comm);
+// The same with the id of every local entry given (e.g. positions held in two runs).
+std::vector<ScoredVertex> top_k(std::span<const double> local, std::span<const GlobalId> ids, std::size_t k, const Comm& comm);
 
 }  // namespace perron

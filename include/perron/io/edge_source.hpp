@@ -14,6 +14,7 @@
 
 #include "perron/comm/comm.hpp"
 #include "perron/core/types.hpp"
+#include "perron/io/hdf5_file.hpp"
 #include "perron/io/evlp.hpp"
 #include "perron/io/kronecker.hpp"
 #include "perron/io/text_records.hpp"
@@ -49,9 +50,10 @@ KroneckerParams parse_kronecker_spec(const std::string& spec);
 // The format of a file from its first bytes (rank-local; may throw).
 std::string detect_format(const std::string& path);
 
-// Collective: writes `share` as an HDF5 edge list into `group` of a new file (`perron convert`),
-// chunked and compressed, so that load_edges(format hdf5) gives back the same share.
-void write_hdf5_edges(const std::string& path, const std::string& group, const EdgeShare& share,
-                      const std::string& source_format, const Comm& comm);
+// Collective: writes `share` as an HDF5 edge list into `group` of an open file (`perron convert`,
+// `perron attention-graph`), chunked and compressed, so that load_edges(format hdf5) gives back
+// the same share.
+void write_hdf5_edges(H5Writer& file, const std::string& group, const EdgeShare& share, const std::string& source_format,
+                      const Comm& comm);
 
 }  // namespace perron

@@ -1,0 +1,102 @@
+#pragma once
+// TokenRank: the PageRank of the attention graph (../shared/docs/maths.md), computed from Q and
+// K tile by tile, never materialising the N×N row-stochastic matrix A = softmax(s·QKᵀ).
+//
+//   π = α πA + (1 − α) t            (damping α, teleport t; Erel et al. 2025, damped)
+//
+// One pass computes every row's log-sum-exp LSE_i (Q stays, K blocks travel around the ring).
+// Each power-iteration step is then y = xᵀA, tile by tile: P = exp(S_IJ − LSE_I) needs no
+// running max because LSE is known, and y_J += Pᵀ x_I. Across ranks the (Q, LSE, x) blocks
+// travel around the ring while every rank accumulates y for the keys it owns; one ordered
+// reduction per step gives the residual. All heads' chains and the mean chain Ā = (1/H) Σ_h A_h
+// advance in the same pass, so each score tile is computed once per step.
+//
+// Causal chains are lower triangular: with damping the exact solution is one backward sweep
+// over key tiles, π_j = [(1−α) t_j + α Σ_{i>j} π_i A_ij] / (1 − α A_jj); without damping the
+// only stationary distribution is e₀ (token 0 absorbs everything, A_00 = 1).
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "perron/algo/attention.hpp"
+#include "perron/algo/pagerank.hpp"
+#include "perron/comm/comm.hpp"
+#include "perron/core/types.hpp"
+
+namespace perron {
+
+enum class Precision {
+  single,  // fp32 scores and exp (SGEMM tiles), float64 accumulation of y and π: π to ~1e-7
+  double_precision,  // float64 scores, exp and steps (DGEMM tiles): agrees with a float64 reference to ~1e-12
+};
+
+enum class TokenRankSolver {
+  automatic,   // triangular for a causal single layer, else power
+  power,       // damped power iteration to the L1 tolerance
+  triangular,  // causal only: the exact backward sweep
+};
+
+// One layer of queries and keys on this rank, for this rank's positions (the problem's
+// segments, rows in that order): q [hq][rows][d], k [hkv][rows][d]. An additive mask (−∞ =
+// masked), if any, comes twice, because the passes meet it from both sides: mask_rows holds
+// this rank's query rows against all n keys ([hq][rows][n]), mask_cols all n query rows against
+// this rank's keys ([hq][n][rows]).
+struct TokenLayer {
+  int hq = 1, hkv = 1, d = 0;
+  std::span<const float> q, k;
+  std::span<const float> mask_rows, mask_cols;
+};
+
+// The chain: n positions; this rank holds `segments` (one run, or two in the zigzag layout).
+// With several layers (layer 0 nearest the input) the chain is their product in the order
+// attention rollout uses, Ã = A_{L−1} ⋯ A_1 A_0, so one step applies the top layer first.
+struct TokenRankProblem {
+  std::int64_t n = 0;
+  std::vector<Segment> segments;
+  std::vector<TokenLayer> layers;
+  std::span<const double> teleport;  // this rank's positions, global sum 1; empty: uniform
+};
+
+struct TokenRankParams {
+  double scale = 0.0;      // 0: 1/sqrt(d) (in float64, so --precision double sees exact scores)
+  double softcap = 0.0;    // > 0: score → c·tanh(score/c)
+  bool causal = false;     // query i sees keys j ≤ i
+  std::int64_t window = 0; // > 0: causal: i − W < j ≤ i; otherwise |i − j| < W
+  int tile_q = 256;
+  int tile_k = 512;
+  double damping = 0.85;
+  double tolerance = 1e-10;
+  int max_iterations = 1000;
+  Precision precision = Precision::single;
+  TokenRankSolver solver = TokenRankSolver::automatic;
+  bool rollout = false;  // each layer's chain is (A + I)/2 (Abnar & Zuidema 2020)
+};
+
+struct TokenRankResult {
+  std::vector<double> score;       // [hq][rows]: the chain of every head (per layer: same head index)
+  std::vector<double> mean_score;  // [rows]: the mean chain (1/H) Σ_h A_h of every layer
+  std::vector<double> residual;    // per iteration: the largest ‖x_k − x_{k−1}‖₁ over the chains
+  int iterations = 0;
+  bool converged = false;
+  TokenRankSolver solver = TokenRankSolver::power;  // the one that ran
+  std::string note;                // why the answer is what it is, when that needs saying
+  double lse_seconds = 0.0;        // the LSE pass
+  double solve_seconds = 0.0;      // iterations or the triangular sweep
+};
+
+// Collective. Every rank passes its part of the same problem.
+TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
+                          const IterationObserver& observe = {});
+
+// The `top_k` strongest attention edges i → j of every query i of this rank, weight A_ij, of one
+// head (head ≥ 0) or of the mean chain (head = −1), for layer `layer`; top_k ≥ n gives every
+// edge with A_ij > 0. Edges of a row come by decreasing weight, ties by key position.
+struct AttentionEdges {
+  std::vector<VertexId> src, dst;
+  std::vector<double> weight;
+};
+AttentionEdges attention_top_k(const TokenRankProblem& problem, std::size_t layer, const TokenRankParams& params,
+                               int head, std::int64_t top_k, const Comm& comm);
+
+}  // namespace perron

@@ -1,0 +1,195 @@
+#pragma once
+// Pieces shared by the blocked attention kernels (attention.cpp, tokenrank.cpp): which keys a
+// query sees, a vectorisable e^x, the score GEMM in either precision, and the ring pass that
+// walks every rank's block past every rank.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "perron/algo/attention.hpp"
+#include "perron/comm/comm.hpp"
+
+namespace perron::kernels {
+
+// Which keys a query may see (causal / sliding window), by global position.
+struct Visibility {
+  bool causal;
+  std::int64_t window;
+  bool sees(std::int64_t i, std::int64_t j) const {
+    if (causal && j > i) return false;
+    if (window > 0) return causal ? j > i - window : (j > i - window && j < i + window);
+    return true;
+  }
+  // Whether any query in [q0, q1) sees any key in [k0, k1): tiles that fail are skipped.
+  bool any(std::int64_t q0, std::int64_t q1, std::int64_t k0, std::int64_t k1) const {
+    if (causal && k0 > q1 - 1) return false;
+    if (window > 0) {
+      if (k1 - 1 <= q0 - window) return false;
+      if (!causal && k0 >= q1 - 1 + window) return false;
+    }
+    return true;
+  }
+  // Whether every query in [q0, q1) sees every key in [k0, k1) (the corners suffice).
+  bool all(std::int64_t q0, std::int64_t q1, std::int64_t k0, std::int64_t k1) const {
+    return sees(q0, k0) && sees(q0, k1 - 1) && sees(q1 - 1, k0) && sees(q1 - 1, k1 - 1);
+  }
+};
+
+// e^x for x ≤ 0 without libm, branch-free so that loops over it vectorise: x = n·ln2 + r with
+// |r| ≤ ln2/2 (ln2 in two parts, Cody–Waite), e^r by its Taylor polynomial, 2^n assembled in
+// the exponent bits. float: degree 6, relative error < 2e-7, inputs below −87 give 0.
+// double: degree 13, relative error < 1e-16 (a few ulp after the rounding of r), below −708 → 0.
+// −∞ gives 0; small positive inputs (rounding above a known maximum) are still exact.
+inline float exp_nonpositive(float x) {
+  const float clamped = std::max(x, -87.0f);
+  constexpr float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to nearest
+  const float n = (clamped * 1.44269504088896341f + kRound) - kRound;
+  const float r = clamped - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
+  float p = 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return x < -87.0f ? 0.0f : p * scale;
+}
+
+inline double exp_nonpositive(double x) {
+  const double clamped = std::max(x, -708.0);
+  constexpr double kRound = 6755399441055744.0;  // 1.5·2^52
+  const double n = (clamped * 1.4426950408889634074 + kRound) - kRound;
+  const double r = clamped - n * 6.93147180369123816490e-01 - n * 1.90821492927058770002e-10;
+  double p = 1.0 / 6227020800.0;  // 1/13!
+  constexpr double kInverseFactorial[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                                          1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
+                                          1.0 / 24.0,        1.0 / 6.0,        0.5,             1.0,
+                                          1.0};
+  for (double c : kInverseFactorial) p = p * r + c;
+  const std::int64_t bits = (static_cast<std::int64_t>(n) + 1023) << 52;
+  double scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return x < -708.0 ? 0.0 : p * scale;
+}
+
+// S = scale·A Bᵀ for row-major A [rows][d], B [cols][d] (the score tile): one SGEMM or DGEMM.
+inline void gemm_scores(int rows, int cols, int d, float scale, const float* a, const float* b, float* s) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, d, scale, a, d, b, d, 0.0f, s, cols);
+}
+inline void gemm_scores(int rows, int cols, int d, double scale, const double* a, const double* b, double* s) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, d, scale, a, d, b, d, 0.0, s, cols);
+}
+
+// A score tile's positions: query rows [q0, q0 + rows) meet key columns [k0, k0 + cols).
+// The additive mask, if any, points at the tile's (q0, k0) element with row stride mask_stride.
+struct TileFrame {
+  std::int64_t q0, k0;
+  int rows, cols;
+  const float* mask;
+  std::int64_t mask_stride;
+};
+
+// The scores as the softmax sees them: softcap c·tanh(s/c), then the additive mask, then −∞
+// for keys the query may not see. Returns false (and leaves s as it is) when there is nothing
+// to do, the common case.
+template <class Real>
+bool shape_scores(Real* s, const TileFrame& f, Real softcap, const Visibility& vis) {
+  if (softcap <= 0 && !f.mask && vis.all(f.q0, f.q0 + f.rows, f.k0, f.k0 + f.cols)) return false;
+  constexpr Real kNegInf = -std::numeric_limits<Real>::infinity();
+  for (int r = 0; r < f.rows; ++r) {
+    Real* row = s + static_cast<std::ptrdiff_t>(r) * f.cols;
+    for (int c = 0; c < f.cols; ++c) {
+      Real x = row[c];
+      if (softcap > 0) x = softcap * std::tanh(x / softcap);
+      if (f.mask) x += static_cast<Real>(f.mask[static_cast<std::ptrdiff_t>(r) * f.mask_stride + c]);
+      if (!vis.sees(f.q0 + r, f.k0 + c)) x = kNegInf;
+      row[c] = x;
+    }
+  }
+  return true;
+}
+
+// The ring pass of Ring Attention (Liu et al. 2023): every rank's block visits every rank once,
+// this rank's own first; the next block moves (non-blocking, double-buffered) while `visit`
+// reads the current one. Blocks are read-only during the pass; both buffers must be large
+// enough for the largest block of any rank.
+template <class Visit>
+void ring_pass(const Comm& comm, std::vector<std::byte>& current, std::vector<std::byte>& next, Visit&& visit) {
+  for (int step = 0; step < comm.size(); ++step) {
+    std::optional<Comm::RingShift> shift;
+    if (step + 1 < comm.size()) shift.emplace(comm, current.data(), next.data(), current.size());
+    visit(static_cast<const std::vector<std::byte>&>(current));
+    if (shift) {
+      shift->wait();
+      current.swap(next);
+    }
+  }
+}
+
+// Positions of the block that travels: at most two runs (the zigzag layout), then the payload
+// arrays at 8-byte aligned offsets.
+constexpr int kMaxSegments = 2;
+struct BlockHeader {
+  std::int64_t segments = 0;
+  Segment segment[kMaxSegments] = {};
+  std::int64_t rows() const { return segment[0].count + (segments > 1 ? segment[1].count : 0); }
+  std::span<const Segment> runs() const { return {segment, static_cast<std::size_t>(segments)}; }
+};
+
+inline BlockHeader header_of(std::span<const Segment> runs) {
+  BlockHeader h;
+  h.segments = static_cast<std::int64_t>(runs.size());
+  for (std::size_t i = 0; i < runs.size(); ++i) h.segment[i] = runs[i];
+  return h;
+}
+
+inline BlockHeader read_header(const std::vector<std::byte>& block) {
+  BlockHeader h;
+  std::memcpy(static_cast<void*>(&h), block.data(), sizeof h);
+  return h;
+}
+
+// Byte offsets of a block's parts: the header first, then each added array 8-byte aligned.
+class BlockLayout {
+ public:
+  std::size_t add(std::size_t bytes) {
+    const std::size_t at = size_;
+    size_ += (bytes + 7) / 8 * 8;
+    return at;
+  }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::size_t size_ = sizeof(BlockHeader);
+};
+
+// A tile of consecutive positions inside a block: its first row in the block, its first
+// position and its row count. Tiles never cross a run.
+struct Tile {
+  std::int64_t row, pos;
+  int count;
+};
+
+inline std::vector<Tile> tiles_of(std::span<const Segment> runs, int size) {
+  std::vector<Tile> tiles;
+  std::int64_t row = 0;
+  for (const Segment& run : runs) {
+    for (std::int64_t r0 = 0; r0 < run.count; r0 += size)
+      tiles.push_back({row + r0, run.begin + r0, static_cast<int>(std::min<std::int64_t>(size, run.count - r0))});
+    row += run.count;
+  }
+  return tiles;
+}
+
+}  // namespace perron::kernels

@@ -1,0 +1,617 @@
+#include "perron/algo/tokenrank.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "perron/core/error.hpp"
+#include "perron/core/timer.hpp"
+#include "softmax_kernels.hpp"
+
+namespace perron {
+namespace {
+
+using kernels::Tile;
+using kernels::TileFrame;
+using kernels::Visibility;
+
+// ---- Row kernels, cloned per vector width (GCC target_clones) -------------------------------
+
+// row[c] ← e^(row[c] − shift): one row of P = exp(S − LSE). `shift` = +∞ (a row that sees no
+// key) gives zeros.
+template <class Real>
+inline void exp_shift_impl(Real* row, int cols, Real shift) {
+#pragma omp simd
+  for (int c = 0; c < cols; ++c) row[c] = kernels::exp_nonpositive(row[c] - shift);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_shift(float* row, int cols, float shift) {
+  exp_shift_impl(row, cols, shift);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_shift(double* row, int cols, double shift) {
+  exp_shift_impl(row, cols, shift);
+}
+
+// Σ_c e^(row[c] − m), for the LSE pass (m ≥ every entry, finite).
+template <class Real>
+inline Real sum_exp_impl(const Real* row, int cols, Real m) {
+  Real sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int c = 0; c < cols; ++c) sum += kernels::exp_nonpositive(row[c] - m);
+  return sum;
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) float sum_exp(const float* row, int cols, float m) {
+  return sum_exp_impl(row, cols, m);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) double sum_exp(const double* row, int cols, double m) {
+  return sum_exp_impl(row, cols, m);
+}
+
+template <class Real>
+inline Real max_impl(const Real* row, int cols) {
+  Real m = -std::numeric_limits<Real>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int c = 0; c < cols; ++c) m = std::max(m, row[c]);
+  return m;
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) float row_max(const float* row, int cols) {
+  return max_impl(row, cols);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) double row_max(const double* row, int cols) {
+  return max_impl(row, cols);
+}
+
+// y_a[c] += a·p[c], y_b[c] += b·p[c] in float64: one row of the tile product y_J += Pᵀ x_I for
+// two vectors at once (a head's chain and the mean chain). The products of fp32 P and float64
+// x are summed in float64, so the step is an exactly linear map and the iteration converges to
+// the tolerance instead of stalling at fp32 rounding.
+template <class Real>
+inline void axpy2_impl(const Real* p, int cols, double a, double b, double* ya, double* yb) {
+#pragma omp simd
+  for (int c = 0; c < cols; ++c) {
+    const double v = static_cast<double>(p[c]);
+    ya[c] += a * v;
+    yb[c] += b * v;
+  }
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy2(const float* p, int cols, double a, double b,
+                                                                        double* ya, double* yb) {
+  axpy2_impl(p, cols, a, b, ya, yb);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy2(const double* p, int cols, double a, double b,
+                                                                        double* ya, double* yb) {
+  axpy2_impl(p, cols, a, b, ya, yb);
+}
+
+// y[c] += a·p[c] in float64: the same for a single chain.
+template <class Real>
+inline void axpy1_impl(const Real* p, int cols, double a, double* y) {
+#pragma omp simd
+  for (int c = 0; c < cols; ++c) y[c] += a * static_cast<double>(p[c]);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy1(const float* p, int cols, double a, double* y) {
+  axpy1_impl(p, cols, a, y);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy1(const double* p, int cols, double a, double* y) {
+  axpy1_impl(p, cols, a, y);
+}
+
+// ---- The chain on this rank ---------------------------------------------------------------
+
+template <class Real>
+struct Layer {
+  int hq = 1, hkv = 1, d = 0, group = 1;
+  Real scale = 0;
+  std::span<const Real> q, k;         // this rank's rows: [hq][rows][d], [hkv][rows][d]
+  std::vector<Real> q_copy, k_copy;   // float64 runs: the converted inputs
+  std::span<const float> mask_rows, mask_cols;
+  std::vector<Real> lse;              // [hq][rows]; +∞ for a row that sees no key
+};
+
+template <class Real>
+std::span<const Real> as_real(std::span<const float> in, std::vector<Real>& copy) {
+  if constexpr (std::is_same_v<Real, float>) {
+    return in;
+  } else {
+    copy.assign(in.begin(), in.end());
+    return copy;
+  }
+}
+
+// Vectors that advance together: one per head, then the mean chain (when there are ≥ 2 heads).
+struct Vectors {
+  int heads = 1;
+  int count() const { return heads > 1 ? heads + 1 : 1; }
+  int mean() const { return heads > 1 ? heads : 0; }
+};
+
+template <class Real>
+class Chain {
+ public:
+  Chain(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm)
+      : pb_(problem), pp_(params), comm_(comm), vis_{params.causal, params.window},
+        softcap_(static_cast<Real>(params.softcap)), tq_(std::max(1, params.tile_q)),
+        tk_(std::max(1, params.tile_k)) {
+    for (const Segment& s : problem.segments) rows_ += s.count;
+    vec_.heads = problem.layers.front().hq;
+    for (const TokenLayer& in : problem.layers) {
+      Layer<Real>& l = layers_.emplace_back();
+      l.hq = in.hq, l.hkv = in.hkv, l.d = in.d, l.group = in.hq / in.hkv;
+      l.scale = static_cast<Real>(params.scale > 0 ? params.scale : 1.0 / std::sqrt(static_cast<double>(in.d)));
+      l.q = as_real<Real>(in.q, l.q_copy);
+      l.k = as_real<Real>(in.k, l.k_copy);
+      l.mask_rows = in.mask_rows, l.mask_cols = in.mask_cols;
+    }
+    const std::int64_t max_rows = comm.allreduce(rows_, ReduceOp::max);
+    max_rows_ = static_cast<std::size_t>(max_rows);
+    teleport_.resize(static_cast<std::size_t>(rows_));
+    for (std::size_t i = 0; i < teleport_.size(); ++i)
+      teleport_[i] = problem.teleport.empty() ? 1.0 / static_cast<double>(problem.n) : problem.teleport[i];
+  }
+
+  std::size_t rows() const { return static_cast<std::size_t>(rows_); }
+  const Vectors& vectors() const { return vec_; }
+  const std::vector<double>& teleport() const { return teleport_; }
+
+  // The LSE pass (FlashAttention's softmax statistics without V): Q stays, the K blocks travel
+  // around the ring; each (head, query tile) keeps a running max m and sum l,
+  // l ← l·e^(m − m') + Σ e^(S − m'), and LSE = m + log l.
+  void compute_lse() {
+    for (Layer<Real>& l : layers_) {
+      constexpr Real kNegInf = -std::numeric_limits<Real>::infinity();
+      const std::size_t hr = static_cast<std::size_t>(l.hq) * rows();
+      std::vector<Real> m(hr, kNegInf), sum(hr, 0);
+      kernels::BlockLayout layout;
+      const std::size_t k_at = layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
+      std::vector<std::byte> current(layout.size()), next(layout.size());
+      write_header(current, pb_.segments);
+      std::memcpy(current.data() + k_at, l.k.data(), l.k.size_bytes());
+      const std::vector<Tile> q_tiles = kernels::tiles_of(pb_.segments, tq_);
+      const auto items = static_cast<std::int64_t>(l.hq) * static_cast<std::int64_t>(q_tiles.size());
+      kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
+        const kernels::BlockHeader h = kernels::read_header(block);
+        const std::vector<Tile> k_tiles = kernels::tiles_of(h.runs(), tk_);
+        const auto* kb = reinterpret_cast<const Real*>(block.data() + k_at);
+#pragma omp parallel
+        {
+          std::vector<Real> s(static_cast<std::size_t>(tq_) * static_cast<std::size_t>(tk_));
+#pragma omp for schedule(dynamic, 1)
+          for (std::int64_t item = 0; item < items; ++item) {
+            const int head = static_cast<int>(item / static_cast<std::int64_t>(q_tiles.size()));
+            const Tile& qt = q_tiles[static_cast<std::size_t>(item) % q_tiles.size()];
+            const std::size_t row0 = static_cast<std::size_t>(head) * rows() + static_cast<std::size_t>(qt.row);
+            for (const Tile& kt : k_tiles) {
+              if (!vis_.any(qt.pos, qt.pos + qt.count, kt.pos, kt.pos + kt.count)) continue;
+              const Real* k = kb + (static_cast<std::size_t>(head / l.group) * static_cast<std::size_t>(h.rows()) +
+                                    static_cast<std::size_t>(kt.row)) * static_cast<std::size_t>(l.d);
+              const float* mask = l.mask_rows.empty() ? nullptr
+                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) + static_cast<std::size_t>(kt.pos);
+              const TileFrame f{qt.pos, kt.pos, qt.count, kt.count, mask, pb_.n};
+              kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k, s.data());
+              kernels::shape_scores(s.data(), f, softcap_, vis_);
+              for (int r = 0; r < qt.count; ++r) {
+                const Real* row = s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count);
+                Real& mr = m[row0 + static_cast<std::size_t>(r)];
+                const Real m_new = std::max(mr, row_max(row, kt.count));
+                if (m_new == kNegInf) continue;  // nothing visible yet
+                Real& lr = sum[row0 + static_cast<std::size_t>(r)];
+                lr = lr * (mr == kNegInf ? Real(0) : std::exp(mr - m_new)) + sum_exp(row, kt.count, m_new);
+                mr = m_new;
+              }
+            }
+          }
+        }
+      });
+      l.lse.resize(hr);
+      for (std::size_t i = 0; i < hr; ++i) l.lse[i] = sum[i] > 0 ? m[i] + std::log(sum[i]) : std::numeric_limits<Real>::infinity();
+    }
+  }
+
+  // Whether every head of every layer lets position 0 see some key (for the causal e₀ answer).
+  bool first_row_sees_keys() const {
+    int ok = 1;
+    for (const Segment& s : pb_.segments)
+      if (s.begin == 0 && s.count > 0)
+        for (const Layer<Real>& l : layers_)
+          for (int h = 0; h < l.hq; ++h)
+            if (std::isinf(l.lse[static_cast<std::size_t>(h) * rows()])) ok = 0;
+    return comm_.allreduce(ok, ReduceOp::min) == 1;
+  }
+
+  // One application of layer l's chain to all vectors: z ← z·A_l (z·(A_l + I)/2 with rollout),
+  // z as [vectors][rows]. The (Q, LSE, z) blocks travel around the ring; each rank accumulates
+  // y for its own keys, items = its key tiles, so no two threads touch the same y.
+  void apply_layer(const Layer<Real>& l, std::vector<double>& z) const {
+    const auto nv = static_cast<std::size_t>(vec_.count());
+    kernels::BlockLayout layout;
+    const std::size_t q_at = layout.add(static_cast<std::size_t>(l.hq) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
+    const std::size_t lse_at = layout.add(static_cast<std::size_t>(l.hq) * max_rows_ * sizeof(Real));
+    const std::size_t x_at = layout.add(nv * max_rows_ * sizeof(double));
+    std::vector<std::byte> current(layout.size()), next(layout.size());
+    write_header(current, pb_.segments);
+    std::memcpy(current.data() + q_at, l.q.data(), l.q.size_bytes());
+    std::memcpy(current.data() + lse_at, l.lse.data(), l.lse.size() * sizeof(Real));
+    std::memcpy(current.data() + x_at, z.data(), z.size() * sizeof(double));
+    std::vector<double> y(z.size(), 0.0);
+    const std::vector<Tile> k_tiles = kernels::tiles_of(pb_.segments, tk_);
+    kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
+      const kernels::BlockHeader h = kernels::read_header(block);
+      const auto brows = static_cast<std::size_t>(h.rows());
+      const std::vector<Tile> q_tiles = kernels::tiles_of(h.runs(), tq_);
+      const auto* qb = reinterpret_cast<const Real*>(block.data() + q_at);
+      const auto* lb = reinterpret_cast<const Real*>(block.data() + lse_at);
+      const auto* xb = reinterpret_cast<const double*>(block.data() + x_at);
+#pragma omp parallel
+      {
+        std::vector<Real> s(static_cast<std::size_t>(tq_) * static_cast<std::size_t>(tk_));
+#pragma omp for schedule(dynamic, 1)
+        for (std::size_t item = 0; item < k_tiles.size(); ++item) {
+          const Tile& kt = k_tiles[item];
+          for (int head = 0; head < l.hq; ++head)
+            for (const Tile& qt : q_tiles) {
+              if (!vis_.any(qt.pos, qt.pos + qt.count, kt.pos, kt.pos + kt.count)) continue;
+              const std::size_t qrow0 = static_cast<std::size_t>(head) * brows + static_cast<std::size_t>(qt.row);
+              probabilities(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), lb + qrow0, qt, kt, s.data());
+              accumulate(s.data(), qt, kt, head, xb, brows, y);
+            }
+        }
+      }
+    });
+    if (pp_.rollout)
+      for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.5 * y[i] + 0.5 * z[i];
+    z.swap(y);
+  }
+
+  // Damped power iteration: x ← α·x·Ã + (1 − Σ α·x·Ã)·t, so the teleport also takes the mass
+  // of rows that see no key (dangling) and any rounding leak; stops when every chain's
+  // ‖x_k − x_{k−1}‖₁ < tolerance.
+  void power(TokenRankResult& res, const IterationObserver& observe) const {
+    const auto nv = static_cast<std::size_t>(vec_.count());
+    std::vector<double> x(nv * rows());
+    for (std::size_t v = 0; v < nv; ++v) std::copy(teleport_.begin(), teleport_.end(), x.begin() + static_cast<std::ptrdiff_t>(v * rows()));
+    for (int it = 1; it <= pp_.max_iterations; ++it) {
+      const Stopwatch watch;
+      std::vector<double> y = x;
+      for (auto l = layers_.rbegin(); l != layers_.rend(); ++l) apply_layer(*l, y);
+      std::vector<double> sums(2 * nv, 0.0);  // mass, then residual, per vector
+      for (std::size_t v = 0; v < nv; ++v)
+        for (std::size_t i = 0; i < rows(); ++i) sums[v] += pp_.damping * y[v * rows() + i];
+      comm_.sum_ordered(std::span<double>(sums.data(), nv));
+      for (std::size_t v = 0; v < nv; ++v)
+        for (std::size_t i = 0; i < rows(); ++i) {
+          double& yi = y[v * rows() + i];
+          yi = pp_.damping * yi + (1.0 - sums[v]) * teleport_[i];
+          sums[nv + v] += std::abs(yi - x[v * rows() + i]);
+        }
+      comm_.sum_ordered(std::span<double>(sums.data() + nv, nv));
+      x.swap(y);
+      const double residual = *std::max_element(sums.begin() + static_cast<std::ptrdiff_t>(nv), sums.end());
+      res.residual.push_back(residual);
+      res.iterations = it;
+      if (observe) observe({it, residual, watch.seconds()});
+      if (residual < pp_.tolerance) {
+        res.converged = true;
+        break;
+      }
+    }
+    unpack(x, res);
+  }
+
+  // The exact causal solve, one backward sweep over query tiles in decreasing position:
+  //   π_j = [(1−α)·t_j + α·y_j] / (1 − α·A_jj),  y_j = Σ_{i>j} π_i A_ij,
+  // then π/Σπ (rows that see no key drop their mass; the normalisation returns it, exactly as
+  // the teleport does in power iteration). The owner of a tile solves its diagonal block in
+  // place, broadcasts (Q, LSE, π) of the tile, and every rank adds the tile's contributions to
+  // the y of its own earlier keys, in parallel over its key tiles.
+  void triangular(TokenRankResult& res) const {
+    const Layer<Real>& l = layers_.front();
+    const auto nv = static_cast<std::size_t>(vec_.count());
+    const auto T = static_cast<std::size_t>(tq_);
+    std::vector<double> y(nv * rows(), 0.0), pi(nv * rows(), 0.0);
+    const std::vector<Tile> own = kernels::tiles_of(pb_.segments, tq_);
+    // Every tile of every rank, by decreasing position.
+    struct Owned {
+      Tile tile;
+      int rank;
+    };
+    std::vector<Owned> order;
+    const std::vector<kernels::BlockHeader> headers = comm_.allgather(kernels::header_of(pb_.segments));
+    for (int r = 0; r < comm_.size(); ++r)
+      for (const Tile& t : kernels::tiles_of(headers[static_cast<std::size_t>(r)].runs(), tq_)) order.push_back({t, r});
+    std::sort(order.begin(), order.end(), [](const Owned& a, const Owned& b) { return a.tile.pos > b.tile.pos; });
+
+    kernels::BlockLayout layout;
+    const std::size_t q_at = layout.add(static_cast<std::size_t>(l.hq) * T * static_cast<std::size_t>(l.d) * sizeof(Real));
+    const std::size_t lse_at = layout.add(static_cast<std::size_t>(l.hq) * T * sizeof(Real));
+    const std::size_t x_at = layout.add(nv * T * sizeof(double));
+    std::vector<std::byte> block(layout.size());
+    const double w = pp_.rollout ? 0.5 : 1.0;  // (A + I)/2: off-diagonal weight, diagonal w·A_jj + (1 − w)
+    std::vector<Real> s(T * T);
+    for (const Owned& o : order) {
+      const Tile& bt = o.tile;
+      const auto cnt = static_cast<std::size_t>(bt.count);
+      if (o.rank == comm_.rank()) {
+        // Diagonal block: every head's P, the mean's as their average; solve j = cnt−1 … 0.
+        std::vector<double> diag(nv * cnt * cnt, 0.0);  // [vector][query j][key j']
+        for (int head = 0; head < l.hq; ++head) {
+          const std::size_t row0 = static_cast<std::size_t>(head) * rows() + static_cast<std::size_t>(bt.row);
+          probabilities(l, head, l.q.data() + row0 * static_cast<std::size_t>(l.d), l.lse.data() + row0, bt, bt, s.data());
+          for (std::size_t e = 0; e < cnt * cnt; ++e) {
+            const auto p = static_cast<double>(s[e]);
+            if (vec_.heads > 1) diag[static_cast<std::size_t>(vec_.mean()) * cnt * cnt + e] += p / vec_.heads;
+            diag[static_cast<std::size_t>(head) * cnt * cnt + e] = p;
+          }
+        }
+        for (std::size_t v = 0; v < nv; ++v) {
+          const double* a = diag.data() + v * cnt * cnt;
+          double* yv = y.data() + v * rows() + static_cast<std::size_t>(bt.row);
+          double* pv = pi.data() + v * rows() + static_cast<std::size_t>(bt.row);
+          for (std::size_t j = cnt; j-- > 0;) {
+            const double ajj = w * a[j * cnt + j] + (1.0 - w);
+            pv[j] = ((1.0 - pp_.damping) * teleport_[static_cast<std::size_t>(bt.row) + j] + pp_.damping * yv[j]) /
+                    (1.0 - pp_.damping * ajj);
+            for (std::size_t jj = 0; jj < j; ++jj) yv[jj] += w * pv[j] * a[j * cnt + jj];
+          }
+        }
+        write_header(block, std::vector<Segment>{{bt.pos, bt.count}});
+        for (int head = 0; head < l.hq; ++head) {
+          const std::size_t row0 = static_cast<std::size_t>(head) * rows() + static_cast<std::size_t>(bt.row);
+          std::memcpy(block.data() + q_at + static_cast<std::size_t>(head) * cnt * static_cast<std::size_t>(l.d) * sizeof(Real),
+                      l.q.data() + row0 * static_cast<std::size_t>(l.d), cnt * static_cast<std::size_t>(l.d) * sizeof(Real));
+          std::memcpy(block.data() + lse_at + static_cast<std::size_t>(head) * cnt * sizeof(Real), l.lse.data() + row0, cnt * sizeof(Real));
+        }
+        for (std::size_t v = 0; v < nv; ++v)
+          std::memcpy(block.data() + x_at + v * cnt * sizeof(double), pi.data() + v * rows() + static_cast<std::size_t>(bt.row),
+                      cnt * sizeof(double));
+      }
+      comm_.bcast(std::span<std::byte>(block), o.rank);
+      // This tile's rows (positions ≥ bt.pos) into every earlier key of this rank.
+      const auto* qb = reinterpret_cast<const Real*>(block.data() + q_at);
+      const auto* lb = reinterpret_cast<const Real*>(block.data() + lse_at);
+      const auto* xb = reinterpret_cast<const double*>(block.data() + x_at);
+      const Tile query{0, bt.pos, bt.count};
+      std::vector<double> contrib(y.size(), 0.0);
+#pragma omp parallel
+      {
+        std::vector<Real> st(T * static_cast<std::size_t>(tq_));
+#pragma omp for schedule(dynamic, 1)
+        for (std::size_t item = 0; item < own.size(); ++item) {
+          const Tile& kt = own[item];
+          if (kt.pos >= bt.pos || !vis_.any(query.pos, query.pos + query.count, kt.pos, kt.pos + kt.count)) continue;
+          for (int head = 0; head < l.hq; ++head) {
+            const std::size_t qrow0 = static_cast<std::size_t>(head) * cnt;
+            probabilities(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), lb + qrow0, query, kt, st.data());
+            accumulate(st.data(), query, kt, head, xb, cnt, contrib);
+          }
+        }
+      }
+      for (std::size_t i = 0; i < y.size(); ++i) y[i] += w * contrib[i];
+    }
+    // π/Σπ per vector.
+    std::vector<double> mass(nv, 0.0);
+    for (std::size_t v = 0; v < nv; ++v)
+      for (std::size_t i = 0; i < rows(); ++i) mass[v] += pi[v * rows() + i];
+    comm_.sum_ordered(std::span<double>(mass));
+    for (std::size_t v = 0; v < nv; ++v)
+      for (std::size_t i = 0; i < rows(); ++i) pi[v * rows() + i] /= mass[v];
+    res.converged = true;
+    unpack(pi, res);
+  }
+
+  // Every vector e₀: the undamped causal chain's only stationary distribution.
+  void first_token(TokenRankResult& res) const {
+    std::vector<double> x(static_cast<std::size_t>(vec_.count()) * rows(), 0.0);
+    for (std::size_t row = 0; const Segment& s : pb_.segments) {
+      if (s.begin == 0 && s.count > 0)
+        for (int v = 0; v < vec_.count(); ++v) x[static_cast<std::size_t>(v) * rows() + row] = 1.0;
+      row += static_cast<std::size_t>(s.count);
+    }
+    res.converged = true;
+    unpack(x, res);
+  }
+
+  // The `top_k` largest A_ij of every query row of this rank for one head (or the mean, head
+  // −1) of layer `li`: the K blocks travel; each row keeps its candidates, pruned to top_k
+  // whenever they reach 2·top_k.
+  AttentionEdges top_edges(std::size_t li, int head, std::int64_t top_k) const {
+    const Layer<Real>& l = layers_.at(li);
+    struct Candidate {
+      double weight;
+      std::int64_t key;
+    };
+    const auto better = [](const Candidate& a, const Candidate& b) { return a.weight > b.weight || (a.weight == b.weight && a.key < b.key); };
+    const auto keep = static_cast<std::size_t>(std::min<std::int64_t>(top_k, pb_.n));
+    std::vector<std::vector<Candidate>> best(rows());
+    kernels::BlockLayout layout;
+    const std::size_t k_at = layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
+    std::vector<std::byte> current(layout.size()), next(layout.size());
+    write_header(current, pb_.segments);
+    std::memcpy(current.data() + k_at, l.k.data(), l.k.size_bytes());
+    const std::vector<Tile> q_tiles = kernels::tiles_of(pb_.segments, tq_);
+    const int first = head < 0 ? 0 : head, last = head < 0 ? l.hq : head + 1;
+    kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
+      const kernels::BlockHeader h = kernels::read_header(block);
+      const std::vector<Tile> k_tiles = kernels::tiles_of(h.runs(), tk_);
+      const auto* kb = reinterpret_cast<const Real*>(block.data() + k_at);
+#pragma omp parallel
+      {
+        std::vector<Real> s(static_cast<std::size_t>(tq_) * static_cast<std::size_t>(tk_));
+        std::vector<double> a(s.size());
+#pragma omp for schedule(dynamic, 1)
+        for (std::size_t item = 0; item < q_tiles.size(); ++item) {
+          const Tile& qt = q_tiles[item];
+          for (const Tile& kt : k_tiles) {
+            if (!vis_.any(qt.pos, qt.pos + qt.count, kt.pos, kt.pos + kt.count)) continue;
+            const std::size_t cells = static_cast<std::size_t>(qt.count) * static_cast<std::size_t>(kt.count);
+            std::fill(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(cells), 0.0);
+            for (int hd = first; hd < last; ++hd) {
+              const std::size_t row0 = static_cast<std::size_t>(hd) * rows() + static_cast<std::size_t>(qt.row);
+              const Real* k = kb + (static_cast<std::size_t>(hd / l.group) * static_cast<std::size_t>(h.rows()) + static_cast<std::size_t>(kt.row)) *
+                                       static_cast<std::size_t>(l.d);
+              const float* mask = l.mask_rows.empty() ? nullptr
+                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) + static_cast<std::size_t>(kt.pos);
+              kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k, s.data());
+              kernels::shape_scores(s.data(), TileFrame{qt.pos, kt.pos, qt.count, kt.count, mask, pb_.n}, softcap_, vis_);
+              for (int r = 0; r < qt.count; ++r)
+                exp_shift(s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, l.lse[row0 + static_cast<std::size_t>(r)]);
+              for (std::size_t e = 0; e < cells; ++e) a[e] += static_cast<double>(s[e]) / (last - first);
+            }
+            for (int r = 0; r < qt.count; ++r) {
+              std::vector<Candidate>& list = best[static_cast<std::size_t>(qt.row + r)];
+              for (int c = 0; c < kt.count; ++c) {
+                const double weight = a[static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count) + static_cast<std::size_t>(c)];
+                if (weight > 0) list.push_back({weight, kt.pos + c});
+              }
+              if (list.size() >= 2 * keep) {
+                std::nth_element(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(keep), list.end(), better);
+                list.resize(keep);
+              }
+            }
+          }
+        }
+      }
+    });
+    AttentionEdges edges;
+    const std::vector<Tile> row_positions = kernels::tiles_of(pb_.segments, 1);
+    for (std::size_t r = 0; r < rows(); ++r) {
+      std::vector<Candidate>& list = best[r];
+      std::sort(list.begin(), list.end(), better);
+      if (list.size() > keep) list.resize(keep);
+      for (const Candidate& c : list) {
+        edges.src.push_back(static_cast<VertexId>(row_positions[r].pos));
+        edges.dst.push_back(static_cast<VertexId>(c.key));
+        edges.weight.push_back(c.weight);
+      }
+    }
+    return edges;
+  }
+
+ private:
+  static void write_header(std::vector<std::byte>& block, std::span<const Segment> runs) {
+    const kernels::BlockHeader h = kernels::header_of(runs);
+    std::memcpy(block.data(), &h, sizeof h);
+  }
+
+  // One tile of P = exp(S − LSE) for `head`: query rows qt (their Q and LSE given) against this
+  // rank's keys kt; the mask comes from mask_cols (query position, local key row).
+  void probabilities(const Layer<Real>& l, int head, const Real* q, const Real* lse, const Tile& qt, const Tile& kt, Real* s) const {
+    const Real* k = l.k.data() + (static_cast<std::size_t>(head / l.group) * rows() + static_cast<std::size_t>(kt.row)) * static_cast<std::size_t>(l.d);
+    const float* mask = l.mask_cols.empty() ? nullptr
+                                            : l.mask_cols.data() + (static_cast<std::size_t>(head) * static_cast<std::size_t>(pb_.n) +
+                                                                    static_cast<std::size_t>(qt.pos)) * rows() + static_cast<std::size_t>(kt.row);
+    kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, q, k, s);
+    kernels::shape_scores(s, TileFrame{qt.pos, kt.pos, qt.count, kt.count, mask, rows_}, softcap_, vis_);
+    for (int r = 0; r < qt.count; ++r) exp_shift(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, lse[r]);
+  }
+
+  // y_J += Pᵀ x_I for the head's own chain and (1/H)·Pᵀ x̄_I for the mean chain; x rows of the
+  // block are [vector][brows], those of y [vector][rows].
+  void accumulate(const Real* p, const Tile& qt, const Tile& kt, int head, const double* x, std::size_t brows, std::vector<double>& y) const {
+    const auto hv = static_cast<std::size_t>(head), mv = static_cast<std::size_t>(vec_.mean());
+    double* yh = y.data() + hv * rows() + static_cast<std::size_t>(kt.row);
+    double* ym = y.data() + mv * rows() + static_cast<std::size_t>(kt.row);
+    const double* xh = x + hv * brows + static_cast<std::size_t>(qt.row);
+    const double* xm = x + mv * brows + static_cast<std::size_t>(qt.row);
+    for (int r = 0; r < qt.count; ++r) {
+      const Real* row = p + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count);
+      if (vec_.heads > 1) axpy2(row, kt.count, xh[r], xm[r] / vec_.heads, yh, ym);
+      else axpy1(row, kt.count, xh[r], yh);
+    }
+  }
+
+  void unpack(const std::vector<double>& x, TokenRankResult& res) const {
+    const auto h = static_cast<std::size_t>(vec_.heads);
+    res.score.assign(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(h * rows()));
+    const auto m = static_cast<std::size_t>(vec_.mean());
+    res.mean_score.assign(x.begin() + static_cast<std::ptrdiff_t>(m * rows()), x.begin() + static_cast<std::ptrdiff_t>((m + 1) * rows()));
+  }
+
+  const TokenRankProblem& pb_;
+  const TokenRankParams& pp_;
+  const Comm& comm_;
+  Visibility vis_;
+  Real softcap_;
+  int tq_, tk_;
+  std::int64_t rows_ = 0;
+  std::size_t max_rows_ = 0;
+  Vectors vec_;
+  std::vector<Layer<Real>> layers_;
+  std::vector<double> teleport_;
+};
+
+void check_problem(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm) {
+  comm.agree([&] {
+    if (pb.layers.empty()) throw_input("tokenrank: no layers");
+    for (const TokenLayer& l : pb.layers) {
+      if (l.d <= 0) throw_input("tokenrank: head size must be > 0");
+      if (l.hkv <= 0 || l.hq % l.hkv != 0)
+        throw_input("tokenrank: " + std::to_string(l.hq) + " query heads are not a multiple of " + std::to_string(l.hkv) + " key heads");
+      if (l.hq != pb.layers.front().hq) throw_input("tokenrank: every layer needs the same number of query heads");
+    }
+    if (pb.segments.size() > static_cast<std::size_t>(kernels::kMaxSegments))
+      throw Error(ErrorKind::internal, "tokenrank: at most two position segments per rank");
+    if (!(p.damping >= 0 && p.damping <= 1)) throw_usage("--damping must be in [0, 1], got " + std::to_string(p.damping));
+    if (!(p.tolerance > 0)) throw_usage("--tolerance must be > 0");
+    if (p.max_iterations < 1) throw_usage("--max-iterations must be >= 1");
+    if (p.window < 0) throw_usage("--window must be > 0");
+    if (p.solver == TokenRankSolver::triangular && !p.causal)
+      throw_usage("--solver triangular needs a causal chain (--causal): only then is I − αA triangular");
+    if (p.solver == TokenRankSolver::triangular && pb.layers.size() > 1)
+      throw_usage("--solver triangular solves one layer; the product of several layers needs --solver power");
+  });
+}
+
+template <class Real>
+TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm, const IterationObserver& observe) {
+  Chain<Real> chain(pb, p, comm);
+  TokenRankResult res;
+  Stopwatch watch;
+  chain.compute_lse();
+  res.lse_seconds = watch.seconds();
+  watch.restart();
+  const bool causal_single = p.causal && pb.layers.size() == 1;
+  if (p.causal && p.damping == 1.0 && chain.first_row_sees_keys()) {
+    res.solver = p.solver == TokenRankSolver::automatic ? TokenRankSolver::triangular : p.solver;
+    res.note = "causal chain without damping: token 0 sees only itself (A_00 = 1) and every path leads there, "
+               "so the only stationary distribution is e_0; use damping < 1 for an informative ranking";
+    chain.first_token(res);
+  } else if (p.solver == TokenRankSolver::triangular || (p.solver == TokenRankSolver::automatic && causal_single)) {
+    res.solver = TokenRankSolver::triangular;
+    chain.triangular(res);
+  } else {
+    res.solver = TokenRankSolver::power;
+    chain.power(res, observe);
+  }
+  res.solve_seconds = watch.seconds();
+  return res;
+}
+
+}  // namespace
+
+TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
+                          const IterationObserver& observe) {
+  check_problem(problem, params, comm);
+  openblas_set_num_threads(1);  // OpenMP owns the cores; one BLAS thread per tile
+  return params.precision == Precision::double_precision ? run_tokenrank<double>(problem, params, comm, observe)
+                                                         : run_tokenrank<float>(problem, params, comm, observe);
+}
+
+AttentionEdges attention_top_k(const TokenRankProblem& problem, std::size_t layer, const TokenRankParams& params, int head,
+                               std::int64_t top_k, const Comm& comm) {
+  check_problem(problem, params, comm);
+  comm.agree([&] {
+    if (layer >= problem.layers.size()) throw_usage("--layer " + std::to_string(layer) + " is not a layer of the input");
+    if (head >= problem.layers.front().hq) throw_usage("--head " + std::to_string(head) + " is not a query head of the input");
+    if (top_k < 1) throw_usage("--top-k must be >= 1");
+  });
+  openblas_set_num_threads(1);
+  auto run = [&](auto chain) {
+    chain.compute_lse();
+    return chain.top_edges(layer, head, top_k);
+  };
+  return params.precision == Precision::double_precision ? run(Chain<double>(problem, params, comm))
+                                                         : run(Chain<float>(problem, params, comm));
+}
+
+}  // namespace perron

@@ -1,0 +1,383 @@
+// `perron tokenrank`: the PageRank of the attention graph of q, k (one layer, or the product of
+// several), blocked and ring-distributed, never building the N×N matrix; and
+// `perron attention-graph`: the strongest attention edges as an HDF5 edge list that
+// `perron pagerank` reads, so TokenRank and PageRank can be compared on the same input.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "perron/algo/tokenrank.hpp"
+#include "perron/algo/top_k.hpp"
+#include "perron/core/error.hpp"
+#include "perron/core/timer.hpp"
+#include "perron/io/hdf5_file.hpp"
+#include "perron/io/text_records.hpp"
+#include "qkv_input.hpp"
+#include "report.hpp"
+
+namespace perron {
+namespace {
+
+// The options both commands share: where q and k are, and which chain they define.
+struct ChainConfig {
+  std::string input;
+  std::string q = "q", k = "k", mask;
+  int layers = 0;  // 0: `q`/`k` if present, else every layer_<l>/q, layer_<l>/k
+  std::uint64_t batch_index = 0;
+  bool causal = false;
+  std::int64_t window = 0;
+  double scale = 0.0, softcap = 0.0;
+  bool rollout = false;
+  std::string precision = "single";
+  int tile_q = 0, tile_k = 0;
+  int threads = 0;
+};
+
+void add_chain_options(OptionSet& o, ChainConfig& c) {
+  o.add("-i,--input", c.input, "HDF5 file holding q and k ([heads, N, d] or [batch, heads, N, d]); v is not needed");
+  o.add("--q", c.q, "dataset of the queries (inside layer_<l>/ with several layers)");
+  o.add("--k", c.k, "dataset of the keys");
+  o.add("--mask", c.mask, "dataset of a mask, for every layer: boolean (true = attend) or float (added to the scores); "
+                          "[N, N] or [batch|1, heads|1, N, N]");
+  o.add("--layers", c.layers, "layers L: datasets layer_0/q ... layer_<L-1>/q (0: q, k if present, else every layer_<l>)")
+      ->check(CLI::NonNegativeNumber);
+  o.add("--batch-index", c.batch_index, "with [batch, heads, N, d] inputs: the batch entry to rank");
+  o.add_flag("--causal", c.causal, "query i sees keys j <= i");
+  o.add("--window", c.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)");
+  o.add("--scale", c.scale, "score scale (0: 1/sqrt(d))");
+  o.add("--softcap", c.softcap, "c > 0: score -> c * tanh(score / c), before masking (0: none)");
+  o.add_flag("--rollout", c.rollout, "each layer's chain is (A + I)/2, as attention rollout (Abnar & Zuidema 2020)");
+  o.add("--precision", c.precision, "single: fp32 score tiles, float64 accumulation (fast); double: float64 throughout")
+      ->check(CLI::IsMember({"single", "double"}));
+  o.add("--tile-q", c.tile_q, "query rows per tile (0: 256)");
+  o.add("--tile-k", c.tile_k, "key rows per tile (0: 512)");
+  o.add("--threads", c.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS, else the node's cores / its ranks)");
+}
+
+// q, k and masks of every layer for this rank's positions, with the problem viewing them.
+struct LoadedChain {
+  QkvShape qs, ks;
+  std::vector<std::string> layer_names;  // the group of each layer ("" for a single layer at the root)
+  std::vector<std::vector<float>> q, k;
+  std::vector<float> mask_rows, mask_cols;
+  TokenRankProblem problem;
+  std::vector<GlobalId> positions;  // of this rank's rows
+  bool zigzag = false;
+  double seconds = 0.0;
+};
+
+std::string layer_dataset(const std::string& layer, const std::string& name) { return layer.empty() ? name : layer + "/" + name; }
+
+// Collective. A mask is read from both sides (this rank's query rows, and its key columns),
+// because the LSE pass meets it by rows and the steps by columns.
+LoadedChain load_chain(const ChainConfig& c, const Comm& comm) {
+  const Stopwatch watch;
+  LoadedChain lc;
+  MaskInfo mask;
+  comm.agree([&] {
+    if (c.input.empty()) throw_usage("needs --input FILE.h5 holding q and k");
+    if (c.window < 0) throw_usage("--window must be a positive number of positions, got " + std::to_string(c.window));
+    if (c.scale < 0 || c.softcap < 0) throw_usage("--scale and --softcap must be >= 0");
+    require_readable_file(c.input, "input");
+    const H5Reader f(c.input);
+    if (c.layers > 0) {
+      for (int l = 0; l < c.layers; ++l) lc.layer_names.push_back("layer_" + std::to_string(l));
+    } else if (f.exists(c.q) || !f.exists("layer_0")) {
+      lc.layer_names.push_back("");
+    } else {
+      for (int l = 0; f.exists("layer_" + std::to_string(l)); ++l) lc.layer_names.push_back("layer_" + std::to_string(l));
+    }
+    for (const std::string& layer : lc.layer_names) {
+      const QkvShape qs = qkv_shape(f, c.input, layer_dataset(layer, c.q)), ks = qkv_shape(f, c.input, layer_dataset(layer, c.k));
+      const std::string where = c.input + ": " + (layer.empty() ? std::string() : layer + ": ");
+      if (qs.batched != ks.batched || qs.batch != ks.batch) throw_input(where + "q and k must have the same layout and batch size");
+      if (qs.seq != ks.seq)
+        throw_input(where + "TokenRank needs as many keys as queries (a chain over the N tokens): q has N = " + std::to_string(qs.seq) +
+                    ", k has N = " + std::to_string(ks.seq));
+      if (qs.dim != ks.dim)
+        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) + ", k: " + std::to_string(ks.dim) + ")");
+      if (qs.heads % ks.heads != 0)
+        throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) + " key heads");
+      if (!lc.layer_names.empty() && layer != lc.layer_names.front() && (qs.seq != lc.qs.seq || qs.heads != lc.qs.heads))
+        throw_input(where + "every layer needs the same N and number of query heads as " + lc.layer_names.front());
+      if (c.batch_index >= qs.batch)
+        throw_usage("--batch-index " + std::to_string(c.batch_index) + " is past the " + std::to_string(qs.batch) + " batch entries of " + c.input);
+      if (layer == lc.layer_names.front()) lc.qs = qs, lc.ks = ks;
+    }
+    if (!c.mask.empty()) mask = check_mask(f, c.input, c.mask, lc.qs, lc.ks);
+  });
+  lc.zigzag = c.causal && comm.size() > 1;
+  lc.problem.n = static_cast<std::int64_t>(lc.qs.seq);
+  lc.problem.segments = rank_positions(lc.qs.seq, comm.rank(), comm.size(), lc.zigzag);
+  for (const Segment& s : lc.problem.segments)
+    for (std::int64_t i = 0; i < s.count; ++i) lc.positions.push_back(static_cast<GlobalId>(s.begin + i));
+  comm.agree([&] {
+    const H5Reader f(c.input);
+    for (const std::string& layer : lc.layer_names) {
+      const QkvShape qs = qkv_shape(f, c.input, layer_dataset(layer, c.q)), ks = qkv_shape(f, c.input, layer_dataset(layer, c.k));
+      lc.q.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.q), qs, c.batch_index, lc.problem.segments));
+      lc.k.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.k), ks, c.batch_index, lc.problem.segments));
+    }
+    if (!c.mask.empty()) {
+      lc.mask_rows = read_mask_rows(f, c.input, mask, lc.qs, lc.ks, c.batch_index, lc.problem.segments);
+      lc.mask_cols = read_mask_columns(f, c.input, mask, lc.qs, c.batch_index, lc.problem.segments);
+    }
+  });
+  for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
+    const auto hk = lc.k[l].size() / (lc.positions.size() * lc.qs.dim);
+    lc.problem.layers.push_back({static_cast<int>(lc.qs.heads), static_cast<int>(hk), static_cast<int>(lc.qs.dim), lc.q[l], lc.k[l],
+                                 lc.mask_rows, lc.mask_cols});
+  }
+  lc.seconds = watch.seconds();
+  return lc;
+}
+
+TokenRankParams chain_params(const ChainConfig& c) {
+  TokenRankParams p;
+  p.scale = c.scale, p.softcap = c.softcap, p.causal = c.causal, p.window = c.window, p.rollout = c.rollout;
+  // 256 × 512 tiles: the fastest measured for attention here (bench/attention.sh).
+  p.tile_q = c.tile_q > 0 ? c.tile_q : 256;
+  p.tile_k = c.tile_k > 0 ? c.tile_k : 512;
+  p.precision = c.precision == "double" ? Precision::double_precision : Precision::single;
+  return p;
+}
+
+// Attributes that say which chain a file describes.
+void write_chain_attributes(H5Writer& file, const std::string& group, const ChainConfig& c, const LoadedChain& lc,
+                            const TokenRankParams& p) {
+  file.set_attribute(group, "n", lc.qs.seq);
+  file.set_attribute(group, "query_heads", lc.qs.heads);
+  file.set_attribute(group, "kv_heads", lc.ks.heads);
+  file.set_attribute(group, "head_size", lc.qs.dim);
+  file.set_attribute(group, "layers", static_cast<std::uint64_t>(lc.layer_names.size()));
+  file.set_attribute(group, "batch_index", c.batch_index);
+  file.set_attribute(group, "causal", c.causal);
+  file.set_attribute(group, "window", static_cast<std::int64_t>(c.window));
+  file.set_attribute(group, "scale", p.scale > 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(lc.qs.dim)));
+  file.set_attribute(group, "softcap", c.softcap);
+  file.set_attribute(group, "mask", c.mask);
+  file.set_attribute(group, "rollout", c.rollout);
+  file.set_attribute(group, "precision", c.precision);
+  file.set_attribute(group, "layout_across_ranks", std::string(lc.zigzag ? "zigzag" : "contiguous"));
+}
+
+// The teleport vector for this rank's positions: uniform, or from FILE: text lines
+// "position [weight]" (weight 1 when missing; as --personalization of pagerank) or an HDF5
+// file whose dataset `teleport` holds N non-negative weights. Normalised to sum 1.
+std::vector<double> read_teleport(const std::string& path, const LoadedChain& lc, const Comm& comm) {
+  if (path.empty()) return {};
+  const auto n = static_cast<std::uint64_t>(lc.problem.n);
+  std::vector<double> full(n, 0.0);
+  bool hdf5 = false;
+  comm.agree([&] {
+    require_readable_file(path, "teleport");
+    hdf5 = read_head(path, 8) == std::string("\x89HDF\r\n\x1a\n", 8);
+    if (!hdf5) return;
+    const H5Reader f(path);
+    if (!f.exists("teleport")) throw_input(path + ": no dataset 'teleport' (an HDF5 teleport file holds one weight per position)");
+    const auto info = f.info("teleport");
+    if (info.dims.size() != 1 || info.dims[0] != n)
+      throw_input(path + ": dataset 'teleport' must be 1-D with one weight per position, N = " + std::to_string(n) +
+                  (info.dims.size() == 1 ? ", found " + std::to_string(info.dims[0]) : ", found " + std::to_string(info.dims.size()) + " dimensions"));
+    full = f.read_doubles("teleport");
+  });
+  if (!hdf5) {
+    const TextIds records = read_text_ids(path, comm, 2);
+    std::vector<IdValue> all = comm.allgatherv<IdValue>(records.records);
+    comm.agree([&] {
+      for (const IdValue& r : all) {
+        if (r.id >= n)
+          throw_input(path + ": position " + std::to_string(r.id) + " is past the sequence (N = " + std::to_string(n) +
+                      ", positions 0.." + std::to_string(n - 1) + ")");
+        full[r.id] += records.valued ? r.value : 1.0;
+      }
+    });
+  }
+  double sum = 0;
+  comm.agree([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (!std::isfinite(full[i]) || full[i] < 0)
+        throw_input(path + ": the weight of position " + std::to_string(i) + " is " + std::to_string(full[i]) + ", expected a finite number >= 0");
+      sum += full[i];
+    }
+    if (!(sum > 0)) throw_input(path + ": the teleport weights sum to 0; at least one position needs a positive weight");
+  });
+  std::vector<double> mine;
+  for (GlobalId p : lc.positions) mine.push_back(full[p] / sum);
+  return mine;
+}
+
+const char* solver_name(TokenRankSolver s) {
+  return s == TokenRankSolver::triangular ? "triangular" : s == TokenRankSolver::power ? "power" : "auto";
+}
+
+class TokenRankCommand final : public Command {
+ public:
+  explicit TokenRankCommand(CLI::App& parent)
+      : Command(parent, {"tokenrank"}, "TokenRank: the PageRank of the attention graph of q, k, without building it") {
+    OptionSet& o = options();
+    add_chain_options(o, c_);
+    o.add("-o,--output", output_, "HDF5 file to write (/tokenrank/score, mean_score, residual, top_position, top_score)");
+    o.add_flag("--overwrite", overwrite_, "replace an existing output file");
+    o.add("--damping", damping_, "damping factor alpha in [0, 1]");
+    o.add("--tolerance", tolerance_, "stop when every chain's L1 change is below this");
+    o.add("--max-iterations", max_iterations_, "iteration limit of the power method");
+    o.add("--teleport", teleport_, "teleport vector: text 'position [weight]' lines, or HDF5 with dataset 'teleport' [N] (default uniform)");
+    o.add("--solver", solver_, "auto (triangular for a causal single layer, else power), power, triangular")
+        ->check(CLI::IsMember({"auto", "power", "triangular"}));
+    o.add("--top-k", top_k_, "positions listed in /tokenrank/top_position (by the mean chain)")->check(CLI::NonNegativeNumber);
+    o.add("--log-json", log_json_, "also write one JSON record per event to this file");
+    o.add_flag("-q,--quiet", quiet_, "print nothing but errors");
+  }
+
+  void run(const RunContext& context, const Comm& comm) override {
+    apply_threads(c_.threads, comm);
+    AtomicOutput output(output_, overwrite_, comm);
+    Reporter report(quiet_, log_json_, comm);
+    const Stopwatch total;
+    LoadedChain lc = load_chain(c_, comm);
+    const std::vector<double> teleport = read_teleport(teleport_, lc, comm);
+    lc.problem.teleport = teleport;
+    report.phase("load", lc.seconds,
+                 fmt::format("{{\"n\": {}, \"heads\": {}, \"layers\": {}}}", lc.qs.seq, lc.qs.heads, lc.layer_names.size()));
+    TokenRankParams p = chain_params(c_);
+    p.damping = damping_, p.tolerance = tolerance_, p.max_iterations = max_iterations_;
+    p.solver = solver_ == "power" ? TokenRankSolver::power : solver_ == "triangular" ? TokenRankSolver::triangular : TokenRankSolver::automatic;
+    const TokenRankResult res = tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
+    report.phase("lse", res.lse_seconds);
+    report.phase("solve", res.solve_seconds, fmt::format("{{\"solver\": \"{}\", \"iterations\": {}}}", solver_name(res.solver), res.iterations));
+
+    const std::vector<ScoredVertex> top = top_k(res.mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
+    double write_s = 0;
+    if (output.enabled()) {
+      const Stopwatch watch;
+      H5Writer file(output.temp_path(), comm);
+      file.create_group("/tokenrank");
+      using Dims = std::vector<std::uint64_t>;
+      std::vector<Dims> ss, sc, ms, mc;
+      for (const Segment& run : lc.problem.segments) {
+        const auto first = static_cast<std::uint64_t>(run.begin), cnt = static_cast<std::uint64_t>(run.count);
+        ss.push_back({0, first}), sc.push_back({lc.qs.heads, cnt});
+        ms.push_back({first}), mc.push_back({cnt});
+      }
+      file.write_blocks<double>("/tokenrank/score", {lc.qs.heads, lc.qs.seq}, ss, sc, res.score);
+      file.write_blocks<double>("/tokenrank/mean_score", {lc.qs.seq}, ms, mc, res.mean_score);
+      file.write_replicated<double>("/tokenrank/residual", res.residual);
+      std::vector<std::uint64_t> top_pos;
+      std::vector<double> top_score;
+      for (const ScoredVertex& v : top) top_pos.push_back(v.id), top_score.push_back(v.score);
+      file.write_replicated<std::uint64_t>("/tokenrank/top_position", top_pos);
+      file.write_replicated<double>("/tokenrank/top_score", top_score);
+      const std::string g = "/tokenrank";
+      file.set_attribute(g, "damping", p.damping);
+      file.set_attribute(g, "tolerance", p.tolerance);
+      file.set_attribute(g, "iterations", static_cast<std::int64_t>(res.iterations));
+      file.set_attribute(g, "max_iterations", static_cast<std::int64_t>(p.max_iterations));
+      file.set_attribute(g, "converged", res.converged);
+      file.set_attribute(g, "solver", std::string(solver_name(res.solver)));
+      file.set_attribute(g, "note", res.note);
+      file.set_attribute(g, "teleport", teleport_.empty() ? std::string("uniform") : teleport_);
+      write_chain_attributes(file, g, c_, lc, p);
+      write_s = watch.seconds();
+      write_provenance(file,
+                       {context.command_line, options().effective_toml(), context.start_time,
+                        {{"load_s", lc.seconds}, {"lse_s", res.lse_seconds}, {"solve_s", res.solve_seconds}, {"write_s", write_s}}},
+                       comm);
+      file.close();
+      output.commit();
+    }
+    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}}}", res.iterations,
+                                     res.converged, solver_name(res.solver), json_quote(output.path())));
+    if (comm.is_root() && !quiet_) {
+      fmt::print("perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
+                 "LSE pass {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
+                 lc.qs.seq, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(), solver_name(res.solver),
+                 res.converged ? "converged" : "NOT converged", res.iterations,
+                 res.residual.empty() ? std::string() : fmt::format(", last residual {:.2e}", res.residual.back()), res.lse_seconds,
+                 res.solve_seconds, total.seconds());
+      if (!res.note.empty()) fmt::print("note: {}\n", res.note);
+      fmt::print("top positions (mean chain):");
+      for (std::size_t i = 0; i < std::min<std::size_t>(top.size(), 10); ++i) fmt::print(" {} ({:.4g})", top[i].id, top[i].score);
+      fmt::print("\n");
+      if (output.enabled()) fmt::print("wrote {}\n", output.path());
+    }
+  }
+
+ private:
+  ChainConfig c_;
+  std::string output_, teleport_, solver_ = "auto", log_json_;
+  bool overwrite_ = false, quiet_ = false;
+  double damping_ = 0.85, tolerance_ = 1e-10;
+  int max_iterations_ = 1000;
+  int top_k_ = 10;
+};
+
+class AttentionGraphCommand final : public Command {
+ public:
+  explicit AttentionGraphCommand(CLI::App& parent)
+      : Command(parent, {"attention-graph"}, "The strongest attention edges of every query as an HDF5 edge list (for perron pagerank)") {
+    OptionSet& o = options();
+    add_chain_options(o, c_);
+    o.add("-o,--output", output_, "HDF5 edge list to write (src, dst, weight = A_ij, vertices)")->required();
+    o.add_flag("--overwrite", overwrite_, "replace an existing output file");
+    o.add("--top-k", top_k_, "edges kept per query, the strongest first (N or more: every edge, the full attention graph)")->required();
+    o.add("--head", head_, "query head whose A to export (-1: the mean (1/H) sum_h A_h)");
+    o.add("--layer", layer_, "layer whose A to export")->check(CLI::NonNegativeNumber);
+    o.add("--group", group_, "group of the output file that holds the edge list");
+    o.add_flag("-q,--quiet", quiet_, "print nothing but errors");
+  }
+
+  void run(const RunContext& context, const Comm& comm) override {
+    apply_threads(c_.threads, comm);
+    AtomicOutput output(output_, overwrite_, comm);
+    const Stopwatch watch;
+    const LoadedChain lc = load_chain(c_, comm);
+    comm.agree([&] {
+      if (head_ < -1) throw_usage("--head must be a query head >= 0, or -1 for the mean of all heads");
+    });
+    const TokenRankParams p = chain_params(c_);
+    const AttentionEdges edges = attention_top_k(lc.problem, static_cast<std::size_t>(layer_), p, head_, top_k_, comm);
+    const double compute_s = watch.seconds() - lc.seconds;
+    EdgeShare share;
+    share.edges.reserve(edges.src.size());
+    for (std::size_t e = 0; e < edges.src.size(); ++e) share.edges.push_back({edges.src[e], edges.dst[e], edges.weight[e]});
+    share.declared = lc.positions;  // every token is a vertex, attended to or not
+    share.weighted = true;
+    share.endpoints_must_be_declared = true;
+    H5Writer file(output.temp_path(), comm);
+    write_hdf5_edges(file, group_, share, "attention-graph", comm);
+    std::string g = group_.empty() ? "/" : group_;
+    if (g[0] != '/') g = "/" + g;
+    write_chain_attributes(file, g, c_, lc, p);
+    file.set_attribute(g, "top_k", static_cast<std::int64_t>(top_k_));
+    file.set_attribute(g, "head", static_cast<std::int64_t>(head_));
+    file.set_attribute(g, "layer", static_cast<std::int64_t>(layer_));
+    write_provenance(file, {context.command_line, options().effective_toml(), context.start_time,
+                            {{"load_s", lc.seconds}, {"compute_s", compute_s}, {"write_s", watch.seconds() - lc.seconds - compute_s}}},
+                     comm);
+    file.close();
+    output.commit();
+    const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);
+    if (comm.is_root() && !quiet_)
+      fmt::print("wrote {}: {} edges over {} tokens ({} per query, {}), {:.3f} s\n", output_, m, lc.qs.seq, top_k_,
+                 head_ < 0 ? std::string("mean of the heads") : "head " + std::to_string(head_), watch.seconds());
+  }
+
+ private:
+  ChainConfig c_;
+  std::string output_, group_ = "/";
+  bool overwrite_ = false, quiet_ = false;
+  std::int64_t top_k_ = 0;
+  int head_ = -1, layer_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_tokenrank_command(CLI::App& parent) { return std::make_unique<TokenRankCommand>(parent); }
+std::unique_ptr<Command> make_attention_graph_command(CLI::App& parent) { return std::make_unique<AttentionGraphCommand>(parent); }
+
+}  // namespace perron

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# perron tokenrank and perron attention-graph end to end: results at 1, 2 and 3 ranks against a
+# dense float64 numpy reference (causal, window, mask, layers, rollout, teleport); TokenRank of
+# q, k equal to perron pagerank of the exported full attention graph; bad inputs.
+source "$(dirname "$0")/common.sh"
+check() { "$PYTHON" "$SOURCE_DIR/tests/python/check_tokenrank.py" "$@" || FAILURES=$((FAILURES + 1)); }
+expect_ok "generate sink" 2 generate qkv --heads 4 --kv-heads 2 --seq 150 --dim 32 --structure sink --output "$WORK/s.h5"
+expect_ok "generate layers" 2 generate qkv --heads 2 --seq 90 --dim 16 --layers 3 --output "$WORK/l.h5"
+for np in 1 2 3; do
+  expect_ok "tokenrank np$np" "$np" tokenrank --input "$WORK/s.h5" --output "$WORK/t$np.h5" --precision double --tile-q 32 --tile-k 16 &&
+    check "$WORK/s.h5" "$WORK/t$np.h5"
+done
+expect_ok "single precision" 2 tokenrank --input "$WORK/s.h5" --output "$WORK/ts.h5" && check "$WORK/s.h5" "$WORK/ts.h5" --max-l1 1e-5
+expect_ok "causal (exact sweep)" 3 tokenrank --input "$WORK/s.h5" --output "$WORK/tc.h5" --causal --precision double --tile-q 16 &&
+  check "$WORK/s.h5" "$WORK/tc.h5" --causal
+expect_ok "causal window, power" 2 tokenrank --input "$WORK/s.h5" --output "$WORK/tw.h5" --causal --window 20 --solver power --precision double &&
+  check "$WORK/s.h5" "$WORK/tw.h5" --causal --window 20
+expect_ok "three layers, rollout" 3 tokenrank --input "$WORK/l.h5" --output "$WORK/tl.h5" --rollout --precision double &&
+  check "$WORK/l.h5" "$WORK/tl.h5" --rollout
+"$PYTHON" - "$WORK" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+rng = np.random.default_rng(4)
+with h5py.File(w + "/s.h5", "a") as f:
+    m = rng.random((150, 150)) < 0.8
+    m[7, :] = False                                  # a token that attends to nothing: dangling
+    f["mask"] = m
+with h5py.File(w + "/tele.h5", "w") as f:
+    t = rng.random(150); t[:50] = 0; f["teleport"] = t
+with h5py.File(w + "/tele_short.h5", "w") as f:
+    f["teleport"] = np.ones(149)
+with h5py.File(w + "/tele_zero.h5", "w") as f:
+    f["teleport"] = np.zeros(150)
+with h5py.File(w + "/bad.h5", "w") as f:
+    f["q"] = np.zeros((2, 10, 8), np.float32); f["k"] = np.zeros((2, 12, 8), np.float32)
+open(w + "/tele_far.txt", "w").write("3 1.0\n150 2.0\n")
+PY
+expect_ok "mask and teleport" 2 tokenrank --input "$WORK/s.h5" --output "$WORK/tm.h5" --mask mask --teleport "$WORK/tele.h5" --precision double &&
+  check "$WORK/s.h5" "$WORK/tm.h5" --mask mask --teleport "$WORK/tele.h5"
+expect_ok "undamped causal" 2 tokenrank --input "$WORK/s.h5" --output "$WORK/tu.h5" --causal --damping 1
+"$PYTHON" - "$WORK/tu.h5" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, h5py, numpy as np
+r = h5py.File(sys.argv[1])["tokenrank"]
+assert r["mean_score"][0] == 1.0 and r["mean_score"][1:].sum() == 0, "undamped causal chain is not e_0"
+assert "e_0" in r.attrs["note"], r.attrs["note"]
+print("undamped causal chain: e_0, and the file says why:", r.attrs["note"][:60], "...")
+PY
+# TokenRank of q, k equals PageRank of the exported full attention graph (the mean chain).
+expect_ok "attention-graph, all edges" 2 attention-graph --input "$WORK/s.h5" --output "$WORK/g.h5" --top-k 150 --precision double
+expect_ok "pagerank of the graph" 3 pagerank --input "$WORK/g.h5" --output "$WORK/pg.h5" --tolerance 1e-13
+expect_ok "tokenrank, same tolerance" 2 tokenrank --input "$WORK/s.h5" --output "$WORK/tg.h5" --tolerance 1e-13 --precision double
+expect_ok "attention-graph, top 5 of head 1" 3 attention-graph --input "$WORK/s.h5" --output "$WORK/g5.h5" --top-k 5 --head 1
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, h5py, numpy as np
+w = sys.argv[1]
+p = h5py.File(w + "/pg.h5")["pagerank"]
+pr = np.zeros(150); pr[p["vertex_id"][()]] = p["score"][()]
+tr = h5py.File(w + "/tg.h5")["tokenrank/mean_score"][()]
+d = np.abs(pr - tr).sum(); print(f"L1(pagerank of the exported graph, tokenrank) = {d:.2e}"); assert d < 1e-9
+g = h5py.File(w + "/g.h5"); assert g["src"].shape[0] == 150 * 150 and g.attrs["top_k"] == 150
+g5 = h5py.File(w + "/g5.h5"); src, wt = g5["src"][()], g5["weight"][()]
+assert (np.bincount(src.astype(np.int64), minlength=150) == 5).all(), "every query keeps 5 edges"
+assert all((np.diff(wt[src == i]) <= 0).all() for i in range(150)), "edges of a row by decreasing weight"
+assert "provenance" in g5 and g5.attrs["head"] == 1
+print("top-5 graph: 5 edges per query, strongest first")
+PY
+OUT=$WORK/err.h5
+expect_error "teleport of the wrong length" 2 "one weight per position, N = 150, found 149" "$OUT" tokenrank --input "$WORK/s.h5" --teleport "$WORK/tele_short.h5" --output "$OUT"
+expect_error "teleport summing to 0" 2 "sum to 0" "$OUT" tokenrank --input "$WORK/s.h5" --teleport "$WORK/tele_zero.h5" --output "$OUT"
+expect_error "teleport position past N" 2 "position 150 is past the sequence" "$OUT" tokenrank --input "$WORK/s.h5" --teleport "$WORK/tele_far.txt" --output "$OUT"
+expect_error "q and k of different lengths" 2 "as many keys as queries" "$OUT" tokenrank --input "$WORK/bad.h5" --output "$OUT"
+expect_error "triangular without causal" 2 "needs a causal chain" "$OUT" tokenrank --input "$WORK/s.h5" --solver triangular --output "$OUT"
+expect_error "damping out of range" 2 "--damping must be in" "$OUT" tokenrank --input "$WORK/s.h5" --damping 1.5 --output "$OUT"
+expect_error "missing layer" 2 "no dataset 'layer_3/q'" "$OUT" tokenrank --input "$WORK/l.h5" --layers 4 --output "$OUT"
+expect_error "head past the heads" 2 "--head 4 is not a query head" "$OUT" attention-graph --input "$WORK/s.h5" --top-k 3 --head 4 --output "$OUT"
+finish
