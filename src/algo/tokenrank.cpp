@@ -62,39 +62,35 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) double row_max(cons
   return max_impl(row, cols);
 }
 
-// y_a[c] += a·p[c], y_b[c] += b·p[c] in float64: one row of the tile product y_J += Pᵀ x_I for
-// two vectors at once (a head's chain and the mean chain). The products of fp32 P and float64
-// x are summed in float64, so the step is an exactly linear map and the iteration converges to
-// the tolerance instead of stalling at fp32 rounding.
+// y_a[c] += a·p[c], y_b[c] += b·p[c] in float64, p = e^(s − shift): one row of the tile product
+// y_J += Pᵀ x_I for two vectors at once (a head's chain and the mean chain). The products of
+// fp32 P and float64 x are summed in float64, so the step is an exactly linear map and the
+// iteration converges to the tolerance instead of stalling at fp32 rounding. Fused with the
+// exponentials: the score row is read once instead of writing P and reading it back.
 template <class Real>
-inline void axpy2_impl(const Real* p, int cols, double a, double b, double* ya, double* yb) {
+inline void exp_axpy2_impl(const Real* s, int cols, Real shift, double a, double b, double* ya, double* yb) {
 #pragma omp simd
   for (int c = 0; c < cols; ++c) {
-    const double v = static_cast<double>(p[c]);
+    const auto v = static_cast<double>(kernels::exp_nonpositive(s[c] - shift));
     ya[c] += a * v;
     yb[c] += b * v;
   }
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy2(const float* p, int cols, double a, double b,
-                                                                        double* ya, double* yb) {
-  axpy2_impl(p, cols, a, b, ya, yb);
-}
-__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy2(const double* p, int cols, double a, double b,
-                                                                        double* ya, double* yb) {
-  axpy2_impl(p, cols, a, b, ya, yb);
-}
-
-// y[c] += a·p[c] in float64: the same for a single chain.
 template <class Real>
-inline void axpy1_impl(const Real* p, int cols, double a, double* y) {
+inline void exp_axpy1_impl(const Real* s, int cols, Real shift, double a, double* y) {
 #pragma omp simd
-  for (int c = 0; c < cols; ++c) y[c] += a * static_cast<double>(p[c]);
+  for (int c = 0; c < cols; ++c) y[c] += a * static_cast<double>(kernels::exp_nonpositive(s[c] - shift));
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy1(const float* p, int cols, double a, double* y) {
-  axpy1_impl(p, cols, a, y);
+// yb == nullptr: one chain (no mean vector).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy(const float* s, int cols, float shift, double a,
+                                                                           double b, double* ya, double* yb) {
+  if (yb) exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
+  else exp_axpy1_impl(s, cols, shift, a, ya);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy1(const double* p, int cols, double a, double* y) {
-  axpy1_impl(p, cols, a, y);
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy(const double* s, int cols, double shift, double a,
+                                                                           double b, double* ya, double* yb) {
+  if (yb) exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
+  else exp_axpy1_impl(s, cols, shift, a, ya);
 }
 
 // ---- The chain on this rank ---------------------------------------------------------------
@@ -252,8 +248,8 @@ class Chain {
             for (const Tile& qt : q_tiles) {
               if (!vis_.any(qt.pos, qt.pos + qt.count, kt.pos, kt.pos + kt.count)) continue;
               const std::size_t qrow0 = static_cast<std::size_t>(head) * brows + static_cast<std::size_t>(qt.row);
-              probabilities(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), lb + qrow0, qt, kt, s.data());
-              accumulate(s.data(), qt, kt, head, xb, brows, y);
+              scores(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), qt, kt, s.data());
+              accumulate_exp(s.data(), lb + qrow0, qt, kt, head, xb, brows, y);
             }
         }
       }
@@ -381,8 +377,8 @@ class Chain {
           if (kt.pos >= bt.pos || !vis_.any(query.pos, query.pos + query.count, kt.pos, kt.pos + kt.count)) continue;
           for (int head = 0; head < l.hq; ++head) {
             const std::size_t qrow0 = static_cast<std::size_t>(head) * cnt;
-            probabilities(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), lb + qrow0, query, kt, st.data());
-            accumulate(st.data(), query, kt, head, xb, cnt, contrib);
+            scores(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), query, kt, st.data());
+            accumulate_exp(st.data(), lb + qrow0, query, kt, head, xb, cnt, contrib);
           }
         }
       }
@@ -493,31 +489,35 @@ class Chain {
     std::memcpy(block.data(), &h, sizeof h);
   }
 
-  // One tile of P = exp(S − LSE) for `head`: query rows qt (their Q and LSE given) against this
-  // rank's keys kt; the mask comes from mask_cols (query position, local key row).
-  void probabilities(const Layer<Real>& l, int head, const Real* q, const Real* lse, const Tile& qt, const Tile& kt, Real* s) const {
+  // One tile of shaped scores for `head`: query rows qt (their Q given) against this rank's
+  // keys kt; the mask comes from mask_cols (query position, local key row).
+  void scores(const Layer<Real>& l, int head, const Real* q, const Tile& qt, const Tile& kt, Real* s) const {
     const Real* k = l.k.data() + (static_cast<std::size_t>(head / l.group) * rows() + static_cast<std::size_t>(kt.row)) * static_cast<std::size_t>(l.d);
     const float* mask = l.mask_cols.empty() ? nullptr
                                             : l.mask_cols.data() + (static_cast<std::size_t>(head) * static_cast<std::size_t>(pb_.n) +
                                                                     static_cast<std::size_t>(qt.pos)) * rows() + static_cast<std::size_t>(kt.row);
     kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, q, k, s);
     kernels::shape_scores(s, TileFrame{qt.pos, kt.pos, qt.count, kt.count, mask, rows_}, softcap_, vis_);
+  }
+
+  // The tile of P = exp(S − LSE) itself (the diagonal blocks of the causal sweep).
+  void probabilities(const Layer<Real>& l, int head, const Real* q, const Real* lse, const Tile& qt, const Tile& kt, Real* s) const {
+    scores(l, head, q, qt, kt, s);
     for (int r = 0; r < qt.count; ++r) exp_shift(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, lse[r]);
   }
 
-  // y_J += Pᵀ x_I for the head's own chain and (1/H)·Pᵀ x̄_I for the mean chain; x rows of the
-  // block are [vector][brows], those of y [vector][rows].
-  void accumulate(const Real* p, const Tile& qt, const Tile& kt, int head, const double* x, std::size_t brows, std::vector<double>& y) const {
+  // y_J += Pᵀ x_I with P = exp(S − LSE) formed on the fly, for the head's own chain, and
+  // (1/H)·Pᵀ x̄_I for the mean chain; x rows of the block are [vector][brows], y [vector][rows].
+  void accumulate_exp(const Real* s, const Real* lse, const Tile& qt, const Tile& kt, int head, const double* x, std::size_t brows,
+                      std::vector<double>& y) const {
     const auto hv = static_cast<std::size_t>(head), mv = static_cast<std::size_t>(vec_.mean());
     double* yh = y.data() + hv * rows() + static_cast<std::size_t>(kt.row);
-    double* ym = y.data() + mv * rows() + static_cast<std::size_t>(kt.row);
+    double* ym = vec_.heads > 1 ? y.data() + mv * rows() + static_cast<std::size_t>(kt.row) : nullptr;
     const double* xh = x + hv * brows + static_cast<std::size_t>(qt.row);
     const double* xm = x + mv * brows + static_cast<std::size_t>(qt.row);
-    for (int r = 0; r < qt.count; ++r) {
-      const Real* row = p + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count);
-      if (vec_.heads > 1) axpy2(row, kt.count, xh[r], xm[r] / vec_.heads, yh, ym);
-      else axpy1(row, kt.count, xh[r], yh);
-    }
+    for (int r = 0; r < qt.count; ++r)
+      exp_axpy(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, lse[r], xh[r],
+               ym ? xm[r] / vec_.heads : 0.0, yh, ym);
   }
 
   void unpack(const std::vector<double>& x, TokenRankResult& res) const {
