@@ -9,6 +9,11 @@
     r.attrs         # dict: damping, iterations, converged, n, m, ...
     r.provenance    # dict: perron_version, git_commit, config (TOML text), ranks, timings, ...
 
+    t = perron_h5.load("results/tokenrank.h5")   # a `perron tokenrank` result
+    t.scores        # DataFrame(position, score): the mean chain
+    t.head_scores   # numpy array [heads, N]: the chain of every head
+    t.top, t.residual, t.attrs, t.provenance as above
+
 Needs h5py and numpy (Debian: python3-h5py); pandas is optional.
 """
 import h5py
@@ -33,22 +38,30 @@ def _plain(value):
 
 
 class Result:
-    """One perron result: a PageRank result (group /pagerank)."""
+    """One perron result: PageRank (group /pagerank) or TokenRank (group /tokenrank)."""
 
     def __init__(self, path):
         self.path = path
         with h5py.File(path, "r") as f:
-            if "pagerank" not in f:
-                raise ValueError("%s holds no perron PageRank result (no /pagerank group)" % path)
-            g = f["pagerank"]
-            self.kind = "pagerank"
-            self.attrs = {k: _plain(v) for k, v in g.attrs.items()}
             self.provenance = {k: _plain(v) for k, v in f["provenance"].attrs.items()} if "provenance" in f else {}
+            if "pagerank" in f:
+                g = f["pagerank"]
+                self.kind = "pagerank"
+                self.vertex_id = g["vertex_id"][:]
+                self.score = g["score"][:]
+                self.scores = _table({"vertex_id": self.vertex_id, "score": self.score})
+                self.top = _table({"vertex_id": g["top_vertex_id"][:], "score": g["top_score"][:]})
+            elif "tokenrank" in f:
+                g = f["tokenrank"]
+                self.kind = "tokenrank"
+                self.score = g["mean_score"][:]
+                self.head_scores = g["score"][:]
+                self.scores = _table({"position": np.arange(self.score.size), "score": self.score})
+                self.top = _table({"position": g["top_position"][:], "score": g["top_score"][:]})
+            else:
+                raise ValueError("%s holds no perron result (no /pagerank or /tokenrank group)" % path)
+            self.attrs = {k: _plain(v) for k, v in g.attrs.items()}
             self.residual = g["residual"][:]
-            self.vertex_id = g["vertex_id"][:]
-            self.score = g["score"][:]
-            self.scores = _table({"vertex_id": self.vertex_id, "score": self.score})
-            self.top = _table({"vertex_id": g["top_vertex_id"][:], "score": g["top_score"][:]})
 
     def __repr__(self):
         return "<perron %s result %s: n=%s, %s iterations>" % (self.kind, self.path, self.attrs.get("n"),
@@ -66,4 +79,5 @@ if __name__ == "__main__":
     for p in sys.argv[1:]:
         r = load(p)
         print(r)
-        print(r.top if _pd is not None else list(zip(r.top["vertex_id"][:10], r.top["score"][:10])))
+        key = "vertex_id" if r.kind == "pagerank" else "position"
+        print(r.top if _pd is not None else list(zip(r.top[key][:10], r.top["score"][:10])))

@@ -4,8 +4,9 @@
     /usr/bin/python3 python/perron_plot.py results/quickstart.h5 [--outdir DIR] [--top K]
 
 writes DIR/NAME-convergence.png (residual per iteration, log scale), DIR/NAME-scores.png (score
-against rank, log-log) and DIR/NAME-top.png (top-k bar chart with vertex ids), and prints their
-paths. Needs h5py, numpy and matplotlib (Debian: python3-h5py python3-matplotlib).
+against rank, log-log) and DIR/NAME-top.png (top-k bar chart with vertex ids or positions), and
+for a TokenRank result DIR/NAME-positions.png (score by position, every head and the mean chain);
+prints their paths. Needs h5py, numpy and matplotlib (Debian: python3-h5py python3-matplotlib).
 """
 import argparse
 import os
@@ -44,7 +45,7 @@ def scores(r, path):
     ax.loglog(np.arange(1, len(s) + 1), s, lw=1)
     ax.axhline(1.0 / len(s), color="gray", ls="--", lw=1, label="uniform 1/n")
     ax.set_xlabel("rank")
-    ax.set_ylabel("PageRank score")
+    ax.set_ylabel("%s score" % _name(r))
     ax.set_title("Score distribution (n = %d)" % len(s))
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
@@ -53,16 +54,38 @@ def scores(r, path):
     plt.close(fig)
 
 
+def _name(r):
+    return "TokenRank" if r.kind == "tokenrank" else "PageRank"
+
+
+def heads(r, path):
+    """TokenRank by position: the mean chain and every head's chain."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    pos = np.arange(r.score.size)
+    for h, row in enumerate(r.head_scores):
+        ax.semilogy(pos, np.maximum(row, 1e-300), lw=0.6, alpha=0.6, label="head %d" % h if len(r.head_scores) <= 8 else None)
+    ax.semilogy(pos, np.maximum(r.score, 1e-300), color="black", lw=1.2, label="mean chain")
+    ax.set_xlabel("position")
+    ax.set_ylabel("TokenRank")
+    ax.set_title("TokenRank by position (N = %d, damping %s)" % (r.score.size, r.attrs.get("damping")))
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def top(r, path, k):
-    ids = np.asarray(r.top["vertex_id"])[:k]
+    key = "vertex_id" if r.kind == "pagerank" else "position"
+    ids = np.asarray(r.top[key])[:k]
     vals = np.asarray(r.top["score"])[:k]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(ids) + 1.5))
     ax.barh(np.arange(len(ids))[::-1], vals)
     ax.set_yticks(np.arange(len(ids))[::-1])
     ax.set_yticklabels([str(i) for i in ids])
-    ax.set_xlabel("PageRank score")
-    ax.set_ylabel("vertex id")
-    ax.set_title("Top %d vertices" % len(ids))
+    ax.set_xlabel("%s score" % _name(r))
+    ax.set_ylabel(key.replace("_", " "))
+    ax.set_title("Top %d %s" % (len(ids), "vertices" if r.kind == "pagerank" else "positions"))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -85,6 +108,9 @@ def main():
     convergence(r, made[0])
     scores(r, made[1])
     top(r, made[2], a.top)
+    if r.kind == "tokenrank":
+        made.append(stem + "-positions.png")
+        heads(r, made[-1])
     for p in made:
         print(p)
 

@@ -42,9 +42,9 @@ std::string json_object(const std::vector<H5Reader::Attribute>& attrs, const std
 
 // The kind of result a file holds, from its top-level group.
 std::string result_group(const H5Reader& file, const std::string& path) {
-  for (const char* g : {"pagerank", "checkpoint"})
+  for (const char* g : {"pagerank", "tokenrank", "checkpoint"})
     if (file.exists(std::string("/") + g)) return g;
-  throw_input(path + " holds no perron result (no /pagerank or /checkpoint group)");
+  throw_input(path + " holds no perron result (no /pagerank, /tokenrank or /checkpoint group)");
 }
 
 class InspectCommand final : public Command {
@@ -70,19 +70,24 @@ class InspectCommand final : public Command {
       if (kind == "pagerank") {
         top_id = file.read_uint64("/pagerank/top_vertex_id");
         top_score = file.read_doubles("/pagerank/top_score");
+      } else if (kind == "tokenrank") {
+        top_id = file.read_uint64("/tokenrank/top_position");
+        top_score = file.read_doubles("/tokenrank/top_score");
       }
+      const char* id_name = kind == "tokenrank" ? "position" : "vertex_id";
       const std::size_t k = std::min<std::size_t>(top_id.size(), static_cast<std::size_t>(std::max(top_, 0)));
       if (json_) {
         std::string top = "[";
         for (std::size_t i = 0; i < k; ++i)
-          top += fmt::format("{}{{\"vertex_id\": {}, \"score\": {}}}", i ? ", " : "", top_id[i], top_score[i]);
+          top += fmt::format("{}{{\"{}\": {}, \"score\": {}}}", i ? ", " : "", id_name, top_id[i], top_score[i]);
         std::string res = "[";
         for (std::size_t i = 0; i < residual.size(); ++i) res += fmt::format("{}{}", i ? ", " : "", residual[i]);
         fmt::print("{{\"file\": {}, \"kind\": {}, \"attributes\": {}, \"provenance\": {}, \"residual\": {}], \"top\": {}]}}\n",
                    json_quote(file_), json_quote(kind), json_object(attrs), json_object(prov, "config"), res, top);
         return;
       }
-      fmt::print("file        {}\nkind        {}\n", file_, kind == "pagerank" ? "PageRank result" : "PageRank checkpoint");
+      fmt::print("file        {}\nkind        {}\n", file_,
+                 kind == "pagerank" ? "PageRank result" : kind == "tokenrank" ? "TokenRank result" : "PageRank checkpoint");
       for (const auto& a : attrs) fmt::print("  {:<26} {}\n", a.name, text_value(a));
       if (!residual.empty())
         fmt::print("convergence {} iterations, first residual {:.3e}, last {:.3e}\n", residual.size(), residual.front(),
@@ -91,7 +96,7 @@ class InspectCommand final : public Command {
       for (const auto& a : prov)
         if (a.name != "config") fmt::print("  {:<26} {}\n", a.name, text_value(a));
       if (k > 0) {
-        fmt::print("top {}\n  {:>4}  {:>20}  {:>14}\n", k, "#", "vertex_id", "score");
+        fmt::print("top {}\n  {:>4}  {:>20}  {:>14}\n", k, "#", id_name, "score");
         for (std::size_t i = 0; i < k; ++i) fmt::print("  {:>4}  {:>20}  {:>14.8e}\n", i + 1, top_id[i], top_score[i]);
       }
     });
@@ -106,7 +111,7 @@ class InspectCommand final : public Command {
 class DiffCommand final : public Command {
  public:
   explicit DiffCommand(CLI::App& parent)
-      : Command(parent, {"diff"}, "Compare two PageRank results: L1, largest difference, top-k overlap") {
+      : Command(parent, {"diff"}, "Compare two PageRank or TokenRank results: L1, largest difference, top-k overlap") {
     app_->add_option("a", a_, "first result file")->required();
     app_->add_option("b", b_, "second result file")->required();
     options().add("--top", top_, "k of the top-k overlap");
@@ -124,7 +129,12 @@ class DiffCommand final : public Command {
       auto load = [](const std::string& path) {
         require_readable_file(path, "result");
         const H5Reader file(path);
-        if (!file.exists("/pagerank/score")) throw_input(path + " holds no PageRank result (/pagerank/score)");
+        if (file.exists("/tokenrank/mean_score")) {  // TokenRank: the mean chain, by position
+          Scores s{{}, file.read_doubles("/tokenrank/mean_score")};
+          for (std::uint64_t i = 0; i < s.score.size(); ++i) s.id.push_back(i);
+          return s;
+        }
+        if (!file.exists("/pagerank/score")) throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
         Scores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score")};
         if (s.id.size() != s.score.size()) throw_input(path + ": /pagerank/vertex_id and /pagerank/score differ in length");
         return s;

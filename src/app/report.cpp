@@ -34,13 +34,21 @@ void Reporter::json(const std::string& record) {
   std::fflush(log_);  // a record is on disk when the event happened: the job may die next
 }
 
+void Reporter::end_line() {
+  if (!line_open_) return;
+  std::fputc('\n', stdout);
+  line_open_ = false;
+}
+
 void Reporter::event(const std::string& name, const std::string& details_json) {
   if (!root_) return;
+  end_line();  // a self-updating progress line ends before anything else is printed
   json(fmt::format("{{\"time\": \"{}\", \"event\": \"{}\", \"details\": {}}}", iso8601_now(), name, details_json));
 }
 
 void Reporter::phase(const std::string& name, double seconds, const std::string& details_json) {
   if (!root_) return;
+  end_line();
   json(fmt::format("{{\"time\": \"{}\", \"event\": \"phase\", \"phase\": \"{}\", \"seconds\": {}, \"details\": {}}}",
                    iso8601_now(), name, seconds, details_json));
 }

@@ -34,6 +34,7 @@ class Reporter {
 
  private:
   void json(const std::string& record);
+  void end_line();
   bool root_;
   bool quiet_;
   bool tty_;

@@ -64,6 +64,24 @@ assert all((np.diff(wt[src == i]) <= 0).all() for i in range(150)), "edges of a 
 assert "provenance" in g5 and g5.attrs["head"] == 1
 print("top-5 graph: 5 edges per query, strongest first")
 PY
+# The tools read TokenRank results too: inspect, diff, the Python loader and plots.
+expect_ok "inspect" 1 inspect "$WORK/tc.h5" --json
+grep -q '"kind": "tokenrank"' "$WORK/out.log" || fail "inspect --json does not say tokenrank"
+expect_ok "diff of the causal sweep and power iteration" 1 diff "$WORK/tc.h5" "$WORK/t1.h5" --max-l1 10
+"$PYTHON" - "$SOURCE_DIR/python" "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+import perron_h5
+r = perron_h5.load(sys.argv[2] + "/t2.h5")
+assert r.kind == "tokenrank" and r.head_scores.shape == (4, 150) and abs(r.score.sum() - 1) < 1e-12, r
+made = subprocess.run([sys.executable, sys.argv[1] + "/perron_plot.py", sys.argv[2] + "/t2.h5"], check=True,
+                      capture_output=True, text=True).stdout.split()
+assert len(made) == 4 and made[-1].endswith("-positions.png"), made
+out = subprocess.run([sys.executable, sys.argv[1] + "/tokenrank_vs_attention.py", sys.argv[2] + "/tg.h5", sys.argv[2] + "/g.h5"],
+                     check=True, capture_output=True, text=True).stdout
+assert "Spearman" in out, out
+print("python tools on TokenRank results:", out.splitlines()[0])
+PY
 OUT=$WORK/err.h5
 expect_error "teleport of the wrong length" 2 "one weight per position, N = 150, found 149" "$OUT" tokenrank --input "$WORK/s.h5" --teleport "$WORK/tele_short.h5" --output "$OUT"
 expect_error "teleport summing to 0" 2 "sum to 0" "$OUT" tokenrank --input "$WORK/s.h5" --teleport "$WORK/tele_zero.h5" --output "$OUT"
