@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# PageRank benchmark: a generated Kronecker graph, perron at 1 rank x 2 threads and 2 ranks x
-# 1 thread against scipy's CSR power iteration (float64, same graph and conventions) run in
-# the same script, interleaved and repeated; reports medians, ratios and peak RSS.
+# PageRank benchmark on a generated Kronecker graph: the textbook CSR pull loop (the baseline,
+# bench/pagerank_peers.cpp), perron's kernel, SuiteSparse:GraphBLAS and scipy on the same graph
+# at 2 threads; perron at 1 rank x 2 threads and 2 ranks x 1 thread; STREAM bandwidth; time to
+# L1 < 1e-10 by solver. Interleaved and repeated; medians, ratios to the baseline, peak RSS;
+# the table also goes to results/bench-pagerank-scaleS.json.
 #
-#   bench/pagerank.sh [SCALE] [REPETITIONS]      (defaults 20 and 5; needs a built perron)
+#   bench/pagerank.sh [SCALE] [REPETITIONS]      (defaults 22 and 5; 20 for a quick run)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-scale=${1:-20}
+scale=${1:-22}
 reps=${2:-5}
-binary=${PERRON_BINARY:-$root/build/bin/perron}
-[ -x "$binary" ] || { echo "build perron first (jobs/quickstart.sh)" >&2; exit 2; }
+# shellcheck source=../jobs/lib.sh
+source "$root/jobs/lib.sh"
+PERRON_PACKAGES+=(libgraphblas-dev)  # the GraphBLAS peer; the build and the tests do not need it
+perron_install
+# -U: look for GraphBLAS again even if this build tree was configured before it was installed.
+perron_build -UGRAPHBLAS_INCLUDE_DIR -UGRAPHBLAS_LIBRARY >/dev/null
 mkdir -p "$root/results"
-exec /usr/bin/python3 "$here/pagerank_bench.py" --perron "$binary" --scale "$scale" --repetitions "$reps" \
-  --json "$root/results/bench-pagerank-scale$scale.json"
+exec /usr/bin/python3 "$here/pagerank_bench.py" --perron "$root/build/bin/perron" --peers "$root/build/bin/perron_pagerank_peers" \
+  --scale "$scale" --repetitions "$reps" --json "$root/results/bench-pagerank-scale$scale.json"

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Driver of bench/pagerank.sh: interleaves repetitions of scipy and perron configurations
-on one generated graph, reports medians and ratios as a table and as JSON."""
+on one generated graph, then runs the in-process peers (perron_pagerank_peers: the textbook
+pull loop as the baseline, perron's kernel, SuiteSparse:GraphBLAS, STREAM, time to 1e-10 by
+solver); reports medians and ratios to the baseline as a table and as JSON."""
 import argparse
 import json
 import os
@@ -15,7 +17,8 @@ import numpy as np
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--perron", required=True)
-ap.add_argument("--scale", type=int, default=20)
+ap.add_argument("--peers", required=True, help="the perron_pagerank_peers binary")
+ap.add_argument("--scale", type=int, default=22)
 ap.add_argument("--edge-factor", type=int, default=16)
 ap.add_argument("--iterations", type=int, default=20)
 ap.add_argument("--repetitions", type=int, default=5)
@@ -41,7 +44,7 @@ print("generating Kronecker scale %d, edge factor %d ..." % (a.scale, a.edge_fac
 run(["mpirun", "-np", "2", "--bind-to", "none", a.perron, "generate", "kronecker", "--scale", str(a.scale),
      "--edge-factor", str(a.edge_factor), "--seed", "1", "--output", graph])
 
-configs = [("scipy CSR (baseline)", None, None), ("perron", 1, 2), ("perron", 2, 1)]
+configs = [("scipy CSR", None, None), ("perron", 1, 2), ("perron", 2, 1)]
 samples = {i: [] for i in range(len(configs))}
 rss = {i: [] for i in range(len(configs))}
 info = {}
@@ -71,25 +74,51 @@ with h5py.File(os.path.join(work, "r1.h5")) as f:
     l1 = float(np.abs(f["pagerank/score"][:] - ref[1]).sum())
     same_ids = bool((f["pagerank/vertex_id"][:].astype(np.float64) == ref[0]).all())
 
-base = statistics.median(samples[0])
-rows = []
+# The in-process peers on the same file: textbook pull loop (the baseline), perron's kernel,
+# GraphBLAS, STREAM, and time to 1e-10 by solver (interleaved inside the program).
+print("running the in-process peers (baseline, perron, GraphBLAS, STREAM, solvers) ...", flush=True)
+peers = json.loads(run(["mpirun", "-np", "1", "--bind-to", "none", a.peers, graph, str(a.iterations), str(a.repetitions)],
+                       env=dict(env, OMP_NUM_THREADS="2")).strip().splitlines()[-1])
+
+base = peers["baseline_s"]
+m = info["m"]
+rows = [{"kernel": "plain CSR pull (baseline)", "ranks": 1, "threads": 2, "s_per_iteration": base, "peak_rss_bytes": None},
+        {"kernel": "perron kernel (in-process)", "ranks": 1, "threads": 2, "s_per_iteration": peers["perron_s"], "peak_rss_bytes": None}]
+if peers["graphblas_s"] > 0:
+    rows.append({"kernel": "SuiteSparse:GraphBLAS", "ranks": 1, "threads": 2, "s_per_iteration": peers["graphblas_s"],
+                 "peak_rss_bytes": None})
 for i, (name, ranks, threads) in enumerate(configs):
-    med = statistics.median(samples[i])
-    rows.append({"kernel": name, "ranks": ranks or 1, "threads": threads or 2, "s_per_iteration": med,
-                 "edges_per_s": info["m"] / med, "speedup_vs_scipy": base / med,
-                 "peak_rss_bytes": statistics.median(rss[i]), "samples": samples[i]})
+    rows.append({"kernel": name if ranks is None else "perron (command line)", "ranks": ranks or 1, "threads": threads or 2,
+                 "s_per_iteration": statistics.median(samples[i]), "peak_rss_bytes": statistics.median(rss[i]), "samples": samples[i]})
+for r in rows:
+    r["edges_per_s"] = m / r["s_per_iteration"]
+    r["time_vs_baseline"] = r["s_per_iteration"] / base
 print()
 print("Kronecker scale %d (edge factor %d): n = %d, m = %d directed edges, %d iterations, %d interleaved repetitions"
-      % (a.scale, a.edge_factor, info["n"], info["m"], a.iterations, a.repetitions))
-print("%-22s %5s %7s %12s %12s %9s %14s" % ("kernel", "ranks", "threads", "s/iteration", "edges/s", "vs scipy", "peak RSS (MB)"))
+      % (a.scale, a.edge_factor, info["n"], m, a.iterations, a.repetitions))
+print("STREAM triad (2 threads): %.1f GB/s; one pass over the CSR (4m + 24n bytes) at that rate: %.4f s"
+      % (peers["stream_triad_gbs"], (4.0 * m + 24.0 * info["n"]) / (peers["stream_triad_gbs"] * 1e9)))
+print("%-28s %5s %7s %12s %12s %14s %14s" % ("kernel or peer", "ranks", "threads", "s/iteration", "edges/s", "time vs base",
+                                              "peak RSS (MB)"))
 for r in rows:
-    print("%-22s %5d %7d %12.4f %12.3e %8.2fx %14.0f" % (r["kernel"], r["ranks"], r["threads"], r["s_per_iteration"],
-                                                       r["edges_per_s"], r["speedup_vs_scipy"], r["peak_rss_bytes"] / 1e6))
-print("halo bytes sent per iteration at 2 ranks (sum over ranks): %d" % info.get("halo_bytes_2", 0))
-print("cross-check: L1(perron 1x2, scipy) = %.2e, same vertex ids: %s" % (l1, same_ids))
+    rss_text = "%14.0f" % (r["peak_rss_bytes"] / 1e6) if r["peak_rss_bytes"] else "%14s" % "-"
+    print("%-28s %5d %7d %12.4f %12.3e %13.2fx %s" % (r["kernel"], r["ranks"], r["threads"], r["s_per_iteration"],
+                                                      r["edges_per_s"], r["time_vs_baseline"], rss_text))
+cli = {(r["ranks"], r["threads"]): r for r in rows if r["kernel"] == "perron (command line)"}
+overhead = cli[(2, 1)]["s_per_iteration"] / cli[(1, 2)]["s_per_iteration"]
+print("distributed overhead: 2 ranks x 1 thread / 1 rank x 2 threads = %.2fx; halo bytes sent per iteration "
+      "(sum over ranks, exactly the ghost values read): %d" % (overhead, info.get("halo_bytes_2", 0)))
+print("time to L1 < 1e-10 (in-process, 1 x 2): power %d iterations %.3f s; anderson %d iterations %.3f s (%.2fx); "
+      "L1(anderson, power) = %.1e" % (peers["power_iterations"], peers["power_s"], peers["anderson_iterations"],
+                                      peers["anderson_s"], peers["anderson_s"] / peers["power_s"], peers["l1_anderson_power"]))
+for (ranks, threads), r in sorted(cli.items()):
+    print("peak RSS summed over ranks, %d x %d: %.1f bytes per edge" % (ranks, threads, r["peak_rss_bytes"] / m))
+print("cross-checks: L1(perron 1x2, scipy) = %.2e, same vertex ids: %s; L1(perron kernel, baseline) = %.1e; "
+      "L1(GraphBLAS, baseline) = %.1e" % (l1, same_ids, peers["l1_perron_baseline"], peers["l1_graphblas_baseline"]))
 json.dump({"scale": a.scale, "edge_factor": a.edge_factor, "iterations": a.iterations, "repetitions": a.repetitions,
-           **info, "rows": rows, "l1_vs_scipy": l1}, open(a.json, "w"), indent=1)
+           **info, "rows": rows, "l1_vs_scipy": l1, "peers": peers, "distributed_overhead": overhead},
+          open(a.json, "w"), indent=1)
 print("wrote", a.json)
-if not (l1 < 1e-9 and same_ids):
+if not (l1 < 1e-9 and same_ids and peers["l1_perron_baseline"] < 1e-9):
     sys.exit("cross-check failed")
 shutil.rmtree(work, ignore_errors=True)

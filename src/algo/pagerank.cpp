@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "perron/core/error.hpp"
@@ -78,6 +79,124 @@ void pull_step(const LocalCsr& csr, std::span<const double> contrib, std::span<c
   }
 }
 
+// Anderson acceleration, type II with depth m (Anderson 1965; Walker & Ni 2011): from the step
+// x ↦ F(x) and the residual g = F(x) − x, keep the last m differences ΔX_i = x_{i+1} − x_i and
+// ΔG_i = g_{i+1} − g_i, choose γ = argmin ‖g − ΔG γ‖₂ (normal equations, m ≤ 10, a tiny ridge),
+// and move to x' = F(x) − (ΔX + ΔG)γ. For PageRank's linear F this is GMRES(m) in disguise,
+// and it needs only F itself, so it reuses the pull kernel, the halo and the dangling handling.
+// Dot products are summed in fixed blocks and then in rank order: deterministic for a given
+// ranks × threads. A singular or non-finite solve drops the history and takes the plain step.
+class AndersonMixer {
+ public:
+  AndersonMixer(std::size_t rows, int depth)
+      : depth_(static_cast<std::size_t>(std::max(depth, 1))), dx_(depth_, std::vector<double>(rows)),
+        dg_(depth_, std::vector<double>(rows)), prev_x_(rows), prev_g_(rows), g_(rows) {}
+
+  // x holds x_k, y holds F(x_k); on return x holds x_{k+1}.
+  void mix(std::vector<double>& x, const std::vector<double>& y, const Comm& comm) {
+    const std::size_t rows = x.size();
+#pragma omp parallel for schedule(static)
+    for (std::size_t v = 0; v < rows; ++v) g_[v] = y[v] - x[v];
+    if (have_prev_) {
+      std::vector<double>& dx = dx_[next_];
+      std::vector<double>& dg = dg_[next_];
+#pragma omp parallel for schedule(static)
+      for (std::size_t v = 0; v < rows; ++v) {
+        dx[v] = x[v] - prev_x_[v];
+        dg[v] = g_[v] - prev_g_[v];
+      }
+      order_.push_back(next_);
+      if (order_.size() > depth_) order_.erase(order_.begin());
+      next_ = (next_ + 1) % depth_;
+    }
+    prev_x_ = x;
+    prev_g_ = g_;
+    have_prev_ = true;
+    const std::vector<double> gamma = coefficients(comm);
+    if (gamma.empty()) {  // no history (or a singular system): the plain step
+      x = y;
+      return;
+    }
+#pragma omp parallel for schedule(static)
+    for (std::size_t v = 0; v < rows; ++v) {
+      double xv = y[v];
+      for (std::size_t i = 0; i < order_.size(); ++i) xv -= gamma[i] * (dx_[order_[i]][v] + dg_[order_[i]][v]);
+      x[v] = xv;
+    }
+  }
+
+ private:
+  // γ from the normal equations (ΔGᵀΔG + λI) γ = ΔGᵀ g; empty if there is no usable history.
+  std::vector<double> coefficients(const Comm& comm) {
+    const std::size_t c = order_.size();
+    if (c == 0) return {};
+    const std::size_t values = c * (c + 1) / 2 + c;
+    const auto rows = static_cast<LocalId>(g_.size());
+    const LocalId blocks = block_count(rows);
+    std::vector<double> block_sum(static_cast<std::size_t>(blocks) * values, 0.0);
+#pragma omp parallel for schedule(static)
+    for (LocalId b = 0; b < blocks; ++b) {
+      double* out = block_sum.data() + static_cast<std::size_t>(b) * values;
+      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) {
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < c; ++i) {
+          const double gi = dg_[order_[i]][v];
+          for (std::size_t j = 0; j <= i; ++j) out[k++] += gi * dg_[order_[j]][v];
+          out[c * (c + 1) / 2 + i] += gi * g_[v];
+        }
+      }
+    }
+    std::vector<double> sums(values, 0.0);
+    for (LocalId b = 0; b < blocks; ++b)
+      for (std::size_t k = 0; k < values; ++k) sums[k] += block_sum[static_cast<std::size_t>(b) * values + k];
+    comm.sum_ordered(std::span<double>(sums));
+    // Dense c × c solve with partial pivoting on [H + λI | b].
+    std::vector<double> a(c * (c + 1), 0.0);
+    double scale = 0.0;
+    for (std::size_t i = 0, k = 0; i < c; ++i)
+      for (std::size_t j = 0; j <= i; ++j, ++k) {
+        a[i * (c + 1) + j] = a[j * (c + 1) + i] = sums[k];
+        if (i == j) scale = std::max(scale, sums[k]);
+      }
+    if (!(scale > 0.0) || !std::isfinite(scale)) return reset();
+    for (std::size_t i = 0; i < c; ++i) {
+      a[i * (c + 1) + i] += 1e-12 * scale;
+      a[i * (c + 1) + c] = sums[c * (c + 1) / 2 + i];
+    }
+    for (std::size_t col = 0; col < c; ++col) {
+      std::size_t piv = col;
+      for (std::size_t r = col + 1; r < c; ++r)
+        if (std::abs(a[r * (c + 1) + col]) > std::abs(a[piv * (c + 1) + col])) piv = r;
+      if (a[piv * (c + 1) + col] == 0.0) return reset();
+      for (std::size_t j = 0; j <= c; ++j) std::swap(a[col * (c + 1) + j], a[piv * (c + 1) + j]);
+      for (std::size_t r = col + 1; r < c; ++r) {
+        const double f = a[r * (c + 1) + col] / a[col * (c + 1) + col];
+        for (std::size_t j = col; j <= c; ++j) a[r * (c + 1) + j] -= f * a[col * (c + 1) + j];
+      }
+    }
+    std::vector<double> gamma(c);
+    for (std::size_t i = c; i-- > 0;) {
+      double v = a[i * (c + 1) + c];
+      for (std::size_t j = i + 1; j < c; ++j) v -= a[i * (c + 1) + j] * gamma[j];
+      gamma[i] = v / a[i * (c + 1) + i];
+      if (!std::isfinite(gamma[i])) return reset();
+    }
+    return gamma;
+  }
+
+  std::vector<double> reset() {
+    order_.clear();
+    return {};
+  }
+
+  std::size_t depth_;
+  std::vector<std::vector<double>> dx_, dg_;
+  std::vector<double> prev_x_, prev_g_, g_;
+  std::vector<std::size_t> order_;  // ring slots, oldest first
+  std::size_t next_ = 0;
+  bool have_prev_ = false;
+};
+
 }  // namespace
 
 void check_pagerank_params(const PageRankParams& p) {
@@ -86,6 +205,8 @@ void check_pagerank_params(const PageRankParams& p) {
   if (!(p.tolerance > 0.0)) throw_usage("tolerance must be > 0, got " + std::to_string(p.tolerance));
   if (p.max_iterations < 1) throw_usage("max-iterations must be >= 1, got " + std::to_string(p.max_iterations));
   if (p.fixed_iterations < 0) throw_usage("iterations must be >= 0, got " + std::to_string(p.fixed_iterations));
+  if (p.anderson_depth < 1 || p.anderson_depth > 10)
+    throw_usage("anderson-depth must be in [1, 10], got " + std::to_string(p.anderson_depth));
 }
 
 VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std::span<const double> weights,
@@ -135,6 +256,8 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
   std::vector<std::array<double, 3>> block_sum;
   double dangling_sum = comm.sum_ordered(dangling_mass(x, inv_out, block_scalar));
 
+  std::optional<AndersonMixer> anderson;
+  if (params.solver == PageRankSolver::anderson) anderson.emplace(rows, params.anderson_depth);
   const int limit = params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations;
   const Stopwatch total;
   double mass = 1.0;
@@ -150,8 +273,14 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
     for (const auto& b : block_sum)
       for (int k = 0; k < 3; ++k) sums[static_cast<std::size_t>(k)] += b[static_cast<std::size_t>(k)];
     comm.sum_ordered(sums);
-    x.swap(y);
-    dangling_sum = sums[1];
+    if (anderson && !(params.fixed_iterations == 0 && sums[0] < params.tolerance)) {
+      // The next iterate is a combination of the last steps: its dangling mass is not y's.
+      anderson->mix(x, y, comm);
+      dangling_sum = comm.sum_ordered(dangling_mass(x, inv_out, block_scalar));
+    } else {
+      x.swap(y);
+      dangling_sum = sums[1];
+    }
     mass = sums[2];
     result.residual.push_back(sums[0]);
     result.iterations = it;

@@ -23,11 +23,19 @@
 
 namespace perron {
 
+enum class PageRankSolver {
+  power,     // x ← F(x): one step per iteration, bit-identical restarts
+  anderson,  // Anderson acceleration of the same step (depth m): for this linear fixed point,
+             // equivalent to GMRES(m) on (I − αPᵀ)x = (1 − α)t (Walker & Ni 2011)
+};
+
 struct PageRankParams {
   double damping = 0.85;
   double tolerance = 1e-10;
   int max_iterations = 1000;
   int fixed_iterations = 0;  // > 0: run exactly this many steps, ignoring the tolerance
+  PageRankSolver solver = PageRankSolver::power;
+  int anderson_depth = 5;    // m: differences kept by the Anderson solver
 };
 
 // A probability vector over the vertices: uniform (1/n each) when `values` is empty, else
