@@ -83,7 +83,8 @@ peers = json.loads(run(["mpirun", "-np", "1", "--bind-to", "none", a.peers, grap
 base = peers["baseline_s"]
 m = info["m"]
 rows = [{"kernel": "plain CSR pull (baseline)", "ranks": 1, "threads": 2, "s_per_iteration": base, "peak_rss_bytes": None},
-        {"kernel": "perron kernel (in-process)", "ranks": 1, "threads": 2, "s_per_iteration": peers["perron_s"], "peak_rss_bytes": None}]
+        {"kernel": "perron kernel (in-process)", "ranks": 1, "threads": 2, "s_per_iteration": peers["perron_s"], "peak_rss_bytes": None},
+        {"kernel": "perron, plain CSR kernel", "ranks": 1, "threads": 2, "s_per_iteration": peers["perron_csr_s"], "peak_rss_bytes": None}]
 if peers["graphblas_s"] > 0:
     rows.append({"kernel": "SuiteSparse:GraphBLAS", "ranks": 1, "threads": 2, "s_per_iteration": peers["graphblas_s"],
                  "peak_rss_bytes": None})

@@ -2,7 +2,8 @@
 // built by perron's own pipeline, one rank):
 //   - baseline: the textbook CSR pull loop (GAPBS pr_spmv): contrib[u] = x[u]/outdeg[u], then
 //     x'[v] = (1 − α)/n + α·(Σ_{u→v} contrib[u] + dangling/n), float64, OpenMP static rows;
-//   - perron: perron::pagerank with a fixed number of steps (the same iteration);
+//   - perron: perron::pagerank with a fixed number of steps (the same iteration), with its
+//     automatic kernel choice (cache-blocked on large graphs) and with the plain CSR kernel;
 //   - SuiteSparse:GraphBLAS (when built with it): the same iteration as GrB operations on an
 //     iso CSR matrix of in-edges (mxv with PLUS_SECOND), as LAGraph writes PageRank;
 //   - STREAM triad a = b + s·c (float64) for the machine's bandwidth;
@@ -76,9 +77,11 @@ double baseline(const perron::DistGraph& g, int iterations, double alpha, std::v
   return seconds_since(t0) / iterations;
 }
 
-double perron_steps(const perron::DistGraph& g, int iterations, const perron::Comm& comm, std::vector<double>& x) {
+double perron_steps(const perron::DistGraph& g, int iterations, perron::PageRankKernel kernel, const perron::Comm& comm,
+                    std::vector<double>& x) {
   perron::PageRankParams p;
   p.fixed_iterations = iterations;
+  p.kernel = kernel;
   const perron::PageRankResult r = perron::pagerank(g, p, {}, {}, comm);
   x = r.score;
   return r.seconds / iterations;
@@ -205,7 +208,7 @@ int main(int argc, char** argv) {
   const std::uint64_t rss_graph = perron::peak_rss_bytes();
   const double alpha = 0.85;
   std::vector<double> xb, xp, xg;
-  std::vector<double> tb, tp, tg;
+  std::vector<double> tb, tp, tc, tg, xc;
 #ifdef PERRON_HAVE_GRAPHBLAS
   GrB_init(GrB_NONBLOCKING);
   GxB_Global_Option_set(GxB_GLOBAL_NTHREADS, omp_get_max_threads());
@@ -213,7 +216,8 @@ int main(int argc, char** argv) {
 #endif
   for (int rep = 0; rep < repetitions; ++rep) {
     tb.push_back(baseline(g, iterations, alpha, xb));
-    tp.push_back(perron_steps(g, iterations, comm, xp));
+    tp.push_back(perron_steps(g, iterations, perron::PageRankKernel::automatic, comm, xp));
+    tc.push_back(perron_steps(g, iterations, perron::PageRankKernel::csr, comm, xc));
 #ifdef PERRON_HAVE_GRAPHBLAS
     tg.push_back(gb->run(iterations, alpha, xg));
 #endif
@@ -236,12 +240,12 @@ int main(int argc, char** argv) {
       conv_x[s] = r.score;
     }
   std::printf("{\"n\": %llu, \"m\": %llu, \"threads\": %d, \"build_s\": %.6f, \"stream_triad_gbs\": %.3f,"
-              " \"baseline_s\": %.6f, \"perron_s\": %.6f, \"graphblas_s\": %.6f,"
+              " \"baseline_s\": %.6f, \"perron_s\": %.6f, \"perron_csr_s\": %.6f, \"graphblas_s\": %.6f,"
               " \"l1_perron_baseline\": %.3e, \"l1_graphblas_baseline\": %.3e,"
               " \"power_iterations\": %d, \"power_s\": %.6f, \"anderson_iterations\": %d, \"anderson_s\": %.6f,"
               " \"l1_anderson_power\": %.3e, \"peak_rss_bytes\": %llu, \"rss_after_build_bytes\": %llu}\n",
               static_cast<unsigned long long>(g.stats.n), static_cast<unsigned long long>(g.stats.m), omp_get_max_threads(), build_s,
-              stream_triad(), median(tb), median(tp), tg.empty() ? -1.0 : median(tg), l1(xp, xb), xg.empty() ? -1.0 : l1(xg, xb),
+              stream_triad(), median(tb), median(tp), median(tc), tg.empty() ? -1.0 : median(tg), l1(xp, xb), xg.empty() ? -1.0 : l1(xg, xb),
               conv_it[0], median(conv_s[0]), conv_it[1], median(conv_s[1]), l1(conv_x[0], conv_x[1]),
               static_cast<unsigned long long>(perron::peak_rss_bytes()), static_cast<unsigned long long>(rss_graph));
   return 0;

@@ -29,6 +29,12 @@ enum class PageRankSolver {
              // equivalent to GMRES(m) on (I − αPᵀ)x = (1 − α)t (Walker & Ni 2011)
 };
 
+enum class PageRankKernel {
+  automatic,  // blocked when the contributions outgrow a core's L2, else csr
+  csr,        // the plain pull over the CSR
+  blocked,    // cache-blocked pull (column segments of 64 Ki)
+};
+
 struct PageRankParams {
   double damping = 0.85;
   double tolerance = 1e-10;
@@ -36,6 +42,7 @@ struct PageRankParams {
   int fixed_iterations = 0;  // > 0: run exactly this many steps, ignoring the tolerance
   PageRankSolver solver = PageRankSolver::power;
   int anderson_depth = 5;    // m: differences kept by the Anderson solver
+  PageRankKernel kernel = PageRankKernel::automatic;
 };
 
 // A probability vector over the vertices: uniform (1/n each) when `values` is empty, else
