@@ -216,94 +216,104 @@ void blocked_pull_step(const BlockedCsr& blocked, const LocalCsr& csr, std::span
 }
 
 // Anderson acceleration, type II with depth m (Anderson 1965; Walker & Ni 2011): from the step
-// x ↦ F(x) and the residual g = F(x) − x, keep the last m differences ΔX_i = x_{i+1} − x_i and
-// ΔG_i = g_{i+1} − g_i, choose γ = argmin ‖g − ΔG γ‖₂ (normal equations, m ≤ 10, a tiny ridge),
-// and move to x' = F(x) − (ΔX + ΔG)γ. For PageRank's linear F this is GMRES(m) in disguise,
-// and it needs only F itself, so it reuses the pull kernel, the halo and the dangling handling.
-// Dot products are summed in fixed blocks and then in rank order: deterministic for a given
-// ranks × threads. A singular or non-finite solve drops the history and takes the plain step.
+// x ↦ F(x) and its residual g = F(x) − x, keep the last m + 1 pairs (Y_j = F(x_j), G_j), choose
+// γ = argmin ‖g − ΔG γ‖₂ over the differences ΔG_i = G_{i+1} − G_i (normal equations, m ≤ 10,
+// a tiny ridge), and move to x' = F(x) − ΔY γ (ΔX + ΔG = ΔY, since X + G = Y). For PageRank's
+// linear F this is GMRES(m) in disguise, and it needs only F itself, so it reuses the pull
+// kernel, the halo and the dangling handling.
+// Cost per step: one pass writing G and Y, one pass of dot products of the new G with the
+// stored ones (the Gram matrix of the G's is kept, and the differences' Gram follows from it),
+// one pass combining the Y's. Dot products are summed in fixed blocks, then in rank order:
+// deterministic for given ranks × threads. A singular or non-finite solve keeps only the
+// newest pair and takes the plain step.
 class AndersonMixer {
  public:
   AndersonMixer(std::size_t rows, int depth)
-      : depth_(static_cast<std::size_t>(std::max(depth, 1))), dx_(depth_, std::vector<double>(rows)),
-        dg_(depth_, std::vector<double>(rows)), prev_x_(rows), prev_g_(rows), g_(rows) {}
+      : slots_(static_cast<std::size_t>(std::max(depth, 1)) + 1), y_(slots_, std::vector<double>(rows)),
+        g_(slots_, std::vector<double>(rows)), gram_(slots_ * slots_, 0.0) {}
 
   // x holds x_k, y holds F(x_k); on return x holds x_{k+1}.
   void mix(std::vector<double>& x, const std::vector<double>& y, const Comm& comm) {
     const std::size_t rows = x.size();
-#pragma omp parallel for schedule(static)
-    for (std::size_t v = 0; v < rows; ++v) g_[v] = y[v] - x[v];
-    if (have_prev_) {
-      std::vector<double>& dx = dx_[next_];
-      std::vector<double>& dg = dg_[next_];
-#pragma omp parallel for schedule(static)
-      for (std::size_t v = 0; v < rows; ++v) {
-        dx[v] = x[v] - prev_x_[v];
-        dg[v] = g_[v] - prev_g_[v];
-      }
-      order_.push_back(next_);
-      if (order_.size() > depth_) order_.erase(order_.begin());
-      next_ = (next_ + 1) % depth_;
+    std::size_t slot = 0;  // a free slot, or the oldest one
+    if (order_.size() == slots_) {
+      slot = order_.front();
+      order_.erase(order_.begin());
+    } else {
+      while (std::find(order_.begin(), order_.end(), slot) != order_.end()) ++slot;
     }
-    prev_x_ = x;
-    prev_g_ = g_;
-    have_prev_ = true;
-    const std::vector<double> gamma = coefficients(comm);
+    order_.push_back(slot);
+    std::vector<double>& gs = g_[slot];
+    std::vector<double>& ys = y_[slot];
+#pragma omp parallel for schedule(static)
+    for (std::size_t v = 0; v < rows; ++v) {
+      gs[v] = y[v] - x[v];
+      ys[v] = y[v];
+    }
+    update_gram(slot, comm);
+    const std::vector<double> gamma = coefficients();
     if (gamma.empty()) {  // no history (or a singular system): the plain step
+      order_.erase(order_.begin(), order_.end() - 1);
       x = y;
       return;
     }
+    // x' = Y_c − Σ_i γ_i (Y_{i+1} − Y_i) = Σ_j w_j Y_j over the stored steps, oldest first.
+    const std::size_t c = order_.size() - 1;
+    std::vector<double> w(c + 1, 0.0);
+    w[c] = 1.0;
+    for (std::size_t i = 0; i < c; ++i) w[i + 1] -= gamma[i], w[i] += gamma[i];
 #pragma omp parallel for schedule(static)
     for (std::size_t v = 0; v < rows; ++v) {
-      double xv = y[v];
-      for (std::size_t i = 0; i < order_.size(); ++i) xv -= gamma[i] * (dx_[order_[i]][v] + dg_[order_[i]][v]);
+      double xv = 0.0;
+      for (std::size_t j = 0; j <= c; ++j) xv += w[j] * y_[order_[j]][v];
       x[v] = xv;
     }
   }
 
  private:
-  // γ from the normal equations (ΔGᵀΔG + λI) γ = ΔGᵀ g; empty if there is no usable history.
-  std::vector<double> coefficients(const Comm& comm) {
+  // ⟨G_slot, G_j⟩ for every stored j, into the kept Gram matrix.
+  void update_gram(std::size_t slot, const Comm& comm) {
     const std::size_t c = order_.size();
-    if (c == 0) return {};
-    const std::size_t values = c * (c + 1) / 2 + c;
-    const auto rows = static_cast<LocalId>(g_.size());
+    const auto rows = static_cast<LocalId>(g_[slot].size());
     const LocalId blocks = block_count(rows);
-    std::vector<double> block_sum(static_cast<std::size_t>(blocks) * values, 0.0);
+    std::vector<double> block_sum(static_cast<std::size_t>(blocks) * c, 0.0);
+    const double* gs = g_[slot].data();
 #pragma omp parallel for schedule(static)
     for (LocalId b = 0; b < blocks; ++b) {
-      double* out = block_sum.data() + static_cast<std::size_t>(b) * values;
-      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) {
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < c; ++i) {
-          const double gi = dg_[order_[i]][v];
-          for (std::size_t j = 0; j <= i; ++j) out[k++] += gi * dg_[order_[j]][v];
-          out[c * (c + 1) / 2 + i] += gi * g_[v];
-        }
+      double* out = block_sum.data() + static_cast<std::size_t>(b) * c;
+      for (std::size_t j = 0; j < c; ++j) {
+        const double* gj = g_[order_[j]].data();
+        double sum = 0.0;
+        for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) sum += gs[v] * gj[v];
+        out[j] = sum;
       }
     }
-    std::vector<double> sums(values, 0.0);
+    std::vector<double> dots(c, 0.0);
     for (LocalId b = 0; b < blocks; ++b)
-      for (std::size_t k = 0; k < values; ++k) sums[k] += block_sum[static_cast<std::size_t>(b) * values + k];
-    comm.sum_ordered(std::span<double>(sums));
-    // Dense c × c solve with partial pivoting on [H + λI | b].
+      for (std::size_t j = 0; j < c; ++j) dots[j] += block_sum[static_cast<std::size_t>(b) * c + j];
+    comm.sum_ordered(std::span<double>(dots));
+    for (std::size_t j = 0; j < c; ++j) gram_[slot * slots_ + order_[j]] = gram_[order_[j] * slots_ + slot] = dots[j];
+  }
+
+  // γ from (ΔGᵀΔG + λI) γ = ΔGᵀ g, g the newest residual; empty if unusable.
+  std::vector<double> coefficients() const {
+    if (order_.size() < 2) return {};
+    const std::size_t c = order_.size() - 1;
+    auto m = [&](std::size_t i, std::size_t j) { return gram_[order_[i] * slots_ + order_[j]]; };
     std::vector<double> a(c * (c + 1), 0.0);
     double scale = 0.0;
-    for (std::size_t i = 0, k = 0; i < c; ++i)
-      for (std::size_t j = 0; j <= i; ++j, ++k) {
-        a[i * (c + 1) + j] = a[j * (c + 1) + i] = sums[k];
-        if (i == j) scale = std::max(scale, sums[k]);
-      }
-    if (!(scale > 0.0) || !std::isfinite(scale)) return reset();
     for (std::size_t i = 0; i < c; ++i) {
-      a[i * (c + 1) + i] += 1e-12 * scale;
-      a[i * (c + 1) + c] = sums[c * (c + 1) / 2 + i];
+      for (std::size_t j = 0; j < c; ++j) a[i * (c + 1) + j] = m(i + 1, j + 1) - m(i + 1, j) - m(i, j + 1) + m(i, j);
+      a[i * (c + 1) + c] = m(i + 1, c) - m(i, c);
+      scale = std::max(scale, a[i * (c + 1) + i]);
     }
-    for (std::size_t col = 0; col < c; ++col) {
+    if (!(scale > 0.0) || !std::isfinite(scale)) return {};
+    for (std::size_t i = 0; i < c; ++i) a[i * (c + 1) + i] += 1e-12 * scale;
+    for (std::size_t col = 0; col < c; ++col) {  // Gaussian elimination, partial pivoting
       std::size_t piv = col;
       for (std::size_t r = col + 1; r < c; ++r)
         if (std::abs(a[r * (c + 1) + col]) > std::abs(a[piv * (c + 1) + col])) piv = r;
-      if (a[piv * (c + 1) + col] == 0.0) return reset();
+      if (a[piv * (c + 1) + col] == 0.0) return {};
       for (std::size_t j = 0; j <= c; ++j) std::swap(a[col * (c + 1) + j], a[piv * (c + 1) + j]);
       for (std::size_t r = col + 1; r < c; ++r) {
         const double f = a[r * (c + 1) + col] / a[col * (c + 1) + col];
@@ -315,22 +325,15 @@ class AndersonMixer {
       double v = a[i * (c + 1) + c];
       for (std::size_t j = i + 1; j < c; ++j) v -= a[i * (c + 1) + j] * gamma[j];
       gamma[i] = v / a[i * (c + 1) + i];
-      if (!std::isfinite(gamma[i])) return reset();
+      if (!std::isfinite(gamma[i])) return {};
     }
     return gamma;
   }
 
-  std::vector<double> reset() {
-    order_.clear();
-    return {};
-  }
-
-  std::size_t depth_;
-  std::vector<std::vector<double>> dx_, dg_;
-  std::vector<double> prev_x_, prev_g_, g_;
-  std::vector<std::size_t> order_;  // ring slots, oldest first
-  std::size_t next_ = 0;
-  bool have_prev_ = false;
+  std::size_t slots_;                      // m + 1 stored steps
+  std::vector<std::vector<double>> y_, g_;  // F(x_j) and G_j per slot
+  std::vector<double> gram_;               // ⟨G_i, G_j⟩ by slot
+  std::vector<std::size_t> order_;         // slots in use, oldest first
 };
 
 }  // namespace

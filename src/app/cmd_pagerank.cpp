@@ -39,6 +39,7 @@ struct PagerankConfig {
   std::string log_json;
   std::string solver = "power";
   int anderson_depth = 5;
+  std::string kernel = "auto";
 };
 
 // A file of `id [weight]` lines (weight 1 when absent).
@@ -94,6 +95,8 @@ class PagerankCommand final : public Command {
     o.add("--solver", c_.solver, "power (plain iteration), or anderson (Anderson acceleration of the same step: fewer steps to the tolerance)")
         ->check(CLI::IsMember({"power", "anderson"}));
     o.add("--anderson-depth", c_.anderson_depth, "anderson: how many past steps it combines (1-10)");
+    o.add("--kernel", c_.kernel, "auto (cache-blocked when the vector outgrows L2), csr (plain pull) or blocked")
+        ->check(CLI::IsMember({"auto", "csr", "blocked"}));
     o.add("--personalization", c_.personalization, "file of 'id [weight]' lines: the teleport vector (default uniform)");
     o.add("--seeds", c_.seeds, "comma-separated vertex ids: personalize on them with equal weights");
     o.add("--dangling", c_.dangling,
@@ -124,7 +127,10 @@ class PagerankCommand final : public Command {
     LoadedGraph loaded = load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
     const DistGraph& g = loaded.graph;
     PageRankParams params{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations,
-                          c_.solver == "anderson" ? PageRankSolver::anderson : PageRankSolver::power, c_.anderson_depth};
+                          c_.solver == "anderson" ? PageRankSolver::anderson : PageRankSolver::power, c_.anderson_depth,
+                          c_.kernel == "csr"       ? PageRankKernel::csr
+                          : c_.kernel == "blocked" ? PageRankKernel::blocked
+                                                   : PageRankKernel::automatic};
     comm.agree([&] {
       if (c_.convention != "graphalytics") return;
       if (!loaded.meta.evlp) throw_usage("--convention graphalytics needs a Graphalytics .properties input");
@@ -213,6 +219,7 @@ class PagerankCommand final : public Command {
       file.set_attribute("/pagerank", "fixed_iterations", static_cast<std::int64_t>(params.fixed_iterations));
       file.set_attribute("/pagerank", "converged", result.converged);
       file.set_attribute("/pagerank", "solver", c_.solver);
+      file.set_attribute("/pagerank", "kernel", c_.kernel);
       file.set_attribute("/pagerank", "n", g.stats.n);
       file.set_attribute("/pagerank", "m", g.stats.m);
       file.set_attribute("/pagerank", "dangling", g.stats.dangling);
