@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 scale=${1:-22}
 reps=${2:-5}
-# shellcheck source=../jobs/lib.sh
+# shellcheck source=jobs/lib.sh
 source "$root/jobs/lib.sh"
 PERRON_PACKAGES+=(libgraphblas-dev)  # the GraphBLAS peer; the build and the tests do not need it
 perron_install
