@@ -44,13 +44,35 @@ double dangling_mass(std::span<const double> x, std::span<const double> inv_out,
   return total;
 }
 
-// The pull step for rows [0, rows): y(v) = α Σ_e w_e·contrib(col_e) + α·D·δ(v) + (1−α)·t(v),
-// fused with this step's reductions (L1 change, dangling mass of y, Σy) per block.
+// What every row gets besides its in-edges, y(v) = α·sum + α·D·δ(v) + (1−α)·t(v), and this
+// step's reductions over one block of rows: L1 change, dangling mass of y, Σy.
+struct RowFinish {
+  double alpha, dangling_sum, base_uniform, dangling_uniform;
+  const VertexDistribution& teleport;
+  const VertexDistribution& dangling;
+  std::span<const double> x, inv_out;
+
+  RowFinish(double a, double d, double n_inv, const VertexDistribution& t, const VertexDistribution& dv,
+            std::span<const double> x_, std::span<const double> inv)
+      : alpha(a), dangling_sum(d), base_uniform((1.0 - a) * n_inv), dangling_uniform(a * d * n_inv), teleport(t), dangling(dv),
+        x(x_), inv_out(inv) {}
+
+  // y(v) from its in-edge sum, adding to the block's {residual, dangling mass, mass}.
+  double operator()(LocalId v, double sum, std::array<double, 3>& acc) const {
+    const double tele = teleport.uniform() ? base_uniform : (1.0 - alpha) * teleport.values[v];
+    const double dang = dangling.uniform() ? dangling_uniform : alpha * dangling_sum * dangling.values[v];
+    const double yv = alpha * sum + dang + tele;
+    acc[0] += std::abs(yv - x[v]);
+    if (inv_out[v] == 0.0) acc[1] += yv;
+    acc[2] += yv;
+    return yv;
+  }
+};
+
+// The pull step for rows [0, rows), fused with the step's reductions per block.
 // Dynamic scheduling over blocks balances skewed in-degrees; results do not depend on it.
 template <bool kWeighted>
-void pull_step(const LocalCsr& csr, std::span<const double> contrib, std::span<const double> x,
-               std::span<const double> inv_out, double alpha, double dangling_sum, double n_inv,
-               const VertexDistribution& teleport, const VertexDistribution& dangling, std::span<double> y,
+void pull_step(const LocalCsr& csr, std::span<const double> contrib, const RowFinish& finish, std::span<double> y,
                std::vector<std::array<double, 3>>& block_sum) {
   const LocalId rows = csr.rows;
   const LocalId blocks = block_count(rows);
@@ -58,26 +80,18 @@ void pull_step(const LocalCsr& csr, std::span<const double> contrib, std::span<c
   const EdgeIndex* start = csr.row_start.data();
   const LocalId* col = csr.column.data();
   const double* w = csr.weight.data();
-  const double base_uniform = (1.0 - alpha) * n_inv;
-  const double dangling_uniform = alpha * dangling_sum * n_inv;
 #pragma omp parallel for schedule(dynamic, 1)
   for (LocalId b = 0; b < blocks; ++b) {
-    double residual = 0.0, dangling_next = 0.0, mass = 0.0;
+    std::array<double, 3> acc{0.0, 0.0, 0.0};
     for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) {
       double sum = 0.0;
       for (EdgeIndex e = start[v]; e < start[v + 1]; ++e) {
         if constexpr (kWeighted) sum += w[e] * contrib[col[e]];
         else sum += contrib[col[e]];
       }
-      const double tele = teleport.uniform() ? base_uniform : (1.0 - alpha) * teleport.values[v];
-      const double dang = dangling.uniform() ? dangling_uniform : alpha * dangling_sum * dangling.values[v];
-      const double yv = alpha * sum + dang + tele;
-      y[v] = yv;
-      residual += std::abs(yv - x[v]);
-      if (inv_out[v] == 0.0) dangling_next += yv;
-      mass += yv;
+      y[v] = finish(v, sum, acc);
     }
-    block_sum[b] = {residual, dangling_next, mass};
+    block_sum[b] = acc;
   }
 }
 
@@ -185,32 +199,20 @@ class BlockedCsr {
   std::vector<double> weight_;
 };
 
-// The same step as pull_step over the blocked layout: gather a tile, then finish its rows
-// (damping, dangling and teleport terms, and the block sums) while they are in cache.
+// The same step as pull_step over the blocked layout: gather a tile, then finish its rows while
+// they are in cache.
 template <bool kWeighted>
-void blocked_pull_step(const BlockedCsr& blocked, const LocalCsr& csr, std::span<const double> contrib,
-                       std::span<const double> x, std::span<const double> inv_out, double alpha, double dangling_sum,
-                       double n_inv, const VertexDistribution& teleport, const VertexDistribution& dangling,
+void blocked_pull_step(const BlockedCsr& blocked, const LocalCsr& csr, std::span<const double> contrib, const RowFinish& finish,
                        std::span<double> y, std::vector<std::array<double, 3>>& block_sum) {
   const LocalId rows = csr.rows;
   block_sum.assign(block_count(rows), {0.0, 0.0, 0.0});
-  const double base_uniform = (1.0 - alpha) * n_inv;
-  const double dangling_uniform = alpha * dangling_sum * n_inv;
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::size_t t = 0; t < blocked.tiles(); ++t) {
     blocked.gather<kWeighted>(t, csr.row_start[blocked.tile_begin(t)], contrib, y);
     for (LocalId b = blocked.tile_begin(t) / kBlock; b * kBlock < blocked.tile_end(t); ++b) {
-      double residual = 0.0, dangling_next = 0.0, mass = 0.0;
-      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) {
-        const double tele = teleport.uniform() ? base_uniform : (1.0 - alpha) * teleport.values[v];
-        const double dang = dangling.uniform() ? dangling_uniform : alpha * dangling_sum * dangling.values[v];
-        const double yv = alpha * y[v] + dang + tele;
-        y[v] = yv;
-        residual += std::abs(yv - x[v]);
-        if (inv_out[v] == 0.0) dangling_next += yv;
-        mass += yv;
-      }
-      block_sum[b] = {residual, dangling_next, mass};
+      std::array<double, 3> acc{0.0, 0.0, 0.0};
+      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) y[v] = finish(v, y[v], acc);
+      block_sum[b] = acc;
     }
   }
 }
@@ -407,14 +409,11 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
     const Stopwatch step;
     scale_by_out_weight(x, inv_out, std::span<double>(contrib).first(rows));
     graph.halo.exchange(std::span<const double>(contrib).first(rows), std::span<double>(contrib).subspan(rows), comm);
-    if (blocked && graph.weighted)
-      blocked_pull_step<true>(*blocked, csr, contrib, x, inv_out, alpha, dangling_sum, n_inv, teleport, dangling, y, block_sum);
-    else if (blocked)
-      blocked_pull_step<false>(*blocked, csr, contrib, x, inv_out, alpha, dangling_sum, n_inv, teleport, dangling, y, block_sum);
-    else if (graph.weighted)
-      pull_step<true>(csr, contrib, x, inv_out, alpha, dangling_sum, n_inv, teleport, dangling, y, block_sum);
-    else
-      pull_step<false>(csr, contrib, x, inv_out, alpha, dangling_sum, n_inv, teleport, dangling, y, block_sum);
+    const RowFinish finish(alpha, dangling_sum, n_inv, teleport, dangling, x, inv_out);
+    if (blocked && graph.weighted) blocked_pull_step<true>(*blocked, csr, contrib, finish, y, block_sum);
+    else if (blocked) blocked_pull_step<false>(*blocked, csr, contrib, finish, y, block_sum);
+    else if (graph.weighted) pull_step<true>(csr, contrib, finish, y, block_sum);
+    else pull_step<false>(csr, contrib, finish, y, block_sum);
     std::array<double, 3> sums{0.0, 0.0, 0.0};
     for (const auto& b : block_sum)
       for (int k = 0; k < 3; ++k) sums[static_cast<std::size_t>(k)] += b[static_cast<std::size_t>(k)];

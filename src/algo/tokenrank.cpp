@@ -93,6 +93,41 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy(const
   else exp_axpy1_impl(s, cols, shift, a, ya);
 }
 
+// Two rows at once, each y entry loaded and stored once per pair of rows (the loop is bound by
+// those loads and stores as much as by the exponentials). yb == nullptr: one chain.
+template <class Real>
+inline void exp_axpy_pair2_impl(const Real* s0, const Real* s1, int cols, Real m0, Real m1, double a0, double a1, double b0,
+                                double b1, double* ya, double* yb) {
+#pragma omp simd
+  for (int c = 0; c < cols; ++c) {
+    const auto v0 = static_cast<double>(kernels::exp_nonpositive(s0[c] - m0));
+    const auto v1 = static_cast<double>(kernels::exp_nonpositive(s1[c] - m1));
+    ya[c] += a0 * v0 + a1 * v1;
+    yb[c] += b0 * v0 + b1 * v1;
+  }
+}
+template <class Real>
+inline void exp_axpy_pair1_impl(const Real* s0, const Real* s1, int cols, Real m0, Real m1, double a0, double a1, double* y) {
+#pragma omp simd
+  for (int c = 0; c < cols; ++c) {
+    const auto v0 = static_cast<double>(kernels::exp_nonpositive(s0[c] - m0));
+    const auto v1 = static_cast<double>(kernels::exp_nonpositive(s1[c] - m1));
+    y[c] += a0 * v0 + a1 * v1;
+  }
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy_pair(const float* s0, const float* s1, int cols,
+                                                                                float m0, float m1, double a0, double a1,
+                                                                                double b0, double b1, double* ya, double* yb) {
+  if (yb) exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
+  else exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy_pair(const double* s0, const double* s1, int cols,
+                                                                                double m0, double m1, double a0, double a1,
+                                                                                double b0, double b1, double* ya, double* yb) {
+  if (yb) exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
+  else exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
+}
+
 // ---- The chain on this rank ---------------------------------------------------------------
 
 template <class Real>
@@ -147,8 +182,6 @@ class Chain {
   }
 
   std::size_t rows() const { return static_cast<std::size_t>(rows_); }
-  const Vectors& vectors() const { return vec_; }
-  const std::vector<double>& teleport() const { return teleport_; }
 
   // The LSE pass (FlashAttention's softmax statistics without V): Q stays, the K blocks travel
   // around the ring; each (head, query tile) keeps a running max m and sum l,
@@ -158,17 +191,9 @@ class Chain {
       constexpr Real kNegInf = -std::numeric_limits<Real>::infinity();
       const std::size_t hr = static_cast<std::size_t>(l.hq) * rows();
       std::vector<Real> m(hr, kNegInf), sum(hr, 0);
-      kernels::BlockLayout layout;
-      const std::size_t k_at = layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
-      std::vector<std::byte> current(layout.size()), next(layout.size());
-      write_header(current, pb_.segments);
-      std::memcpy(current.data() + k_at, l.k.data(), l.k.size_bytes());
       const std::vector<Tile> q_tiles = kernels::tiles_of(pb_.segments, tq_);
       const auto items = static_cast<std::int64_t>(l.hq) * static_cast<std::int64_t>(q_tiles.size());
-      kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
-        const kernels::BlockHeader h = kernels::read_header(block);
-        const std::vector<Tile> k_tiles = kernels::tiles_of(h.runs(), tk_);
-        const auto* kb = reinterpret_cast<const Real*>(block.data() + k_at);
+      ring_keys(l, [&](const Real* kb, const kernels::BlockHeader& h, const std::vector<Tile>& k_tiles) {
 #pragma omp parallel
         {
           std::vector<Real> s(static_cast<std::size_t>(tq_) * static_cast<std::size_t>(tk_));
@@ -419,17 +444,9 @@ class Chain {
     const auto better = [](const Candidate& a, const Candidate& b) { return a.weight > b.weight || (a.weight == b.weight && a.key < b.key); };
     const auto keep = static_cast<std::size_t>(std::min<std::int64_t>(top_k, pb_.n));
     std::vector<std::vector<Candidate>> best(rows());
-    kernels::BlockLayout layout;
-    const std::size_t k_at = layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
-    std::vector<std::byte> current(layout.size()), next(layout.size());
-    write_header(current, pb_.segments);
-    std::memcpy(current.data() + k_at, l.k.data(), l.k.size_bytes());
     const std::vector<Tile> q_tiles = kernels::tiles_of(pb_.segments, tq_);
     const int first = head < 0 ? 0 : head, last = head < 0 ? l.hq : head + 1;
-    kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
-      const kernels::BlockHeader h = kernels::read_header(block);
-      const std::vector<Tile> k_tiles = kernels::tiles_of(h.runs(), tk_);
-      const auto* kb = reinterpret_cast<const Real*>(block.data() + k_at);
+    ring_keys(l, [&](const Real* kb, const kernels::BlockHeader& h, const std::vector<Tile>& k_tiles) {
 #pragma omp parallel
       {
         std::vector<Real> s(static_cast<std::size_t>(tq_) * static_cast<std::size_t>(tk_));
@@ -484,6 +501,21 @@ class Chain {
   }
 
  private:
+  // The K blocks of every rank travel past this one (Q stays): visit(K block, its header, its
+  // key tiles) once per rank, this rank's own first.
+  template <class Visit>
+  void ring_keys(const Layer<Real>& l, Visit&& visit) const {
+    kernels::BlockLayout layout;
+    const std::size_t k_at = layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
+    std::vector<std::byte> current(layout.size()), next(layout.size());
+    write_header(current, pb_.segments);
+    std::memcpy(current.data() + k_at, l.k.data(), l.k.size_bytes());
+    kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
+      const kernels::BlockHeader h = kernels::read_header(block);
+      visit(reinterpret_cast<const Real*>(block.data() + k_at), h, kernels::tiles_of(h.runs(), tk_));
+    });
+  }
+
   static void write_header(std::vector<std::byte>& block, std::span<const Segment> runs) {
     const kernels::BlockHeader h = kernels::header_of(runs);
     std::memcpy(block.data(), &h, sizeof h);
@@ -515,9 +547,13 @@ class Chain {
     double* ym = vec_.heads > 1 ? y.data() + mv * rows() + static_cast<std::size_t>(kt.row) : nullptr;
     const double* xh = x + hv * brows + static_cast<std::size_t>(qt.row);
     const double* xm = x + mv * brows + static_cast<std::size_t>(qt.row);
-    for (int r = 0; r < qt.count; ++r)
-      exp_axpy(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, lse[r], xh[r],
-               ym ? xm[r] / vec_.heads : 0.0, yh, ym);
+    const auto cols = static_cast<std::size_t>(kt.count);
+    auto mean_weight = [&](int r) { return ym ? xm[r] / vec_.heads : 0.0; };
+    int r = 0;
+    for (; r + 1 < qt.count; r += 2)
+      exp_axpy_pair(s + static_cast<std::size_t>(r) * cols, s + static_cast<std::size_t>(r + 1) * cols, kt.count, lse[r], lse[r + 1],
+                    xh[r], xh[r + 1], mean_weight(r), mean_weight(r + 1), yh, ym);
+    if (r < qt.count) exp_axpy(s + static_cast<std::size_t>(r) * cols, kt.count, lse[r], xh[r], mean_weight(r), yh, ym);
   }
 
   void unpack(const std::vector<double>& x, TokenRankResult& res) const {
