@@ -62,6 +62,7 @@ void add_chain_options(OptionSet& o, ChainConfig& c) {
 struct LoadedChain {
   QkvShape qs, ks;
   std::vector<std::string> layer_names;  // the group of each layer ("" for a single layer at the root)
+  std::vector<QkvShape> q_shapes, k_shapes;  // per layer
   std::vector<std::vector<float>> q, k;
   std::vector<float> mask_rows, mask_cols;
   TokenRankProblem problem;
@@ -107,6 +108,7 @@ LoadedChain load_chain(const ChainConfig& c, const Comm& comm) {
       if (c.batch_index >= qs.batch)
         throw_usage("--batch-index " + std::to_string(c.batch_index) + " is past the " + std::to_string(qs.batch) + " batch entries of " + c.input);
       if (layer == lc.layer_names.front()) lc.qs = qs, lc.ks = ks;
+      lc.q_shapes.push_back(qs), lc.k_shapes.push_back(ks);
     }
     if (!c.mask.empty()) mask = check_mask(f, c.input, c.mask, lc.qs, lc.ks);
   });
@@ -117,21 +119,19 @@ LoadedChain load_chain(const ChainConfig& c, const Comm& comm) {
     for (std::int64_t i = 0; i < s.count; ++i) lc.positions.push_back(static_cast<GlobalId>(s.begin + i));
   comm.agree([&] {
     const H5Reader f(c.input);
-    for (const std::string& layer : lc.layer_names) {
-      const QkvShape qs = qkv_shape(f, c.input, layer_dataset(layer, c.q)), ks = qkv_shape(f, c.input, layer_dataset(layer, c.k));
-      lc.q.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.q), qs, c.batch_index, lc.problem.segments));
-      lc.k.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.k), ks, c.batch_index, lc.problem.segments));
+    for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
+      const std::string& layer = lc.layer_names[l];
+      lc.q.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.q), lc.q_shapes[l], c.batch_index, lc.problem.segments));
+      lc.k.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.k), lc.k_shapes[l], c.batch_index, lc.problem.segments));
     }
     if (!c.mask.empty()) {
       lc.mask_rows = read_mask_rows(f, c.input, mask, lc.qs, lc.ks, c.batch_index, lc.problem.segments);
       lc.mask_cols = read_mask_columns(f, c.input, mask, lc.qs, c.batch_index, lc.problem.segments);
     }
   });
-  for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
-    const auto hk = lc.k[l].size() / (lc.positions.size() * lc.qs.dim);
-    lc.problem.layers.push_back({static_cast<int>(lc.qs.heads), static_cast<int>(hk), static_cast<int>(lc.qs.dim), lc.q[l], lc.k[l],
-                                 lc.mask_rows, lc.mask_cols});
-  }
+  for (std::size_t l = 0; l < lc.layer_names.size(); ++l)
+    lc.problem.layers.push_back({static_cast<int>(lc.q_shapes[l].heads), static_cast<int>(lc.k_shapes[l].heads),
+                                 static_cast<int>(lc.q_shapes[l].dim), lc.q[l], lc.k[l], lc.mask_rows, lc.mask_cols});
   lc.seconds = watch.seconds();
   return lc;
 }

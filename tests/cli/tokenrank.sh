@@ -82,6 +82,11 @@ out = subprocess.run([sys.executable, sys.argv[1] + "/tokenrank_vs_attention.py"
 assert "Spearman" in out, out
 print("python tools on TokenRank results:", out.splitlines()[0])
 PY
+# More ranks than tokens: ranks with no positions take part and the answer is still exact.
+expect_ok "generate 2 tokens" 1 generate qkv --heads 2 --seq 2 --dim 4 --output "$WORK/tiny.h5"
+expect_ok "3 ranks, 2 tokens" 3 tokenrank --input "$WORK/tiny.h5" --output "$WORK/tiny_t.h5" --precision double && check "$WORK/tiny.h5" "$WORK/tiny_t.h5"
+expect_ok "3 ranks, 2 tokens, causal" 3 tokenrank --input "$WORK/tiny.h5" --output "$WORK/tiny_c.h5" --precision double --causal &&
+  check "$WORK/tiny.h5" "$WORK/tiny_c.h5" --causal
 OUT=$WORK/err.h5
 expect_error "teleport of the wrong length" 2 "one weight per position, N = 150, found 149" "$OUT" tokenrank --input "$WORK/s.h5" --teleport "$WORK/tele_short.h5" --output "$OUT"
 expect_error "teleport summing to 0" 2 "sum to 0" "$OUT" tokenrank --input "$WORK/s.h5" --teleport "$WORK/tele_zero.h5" --output "$OUT"
