@@ -95,7 +95,7 @@ class PagerankCommand final : public Command {
     o.add("--solver", c_.solver, "power (plain iteration), or anderson (Anderson acceleration of the same step: fewer steps to the tolerance)")
         ->check(CLI::IsMember({"power", "anderson"}));
     o.add("--anderson-depth", c_.anderson_depth, "anderson: how many past steps it combines (1-10)");
-    o.add("--kernel", c_.kernel, "auto (cache-blocked when the vector outgrows L2), csr (plain pull) or blocked")
+    o.add("--kernel", c_.kernel, "auto (cache-blocked when the vector outgrows half of the L3 cache), csr (plain pull) or blocked")
         ->check(CLI::IsMember({"auto", "csr", "blocked"}));
     o.add("--personalization", c_.personalization, "file of 'id [weight]' lines: the teleport vector (default uniform)");
     o.add("--seeds", c_.seeds, "comma-separated vertex ids: personalize on them with equal weights");
@@ -220,6 +220,8 @@ class PagerankCommand final : public Command {
       file.set_attribute("/pagerank", "converged", result.converged);
       file.set_attribute("/pagerank", "solver", c_.solver);
       file.set_attribute("/pagerank", "kernel", c_.kernel);
+      // What ran on rank 0 (auto decides per rank, from the size of its part of the vector).
+      file.set_attribute("/pagerank", "kernel_used", std::string(result.kernel == PageRankKernel::blocked ? "blocked" : "csr"));
       file.set_attribute("/pagerank", "n", g.stats.n);
       file.set_attribute("/pagerank", "m", g.stats.m);
       file.set_attribute("/pagerank", "dangling", g.stats.dangling);

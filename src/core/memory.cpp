@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <string>
 
 #include "perron/core/timer.hpp"
@@ -14,6 +15,26 @@ std::uint64_t peak_rss_bytes() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024u;  // Linux reports KiB
+}
+
+std::uint64_t last_level_cache_bytes(std::uint64_t fallback) {
+  std::uint64_t best = 0;
+  int best_level = 0;
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level_file(dir + "level"), size_file(dir + "size");
+    int level = 0;
+    std::string size;
+    if (!(level_file >> level) || !(size_file >> size) || size.empty()) continue;
+    std::uint64_t bytes = 0;
+    std::size_t digits = 0;
+    while (digits < size.size() && size[digits] >= '0' && size[digits] <= '9')
+      bytes = bytes * 10 + static_cast<std::uint64_t>(size[digits++] - '0');
+    const char unit = digits < size.size() ? size[digits] : ' ';
+    bytes <<= unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
+    if (level >= best_level && bytes > 0) best_level = level, best = bytes;
+  }
+  return best > 0 ? best : fallback;
 }
 
 std::string iso8601_now() {

@@ -30,7 +30,7 @@ enum class PageRankSolver {
 };
 
 enum class PageRankKernel {
-  automatic,  // blocked when the contributions outgrow a core's L2, else csr
+  automatic,  // blocked when the contributions outgrow half of this rank's share of L3, else csr
   csr,        // the plain pull over the CSR
   blocked,    // cache-blocked pull (column segments of 64 Ki)
 };
@@ -89,6 +89,7 @@ struct PageRankResult {
   double seconds = 0.0;          // time in the iteration loop
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank
   bool stopped_early = false;    // the step hook asked to stop
+  PageRankKernel kernel = PageRankKernel::csr;  // the kernel this rank ran (csr or blocked)
 };
 
 // Throws a usage error naming the first parameter out of range.
