@@ -190,9 +190,34 @@ std::optional<std::string> parse_value(std::string_view tok, const char* what, d
   return std::nullopt;
 }
 
+// The common edge line, "digits separators digits [blanks]", parsed in one pass without
+// tokenising; anything else (a weight, a sign, 20+ digits, an id out of range, stray text)
+// returns false and the general parser below handles it, with its exact error messages.
+bool parse_plain_edge(std::string_view line, const TextSyntax& s, RawEdge& edge) {
+  const char* p = line.data();
+  const char* const end = p + line.size();
+  auto number = [&](VertexId& v) {
+    const char* start = p;
+    VertexId x = 0;
+    while (p < end && static_cast<unsigned char>(*p - '0') < 10) x = x * 10 + static_cast<VertexId>(*p++ - '0');
+    v = x;
+    return p > start && p - start <= 19;  // 19 digits cannot overflow 64 bits
+  };
+  while (p < end && is_blank(*p)) ++p;
+  VertexId src = 0, dst = 0;
+  if (!number(src) || p == end || !is_separator(*p)) return false;
+  while (p < end && is_separator(*p)) ++p;
+  if (!number(dst)) return false;
+  while (p < end && is_blank(*p)) ++p;
+  if (p != end || src < s.min_id || src > s.max_id || dst < s.min_id || dst > s.max_id) return false;
+  edge = RawEdge{src, dst, 1.0};
+  return true;
+}
+
 // An edge or id line: ids, then an optional value. Returns an error message and column.
-std::optional<std::pair<std::size_t, std::string>> parse_fixed_line(std::string_view line, const TextSyntax& s,
-                                                                    std::vector<RawEdge>& out, bool& saw_value) {
+std::optional<std::pair<std::size_t, std::string>> parse_fixed_line(std::string_view line, const TextSyntax& s, RawEdge& out,
+                                                                    bool& saw_value) {
+  if (s.format == LineFormat::edge && parse_plain_edge(line, s, out)) return std::nullopt;
   const int ids = s.format == LineFormat::edge ? 2 : 1;
   std::string_view tok[4];
   std::size_t col[4];
@@ -219,7 +244,7 @@ std::optional<std::pair<std::size_t, std::string>> parse_fixed_line(std::string_
     if (auto msg = parse_value(tok[ids], s.value_name, value)) return std::make_pair(col[ids], *msg);
     saw_value = true;
   }
-  out.push_back(RawEdge{v[0], ids == 2 ? v[1] : 0, value});
+  out = RawEdge{v[0], ids == 2 ? v[1] : 0, value};
   return std::nullopt;
 }
 
@@ -248,8 +273,10 @@ std::optional<std::pair<std::size_t, std::string>> parse_metis_line(std::string_
   return std::nullopt;
 }
 
-// Parses whole lines in [begin, end) into `out`; stops at the first error.
-void parse_chunk(const char* begin, const char* end, const TextSyntax& s, std::vector<RawEdge>& out, ChunkStats& st) {
+// Parses whole lines in [begin, end); stops at the first error. `emit(line)` parses one data
+// line (and returns its failure, if any).
+template <class Emit>
+void parse_chunk(const char* begin, const char* end, const TextSyntax& s, ChunkStats& st, Emit&& emit) {
   const char* p = begin;
   while (p < end) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
@@ -257,9 +284,7 @@ void parse_chunk(const char* begin, const char* end, const TextSyntax& s, std::v
     const std::string_view line(p, static_cast<std::size_t>(line_end - p));
     p = nl ? nl + 1 : end;
     if (classify(line, s) == LineClass::data) {
-      auto failure = s.format == LineFormat::metis ? parse_metis_line(line, s, st.data_lines, out, st.saw_value)
-                                                   : parse_fixed_line(line, s, out, st.saw_value);
-      if (failure) {
+      if (auto failure = emit(line)) {
         st.error = ParseError{st.lines, failure->first, failure->second};
         return;
       }
@@ -267,6 +292,16 @@ void parse_chunk(const char* begin, const char* end, const TextSyntax& s, std::v
     }
     ++st.lines;
   }
+}
+
+// Lines in [begin, end): an upper bound on the records of a fixed-format piece.
+std::size_t count_line_starts(const char* begin, const char* end) {
+  std::size_t n = 0;
+  for (const char* p = begin; p < end; ++n) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    p = nl ? nl + 1 : end;
+  }
+  return n;
 }
 
 // Splits [begin, end) into `parts` pieces cut just after a '\n'.
@@ -282,35 +317,62 @@ std::vector<const char*> cut_at_lines(const char* begin, const char* end, int pa
   return cuts;
 }
 
-// Parses one buffer of whole lines with OpenMP and appends to `out` in file order; METIS
-// sources are shifted by the data lines of earlier pieces. Returns the buffer's statistics.
+// Parses one buffer of whole lines with OpenMP and appends to `out` in file order. Fixed
+// formats (one record per data line) are parsed straight into `out`, each thread at its
+// piece's offset (lines bound the records; comment lines leave gaps, closed afterwards);
+// METIS pieces go through vectors, their sources shifted by the data lines of earlier pieces.
+// Returns the buffer's statistics.
 ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s, std::vector<RawEdge>& out) {
   const int threads = omp_get_max_threads();
   const std::vector<const char*> cuts = cut_at_lines(begin, end, threads);
-  std::vector<std::vector<RawEdge>> parts(static_cast<std::size_t>(threads));
-  std::vector<ChunkStats> stats(static_cast<std::size_t>(threads));
+  const auto pieces = static_cast<std::size_t>(threads);
+  std::vector<std::vector<RawEdge>> parts(s.format == LineFormat::metis ? pieces : 0);
+  std::vector<std::size_t> offset(pieces + 1, 0), written(pieces, 0);
+  std::vector<ChunkStats> stats(pieces);
+  const std::size_t base = out.size();
+  if (s.format != LineFormat::metis) {
+    for (std::size_t i = 0; i < pieces; ++i) offset[i + 1] = offset[i] + count_line_starts(cuts[i], cuts[i + 1]);
+    if (out.capacity() < base + offset[pieces]) out.reserve(std::max(base + offset[pieces], 2 * out.capacity()));
+    out.resize(base + offset[pieces]);
+  }
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
     const auto i = static_cast<std::size_t>(t);
-    parts[i].reserve(static_cast<std::size_t>(cuts[i + 1] - cuts[i]) / 8);  // lines are rarely shorter
-    parse_chunk(cuts[i], cuts[i + 1], s, parts[i], stats[i]);
+    if (s.format == LineFormat::metis) {
+      parts[i].reserve(static_cast<std::size_t>(cuts[i + 1] - cuts[i]) / 8);  // lines are rarely shorter
+      parse_chunk(cuts[i], cuts[i + 1], s, stats[i], [&](std::string_view line) {
+        return parse_metis_line(line, s, stats[i].data_lines, parts[i], stats[i].saw_value);
+      });
+    } else {
+      RawEdge* dest = out.data() + base + offset[i];
+      parse_chunk(cuts[i], cuts[i + 1], s, stats[i], [&](std::string_view line) {
+        auto failure = parse_fixed_line(line, s, dest[written[i]], stats[i].saw_value);
+        if (!failure) ++written[i];
+        return failure;
+      });
+    }
   }
-  std::size_t parsed = 0;
-  for (const auto& part : parts) parsed += part.size();
-  if (out.capacity() < out.size() + parsed) out.reserve(std::max(out.size() + parsed, 2 * out.capacity()));
   ChunkStats total;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
+  std::size_t end_at = base;
+  for (std::size_t i = 0; i < pieces; ++i) {
     if (stats[i].error) {
       total.error = ParseError{total.lines + stats[i].error->line, stats[i].error->column, stats[i].error->message};
+      out.resize(base);
       return total;
     }
-    if (s.format == LineFormat::metis)
+    if (s.format == LineFormat::metis) {
       for (RawEdge& e : parts[i]) e.src += total.data_lines;
-    out.insert(out.end(), parts[i].begin(), parts[i].end());
+      out.insert(out.end(), parts[i].begin(), parts[i].end());
+    } else {
+      if (end_at != base + offset[i])  // comment lines left a gap: close it
+        std::memmove(out.data() + end_at, out.data() + base + offset[i], written[i] * sizeof(RawEdge));
+      end_at += written[i];
+    }
     total.lines += stats[i].lines;
     total.data_lines += stats[i].data_lines;
     total.saw_value = total.saw_value || stats[i].saw_value;
   }
+  if (s.format != LineFormat::metis) out.resize(end_at);
   return total;
 }
 
