@@ -37,6 +37,30 @@ void add_input_options(OptionSet& options, InputConfig& config) {
       ->check(CLI::NonNegativeNumber);
 }
 
+void add_score_options(OptionSet& o, ScoreConfig& c, const std::string& input_help) {
+  o.add("-i,--input", c.input, input_help);
+  o.add("--q", c.q, "dataset of the queries in the input");
+  o.add("--k", c.k, "dataset of the keys");
+  o.add("--mask", c.mask, "dataset of a mask: boolean (true = attend) or float (added to the scores); "
+                          "[Nq, Nk] or [batch|1, heads|1, Nq, Nk]");
+  o.add_flag("--causal", c.causal, "query i sees keys j <= i (upper-left aligned)");
+  o.add("--window", c.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)");
+  o.add("--scale", c.scale, "score scale (0: 1/sqrt(d))");
+  o.add("--softcap", c.softcap, "c > 0: score -> c * tanh(score / c), before masking (0: none)");
+  o.add("--tile-q", c.tile_q, "query rows per tile (0: 256)");
+  o.add("--tile-k", c.tile_k, "key rows per tile (0: 512)");
+  o.add("--threads", c.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS, else the node's cores / its ranks)");
+}
+
+void check_score_options(const OptionSet& options, const ScoreConfig& c, const Comm& comm) {
+  comm.agree([&] {
+    if (c.input.empty()) throw_usage("needs --input FILE.h5");
+    if ((options.given("window") && c.window <= 0) || c.window < 0)
+      throw_usage("--window must be a positive number of positions, got " + std::to_string(c.window));
+    if (c.scale < 0 || c.softcap < 0) throw_usage("--scale and --softcap must be >= 0");
+  });
+}
+
 void apply_threads(int threads, const Comm& comm) {
   comm.agree([&] {
     if (threads < 0) throw_usage("--threads must be >= 0");

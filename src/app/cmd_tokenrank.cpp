@@ -24,38 +24,21 @@ namespace {
 
 // The options both commands share: where q and k are, and which chain they define.
 struct ChainConfig {
-  std::string input;
-  std::string q = "q", k = "k", mask;
+  ScoreConfig s;
   int layers = 0;  // 0: `q`/`k` if present, else every layer_<l>/q, layer_<l>/k
   std::uint64_t batch_index = 0;
-  bool causal = false;
-  std::int64_t window = 0;
-  double scale = 0.0, softcap = 0.0;
   bool rollout = false;
   std::string precision = "single";
-  int tile_q = 0, tile_k = 0;
-  int threads = 0;
 };
 
 void add_chain_options(OptionSet& o, ChainConfig& c) {
-  o.add("-i,--input", c.input, "HDF5 file holding q and k ([heads, N, d] or [batch, heads, N, d]); v is not needed");
-  o.add("--q", c.q, "dataset of the queries (inside layer_<l>/ with several layers)");
-  o.add("--k", c.k, "dataset of the keys");
-  o.add("--mask", c.mask, "dataset of a mask, for every layer: boolean (true = attend) or float (added to the scores); "
-                          "[N, N] or [batch|1, heads|1, N, N]");
+  add_score_options(o, c.s, "HDF5 file holding q and k ([heads, N, d] or [batch, heads, N, d]; inside layer_<l>/ with several layers); v is not needed");
   o.add("--layers", c.layers, "layers L: datasets layer_0/q ... layer_<L-1>/q (0: q, k if present, else every layer_<l>)")
       ->check(CLI::NonNegativeNumber);
   o.add("--batch-index", c.batch_index, "with [batch, heads, N, d] inputs: the batch entry to rank");
-  o.add_flag("--causal", c.causal, "query i sees keys j <= i");
-  o.add("--window", c.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)");
-  o.add("--scale", c.scale, "score scale (0: 1/sqrt(d))");
-  o.add("--softcap", c.softcap, "c > 0: score -> c * tanh(score / c), before masking (0: none)");
   o.add_flag("--rollout", c.rollout, "each layer's chain is (A + I)/2, as attention rollout (Abnar & Zuidema 2020)");
   o.add("--precision", c.precision, "single: fp32 score tiles, float64 accumulation (fast); double: float64 throughout")
       ->check(CLI::IsMember({"single", "double"}));
-  o.add("--tile-q", c.tile_q, "query rows per tile (0: 256)");
-  o.add("--tile-k", c.tile_k, "key rows per tile (0: 512)");
-  o.add("--threads", c.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS, else the node's cores / its ranks)");
 }
 
 // q, k and masks of every layer for this rank's positions, with the problem viewing them.
@@ -75,26 +58,24 @@ std::string layer_dataset(const std::string& layer, const std::string& name) { r
 
 // Collective. A mask is read from both sides (this rank's query rows, and its key columns),
 // because the LSE pass meets it by rows and the steps by columns.
-LoadedChain load_chain(const ChainConfig& c, const Comm& comm) {
+LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Comm& comm) {
+  check_score_options(options, c.s, comm);
   const Stopwatch watch;
   LoadedChain lc;
   MaskInfo mask;
   comm.agree([&] {
-    if (c.input.empty()) throw_usage("needs --input FILE.h5 holding q and k");
-    if (c.window < 0) throw_usage("--window must be a positive number of positions, got " + std::to_string(c.window));
-    if (c.scale < 0 || c.softcap < 0) throw_usage("--scale and --softcap must be >= 0");
-    require_readable_file(c.input, "input");
-    const H5Reader f(c.input);
+    require_readable_file(c.s.input, "input");
+    const H5Reader f(c.s.input);
     if (c.layers > 0) {
       for (int l = 0; l < c.layers; ++l) lc.layer_names.push_back("layer_" + std::to_string(l));
-    } else if (f.exists(c.q) || !f.exists("layer_0")) {
+    } else if (f.exists(c.s.q) || !f.exists("layer_0")) {
       lc.layer_names.push_back("");
     } else {
       for (int l = 0; f.exists("layer_" + std::to_string(l)); ++l) lc.layer_names.push_back("layer_" + std::to_string(l));
     }
     for (const std::string& layer : lc.layer_names) {
-      const QkvShape qs = qkv_shape(f, c.input, layer_dataset(layer, c.q)), ks = qkv_shape(f, c.input, layer_dataset(layer, c.k));
-      const std::string where = c.input + ": " + (layer.empty() ? std::string() : layer + ": ");
+      const QkvShape qs = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.q)), ks = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.k));
+      const std::string where = c.s.input + ": " + (layer.empty() ? std::string() : layer + ": ");
       if (qs.batched != ks.batched || qs.batch != ks.batch) throw_input(where + "q and k must have the same layout and batch size");
       if (qs.seq != ks.seq)
         throw_input(where + "TokenRank needs as many keys as queries (a chain over the N tokens): q has N = " + std::to_string(qs.seq) +
@@ -106,27 +87,27 @@ LoadedChain load_chain(const ChainConfig& c, const Comm& comm) {
       if (!lc.layer_names.empty() && layer != lc.layer_names.front() && (qs.seq != lc.qs.seq || qs.heads != lc.qs.heads))
         throw_input(where + "every layer needs the same N and number of query heads as " + lc.layer_names.front());
       if (c.batch_index >= qs.batch)
-        throw_usage("--batch-index " + std::to_string(c.batch_index) + " is past the " + std::to_string(qs.batch) + " batch entries of " + c.input);
+        throw_usage("--batch-index " + std::to_string(c.batch_index) + " is past the " + std::to_string(qs.batch) + " batch entries of " + c.s.input);
       if (layer == lc.layer_names.front()) lc.qs = qs, lc.ks = ks;
       lc.q_shapes.push_back(qs), lc.k_shapes.push_back(ks);
     }
-    if (!c.mask.empty()) mask = check_mask(f, c.input, c.mask, lc.qs, lc.ks);
+    if (!c.s.mask.empty()) mask = check_mask(f, c.s.input, c.s.mask, lc.qs, lc.ks);
   });
-  lc.zigzag = c.causal && comm.size() > 1;
+  lc.zigzag = c.s.causal && comm.size() > 1;
   lc.problem.n = static_cast<std::int64_t>(lc.qs.seq);
   lc.problem.segments = rank_positions(lc.qs.seq, comm.rank(), comm.size(), lc.zigzag);
   for (const Segment& s : lc.problem.segments)
     for (std::int64_t i = 0; i < s.count; ++i) lc.positions.push_back(static_cast<GlobalId>(s.begin + i));
   comm.agree([&] {
-    const H5Reader f(c.input);
+    const H5Reader f(c.s.input);
     for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
       const std::string& layer = lc.layer_names[l];
-      lc.q.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.q), lc.q_shapes[l], c.batch_index, lc.problem.segments));
-      lc.k.push_back(read_qkv_runs(f, c.input, layer_dataset(layer, c.k), lc.k_shapes[l], c.batch_index, lc.problem.segments));
+      lc.q.push_back(read_qkv_runs(f, c.s.input, layer_dataset(layer, c.s.q), lc.q_shapes[l], c.batch_index, lc.problem.segments));
+      lc.k.push_back(read_qkv_runs(f, c.s.input, layer_dataset(layer, c.s.k), lc.k_shapes[l], c.batch_index, lc.problem.segments));
     }
-    if (!c.mask.empty()) {
-      lc.mask_rows = read_mask_rows(f, c.input, mask, lc.qs, lc.ks, c.batch_index, lc.problem.segments);
-      lc.mask_cols = read_mask_columns(f, c.input, mask, lc.qs, c.batch_index, lc.problem.segments);
+    if (!c.s.mask.empty()) {
+      lc.mask_rows = read_mask_rows(f, c.s.input, mask, lc.qs, lc.ks, c.batch_index, lc.problem.segments);
+      lc.mask_cols = read_mask_columns(f, c.s.input, mask, lc.qs, c.batch_index, lc.problem.segments);
     }
   });
   for (std::size_t l = 0; l < lc.layer_names.size(); ++l)
@@ -138,10 +119,9 @@ LoadedChain load_chain(const ChainConfig& c, const Comm& comm) {
 
 TokenRankParams chain_params(const ChainConfig& c) {
   TokenRankParams p;
-  p.scale = c.scale, p.softcap = c.softcap, p.causal = c.causal, p.window = c.window, p.rollout = c.rollout;
-  // 256 × 512 tiles: the fastest measured for attention here (bench/attention.sh).
-  p.tile_q = c.tile_q > 0 ? c.tile_q : 256;
-  p.tile_k = c.tile_k > 0 ? c.tile_k : 512;
+  p.scale = c.s.scale, p.softcap = c.s.softcap, p.causal = c.s.causal, p.window = c.s.window, p.rollout = c.rollout;
+  p.tile_q = c.s.tile_q > 0 ? c.s.tile_q : 256;
+  p.tile_k = c.s.tile_k > 0 ? c.s.tile_k : 512;
   p.precision = c.precision == "double" ? Precision::double_precision : Precision::single;
   return p;
 }
@@ -155,11 +135,11 @@ void write_chain_attributes(H5Writer& file, const std::string& group, const Chai
   file.set_attribute(group, "head_size", lc.qs.dim);
   file.set_attribute(group, "layers", static_cast<std::uint64_t>(lc.layer_names.size()));
   file.set_attribute(group, "batch_index", c.batch_index);
-  file.set_attribute(group, "causal", c.causal);
-  file.set_attribute(group, "window", static_cast<std::int64_t>(c.window));
+  file.set_attribute(group, "causal", c.s.causal);
+  file.set_attribute(group, "window", static_cast<std::int64_t>(c.s.window));
   file.set_attribute(group, "scale", p.scale > 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(lc.qs.dim)));
-  file.set_attribute(group, "softcap", c.softcap);
-  file.set_attribute(group, "mask", c.mask);
+  file.set_attribute(group, "softcap", c.s.softcap);
+  file.set_attribute(group, "mask", c.s.mask);
   file.set_attribute(group, "rollout", c.rollout);
   file.set_attribute(group, "precision", c.precision);
   file.set_attribute(group, "layout_across_ranks", std::string(lc.zigzag ? "zigzag" : "contiguous"));
@@ -235,11 +215,11 @@ class TokenRankCommand final : public Command {
   }
 
   void run(const RunContext& context, const Comm& comm) override {
-    apply_threads(c_.threads, comm);
+    apply_threads(c_.s.threads, comm);
     AtomicOutput output(output_, overwrite_, comm);
     Reporter report(quiet_, log_json_, comm);
     const Stopwatch total;
-    LoadedChain lc = load_chain(c_, comm);
+    LoadedChain lc = load_chain(options(), c_, comm);
     const std::vector<double> teleport = read_teleport(teleport_, lc, comm);
     lc.problem.teleport = teleport;
     report.phase("load", lc.seconds,
@@ -332,10 +312,10 @@ class AttentionGraphCommand final : public Command {
   }
 
   void run(const RunContext& context, const Comm& comm) override {
-    apply_threads(c_.threads, comm);
+    apply_threads(c_.s.threads, comm);
     AtomicOutput output(output_, overwrite_, comm);
     const Stopwatch watch;
-    const LoadedChain lc = load_chain(c_, comm);
+    const LoadedChain lc = load_chain(options(), c_, comm);
     comm.agree([&] {
       if (head_ < -1) throw_usage("--head must be a query head >= 0, or -1 for the mean of all heads");
     });

@@ -61,6 +61,21 @@ struct LoadedGraph {
 };
 LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress = {});
 
+// Options every attention-family command shares (attention, tokenrank, attention-graph): the
+// input, its q/k datasets, the mask, and what shapes the scores.
+struct ScoreConfig {
+  std::string input;
+  std::string q = "q", k = "k", mask;
+  bool causal = false;
+  std::int64_t window = 0;  // 0: none
+  double scale = 0.0, softcap = 0.0;
+  int tile_q = 0, tile_k = 0;  // 0: 256 × 512, the fastest measured here (bench/attention.sh)
+  int threads = 0;
+};
+void add_score_options(OptionSet& options, ScoreConfig& config, const std::string& input_help);
+// Collective: usage errors for a window, scale or softcap out of range.
+void check_score_options(const OptionSet& options, const ScoreConfig& config, const Comm& comm);
+
 // Applies --threads (0 keeps OpenMP's default).
 void apply_threads(int threads, const Comm& comm);
 
