@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <future>
 #include <optional>
 #include <string_view>
 
@@ -447,7 +448,9 @@ Layout probe_layout(const std::string& path, const TextSyntax& s, int extra) {
   return layout;
 }
 
-// Plain files: this rank's byte range of the data region, streamed through bounded blocks.
+// Plain files: this rank's byte range of the data region, streamed through two bounded blocks:
+// the next block is read (std::async) while the threads parse this one, so reading and parsing
+// overlap; a line cut by a block's end moves to the front of the next.
 ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
                       std::vector<RawEdge>& out, const ReadProgress& progress) {
   const Fd fd(path);
@@ -460,41 +463,55 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
   const std::uint64_t end = line_start_at_or_after(fd, base + block_begin(span, r + 1, P), base, size);
   ChunkStats total;
   if (progress && comm.is_root()) progress(0, end - begin);
-  std::vector<char> buf;
+  // Appends the block at `at` after the first `keep` bytes of buf; returns the bytes read.
+  auto read_block = [&fd, end](std::vector<char>& buf, std::size_t keep, std::uint64_t at) -> std::size_t {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - at));
+    buf.resize(keep + want);
+    return want ? fd.read_at(buf.data() + keep, want, at) : 0;
+  };
+  std::vector<char> cur, next;
   std::uint64_t pos = begin;
-  std::size_t carry = 0;  // bytes of an incomplete line kept from the previous block
-  while (pos < end || carry > 0) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - pos));
-    buf.resize(carry + want);
-    const std::size_t got = want ? fd.read_at(buf.data() + carry, want, pos) : 0;
-    pos += got;
+  std::size_t got = pos < end ? read_block(cur, 0, pos) : 0;
+  pos += got;
+  std::size_t filled = got;  // valid bytes in cur
+  while (filled > 0) {
     const bool last = pos >= end || got == 0;
-    std::size_t usable = carry + got;
-    if (!last) {  // parse up to the last complete line, keep the rest for the next block
+    std::size_t usable = filled;
+    if (!last) {  // parse up to the last complete line
       std::size_t cut = usable;
-      while (cut > 0 && buf[cut - 1] != '\n') --cut;
+      while (cut > 0 && cur[cut - 1] != '\n') --cut;
       if (cut == 0) {  // one line longer than the block: read more before parsing
-        carry = usable;
+        got = read_block(cur, filled, pos);
+        pos += got;
+        filled += got;
         continue;
       }
       usable = cut;
     }
+    const std::size_t rest = filled - usable;
+    std::future<std::size_t> reading;
+    if (!last) {
+      next.resize(rest);
+      std::memcpy(next.data(), cur.data() + usable, rest);
+      reading = std::async(std::launch::async, [&read_block, &next, rest, at = pos] { return read_block(next, rest, at); });
+    }
     const std::size_t first_new = out.size();
-    ChunkStats block = parse_buffer(buf.data(), buf.data() + usable, s, out);
+    ChunkStats block = parse_buffer(cur.data(), cur.data() + usable, s, out);
     if (s.format == LineFormat::metis)
       for (std::size_t i = first_new; i < out.size(); ++i) out[i].src += total.data_lines;
     if (block.error) {
       total.error = ParseError{total.lines + block.error->line, block.error->column, block.error->message};
-      return total;
+      return total;  // (the future's destructor waits for the read in flight)
     }
     total.lines += block.lines;
     total.data_lines += block.data_lines;
     total.saw_value = total.saw_value || block.saw_value;
-    const std::size_t rest = carry + got - usable;
-    std::memmove(buf.data(), buf.data() + usable, rest);
-    carry = last ? 0 : rest;
-    if (progress && comm.is_root()) progress(pos - begin, end - begin);
     if (last) break;
+    got = reading.get();
+    pos += got;
+    filled = rest + got;
+    cur.swap(next);
+    if (progress && comm.is_root()) progress(pos - begin, end - begin);
   }
   return total;
 }
