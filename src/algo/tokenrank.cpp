@@ -387,12 +387,14 @@ class Chain {
                       cnt * sizeof(double));
       }
       comm_.bcast(std::span<std::byte>(block), o.rank);
-      // This tile's rows (positions ≥ bt.pos) into every earlier key of this rank.
+      // This tile's rows (positions ≥ bt.pos) into every earlier key of this rank, with π
+      // scaled by the off-diagonal weight w first (rollout), so they add straight into y.
       const auto* qb = reinterpret_cast<const Real*>(block.data() + q_at);
       const auto* lb = reinterpret_cast<const Real*>(block.data() + lse_at);
-      const auto* xb = reinterpret_cast<const double*>(block.data() + x_at);
+      auto* xb = reinterpret_cast<double*>(block.data() + x_at);
+      if (w != 1.0)
+        for (std::size_t e = 0; e < nv * cnt; ++e) xb[e] *= w;
       const Tile query{0, bt.pos, bt.count};
-      std::vector<double> contrib(y.size(), 0.0);
 #pragma omp parallel
       {
         std::vector<Real> st(T * static_cast<std::size_t>(tq_));
@@ -403,11 +405,10 @@ class Chain {
           for (int head = 0; head < l.hq; ++head) {
             const std::size_t qrow0 = static_cast<std::size_t>(head) * cnt;
             scores(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), query, kt, st.data());
-            accumulate_exp(st.data(), lb + qrow0, query, kt, head, xb, cnt, contrib);
+            accumulate_exp(st.data(), lb + qrow0, query, kt, head, xb, cnt, y);
           }
         }
       }
-      for (std::size_t i = 0; i < y.size(); ++i) y[i] += w * contrib[i];
     }
     // π/Σπ per vector.
     std::vector<double> mass(nv, 0.0);
