@@ -135,19 +135,24 @@ struct Layer {
   int hq = 1, hkv = 1, d = 0, group = 1;
   Real scale = 0;
   std::span<const Real> q, k;         // this rank's rows: [hq][rows][d], [hkv][rows][d]
-  std::vector<Real> q_copy, k_copy;   // float64 runs: the converted inputs
+  std::vector<Real> q_copy, k_copy;   // the inputs converted to Real, when they came in the other type
   std::span<const float> mask_rows, mask_cols;
   std::vector<Real> lse;              // [hq][rows]; +∞ for a row that sees no key
 };
 
+// The layer's q or k in the precision of the run: the given array of that type as it is, else
+// a converted copy (float64 inputs narrowed for a single-precision run, float32 widened).
 template <class Real>
-std::span<const Real> as_real(std::span<const float> in, std::vector<Real>& copy) {
+std::span<const Real> as_real(std::span<const float> in32, std::span<const double> in64, std::vector<Real>& copy) {
   if constexpr (std::is_same_v<Real, float>) {
-    return in;
+    if (in64.empty()) return in32;
+    copy.resize(in64.size());
+    for (std::size_t i = 0; i < in64.size(); ++i) copy[i] = static_cast<float>(in64[i]);
   } else {
-    copy.assign(in.begin(), in.end());
-    return copy;
+    if (!in64.empty()) return in64;
+    copy.assign(in32.begin(), in32.end());
   }
+  return copy;
 }
 
 // Vectors that advance together: one per head, then the mean chain (when there are ≥ 2 heads).
@@ -170,8 +175,8 @@ class Chain {
       Layer<Real>& l = layers_.emplace_back();
       l.hq = in.hq, l.hkv = in.hkv, l.d = in.d, l.group = in.hq / in.hkv;
       l.scale = static_cast<Real>(params.scale > 0 ? params.scale : 1.0 / std::sqrt(static_cast<double>(in.d)));
-      l.q = as_real<Real>(in.q, l.q_copy);
-      l.k = as_real<Real>(in.k, l.k_copy);
+      l.q = as_real<Real>(in.q, in.q64, l.q_copy);
+      l.k = as_real<Real>(in.k, in.k64, l.k_copy);
       l.mask_rows = in.mask_rows, l.mask_cols = in.mask_cols;
     }
     const std::int64_t max_rows = comm.allreduce(rows_, ReduceOp::max);

@@ -46,7 +46,8 @@ struct LoadedChain {
   QkvShape qs, ks;
   std::vector<std::string> layer_names;  // the group of each layer ("" for a single layer at the root)
   std::vector<QkvShape> q_shapes, k_shapes;  // per layer
-  std::vector<std::vector<float>> q, k;
+  std::vector<std::vector<float>> q, k;        // single precision runs
+  std::vector<std::vector<double>> q64, k64;   // double precision runs: float64 inputs stay float64
   std::vector<float> mask_rows, mask_cols;
   TokenRankProblem problem;
   std::vector<GlobalId> positions;  // of this rank's rows
@@ -100,19 +101,29 @@ LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Com
     for (std::int64_t i = 0; i < s.count; ++i) lc.positions.push_back(static_cast<GlobalId>(s.begin + i));
   comm.agree([&] {
     const H5Reader f(c.s.input);
+    const bool wide = c.precision == "double";
     for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
-      const std::string& layer = lc.layer_names[l];
-      lc.q.push_back(read_qkv_runs(f, c.s.input, layer_dataset(layer, c.s.q), lc.q_shapes[l], c.batch_index, lc.problem.segments));
-      lc.k.push_back(read_qkv_runs(f, c.s.input, layer_dataset(layer, c.s.k), lc.k_shapes[l], c.batch_index, lc.problem.segments));
+      const std::string q_name = layer_dataset(lc.layer_names[l], c.s.q), k_name = layer_dataset(lc.layer_names[l], c.s.k);
+      if (wide) {
+        lc.q64.push_back(read_qkv_runs_double(f, c.s.input, q_name, lc.q_shapes[l], c.batch_index, lc.problem.segments));
+        lc.k64.push_back(read_qkv_runs_double(f, c.s.input, k_name, lc.k_shapes[l], c.batch_index, lc.problem.segments));
+      } else {
+        lc.q.push_back(read_qkv_runs(f, c.s.input, q_name, lc.q_shapes[l], c.batch_index, lc.problem.segments));
+        lc.k.push_back(read_qkv_runs(f, c.s.input, k_name, lc.k_shapes[l], c.batch_index, lc.problem.segments));
+      }
     }
     if (!c.s.mask.empty()) {
       lc.mask_rows = read_mask_rows(f, c.s.input, mask, lc.qs, lc.ks, c.batch_index, lc.problem.segments);
       lc.mask_cols = read_mask_columns(f, c.s.input, mask, lc.qs, c.batch_index, lc.problem.segments);
     }
   });
-  for (std::size_t l = 0; l < lc.layer_names.size(); ++l)
-    lc.problem.layers.push_back({static_cast<int>(lc.q_shapes[l].heads), static_cast<int>(lc.k_shapes[l].heads),
-                                 static_cast<int>(lc.q_shapes[l].dim), lc.q[l], lc.k[l], lc.mask_rows, lc.mask_cols});
+  for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
+    TokenLayer layer{static_cast<int>(lc.q_shapes[l].heads), static_cast<int>(lc.k_shapes[l].heads),
+                     static_cast<int>(lc.q_shapes[l].dim), {}, {}, lc.mask_rows, lc.mask_cols};
+    if (lc.q64.empty()) layer.q = lc.q[l], layer.k = lc.k[l];
+    else layer.q64 = lc.q64[l], layer.k64 = lc.k64[l];
+    lc.problem.layers.push_back(layer);
+  }
   lc.seconds = watch.seconds();
   return lc;
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "perron/core/error.hpp"
 
@@ -9,7 +10,8 @@ namespace perron {
 namespace {
 
 // NaN or ±inf in an input is an error naming the dataset, head and position.
-void check_finite(const std::vector<float>& x, const std::string& path, const std::string& name, const QkvShape& s,
+template <class T>
+void check_finite(const std::vector<T>& x, const std::string& path, const std::string& name, const QkvShape& s,
                   std::uint64_t b, std::uint64_t first, std::uint64_t count) {
   for (std::size_t i = 0; i < x.size(); ++i)
     if (!std::isfinite(x[i])) {
@@ -22,10 +24,11 @@ void check_finite(const std::vector<float>& x, const std::string& path, const st
 
 // Runs read one by one as [heads][count][width], put together per head: [heads][Σ counts][width].
 template <class ReadRun>
-std::vector<float> concat_runs(const std::vector<Segment>& runs, std::uint64_t heads, std::uint64_t width, ReadRun read) {
-  std::vector<std::vector<float>> parts;
+auto concat_runs(const std::vector<Segment>& runs, std::uint64_t heads, std::uint64_t width, ReadRun read) {
+  using Values = decltype(read(std::uint64_t{0}, std::uint64_t{0}));
+  std::vector<Values> parts;
   for (const Segment& r : runs) parts.push_back(read(static_cast<std::uint64_t>(r.begin), static_cast<std::uint64_t>(r.count)));
-  std::vector<float> out;
+  Values out;
   out.reserve(heads * total_rows(runs) * width);
   for (std::uint64_t h = 0; h < heads; ++h)
     for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -67,14 +70,33 @@ QkvShape qkv_shape(const H5Reader& f, const std::string& path, const std::string
   return s;
 }
 
-std::vector<float> read_qkv_runs(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& s,
-                                 std::uint64_t b, const std::vector<Segment>& runs) {
+namespace {
+
+template <class T>
+std::vector<T> read_runs(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& s, std::uint64_t b,
+                         const std::vector<Segment>& runs) {
   return concat_runs(runs, s.heads, s.dim, [&](std::uint64_t first, std::uint64_t count) {
-    std::vector<float> run = s.batched ? f.read_float_block(name, {b, 0, first, 0}, {1, s.heads, count, s.dim})
-                                       : f.read_float_block(name, {0, first, 0}, {s.heads, count, s.dim});
+    const std::vector<std::uint64_t> start = s.batched ? std::vector<std::uint64_t>{b, 0, first, 0} : std::vector<std::uint64_t>{0, first, 0};
+    const std::vector<std::uint64_t> size = s.batched ? std::vector<std::uint64_t>{1, s.heads, count, s.dim}
+                                                      : std::vector<std::uint64_t>{s.heads, count, s.dim};
+    std::vector<T> run;
+    if constexpr (std::is_same_v<T, double>) run = f.read_double_block(name, start, size);
+    else run = f.read_float_block(name, start, size);
     check_finite(run, path, name, s, b, first, count);
     return run;
   });
+}
+
+}  // namespace
+
+std::vector<float> read_qkv_runs(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& s,
+                                 std::uint64_t b, const std::vector<Segment>& runs) {
+  return read_runs<float>(f, path, name, s, b, runs);
+}
+
+std::vector<double> read_qkv_runs_double(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& s,
+                                         std::uint64_t b, const std::vector<Segment>& runs) {
+  return read_runs<double>(f, path, name, s, b, runs);
 }
 
 MaskInfo check_mask(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& qs, const QkvShape& ks) {

@@ -24,6 +24,9 @@ QkvShape qkv_shape(const H5Reader& f, const std::string& path, const std::string
 // [heads][Σ counts][dim], checked finite.
 std::vector<float> read_qkv_runs(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& s,
                                  std::uint64_t b, const std::vector<Segment>& runs);
+// The same in float64 (float64 datasets keep their precision: tokenrank --precision double).
+std::vector<double> read_qkv_runs_double(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& s,
+                                         std::uint64_t b, const std::vector<Segment>& runs);
 
 // A mask dataset: [Nq, Nk] or [batch|1, heads|1, Nq, Nk], boolean (true = attend) or float
 // (added to the scores).

@@ -275,29 +275,49 @@ H5Reader::FloatArray H5Reader::read_float_array(const std::string& dataset) cons
   return out;
 }
 
-std::vector<float> H5Reader::read_float_block(const std::string& dataset, const std::vector<std::uint64_t>& start,
-                                              const std::vector<std::uint64_t>& count) const {
+void H5Reader::read_block_raw(const std::string& dataset, const std::vector<std::uint64_t>& start,
+                              const std::vector<std::uint64_t>& count, void* out, bool as_double) const {
   Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);
   Hid file_space(H5Dget_space(dset.get()), H5Sclose);
   const std::vector<hsize_t> st(start.begin(), start.end()), n(count.begin(), count.end());
   hsize_t elements = 1;
   for (hsize_t x : n) elements *= x;
-  std::vector<float> out(static_cast<std::size_t>(elements));
-  if (elements == 0) return out;
+  if (elements == 0) return;
   const hsize_t flat[1] = {elements};
   Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
   H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr);
   Hid type(H5Dget_type(dset.get()), H5Tclose);
   if (H5Tget_class(type.get()) == H5T_ENUM && H5Tget_size(type.get()) == 1) {  // booleans, as 0/1
-    std::vector<std::uint8_t> raw(out.size());
+    std::vector<std::uint8_t> raw(static_cast<std::size_t>(elements));
     require(H5Dread(dset.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()) >= 0,
             ErrorKind::input, path_ + ": cannot read dataset " + dataset);
-    for (std::size_t i = 0; i < raw.size(); ++i) out[i] = raw[i] ? 1.0f : 0.0f;
-    return out;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (as_double) static_cast<double*>(out)[i] = raw[i] ? 1.0 : 0.0;
+      else static_cast<float*>(out)[i] = raw[i] ? 1.0f : 0.0f;
+    }
+    return;
   }
-  require(H5Dread(dset.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT, out.data()) >= 0,
+  require(H5Dread(dset.get(), as_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT,
+                  out) >= 0,
           ErrorKind::input, path_ + ": cannot read dataset " + dataset);
+}
+
+std::vector<float> H5Reader::read_float_block(const std::string& dataset, const std::vector<std::uint64_t>& start,
+                                              const std::vector<std::uint64_t>& count) const {
+  std::size_t elements = 1;
+  for (std::uint64_t x : count) elements *= static_cast<std::size_t>(x);
+  std::vector<float> out(elements);
+  read_block_raw(dataset, start, count, out.data(), false);
+  return out;
+}
+
+std::vector<double> H5Reader::read_double_block(const std::string& dataset, const std::vector<std::uint64_t>& start,
+                                                const std::vector<std::uint64_t>& count) const {
+  std::size_t elements = 1;
+  for (std::uint64_t x : count) elements *= static_cast<std::size_t>(x);
+  std::vector<double> out(elements);
+  read_block_raw(dataset, start, count, out.data(), true);
   return out;
 }
 

@@ -82,6 +82,29 @@ out = subprocess.run([sys.executable, sys.argv[1] + "/tokenrank_vs_attention.py"
 assert "Spearman" in out, out
 print("python tools on TokenRank results:", out.splitlines()[0])
 PY
+# The batched layout with float64 q and float16 k: --precision double keeps float64 inputs float64.
+"$PYTHON" -c "
+import h5py, numpy as np
+rng = np.random.default_rng(2)
+with h5py.File('$WORK/batched.h5', 'w') as f:
+    f['q'] = rng.normal(size=(2, 3, 40, 16)); f['k'] = rng.normal(size=(2, 3, 40, 16)).astype(np.float16)"
+expect_ok "batched float64 input, batch entry 1" 3 tokenrank --input "$WORK/batched.h5" --output "$WORK/tb.h5" --batch-index 1 \
+  --precision double --tolerance 1e-13
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, h5py, numpy as np
+w = sys.argv[1]
+f = h5py.File(w + "/batched.h5"); q = f["q"][1].astype(np.float64); k = f["k"][1].astype(np.float64)
+mats = []
+for h in range(3):
+    s = q[h] @ k[h].T / 4.0; p = np.exp(s - s.max(1, keepdims=True)); mats.append(p / p.sum(1, keepdims=True))
+mats.append(sum(mats) / 3)
+r = h5py.File(w + "/tb.h5")["tokenrank"]
+worst = 0
+for i, a in enumerate(mats):
+    x = np.linalg.solve((np.eye(40) - 0.85 * a).T, np.full(40, 1 / 40)); x /= x.sum()
+    worst = max(worst, np.abs((r["score"][i] if i < 3 else r["mean_score"][()]) - x).sum())
+print(f"batched float64 input: L1 to the float64 reference {worst:.1e}"); assert worst < 1e-12
+PY
 # More ranks than tokens: ranks with no positions take part and the answer is still exact.
 expect_ok "generate 2 tokens" 1 generate qkv --heads 2 --seq 2 --dim 4 --output "$WORK/tiny.h5"
 expect_ok "3 ranks, 2 tokens" 3 tokenrank --input "$WORK/tiny.h5" --output "$WORK/tiny_t.h5" --precision double && check "$WORK/tiny.h5" "$WORK/tiny_t.h5"
@@ -95,5 +118,6 @@ expect_error "q and k of different lengths" 2 "as many keys as queries" "$OUT" t
 expect_error "triangular without causal" 2 "needs a causal chain" "$OUT" tokenrank --input "$WORK/s.h5" --solver triangular --output "$OUT"
 expect_error "damping out of range" 2 "--damping must be in" "$OUT" tokenrank --input "$WORK/s.h5" --damping 1.5 --output "$OUT"
 expect_error "missing layer" 2 "no dataset 'layer_3/q'" "$OUT" tokenrank --input "$WORK/l.h5" --layers 4 --output "$OUT"
+expect_error "batch index past the batch" 2 "--batch-index 5 is past the 2 batch entries" "$OUT" tokenrank --input "$WORK/batched.h5" --batch-index 5 --output "$OUT"
 expect_error "head past the heads" 2 "--head 4 is not a query head" "$OUT" attention-graph --input "$WORK/s.h5" --top-k 3 --head 4 --output "$OUT"
 finish

@@ -46,6 +46,9 @@ struct TokenLayer {
   int hq = 1, hkv = 1, d = 0;
   std::span<const float> q, k;
   std::span<const float> mask_rows, mask_cols;
+  // Optional float64 q and k (same layout), used instead of q and k when given: float64 inputs
+  // keep their precision under Precision::double_precision.
+  std::span<const double> q64 = {}, k64 = {};
 };
 
 // The chain: n positions; this rank holds `segments` (one run, or two in the zigzag layout).

@@ -110,6 +110,9 @@ class H5Reader {
   // The regular block at `start` of shape `count` of an N-D number dataset, as float32.
   std::vector<float> read_float_block(const std::string& dataset, const std::vector<std::uint64_t>& start,
                                       const std::vector<std::uint64_t>& count) const;
+  // The same block as float64, so that float64 datasets keep their precision.
+  std::vector<double> read_double_block(const std::string& dataset, const std::vector<std::uint64_t>& start,
+                                        const std::vector<std::uint64_t>& count) const;
 
   // Elements [offset, offset + count) of a 1-D dataset, converted by HDF5 to the element type.
   template <class T>
@@ -139,6 +142,9 @@ class H5Reader {
  private:
   void read_raw(const std::string& dataset, void* out, std::size_t count, ElemType type) const;
   void read_slice_raw(const std::string& dataset, void* out, std::uint64_t offset, std::uint64_t count, ElemType type) const;
+  // A regular N-D block as float32 or float64 (boolean enums as 0/1); `out` holds Π count values.
+  void read_block_raw(const std::string& dataset, const std::vector<std::uint64_t>& start,
+                      const std::vector<std::uint64_t>& count, void* out, bool as_double) const;
   void read_scalar_attribute(const std::string& object, const std::string& name, void* out, std::int64_t mem_type) const;
   std::size_t extent(const std::string& dataset) const;
 
