@@ -255,23 +255,10 @@ void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64
 H5Reader::FloatArray H5Reader::read_float_array(const std::string& dataset) const {
   FloatArray out;
   out.dims = info(dataset).dims;  // checks that it exists and is a dataset
-  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   std::size_t count = 1;
   for (std::uint64_t d : out.dims) count *= static_cast<std::size_t>(d);
   out.values.resize(count);
-  Hid type(H5Dget_type(dset.get()), H5Tclose);
-  const H5T_class_t cls = H5Tget_class(type.get());
-  if (cls == H5T_ENUM) {  // h5py's booleans: an enum over a 1-byte integer
-    require(H5Tget_size(type.get()) == 1, ErrorKind::input, path_ + ": " + dataset + " is an enum that is not boolean");
-    std::vector<std::uint8_t> raw(count);
-    require(H5Dread(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) >= 0, ErrorKind::input,
-            path_ + ": cannot read dataset " + dataset);
-    for (std::size_t i = 0; i < count; ++i) out.values[i] = raw[i] ? 1.0f : 0.0f;
-    return out;
-  }
-  require(cls == H5T_FLOAT || cls == H5T_INTEGER, ErrorKind::input, path_ + ": dataset " + dataset + " does not hold numbers");
-  require(H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) >= 0, ErrorKind::input,
-          path_ + ": cannot read dataset " + dataset);
+  read_block_raw(dataset, std::vector<std::uint64_t>(out.dims.size(), 0), out.dims, out.values.data(), false);
   return out;
 }
 
@@ -286,9 +273,12 @@ void H5Reader::read_block_raw(const std::string& dataset, const std::vector<std:
   if (elements == 0) return;
   const hsize_t flat[1] = {elements};
   Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr);
+  if (!n.empty())  // a scalar dataset has its one element selected already
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr);
   Hid type(H5Dget_type(dset.get()), H5Tclose);
-  if (H5Tget_class(type.get()) == H5T_ENUM && H5Tget_size(type.get()) == 1) {  // booleans, as 0/1
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls == H5T_ENUM) {  // h5py's booleans: an enum over a 1-byte integer, as 0/1
+    require(H5Tget_size(type.get()) == 1, ErrorKind::input, path_ + ": " + dataset + " is an enum that is not boolean");
     std::vector<std::uint8_t> raw(static_cast<std::size_t>(elements));
     require(H5Dread(dset.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()) >= 0,
             ErrorKind::input, path_ + ": cannot read dataset " + dataset);
@@ -298,6 +288,7 @@ void H5Reader::read_block_raw(const std::string& dataset, const std::vector<std:
     }
     return;
   }
+  require(cls == H5T_FLOAT || cls == H5T_INTEGER, ErrorKind::input, path_ + ": dataset " + dataset + " does not hold numbers");
   require(H5Dread(dset.get(), as_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT,
                   out) >= 0,
           ErrorKind::input, path_ + ": cannot read dataset " + dataset);
