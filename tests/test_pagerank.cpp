@@ -8,6 +8,9 @@
 namespace perron::test {
 namespace {
 
+// The blocked kernel shrunk so that small graphs still span many segments and tiles.
+BlockedLayout small_cells() { return BlockedLayout{3, 7}; }
+
 PageRankParams tight() {
   PageRankParams p;
   p.tolerance = 1e-14;
@@ -47,15 +50,18 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
   struct Variant {
     PageRankKernel kernel;
     PageRankSolver solver;
+    BlockedLayout layout;
     const char* name;
   };
-  for (const Variant& variant : {Variant{PageRankKernel::csr, PageRankSolver::power, "csr power"},
-                                 Variant{PageRankKernel::blocked, PageRankSolver::power, "blocked power"},
-                                 Variant{PageRankKernel::csr, PageRankSolver::anderson, "csr anderson"},
-                                 Variant{PageRankKernel::blocked, PageRankSolver::anderson, "blocked anderson"}}) {
+  for (const Variant& variant : {Variant{PageRankKernel::csr, PageRankSolver::power, {}, "csr power"},
+                                 Variant{PageRankKernel::blocked, PageRankSolver::power, {}, "blocked power"},
+                                 Variant{PageRankKernel::blocked, PageRankSolver::power, small_cells(), "blocked small cells"},
+                                 Variant{PageRankKernel::csr, PageRankSolver::anderson, {}, "csr anderson"},
+                                 Variant{PageRankKernel::blocked, PageRankSolver::anderson, small_cells(), "blocked anderson"}}) {
     PageRankParams p = tight();
     p.kernel = variant.kernel;
     p.solver = variant.solver;
+    p.blocked_layout = variant.layout;
     const PageRankResult r = pagerank(graph, p, teleport, teleport, comm);
     EXPECT_TRUE(r.converged) << variant.name;
     EXPECT_LT(r.mass_error, 1e-12) << variant.name;
@@ -107,9 +113,10 @@ TEST(PageRank, DeterministicBitsAcrossRunsAndThreads) {
   EXPECT_EQ(r1.score, r2.score);
   EXPECT_EQ(r1.residual, r2.residual);
   EXPECT_EQ(r1.score, r3.score);
-  // The cache-blocked kernel too: its tiles follow the thread count, a row's sum does not.
+  // The blocked kernel too: threads share its tiles, but a row's sum runs segment by segment.
   PageRankParams blocked;
   blocked.kernel = PageRankKernel::blocked;
+  blocked.blocked_layout = small_cells();
   omp_set_num_threads(2);
   const PageRankResult b1 = pagerank(graph, blocked, {}, {}, comm);
   const PageRankResult b2 = pagerank(graph, blocked, {}, {}, comm);
@@ -139,6 +146,65 @@ TEST(PageRank, RankCountInvarianceOfBlockedKernelAndAnderson) {
   p.solver = PageRankSolver::anderson;
   const auto c = gather_by_id(full, pagerank(full, p, {}, {}, comm).score, comm);
   EXPECT_LE(l1_distance(a, c), 1e-12) << "anderson against power at tolerance 1e-14";
+}
+
+// The blocked kernel keeps its vectors in degree order: what leaves it (the score, the iterate
+// handed to the step hook for checkpoints) is in dense order, and a restart from that iterate
+// continues with the same bits.
+TEST(PageRank, BlockedKernelHandsOutDenseOrder) {
+  const Comm comm = world();
+  const DistGraph graph = build_graph(share_of(random_graph(15, 800, 6000, true), comm), {}, comm);
+  PageRankParams p;
+  p.kernel = PageRankKernel::blocked;
+  p.blocked_layout = small_cells();
+  p.fixed_iterations = 9;
+  const PageRankResult whole = pagerank(graph, p, {}, {}, comm);
+  PageRankParams csr = p;
+  csr.kernel = PageRankKernel::csr;
+  const PageRankResult plain = pagerank(graph, csr, {}, {}, comm);
+  double diff = 0.0;
+  for (std::size_t i = 0; i < plain.score.size(); ++i) diff += std::abs(plain.score[i] - whole.score[i]);
+  EXPECT_LT(comm.sum_ordered(diff), 1e-14);
+  PageRankState at4;
+  const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
+    if (iteration < 4) return true;
+    at4.x = x();
+    at4.iteration = iteration;
+    at4.residual.assign(residual.begin(), residual.end());
+    return false;
+  };
+  const PageRankResult stopped = pagerank(graph, p, {}, {}, comm, {}, nullptr, hook);
+  EXPECT_TRUE(stopped.stopped_early);
+  EXPECT_EQ(stopped.score, at4.x);
+  const PageRankResult resumed = pagerank(graph, p, {}, {}, comm, {}, &at4);
+  EXPECT_EQ(resumed.score, whole.score);
+  EXPECT_EQ(resumed.residual, whole.residual);
+}
+
+// A row with more in-edges from one segment than a 16-bit run length holds (a star's centre).
+TEST(PageRank, BlockedKernelSplitsLongRuns) {
+  const Comm comm = world();
+  TestGraph star;
+  for (VertexId leaf = 1; leaf <= 70000; ++leaf) star.edges.push_back(RawEdge{leaf, 0, 1.0});
+  GraphOptions undirected;
+  undirected.undirected = true;
+  const DistGraph graph = build_graph(share_of(star, comm), undirected, comm);
+  PageRankParams p;
+  p.kernel = PageRankKernel::blocked;
+  p.fixed_iterations = 5;
+  const PageRankResult b = pagerank(graph, p, {}, {}, comm);
+  p.kernel = PageRankKernel::csr;
+  const PageRankResult c = pagerank(graph, p, {}, {}, comm);
+  double diff = 0.0;
+  for (std::size_t i = 0; i < c.score.size(); ++i) diff += std::abs(b.score[i] - c.score[i]);
+  EXPECT_LT(comm.sum_ordered(diff), 1e-13);
+  // And the centre outranks every leaf.
+  const auto by_id = gather_by_id(graph, b.score, comm);
+  for (const auto& [id, v] : by_id) {
+    if (id != 0) {
+      EXPECT_LT(v, by_id.at(0)) << "leaf " << id;
+    }
+  }
 }
 
 TEST(PageRank, FixedIterationsRunExactly) {
@@ -189,6 +255,9 @@ TEST(PageRank, RejectsBadParameters) {
   EXPECT_THROW(check_pagerank_params(p), Error);
   p = {};
   p.max_iterations = 0;
+  EXPECT_THROW(check_pagerank_params(p), Error);
+  p = {};
+  p.blocked_layout.segment_shift = 17;  // offsets are 16-bit
   EXPECT_THROW(check_pagerank_params(p), Error);
 }
 

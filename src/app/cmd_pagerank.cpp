@@ -130,7 +130,8 @@ class PagerankCommand final : public Command {
                           c_.solver == "anderson" ? PageRankSolver::anderson : PageRankSolver::power, c_.anderson_depth,
                           c_.kernel == "csr"       ? PageRankKernel::csr
                           : c_.kernel == "blocked" ? PageRankKernel::blocked
-                                                   : PageRankKernel::automatic};
+                                                   : PageRankKernel::automatic,
+                          BlockedLayout{}};
     comm.agree([&] {
       if (c_.convention != "graphalytics") return;
       if (!loaded.meta.evlp) throw_usage("--convention graphalytics needs a Graphalytics .properties input");
@@ -176,10 +177,10 @@ class PagerankCommand final : public Command {
     // After each step: a checkpoint when due, and a clean stop once any rank got SIGTERM/SIGINT.
     install_stop_signal_handlers();
     int stopped_by = 0;
-    const StepHook hook = [&](int iteration, std::span<const double> x, std::span<const double> residual) {
+    const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
       stopped_by = comm.allreduce(stop_signal(), ReduceOp::max);
       const bool due = c_.checkpoint_every > 0 && iteration % c_.checkpoint_every == 0;
-      if ((due || stopped_by) && !checkpoint_path.empty()) write_checkpoint(checkpoint_path, g, iteration, x, residual, fp, comm);
+      if ((due || stopped_by) && !checkpoint_path.empty()) write_checkpoint(checkpoint_path, g, iteration, x(), residual, fp, comm);
       return stopped_by == 0;
     };
     const PageRankResult result =

@@ -222,6 +222,12 @@ HaloPlan::HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> s
       recv_counts_(std::move(recv_counts)),
       send_buffer_(send_index_.size()) {}
 
+HaloPlan HaloPlan::relabeled(std::span<const LocalId> position) const {
+  std::vector<LocalId> index(send_index_.size());
+  for (std::size_t i = 0; i < index.size(); ++i) index[i] = position[send_index_[i]];
+  return HaloPlan(send_counts_, std::move(index), recv_counts_);
+}
+
 std::uint64_t HaloPlan::values_received() const {
   return static_cast<std::uint64_t>(std::accumulate(recv_counts_.begin(), recv_counts_.end(), std::int64_t{0}));
 }

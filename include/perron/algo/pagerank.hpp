@@ -32,7 +32,15 @@ enum class PageRankSolver {
 enum class PageRankKernel {
   automatic,  // blocked when the contributions outgrow half of this rank's share of L3, else csr
   csr,        // the plain pull over the CSR
-  blocked,    // cache-blocked pull (column segments of 64 Ki)
+  blocked,    // degree-sorted, cache-blocked pull (column segments of 64 Ki)
+};
+
+// Shape of the blocked kernel: columns per segment 2^segment_shift (≤ 16: offsets are 16-bit;
+// 16 = 512 KiB of contributions, half of a 1 MiB L2) and rows per tile (16 Ki = 128 KiB of y).
+// Results do not depend on either beyond rounding; tests shrink them to exercise many cells.
+struct BlockedLayout {
+  LocalId segment_shift = 16;
+  LocalId tile_rows = 16384;
 };
 
 struct PageRankParams {
@@ -43,6 +51,7 @@ struct PageRankParams {
   PageRankSolver solver = PageRankSolver::power;
   int anderson_depth = 5;    // m: differences kept by the Anderson solver
   PageRankKernel kernel = PageRankKernel::automatic;
+  BlockedLayout blocked_layout;
 };
 
 // A probability vector over the vertices: uniform (1/n each) when `values` is empty, else
@@ -75,10 +84,13 @@ struct PageRankState {
   std::vector<double> residual;
 };
 
-// Called after every step (but the last) with the iteration k, this rank's x_k and the
-// residuals so far, as views valid during the call; returns false to stop the run there (the
-// result then has stopped_early = true). Every rank must return the same answer.
-using StepHook = std::function<bool(int iteration, std::span<const double> x, std::span<const double> residual)>;
+// Called after every step (but the last) with the iteration k, a function that returns this
+// rank's x_k in dense order (it costs a pass over x: call it only when x is needed, e.g. for a
+// checkpoint) and the residuals so far (a view valid during the call); returns false to stop
+// the run there (the result then has stopped_early = true). Every rank must return the same
+// answer.
+using IterateFn = std::function<std::vector<double>()>;
+using StepHook = std::function<bool(int iteration, const IterateFn& x, std::span<const double> residual)>;
 
 struct PageRankResult {
   std::vector<double> score;     // owned vertices, dense order

@@ -52,6 +52,9 @@ class HaloPlan {
     comm.alltoallv_into<T>(ghosts, recv_counts_, back, send_counts_);
     for (std::size_t i = 0; i < back.size(); ++i) owned[send_index_[i]] = op(owned[send_index_[i]], back[i]);
   }
+  // The same plan reading the owned values from other positions: owned local id v is read
+  // at position[v] (a kernel that keeps its vectors in another order).
+  HaloPlan relabeled(std::span<const LocalId> position) const;
   // Values this rank sends per exchange (8 bytes each).
   std::uint64_t values_sent() const { return send_index_.size(); }
   std::uint64_t values_received() const;
