@@ -101,10 +101,12 @@ void pull_step(const LocalCsr& csr, std::span<const double> contrib, const RowFi
 // (Zhang, Kiriansky, Mendis, Zaharia, Amarasinghe & Shun, "Making caches work for graph
 // analytics" (Cagra), 2017; Faldu, Diamond & Grot, "A closer look at lightweight graph
 // reordering", 2019), measured on a Kronecker scale-22 graph with 2 threads:
-//   - Relabel the owned vertices by descending out-degree (ties by dense id), so the sources
-//     most edges read are packed together: the first 64 Ki columns then serve 62% of the edges.
-//     The loop's vectors (x, y, contributions, teleport) live in this "work order"; results
-//     are put back into dense order once, at the end. Ghost columns keep their order.
+//   - Relabel the columns by how many of this rank's edges read them, most first (on one rank
+//     that is the out-degree), so the sources most edges read are packed together: the first
+//     64 Ki columns then serve 62% of the edges. The loop's vectors (x, y, contributions,
+//     teleport) live in this "work order"; results go back to dense order once, at the end.
+//     Ghosts are sorted the same way inside each owner's group, and the owners send them in
+//     that order (HaloPlan::relabeled), so the exchange lands them in place.
 //   - Cut the columns into segments of 64 Ki (512 KiB of contributions, half of a core's L2)
 //     and the rows into tiles of 16 Ki (128 KiB of y). The edges are stored segment by segment
 //     and, inside a segment, tile by tile as runs (row, count) of one row's edges, each edge a
@@ -128,7 +130,7 @@ class BlockedCsr {
   BlockedCsr(const DistGraph& graph, const BlockedLayout& layout) : shift_(layout.segment_shift) {
     const LocalCsr& csr = graph.in;
     const LocalId rows = csr.rows;
-    sort_by_out_degree(graph);
+    sort_columns(graph);
     const LocalId tile_rows = std::max<LocalId>(1, layout.tile_rows);
     tiles_ = (rows + tile_rows - 1) / tile_rows;
     tile_rows_ = tile_rows;
@@ -188,8 +190,10 @@ class BlockedCsr {
     }
   }
 
-  // Work order: position_[v] is where dense local vertex v sits, vertex_[w] the inverse.
+  // Work order: position_[v] is where dense local vertex v sits, vertex_[w] the inverse;
+  // ghost g arrives at column rows + ghost_position_[g].
   std::span<const LocalId> position() const { return position_; }
+  std::span<const LocalId> ghost_position() const { return ghost_position_; }
   std::span<const LocalId> vertex() const { return vertex_; }
   std::size_t runs() const { return run_row_.size(); }
 
@@ -223,23 +227,41 @@ class BlockedCsr {
   static constexpr LocalId kNoRow = ~LocalId{0};
   static constexpr std::uint32_t kMaxRun = 0xffff;  // longer runs of a row split (16-bit counts)
 
-  // Dense local column → work column: owned vertices move, ghosts stay.
-  LocalId column_of(LocalId c, LocalId rows) const { return c < rows ? position_[c] : c; }
+  // Dense local column → work column.
+  LocalId column_of(LocalId c, LocalId rows) const { return c < rows ? position_[c] : rows + ghost_position_[c - rows]; }
 
-  void sort_by_out_degree(const DistGraph& graph) {
-    const LocalId rows = graph.rows();
+  // The work order: owned columns by how many of this rank's edges read them, most first
+  // (ties by dense id; on one rank this is the out-degree), and the ghosts likewise inside
+  // each owner's group (the halo plan delivers them so).
+  void sort_columns(const DistGraph& graph) {
+    const LocalCsr& csr = graph.in;
+    const LocalId rows = csr.rows;
+    std::vector<std::uint64_t> reads(csr.columns, 0);
+    for (const LocalId c : csr.column) ++reads[c];
+    auto by_reads = [&](LocalId first, LocalId last, LocalId* order) {
+      std::iota(order, order + (last - first), first);
+      std::stable_sort(order, order + (last - first), [&](LocalId a, LocalId b) { return reads[a] > reads[b]; });
+    };
     vertex_.resize(rows);
-    std::iota(vertex_.begin(), vertex_.end(), LocalId{0});
-    const auto& degree = graph.out_degree_count;
-    std::stable_sort(vertex_.begin(), vertex_.end(), [&](LocalId a, LocalId b) { return degree[a] > degree[b]; });
+    by_reads(0, rows, vertex_.data());
     position_.resize(rows);
     for (LocalId w = 0; w < rows; ++w) position_[vertex_[w]] = w;
+    ghost_position_.resize(csr.columns - rows);
+    std::vector<LocalId> order;
+    LocalId start = rows;
+    for (const std::int64_t count : graph.halo.ghost_counts()) {
+      const auto end = static_cast<LocalId>(start + count);
+      order.resize(end - start);
+      by_reads(start, end, order.data());
+      for (LocalId k = 0; k < end - start; ++k) ghost_position_[order[k] - rows] = start - rows + k;
+      start = end;
+    }
   }
 
   LocalId shift_;
   LocalId tile_rows_ = 1;
   std::size_t tiles_ = 0, segments_ = 0;
-  std::vector<LocalId> vertex_, position_;
+  std::vector<LocalId> vertex_, position_, ghost_position_;
   std::vector<std::uint64_t> cell_edge_, cell_run_;  // (segment, tile) cells + 1 offsets
   std::vector<LocalId> run_row_;                       // work row of each run
   std::vector<std::uint16_t> run_length_;
@@ -441,14 +463,17 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
     throw Error(ErrorKind::internal, "restart state holds " + std::to_string(start->x.size()) + " values for " +
                                          std::to_string(rows) + " vertices");
 
-  // The kernel, and the order the loop keeps the owned vertices in: dense for the plain pull,
-  // by out-degree for the blocked one (its halo plan sends from work positions).
+  // The kernel, and the order the loop keeps the vertices in: dense for the plain pull, by
+  // reads for the blocked one (its halo plan sends from and to work positions). The choice is
+  // collective (the plan's relabeling is): blocked when any rank's vector outgrows its cache.
   std::optional<BlockedCsr> blocked;
   const int ranks_here = params.kernel == PageRankKernel::automatic ? comm.ranks_on_node() : 1;
-  if (params.kernel == PageRankKernel::blocked || (params.kernel == PageRankKernel::automatic && BlockedCsr::worthwhile(csr, ranks_here)))
-    blocked.emplace(graph, params.blocked_layout);
+  const bool want_blocked = params.kernel == PageRankKernel::automatic
+                                ? comm.allreduce(BlockedCsr::worthwhile(csr, ranks_here) ? 1 : 0, ReduceOp::max) == 1
+                                : params.kernel == PageRankKernel::blocked;
+  if (want_blocked) blocked.emplace(graph, params.blocked_layout);
   std::optional<HaloPlan> work_halo;
-  if (blocked) work_halo.emplace(graph.halo.relabeled(blocked->position()));
+  if (blocked) work_halo.emplace(graph.halo.relabeled(blocked->position(), blocked->ghost_position(), comm));
   const HaloPlan& halo = blocked ? *work_halo : graph.halo;
   auto to_work = [&](std::span<const double> dense) {
     return blocked ? permuted(dense, blocked->position()) : std::vector<double>(dense.begin(), dense.end());

@@ -222,9 +222,23 @@ HaloPlan::HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> s
       recv_counts_(std::move(recv_counts)),
       send_buffer_(send_index_.size()) {}
 
-HaloPlan HaloPlan::relabeled(std::span<const LocalId> position) const {
+HaloPlan HaloPlan::relabeled(std::span<const LocalId> position, std::span<const LocalId> ghost_position,
+                             const Comm& comm) const {
+  // Tell every owner where each of its values now goes inside its group of ghosts here.
+  std::vector<LocalId> within(ghost_position.size());
+  std::size_t g = 0;
+  for (const std::int64_t count : recv_counts_) {
+    const std::size_t group = g;
+    for (std::int64_t k = 0; k < count; ++k, ++g) within[g] = ghost_position[g] - static_cast<LocalId>(group);
+  }
+  std::vector<LocalId> slot(send_index_.size());
+  comm.alltoallv_into<LocalId>(within, recv_counts_, slot, send_counts_);
   std::vector<LocalId> index(send_index_.size());
-  for (std::size_t i = 0; i < index.size(); ++i) index[i] = position[send_index_[i]];
+  std::size_t i = 0;
+  for (const std::int64_t count : send_counts_) {
+    const std::size_t group = i;
+    for (std::int64_t k = 0; k < count; ++k, ++i) index[group + slot[i]] = position[send_index_[i]];
+  }
   return HaloPlan(send_counts_, std::move(index), recv_counts_);
 }
 

@@ -52,9 +52,13 @@ class HaloPlan {
     comm.alltoallv_into<T>(ghosts, recv_counts_, back, send_counts_);
     for (std::size_t i = 0; i < back.size(); ++i) owned[send_index_[i]] = op(owned[send_index_[i]], back[i]);
   }
-  // The same plan reading the owned values from other positions: owned local id v is read
-  // at position[v] (a kernel that keeps its vectors in another order).
-  HaloPlan relabeled(std::span<const LocalId> position) const;
+  // Collective: the same exchange for a kernel that keeps its vectors in another order. Owned
+  // local id v is read at position[v]; ghost g arrives at ghost_position[g], which must keep
+  // every ghost among those of its owner (ghosts come grouped by owner rank): the owners
+  // reorder what they send, so no values move on arrival.
+  HaloPlan relabeled(std::span<const LocalId> position, std::span<const LocalId> ghost_position, const Comm& comm) const;
+  // Ghosts per owner rank, in the order they arrive.
+  std::span<const std::int64_t> ghost_counts() const { return recv_counts_; }
   // Values this rank sends per exchange (8 bytes each).
   std::uint64_t values_sent() const { return send_index_.size(); }
   std::uint64_t values_received() const;
