@@ -1,24 +1,52 @@
 #include "perron/graph/dist_graph.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <numeric>
 #include <parallel/algorithm>
 #include <string>
 
 #include "perron/core/error.hpp"
+#include "perron/core/range.hpp"
 
 namespace perron {
 namespace {
 
-// Sends every edge to owner(edge). The input is freed before the exchange, so at most the
-// bucketed copy and what arrives are held at once.
+// Fixed chunks for the parallel passes of the build: the same split for any thread count,
+// so every pass writes its output in the same order.
+constexpr std::uint64_t kChunks = 256;
+
+// Sends every edge to owner(edge), in the order held: a parallel stable counting sort into
+// rank buckets (counts per chunk, then each chunk writes at its offsets), one Alltoallv. The
+// input is freed before the exchange, so at most the bucketed copy and what arrives are held
+// at once; on one rank the edges stay where they are.
 template <class OwnerFn>
 std::vector<Edge> redistribute(std::vector<Edge>& edges, OwnerFn owner, const Comm& comm) {
-  Buckets<Edge> b = bucket_by_owner<Edge>(edges, comm.size(), owner);
+  if (comm.size() == 1) return std::move(edges);
+  const auto P = static_cast<std::size_t>(comm.size());
+  const std::uint64_t m = edges.size();
+  std::vector<std::int64_t> at(kChunks * P, 0);  // per (chunk, rank): count, then offset
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::uint64_t c = 0; c < kChunks; ++c)
+    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i)
+      ++at[c * P + static_cast<std::size_t>(owner(edges[i]))];
+  std::vector<std::int64_t> counts(P, 0);
+  std::int64_t offset = 0;
+  for (std::size_t r = 0; r < P; ++r)
+    for (std::uint64_t c = 0; c < kChunks; ++c) {
+      const std::int64_t n = at[c * P + r];
+      at[c * P + r] = offset;
+      offset += n;
+      counts[r] += n;
+    }
+  std::vector<Edge> send(m);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::uint64_t c = 0; c < kChunks; ++c)
+    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i)
+      send[static_cast<std::size_t>(at[c * P + static_cast<std::size_t>(owner(edges[i]))]++)] = edges[i];
   std::vector<Edge>().swap(edges);
-  std::vector<std::size_t>().swap(b.position);
-  return comm.alltoallv<Edge>(b.send, b.counts);
+  return comm.alltoallv<Edge>(send, counts);
 }
 
 bool by_dst_src(const Edge& a, const Edge& b) {
@@ -33,14 +61,19 @@ bool by_dst_src(const Edge& a, const Edge& b) {
 std::vector<VertexId> distinct_endpoints(const std::vector<RawEdge>& edges) {
   if (edges.empty()) return {};
   VertexId low = edges[0].src, high = edges[0].src;
-  for (const RawEdge& e : edges) {
-    low = std::min({low, e.src, e.dst});
-    high = std::max({high, e.src, e.dst});
+#pragma omp parallel for schedule(static) reduction(min : low) reduction(max : high)
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    low = std::min({low, edges[i].src, edges[i].dst});
+    high = std::max({high, edges[i].src, edges[i].dst});
   }
   std::vector<VertexId> ids;
   if (high - low < 8 * edges.size() + (std::uint64_t{1} << 20)) {
     std::vector<std::uint8_t> present(high - low + 1, 0);
-    for (const RawEdge& e : edges) present[e.src - low] = present[e.dst - low] = 1;
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      std::atomic_ref<std::uint8_t>(present[edges[i].src - low]).store(1, std::memory_order_relaxed);
+      std::atomic_ref<std::uint8_t>(present[edges[i].dst - low]).store(1, std::memory_order_relaxed);
+    }
     for (std::size_t i = 0; i < present.size(); ++i)
       if (present[i]) ids.push_back(low + i);
     return ids;
@@ -55,21 +88,58 @@ std::vector<VertexId> distinct_endpoints(const std::vector<RawEdge>& edges) {
   return ids;
 }
 
-// Original ids → dense ids, checking what the source promised about its vertex set.
-std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
-  std::vector<Edge> edges(input.edges.size());
+// Where remap writes: raw edge i of chunk c goes to out[start[c] + ...], followed by its
+// reverse when both directions count and it is not a self-loop.
+struct RemapSlots {
+  std::vector<std::uint64_t> start;  // kChunks + 1
+  bool both = false;
+};
+
+RemapSlots remap_slots(const std::vector<RawEdge>& edges, bool both_directions) {
+  RemapSlots slots{std::vector<std::uint64_t>(kChunks + 1, 0), both_directions};
+  const std::uint64_t m = edges.size();
+#pragma omp parallel for schedule(static)
+  for (std::uint64_t c = 0; c < kChunks; ++c) {
+    std::uint64_t n = 0;
+    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i)
+      n += both_directions && edges[i].src != edges[i].dst ? 2 : 1;
+    slots.start[c + 1] = n;
+  }
+  std::partial_sum(slots.start.begin(), slots.start.end(), slots.start.begin());
+  return slots;
+}
+
+// Every raw edge through `dense_of` into out, with its reverse as the slots say.
+template <class DenseOf>
+void write_remapped(const std::vector<RawEdge>& raw, const RemapSlots& slots, DenseOf dense_of, std::vector<Edge>& out) {
+  const std::uint64_t m = raw.size();
+#pragma omp parallel for schedule(static)
+  for (std::uint64_t c = 0; c < kChunks; ++c) {
+    std::uint64_t o = slots.start[c];
+    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i) {
+      const RawEdge& e = raw[i];
+      const GlobalId s = dense_of(e.src), d = dense_of(e.dst);
+      out[o++] = Edge{s, d, e.weight};
+      if (slots.both && e.src != e.dst) out[o++] = Edge{d, s, e.weight};
+    }
+  }
+}
+
+// Original ids → dense ids, checking what the source promised about its vertex set; with
+// both_directions every edge u–v (u ≠ v) also yields v → u (undirected input).
+std::vector<Edge> remap(EdgeShare& input, bool both_directions, IdMap& ids, const Comm& comm) {
+  const RemapSlots slots = remap_slots(input.edges, both_directions);
+  std::vector<Edge> edges(slots.start.back());
   if (input.dense_vertex_count) {
     const std::uint64_t n = *input.dense_vertex_count;
     ids = IdMap::identity(n, comm);
     comm.agree([&] {
-      for (std::size_t i = 0; i < edges.size(); ++i) {
-        const RawEdge& e = input.edges[i];
+      for (const RawEdge& e : input.edges)
         if (e.src >= n || e.dst >= n)
           throw_input("edge " + std::to_string(e.src) + " -> " + std::to_string(e.dst) + " lies outside the " +
                       std::to_string(n) + " declared vertices");
-        edges[i] = Edge{e.src, e.dst, e.weight};
-      }
     });
+    write_remapped(input.edges, slots, [](VertexId v) { return GlobalId{v}; }, edges);
     return edges;
   }
   const std::vector<VertexId> endpoints = distinct_endpoints(input.edges);
@@ -96,36 +166,33 @@ std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   if (span < 4 * endpoints.size() + (std::uint64_t{1} << 20)) {
     std::vector<GlobalId> table(span + 1, kMissingId);
     for (std::size_t i = 0; i < endpoints.size(); ++i) table[endpoints[i] - low] = dense[i];
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < edges.size(); ++i) {
-      const RawEdge& e = input.edges[i];
-      edges[i] = Edge{table[e.src - low], table[e.dst - low], e.weight};
-    }
+    write_remapped(input.edges, slots, [&](VertexId v) { return table[v - low]; }, edges);
     return edges;
   }
-  auto lookup = [&](VertexId v) {
+  write_remapped(input.edges, slots, [&](VertexId v) {
     return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];
-  };
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < edges.size(); ++i) {
-    const RawEdge& e = input.edges[i];
-    edges[i] = Edge{lookup(e.src), lookup(e.dst), e.weight};
-  }
+  }, edges);
   return edges;
 }
 
 // Sorts by (dst, src) and merges runs of equal (dst, src): the first (largest) weight, or the
 // sum when duplicates are multi-edges. Returns how many edges were merged away. Destinations
 // lie in [first, first + rows): a counting sort by destination, then each row sorts its few
-// sources, costs O(m + Σ d log d) instead of a comparison sort of all m edges.
+// sources, costs O(m + Σ d log d) instead of a comparison sort of all m edges. Both passes of
+// the counting sort run in parallel with atomic slot counters: the order inside a row is then
+// arbitrary, but the row's sort by (source, weight) makes it unique again.
 std::uint64_t sort_and_collapse(std::vector<Edge>& edges, GlobalId first, std::uint64_t rows, bool sum_weights) {
   std::vector<EdgeIndex> start(rows + 1, 0);
-  for (const Edge& e : edges) ++start[e.dst - first + 1];
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    std::atomic_ref<EdgeIndex>(start[edges[i].dst - first + 1]).fetch_add(1, std::memory_order_relaxed);
   std::partial_sum(start.begin(), start.end(), start.begin());
   {
     std::vector<Edge> sorted(edges.size());
     std::vector<EdgeIndex> next(start.begin(), start.end() - 1);
-    for (const Edge& e : edges) sorted[next[e.dst - first]++] = e;
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < edges.size(); ++i)
+      sorted[std::atomic_ref<EdgeIndex>(next[edges[i].dst - first]).fetch_add(1, std::memory_order_relaxed)] = edges[i];
     edges.swap(sorted);
   }
   std::vector<EdgeIndex> kept(rows, 0);
@@ -256,24 +323,15 @@ void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts,
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm) {
   DistGraph g;
   g.weighted = input.weighted;
-  if (options.undirected || !input.directed) {
-    const std::size_t count = input.edges.size();
-    input.edges.reserve(2 * count);
-    for (std::size_t i = 0; i < count; ++i) {
-      const RawEdge e = input.edges[i];
-      if (e.src != e.dst) input.edges.push_back(RawEdge{e.dst, e.src, e.weight});
-    }
-  }
+  std::vector<Edge> edges = remap(input, options.undirected || !input.directed, g.ids, comm);
+  std::vector<RawEdge>().swap(input.edges);
   std::uint64_t dropped_loops = 0;
   if (options.drop_self_loops) {
-    const auto before = input.edges.size();
-    std::erase_if(input.edges, [](const RawEdge& e) { return e.src == e.dst; });
-    dropped_loops = before - input.edges.size();
+    const auto before = edges.size();
+    std::erase_if(edges, [](const Edge& e) { return e.src == e.dst; });
+    dropped_loops = before - edges.size();
   }
-  g.stats.input_edges = comm.allreduce<std::uint64_t>(input.edges.size(), ReduceOp::sum);
-
-  std::vector<Edge> edges = remap(input, g.ids, comm);
-  std::vector<RawEdge>().swap(input.edges);
+  g.stats.input_edges = comm.allreduce<std::uint64_t>(edges.size(), ReduceOp::sum);
   const std::uint64_t n = g.ids.size();
   comm.agree([&] {
     if (n == 0) throw_input("the graph is empty: the input has no edges and declares no vertices");
