@@ -115,9 +115,9 @@ void pull_step(const LocalCsr& csr, std::span<const double> contrib, const RowFi
 //     same 512 KiB and every y update stays in a tile that fits L2.
 // A row's sum is then added segment by segment, in the same order for any thread count (tiles
 // are fixed by rows, not threads): bit-identical across threads and runs.
-// Measured (bench/pagerank.sh, scale 22, 2 threads): the plain pull 1.00, the plain pull over
-// the degree-sorted graph 0.57, blocking without sorting 0.64-0.8, both 0.45. Costs 2 bytes per
-// edge plus 6 per run (row, count) on top of the CSR; built once per run.
+// Measured on Kronecker scale 22 with 2 threads, time against the textbook pull: the plain pull
+// over the degree-sorted graph 0.57, blocking without sorting 0.64-0.8, both 0.43-0.53 (README).
+// Costs 2 bytes per edge plus 6 per run (row, count) beside the CSR; built once per solve.
 // Used when the contributions outgrow half of the L3 share of this rank: below that the plain
 // gather hits L3 anyway (measured slower at 1.2 M columns).
 class BlockedCsr {
@@ -132,8 +132,7 @@ class BlockedCsr {
     const LocalId rows = csr.rows;
     sort_columns(graph);
     const LocalId tile_rows = std::max<LocalId>(1, layout.tile_rows);
-    tiles_ = (rows + tile_rows - 1) / tile_rows;
-    tile_rows_ = tile_rows;
+    tiles_ = (static_cast<std::size_t>(rows) + tile_rows - 1) / tile_rows;
     segments_ = static_cast<std::size_t>(csr.columns >> shift_) + 1;
     const std::size_t cells = segments_ * tiles_;  // (segment, tile), segment-major
     const LocalId mask = (LocalId{1} << shift_) - 1;
@@ -142,7 +141,8 @@ class BlockedCsr {
     auto walk = [&](std::size_t t, auto&& on_edge) {
       std::vector<LocalId> last(segments_, kNoRow);
       std::vector<std::uint32_t> length(segments_, 0);
-      for (LocalId w = static_cast<LocalId>(t) * tile_rows; w < std::min(rows, static_cast<LocalId>(t + 1) * tile_rows); ++w) {
+      const auto end = static_cast<LocalId>(std::min<std::uint64_t>(rows, (t + 1) * std::uint64_t{tile_rows}));
+      for (auto w = static_cast<LocalId>(t * tile_rows); w < end; ++w) {
         const LocalId v = vertex_[w];
         for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
           const LocalId c = column_of(csr.column[e], rows);
@@ -259,7 +259,6 @@ class BlockedCsr {
   }
 
   LocalId shift_;
-  LocalId tile_rows_ = 1;
   std::size_t tiles_ = 0, segments_ = 0;
   std::vector<LocalId> vertex_, position_, ghost_position_;
   std::vector<std::uint64_t> cell_edge_, cell_run_;  // (segment, tile) cells + 1 offsets
