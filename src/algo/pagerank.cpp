@@ -195,7 +195,6 @@ class BlockedCsr {
   std::span<const LocalId> position() const { return position_; }
   std::span<const LocalId> ghost_position() const { return ghost_position_; }
   std::span<const LocalId> vertex() const { return vertex_; }
-  std::size_t runs() const { return run_row_.size(); }
 
   // y(w) = Σ over w's in-edges of weight·contrib(column), every row of the work order; contrib
   // in work order (owned) followed by the ghosts. Call from inside a parallel region: all

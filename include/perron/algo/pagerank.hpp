@@ -8,7 +8,8 @@
 // `fixed_iterations` when that is > 0.
 //
 // Design: pull over in-edges (GAPBS pr.cc): each vertex sums its own row, so there are no
-// atomics and every sum runs in CSR order. Global reductions are summed in fixed blocks and
+// atomics and every sum runs in a fixed order (CSR order, or segment by segment in the blocked
+// kernel's degree order). Global reductions are summed in fixed blocks and
 // then in rank order, so the result is bit-identical for the same ranks × threads and the
 // scores agree across rank counts to rounding. Two messages per step: the halo exchange of
 // x(u)/o(u) and one small ordered sum of (residual, dangling mass, total mass).
