@@ -13,6 +13,10 @@
 namespace perron {
 namespace {
 
+// An edge after remapping: src and dst are dense GlobalIds, rewritten in place over the ids
+// read (VertexId and GlobalId are both 64-bit).
+using Edge = RawEdge;
+
 // Fixed chunks for the parallel passes of the build: the same split for any thread count,
 // so every pass writes its output in the same order.
 constexpr std::uint64_t kChunks = 256;
@@ -82,48 +86,55 @@ std::vector<VertexId> distinct_endpoints(const std::vector<RawEdge>& edges) {
   return ids;
 }
 
-// Where remap writes: raw edge i of chunk c goes to out[start[c] + ...], followed by its
-// reverse when both directions count and it is not a self-loop.
-struct RemapSlots {
-  std::vector<std::uint64_t> start;  // kChunks + 1
-  bool both = false;
-};
-
-RemapSlots remap_slots(const std::vector<RawEdge>& edges, bool both_directions) {
-  RemapSlots slots{std::vector<std::uint64_t>(kChunks + 1, 0), both_directions};
+// Where the remapped edges of each fixed chunk of the input start when every non-loop edge
+// also yields its reverse: kChunks + 1 offsets.
+std::vector<std::uint64_t> doubled_chunk_starts(const std::vector<RawEdge>& edges) {
+  std::vector<std::uint64_t> start(kChunks + 1, 0);
   const std::uint64_t m = edges.size();
 #pragma omp parallel for schedule(static)
   for (std::uint64_t c = 0; c < kChunks; ++c) {
     std::uint64_t n = 0;
     for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i)
-      n += both_directions && edges[i].src != edges[i].dst ? 2 : 1;
-    slots.start[c + 1] = n;
+      n += edges[i].src != edges[i].dst ? 2 : 1;
+    start[c + 1] = n;
   }
-  std::partial_sum(slots.start.begin(), slots.start.end(), slots.start.begin());
-  return slots;
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  return start;
 }
 
-// Every raw edge through `dense_of` into out, with its reverse as the slots say.
+// Every raw edge through `dense_of`. One direction: the ids are rewritten in place and the
+// vector moves out, so no second copy of the edges exists. Both directions: a new vector in
+// which every non-loop edge u → v is followed by v → u.
 template <class DenseOf>
-void write_remapped(const std::vector<RawEdge>& raw, const RemapSlots& slots, DenseOf dense_of, std::vector<Edge>& out) {
+std::vector<Edge> remapped(std::vector<RawEdge>& raw, bool both_directions, DenseOf dense_of) {
   const std::uint64_t m = raw.size();
+  if (!both_directions) {
+#pragma omp parallel for schedule(static)
+    for (std::uint64_t i = 0; i < m; ++i) {
+      raw[i].src = dense_of(raw[i].src);
+      raw[i].dst = dense_of(raw[i].dst);
+    }
+    return std::move(raw);
+  }
+  const std::vector<std::uint64_t> start = doubled_chunk_starts(raw);
+  std::vector<Edge> out(start.back());
 #pragma omp parallel for schedule(static)
   for (std::uint64_t c = 0; c < kChunks; ++c) {
-    std::uint64_t o = slots.start[c];
+    std::uint64_t o = start[c];
     for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i) {
       const RawEdge& e = raw[i];
       const GlobalId s = dense_of(e.src), d = dense_of(e.dst);
       out[o++] = Edge{s, d, e.weight};
-      if (slots.both && e.src != e.dst) out[o++] = Edge{d, s, e.weight};
+      if (e.src != e.dst) out[o++] = Edge{d, s, e.weight};
     }
   }
+  return out;
 }
 
 // Original ids → dense ids, checking what the source promised about its vertex set; with
-// both_directions every edge u–v (u ≠ v) also yields v → u (undirected input).
+// both_directions every edge u–v (u ≠ v) also yields v → u (undirected input). Consumes
+// input.edges.
 std::vector<Edge> remap(EdgeShare& input, bool both_directions, IdMap& ids, const Comm& comm) {
-  const RemapSlots slots = remap_slots(input.edges, both_directions);
-  std::vector<Edge> edges(slots.start.back());
   if (input.dense_vertex_count) {
     const std::uint64_t n = *input.dense_vertex_count;
     ids = IdMap::identity(n, comm);
@@ -133,8 +144,7 @@ std::vector<Edge> remap(EdgeShare& input, bool both_directions, IdMap& ids, cons
           throw_input("edge " + std::to_string(e.src) + " -> " + std::to_string(e.dst) + " lies outside the " +
                       std::to_string(n) + " declared vertices");
     });
-    write_remapped(input.edges, slots, [](VertexId v) { return GlobalId{v}; }, edges);
-    return edges;
+    return remapped(input.edges, both_directions, [](VertexId v) { return GlobalId{v}; });
   }
   const std::vector<VertexId> endpoints = distinct_endpoints(input.edges);
   if (input.endpoints_must_be_declared) {
@@ -153,20 +163,18 @@ std::vector<Edge> remap(EdgeShare& input, bool both_directions, IdMap& ids, cons
                     std::to_string(endpoints[i]) + " is not declared in " +
                     (input.vertex_source.empty() ? std::string("the vertex set") : input.vertex_source));
   });
-  if (endpoints.empty()) return edges;
+  if (endpoints.empty()) return {};
   // Ids spanning a range not much larger than their count (most inputs) translate through a
   // direct table: one random read per endpoint instead of a binary search.
   const VertexId low = endpoints.front(), span = endpoints.back() - low;
   if (span < 4 * endpoints.size() + (std::uint64_t{1} << 20)) {
     std::vector<GlobalId> table(span + 1, kMissingId);
     for (std::size_t i = 0; i < endpoints.size(); ++i) table[endpoints[i] - low] = dense[i];
-    write_remapped(input.edges, slots, [&](VertexId v) { return table[v - low]; }, edges);
-    return edges;
+    return remapped(input.edges, both_directions, [&](VertexId v) { return table[v - low]; });
   }
-  write_remapped(input.edges, slots, [&](VertexId v) {
+  return remapped(input.edges, both_directions, [&](VertexId v) {
     return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];
-  }, edges);
-  return edges;
+  });
 }
 
 // Sorts by (dst, src) and merges runs of equal (dst, src): the first (largest) weight, or the

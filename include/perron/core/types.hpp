@@ -16,16 +16,11 @@ using EdgeIndex = std::uint64_t;  // position in a CSR edge array (may exceed 2^
 using Rank = int;                 // an MPI rank
 
 // One directed edge as it leaves a reader: original ids and a weight (1 when unweighted).
+// The graph build rewrites the ids to dense GlobalIds in place (one type, so that no second
+// copy of the edges is needed).
 struct RawEdge {
   VertexId src;
   VertexId dst;
-  double weight;
-};
-
-// One directed edge after id remapping.
-struct Edge {
-  GlobalId src;
-  GlobalId dst;
   double weight;
 };
 
