@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include "perron/algo/attention.hpp"
 #include "support.hpp"
@@ -69,10 +70,12 @@ Reference reference(const AttnCase& c, const std::vector<float>& q, const std::v
   return r;
 }
 
-class AttentionTest : public testing::TestWithParam<AttnCase> {};
+// Every case runs with both tile kernels: SGEMM (blas) and automatic, which is the AVX-512
+// register kernel on a CPU that has it (a second implementation of both tile products).
+class AttentionTest : public testing::TestWithParam<std::tuple<AttnCase, TileKernel>> {};
 
 TEST_P(AttentionTest, MatchesDenseFloat64) {
-  const AttnCase c = GetParam();
+  const AttnCase c = std::get<0>(GetParam());
   const Comm comm = world();
   std::mt19937 rng(static_cast<unsigned>(c.nq * 31 + c.dq));
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -114,7 +117,12 @@ TEST_P(AttentionTest, MatchesDenseFloat64) {
   p.softcap = c.softcap;
   p.tile_q = c.tile_q;
   p.tile_k = c.tile_k;
+  p.kernel = std::get<1>(GetParam());
   const AttentionResult got = attention(b, p, comm);
+  EXPECT_NE(got.kernel, TileKernel::automatic) << "the result names the kernel that ran";
+  if (p.kernel == TileKernel::blas) {
+    EXPECT_EQ(got.kernel, TileKernel::blas);
+  }
 
   double err = 0, norm = 0, lse_err = 0, lse_norm = 0;
   std::vector<std::int64_t> position;  // global position of each local query row
@@ -145,7 +153,7 @@ TEST_P(AttentionTest, MatchesDenseFloat64) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionTest,
-    testing::Values(AttnCase{2, 2, 77, 77, 16, 16, false, 0, 0, false, 16, 32},
+    testing::Combine(testing::Values(AttnCase{2, 2, 77, 77, 16, 16, false, 0, 0, false, 16, 32},
                     AttnCase{4, 2, 130, 130, 64, 64, true, 0, 0, false, 32, 64},
                     AttnCase{3, 1, 101, 101, 128, 64, false, 0, 0, false, 128, 256},
                     AttnCase{2, 2, 95, 95, 64, 32, true, 17, 0, false, 16, 16},
@@ -154,12 +162,18 @@ INSTANTIATE_TEST_SUITE_P(
                     AttnCase{2, 2, 70, 70, 16, 24, false, 0, 0, true, 16, 16},
                     AttnCase{2, 2, 70, 70, 16, 16, true, 0, 2.5f, true, 32, 16},
                     AttnCase{2, 1, 45, 103, 32, 32, true, 0, 0, false, 16, 16},
-                    AttnCase{2, 2, 103, 45, 32, 32, false, 0, 0, false, 16, 16}),
+                    AttnCase{2, 2, 103, 45, 32, 32, false, 0, 0, false, 16, 16},
+                                     AttnCase{2, 1, 300, 300, 40, 72, false, 0, 0, false, 100, 90},
+                                     // windows narrower than the key tiles: tiles cut on the left by whole panels
+                                     AttnCase{2, 1, 300, 300, 64, 64, true, 70, 0, false, 64, 128},
+                                     AttnCase{1, 1, 260, 260, 32, 48, false, 40, 0, true, 48, 160}),
+                     testing::Values(TileKernel::blas, TileKernel::automatic)),
     [](const auto& param_info) {
-      const AttnCase& c = param_info.param;
+      const AttnCase& c = std::get<0>(param_info.param);
       std::ostringstream name;
       name << "h" << c.hq << "x" << c.hkv << "_n" << c.nq << "x" << c.nk << "_d" << c.dq << (c.causal ? "_causal" : "")
-           << (c.window ? "_window" : "") << (c.softcap > 0 ? "_softcap" : "") << (c.mask ? "_mask" : "");
+           << (c.window ? "_window" : "") << (c.softcap > 0 ? "_softcap" : "") << (c.mask ? "_mask" : "")
+           << (std::get<1>(param_info.param) == TileKernel::blas ? "_blas" : "_auto");
       return name.str();
     });
 

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "perron/core/error.hpp"
+#include "attention_tiles.hpp"
 #include "softmax_kernels.hpp"
 
 namespace perron {
@@ -34,10 +35,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float exp_row(float
   return sum;
 }
 
+// Portable max of a score row (the AVX-512 path has its own); the comparison form, unlike
+// std::max, lets `omp simd reduction(max)` vectorise it.
 __attribute__((target_clones("avx512f", "avx2", "default"))) float row_max(const float* row, int cols) {
   float m = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : m)
-  for (int c = 0; c < cols; ++c) m = std::max(m, row[c]);
+  for (int c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;
   return m;
 }
 
@@ -49,28 +52,69 @@ struct RowState {
   float* o;  // [rows][dv]
 };
 
-// One query tile against one key tile: S = s·Q Kᵀ (SGEMM), softcap and masks, then the online
+// A tile's operands. K is read row-major by SGEMM or, with the AVX-512 kernels, from
+// `packed_k` (pack_keys); non-null packed_k selects those kernels.
+struct KeyTile {
+  const float* k;
+  const float* packed_k;
+  const float* v;
+};
+
+// One query tile against one key tile: S = s·Q Kᵀ, softcap and masks, then the online
 // softmax update m' = max(m, max S), l' = l·e^(m−m') + Σ e^(S−m'), O' = O·e^(m−m') + e^(S−m')V.
-void attend_tile(const float* q, const float* k, const float* v, const kernels::TileFrame& f, int dq, int dv, float scale,
-                 float softcap, const Visibility& vis, RowState st, float* s) {
+// `s` holds rows × cols floats, `rescale` rows.
+void attend_tile(const float* q, const KeyTile& kt, const kernels::TileFrame& f, int dq, int dv, float scale, float softcap,
+                 const Visibility& vis, RowState st, float* s, float* rescale) {
   const int rows = f.rows, cols = f.cols;
-  kernels::gemm_scores(rows, cols, dq, scale, q, k, s);
+  const bool registers = kt.packed_k != nullptr;
+  if (registers) {
+    kernels::score_tile(q, rows, dq, kt.packed_k, cols, scale, s);
+  } else {
+    kernels::gemm_scores(rows, cols, dq, scale, q, kt.k, s);
+  }
   kernels::shape_scores(s, f, softcap, vis);  // most tiles: nothing to do
   for (int r = 0; r < rows; ++r) {
     float* row = s + static_cast<std::ptrdiff_t>(r) * cols;
-    const float m_new = std::max(st.m[r], row_max(row, cols));
+    const float m_new = std::max(st.m[r], registers ? kernels::row_max_avx512(row, cols) : row_max(row, cols));
     if (m_new == kNegInf) {  // nothing visible yet: P is all zero, the state stays empty
       std::fill(row, row + cols, 0.0f);
+      rescale[r] = 1.0f;
       continue;
     }
-    const float rescale = st.m[r] == kNegInf ? 0.0f : std::exp(st.m[r] - m_new);
+    rescale[r] = st.m[r] == kNegInf ? 0.0f : std::exp(st.m[r] - m_new);
     const float sum = exp_row(row, cols, m_new);  // −∞ → 0
-    st.l[r] = st.l[r] * rescale + sum;
+    st.l[r] = st.l[r] * rescale[r] + sum;
     st.m[r] = m_new;
-    float* o = st.o + static_cast<std::ptrdiff_t>(r) * dv;
-    for (int d = 0; d < dv; ++d) o[d] *= rescale;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, cols, 1.0f, s, cols, v, dv, 1.0f, st.o, dv);
+  if (registers) {
+    kernels::value_tile(s, rows, cols, kt.v, dv, rescale, st.o);  // rescales O as it loads it
+    return;
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* o = st.o + static_cast<std::ptrdiff_t>(r) * dv;
+    for (int d = 0; d < dv; ++d) o[d] *= rescale[r];
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, cols, 1.0f, s, cols, kt.v, dv, 1.0f, st.o, dv);
+}
+
+// The part of key tile `kt` that some query of `qt` sees. Visible keys form one interval per
+// query whose ends grow with the query's position, so the tile's is [lo(first), hi(last)).
+// The right end is cut exactly (on the causal diagonal this halves the tile); the left only
+// by whole panels of kKeyPanel keys, so the packed keys stay aligned.
+kernels::Tile visible_part(const kernels::Tile& kt, const kernels::Tile& qt, const Visibility& vis) {
+  const std::int64_t lo = vis.visible(qt.pos, kt.pos, kt.pos + kt.count).first;
+  const std::int64_t hi = vis.visible(qt.pos + qt.count - 1, kt.pos, kt.pos + kt.count).second;
+  const std::int64_t skip = (lo - kt.pos) / kernels::kKeyPanel * kernels::kKeyPanel;
+  return {kt.row + skip, kt.pos + skip, static_cast<int>(std::max(hi - kt.pos - skip, std::int64_t{0}))};
+}
+
+// The kernel that runs for a request: automatic → avx512 where the CPU has AVX-512F.
+TileKernel resolve_kernel(TileKernel requested) {
+  if (requested == TileKernel::automatic)
+    return kernels::register_tiles_available() ? TileKernel::avx512 : TileKernel::blas;
+  if (requested == TileKernel::avx512 && !kernels::register_tiles_available())
+    throw_usage("attention kernel avx512: this CPU has no AVX-512F (use auto or blas)");
+  return requested;
 }
 
 }  // namespace
@@ -109,6 +153,8 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
     if (b.q_segments.size() > kernels::kMaxSegments || b.k_segments.size() > kernels::kMaxSegments)
       throw Error(ErrorKind::internal, "attention: at most two position segments per rank");
   });
+  TileKernel kernel = TileKernel::blas;
+  comm.agree([&] { kernel = resolve_kernel(p.kernel); });
   const std::vector<Segment> q_segments = b.q_segments.empty() ? std::vector<Segment>{{b.q_begin, b.nq}} : b.q_segments;
   const std::vector<Segment> k_segments = b.k_segments.empty() ? std::vector<Segment>{{b.k_begin, b.nk}} : b.k_segments;
   openblas_set_num_threads(1);  // OpenMP owns the cores; one BLAS thread per tile
@@ -138,16 +184,38 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
   const int tq = std::max(1, p.tile_q), tk = std::max(1, p.tile_k);
   const std::vector<kernels::Tile> tiles = kernels::tiles_of(q_segments, tq);
   const auto q_tiles = static_cast<std::int64_t>(tiles.size());
+  std::vector<float> packed;  // avx512: the block's key tiles as pack_keys lays them out
   kernels::ring_pass(comm, current, next, [&](const std::vector<std::byte>& block) {
     const kernels::BlockHeader h = kernels::read_header(block);
     const std::int64_t block_rows = h.rows();
     const auto* kblock = reinterpret_cast<const float*>(block.data() + k_at);
     const float* vblock = kblock + static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(block_rows) * static_cast<std::size_t>(b.dq);
     const std::vector<kernels::Tile> key_tiles = kernels::tiles_of(h.runs(), tk);
-    // Work items: (query head, query tile); each owns its rows of the state, so no races.
+    const auto k_tiles = static_cast<std::int64_t>(key_tiles.size());
+    // avx512: every key tile of every KV head packed once per block, for all query tiles.
+    std::vector<std::size_t> packed_at(key_tiles.size() + 1, 0);
+    if (kernel == TileKernel::avx512) {
+      for (std::size_t t = 0; t < key_tiles.size(); ++t)
+        packed_at[t + 1] = packed_at[t] + kernels::packed_keys_size(key_tiles[t].count, b.dq);
+      packed.resize(static_cast<std::size_t>(b.hkv) * packed_at.back());
+    }
+    const std::size_t packed_per_head = packed_at.back();
+    auto kv_row = [&](int kvh, const kernels::Tile& kt) {
+      return static_cast<std::size_t>(kvh) * static_cast<std::size_t>(block_rows) + static_cast<std::size_t>(kt.row);
+    };
 #pragma omp parallel
     {
-      std::vector<float> s(static_cast<std::size_t>(tq) * static_cast<std::size_t>(tk));
+      if (kernel == TileKernel::avx512) {
+#pragma omp for schedule(static)
+        for (std::int64_t item = 0; item < static_cast<std::int64_t>(b.hkv) * k_tiles; ++item) {
+          const int kvh = static_cast<int>(item / k_tiles);
+          const auto t = static_cast<std::size_t>(item % k_tiles);
+          kernels::pack_keys(kblock + kv_row(kvh, key_tiles[t]) * static_cast<std::size_t>(b.dq), key_tiles[t].count, b.dq,
+                             packed.data() + static_cast<std::size_t>(kvh) * packed_per_head + packed_at[t]);
+        }  // the implied barrier: every tile is packed before any is read
+      }
+      std::vector<float> s(static_cast<std::size_t>(tq) * static_cast<std::size_t>(tk)), rescale(static_cast<std::size_t>(tq));
+      // Work items: (query head, query tile); each owns its rows of the state, so no races.
 #pragma omp for schedule(dynamic, 1)
       for (std::int64_t item = 0; item < static_cast<std::int64_t>(b.hq) * q_tiles; ++item) {
         const int head = static_cast<int>(item / q_tiles);
@@ -156,18 +224,25 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
         const std::size_t row0 = static_cast<std::size_t>(head) * nq + static_cast<std::size_t>(tile.row);
         const RowState st{m.data() + row0, l.data() + row0, res.out.data() + row0 * static_cast<std::size_t>(b.dv)};
         const float* q = b.q.data() + row0 * static_cast<std::size_t>(b.dq);
-        for (const kernels::Tile& kt : key_tiles) {
-          if (!vis.any(tile.pos, tile.pos + tile.count, kt.pos, kt.pos + kt.count)) continue;
-          const std::size_t kv_row = static_cast<std::size_t>(kvh) * static_cast<std::size_t>(block_rows) + static_cast<std::size_t>(kt.row);
+        for (std::size_t t = 0; t < key_tiles.size(); ++t) {
+          if (!vis.any(tile.pos, tile.pos + tile.count, key_tiles[t].pos, key_tiles[t].pos + key_tiles[t].count)) continue;
+          const kernels::Tile kt = visible_part(key_tiles[t], tile, vis);
+          const auto skip = static_cast<std::size_t>(kt.row - key_tiles[t].row);  // whole panels
+          const std::size_t row = kv_row(kvh, kt);
+          const KeyTile operands{kblock + row * static_cast<std::size_t>(b.dq),
+                                 kernel == TileKernel::avx512 ? packed.data() + static_cast<std::size_t>(kvh) * packed_per_head +
+                                                                    packed_at[t] + skip * static_cast<std::size_t>(b.dq)
+                                                              : nullptr,
+                                 vblock + row * static_cast<std::size_t>(b.dv)};
           const float* mask = b.mask.empty() ? nullptr
                                              : b.mask.data() + row0 * static_cast<std::size_t>(b.nk_total) + static_cast<std::size_t>(kt.pos);
           const kernels::TileFrame frame{tile.pos, kt.pos, tile.count, kt.count, mask, b.nk_total};
-          attend_tile(q, kblock + kv_row * static_cast<std::size_t>(b.dq), vblock + kv_row * static_cast<std::size_t>(b.dv),
-                      frame, b.dq, b.dv, scale, p.softcap, vis, st, s.data());
+          attend_tile(q, operands, frame, b.dq, b.dv, scale, p.softcap, vis, st, s.data(), rescale.data());
         }
       }
     }
   });
+  res.kernel = kernel;
   res.lse.assign(m.size(), kNegInf);
   for (std::size_t r = 0; r < m.size(); ++r) {
     float* o = res.out.data() + r * static_cast<std::size_t>(b.dv);

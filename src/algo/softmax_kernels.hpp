@@ -37,6 +37,17 @@ struct Visibility {
     }
     return true;
   }
+  // The keys of [k0, k1) that query i sees: always one interval [lo, hi) (empty: lo == hi).
+  std::pair<std::int64_t, std::int64_t> visible(std::int64_t i, std::int64_t k0, std::int64_t k1) const {
+    std::int64_t lo = k0, hi = k1;
+    if (causal) hi = std::min(hi, i + 1);
+    if (window > 0) {
+      lo = std::max(lo, i - window + 1);
+      if (!causal) hi = std::min(hi, i + window);
+    }
+    lo = std::min(lo, k1);
+    return {lo, std::max(lo, hi)};
+  }
   // Whether every query in [q0, q1) sees every key in [k0, k1) (the corners suffice).
   bool all(std::int64_t q0, std::int64_t q1, std::int64_t k0, std::int64_t k1) const {
     return sees(q0, k0) && sees(q0, k1 - 1) && sees(q1 - 1, k0) && sees(q1 - 1, k1 - 1);
@@ -101,21 +112,23 @@ struct TileFrame {
 };
 
 // The scores as the softmax sees them: softcap c·tanh(s/c), then the additive mask, then −∞
-// for keys the query may not see. Returns false (and leaves s as it is) when there is nothing
-// to do, the common case.
+// for keys the query may not see (outside its visible interval, so two fills per row).
+// Returns false (and leaves s as it is) when there is nothing to do, the common case.
 template <class Real>
 bool shape_scores(Real* s, const TileFrame& f, Real softcap, const Visibility& vis) {
   if (softcap <= 0 && !f.mask && vis.all(f.q0, f.q0 + f.rows, f.k0, f.k0 + f.cols)) return false;
   constexpr Real kNegInf = -std::numeric_limits<Real>::infinity();
   for (int r = 0; r < f.rows; ++r) {
     Real* row = s + static_cast<std::ptrdiff_t>(r) * f.cols;
-    for (int c = 0; c < f.cols; ++c) {
-      Real x = row[c];
-      if (softcap > 0) x = softcap * std::tanh(x / softcap);
-      if (f.mask) x += static_cast<Real>(f.mask[static_cast<std::ptrdiff_t>(r) * f.mask_stride + c]);
-      if (!vis.sees(f.q0 + r, f.k0 + c)) x = kNegInf;
-      row[c] = x;
+    if (softcap > 0)
+      for (int c = 0; c < f.cols; ++c) row[c] = softcap * std::tanh(row[c] / softcap);
+    if (f.mask) {
+      const float* mask = f.mask + static_cast<std::ptrdiff_t>(r) * f.mask_stride;
+      for (int c = 0; c < f.cols; ++c) row[c] += static_cast<Real>(mask[c]);
     }
+    const auto [lo, hi] = vis.visible(f.q0 + r, f.k0, f.k0 + f.cols);
+    std::fill(row, row + (lo - f.k0), kNegInf);
+    std::fill(row + (hi - f.k0), row + f.cols, kNegInf);
   }
   return true;
 }

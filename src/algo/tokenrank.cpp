@@ -52,7 +52,7 @@ template <class Real>
 inline Real max_impl(const Real* row, int cols) {
   Real m = -std::numeric_limits<Real>::infinity();
 #pragma omp simd reduction(max : m)
-  for (int c = 0; c < cols; ++c) m = std::max(m, row[c]);
+  for (int c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;  // this form vectorises; std::max does not
   return m;
 }
 __attribute__((target_clones("avx512f", "avx2", "default"))) float row_max(const float* row, int cols) {

@@ -23,6 +23,7 @@ struct AttentionConfig {
   std::string output;
   bool overwrite = false;
   std::string v = "v";
+  std::string kernel = "auto";
   bool quiet = false;
 };
 
@@ -35,6 +36,9 @@ class AttentionCommand final : public Command {
     o.add("-o,--output", c_.output, "HDF5 file to write (/attention/out, /attention/lse)");
     o.add_flag("--overwrite", c_.overwrite, "replace an existing output file");
     o.add("--v", c_.v, "dataset of the values");
+    o.add("--kernel", c_.kernel, "tile products: auto (avx512 where the CPU has AVX-512F, else blas), blas (cblas_sgemm) "
+                                 "or avx512 (register-blocked, keys packed once per block)")
+        ->check(CLI::IsMember({"auto", "blas", "avx512"}));
     o.add_flag("-q,--quiet", c_.quiet, "print nothing but errors");
   }
 
@@ -70,12 +74,14 @@ class AttentionCommand final : public Command {
     // 256 × 512 tiles: the fastest measured here for d = 64 and 128 (bench/attention.sh).
     params.tile_q = c_.s.tile_q > 0 ? c_.s.tile_q : 256;
     params.tile_k = c_.s.tile_k > 0 ? c_.s.tile_k : 512;
+    params.kernel = c_.kernel == "blas" ? TileKernel::blas : c_.kernel == "avx512" ? TileKernel::avx512 : TileKernel::automatic;
     // Positions of this rank: contiguous blocks, or zigzag for causal self-attention.
     const bool zigzag = c_.s.causal && qs.seq == ks.seq && comm.size() > 1;
     const std::vector<Segment> q_runs = rank_positions(qs.seq, comm.rank(), comm.size(), zigzag);
     const std::vector<Segment> k_runs = rank_positions(ks.seq, comm.rank(), comm.size(), zigzag);
     const std::uint64_t rows = total_rows(q_runs), krows = total_rows(k_runs);
     std::vector<float> out, lse;
+    TileKernel kernel_used = TileKernel::blas;
     double load_s = 0, compute_s = 0;
     for (std::uint64_t b = 0; b < qs.batch; ++b) {
       Stopwatch watch;
@@ -95,6 +101,7 @@ class AttentionCommand final : public Command {
                                  q_runs, k_runs};
       const AttentionResult res = attention(block, params, comm);
       compute_s += watch.seconds();
+      kernel_used = res.kernel;
       out.insert(out.end(), res.out.begin(), res.out.end());
       lse.insert(lse.end(), res.lse.begin(), res.lse.end());
     }
@@ -124,6 +131,8 @@ class AttentionCommand final : public Command {
       file.set_attribute("/attention", "causal", c_.s.causal);
       file.set_attribute("/attention", "window", static_cast<std::int64_t>(c_.s.window));
       file.set_attribute("/attention", "mask", c_.s.mask);
+      file.set_attribute("/attention", "kernel", c_.kernel);
+      file.set_attribute("/attention", "kernel_used", std::string(kernel_used == TileKernel::avx512 ? "avx512" : "blas"));
       file.set_attribute("/attention", "query_heads", qs.heads);
       file.set_attribute("/attention", "kv_heads", ks.heads);
       file.set_attribute("/attention", "query_length", qs.seq);

@@ -8,6 +8,20 @@ expect_ok "generate clusters" 3 generate qkv --heads 2 --seq 150 --dim 32 --stru
 for np in 1 2 3; do
   expect_ok "attention np$np" "$np" attention --input "$WORK/r.h5" --output "$WORK/o$np.h5" --tile-q 32 --tile-k 48 && check "$WORK/r.h5" "$WORK/o$np.h5"
 done
+# Both tile kernels (SGEMM, and the AVX-512 register kernel that auto picks where the CPU has
+# it) meet the reference, and the output records which one ran.
+for kernel in blas auto; do
+  expect_ok "kernel $kernel" 2 attention --input "$WORK/r.h5" --output "$WORK/ok_$kernel.h5" --kernel $kernel --causal --window 70 &&
+    check "$WORK/r.h5" "$WORK/ok_$kernel.h5" --causal --window 70
+done
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, h5py
+a = h5py.File(sys.argv[1] + "/ok_blas.h5")["attention"].attrs
+assert (a["kernel"], a["kernel_used"]) == ("blas", "blas"), (a["kernel"], a["kernel_used"])
+used = h5py.File(sys.argv[1] + "/ok_auto.h5")["attention"].attrs["kernel_used"]
+assert used in ("blas", "avx512"), used
+print("kernels recorded: blas, auto ran", used)
+PY
 expect_ok "causal, softcap" 3 attention --input "$WORK/r.h5" --output "$WORK/oc.h5" --causal --softcap 2 && check "$WORK/r.h5" "$WORK/oc.h5" --causal --softcap 2
 "$PYTHON" -c "import h5py; a = h5py.File('$WORK/oc.h5')['attention'].attrs['layout_across_ranks']; assert a == 'zigzag', a; print('causal runs use the zigzag layout')" ||
   FAILURES=$((FAILURES + 1))

@@ -2,7 +2,8 @@
 // Exact softmax attention without the N×N matrix (../shared/docs/maths.md).
 //
 // Inside a rank: FlashAttention-2 (Dao 2023). Query tiles meet key tiles; S = s·Q Kᵀ and the
-// tile's P V are two SGEMMs; each query row keeps a running max m, sum l and unnormalised
+// tile's P V are two matrix products (SGEMM, or register-blocked AVX-512 kernels that pack
+// each key tile once); each query row keeps a running max m, sum l and unnormalised
 // output, rescaled by exp(m_old − m_new) when the max grows. At the end O = O/l and
 // LSE = m + log l. A row whose every key is masked gives O = 0 and LSE = −∞, never NaN.
 //
@@ -18,6 +19,12 @@
 
 namespace perron {
 
+// How a tile's two products run: `blas` through cblas_sgemm (any CPU); `avx512` through
+// perron's register-blocked kernels with the keys packed once per ring block (a CPU with
+// AVX-512F; fewer copies, see src/algo/attention_tiles.hpp); `automatic` picks avx512 where
+// the CPU has it.
+enum class TileKernel { automatic, blas, avx512 };
+
 struct AttentionParams {
   float scale = 0.0f;     // 0: 1/sqrt(dq)
   float softcap = 0.0f;   // > 0: score → c·tanh(score/c)
@@ -25,6 +32,7 @@ struct AttentionParams {
   std::int64_t window = 0;  // > 0: causal: i − W < j ≤ i; otherwise |i − j| < W
   int tile_q = 128;
   int tile_k = 256;
+  TileKernel kernel = TileKernel::automatic;
 };
 
 // A run of consecutive positions held by one rank.
@@ -56,6 +64,7 @@ std::vector<Segment> zigzag_segments(std::int64_t n, int rank, int ranks);
 struct AttentionResult {
   std::vector<float> out;  // [hq][nq][dv]
   std::vector<float> lse;  // [hq][nq]
+  TileKernel kernel = TileKernel::blas;  // the kernel that ran (never automatic)
 };
 
 // One partial result over a set of keys, for the associative merge.
