@@ -52,12 +52,14 @@ struct RowState {
   float* o;  // [rows][dv]
 };
 
-// A tile's operands. K is read row-major by SGEMM or, with the AVX-512 kernels, from
-// `packed_k` (pack_keys); non-null packed_k selects those kernels.
+// A tile's operands: K and V row-major for SGEMM or, when packed_k is non-null, packed for the
+// AVX-512 kernels (pack_keys; pack_values, panels v_panel_stride floats apart).
 struct KeyTile {
   const float* k;
-  const float* packed_k;
   const float* v;
+  const float* packed_k = nullptr;
+  const float* packed_v = nullptr;
+  std::size_t v_panel_stride = 0;
 };
 
 // One query tile against one key tile: S = s·Q Kᵀ, softcap and masks, then the online
@@ -87,7 +89,7 @@ void attend_tile(const float* q, const KeyTile& kt, const kernels::TileFrame& f,
     st.m[r] = m_new;
   }
   if (registers) {
-    kernels::value_tile(s, rows, cols, kt.v, dv, rescale, st.o);  // rescales O as it loads it
+    kernels::value_tile(s, rows, cols, kt.packed_v, kt.v_panel_stride, dv, rescale, st.o);  // rescales O as it loads it
     return;
   }
   for (int r = 0; r < rows; ++r) {
@@ -192,14 +194,18 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
     const float* vblock = kblock + static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(block_rows) * static_cast<std::size_t>(b.dq);
     const std::vector<kernels::Tile> key_tiles = kernels::tiles_of(h.runs(), tk);
     const auto k_tiles = static_cast<std::int64_t>(key_tiles.size());
-    // avx512: every key tile of every KV head packed once per block, for all query tiles.
-    std::vector<std::size_t> packed_at(key_tiles.size() + 1, 0);
+    // avx512: K and V of every key tile of every KV head packed once per block, for all query
+    // tiles: tile t of head h at h·per_head + at[t] (K) and h·per_head + v_at[t] (V).
+    std::vector<std::size_t> packed_at(key_tiles.size() + 1, 0), packed_v_at(key_tiles.size() + 1, 0);
     if (kernel == TileKernel::avx512) {
-      for (std::size_t t = 0; t < key_tiles.size(); ++t)
+      for (std::size_t t = 0; t < key_tiles.size(); ++t) {
         packed_at[t + 1] = packed_at[t] + kernels::packed_keys_size(key_tiles[t].count, b.dq);
-      packed.resize(static_cast<std::size_t>(b.hkv) * packed_at.back());
+        packed_v_at[t + 1] = packed_v_at[t] + kernels::packed_values_size(key_tiles[t].count, b.dv);
+      }
+      for (std::size_t t = 0; t <= key_tiles.size(); ++t) packed_v_at[t] += packed_at.back();
+      packed.resize(static_cast<std::size_t>(b.hkv) * packed_v_at.back());
     }
-    const std::size_t packed_per_head = packed_at.back();
+    const std::size_t packed_per_head = packed_v_at.back();
     auto kv_row = [&](int kvh, const kernels::Tile& kt) {
       return static_cast<std::size_t>(kvh) * static_cast<std::size_t>(block_rows) + static_cast<std::size_t>(kt.row);
     };
@@ -210,8 +216,10 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
         for (std::int64_t item = 0; item < static_cast<std::int64_t>(b.hkv) * k_tiles; ++item) {
           const int kvh = static_cast<int>(item / k_tiles);
           const auto t = static_cast<std::size_t>(item % k_tiles);
-          kernels::pack_keys(kblock + kv_row(kvh, key_tiles[t]) * static_cast<std::size_t>(b.dq), key_tiles[t].count, b.dq,
-                             packed.data() + static_cast<std::size_t>(kvh) * packed_per_head + packed_at[t]);
+          const kernels::Tile& kt = key_tiles[t];
+          float* packed_head = packed.data() + static_cast<std::size_t>(kvh) * packed_per_head;
+          kernels::pack_keys(kblock + kv_row(kvh, kt) * static_cast<std::size_t>(b.dq), kt.count, b.dq, packed_head + packed_at[t]);
+          kernels::pack_values(vblock + kv_row(kvh, kt) * static_cast<std::size_t>(b.dv), kt.count, b.dv, packed_head + packed_v_at[t]);
         }  // the implied barrier: every tile is packed before any is read
       }
       std::vector<float> s(static_cast<std::size_t>(tq) * static_cast<std::size_t>(tk)), rescale(static_cast<std::size_t>(tq));
@@ -229,11 +237,13 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
           const kernels::Tile kt = visible_part(key_tiles[t], tile, vis);
           const auto skip = static_cast<std::size_t>(kt.row - key_tiles[t].row);  // whole panels
           const std::size_t row = kv_row(kvh, kt);
-          const KeyTile operands{kblock + row * static_cast<std::size_t>(b.dq),
-                                 kernel == TileKernel::avx512 ? packed.data() + static_cast<std::size_t>(kvh) * packed_per_head +
-                                                                    packed_at[t] + skip * static_cast<std::size_t>(b.dq)
-                                                              : nullptr,
-                                 vblock + row * static_cast<std::size_t>(b.dv)};
+          KeyTile operands{kblock + row * static_cast<std::size_t>(b.dq), vblock + row * static_cast<std::size_t>(b.dv)};
+          if (kernel == TileKernel::avx512) {  // skipped keys are whole panels of K, leading rows of each V panel
+            const float* packed_head = packed.data() + static_cast<std::size_t>(kvh) * packed_per_head;
+            operands.packed_k = packed_head + packed_at[t] + skip * static_cast<std::size_t>(b.dq);
+            operands.packed_v = packed_head + packed_v_at[t] + skip * kernels::kKeyPanel;
+            operands.v_panel_stride = static_cast<std::size_t>(key_tiles[t].count) * kernels::kKeyPanel;
+          }
           const float* mask = b.mask.empty() ? nullptr
                                              : b.mask.data() + row0 * static_cast<std::size_t>(b.nk_total) + static_cast<std::size_t>(kt.pos);
           const kernels::TileFrame frame{tile.pos, kt.pos, tile.count, kt.count, mask, b.nk_total};
