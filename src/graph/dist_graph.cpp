@@ -6,6 +6,7 @@
 #include <numeric>
 #include <parallel/algorithm>
 #include <string>
+#include <type_traits>
 
 #include "perron/core/error.hpp"
 #include "perron/core/range.hpp"
@@ -21,20 +22,32 @@ using Edge = RawEdge;
 // so every pass writes its output in the same order.
 constexpr std::uint64_t kChunks = 256;
 
-// Sends every edge to owner(edge), in the order held: a parallel stable counting sort into
-// rank buckets (counts per chunk, then each chunk writes at its offsets), one Alltoallv. The
-// input is freed before the exchange, so at most the bucketed copy and what arrives are held
-// at once; on one rank the edges stay where they are.
+// Sends every edge to the owner of its destination, in the order held: a parallel stable
+// counting sort into rank buckets (counts per chunk, then each chunk writes at its offsets),
+// one Alltoallv. With both_directions an edge u–v also goes to the owner of u when that is
+// another rank, so that every rank receives the edges that touch its vertices from either end
+// (collapse_rows then reads each from the end it owns). The input is freed before the
+// exchange, so at most the bucketed copy and what arrives are held at once; on one rank the
+// edges stay where they are.
 template <class OwnerFn>
-std::vector<Edge> redistribute(std::vector<Edge>& edges, OwnerFn owner, const Comm& comm) {
+std::vector<Edge> redistribute(std::vector<Edge>& edges, bool both_directions, OwnerFn owner, const Comm& comm) {
   if (comm.size() == 1) return std::move(edges);
   const auto P = static_cast<std::size_t>(comm.size());
   const std::uint64_t m = edges.size();
+  // The second owner of edge i, or P when it has none.
+  auto other_owner = [&](const Edge& e, std::size_t first_owner) {
+    if (!both_directions || e.src == e.dst) return P;
+    const auto o = static_cast<std::size_t>(owner(e.src));
+    return o == first_owner ? P : o;
+  };
   std::vector<std::int64_t> at(kChunks * P, 0);  // per (chunk, rank): count, then offset
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::uint64_t c = 0; c < kChunks; ++c)
-    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i)
-      ++at[c * P + static_cast<std::size_t>(owner(edges[i]))];
+    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i) {
+      const auto o = static_cast<std::size_t>(owner(edges[i].dst));
+      ++at[c * P + o];
+      if (const std::size_t o2 = other_owner(edges[i], o); o2 < P) ++at[c * P + o2];
+    }
   std::vector<std::int64_t> counts(P, 0);
   std::int64_t offset = 0;
   for (std::size_t r = 0; r < P; ++r)
@@ -44,11 +57,14 @@ std::vector<Edge> redistribute(std::vector<Edge>& edges, OwnerFn owner, const Co
       offset += n;
       counts[r] += n;
     }
-  std::vector<Edge> send(m);
+  std::vector<Edge> send(static_cast<std::size_t>(offset));
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::uint64_t c = 0; c < kChunks; ++c)
-    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i)
-      send[static_cast<std::size_t>(at[c * P + static_cast<std::size_t>(owner(edges[i]))]++)] = edges[i];
+    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i) {
+      const auto o = static_cast<std::size_t>(owner(edges[i].dst));
+      send[static_cast<std::size_t>(at[c * P + o]++)] = edges[i];
+      if (const std::size_t o2 = other_owner(edges[i], o); o2 < P) send[static_cast<std::size_t>(at[c * P + o2]++)] = edges[i];
+    }
   std::vector<Edge>().swap(edges);
   return comm.alltoallv<Edge>(send, counts);
 }
@@ -86,55 +102,21 @@ std::vector<VertexId> distinct_endpoints(const std::vector<RawEdge>& edges) {
   return ids;
 }
 
-// Where the remapped edges of each fixed chunk of the input start when every non-loop edge
-// also yields its reverse: kChunks + 1 offsets.
-std::vector<std::uint64_t> doubled_chunk_starts(const std::vector<RawEdge>& edges) {
-  std::vector<std::uint64_t> start(kChunks + 1, 0);
-  const std::uint64_t m = edges.size();
-#pragma omp parallel for schedule(static)
-  for (std::uint64_t c = 0; c < kChunks; ++c) {
-    std::uint64_t n = 0;
-    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i)
-      n += edges[i].src != edges[i].dst ? 2 : 1;
-    start[c + 1] = n;
-  }
-  std::partial_sum(start.begin(), start.end(), start.begin());
-  return start;
-}
-
-// Every raw edge through `dense_of`. One direction: the ids are rewritten in place and the
-// vector moves out, so no second copy of the edges exists. Both directions: a new vector in
-// which every non-loop edge u → v is followed by v → u.
+// Every raw edge through `dense_of`, the ids rewritten in place: no second copy of the edges.
 template <class DenseOf>
-std::vector<Edge> remapped(std::vector<RawEdge>& raw, bool both_directions, DenseOf dense_of) {
+std::vector<Edge> remapped(std::vector<RawEdge>& raw, DenseOf dense_of) {
   const std::uint64_t m = raw.size();
-  if (!both_directions) {
 #pragma omp parallel for schedule(static)
-    for (std::uint64_t i = 0; i < m; ++i) {
-      raw[i].src = dense_of(raw[i].src);
-      raw[i].dst = dense_of(raw[i].dst);
-    }
-    return std::move(raw);
+  for (std::uint64_t i = 0; i < m; ++i) {
+    raw[i].src = dense_of(raw[i].src);
+    raw[i].dst = dense_of(raw[i].dst);
   }
-  const std::vector<std::uint64_t> start = doubled_chunk_starts(raw);
-  std::vector<Edge> out(start.back());
-#pragma omp parallel for schedule(static)
-  for (std::uint64_t c = 0; c < kChunks; ++c) {
-    std::uint64_t o = start[c];
-    for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i) {
-      const RawEdge& e = raw[i];
-      const GlobalId s = dense_of(e.src), d = dense_of(e.dst);
-      out[o++] = Edge{s, d, e.weight};
-      if (e.src != e.dst) out[o++] = Edge{d, s, e.weight};
-    }
-  }
-  return out;
+  return std::move(raw);
 }
 
-// Original ids → dense ids, checking what the source promised about its vertex set; with
-// both_directions every edge u–v (u ≠ v) also yields v → u (undirected input). Consumes
+// Original ids → dense ids, checking what the source promised about its vertex set. Consumes
 // input.edges.
-std::vector<Edge> remap(EdgeShare& input, bool both_directions, IdMap& ids, const Comm& comm) {
+std::vector<Edge> remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   if (input.dense_vertex_count) {
     const std::uint64_t n = *input.dense_vertex_count;
     ids = IdMap::identity(n, comm);
@@ -144,7 +126,7 @@ std::vector<Edge> remap(EdgeShare& input, bool both_directions, IdMap& ids, cons
           throw_input("edge " + std::to_string(e.src) + " -> " + std::to_string(e.dst) + " lies outside the " +
                       std::to_string(n) + " declared vertices");
     });
-    return remapped(input.edges, both_directions, [](VertexId v) { return GlobalId{v}; });
+    return remapped(input.edges, [](VertexId v) { return GlobalId{v}; });
   }
   const std::vector<VertexId> endpoints = distinct_endpoints(input.edges);
   if (input.endpoints_must_be_declared) {
@@ -170,39 +152,67 @@ std::vector<Edge> remap(EdgeShare& input, bool both_directions, IdMap& ids, cons
   if (span < 4 * endpoints.size() + (std::uint64_t{1} << 20)) {
     std::vector<GlobalId> table(span + 1, kMissingId);
     for (std::size_t i = 0; i < endpoints.size(); ++i) table[endpoints[i] - low] = dense[i];
-    return remapped(input.edges, both_directions, [&](VertexId v) { return table[v - low]; });
+    return remapped(input.edges, [&](VertexId v) { return table[v - low]; });
   }
-  return remapped(input.edges, both_directions, [&](VertexId v) {
+  return remapped(input.edges, [&](VertexId v) {
     return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];
   });
 }
 
-// Sorts by (dst, src) and merges runs of equal (dst, src): the first (largest) weight, or the
-// sum when duplicates are multi-edges. Returns how many edges were merged away. Destinations
-// lie in [first, first + rows): a counting sort by destination, then each row sorts its few
-// sources, costs O(m + Σ d log d) instead of a comparison sort of all m edges. The counting
-// sort keeps only what a row needs, its sources (and their weights when weights count: a
-// weighted graph, or multi-edges summed), 8 or 16 bytes per edge instead of a second copy of
-// the 24-byte edges; the collapsed rows become edges again once the input is freed. Both passes
-// run in parallel with atomic slot counters: the order inside a row is then arbitrary, but the
-// row's sort by (source, weight) makes it unique again.
-std::uint64_t sort_and_collapse(std::vector<Edge>& edges, GlobalId first, std::uint64_t rows, bool weights_count,
-                                bool sum_weights) {
+// In-edges grouped by destination: row r (dense id first + r) lists its sources
+// src[start[r], start[r + 1]), increasing and distinct, with their weights when weights count.
+// Src is a 32-bit id when every dense id fits (most graphs: 4 bytes per edge instead of 8).
+template <class Src>
+struct Rows {
+  GlobalId first = 0;
+  std::vector<EdgeIndex> start;
+  std::vector<Src> src;
+  std::vector<double> weight;  // empty: every weight is 1
+
+  std::uint64_t rows() const { return start.size() - 1; }
+};
+
+// Groups this rank's edges by destination row [first, first + rows) and merges repeated
+// (dst, src): the largest weight survives, or with sum_weights (multi-edges) their sum.
+// Consumes `edges`; counts the merged entries into `duplicates`.
+//
+// With both_directions an edge u–v (u ≠ v) is an entry of row v (source u) and of row u
+// (source v), each where this rank owns the row: the undirected graph is never written out as
+// twice the edges. A counting sort by row (parallel, atomic slot counters, so the order inside
+// a row is arbitrary until each row sorts its few sources) moves only the source (4 or 8
+// bytes) and the weight when weights count, not the 24-byte edge; O(m + Σ d log d).
+template <class Src>
+Rows<Src> collapse_rows(std::vector<Edge>& edges, bool both_directions, GlobalId first, std::uint64_t rows, bool weights_count,
+                        bool sum_weights, std::uint64_t& duplicates) {
   const std::uint64_t m = edges.size();
+  const auto owns = [&](GlobalId v) { return v - first < rows; };  // unsigned: v < first wraps high
+  const auto reverse_too = [&](const Edge& e) { return both_directions && e.src != e.dst && owns(e.src); };
+  Rows<Src> out;
+  out.first = first;
   std::vector<EdgeIndex> start(rows + 1, 0);
 #pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < m; ++i)
-    std::atomic_ref<EdgeIndex>(start[edges[i].dst - first + 1]).fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < m; ++i) {
+    const Edge& e = edges[i];
+    if (owns(e.dst)) std::atomic_ref<EdgeIndex>(start[e.dst - first + 1]).fetch_add(1, std::memory_order_relaxed);
+    if (reverse_too(e)) std::atomic_ref<EdgeIndex>(start[e.src - first + 1]).fetch_add(1, std::memory_order_relaxed);
+  }
   std::partial_sum(start.begin(), start.end(), start.begin());
-  std::vector<GlobalId> src(m);
-  std::vector<double> weight(weights_count ? m : 0);
+  std::vector<Src>& src = out.src;
+  std::vector<double>& weight = out.weight;
+  src.resize(start.back());
+  weight.resize(weights_count ? start.back() : 0);
   {
     std::vector<EdgeIndex> next(start.begin(), start.end() - 1);
+    auto place = [&](GlobalId row, GlobalId source, double w) {
+      const EdgeIndex slot = std::atomic_ref<EdgeIndex>(next[row - first]).fetch_add(1, std::memory_order_relaxed);
+      src[slot] = static_cast<Src>(source);
+      if (weights_count) weight[slot] = w;
+    };
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < m; ++i) {
-      const EdgeIndex slot = std::atomic_ref<EdgeIndex>(next[edges[i].dst - first]).fetch_add(1, std::memory_order_relaxed);
-      src[slot] = edges[i].src;
-      if (weights_count) weight[slot] = edges[i].weight;
+      const Edge& e = edges[i];
+      if (owns(e.dst)) place(e.dst, e.src, e.weight);
+      if (reverse_too(e)) place(e.src, e.dst, e.weight);
     }
   }
   std::vector<Edge>().swap(edges);
@@ -210,40 +220,80 @@ std::uint64_t sort_and_collapse(std::vector<Edge>& edges, GlobalId first, std::u
   std::vector<EdgeIndex> kept(rows + 1, 0);
 #pragma omp parallel
   {
-    std::vector<std::pair<GlobalId, double>> row;  // (source, weight) of one row
+    std::vector<std::pair<Src, double>> row;  // (source, weight) of one row
 #pragma omp for schedule(dynamic, 1024)
     for (std::uint64_t r = 0; r < rows; ++r) {
-      const EdgeIndex b = start[r], e = start[r + 1];
+      const auto b = static_cast<std::ptrdiff_t>(start[r]), e = static_cast<std::ptrdiff_t>(start[r + 1]);
       if (!weights_count) {
-        std::sort(src.begin() + static_cast<std::ptrdiff_t>(b), src.begin() + static_cast<std::ptrdiff_t>(e));
-        kept[r + 1] = static_cast<EdgeIndex>(std::unique(src.begin() + static_cast<std::ptrdiff_t>(b),
-                                                         src.begin() + static_cast<std::ptrdiff_t>(e)) -
-                                             (src.begin() + static_cast<std::ptrdiff_t>(b)));
+        std::sort(src.begin() + b, src.begin() + e);
+        kept[r + 1] = static_cast<EdgeIndex>(std::unique(src.begin() + b, src.begin() + e) - (src.begin() + b));
         continue;
       }
       row.clear();
-      for (EdgeIndex i = b; i < e; ++i) row.emplace_back(src[i], weight[i]);
+      for (auto i = b; i < e; ++i) row.emplace_back(src[static_cast<std::size_t>(i)], weight[static_cast<std::size_t>(i)]);
       // By source, the largest weight first: it survives collapsing.
       std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) { return x.first != y.first ? x.first < y.first : x.second > y.second; });
-      EdgeIndex out = b;
-      for (std::size_t k = 0; k < row.size(); ++k) {
-        if (out != b && src[out - 1] == row[k].first) {
-          if (sum_weights) weight[out - 1] += row[k].second;
+      auto o = static_cast<std::size_t>(b);
+      for (const auto& [s, w] : row) {
+        if (o != static_cast<std::size_t>(b) && src[o - 1] == s) {
+          if (sum_weights) weight[o - 1] += w;
           continue;
         }
-        src[out] = row[k].first, weight[out] = row[k].second;
-        ++out;
+        src[o] = s, weight[o] = w;
+        ++o;
       }
-      kept[r + 1] = out - b;
+      kept[r + 1] = o - static_cast<std::size_t>(b);
     }
   }
   std::partial_sum(kept.begin(), kept.end(), kept.begin());
-  edges.resize(kept.back());
-#pragma omp parallel for schedule(dynamic, 1024)
-  for (std::uint64_t r = 0; r < rows; ++r)
-    for (EdgeIndex k = 0; k < kept[r + 1] - kept[r]; ++k)
-      edges[kept[r] + k] = Edge{src[start[r] + k], first + r, weights_count ? weight[start[r] + k] : 1.0};
-  return m - kept.back();
+  duplicates = start.back() - kept.back();
+  if (duplicates > 0) {  // close the gaps, row by row in order (a row only moves towards the front)
+    for (std::uint64_t r = 0; r < rows; ++r) {
+      const EdgeIndex n = kept[r + 1] - kept[r];
+      std::copy_n(src.begin() + static_cast<std::ptrdiff_t>(start[r]), n, src.begin() + static_cast<std::ptrdiff_t>(kept[r]));
+      if (weights_count)
+        std::copy_n(weight.begin() + static_cast<std::ptrdiff_t>(start[r]), n, weight.begin() + static_cast<std::ptrdiff_t>(kept[r]));
+    }
+    src.resize(kept.back());
+    src.shrink_to_fit();
+    if (weights_count) {
+      weight.resize(kept.back());
+      weight.shrink_to_fit();
+    }
+  }
+  out.start = std::move(kept);
+  return out;
+}
+
+// Collective: moves rows to the ranks that own them under `target`. A rank's rows form one
+// contiguous run per receiving rank, and runs arrive in rank order, which is row order, so
+// the sources are sent from where they lie (no bucketing copy) with one count per row.
+// `with_weights` must be the same on every rank (a rank may hold no entries at all).
+template <class Src>
+Rows<Src> redistribute_rows(Rows<Src>& rows, bool with_weights, const Partition& target, const Comm& comm) {
+  if (comm.size() == 1) return std::move(rows);
+  const auto P = static_cast<std::size_t>(comm.size());
+  std::vector<std::int64_t> row_counts(P, 0), entry_counts(P, 0);
+  std::vector<EdgeIndex> length(rows.rows());
+  for (std::uint64_t r = 0; r < rows.rows(); ++r) {
+    const auto t = static_cast<std::size_t>(target.owner(rows.first + r));
+    length[r] = rows.start[r + 1] - rows.start[r];
+    ++row_counts[t];
+    entry_counts[t] += static_cast<std::int64_t>(length[r]);
+  }
+  Rows<Src> out;
+  out.first = target.begin(comm.rank());
+  const std::vector<EdgeIndex> got_length = comm.alltoallv<EdgeIndex>(length, row_counts);
+  std::vector<EdgeIndex>().swap(length);
+  out.src = comm.alltoallv<Src>(rows.src, entry_counts);
+  std::vector<Src>().swap(rows.src);
+  if (with_weights) {
+    out.weight = comm.alltoallv<double>(rows.weight, entry_counts);
+    std::vector<double>().swap(rows.weight);
+  }
+  out.start.assign(got_length.size() + 1, 0);
+  std::partial_sum(got_length.begin(), got_length.end(), out.start.begin() + 1);
+  return out;
 }
 
 // o(u) for every owned u: each rank sums the out-weight of every column of its CSR (its own
@@ -266,14 +316,18 @@ void compute_out_weights(DistGraph& g, const Comm& comm) {
   g.out_degree_count.assign(owned_count.begin(), owned_count.end());
 }
 
-// Local CSR over columns [owned | ghosts], and the plan that fills the ghosts.
-void build_csr_and_halo(const std::vector<Edge>& edges, const Partition& part, DistGraph& g, const Comm& comm) {
+// Local CSR over columns [owned | ghosts] from this rank's rows, and the plan that fills the
+// ghosts. The columns are written over the sources where both are 32-bit (no second array).
+template <class Src>
+void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, const Comm& comm) {
   const GlobalId lo = g.first;
   const GlobalId hi = lo + g.in.rows;
-  for (const Edge& e : edges)
-    if (e.src < lo || e.src >= hi) g.ghost_ids.push_back(e.src);
+  const auto owned = [&](GlobalId s) { return s >= lo && s < hi; };
+  for (const Src s : rows.src)
+    if (!owned(s)) g.ghost_ids.push_back(s);
   __gnu_parallel::sort(g.ghost_ids.begin(), g.ghost_ids.end());
   g.ghost_ids.erase(std::unique(g.ghost_ids.begin(), g.ghost_ids.end()), g.ghost_ids.end());
+  g.ghost_ids.shrink_to_fit();
   comm.agree([&] {
     if (g.in.rows + g.ghost_ids.size() > std::numeric_limits<LocalId>::max())
       throw Error(ErrorKind::input, "rank " + std::to_string(comm.rank()) + " would hold " +
@@ -281,19 +335,24 @@ void build_csr_and_halo(const std::vector<Edge>& edges, const Partition& part, D
                                         " vertices and ghosts, over the 2^32 local limit: use more ranks");
   });
   g.in.columns = static_cast<LocalId>(g.in.rows + g.ghost_ids.size());
-  g.in.row_start.assign(static_cast<std::size_t>(g.in.rows) + 1, 0);
-  g.in.column.resize(edges.size());
-  if (g.weighted) g.in.weight.resize(edges.size());
-  for (const Edge& e : edges) ++g.in.row_start[e.dst - lo + 1];
-  std::partial_sum(g.in.row_start.begin(), g.in.row_start.end(), g.in.row_start.begin());
+  g.in.row_start = std::move(rows.start);
+  auto column_of = [&](GlobalId s) {
+    return owned(s) ? static_cast<LocalId>(s - lo)
+                    : static_cast<LocalId>(g.in.rows + (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
+  };
+  const std::size_t m = rows.src.size();
+  if constexpr (std::is_same_v<Src, LocalId>) {
 #pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < edges.size(); ++i) {
-    const GlobalId s = edges[i].src;
-    g.in.column[i] = s >= lo && s < hi
-                         ? static_cast<LocalId>(s - lo)
-                         : static_cast<LocalId>(g.in.rows + (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
-    if (g.weighted) g.in.weight[i] = edges[i].weight;
+    for (std::size_t i = 0; i < m; ++i) rows.src[i] = column_of(rows.src[i]);
+    g.in.column = std::move(rows.src);
+  } else {
+    g.in.column.resize(m);
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < m; ++i) g.in.column[i] = column_of(rows.src[i]);
+    std::vector<Src>().swap(rows.src);
   }
+  if (g.weighted) g.in.weight = std::move(rows.weight);
+  std::vector<double>().swap(rows.weight);
   // Ghosts are sorted by id, hence grouped by owner: ask each owner for its run.
   std::vector<std::int64_t> recv_counts(static_cast<std::size_t>(comm.size()), 0);
   for (GlobalId v : g.ghost_ids) ++recv_counts[static_cast<std::size_t>(part.owner(v))];
@@ -302,6 +361,35 @@ void build_csr_and_halo(const std::vector<Edge>& edges, const Partition& part, D
   std::vector<LocalId> send_index(wanted.size());
   for (std::size_t i = 0; i < wanted.size(); ++i) send_index[i] = static_cast<LocalId>(wanted[i] - lo);
   g.halo = HaloPlan(std::move(send_counts), std::move(send_index), std::move(recv_counts));
+}
+
+// The build after remapping, with sources held as Src (32-bit when every dense id fits).
+// Phase 1: rows under a uniform partition, where all copies of an edge meet and collapse and
+// exact in-degrees are known. Phase 2: rows move to a partition balanced on those degrees.
+template <class Src>
+void build_rows_and_csr(std::vector<Edge>& edges, bool both_directions, const GraphOptions& options, DistGraph& g,
+                        const Comm& comm) {
+  const std::uint64_t n = g.ids.size();
+  const Partition uniform = Partition::uniform(n, comm.size());
+  edges = redistribute(edges, both_directions, [&](GlobalId v) { return uniform.owner(v); }, comm);
+  std::uint64_t duplicates = 0;
+  Rows<Src> rows = collapse_rows<Src>(edges, both_directions, uniform.begin(comm.rank()), uniform.count(comm.rank()),
+                                      g.weighted || options.keep_duplicates, options.keep_duplicates, duplicates);
+  g.stats.duplicates = comm.allreduce(duplicates, ReduceOp::sum);
+  // Multi-edges merged into one edge carry their multiplicity as a weight.
+  if (options.keep_duplicates && g.stats.duplicates > 0) g.weighted = true;
+  std::vector<std::uint64_t> in_degree(rows.rows());
+  for (std::uint64_t r = 0; r < rows.rows(); ++r) in_degree[r] = rows.start[r + 1] - rows.start[r];
+  g.partition = balance_on_in_degree(uniform.begin(comm.rank()), in_degree, n, comm);
+  std::vector<std::uint64_t>().swap(in_degree);
+  rows = redistribute_rows(rows, g.weighted || options.keep_duplicates, g.partition, comm);
+  g.first = g.partition.begin(comm.rank());
+  comm.agree([&] {
+    if (g.partition.count(comm.rank()) > std::numeric_limits<LocalId>::max())
+      throw_input("a rank would own more than 2^32 vertices: use more ranks");
+  });
+  g.in.rows = static_cast<LocalId>(g.partition.count(comm.rank()));
+  build_csr_and_halo(rows, g.partition, g, comm);
 }
 
 }  // namespace
@@ -347,7 +435,8 @@ void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts,
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm) {
   DistGraph g;
   g.weighted = input.weighted;
-  std::vector<Edge> edges = remap(input, options.undirected || !input.directed, g.ids, comm);
+  const bool both_directions = options.undirected || !input.directed;
+  std::vector<Edge> edges = remap(input, g.ids, comm);
   std::vector<RawEdge>().swap(input.edges);
   std::uint64_t dropped_loops = 0;
   if (options.drop_self_loops) {
@@ -355,41 +444,30 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
     std::erase_if(edges, [](const Edge& e) { return e.src == e.dst; });
     dropped_loops = before - edges.size();
   }
-  g.stats.input_edges = comm.allreduce<std::uint64_t>(edges.size(), ReduceOp::sum);
+  std::uint64_t directed_edges = edges.size();  // as read, an undirected edge counting twice
+  if (both_directions) {
+    std::uint64_t reverses = 0;
+#pragma omp parallel for schedule(static) reduction(+ : reverses)
+    for (std::size_t i = 0; i < edges.size(); ++i) reverses += edges[i].src != edges[i].dst ? 1 : 0;
+    directed_edges += reverses;
+  }
+  g.stats.input_edges = comm.allreduce<std::uint64_t>(directed_edges, ReduceOp::sum);
   const std::uint64_t n = g.ids.size();
   comm.agree([&] {
     if (n == 0) throw_input("the graph is empty: the input has no edges and declares no vertices");
   });
-
-  // Phase 1: group in-edges by destination under a uniform partition, collapse duplicates
-  // there (all copies of an edge meet at one rank), and count exact in-degrees.
-  const Partition uniform = Partition::uniform(n, comm.size());
-  edges = redistribute(edges, [&](const Edge& e) { return uniform.owner(e.dst); }, comm);
-  const std::uint64_t duplicates =
-      sort_and_collapse(edges, uniform.begin(comm.rank()), uniform.count(comm.rank()), g.weighted || options.keep_duplicates,
-                        options.keep_duplicates);
-  // Multi-edges merged into one edge carry their multiplicity as a weight.
-  if (options.keep_duplicates && comm.allreduce(duplicates, ReduceOp::sum) > 0) g.weighted = true;
-  std::vector<std::uint64_t> in_degree(uniform.count(comm.rank()), 0);
-  for (const Edge& e : edges) ++in_degree[e.dst - uniform.begin(comm.rank())];
-
-  // Phase 2: balanced partition; edges sorted by dst move as contiguous runs and arrive sorted.
-  g.partition = balance_on_in_degree(uniform.begin(comm.rank()), in_degree, n, comm);
-  std::vector<std::uint64_t>().swap(in_degree);
-  edges = redistribute(edges, [&](const Edge& e) { return g.partition.owner(e.dst); }, comm);
-  g.first = g.partition.begin(comm.rank());
-  comm.agree([&] {
-    if (g.partition.count(comm.rank()) > std::numeric_limits<LocalId>::max())
-      throw_input("a rank would own more than 2^32 vertices: use more ranks");
-  });
-  g.in.rows = static_cast<LocalId>(g.partition.count(comm.rank()));
-
-  build_csr_and_halo(edges, g.partition, g, comm);
+  if (n <= std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1) {
+    build_rows_and_csr<std::uint32_t>(edges, both_directions, options, g, comm);
+  } else {
+    build_rows_and_csr<GlobalId>(edges, both_directions, options, g, comm);
+  }
   compute_out_weights(g, comm);
 
-  std::uint64_t local[5] = {edges.size(), duplicates, 0, 0, 0};
-  for (const Edge& e : edges) local[2] += e.src == e.dst ? 1 : 0;
-  for (LocalId v = 0; v < g.in.rows; ++v) local[3] += g.out_weight[v] == 0.0 ? 1 : 0;
+  std::uint64_t local[3] = {g.in.edges(), 0, 0};  // edges, self-loops, dangling
+  for (LocalId v = 0; v < g.in.rows; ++v) {
+    for (EdgeIndex e = g.in.row_start[v]; e < g.in.row_start[v + 1]; ++e) local[1] += g.in.column[e] == v ? 1 : 0;
+    local[2] += g.out_weight[v] == 0.0 ? 1 : 0;
+  }
   comm.allreduce_inplace<std::uint64_t>(local, ReduceOp::sum);
   std::uint64_t max_deg[2] = {0, 0};
   for (LocalId v = 0; v < g.in.rows; ++v) {
@@ -399,9 +477,8 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   comm.allreduce_inplace<std::uint64_t>(max_deg, ReduceOp::max);
   g.stats.n = n;
   g.stats.m = local[0];
-  g.stats.duplicates = local[1];
-  g.stats.self_loops = options.drop_self_loops ? comm.allreduce(dropped_loops, ReduceOp::sum) : local[2];
-  g.stats.dangling = local[3];
+  g.stats.self_loops = options.drop_self_loops ? comm.allreduce(dropped_loops, ReduceOp::sum) : local[1];
+  g.stats.dangling = local[2];
   g.stats.max_in_degree = max_deg[0];
   g.stats.max_out_degree = max_deg[1];
   return g;

@@ -1,6 +1,7 @@
 #include "perron/core/range.hpp"
 #include "perron/io/binary_edges.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -54,25 +55,32 @@ std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayo
     const auto P = static_cast<std::uint64_t>(comm.size());
     const auto r = static_cast<std::uint64_t>(comm.rank());
     const std::uint64_t first = block_begin(total, r, P), last = block_begin(total, r + 1, P);
-    std::vector<char> raw((last - first) * record);
-    in.seekg(static_cast<std::streamoff>(first * record));
-    in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-    if (static_cast<std::uint64_t>(in.gcount()) != raw.size()) throw_input("cannot read " + path + ": short read");
+    // Read in blocks of at most kBlockRecords records, each converted before the next is
+    // read, so the file's bytes are never held beside the whole edge list.
+    constexpr std::uint64_t kBlockRecords = std::uint64_t{1} << 20;
     edges.resize(last - first);
-    for (std::uint64_t i = 0; i < edges.size(); ++i) {
-      const char* p = raw.data() + i * record;
-      RawEdge& e = edges[i];
-      e.src = id_bytes == 8 ? load_id<std::uint64_t>(p) : load_id<std::uint32_t>(p);
-      e.dst = id_bytes == 8 ? load_id<std::uint64_t>(p + id_bytes) : load_id<std::uint32_t>(p + id_bytes);
-      e.weight = weight_bytes == 0 ? 1.0
-                 : weight_bytes == 4 ? load_weight<float>(p + 2 * id_bytes)
-                                     : load_weight<double>(p + 2 * id_bytes);
-      auto at = [&] { return path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")"; };
-      if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
-        throw_input(at() + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
-                    std::to_string(layout.vertices));
-      if (!std::isfinite(e.weight) || e.weight < 0)
-        throw_input(at() + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
+    std::vector<char> raw(std::min(last - first, kBlockRecords) * record);
+    in.seekg(static_cast<std::streamoff>(first * record));
+    for (std::uint64_t block = 0; block < edges.size(); block += kBlockRecords) {
+      const std::uint64_t count = std::min(kBlockRecords, edges.size() - block);
+      in.read(raw.data(), static_cast<std::streamsize>(count * record));
+      if (static_cast<std::uint64_t>(in.gcount()) != count * record) throw_input("cannot read " + path + ": short read");
+      for (std::uint64_t k = 0; k < count; ++k) {
+        const std::uint64_t i = block + k;
+        const char* p = raw.data() + k * record;
+        RawEdge& e = edges[i];
+        e.src = id_bytes == 8 ? load_id<std::uint64_t>(p) : load_id<std::uint32_t>(p);
+        e.dst = id_bytes == 8 ? load_id<std::uint64_t>(p + id_bytes) : load_id<std::uint32_t>(p + id_bytes);
+        e.weight = weight_bytes == 0 ? 1.0
+                   : weight_bytes == 4 ? load_weight<float>(p + 2 * id_bytes)
+                                       : load_weight<double>(p + 2 * id_bytes);
+        auto at = [&] { return path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")"; };
+        if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
+          throw_input(at() + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
+                      std::to_string(layout.vertices));
+        if (!std::isfinite(e.weight) || e.weight < 0)
+          throw_input(at() + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
+      }
     }
   });
   return edges;

@@ -187,16 +187,23 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
       }
       return ids;
     };
-    const std::vector<std::uint64_t> s_ids = read_ids(prefix + "src", src, b, e - b);
-    const std::vector<std::uint64_t> d_ids = read_ids(prefix + "dst", dst, b, e - b);
-    const std::vector<double> w = has_weight && !spec.ignore_weights ? file.read_slice<double>(prefix + "weight", b, e - b)
-                                                                     : std::vector<double>(e - b, 1.0);
+    // Read in blocks, each converted before the next is read, so the three columns are never
+    // held beside the whole edge list.
+    constexpr std::uint64_t kBlock = std::uint64_t{1} << 22;
+    const bool read_weights = has_weight && !spec.ignore_weights;
     share.edges.resize(e - b);
-    for (std::uint64_t i = 0; i < share.edges.size(); ++i) {
-      if (!std::isfinite(w[i]) || w[i] < 0)
-        throw_input(path + ": " + prefix + "weight[" + std::to_string(b + i) + "] = " + std::to_string(w[i]) +
-                    " is not a finite number >= 0");
-      share.edges[i] = RawEdge{s_ids[i], d_ids[i], w[i]};
+    for (std::uint64_t off = b; off < e; off += kBlock) {
+      const std::uint64_t cnt = std::min(kBlock, e - off);
+      const std::vector<std::uint64_t> s_ids = read_ids(prefix + "src", src, off, cnt);
+      const std::vector<std::uint64_t> d_ids = read_ids(prefix + "dst", dst, off, cnt);
+      const std::vector<double> w = read_weights ? file.read_slice<double>(prefix + "weight", off, cnt) : std::vector<double>{};
+      for (std::uint64_t i = 0; i < cnt; ++i) {
+        const double weight = read_weights ? w[i] : 1.0;
+        if (!std::isfinite(weight) || weight < 0)
+          throw_input(path + ": " + prefix + "weight[" + std::to_string(off + i) + "] = " + std::to_string(weight) +
+                      " is not a finite number >= 0");
+        share.edges[off - b + i] = RawEdge{s_ids[i], d_ids[i], weight};
+      }
     }
     share.weighted = has_weight && !spec.ignore_weights;
     if (file.exists(prefix + "vertices")) {
