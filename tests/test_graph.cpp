@@ -5,6 +5,32 @@
 namespace perron::test {
 namespace {
 
+// EdgeList holds (src, dst) by column and a weight column only once a weight other than 1
+// appears; element access and iteration give the same edges as RawEdge records.
+TEST(EdgeList, WeightsAppearOnlyWhenNeeded) {
+  EdgeList edges{{1, 2, 1.0}, {2, 2, 1.0}};
+  EXPECT_FALSE(edges.has_weights());
+  edges.push_back({3, 1, 2.5});
+  ASSERT_TRUE(edges.has_weights());
+  EXPECT_EQ(edges.weights(), (std::vector<double>{1.0, 1.0, 2.5}));
+  edges.set_weight(0, 0.5);
+  std::vector<RawEdge> seen;
+  for (const RawEdge& e : edges) seen.push_back(e);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].weight, 0.5);
+  EXPECT_EQ(seen[2].src, 3u);
+  EXPECT_EQ(edges.keep_if([](const RawEdge& e) { return e.src != e.dst; }), 1u);  // the self-loop 2 -> 2
+  ASSERT_EQ(edges.size(), 2u);
+  EXPECT_EQ(edges[1].src, 3u);
+  EXPECT_EQ(edges[1].dst, 1u);
+  EXPECT_EQ(edges[1].weight, 2.5);
+  edges.clear_weights();
+  EXPECT_EQ(edges[1].weight, 1.0);
+  edges.resize(4);
+  EXPECT_EQ(edges[3].src, 0u);
+  EXPECT_EQ(edges.records().size(), 4u);
+}
+
 TEST(Partition, BalancesInDegreePlusVertexTerm) {
   const Comm comm = world();
   const std::uint64_t n = 10007;

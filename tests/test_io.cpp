@@ -49,7 +49,7 @@ TEST(TextReader, EveryLineOnceInOrder) {
     for (const int threads : {1, 3}) {
       omp_set_num_threads(threads);
       const TextEdges got = read_text_edges(path, comm);
-      const std::vector<RawEdge> all = comm.allgatherv<RawEdge>(got.edges);
+      const std::vector<RawEdge> all = comm.allgatherv<RawEdge>(got.edges.records());
       ASSERT_EQ(all.size(), expected.size()) << (weighted ? "weighted" : "plain") << ", threads " << threads;
       for (std::size_t i = 0; i < all.size(); ++i) {
         EXPECT_EQ(all[i].src, expected[i].src);
@@ -103,9 +103,9 @@ TEST(TextReader, OnlyCommentsGivesAnEmptyGraphError) {
 TEST(Kronecker, SameGraphForAnyRankCount) {
   const Comm comm = world();
   const KroneckerParams p{10, 8, 42};
-  const std::vector<RawEdge> mine = kronecker_share(p, comm);
+  const std::vector<RawEdge> mine = kronecker_share(p, comm).records();
   const std::vector<RawEdge> all = comm.allgatherv<RawEdge>(mine);
-  const std::vector<RawEdge> serial = kronecker_edges(p, 0, kronecker_edges(p));
+  const std::vector<RawEdge> serial = kronecker_edges(p, 0, kronecker_edges(p)).records();
   ASSERT_EQ(all.size(), serial.size());
   ASSERT_EQ(serial.size(), 8u * 1024u);
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -150,11 +150,11 @@ TEST(IdMap, DenseIdsFollowSortedOriginalIds) {
 TEST(BinaryEdges, RoundTripAndTruncation) {
   const Comm comm = world();
   const KroneckerParams p{8, 4, 7};
-  const std::vector<RawEdge> mine = kronecker_share(p, comm);
+  const EdgeList mine = kronecker_share(p, comm);
   const std::string path = (std::filesystem::temp_directory_path() / ("perron_test_bin_" + std::to_string(comm.size()))).string();
   write_binary_edges(path, mine, comm);
-  const std::vector<RawEdge> back = read_binary_edges(path, BinaryLayout{}, comm);
-  const auto a = comm.allgatherv<RawEdge>(mine), b = comm.allgatherv<RawEdge>(back);
+  const EdgeList back = read_binary_edges(path, BinaryLayout{}, comm);
+  const auto a = comm.allgatherv<RawEdge>(mine.records()), b = comm.allgatherv<RawEdge>(back.records());
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].src == b[i].src && a[i].dst == b[i].dst);
   const std::string truncated = shared_file(comm, "trunc.bin", std::string(20, '\1'));

@@ -28,7 +28,7 @@ class ConvertCommand final : public Command {
     // What --undirected and --drop-self-loops say is applied now, so the file holds the graph
     // the user meant; duplicates stay, as the file is an edge list.
     if (c_.graph.undirected) share.directed = false;
-    if (c_.graph.drop_self_loops) std::erase_if(share.edges, [](const RawEdge& e) { return e.src == e.dst; });
+    if (c_.graph.drop_self_loops) share.edges.keep_if([](const RawEdge& e) { return e.src != e.dst; });
     const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);
     const double load_s = watch.seconds();
     H5Writer file(output.temp_path(), comm);

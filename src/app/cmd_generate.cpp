@@ -32,7 +32,7 @@ class GenerateKroneckerCommand final : public Command {
     comm.agree([&] { validate(p_); });
     AtomicOutput output(output_, overwrite_, comm);
     const Stopwatch watch;
-    const std::vector<RawEdge> edges = kronecker_share(p_, comm);
+    const EdgeList edges = kronecker_share(p_, comm);
     write_binary_edges(output.temp_path(), edges, comm);
     output.commit();
     if (comm.is_root())

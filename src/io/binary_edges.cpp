@@ -32,7 +32,7 @@ double load_weight(const char* p) {
 
 }  // namespace
 
-std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayout& layout, const Comm& comm) {
+EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, const Comm& comm) {
   if (layout.id_width != 32 && layout.id_width != 64)
     throw_usage("--binary-id-width must be 32 or 64, got " + std::to_string(layout.id_width));
   const std::uint64_t id_bytes = static_cast<std::uint64_t>(layout.id_width / 8);
@@ -41,7 +41,7 @@ std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayo
   const std::string shape = "(src, dst" + std::string(weight_bytes ? ", weight" : "") + ") records of " +
                             std::to_string(record) + " bytes (uint" + std::to_string(layout.id_width) + " ids" +
                             (weight_bytes ? ", float" + std::to_string(layout.weight_width) + " weight" : "") + ")";
-  std::vector<RawEdge> edges;
+  EdgeList edges;
   comm.agree([&] {
     require_readable_file(path, "input");
     std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -68,7 +68,7 @@ std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayo
       for (std::uint64_t k = 0; k < count; ++k) {
         const std::uint64_t i = block + k;
         const char* p = raw.data() + k * record;
-        RawEdge& e = edges[i];
+        RawEdge e;
         e.src = id_bytes == 8 ? load_id<std::uint64_t>(p) : load_id<std::uint32_t>(p);
         e.dst = id_bytes == 8 ? load_id<std::uint64_t>(p + id_bytes) : load_id<std::uint32_t>(p + id_bytes);
         e.weight = weight_bytes == 0 ? 1.0
@@ -80,17 +80,18 @@ std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayo
                       std::to_string(layout.vertices));
         if (!std::isfinite(e.weight) || e.weight < 0)
           throw_input(at() + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
+        edges.set(i, e);
       }
     }
   });
   return edges;
 }
 
-void write_binary_edges(const std::string& path, const std::vector<RawEdge>& edges, const Comm& comm) {
+void write_binary_edges(const std::string& path, const EdgeList& edges, const Comm& comm) {
   std::vector<std::uint64_t> pairs(2 * edges.size());
   for (std::size_t i = 0; i < edges.size(); ++i) {
-    pairs[2 * i] = edges[i].src;
-    pairs[2 * i + 1] = edges[i].dst;
+    pairs[2 * i] = edges.src()[i];
+    pairs[2 * i + 1] = edges.dst()[i];
   }
   const std::uint64_t bytes = pairs.size() * sizeof(std::uint64_t);
   const std::uint64_t offset = comm.exscan_sum(bytes);

@@ -192,6 +192,7 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     constexpr std::uint64_t kBlock = std::uint64_t{1} << 22;
     const bool read_weights = has_weight && !spec.ignore_weights;
     share.edges.resize(e - b);
+    if (read_weights) share.edges.weights().assign(e - b, 1.0);
     for (std::uint64_t off = b; off < e; off += kBlock) {
       const std::uint64_t cnt = std::min(kBlock, e - off);
       const std::vector<std::uint64_t> s_ids = read_ids(prefix + "src", src, off, cnt);
@@ -202,7 +203,9 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
         if (!std::isfinite(weight) || weight < 0)
           throw_input(path + ": " + prefix + "weight[" + std::to_string(off + i) + "] = " + std::to_string(weight) +
                       " is not a finite number >= 0");
-        share.edges[off - b + i] = RawEdge{s_ids[i], d_ids[i], weight};
+        share.edges.src()[off - b + i] = s_ids[i];
+        share.edges.dst()[off - b + i] = d_ids[i];
+        if (read_weights) share.edges.weights()[off - b + i] = weight;
       }
     }
     share.weighted = has_weight && !spec.ignore_weights;
@@ -309,8 +312,7 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
                               spec.binary_vertices};
     share.edges = read_binary_edges(spec.input, layout, comm);
     share.weighted = layout.weight_width > 0 && !spec.ignore_weights;
-    if (spec.ignore_weights)
-      for (RawEdge& e : share.edges) e.weight = 1.0;
+    if (spec.ignore_weights) share.edges.clear_weights();
     if (spec.binary_vertices > 0) share.dense_vertex_count = spec.binary_vertices;
   } else {  // evlp
     EvlpProperties props;
@@ -349,14 +351,11 @@ void write_hdf5_edges(H5Writer& file, const std::string& group, const EdgeShare&
   if (g != "/") file.create_group(g);
   const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);
   const std::uint64_t offset = comm.exscan_sum<std::uint64_t>(share.edges.size());
-  std::vector<std::uint64_t> ids(share.edges.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = share.edges[i].src;
-  file.write_distributed<std::uint64_t>(prefix + "src", ids, offset, m, true);
-  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = share.edges[i].dst;
-  file.write_distributed<std::uint64_t>(prefix + "dst", ids, offset, m, true);
+  file.write_distributed<std::uint64_t>(prefix + "src", share.edges.src(), offset, m, true);
+  file.write_distributed<std::uint64_t>(prefix + "dst", share.edges.dst(), offset, m, true);
   if (share.weighted) {
     std::vector<double> w(share.edges.size());
-    for (std::size_t i = 0; i < w.size(); ++i) w[i] = share.edges[i].weight;
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = share.edges.weight(i);
     file.write_distributed<double>(prefix + "weight", w, offset, m, true);
   }
   std::vector<VertexId> declared = share.declared;

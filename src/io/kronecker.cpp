@@ -45,11 +45,12 @@ std::uint64_t kronecker_edges(const KroneckerParams& p) {
   return kronecker_vertices(p) * static_cast<std::uint64_t>(p.edge_factor);
 }
 
-std::vector<RawEdge> kronecker_edges(const KroneckerParams& p, std::uint64_t first, std::uint64_t last) {
+EdgeList kronecker_edges(const KroneckerParams& p, std::uint64_t first, std::uint64_t last) {
   // Initiator thresholds as 53-bit fixed point: A, A+B, A+B+C.
   constexpr double kA = 0.57, kB = 0.19, kC = 0.19;
   const IdScrambler scramble(p.scale, p.seed);
-  std::vector<RawEdge> edges(last - first);
+  EdgeList edges;
+  edges.resize(last - first);
 #pragma omp parallel for schedule(static)
   for (std::uint64_t e = first; e < last; ++e) {
     // SplitMix64 keyed by (seed, e): every edge has its own stream, so the graph does not
@@ -64,12 +65,13 @@ std::vector<RawEdge> kronecker_edges(const KroneckerParams& p, std::uint64_t fir
       src = (src << 1) | row;
       dst = (dst << 1) | col;
     }
-    edges[e - first] = RawEdge{scramble(src), scramble(dst), 1.0};
+    edges.src()[e - first] = scramble(src);
+    edges.dst()[e - first] = scramble(dst);
   }
   return edges;
 }
 
-std::vector<RawEdge> kronecker_share(const KroneckerParams& p, const Comm& comm) {
+EdgeList kronecker_share(const KroneckerParams& p, const Comm& comm) {
   const std::uint64_t m = kronecker_edges(p);
   const auto P = static_cast<std::uint64_t>(comm.size());
   const auto r = static_cast<std::uint64_t>(comm.rank());

@@ -319,22 +319,22 @@ std::vector<const char*> cut_at_lines(const char* begin, const char* end, int pa
 }
 
 // Parses one buffer of whole lines with OpenMP and appends to `out` in file order. Fixed
-// formats (one record per data line) are parsed straight into `out`, each thread at its
-// piece's offset (lines bound the records; comment lines leave gaps, closed afterwards);
-// METIS pieces go through vectors, their sources shifted by the data lines of earlier pieces.
-// Returns the buffer's statistics.
-ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s, std::vector<RawEdge>& out) {
+// formats (one record per data line) are parsed straight into a buffer-sized scratch list,
+// each thread at its piece's offset (lines bound the records; comment lines leave gaps,
+// closed afterwards); METIS pieces go through vectors, their sources shifted by the data lines
+// of earlier pieces. The records then join `out` by column (EdgeList), so the 24-byte records
+// never exceed one buffer's worth. Returns the buffer's statistics.
+ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s, EdgeList& out) {
   const int threads = omp_get_max_threads();
   const std::vector<const char*> cuts = cut_at_lines(begin, end, threads);
   const auto pieces = static_cast<std::size_t>(threads);
   std::vector<std::vector<RawEdge>> parts(s.format == LineFormat::metis ? pieces : 0);
   std::vector<std::size_t> offset(pieces + 1, 0), written(pieces, 0);
   std::vector<ChunkStats> stats(pieces);
-  const std::size_t base = out.size();
+  std::vector<RawEdge> scratch;
   if (s.format != LineFormat::metis) {
     for (std::size_t i = 0; i < pieces; ++i) offset[i + 1] = offset[i] + count_line_starts(cuts[i], cuts[i + 1]);
-    if (out.capacity() < base + offset[pieces]) out.reserve(std::max(base + offset[pieces], 2 * out.capacity()));
-    out.resize(base + offset[pieces]);
+    scratch.resize(offset[pieces]);
   }
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
@@ -345,7 +345,7 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
         return parse_metis_line(line, s, stats[i].data_lines, parts[i], stats[i].saw_value);
       });
     } else {
-      RawEdge* dest = out.data() + base + offset[i];
+      RawEdge* dest = scratch.data() + offset[i];
       parse_chunk(cuts[i], cuts[i + 1], s, stats[i], [&](std::string_view line) {
         auto failure = parse_fixed_line(line, s, dest[written[i]], stats[i].saw_value);
         if (!failure) ++written[i];
@@ -354,26 +354,27 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
     }
   }
   ChunkStats total;
-  std::size_t end_at = base;
+  std::size_t end_at = 0;
   for (std::size_t i = 0; i < pieces; ++i) {
     if (stats[i].error) {
       total.error = ParseError{total.lines + stats[i].error->line, stats[i].error->column, stats[i].error->message};
-      out.resize(base);
       return total;
     }
     if (s.format == LineFormat::metis) {
       for (RawEdge& e : parts[i]) e.src += total.data_lines;
-      out.insert(out.end(), parts[i].begin(), parts[i].end());
+      scratch.insert(scratch.end(), parts[i].begin(), parts[i].end());
+      std::vector<RawEdge>().swap(parts[i]);
     } else {
-      if (end_at != base + offset[i])  // comment lines left a gap: close it
-        std::memmove(out.data() + end_at, out.data() + base + offset[i], written[i] * sizeof(RawEdge));
+      if (end_at != offset[i])  // comment lines left a gap: close it
+        std::memmove(scratch.data() + end_at, scratch.data() + offset[i], written[i] * sizeof(RawEdge));
       end_at += written[i];
     }
     total.lines += stats[i].lines;
     total.data_lines += stats[i].data_lines;
     total.saw_value = total.saw_value || stats[i].saw_value;
   }
-  if (s.format != LineFormat::metis) out.resize(end_at);
+  if (s.format != LineFormat::metis) scratch.resize(end_at);
+  for (const RawEdge& e : scratch) out.push_back(e);
   return total;
 }
 
@@ -452,7 +453,7 @@ Layout probe_layout(const std::string& path, const TextSyntax& s, int extra) {
 // the next block is read (std::async) while the threads parse this one, so reading and parsing
 // overlap; a line cut by a block's end moves to the front of the next.
 ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
-                      std::vector<RawEdge>& out, const ReadProgress& progress) {
+                      EdgeList& out, const ReadProgress& progress) {
   const Fd fd(path);
   const std::uint64_t size = fd.size();
   const std::uint64_t base = std::min(layout.data_begin, size);
@@ -504,7 +505,7 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
       out.reserve(static_cast<std::size_t>(per_byte * 1.05 * static_cast<double>(end - begin)) + 1024);
     }
     if (s.format == LineFormat::metis)
-      for (std::size_t i = first_new; i < out.size(); ++i) out[i].src += total.data_lines;
+      for (std::size_t i = first_new; i < out.size(); ++i) out.src()[i] += total.data_lines;
     if (block.error) {
       total.error = ParseError{total.lines + block.error->line, block.error->column, block.error->message};
       return total;  // (the future's destructor waits for the read in flight)
@@ -525,7 +526,7 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
 // Gzip files: every rank inflates the stream; block b is parsed by rank b mod P, and every
 // rank counts all lines so that its line numbers and METIS vertex numbers are global.
 ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
-                     std::vector<RawEdge>& out, std::uint64_t& lines_before_error, const ReadProgress& progress) {
+                     EdgeList& out, std::uint64_t& lines_before_error, const ReadProgress& progress) {
   Inflater in(path);
   const std::uint64_t compressed = Fd(path).size();
   if (progress && comm.is_root()) progress(0, compressed);
@@ -557,7 +558,7 @@ ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout&
       const std::size_t first_new = out.size();
       ChunkStats mine = parse_buffer(buf.data(), buf.data() + usable, s, out);
       if (s.format == LineFormat::metis)
-        for (std::size_t i = first_new; i < out.size(); ++i) out[i].src += total.data_lines;
+        for (std::size_t i = first_new; i < out.size(); ++i) out.src()[i] += total.data_lines;
       if (mine.error) {
         lines_before_error = total.lines;
         total.error = mine.error;
@@ -687,10 +688,10 @@ TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm
     if (stats.error && error_line == first_error)
       throw_input(path + ":" + std::to_string(error_line) + ":" + std::to_string(stats.error->column) + ": " + stats.error->message);
   });
-  if (syntax.format == LineFormat::metis && !layout.gzip)
-    for (RawEdge& e : file.records) e.src += data_before;
-  if (syntax.format == LineFormat::metis)
-    for (RawEdge& e : file.records) e.src += 1;  // METIS vertices are 1-based
+  if (syntax.format == LineFormat::metis) {
+    const VertexId shift = (layout.gzip ? 0 : data_before) + 1;  // METIS vertices are 1-based
+    for (VertexId& src : file.records.src()) src += shift;
+  }
   file.valued = comm.allreduce<int>(stats.saw_value ? 1 : 0, ReduceOp::max) != 0;
   return file;
 }
@@ -713,7 +714,7 @@ TextIds read_text_ids(const std::string& path, const Comm& comm, int max_fields)
   TextFile f = read_text(path, s, comm);
   TextIds out;
   out.records.reserve(f.records.size());
-  for (const RawEdge& r : f.records) out.records.push_back(IdValue{r.src, r.weight});
+  for (std::size_t i = 0; i < f.records.size(); ++i) out.records.push_back(IdValue{f.records.src()[i], f.records.weight(i)});
   out.valued = f.valued;
   return out;
 }

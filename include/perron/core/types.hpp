@@ -2,7 +2,9 @@
 // Named integer types used across perron. Global vertex ids are 64-bit (graphs beyond 2^32
 // vertices, sparse user ids up to 2^64-1); indices local to one rank are 32-bit, which halves
 // the bytes per edge that the PageRank kernel streams.
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,19 +17,122 @@ using LocalId = std::uint32_t;    // index into one rank's vertex or column arra
 using EdgeIndex = std::uint64_t;  // position in a CSR edge array (may exceed 2^32 per rank)
 using Rank = int;                 // an MPI rank
 
-// One directed edge as it leaves a reader: original ids and a weight (1 when unweighted).
-// The graph build rewrites the ids to dense GlobalIds in place (one type, so that no second
-// copy of the edges is needed).
+// One directed edge as readers and tests see it: original ids and a weight (1 when
+// unweighted). Stored in an EdgeList by column, not as this 24-byte record.
 struct RawEdge {
   VertexId src;
   VertexId dst;
   double weight;
 };
 
+// A rank's edges as read, stored by column: 16 bytes per edge for (src, dst), and 8 more for a
+// weight only once some edge has a weight other than 1 (most graphs never do). The graph
+// build rewrites src and dst to dense ids in place, so the edges are never copied whole.
+// Element access hands out RawEdge values; src(), dst() and weights() expose the columns.
+class EdgeList {
+ public:
+  EdgeList() = default;
+  EdgeList(std::initializer_list<RawEdge> edges) {
+    reserve(edges.size());
+    for (const RawEdge& e : edges) push_back(e);
+  }
+
+  std::size_t size() const { return src_.size(); }
+  bool empty() const { return src_.empty(); }
+  bool has_weights() const { return !weight_.empty(); }
+  double weight(std::size_t i) const { return weight_.empty() ? 1.0 : weight_[i]; }
+  RawEdge operator[](std::size_t i) const { return {src_[i], dst_[i], weight(i)}; }
+
+  void reserve(std::size_t n) {
+    src_.reserve(n), dst_.reserve(n);
+    if (has_weights()) weight_.reserve(n);
+  }
+  // Grows or shrinks to n edges; new edges are (0, 0, 1).
+  void resize(std::size_t n) {
+    src_.resize(n), dst_.resize(n);
+    if (has_weights()) weight_.resize(n, 1.0);
+  }
+  void set(std::size_t i, const RawEdge& e) {
+    src_[i] = e.src, dst_[i] = e.dst;
+    set_weight(i, e.weight);
+  }
+  void set_weight(std::size_t i, double w) {
+    if (w != 1.0 && weight_.empty()) weight_.assign(size(), 1.0);
+    if (!weight_.empty()) weight_[i] = w;
+  }
+  void push_back(const RawEdge& e) {
+    src_.push_back(e.src), dst_.push_back(e.dst);
+    if (!weight_.empty()) {
+      weight_.push_back(e.weight);
+    } else if (e.weight != 1.0) {
+      weight_.assign(size() - 1, 1.0);
+      weight_.push_back(e.weight);
+    }
+  }
+  // Keeps the edges for which keep(edge) is true, in order; returns how many were removed.
+  template <class Keep>
+  std::size_t keep_if(Keep keep) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < size(); ++i) {
+      if (!keep((*this)[i])) continue;
+      src_[out] = src_[i], dst_[out] = dst_[i];
+      if (has_weights()) weight_[out] = weight_[i];
+      ++out;
+    }
+    const std::size_t removed = size() - out;
+    src_.resize(out), dst_.resize(out);
+    if (has_weights()) weight_.resize(out);
+    return removed;
+  }
+  // Drops every weight (all become 1) and frees their column.
+  void clear_weights() { std::vector<double>().swap(weight_); }
+  // Frees everything.
+  void release() {
+    std::vector<VertexId>().swap(src_), std::vector<VertexId>().swap(dst_);
+    clear_weights();
+  }
+  std::vector<RawEdge> records() const {
+    std::vector<RawEdge> out(size());
+    for (std::size_t i = 0; i < size(); ++i) out[i] = (*this)[i];
+    return out;
+  }
+
+  std::vector<VertexId>& src() { return src_; }
+  std::vector<VertexId>& dst() { return dst_; }
+  std::vector<double>& weights() { return weight_; }  // empty, or one per edge
+  const std::vector<VertexId>& src() const { return src_; }
+  const std::vector<VertexId>& dst() const { return dst_; }
+  const std::vector<double>& weights() const { return weight_; }
+
+  // Iteration by value (RawEdge).
+  class const_iterator {
+   public:
+    using value_type = RawEdge;
+    using difference_type = std::ptrdiff_t;
+    const_iterator(const EdgeList* list, std::size_t i) : list_(list), i_(i) {}
+    RawEdge operator*() const { return (*list_)[i_]; }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const EdgeList* list_;
+    std::size_t i_;
+  };
+  const_iterator begin() const { return {this, 0}; }
+  const_iterator end() const { return {this, size()}; }
+
+ private:
+  std::vector<VertexId> src_, dst_;
+  std::vector<double> weight_;
+};
+
 // What one rank holds of a graph as it arrives from a reader or generator, before any
 // redistribution: the io module fills it, the graph module builds a distributed CSR from it.
 struct EdgeShare {
-  std::vector<RawEdge> edges;                        // this rank's share, original ids
+  EdgeList edges;                                    // this rank's share, original ids
   std::vector<VertexId> declared;                    // ids a vertex file declares (this rank's share)
   bool endpoints_must_be_declared = false;           // an endpoint outside `declared` is an error
   std::string edge_source, vertex_source;            // file names for that error message

@@ -18,9 +18,9 @@ struct BinaryLayout {
 
 // Collective. Throws (on every rank) for a size that is not a whole number of records, ids
 // out of range, or weights that are NaN, infinite or negative.
-std::vector<RawEdge> read_binary_edges(const std::string& path, const BinaryLayout& layout, const Comm& comm);
+EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, const Comm& comm);
 
 // Writes every rank's edges, in rank order, as uint64 pairs (collective MPI-IO).
-void write_binary_edges(const std::string& path, const std::vector<RawEdge>& edges, const Comm& comm);
+void write_binary_edges(const std::string& path, const EdgeList& edges, const Comm& comm);
 
 }  // namespace perron

@@ -24,10 +24,10 @@ std::uint64_t kronecker_vertices(const KroneckerParams& p);
 std::uint64_t kronecker_edges(const KroneckerParams& p);
 
 // Edges [first, last) of the graph, weight 1.
-std::vector<RawEdge> kronecker_edges(const KroneckerParams& p, std::uint64_t first, std::uint64_t last);
+EdgeList kronecker_edges(const KroneckerParams& p, std::uint64_t first, std::uint64_t last);
 
 // This rank's contiguous share of the graph's edges.
-std::vector<RawEdge> kronecker_share(const KroneckerParams& p, const Comm& comm);
+EdgeList kronecker_share(const KroneckerParams& p, const Comm& comm);
 
 // Checks the parameters; throws a usage error naming the bad one.
 void validate(const KroneckerParams& p);

@@ -50,7 +50,7 @@ struct TextSyntax {
 };
 
 struct TextFile {
-  std::vector<RawEdge> records;      // this rank's records (id files: id in src, value in weight)
+  EdgeList records;                  // this rank's records (id files: id in src, value in weight)
   bool valued = false;               // a value column appeared on any rank
   std::uint64_t data_lines = 0;      // non-comment lines after the header, all ranks
   std::vector<std::string> header;   // the header lines, the same on every rank
@@ -69,7 +69,7 @@ std::vector<std::string> first_data_lines(const std::string& path, int count, co
 
 // Convenience forms of read_text.
 struct TextEdges {
-  std::vector<RawEdge> edges;
+  EdgeList edges;
   bool weighted = false;
 };
 TextEdges read_text_edges(const std::string& path, const Comm& comm, bool ignore_weights = false, int header_lines = 0,
