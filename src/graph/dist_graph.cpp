@@ -55,11 +55,11 @@ EdgeList redistribute(EdgeList& edges, bool both_directions, OwnerFn owner, cons
       offset += n;
       counts[r] += n;
     }
-  // Each column is bucketed, sent and freed in turn, so at most one column of the bucketed
-  // copy travels beside the input.
-  // Weights travel when any rank has them (every rank must make the same calls).
+  // Each column is bucketed, sent and freed in turn; `drop` frees what the remaining columns no
+  // longer need before the exchange. Directed edges send src first (owners come from dst), so
+  // the peak is the input plus one bucketed column (24 bytes per edge, not 40).
   const bool weighted = comm.allreduce(edges.has_weights() ? 1 : 0, ReduceOp::max) != 0;
-  auto send_column = [&](auto column_of) {
+  auto send_column = [&](auto column_of, auto drop) {
     using T = std::decay_t<decltype(column_of(std::size_t{0}))>;
     std::vector<T> send(static_cast<std::size_t>(offset));
     std::vector<std::int64_t> next(at);
@@ -70,18 +70,20 @@ EdgeList redistribute(EdgeList& edges, bool both_directions, OwnerFn owner, cons
         send[static_cast<std::size_t>(next[c * P + o]++)] = column_of(i);
         if (const std::size_t o2 = other_owner(i, o); o2 < P) send[static_cast<std::size_t>(next[c * P + o2]++)] = column_of(i);
       }
+    drop();
     return comm.alltoallv<T>(send, counts);
   };
+  const auto src_of = [&](std::size_t i) { return src[i]; };
+  const auto dst_of = [&](std::size_t i) { return dst[i]; };
   EdgeList out;
-  std::vector<double> weights;
-  if (weighted) weights = send_column([&](std::size_t i) { return edges.weight(i); });
-  edges.clear_weights();
-  std::vector<GlobalId> got_src = send_column([&](std::size_t i) { return src[i]; });
-  std::vector<GlobalId> got_dst = send_column([&](std::size_t i) { return dst[i]; });
-  edges.release();
-  out.src() = std::move(got_src);
-  out.dst() = std::move(got_dst);
-  if (weighted) out.weights() = std::move(weights);
+  if (weighted) out.weights() = send_column([&](std::size_t i) { return edges.weight(i); }, [&] { edges.clear_weights(); });
+  if (!both_directions) {
+    out.src() = send_column(src_of, [&] { std::vector<VertexId>().swap(edges.src()); });
+    out.dst() = send_column(dst_of, [&] { edges.release(); });
+  } else {
+    out.dst() = send_column(dst_of, [] {});
+    out.src() = send_column(src_of, [&] { edges.release(); });
+  }
   return out;
 }
 
