@@ -26,57 +26,60 @@ PanelMasks panel_masks(int width) {
   return {mask(width), mask(width - 16)};
 }
 
-// One 12×32 (or R×32) block of S = scale·Q Kᵀ over the whole inner dimension d.
+// The register block: R rows × 32 columns of a product in 2R zmm accumulators.
 template <int R>
-PERRON_AVX512 void score_block(const float* q, int d, const float* panel, float scale, float* s, int lds, PanelMasks m) {
+struct Accumulators {
   __m512 lo[R], hi[R];
+};
+
+// acc = A·B for one R×32 block: A row-major (R rows of n, `lda` apart), B a packed panel of n
+// rows of 32 floats. Each step loads B's row once and broadcasts one element of each A row:
+// 2R FMAs against R + 2 loads. The sums run in order of the inner index, from zero.
+template <int R>
+PERRON_AVX512 __attribute__((always_inline)) inline Accumulators<R> block_product(const float* a, std::ptrdiff_t lda, int n,
+                                                                                 const float* panel) {
+  Accumulators<R> acc;
 #pragma GCC unroll 12
-  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
-  for (int k = 0; k < d; ++k) {
+  for (int r = 0; r < R; ++r) acc.lo[r] = acc.hi[r] = _mm512_setzero_ps();
+  for (int k = 0; k < n; ++k) {
     const __m512 b_lo = _mm512_loadu_ps(panel + static_cast<std::ptrdiff_t>(k) * kKeyPanel);
     const __m512 b_hi = _mm512_loadu_ps(panel + static_cast<std::ptrdiff_t>(k) * kKeyPanel + 16);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(q[static_cast<std::ptrdiff_t>(r) * d + k]);
-      lo[r] = _mm512_fmadd_ps(a, b_lo, lo[r]);
-      hi[r] = _mm512_fmadd_ps(a, b_hi, hi[r]);
+      const __m512 x = _mm512_set1_ps(a[r * lda + k]);
+      acc.lo[r] = _mm512_fmadd_ps(x, b_lo, acc.lo[r]);
+      acc.hi[r] = _mm512_fmadd_ps(x, b_hi, acc.hi[r]);
     }
   }
+  return acc;
+}
+
+// One 12×32 (or R×32) block of S = scale·Q Kᵀ over the whole inner dimension d.
+template <int R>
+PERRON_AVX512 void score_block(const float* q, int d, const float* panel, float scale, float* s, int lds, PanelMasks m) {
+  const Accumulators<R> acc = block_product<R>(q, d, d, panel);
   const __m512 sc = _mm512_set1_ps(scale);
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     float* row = s + static_cast<std::ptrdiff_t>(r) * lds;
-    _mm512_mask_storeu_ps(row, m.lo, _mm512_mul_ps(lo[r], sc));
-    _mm512_mask_storeu_ps(row + 16, m.hi, _mm512_mul_ps(hi[r], sc));
+    _mm512_mask_storeu_ps(row, m.lo, _mm512_mul_ps(acc.lo[r], sc));
+    _mm512_mask_storeu_ps(row + 16, m.hi, _mm512_mul_ps(acc.hi[r], sc));
   }
 }
 
 // One R×32 block of O ← diag(rescale)·O + P V over `cols` keys, V as one packed 32-wide
-// panel (pack_values). The products
-// sum from zero and join O once at the end (as SGEMM with β = 1 does): adding each of them
-// to the running O instead tripled the rounding error.
+// panel (pack_values). The products sum from zero and join O once at the end (as SGEMM with
+// β = 1 does): adding each of them to the running O instead tripled the rounding error.
 template <int R>
 PERRON_AVX512 void value_block(const float* p, int ldp, int cols, const float* panel, int dv, const float* rescale, float* o,
                                PanelMasks m) {
-  __m512 lo[R], hi[R];
-#pragma GCC unroll 12
-  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
-  for (int c = 0; c < cols; ++c) {
-    const __m512 b_lo = _mm512_loadu_ps(panel + static_cast<std::ptrdiff_t>(c) * kKeyPanel);
-    const __m512 b_hi = _mm512_loadu_ps(panel + static_cast<std::ptrdiff_t>(c) * kKeyPanel + 16);
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(p[static_cast<std::ptrdiff_t>(r) * ldp + c]);
-      lo[r] = _mm512_fmadd_ps(a, b_lo, lo[r]);
-      hi[r] = _mm512_fmadd_ps(a, b_hi, hi[r]);
-    }
-  }
+  const Accumulators<R> acc = block_product<R>(p, ldp, cols, panel);
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     float* orow = o + static_cast<std::ptrdiff_t>(r) * dv;
     const __m512 f = _mm512_set1_ps(rescale[r]);
-    _mm512_mask_storeu_ps(orow, m.lo, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m.lo, orow), f, lo[r]));
-    _mm512_mask_storeu_ps(orow + 16, m.hi, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m.hi, orow + 16), f, hi[r]));
+    _mm512_mask_storeu_ps(orow, m.lo, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m.lo, orow), f, acc.lo[r]));
+    _mm512_mask_storeu_ps(orow + 16, m.hi, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m.hi, orow + 16), f, acc.hi[r]));
   }
 }
 
