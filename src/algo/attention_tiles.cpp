@@ -104,39 +104,37 @@ bool register_tiles_available() {
   return available;
 }
 
-std::size_t packed_keys_size(int cols, int d) {
-  const auto panels = static_cast<std::size_t>((cols + kKeyPanel - 1) / kKeyPanel);
-  return panels * kKeyPanel * static_cast<std::size_t>(d);
+namespace {
+
+// The one packing both operands use: panels of 32 "lanes" (keys of K, output columns of V),
+// each panel `lines` rows of 32 floats, zero past the last lane. Element (lane, line) is read
+// at a[lane·lane_stride + line·line_stride].
+std::size_t panels_size(int lanes, int lines) {
+  const auto panels = static_cast<std::size_t>((lanes + kKeyPanel - 1) / kKeyPanel);
+  return panels * kKeyPanel * static_cast<std::size_t>(lines);
 }
 
-void pack_keys(const float* k, int cols, int d, float* out) {
-  for (int c0 = 0; c0 < cols; c0 += kKeyPanel) {
-    float* panel = out + static_cast<std::ptrdiff_t>(c0) * d;
-    const int width = std::min(kKeyPanel, cols - c0);
-    for (int kk = 0; kk < d; ++kk) {
-      float* line = panel + static_cast<std::ptrdiff_t>(kk) * kKeyPanel;
-      for (int c = 0; c < width; ++c) line[c] = k[static_cast<std::ptrdiff_t>(c0 + c) * d + kk];
-      std::fill(line + width, line + kKeyPanel, 0.0f);
+void pack_panels(const float* a, int lanes, int lines, std::ptrdiff_t lane_stride, std::ptrdiff_t line_stride, float* out) {
+  for (int p0 = 0; p0 < lanes; p0 += kKeyPanel) {
+    float* panel = out + static_cast<std::ptrdiff_t>(p0) * lines;
+    const int width = std::min(kKeyPanel, lanes - p0);
+    for (int line = 0; line < lines; ++line) {
+      float* row = panel + static_cast<std::ptrdiff_t>(line) * kKeyPanel;
+      for (int j = 0; j < width; ++j) row[j] = a[(p0 + j) * lane_stride + line * line_stride];
+      std::fill(row + width, row + kKeyPanel, 0.0f);
     }
   }
 }
 
-std::size_t packed_values_size(int rows, int dv) {
-  const auto panels = static_cast<std::size_t>((dv + kKeyPanel - 1) / kKeyPanel);
-  return panels * kKeyPanel * static_cast<std::size_t>(rows);
-}
+}  // namespace
 
-void pack_values(const float* v, int rows, int dv, float* out) {
-  for (int e0 = 0; e0 < dv; e0 += kKeyPanel) {
-    float* panel = out + static_cast<std::ptrdiff_t>(e0) * rows;
-    const int width = std::min(kKeyPanel, dv - e0);
-    for (int c = 0; c < rows; ++c) {
-      float* line = panel + static_cast<std::ptrdiff_t>(c) * kKeyPanel;
-      std::copy_n(v + static_cast<std::ptrdiff_t>(c) * dv + e0, width, line);
-      std::fill(line + width, line + kKeyPanel, 0.0f);
-    }
-  }
-}
+std::size_t packed_keys_size(int cols, int d) { return panels_size(cols, d); }
+
+void pack_keys(const float* k, int cols, int d, float* out) { pack_panels(k, cols, d, d, 1, out); }
+
+std::size_t packed_values_size(int rows, int dv) { return panels_size(dv, rows); }
+
+void pack_values(const float* v, int rows, int dv, float* out) { pack_panels(v, dv, rows, 1, dv, out); }
 
 // Panels outer, row blocks inner: one 32-key panel (32·d floats, 16 KB at d = 128) stays in
 // L1 while the query rows stream past it.

@@ -374,7 +374,22 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
     total.saw_value = total.saw_value || stats[i].saw_value;
   }
   if (s.format != LineFormat::metis) scratch.resize(end_at);
-  for (const RawEdge& e : scratch) out.push_back(e);
+  // Into the list by column, on all threads (a serial push_back per record cost ~10% of a read).
+  int weighted = out.has_weights() ? 1 : 0;
+#pragma omp parallel for schedule(static) reduction(max : weighted)
+  for (std::size_t i = 0; i < scratch.size(); ++i) weighted = std::max(weighted, scratch[i].weight != 1.0 ? 1 : 0);
+  const std::size_t base = out.size();
+  out.resize(base + scratch.size());
+  if (weighted) out.ensure_weights();
+  VertexId* const src = out.src().data() + base;
+  VertexId* const dst = out.dst().data() + base;
+  double* const weight = weighted ? out.weights().data() + base : nullptr;
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < scratch.size(); ++i) {
+    src[i] = scratch[i].src;
+    dst[i] = scratch[i].dst;
+    if (weight) weight[i] = scratch[i].weight;
+  }
   return total;
 }
 

@@ -84,6 +84,10 @@ class EdgeList {
     if (has_weights()) weight_.resize(out);
     return removed;
   }
+  // Gives the list its weight column (all 1 until set).
+  void ensure_weights() {
+    if (weight_.empty()) weight_.assign(size(), 1.0);
+  }
   // Drops every weight (all become 1) and frees their column.
   void clear_weights() { std::vector<double>().swap(weight_); }
   // Frees everything.
