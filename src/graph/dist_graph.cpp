@@ -191,6 +191,20 @@ struct Rows {
   std::uint64_t rows() const { return start.size() - 1; }
 };
 
+// Two ways to read the edges' endpoints: the EdgeList's two 64-bit columns, or one column of
+// (src << 32) | dst when every dense id fits in 32 bits (8 bytes per edge instead of 16).
+struct ColumnEnds {
+  const GlobalId* s;
+  const GlobalId* d;
+  GlobalId src(std::size_t i) const { return s[i]; }
+  GlobalId dst(std::size_t i) const { return d[i]; }
+};
+struct PackedEnds {
+  const std::uint64_t* key;
+  GlobalId src(std::size_t i) const { return key[i] >> 32; }
+  GlobalId dst(std::size_t i) const { return key[i] & 0xffffffffu; }
+};
+
 // Groups this rank's edges by destination row [first, first + rows) and merges repeated
 // (dst, src): the largest weight survives, or with sum_weights (multi-edges) their sum.
 // Consumes `edges`; counts the merged entries into `duplicates`.
@@ -200,25 +214,47 @@ struct Rows {
 // twice the edges. A counting sort by row (parallel, atomic slot counters, so the order inside
 // a row is arbitrary until each row sorts its few sources) moves only the source (4 or 8
 // bytes) and the weight when weights count, not the 24-byte edge; O(m + Σ d log d).
+// With 32-bit sources the edges are first packed into their src column and the dst column is
+// freed, so the sort holds 8 + 4 bytes per edge, not 16 + 4.
+template <class Src, class Ends>
+Rows<Src> collapse_rows(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
+                        bool weights_count, bool sum_weights, std::uint64_t& duplicates);
+
 template <class Src>
 Rows<Src> collapse_rows(EdgeList& edges, bool both_directions, GlobalId first, std::uint64_t rows, bool weights_count,
                         bool sum_weights, std::uint64_t& duplicates) {
-  const std::uint64_t m = edges.size();
+  if constexpr (sizeof(Src) == 4) {
+    std::uint64_t* const key = edges.src().data();
+    const GlobalId* const dst = edges.dst().data();
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < edges.size(); ++i) key[i] = key[i] << 32 | dst[i];
+    std::vector<GlobalId>().swap(edges.dst());
+    return collapse_rows<Src>(edges, PackedEnds{key}, both_directions, first, rows, weights_count, sum_weights, duplicates);
+  } else {
+    return collapse_rows<Src>(edges, ColumnEnds{edges.src().data(), edges.dst().data()}, both_directions, first, rows,
+                              weights_count, sum_weights, duplicates);
+  }
+}
+
+template <class Src, class Ends>
+Rows<Src> collapse_rows(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
+                        bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
+  const std::uint64_t m = edges.src().size();
   const auto owns = [=](GlobalId v) { return v - first < rows; };  // unsigned: v < first wraps high
-  // Raw pointers: through the vectors, every store into the rows made the compiler reload
-  // the columns' addresses (the loops ran 25% slower).
-  const GlobalId* const esrc = edges.src().data();
-  const GlobalId* const edst = edges.dst().data();
+  // Raw pointers (inside `ends` too): through the vectors, every store into the rows made the
+  // compiler reload the columns' addresses (the loops ran 25% slower).
   const double* const ew = edges.has_weights() ? edges.weights().data() : nullptr;
-  const auto reverse_too = [=](std::size_t i) { return both_directions && esrc[i] != edst[i] && owns(esrc[i]); };
+  const auto reverse_too = [=](std::size_t i) {
+    return both_directions && ends.src(i) != ends.dst(i) && owns(ends.src(i));
+  };
   Rows<Src> out;
   out.first = first;
   std::vector<EdgeIndex> start(rows + 1, 0);
   EdgeIndex* const at = start.data();
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < m; ++i) {
-    if (owns(edst[i])) std::atomic_ref<EdgeIndex>(at[edst[i] - first + 1]).fetch_add(1, std::memory_order_relaxed);
-    if (reverse_too(i)) std::atomic_ref<EdgeIndex>(at[esrc[i] - first + 1]).fetch_add(1, std::memory_order_relaxed);
+    if (owns(ends.dst(i))) std::atomic_ref<EdgeIndex>(at[ends.dst(i) - first + 1]).fetch_add(1, std::memory_order_relaxed);
+    if (reverse_too(i)) std::atomic_ref<EdgeIndex>(at[ends.src(i) - first + 1]).fetch_add(1, std::memory_order_relaxed);
   }
   std::partial_sum(start.begin(), start.end(), start.begin());
   std::vector<Src>& src = out.src;
@@ -237,8 +273,8 @@ Rows<Src> collapse_rows(EdgeList& edges, bool both_directions, GlobalId first, s
     };
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < m; ++i) {
-      if (owns(edst[i])) place(edst[i], esrc[i], i);
-      if (reverse_too(i)) place(esrc[i], edst[i], i);
+      if (owns(ends.dst(i))) place(ends.dst(i), ends.src(i), i);
+      if (reverse_too(i)) place(ends.src(i), ends.dst(i), i);
     }
     std::copy_backward(start.begin(), start.end() - 1, start.end());
     start[0] = 0;
