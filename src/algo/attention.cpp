@@ -186,7 +186,7 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
   const int tq = std::max(1, p.tile_q), tk = std::max(1, p.tile_k);
   const std::vector<kernels::Tile> tiles = kernels::tiles_of(q_segments, tq);
   const auto q_tiles = static_cast<std::int64_t>(tiles.size());
-  std::vector<float> packed;  // avx512: the block's key tiles as pack_keys lays them out
+  std::vector<float> packed;  // avx512: the block's K and V tiles as pack_keys / pack_values lay them out
   kernels::ring_pass(comm, current, next, [&](const std::vector<std::byte>& block) {
     const kernels::BlockHeader h = kernels::read_header(block);
     const std::int64_t block_rows = h.rows();

@@ -18,13 +18,12 @@ namespace {
 // so every pass writes its output in the same order.
 constexpr std::uint64_t kChunks = 256;
 
-// Sends every edge to the owner of its destination, in the order held: a parallel stable
-// counting sort into rank buckets (counts per chunk, then each chunk writes at its offsets),
-// one Alltoallv. With both_directions an edge u–v also goes to the owner of u when that is
-// another rank, so that every rank receives the edges that touch its vertices from either end
-// (collapse_rows then reads each from the end it owns). The input is freed before the
-// exchange, so at most the bucketed copy and what arrives are held at once; on one rank the
-// edges stay where they are.
+// Sends every edge to the owner of its destination (owner(v): the rank of vertex v), in the
+// order held: a parallel stable counting sort into rank buckets (counts per chunk, then each
+// chunk writes at its offsets), one Alltoallv per column. With both_directions an edge u–v
+// also goes to the owner of u when that is another rank, so that every rank receives the
+// edges that touch its vertices from either end (collapse_rows then reads each from the end it
+// owns). On one rank the edges stay where they are.
 template <class OwnerFn>
 EdgeList redistribute(EdgeList& edges, bool both_directions, OwnerFn owner, const Comm& comm) {
   if (comm.size() == 1) return std::move(edges);
