@@ -213,31 +213,10 @@ struct PackedEnds {
 // twice the edges. A counting sort by row (parallel, atomic slot counters, so the order inside
 // a row is arbitrary until each row sorts its few sources) moves only the source (4 or 8
 // bytes) and the weight when weights count, not the 24-byte edge; O(m + Σ d log d).
-// With 32-bit sources the edges are first packed into their src column and the dst column is
-// freed, so the sort holds 8 + 4 bytes per edge, not 16 + 4.
+// `ends` reads the endpoints (collapse_rows below chooses how).
 template <class Src, class Ends>
-Rows<Src> collapse_rows(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
-                        bool weights_count, bool sum_weights, std::uint64_t& duplicates);
-
-template <class Src>
-Rows<Src> collapse_rows(EdgeList& edges, bool both_directions, GlobalId first, std::uint64_t rows, bool weights_count,
-                        bool sum_weights, std::uint64_t& duplicates) {
-  if constexpr (sizeof(Src) == 4) {
-    std::uint64_t* const key = edges.src().data();
-    const GlobalId* const dst = edges.dst().data();
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < edges.size(); ++i) key[i] = key[i] << 32 | dst[i];
-    std::vector<GlobalId>().swap(edges.dst());
-    return collapse_rows<Src>(edges, PackedEnds{key}, both_directions, first, rows, weights_count, sum_weights, duplicates);
-  } else {
-    return collapse_rows<Src>(edges, ColumnEnds{edges.src().data(), edges.dst().data()}, both_directions, first, rows,
-                              weights_count, sum_weights, duplicates);
-  }
-}
-
-template <class Src, class Ends>
-Rows<Src> collapse_rows(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
-                        bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
+Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
+                             bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
   const std::uint64_t m = edges.src().size();
   const auto owns = [=](GlobalId v) { return v - first < rows; };  // unsigned: v < first wraps high
   // Raw pointers (inside `ends` too): through the vectors, every store into the rows made the
@@ -326,6 +305,24 @@ Rows<Src> collapse_rows(EdgeList& edges, Ends ends, bool both_directions, Global
   }
   out.start = std::move(kept);
   return out;
+}
+
+// collapse_rows_from, after packing: with 32-bit sources the edges are first packed into their
+// src column and the dst column is freed, so the sort holds 8 + 4 bytes per edge, not 16 + 4.
+template <class Src>
+Rows<Src> collapse_rows(EdgeList& edges, bool both_directions, GlobalId first, std::uint64_t rows, bool weights_count,
+                        bool sum_weights, std::uint64_t& duplicates) {
+  if constexpr (sizeof(Src) == 4) {
+    std::uint64_t* const key = edges.src().data();
+    const GlobalId* const dst = edges.dst().data();
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < edges.size(); ++i) key[i] = key[i] << 32 | dst[i];
+    std::vector<GlobalId>().swap(edges.dst());
+    return collapse_rows_from<Src>(edges, PackedEnds{key}, both_directions, first, rows, weights_count, sum_weights, duplicates);
+  } else {
+    return collapse_rows_from<Src>(edges, ColumnEnds{edges.src().data(), edges.dst().data()}, both_directions, first, rows,
+                                   weights_count, sum_weights, duplicates);
+  }
 }
 
 // Collective: moves rows to the ranks that own them under `target`. A rank's rows form one
