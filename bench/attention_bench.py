@@ -71,6 +71,12 @@ except subprocess.CalledProcessError:
     have_torch = False
 
 
+def flops(c):
+    """Flops credited to one attention pass of configuration c: 4·N²·d, half for causal."""
+    n, d, causal = c[:3]
+    return 4.0 * n * n * d * (0.5 if causal else 1.0)
+
+
 def perron_gflops(c, kernel):
     """One perron run of configuration c with the given tile kernel: (GFLOP/s, peak RSS bytes)."""
     n, d, causal, ranks, t = c
@@ -82,8 +88,7 @@ def perron_gflops(c, kernel):
     run(cmd, OMP_NUM_THREADS=str(t))
     with h5py.File(out) as f:
         p = f["provenance"].attrs
-        flops = 4.0 * n * n * d * (0.5 if causal else 1.0)
-        return flops / p["compute_s"] / 1e9, int(p["peak_rss_bytes_max_rank"])
+        return flops(c) / p["compute_s"] / 1e9, int(p["peak_rss_bytes_max_rank"])
 
 
 for rep in range(a.repetitions):
@@ -98,7 +103,7 @@ for rep in range(a.repetitions):
         if have_torch and ranks == 1:
             seconds = float(run(["/usr/bin/python3", "-c", TORCH, inputs[(n, d)], str(t), "1" if causal else "0"],
                                 OMP_NUM_THREADS=str(t)).strip())
-            torch_samples[c].append(4.0 * n * n * d * (0.5 if causal else 1.0) / seconds / 1e9)
+            torch_samples[c].append(flops(c) / seconds / 1e9)
     print("repetition %d/%d done" % (rep + 1, a.repetitions), flush=True)
 ceiling = statistics.median(ceilings)
 rows = []
