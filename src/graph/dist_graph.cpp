@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <limits>
 #include <numeric>
 #include <parallel/algorithm>
@@ -9,6 +10,7 @@
 #include <type_traits>
 
 #include "perron/core/error.hpp"
+#include "perron/core/hash.hpp"
 #include "perron/core/range.hpp"
 
 namespace perron {
@@ -18,30 +20,45 @@ namespace {
 // so every pass writes its output in the same order.
 constexpr std::uint64_t kChunks = 256;
 
+// Two ways to read the edges' endpoints: the EdgeList's two 64-bit columns, or one column of
+// (src << 32) | dst when every dense id fits in 32 bits (8 bytes per edge instead of 16).
+struct ColumnEnds {
+  const GlobalId* s;
+  const GlobalId* d;
+  GlobalId src(std::size_t i) const { return s[i]; }
+  GlobalId dst(std::size_t i) const { return d[i]; }
+};
+struct PackedEnds {
+  const std::uint64_t* key;
+  GlobalId src(std::size_t i) const { return key[i] >> 32; }
+  GlobalId dst(std::size_t i) const { return key[i] & 0xffffffffu; }
+};
+
 // Sends every edge to the owner of its destination (owner(v): the rank of vertex v), in the
 // order held: a parallel stable counting sort into rank buckets (counts per chunk, then each
 // chunk writes at its offsets), one Alltoallv per column. With both_directions an edge u–v
 // also goes to the owner of u when that is another rank, so that every rank receives the
-// edges that touch its vertices from either end (collapse_rows then reads each from the end it
-// owns). On one rank the edges stay where they are.
-template <class OwnerFn>
-EdgeList redistribute(EdgeList& edges, bool both_directions, OwnerFn owner, const Comm& comm) {
+// edges that touch its vertices from either end (collapse_rows_from then reads each from the
+// end it owns). `ends` reads the endpoints: packed edges (PackedEnds: one key column, the dst
+// column already freed) travel as that one column, 8 bytes an edge instead of 16, and arrive
+// packed. On one rank the edges stay where they are.
+template <class Ends, class OwnerFn>
+EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn owner, const Comm& comm) {
   if (comm.size() == 1) return std::move(edges);
+  constexpr bool packed = std::is_same_v<Ends, PackedEnds>;
   const auto P = static_cast<std::size_t>(comm.size());
   const std::uint64_t m = edges.size();
-  const std::vector<GlobalId>& src = edges.src();
-  const std::vector<GlobalId>& dst = edges.dst();
   // The second owner of edge i, or P when it has none.
   auto other_owner = [&](std::size_t i, std::size_t first_owner) {
-    if (!both_directions || src[i] == dst[i]) return P;
-    const auto o = static_cast<std::size_t>(owner(src[i]));
+    if (!both_directions || ends.src(i) == ends.dst(i)) return P;
+    const auto o = static_cast<std::size_t>(owner(ends.src(i)));
     return o == first_owner ? P : o;
   };
   std::vector<std::int64_t> at(kChunks * P, 0);  // per (chunk, rank): count, then offset
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::uint64_t c = 0; c < kChunks; ++c)
     for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i) {
-      const auto o = static_cast<std::size_t>(owner(dst[i]));
+      const auto o = static_cast<std::size_t>(owner(ends.dst(i)));
       ++at[c * P + o];
       if (const std::size_t o2 = other_owner(i, o); o2 < P) ++at[c * P + o2];
     }
@@ -65,23 +82,23 @@ EdgeList redistribute(EdgeList& edges, bool both_directions, OwnerFn owner, cons
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::uint64_t c = 0; c < kChunks; ++c)
       for (std::uint64_t i = block_begin(m, c, kChunks); i < block_begin(m, c + 1, kChunks); ++i) {
-        const auto o = static_cast<std::size_t>(owner(dst[i]));
+        const auto o = static_cast<std::size_t>(owner(ends.dst(i)));
         send[static_cast<std::size_t>(next[c * P + o]++)] = column_of(i);
         if (const std::size_t o2 = other_owner(i, o); o2 < P) send[static_cast<std::size_t>(next[c * P + o2]++)] = column_of(i);
       }
     drop();
     return comm.alltoallv<T>(send, counts);
   };
-  const auto src_of = [&](std::size_t i) { return src[i]; };
-  const auto dst_of = [&](std::size_t i) { return dst[i]; };
   EdgeList out;
   if (weighted) out.weights() = send_column([&](std::size_t i) { return edges.weight(i); }, [&] { edges.clear_weights(); });
-  if (!both_directions) {
-    out.src() = send_column(src_of, [&] { std::vector<VertexId>().swap(edges.src()); });
-    out.dst() = send_column(dst_of, [&] { edges.release(); });
+  if constexpr (packed) {
+    out.src() = send_column([&](std::size_t i) { return ends.key[i]; }, [&] { edges.release(); });
+  } else if (!both_directions) {
+    out.src() = send_column([&](std::size_t i) { return ends.src(i); }, [&] { std::vector<VertexId>().swap(edges.src()); });
+    out.dst() = send_column([&](std::size_t i) { return ends.dst(i); }, [&] { edges.release(); });
   } else {
-    out.dst() = send_column(dst_of, [] {});
-    out.src() = send_column(src_of, [&] { edges.release(); });
+    out.dst() = send_column([&](std::size_t i) { return ends.dst(i); }, [] {});
+    out.src() = send_column([&](std::size_t i) { return ends.src(i); }, [&] { edges.release(); });
   }
   return out;
 }
@@ -190,20 +207,6 @@ struct Rows {
   std::uint64_t rows() const { return start.size() - 1; }
 };
 
-// Two ways to read the edges' endpoints: the EdgeList's two 64-bit columns, or one column of
-// (src << 32) | dst when every dense id fits in 32 bits (8 bytes per edge instead of 16).
-struct ColumnEnds {
-  const GlobalId* s;
-  const GlobalId* d;
-  GlobalId src(std::size_t i) const { return s[i]; }
-  GlobalId dst(std::size_t i) const { return d[i]; }
-};
-struct PackedEnds {
-  const std::uint64_t* key;
-  GlobalId src(std::size_t i) const { return key[i] >> 32; }
-  GlobalId dst(std::size_t i) const { return key[i] & 0xffffffffu; }
-};
-
 // Groups this rank's edges by destination row [first, first + rows) and merges repeated
 // (dst, src): the largest weight survives, or with sum_weights (multi-edges) their sum.
 // Consumes `edges`; counts the merged entries into `duplicates`.
@@ -213,7 +216,7 @@ struct PackedEnds {
 // twice the edges. A counting sort by row (parallel, atomic slot counters, so the order inside
 // a row is arbitrary until each row sorts its few sources) moves only the source (4 or 8
 // bytes) and the weight when weights count, not the 24-byte edge; O(m + Σ d log d).
-// `ends` reads the endpoints (collapse_rows below chooses how).
+// `ends` reads the endpoints (ColumnEnds, or PackedEnds after pack_in_place).
 template <class Src, class Ends>
 Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
                              bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
@@ -307,22 +310,14 @@ Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, G
   return out;
 }
 
-// collapse_rows_from, after packing: with 32-bit sources the edges are first packed into their
-// src column and the dst column is freed, so the sort holds 8 + 4 bytes per edge, not 16 + 4.
-template <class Src>
-Rows<Src> collapse_rows(EdgeList& edges, bool both_directions, GlobalId first, std::uint64_t rows, bool weights_count,
-                        bool sum_weights, std::uint64_t& duplicates) {
-  if constexpr (sizeof(Src) == 4) {
-    std::uint64_t* const key = edges.src().data();
-    const GlobalId* const dst = edges.dst().data();
+// Packs the edges into their src column as (src << 32) | dst and frees the dst column, when
+// every dense id fits in 32 bits: the exchange and the sort then move 8 bytes an edge, not 16.
+void pack_in_place(EdgeList& edges) {
+  std::uint64_t* const key = edges.src().data();
+  const GlobalId* const dst = edges.dst().data();
 #pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < edges.size(); ++i) key[i] = key[i] << 32 | dst[i];
-    std::vector<GlobalId>().swap(edges.dst());
-    return collapse_rows_from<Src>(edges, PackedEnds{key}, both_directions, first, rows, weights_count, sum_weights, duplicates);
-  } else {
-    return collapse_rows_from<Src>(edges, ColumnEnds{edges.src().data(), edges.dst().data()}, both_directions, first, rows,
-                                   weights_count, sum_weights, duplicates);
-  }
+  for (std::size_t i = 0; i < edges.size(); ++i) key[i] = key[i] << 32 | dst[i];
+  std::vector<GlobalId>().swap(edges.dst());
 }
 
 // Collective: moves rows to the ranks that own them under `target`. A rank's rows form one
@@ -431,10 +426,21 @@ void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOption
                         const Comm& comm) {
   const std::uint64_t n = g.ids.size();
   const Partition uniform = Partition::uniform(n, comm.size());
-  edges = redistribute(edges, both_directions, [&](GlobalId v) { return uniform.owner(v); }, comm);
+  const auto owner = [&](GlobalId v) { return uniform.owner(v); };
   std::uint64_t duplicates = 0;
-  Rows<Src> rows = collapse_rows<Src>(edges, both_directions, uniform.begin(comm.rank()), uniform.count(comm.rank()),
-                                      g.weighted || options.keep_duplicates, options.keep_duplicates, duplicates);
+  auto collapse = [&](auto ends) {
+    return collapse_rows_from<Src>(edges, ends, both_directions, uniform.begin(comm.rank()), uniform.count(comm.rank()),
+                                   g.weighted || options.keep_duplicates, options.keep_duplicates, duplicates);
+  };
+  Rows<Src> rows;
+  if constexpr (sizeof(Src) == 4) {
+    pack_in_place(edges);
+    edges = redistribute(edges, PackedEnds{edges.src().data()}, both_directions, owner, comm);
+    rows = collapse(PackedEnds{edges.src().data()});
+  } else {
+    edges = redistribute(edges, ColumnEnds{edges.src().data(), edges.dst().data()}, both_directions, owner, comm);
+    rows = collapse(ColumnEnds{edges.src().data(), edges.dst().data()});
+  }
   g.stats.duplicates = comm.allreduce(duplicates, ReduceOp::sum);
   // Multi-edges merged into one edge carry their multiplicity as a weight.
   if (options.keep_duplicates && g.stats.duplicates > 0) g.weighted = true;
@@ -537,7 +543,28 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   g.stats.dangling = local[2];
   g.stats.max_in_degree = max_deg[0];
   g.stats.max_out_degree = max_deg[1];
+  g.stats.undirected = options.undirected;
   return g;
+}
+
+bool is_symmetric(const DistGraph& graph, const Comm& comm) {
+  if (graph.stats.undirected) return true;
+  const LocalCsr& csr = graph.in;
+  // h(a, b, w): ordered in (a, b), so an edge and its reverse hash differently.
+  auto h = [](GlobalId a, GlobalId b, std::uint64_t w) { return mix64(mix64(a ^ 0x9E3779B97F4A7C15ull) + b) ^ mix64(w + 1); };
+  std::uint64_t forward = 0, backward = 0;
+#pragma omp parallel for schedule(dynamic, 1024) reduction(+ : forward, backward)
+  for (LocalId v = 0; v < csr.rows; ++v)
+    for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
+      const LocalId c = csr.column[e];
+      const GlobalId src = c < csr.rows ? graph.first + c : graph.ghost_ids[c - csr.rows];
+      const std::uint64_t w = csr.weight.empty() ? 0 : std::bit_cast<std::uint64_t>(csr.weight[e]);
+      forward += h(src, graph.first + v, w);
+      backward += h(graph.first + v, src, w);
+    }
+  std::uint64_t sums[2] = {forward, backward};
+  comm.allreduce_inplace<std::uint64_t>(sums, ReduceOp::sum);  // integer sums mod 2^64: exact in any order
+  return sums[0] == sums[1];
 }
 
 }  // namespace perron

@@ -27,6 +27,12 @@ struct LocalCsr {
   std::vector<double> weight;          // per edge; empty when the graph is unweighted
 
   EdgeIndex edges() const { return row_start.empty() ? 0 : row_start.back(); }
+  // Frees the columns and weights (the row offsets stay): for a caller whose kernel keeps its
+  // own copy of the edges, e.g. PageRank's blocked layout. Nothing may read the edges after.
+  void release_edges() {
+    std::vector<LocalId>().swap(column);
+    std::vector<double>().swap(weight);
+  }
 };
 
 // Which owned values go to which rank each step, and where ghosts arrive.
@@ -86,6 +92,7 @@ struct GraphStats {
   std::uint64_t dangling = 0;          // vertices with zero out-weight
   std::uint64_t max_in_degree = 0;
   std::uint64_t max_out_degree = 0;
+  bool undirected = false;             // built with both directions of every edge: symmetric
 };
 
 struct DistGraph {
@@ -109,6 +116,12 @@ struct DistGraph {
 // id in an edge plus every declared id. Throws the same input error on every rank for an empty
 // graph or an undeclared endpoint.
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm);
+
+// Collective: whether every edge u→v of weight w has its reverse v→u of the same weight (as
+// many times). True at once for a graph built undirected; otherwise compares two sums over the
+// edges of a 64-bit hash, of (u, v, w) and of (v, u, w): equal multisets give equal sums, and
+// a graph that is not symmetric passes with probability about 2^-64. Reads the CSR's columns.
+bool is_symmetric(const DistGraph& graph, const Comm& comm);
 
 }  // namespace perron
 
