@@ -47,6 +47,7 @@ run(["mpirun", "-np", "2", "--bind-to", "none", a.perron, "generate", "kronecker
 configs = [("scipy CSR", None, None), ("perron", 1, 2), ("perron", 2, 1)]
 samples = {i: [] for i in range(len(configs))}
 rss = {i: [] for i in range(len(configs))}
+steady = {}  # RSS while iterating, summed over ranks
 info = {}
 for rep in range(a.repetitions):
     for i, (name, ranks, threads) in enumerate(configs):
@@ -65,6 +66,7 @@ for rep in range(a.repetitions):
             p = f["provenance"].attrs
             samples[i].append(p["iterate_s"] / f["pagerank"].attrs["iterations"])
             rss[i].append(int(p["peak_rss_bytes_sum"]))
+            steady.setdefault(i, []).append(int(f["pagerank"].attrs["iterating_rss_bytes_sum"]))
             info["halo_bytes_%d" % ranks] = int(f["pagerank"].attrs["halo_bytes_per_iteration"])
     print("repetition %d/%d done" % (rep + 1, a.repetitions), flush=True)
 
@@ -110,16 +112,24 @@ overhead = cli[(2, 1)]["s_per_iteration"] / cli[(1, 2)]["s_per_iteration"]
 print("distributed overhead: 2 ranks x 1 thread / 1 rank x 2 threads = %.2fx; halo bytes sent per iteration "
       "(sum over ranks, exactly the ghost values read): %d" % (overhead, info.get("halo_bytes_2", 0)))
 print("time to L1 < 1e-10 (in-process, 1 x 2): power %d iterations %.3f s; anderson %d iterations %.3f s (%.2fx); "
-      "L1(anderson, power) = %.1e" % (peers["power_iterations"], peers["power_s"], peers["anderson_iterations"],
-                                      peers["anderson_s"], peers["anderson_s"] / peers["power_s"], peers["l1_anderson_power"]))
-for (ranks, threads), r in sorted(cli.items()):
-    print("peak RSS summed over ranks, %d x %d: %.1f bytes per edge" % (ranks, threads, r["peak_rss_bytes"] / m))
+      "cg %d iterations %.3f s (%.2fx); L1(anderson, power) = %.1e, L1(cg, power) = %.1e"
+      % (peers["power_iterations"], peers["power_s"], peers["anderson_iterations"], peers["anderson_s"],
+         peers["anderson_s"] / peers["power_s"], peers["cg_iterations"], peers["cg_s"], peers["cg_s"] / peers["power_s"],
+         peers["l1_anderson_power"], peers["l1_cg_power"]))
+for i, (name, ranks, threads) in enumerate(configs):
+    if ranks is None:
+        continue
+    r = cli[(ranks, threads)]
+    r["iterating_rss_bytes"] = statistics.median(steady[i])
+    print("RSS summed over ranks, %d x %d: peak %.1f bytes per edge, while iterating %.1f bytes per edge"
+          % (ranks, threads, r["peak_rss_bytes"] / m, r["iterating_rss_bytes"] / m))
 print("cross-checks: L1(perron 1x2, scipy) = %.2e, same vertex ids: %s; L1(perron kernel, baseline) = %.1e; "
       "L1(GraphBLAS, baseline) = %.1e" % (l1, same_ids, peers["l1_perron_baseline"], peers["l1_graphblas_baseline"]))
 json.dump({"scale": a.scale, "edge_factor": a.edge_factor, "iterations": a.iterations, "repetitions": a.repetitions,
            **info, "rows": rows, "l1_vs_scipy": l1, "peers": peers, "distributed_overhead": overhead},
           open(a.json, "w"), indent=1)
 print("wrote", a.json)
-if not (l1 < 1e-9 and same_ids and peers["l1_perron_baseline"] < 1e-9):
+if not (l1 < 1e-9 and same_ids and peers["l1_perron_baseline"] < 1e-9 and peers["l1_anderson_power"] < 1e-9
+        and peers["l1_cg_power"] < 1e-9):
     sys.exit("cross-check failed")
 shutil.rmtree(work, ignore_errors=True)

@@ -46,7 +46,8 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
   const VertexDistribution teleport = distribution_of(pers, graph, comm);
   const auto expected = dense_pagerank(g, 0.85, pers);
   // Every kernel and solver meets the oracle: the plain and the cache-blocked pull (forced on
-  // these small graphs), power iteration and Anderson acceleration.
+  // these small graphs), power iteration, Anderson acceleration, and on the undirected cases
+  // conjugate gradients.
   struct Variant {
     PageRankKernel kernel;
     PageRankSolver solver;
@@ -57,7 +58,10 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
                                  Variant{PageRankKernel::blocked, PageRankSolver::power, {}, "blocked power"},
                                  Variant{PageRankKernel::blocked, PageRankSolver::power, small_cells(), "blocked small cells"},
                                  Variant{PageRankKernel::csr, PageRankSolver::anderson, {}, "csr anderson"},
-                                 Variant{PageRankKernel::blocked, PageRankSolver::anderson, small_cells(), "blocked anderson"}}) {
+                                 Variant{PageRankKernel::blocked, PageRankSolver::anderson, small_cells(), "blocked anderson"},
+                                 Variant{PageRankKernel::csr, PageRankSolver::cg, {}, "csr cg"},
+                                 Variant{PageRankKernel::blocked, PageRankSolver::cg, small_cells(), "blocked cg"}}) {
+    if (variant.solver == PageRankSolver::cg && !c.undirected) continue;  // cg needs a symmetric graph
     PageRankParams p = tight();
     p.kernel = variant.kernel;
     p.solver = variant.solver;
@@ -95,6 +99,95 @@ TEST(PageRank, RankCountInvariance) {
   const DistGraph part = build_graph(share_of(g, sub), {}, sub);
   const auto b = gather_by_id(part, pagerank(part, p, {}, {}, sub).score, sub);
   EXPECT_LE(l1_distance(a, b), 1e-12) << "ranks " << comm.size() << " vs " << sub.size();
+}
+
+// Conjugate gradients: the same answer as power iteration at every rank count and on split
+// ranks, fewer steps than power iteration, deterministic bits, and a symmetric graph given as
+// both directions explicitly is recognised as symmetric (not only one built --undirected).
+TEST(PageRank, ConjugateGradientsOnSymmetricGraphs) {
+  const Comm comm = world();
+  TestGraph g = random_graph(21, 600, 5000, true);
+  PageRankParams p;
+  p.tolerance = 1e-14;
+  p.kernel = PageRankKernel::blocked;
+  p.blocked_layout = small_cells();
+  const DistGraph full = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  const PageRankResult power = pagerank(full, p, {}, {}, comm);
+  p.solver = PageRankSolver::cg;
+  const PageRankResult cg = pagerank(full, p, {}, {}, comm);
+  EXPECT_TRUE(cg.converged);
+  EXPECT_LT(cg.residual.back(), 1e-14);
+  EXPECT_LT(cg.iterations, power.iterations * 3 / 4) << "cg " << cg.iterations << " steps, power " << power.iterations;
+  const auto a = gather_by_id(full, power.score, comm);
+  const auto b = gather_by_id(full, cg.score, comm);
+  EXPECT_LE(l1_distance(a, b), 1e-12);
+  EXPECT_EQ(pagerank(full, p, {}, {}, comm).score, cg.score) << "same ranks x threads, same bits";
+  const Comm sub = comm.split(comm.rank() == 0 ? 0 : 1, comm.rank());
+  const DistGraph part = build_graph(share_of(g, sub), GraphOptions{true, false}, sub);
+  EXPECT_LE(l1_distance(a, gather_by_id(part, pagerank(part, p, {}, {}, sub).score, sub)), 1e-12);
+  // Both directions written out, read as a directed graph: symmetric by the hash check.
+  const auto count = g.edges.size();
+  for (std::size_t i = 0; i < count; ++i) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
+  const DistGraph explicit_both = build_graph(share_of(g, comm), GraphOptions{}, comm);
+  EXPECT_FALSE(explicit_both.stats.undirected);
+  EXPECT_TRUE(is_symmetric(explicit_both, comm));
+  EXPECT_LE(l1_distance(a, gather_by_id(explicit_both, pagerank(explicit_both, p, {}, {}, comm).score, comm)), 1e-12);
+}
+
+// cg stopped by the step hook hands out a normalized iterate (a probability vector), and a
+// run resumed from it (a fresh Krylov space from that iterate) converges to the same scores.
+TEST(PageRank, ConjugateGradientsResumesFromAStoppedIterate) {
+  const Comm comm = world();
+  const DistGraph graph = build_graph(share_of(random_graph(23, 500, 4000, false), comm), GraphOptions{true, false}, comm);
+  PageRankParams p;
+  p.solver = PageRankSolver::cg;
+  p.tolerance = 1e-13;
+  const PageRankResult whole = pagerank(graph, p, {}, {}, comm);
+  PageRankState at5;
+  const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
+    if (iteration < 5) return true;
+    at5.x = x();
+    at5.iteration = iteration;
+    at5.residual.assign(residual.begin(), residual.end());
+    return false;
+  };
+  const PageRankResult stopped = pagerank(graph, p, {}, {}, comm, {}, nullptr, hook);
+  EXPECT_TRUE(stopped.stopped_early);
+  EXPECT_EQ(stopped.score, at5.x);
+  double mass = 0.0;
+  for (double v : at5.x) mass += v;
+  EXPECT_NEAR(comm.sum_ordered(mass), 1.0, 1e-12);
+  const PageRankResult resumed = pagerank(graph, p, {}, {}, comm, {}, &at5);
+  EXPECT_TRUE(resumed.converged);
+  EXPECT_GT(resumed.iterations, 5);
+  EXPECT_LE(l1_distance(gather_by_id(graph, resumed.score, comm), gather_by_id(graph, whole.score, comm)), 1e-11);
+}
+
+// cg refuses what it cannot solve, on every rank alike: a directed graph (one reverse edge
+// with another weight is enough), and dangling vertices sent elsewhere than the teleport vector.
+TEST(PageRank, ConjugateGradientsRefusesWhatItCannotSolve) {
+  const Comm comm = world();
+  TestGraph g = random_graph(22, 200, 1200, true);
+  const auto count = g.edges.size();
+  for (std::size_t i = 0; i < count; ++i) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
+  g.edges.back().weight *= 2.0;
+  PageRankParams p;
+  p.solver = PageRankSolver::cg;
+  const DistGraph directed = build_graph(share_of(g, comm), GraphOptions{}, comm);
+  EXPECT_FALSE(is_symmetric(directed, comm));
+  try {
+    pagerank(directed, p, {}, {}, comm);
+    ADD_FAILURE() << "cg accepted a graph that is not symmetric";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+    EXPECT_NE(std::string(e.what()).find("symmetric"), std::string::npos) << e.what();
+  }
+  const DistGraph undirected = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  ASSERT_GT(undirected.stats.dangling, 0u) << "the test graph declares isolated vertices";
+  std::map<VertexId, double> elsewhere{{g.edges[0].src, 1.0}};
+  const VertexDistribution dangling = distribution_of(elsewhere, undirected, comm);
+  EXPECT_THROW(pagerank(undirected, p, {}, dangling, comm), Error);
+  EXPECT_NO_THROW(pagerank(undirected, p, dangling, dangling, comm));
 }
 
 // Same ranks × threads → the same bits; and because reductions run over fixed blocks, the

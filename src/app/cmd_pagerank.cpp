@@ -1,6 +1,7 @@
 // `perron pagerank`: load → partition → power iteration → one HDF5 file.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "perron/algo/pagerank.hpp"
 #include "perron/algo/top_k.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/memory.hpp"
 #include "perron/core/timer.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
@@ -92,8 +94,10 @@ class PagerankCommand final : public Command {
     o.add("--tolerance", c_.tolerance, "stop when the L1 change of one step is below this");
     o.add("--max-iterations", c_.max_iterations, "stop after this many steps at most");
     o.add("--iterations", c_.iterations, "run exactly this many steps, ignoring the tolerance (0: off)");
-    o.add("--solver", c_.solver, "power (plain iteration), or anderson (Anderson acceleration of the same step: fewer steps to the tolerance)")
-        ->check(CLI::IsMember({"power", "anderson"}));
+    o.add("--solver", c_.solver,
+          "power (plain iteration), anderson (Anderson acceleration of the same step: fewer steps to the tolerance), "
+          "or cg (conjugate gradients: fewest steps, for a symmetric graph)")
+        ->check(CLI::IsMember({"power", "anderson", "cg"}));
     o.add("--anderson-depth", c_.anderson_depth, "anderson: how many past steps it combines (1-10)");
     o.add("--kernel", c_.kernel, "auto (cache-blocked when the vector outgrows half of the L3 cache), csr (plain pull) or blocked")
         ->check(CLI::IsMember({"auto", "csr", "blocked"}));
@@ -127,7 +131,10 @@ class PagerankCommand final : public Command {
     LoadedGraph loaded = load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
     const DistGraph& g = loaded.graph;
     PageRankParams params{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations,
-                          c_.solver == "anderson" ? PageRankSolver::anderson : PageRankSolver::power, c_.anderson_depth,
+                          c_.solver == "anderson" ? PageRankSolver::anderson
+                          : c_.solver == "cg"     ? PageRankSolver::cg
+                                                  : PageRankSolver::power,
+                          c_.anderson_depth,
                           c_.kernel == "csr"       ? PageRankKernel::csr
                           : c_.kernel == "blocked" ? PageRankKernel::blocked
                                                    : PageRankKernel::automatic,
@@ -156,7 +163,11 @@ class PagerankCommand final : public Command {
                                         : !c_.seeds.empty()         ? seed_distribution(c_.seeds, g, comm)
                                                                     : VertexDistribution{};
     const VertexDistribution dangling = c_.dangling.empty() ? teleport : read_distribution(c_.dangling, g, comm);
+    // Memory while iterating: the most this rank held at the end of any step (all the solve's
+    // vectors exist by then; the graph's build is over).
+    std::uint64_t steady_rss = 0;
     const IterationObserver observe = [&](const IterationReport& r) {
+      steady_rss = std::max(steady_rss, current_rss_bytes());
       report.iteration(r, params.tolerance, params.fixed_iterations);
     };
     comm.agree([&] { check_pagerank_params(params); });
@@ -183,8 +194,11 @@ class PagerankCommand final : public Command {
       if ((due || stopped_by) && !checkpoint_path.empty()) write_checkpoint(checkpoint_path, g, iteration, x(), residual, fp, comm);
       return stopped_by == 0;
     };
+    // The blocked kernel keeps its own copy of the edges: the CSR's columns go once it is built.
+    const PageRankPlan plan(g, params, comm);
+    if (!plan.reads_csr()) loaded.graph.in.release_edges();
     const PageRankResult result =
-        pagerank(g, params, teleport, dangling, comm, observe, c_.restart.empty() ? nullptr : &start, hook);
+        pagerank(g, plan, params, teleport, dangling, comm, observe, c_.restart.empty() ? nullptr : &start, hook);
     comm.agree([&] {
       if (!result.stopped_early) return;
       throw Error(ErrorKind::interrupted,
@@ -236,6 +250,8 @@ class PagerankCommand final : public Command {
       file.set_attribute("/pagerank", "mass_error", result.mass_error);
       const std::uint64_t halo = comm.allreduce(result.halo_bytes_sent_per_iteration, ReduceOp::sum);
       file.set_attribute("/pagerank", "halo_bytes_per_iteration", halo);
+      file.set_attribute("/pagerank", "iterating_rss_bytes_sum", comm.allreduce(steady_rss, ReduceOp::sum));
+      file.set_attribute("/pagerank", "iterating_rss_bytes_max_rank", comm.allreduce(steady_rss, ReduceOp::max));
       write_seconds = watch.seconds();
       const Provenance provenance{context.command_line, options().effective_toml(), context.start_time,
                                   {{"load_s", loaded.load_seconds},

@@ -15,6 +15,7 @@
 // x(u)/o(u) and one small ordered sum of (residual, dangling mass, total mass).
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ enum class PageRankSolver {
   power,     // x ← F(x): one step per iteration, bit-identical restarts
   anderson,  // Anderson acceleration of the same step (depth m): for this linear fixed point,
              // equivalent to GMRES(m) on (I − αPᵀ)x = (1 − α)t (Walker & Ni 2011)
+  cg,        // conjugate gradients on (I − αP)z = (1 − α)t, x = z/Σz, for symmetric graphs:
+             // there I − αP is self-adjoint in the inner product weighted by 1/o
 };
 
 enum class PageRankKernel {
@@ -71,14 +74,16 @@ VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std:
 
 struct IterationReport {
   int iteration;     // 1-based
-  double residual;   // ‖x_k − x_{k−1}‖₁
+  double residual;   // ‖x_k − x_{k−1}‖₁; for cg ‖(1−α)t − (I−αP)z_k‖₁ / Σz_k, the same
+                     // quantity when no vertex dangles (its last entry is always a true step's)
   double seconds;    // wall time of this step
 };
 using IterationObserver = std::function<void(const IterationReport&)>;
 
 // Where a run resumes (checkpoint/restart): the iterate x_k of this rank's vertices, k, and
-// the residuals of steps 1..k. Continuing from it gives the same bits as never stopping,
-// because every sum runs in the same fixed order.
+// the residuals of steps 1..k. With the power solver, continuing from it gives the same bits
+// as never stopping, because every sum runs in the same fixed order; anderson and cg start
+// their history afresh from x_k, so they meet the same tolerance by a slightly different path.
 struct PageRankState {
   std::vector<double> x;
   int iteration = 0;
@@ -108,8 +113,37 @@ struct PageRankResult {
 // Throws a usage error naming the first parameter out of range.
 void check_pagerank_params(const PageRankParams& params);
 
-// Collective. The parameters must pass check_pagerank_params (checked again here).
+class StepOperator;
+
+// The operator of a solve, built once from the graph (collective): the kernel chosen by
+// params.kernel with its layout of the in-edges, the halo plan in that kernel's vertex order,
+// 1/o per vertex. The blocked layout keeps its own copy of the edges (2 bytes each), so once
+// the plan is built a caller with no further use for the CSR's columns may release them
+// (LocalCsr::release_edges) when reads_csr() is false: the solve then holds 2 bytes per edge
+// instead of 6. Throws a usage error on every rank for solver cg on a graph that is not
+// symmetric (is_symmetric).
+class PageRankPlan {
+ public:
+  PageRankPlan(const DistGraph& graph, const PageRankParams& params, const Comm& comm);
+  PageRankPlan(PageRankPlan&&) noexcept;
+  PageRankPlan& operator=(PageRankPlan&&) noexcept;
+  ~PageRankPlan();
+
+  PageRankKernel kernel() const;               // csr or blocked, as chosen
+  bool reads_csr() const { return kernel() == PageRankKernel::csr; }
+  const StepOperator& step() const { return *step_; }
+
+ private:
+  std::unique_ptr<StepOperator> step_;
+};
+
+// Collective. The parameters must pass check_pagerank_params (checked again here). The first
+// form builds the plan itself; the second runs on one built from the same graph and kernel.
 PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params,
+                        const VertexDistribution& teleport, const VertexDistribution& dangling,
+                        const Comm& comm, const IterationObserver& observe = {},
+                        const PageRankState* start = nullptr, const StepHook& hook = {});
+PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const PageRankParams& params,
                         const VertexDistribution& teleport, const VertexDistribution& dangling,
                         const Comm& comm, const IterationObserver& observe = {},
                         const PageRankState* start = nullptr, const StepHook& hook = {});

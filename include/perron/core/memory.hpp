@@ -8,6 +8,9 @@ namespace perron {
 // Peak resident set size of this process so far, in bytes (getrusage ru_maxrss).
 std::uint64_t peak_rss_bytes();
 
+// Resident set size of this process now, in bytes (/proc/self/statm); 0 where unreadable.
+std::uint64_t current_rss_bytes();
+
 // Size of the last-level cache that CPU 0 shares, in bytes, from Linux's
 // /sys/devices/system/cpu/cpu0/cache (sysconf's figure is wrong on some VMs: 320 MiB for a 32 MiB
 // L3 here); `fallback` when it cannot be read.
