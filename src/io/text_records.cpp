@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <future>
+#include <numeric>
 #include <optional>
 #include <string_view>
 
@@ -191,12 +192,12 @@ std::optional<std::string> parse_value(std::string_view tok, const char* what, d
   return std::nullopt;
 }
 
-// The common edge line, "digits separators digits [blanks]", parsed in one pass without
-// tokenising; anything else (a weight, a sign, 20+ digits, an id out of range, stray text)
-// returns false and the general parser below handles it, with its exact error messages.
-bool parse_plain_edge(std::string_view line, const TextSyntax& s, RawEdge& edge) {
-  const char* p = line.data();
-  const char* const end = p + line.size();
+// The common edge line, "digits separators digits [blanks]" up to '\n' or `end`, parsed in
+// one pass over its bytes: no tokenising, and in a buffer no separate search for the line's
+// end. Returns where the next line starts (`end` for the last one), or nullptr for anything
+// else (a comment, a weight, a sign, 20+ digits, an id out of range, stray text), which the
+// general parser below then handles, with its exact error messages.
+const char* parse_plain_edge(const char* p, const char* const end, const TextSyntax& s, RawEdge& edge) {
   auto number = [&](VertexId& v) {
     const char* start = p;
     VertexId x = 0;
@@ -206,19 +207,19 @@ bool parse_plain_edge(std::string_view line, const TextSyntax& s, RawEdge& edge)
   };
   while (p < end && is_blank(*p)) ++p;
   VertexId src = 0, dst = 0;
-  if (!number(src) || p == end || !is_separator(*p)) return false;
+  if (!number(src) || p == end || !is_separator(*p)) return nullptr;
   while (p < end && is_separator(*p)) ++p;
-  if (!number(dst)) return false;
+  if (!number(dst)) return nullptr;
   while (p < end && is_blank(*p)) ++p;
-  if (p != end || src < s.min_id || src > s.max_id || dst < s.min_id || dst > s.max_id) return false;
+  if ((p != end && *p != '\n') || src < s.min_id || src > s.max_id || dst < s.min_id || dst > s.max_id) return nullptr;
   edge = RawEdge{src, dst, 1.0};
-  return true;
+  return p == end ? end : p + 1;
 }
 
 // An edge or id line: ids, then an optional value. Returns an error message and column.
 std::optional<std::pair<std::size_t, std::string>> parse_fixed_line(std::string_view line, const TextSyntax& s, RawEdge& out,
                                                                     bool& saw_value) {
-  if (s.format == LineFormat::edge && parse_plain_edge(line, s, out)) return std::nullopt;
+  if (s.format == LineFormat::edge && parse_plain_edge(line.data(), line.data() + line.size(), s, out)) return std::nullopt;
   const int ids = s.format == LineFormat::edge ? 2 : 1;
   std::string_view tok[4];
   std::size_t col[4];
@@ -274,12 +275,19 @@ std::optional<std::pair<std::size_t, std::string>> parse_metis_line(std::string_
   return std::nullopt;
 }
 
-// Parses whole lines in [begin, end); stops at the first error. `emit(line)` parses one data
-// line (and returns its failure, if any).
-template <class Emit>
-void parse_chunk(const char* begin, const char* end, const TextSyntax& s, ChunkStats& st, Emit&& emit) {
+// Parses whole lines in [begin, end); stops at the first error. `fast(p)` may take the line
+// starting at p whole and return where the next one starts (else nullptr); `emit(line)` parses
+// any other data line (and returns its failure, if any).
+template <class Fast, class Emit>
+void parse_chunk(const char* begin, const char* end, const TextSyntax& s, ChunkStats& st, Fast&& fast, Emit&& emit) {
   const char* p = begin;
   while (p < end) {
+    if (const char* next = fast(p)) {
+      p = next;
+      ++st.data_lines;
+      ++st.lines;
+      continue;
+    }
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     const char* line_end = nl ? nl : end;
     const std::string_view line(p, static_cast<std::size_t>(line_end - p));
@@ -295,14 +303,11 @@ void parse_chunk(const char* begin, const char* end, const TextSyntax& s, ChunkS
   }
 }
 
-// Lines in [begin, end): an upper bound on the records of a fixed-format piece.
+// Lines in [begin, end): an upper bound on the records of a fixed-format piece (a count of
+// '\n' that the compiler vectorises, plus an unterminated last line).
 std::size_t count_line_starts(const char* begin, const char* end) {
-  std::size_t n = 0;
-  for (const char* p = begin; p < end; ++n) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-    p = nl ? nl + 1 : end;
-  }
-  return n;
+  if (begin == end) return 0;
+  return static_cast<std::size_t>(std::count(begin, end, '\n')) + (end[-1] != '\n' ? 1 : 0);
 }
 
 // Splits [begin, end) into `parts` pieces cut just after a '\n'.
@@ -319,76 +324,104 @@ std::vector<const char*> cut_at_lines(const char* begin, const char* end, int pa
 }
 
 // Parses one buffer of whole lines with OpenMP and appends to `out` in file order. Fixed
-// formats (one record per data line) are parsed straight into a buffer-sized scratch list,
-// each thread at its piece's offset (lines bound the records; comment lines leave gaps,
-// closed afterwards); METIS pieces go through vectors, their sources shifted by the data lines
-// of earlier pieces. The records then join `out` by column (EdgeList), so the 24-byte records
-// never exceed one buffer's worth. Returns the buffer's statistics.
-ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s, EdgeList& out) {
+// formats (one record per data line) are parsed straight into `out`'s columns, grown by the
+// buffer's line count, each thread at its piece's offset (lines bound the records; comment
+// lines leave gaps, closed afterwards); weights go to `weights`, a scratch column kept across
+// buffers, and join `out` only once some weight is not 1. METIS pieces go through vectors,
+// their sources shifted by the data lines of earlier pieces. When `out` is empty, it reserves
+// `range_bytes` times this buffer's lines per byte, plus 2%, so that it is sized once rather
+// than grown by doubling (each growth holds the old and the new copy together). Returns the
+// buffer's statistics.
+ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s, EdgeList& out, std::vector<double>& weights,
+                        std::uint64_t range_bytes) {
   const int threads = omp_get_max_threads();
   const std::vector<const char*> cuts = cut_at_lines(begin, end, threads);
   const auto pieces = static_cast<std::size_t>(threads);
-  std::vector<std::vector<RawEdge>> parts(s.format == LineFormat::metis ? pieces : 0);
+  const bool metis = s.format == LineFormat::metis;
+  std::vector<std::vector<RawEdge>> parts(metis ? pieces : 0);
   std::vector<std::size_t> offset(pieces + 1, 0), written(pieces, 0);
   std::vector<ChunkStats> stats(pieces);
-  std::vector<RawEdge> scratch;
-  if (s.format != LineFormat::metis) {
-    for (std::size_t i = 0; i < pieces; ++i) offset[i + 1] = offset[i] + count_line_starts(cuts[i], cuts[i + 1]);
-    scratch.resize(offset[pieces]);
+  const std::size_t base = out.size();
+  if (!metis) {
+#pragma omp parallel for schedule(static, 1) num_threads(threads)
+    for (int t = 0; t < threads; ++t) {
+      const auto i = static_cast<std::size_t>(t);
+      offset[i + 1] = count_line_starts(cuts[i], cuts[i + 1]);
+    }
+    std::partial_sum(offset.begin(), offset.end(), offset.begin());
+    if (base == 0 && range_bytes > static_cast<std::uint64_t>(end - begin))
+      out.reserve(static_cast<std::size_t>(static_cast<double>(offset[pieces]) / static_cast<double>(end - begin) * 1.02 *
+                                           static_cast<double>(range_bytes)) + 1024);
+    out.resize(base + offset[pieces]);
+    weights.resize(offset[pieces]);
   }
+  VertexId* const src = out.src().data() + base;
+  VertexId* const dst = out.dst().data() + base;
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
     const auto i = static_cast<std::size_t>(t);
-    if (s.format == LineFormat::metis) {
+    if (metis) {
       parts[i].reserve(static_cast<std::size_t>(cuts[i + 1] - cuts[i]) / 8);  // lines are rarely shorter
-      parse_chunk(cuts[i], cuts[i + 1], s, stats[i], [&](std::string_view line) {
+      parse_chunk(cuts[i], cuts[i + 1], s, stats[i], [](const char*) -> const char* { return nullptr; }, [&](std::string_view line) {
         return parse_metis_line(line, s, stats[i].data_lines, parts[i], stats[i].saw_value);
       });
-    } else {
-      RawEdge* dest = scratch.data() + offset[i];
-      parse_chunk(cuts[i], cuts[i + 1], s, stats[i], [&](std::string_view line) {
-        auto failure = parse_fixed_line(line, s, dest[written[i]], stats[i].saw_value);
-        if (!failure) ++written[i];
-        return failure;
-      });
+      continue;
     }
+    const std::size_t at = offset[i];
+    auto store = [&](const RawEdge& e) {
+      const std::size_t k = at + written[i]++;
+      src[k] = e.src, dst[k] = e.dst, weights[k] = e.weight;
+    };
+    const char* const piece_end = cuts[i + 1];
+    const auto fast = [&](const char* p) -> const char* {
+      RawEdge e;
+      const char* next = s.format == LineFormat::edge ? parse_plain_edge(p, piece_end, s, e) : nullptr;
+      if (next) store(e);
+      return next;
+    };
+    parse_chunk(cuts[i], piece_end, s, stats[i], fast, [&](std::string_view line) {
+      RawEdge e;
+      auto failure = parse_fixed_line(line, s, e, stats[i].saw_value);
+      if (!failure) store(e);
+      return failure;
+    });
   }
   ChunkStats total;
-  std::size_t end_at = 0;
+  std::size_t end_at = 0;  // records kept, gaps closed
   for (std::size_t i = 0; i < pieces; ++i) {
     if (stats[i].error) {
+      out.resize(base);
       total.error = ParseError{total.lines + stats[i].error->line, stats[i].error->column, stats[i].error->message};
       return total;
     }
-    if (s.format == LineFormat::metis) {
-      for (RawEdge& e : parts[i]) e.src += total.data_lines;
-      scratch.insert(scratch.end(), parts[i].begin(), parts[i].end());
+    if (metis) {
+      for (RawEdge& e : parts[i]) out.push_back({e.src + total.data_lines, e.dst, e.weight});
       std::vector<RawEdge>().swap(parts[i]);
     } else {
-      if (end_at != offset[i])  // comment lines left a gap: close it
-        std::memmove(scratch.data() + end_at, scratch.data() + offset[i], written[i] * sizeof(RawEdge));
+      if (end_at != offset[i]) {  // comment lines left a gap: close it
+        std::memmove(src + end_at, src + offset[i], written[i] * sizeof(VertexId));
+        std::memmove(dst + end_at, dst + offset[i], written[i] * sizeof(VertexId));
+        std::memmove(weights.data() + end_at, weights.data() + offset[i], written[i] * sizeof(double));
+      }
       end_at += written[i];
     }
     total.lines += stats[i].lines;
     total.data_lines += stats[i].data_lines;
     total.saw_value = total.saw_value || stats[i].saw_value;
   }
-  if (s.format != LineFormat::metis) scratch.resize(end_at);
-  // Into the list by column, on all threads (a serial push_back per record cost ~10% of a read).
+  if (metis) return total;
+  out.resize(base + end_at);
+  // The weights join the list once some weight is not 1 (from then on every buffer's do).
   int weighted = out.has_weights() ? 1 : 0;
+  if (!weighted && total.saw_value) {
 #pragma omp parallel for schedule(static) reduction(max : weighted)
-  for (std::size_t i = 0; i < scratch.size(); ++i) weighted = std::max(weighted, scratch[i].weight != 1.0 ? 1 : 0);
-  const std::size_t base = out.size();
-  out.resize(base + scratch.size());
-  if (weighted) out.ensure_weights();
-  VertexId* const src = out.src().data() + base;
-  VertexId* const dst = out.dst().data() + base;
-  double* const weight = weighted ? out.weights().data() + base : nullptr;
+    for (std::size_t k = 0; k < end_at; ++k) weighted = std::max(weighted, weights[k] != 1.0 ? 1 : 0);
+  }
+  if (weighted) {
+    out.ensure_weights();
+    double* const to = out.weights().data() + base;
 #pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < scratch.size(); ++i) {
-    src[i] = scratch[i].src;
-    dst[i] = scratch[i].dst;
-    if (weight) weight[i] = scratch[i].weight;
+    for (std::size_t k = 0; k < end_at; ++k) to[k] = weights[k];
   }
   return total;
 }
@@ -486,6 +519,7 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
     return want ? fd.read_at(buf.data() + keep, want, at) : 0;
   };
   std::vector<char> cur, next;
+  std::vector<double> weights;  // parse_buffer's scratch column, reused
   std::uint64_t pos = begin;
   std::size_t got = pos < end ? read_block(cur, 0, pos) : 0;
   pos += got;
@@ -512,13 +546,7 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
       reading = std::async(std::launch::async, [&read_block, &next, rest, at = pos] { return read_block(next, rest, at); });
     }
     const std::size_t first_new = out.size();
-    ChunkStats block = parse_buffer(cur.data(), cur.data() + usable, s, out);
-    if (first_new == 0 && !last && !block.error) {
-      // Records per byte of the first block, times the range, plus 5%: the list is sized once
-      // instead of growing by doubling, each growth holding the old and the new copy together.
-      const double per_byte = static_cast<double>(out.size()) / static_cast<double>(usable);
-      out.reserve(static_cast<std::size_t>(per_byte * 1.05 * static_cast<double>(end - begin)) + 1024);
-    }
+    ChunkStats block = parse_buffer(cur.data(), cur.data() + usable, s, out, weights, end - begin);
     if (s.format == LineFormat::metis)
       for (std::size_t i = first_new; i < out.size(); ++i) out.src()[i] += total.data_lines;
     if (block.error) {
@@ -553,6 +581,7 @@ ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout&
   }
   ChunkStats total;  // over all blocks, all ranks
   std::vector<char> buf(kBlock);
+  std::vector<double> weights;  // parse_buffer's scratch column, reused
   std::size_t carry = 0;
   for (std::uint64_t block = 0;; ++block) {
     const std::size_t got = in.read(buf.data() + carry, buf.size() - carry);
@@ -571,7 +600,7 @@ ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout&
     }
     if (static_cast<int>(block % static_cast<std::uint64_t>(comm.size())) == comm.rank()) {
       const std::size_t first_new = out.size();
-      ChunkStats mine = parse_buffer(buf.data(), buf.data() + usable, s, out);
+      ChunkStats mine = parse_buffer(buf.data(), buf.data() + usable, s, out, weights, 0);
       if (s.format == LineFormat::metis)
         for (std::size_t i = first_new; i < out.size(); ++i) out.src()[i] += total.data_lines;
       if (mine.error) {
