@@ -62,22 +62,37 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
       ++at[c * P + o];
       if (const std::size_t o2 = other_owner(i, o); o2 < P) ++at[c * P + o2];
     }
-  std::vector<std::int64_t> counts(P, 0);
+  // Buckets laid out for the other ranks in rank order, then this rank's own: only the others'
+  // travel (this rank's count is 0 in send_counts).
+  const auto self = static_cast<std::size_t>(comm.rank());
+  std::vector<std::int64_t> send_counts(P, 0);
   std::int64_t offset = 0;
-  for (std::size_t r = 0; r < P; ++r)
+  for (std::size_t k = 0; k < P; ++k) {
+    const std::size_t r = k + 1 == P ? self : (k < self ? k : k + 1);
     for (std::uint64_t c = 0; c < kChunks; ++c) {
       const std::int64_t n = at[c * P + r];
       at[c * P + r] = offset;
       offset += n;
-      counts[r] += n;
+      send_counts[r] += n;
     }
+  }
+  const auto kept = static_cast<std::size_t>(send_counts[self]);
+  const auto sent = static_cast<std::size_t>(offset) - kept;
+  send_counts[self] = 0;
+  const std::vector<std::int64_t> recv_counts = comm.alltoall_counts(send_counts);
+  const auto arriving = static_cast<std::size_t>(std::accumulate(recv_counts.begin(), recv_counts.end(), std::int64_t{0}));
   // Each column is bucketed, sent and freed in turn; `drop` frees what the remaining columns no
   // longer need before the exchange. Directed edges send src first (owners come from dst), so
-  // the peak is the input plus one bucketed column (24 bytes per edge, not 40).
+  // the peak is the input plus one bucketed column (24 bytes per edge, not 40). The bucketed
+  // column becomes the result: this rank's bucket moves to its front and what arrives from
+  // the others follows it, inside the capacity reserved for the larger of the two layouts. So
+  // an exchange holds the column and what arrives, not a second copy of the whole column.
   const bool weighted = comm.allreduce(edges.has_weights() ? 1 : 0, ReduceOp::max) != 0;
   auto send_column = [&](auto column_of, auto drop) {
     using T = std::decay_t<decltype(column_of(std::size_t{0}))>;
-    std::vector<T> send(static_cast<std::size_t>(offset));
+    std::vector<T> send;
+    send.reserve(std::max(sent + kept, kept + arriving));
+    send.resize(sent + kept);
     std::vector<std::int64_t> next(at);
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::uint64_t c = 0; c < kChunks; ++c)
@@ -87,7 +102,12 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
         if (const std::size_t o2 = other_owner(i, o); o2 < P) send[static_cast<std::size_t>(next[c * P + o2]++)] = column_of(i);
       }
     drop();
-    return comm.alltoallv<T>(send, counts);
+    std::vector<T> arrived(arriving);
+    comm.alltoallv_into<T>(std::span<const T>(send).first(sent), send_counts, arrived, recv_counts);
+    if (sent > 0) std::copy(send.begin() + static_cast<std::ptrdiff_t>(sent), send.end(), send.begin());
+    send.resize(kept);
+    send.insert(send.end(), arrived.begin(), arrived.end());
+    return send;
   };
   EdgeList out;
   if (weighted) out.weights() = send_column([&](std::size_t i) { return edges.weight(i); }, [&] { edges.clear_weights(); });
