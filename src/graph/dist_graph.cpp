@@ -144,6 +144,7 @@ std::vector<VertexId> distinct_endpoints(const EdgeList& edges) {
       std::atomic_ref<std::uint8_t>(present[src[i] - low]).store(1, std::memory_order_relaxed);
       std::atomic_ref<std::uint8_t>(present[dst[i] - low]).store(1, std::memory_order_relaxed);
     }
+    ids.reserve(static_cast<std::size_t>(std::count(present.begin(), present.end(), std::uint8_t{1})));  // no doubling
     for (std::size_t i = 0; i < present.size(); ++i)
       if (present[i]) ids.push_back(low + i);
     return ids;
@@ -183,7 +184,7 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
     });
     return remapped(input.edges, [](VertexId v) { return GlobalId{v}; });
   }
-  const std::vector<VertexId> endpoints = distinct_endpoints(input.edges);
+  std::vector<VertexId> endpoints = distinct_endpoints(input.edges);
   if (input.endpoints_must_be_declared) {
     ids = IdMap::build(std::move(input.declared), comm);
   } else {
@@ -192,7 +193,7 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
     ids = IdMap::build(std::move(all), comm);
   }
   std::vector<VertexId>().swap(input.declared);
-  const std::vector<GlobalId> dense = ids.to_dense(endpoints, comm);
+  std::vector<GlobalId> dense = ids.to_dense(endpoints, comm);
   comm.agree([&] {
     for (std::size_t i = 0; i < dense.size(); ++i)
       if (dense[i] == kMissingId)
@@ -203,11 +204,20 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   if (endpoints.empty()) return {};
   // Ids spanning a range not much larger than their count (most inputs) translate through a
   // direct table: one random read per endpoint instead of a binary search.
+  // The table holds 32-bit dense ids when they fit, and the lists it came from go before the
+  // pass over the edges (all of this beside the whole edge list: it sets the load's peak).
   const VertexId low = endpoints.front(), span = endpoints.back() - low;
   if (span < 4 * endpoints.size() + (std::uint64_t{1} << 20)) {
-    std::vector<GlobalId> table(span + 1, kMissingId);
-    for (std::size_t i = 0; i < endpoints.size(); ++i) table[endpoints[i] - low] = dense[i];
-    return remapped(input.edges, [&](VertexId v) { return table[v - low]; });
+    auto through_table = [&](auto zero) {
+      using Dense = decltype(zero);
+      std::vector<Dense> table(span + 1, 0);  // entries that are no endpoint are never read
+      for (std::size_t i = 0; i < endpoints.size(); ++i) table[endpoints[i] - low] = static_cast<Dense>(dense[i]);
+      std::vector<VertexId>().swap(endpoints);
+      std::vector<GlobalId>().swap(dense);
+      return remapped(input.edges, [&](VertexId v) { return GlobalId{table[v - low]}; });
+    };
+    if (ids.size() <= std::uint64_t{std::numeric_limits<std::uint32_t>::max()}) return through_table(std::uint32_t{0});
+    return through_table(GlobalId{0});
   }
   return remapped(input.edges, [&](VertexId v) {
     return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];

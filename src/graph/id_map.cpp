@@ -9,17 +9,37 @@ namespace perron {
 namespace {
 
 // Sends every query to the rank owner(query) names, lets that rank answer it, and returns the
-// answers in the order of the queries: a stable counting sort into rank buckets, Alltoallv
-// there, and Alltoallv back.
+// answers in the order of the queries: Alltoallv there, and Alltoallv back. Queries already
+// grouped by owner in rank order (sorted ids are: owners split the id range) are sent from
+// where they lie and answered in order; others go through a stable counting sort into rank
+// buckets first. Each buffer is freed once the next holds its data: with millions of queries
+// (one per distinct endpoint of a rank) these buffers set the remap's peak memory.
 template <class Answer, class Query, class OwnerFn, class AnswerFn>
 std::vector<Answer> ask_owners(std::span<const Query> queries, OwnerFn owner, AnswerFn answer, const Comm& comm) {
-  const Buckets<Query> b = bucket_by_owner(queries, comm.size(), owner);
-  std::vector<std::int64_t> recv_counts;
-  const std::vector<Query> received = comm.alltoallv<Query>(b.send, b.counts, &recv_counts);
-  std::vector<Answer> answers(received.size());
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(comm.size()), 0);
+  bool grouped = true;
+  int last = 0;
+  for (const Query& q : queries) {
+    const int o = owner(q);
+    grouped = grouped && o >= last;
+    last = o;
+    ++counts[static_cast<std::size_t>(o)];
+  }
+  auto answer_all = [&](std::span<const Query> send, std::span<const std::int64_t> send_counts) {
+    std::vector<std::int64_t> recv_counts;
+    std::vector<Answer> answers;
+    {
+      const std::vector<Query> received = comm.alltoallv<Query>(send, send_counts, &recv_counts);
+      answers.resize(received.size());
 #pragma omp parallel for schedule(static)
-  for (std::size_t q = 0; q < received.size(); ++q) answers[q] = answer(received[q]);
-  const std::vector<Answer> back = comm.alltoallv<Answer>(answers, recv_counts);
+      for (std::size_t q = 0; q < received.size(); ++q) answers[q] = answer(received[q]);
+    }
+    return comm.alltoallv<Answer>(answers, recv_counts);
+  };
+  if (comm.allreduce(grouped ? 1 : 0, ReduceOp::min) == 1) return answer_all(queries, counts);
+  Buckets<Query> b = bucket_by_owner(queries, comm.size(), owner);
+  const std::vector<Answer> back = answer_all(b.send, b.counts);
+  std::vector<Query>().swap(b.send);
   std::vector<Answer> out(queries.size());
   for (std::size_t i = 0; i < queries.size(); ++i) out[i] = back[b.position[i]];
   return out;
@@ -42,7 +62,7 @@ IdMap IdMap::identity(std::uint64_t n, const Comm& comm) {
 IdMap IdMap::build(std::vector<VertexId> ids, const Comm& comm) {
   IdMap map;
   const int P = comm.size();
-  __gnu_parallel::sort(ids.begin(), ids.end());
+  if (!std::is_sorted(ids.begin(), ids.end())) __gnu_parallel::sort(ids.begin(), ids.end());  // (the sort copies)
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 
   // Splitters by regular sampling: 4P evenly spaced samples per rank.
