@@ -90,6 +90,74 @@ TEST(TextReader, IdsUpToTwoToTheSixtyFourMinusOne) {
             (std::vector<VertexId>{0, 18446744073709551614ull, 18446744073709551615ull}));
 }
 
+// Readers keep ids packed (8 bytes an edge) until one needs more than 32 bits, then widen the
+// list once and go on: every edge before and after the first wide id reads back the same, in
+// text (the wide id late in the file, so earlier blocks of lines went in packed) and binary.
+TEST(TextReader, PackedIdsWidenAtTheFirstIdBeyond32Bits) {
+  const Comm comm = world();
+  std::string text;
+  std::vector<RawEdge> expected;
+  for (int i = 0; i < 3000; ++i) {
+    const VertexId s = static_cast<VertexId>(i) * 7919 % 4294967291ull, d = 4294967295ull - static_cast<VertexId>(i);
+    expected.push_back({s, d, 1.0});
+  }
+  expected[2500] = {std::uint64_t{1} << 40, 3, 1.0};
+  for (const RawEdge& e : expected) text += std::to_string(e.src) + " " + std::to_string(e.dst) + "\n";
+  const std::string path = shared_file(comm, "widen.txt", text);
+  const int saved = omp_get_max_threads();
+  for (const int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    const TextEdges got = read_text_edges(path, comm);
+    const std::vector<RawEdge> all = comm.allgatherv<RawEdge>(got.edges.records());
+    ASSERT_EQ(all.size(), expected.size());
+    for (std::size_t i = 0; i < all.size(); ++i) EXPECT_TRUE(all[i].src == expected[i].src && all[i].dst == expected[i].dst) << i;
+    // The rank holding the wide id widened; the others stayed packed.
+    bool holds_wide = false;
+    for (const RawEdge& e : got.edges) holds_wide = holds_wide || !EdgeList::fits(e.src, e.dst);
+    EXPECT_EQ(got.edges.packed(), !holds_wide);
+  }
+  omp_set_num_threads(saved);
+  // Binary: the same edges, widened by the reader's own set() at the record that needs it.
+  EdgeList list;
+  for (const RawEdge& e : expected) list.push_back(e);
+  const EdgeList mine = comm.is_root() ? list : EdgeList();
+  const std::string bin = (std::filesystem::temp_directory_path() / ("perron_test_widen_" + std::to_string(comm.size()))).string();
+  write_binary_edges(bin, mine, comm);
+  const auto back = comm.allgatherv<RawEdge>(read_binary_edges(bin, BinaryLayout{}, comm).records());
+  ASSERT_EQ(back.size(), expected.size());
+  for (std::size_t i = 0; i < back.size(); ++i) EXPECT_TRUE(back[i].src == expected[i].src && back[i].dst == expected[i].dst) << i;
+}
+
+// The packed list itself: keys hold (src, dst) exactly, push_back and set widen on the first
+// id beyond 32 bits, keep_if and weights work in both forms, pack() returns to 8 bytes.
+TEST(EdgeListTest, PackedAndWideHoldTheSameEdges) {
+  EdgeList list = EdgeList::packed_ids();
+  list.push_back({4294967295ull, 0, 1.0});
+  list.push_back({7, 9, 2.5});
+  EXPECT_TRUE(list.packed());
+  EXPECT_EQ(list.keys()[0], 0xffffffff00000000ull);
+  EXPECT_THROW(list.src(), std::logic_error);
+  list.push_back({1, 1, 1.0});
+  EXPECT_EQ(list.keep_if([](const RawEdge& e) { return e.src != e.dst; }), 1u);
+  list.push_back({std::uint64_t{1} << 32, 5, 1.0});
+  EXPECT_FALSE(list.packed());
+  const std::vector<RawEdge> all = list.records();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_TRUE(all[0].src == 4294967295ull && all[0].dst == 0 && all[0].weight == 1.0);
+  EXPECT_TRUE(all[1].src == 7 && all[1].dst == 9 && all[1].weight == 2.5);
+  EXPECT_TRUE(all[2].src == (std::uint64_t{1} << 32) && all[2].dst == 5);
+  EdgeList small = EdgeList::packed_ids();
+  small.resize(2);
+  small.set(1, {3, 4, 1.0});
+  small.set(0, {std::uint64_t{1} << 33, 2, 1.0});
+  EXPECT_FALSE(small.packed());
+  EXPECT_TRUE(small[1].src == 3 && small[1].dst == 4 && small[0].src == (std::uint64_t{1} << 33));
+  EdgeList wide{{1, 2, 1.0}, {3, 4, 1.0}};
+  wide.pack();
+  EXPECT_TRUE(wide.packed());
+  EXPECT_TRUE(wide[1].src == 3 && wide[1].dst == 4);
+}
+
 TEST(TextReader, OnlyCommentsGivesAnEmptyGraphError) {
   const Comm comm = world();
   const std::string path = shared_file(comm, "comments.txt", "# nothing\n% here\n\n");

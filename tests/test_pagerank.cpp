@@ -11,6 +11,18 @@ namespace {
 // The blocked kernel shrunk so that small graphs still span many segments and tiles.
 BlockedLayout small_cells() { return BlockedLayout{3, 7}; }
 
+// A step hook that keeps the iterate (dense order) and the residuals of step k in `state` and
+// stops the run there.
+StepHook stop_at(int k, PageRankState& state) {
+  return [k, &state](int iteration, const IterateFn& x, std::span<const double> residual) {
+    if (iteration < k) return true;
+    state.x = x();
+    state.iteration = iteration;
+    state.residual.assign(residual.begin(), residual.end());
+    return false;
+  };
+}
+
 PageRankParams tight() {
   PageRankParams p;
   p.tolerance = 1e-14;
@@ -144,13 +156,7 @@ TEST(PageRank, ConjugateGradientsResumesFromAStoppedIterate) {
   p.tolerance = 1e-13;
   const PageRankResult whole = pagerank(graph, p, {}, {}, comm);
   PageRankState at5;
-  const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
-    if (iteration < 5) return true;
-    at5.x = x();
-    at5.iteration = iteration;
-    at5.residual.assign(residual.begin(), residual.end());
-    return false;
-  };
+  const StepHook hook = stop_at(5, at5);
   const PageRankResult stopped = pagerank(graph, p, {}, {}, comm, {}, nullptr, hook);
   EXPECT_TRUE(stopped.stopped_early);
   EXPECT_EQ(stopped.score, at5.x);
@@ -259,13 +265,7 @@ TEST(PageRank, BlockedKernelHandsOutDenseOrder) {
   for (std::size_t i = 0; i < plain.score.size(); ++i) diff += std::abs(plain.score[i] - whole.score[i]);
   EXPECT_LT(comm.sum_ordered(diff), 1e-14);
   PageRankState at4;
-  const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
-    if (iteration < 4) return true;
-    at4.x = x();
-    at4.iteration = iteration;
-    at4.residual.assign(residual.begin(), residual.end());
-    return false;
-  };
+  const StepHook hook = stop_at(4, at4);
   const PageRankResult stopped = pagerank(graph, p, {}, {}, comm, {}, nullptr, hook);
   EXPECT_TRUE(stopped.stopped_early);
   EXPECT_EQ(stopped.score, at4.x);

@@ -672,10 +672,11 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
     for (double& v : xn) v /= z_sum;
     return xn;
   };
-  // r = (1 − α)t − Mz (and p = r, from β = 0). A fresh run starts from z = 0, where they cost nothing, and its
-  // first step moves to the best multiple of t: no worse than starting from t. A resumed run
-  // pays one product for the residual of its iterate.
-  double rz = 0.0, z_sum = 0.0, beta = 0.0, estimate = std::numeric_limits<double>::infinity(), target = s.params.tolerance, mass = 1.0;
+  // r = (1 − α)t − Mz (and p = r, from β = 0). A fresh run starts from z = 0, where they cost
+  // nothing, and its first step moves to the best multiple of t: no worse than starting from t.
+  // A resumed run pays one product for the residual of its iterate.
+  double rz = 0.0, z_sum = 0.0, beta = 0.0, mass = 1.0;
+  double estimate = std::numeric_limits<double>::infinity(), target = s.params.tolerance;
   if (!resume) {
     std::fill(x.begin(), x.end(), 0.0);
     rz = ordered_sums(rows, s.buffers.block_sum, s.comm, [&](LocalId v, std::array<double, 3>& acc) {
@@ -778,7 +779,8 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
   StepBuffers buffers;
   const Solve solve{op, params, teleport, dangling, n_inv, comm, observe, hook, buffers};
   const Stopwatch total;
-  const double mass = params.solver == PageRankSolver::cg ? cg_solve(solve, x, first, start != nullptr, result) : fixed_point_solve(solve, x, first, result);
+  const double mass = params.solver == PageRankSolver::cg ? cg_solve(solve, x, first, start != nullptr, result)
+                                                          : fixed_point_solve(solve, x, first, result);
   result.seconds = total.seconds();
   result.converged = !result.stopped_early && !result.residual.empty() && result.residual.back() < params.tolerance;
   result.mass_error = std::abs(mass - 1.0);

@@ -109,10 +109,10 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
     send.insert(send.end(), arrived.begin(), arrived.end());
     return send;
   };
-  EdgeList out;
+  EdgeList out = packed ? EdgeList::packed_ids() : EdgeList();
   if (weighted) out.weights() = send_column([&](std::size_t i) { return edges.weight(i); }, [&] { edges.clear_weights(); });
   if constexpr (packed) {
-    out.src() = send_column([&](std::size_t i) { return ends.key[i]; }, [&] { edges.release(); });
+    out.keys() = send_column([&](std::size_t i) { return ends.key[i]; }, [&] { edges.release(); });
   } else if (!both_directions) {
     out.src() = send_column([&](std::size_t i) { return ends.src(i); }, [&] { std::vector<VertexId>().swap(edges.src()); });
     out.dst() = send_column([&](std::size_t i) { return ends.dst(i); }, [&] { edges.release(); });
@@ -126,40 +126,51 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
 // The ids of this rank's edge endpoints, sorted and distinct. Ids that span a range not much
 // larger than the edge count (most inputs) are found with a presence table in O(m + span);
 // others by sorting all 2m endpoints.
-std::vector<VertexId> distinct_endpoints(const EdgeList& edges) {
-  if (edges.empty()) return {};
-  const std::vector<VertexId>& src = edges.src();
-  const std::vector<VertexId>& dst = edges.dst();
-  VertexId low = src[0], high = src[0];
+template <class Ends>
+std::vector<VertexId> distinct_endpoints_of(std::size_t m, Ends ends) {
+  if (m == 0) return {};
+  VertexId low = ends.src(0), high = ends.src(0);
 #pragma omp parallel for schedule(static) reduction(min : low) reduction(max : high)
-  for (std::size_t i = 0; i < src.size(); ++i) {
-    low = std::min({low, src[i], dst[i]});
-    high = std::max({high, src[i], dst[i]});
+  for (std::size_t i = 0; i < m; ++i) {
+    low = std::min({low, ends.src(i), ends.dst(i)});
+    high = std::max({high, ends.src(i), ends.dst(i)});
   }
   std::vector<VertexId> ids;
-  if (high - low < 8 * src.size() + (std::uint64_t{1} << 20)) {
+  if (high - low < 8 * m + (std::uint64_t{1} << 20)) {
     std::vector<std::uint8_t> present(high - low + 1, 0);
 #pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < src.size(); ++i) {
-      std::atomic_ref<std::uint8_t>(present[src[i] - low]).store(1, std::memory_order_relaxed);
-      std::atomic_ref<std::uint8_t>(present[dst[i] - low]).store(1, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < m; ++i) {
+      std::atomic_ref<std::uint8_t>(present[ends.src(i) - low]).store(1, std::memory_order_relaxed);
+      std::atomic_ref<std::uint8_t>(present[ends.dst(i) - low]).store(1, std::memory_order_relaxed);
     }
     ids.reserve(static_cast<std::size_t>(std::count(present.begin(), present.end(), std::uint8_t{1})));  // no doubling
     for (std::size_t i = 0; i < present.size(); ++i)
       if (present[i]) ids.push_back(low + i);
     return ids;
   }
-  ids.reserve(2 * src.size());
-  ids.insert(ids.end(), src.begin(), src.end());
-  ids.insert(ids.end(), dst.begin(), dst.end());
+  ids.resize(2 * m);
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < m; ++i) ids[2 * i] = ends.src(i), ids[2 * i + 1] = ends.dst(i);
   __gnu_parallel::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;
 }
 
+std::vector<VertexId> distinct_endpoints(const EdgeList& edges) {
+  if (edges.packed()) return distinct_endpoints_of(edges.size(), PackedEnds{edges.keys().data()});
+  return distinct_endpoints_of(edges.size(), ColumnEnds{edges.src().data(), edges.dst().data()});
+}
+
 // Every raw edge through `dense_of`, the ids rewritten in place: no second copy of the edges.
+// A packed list stays packed: the caller widens it first unless every dense id fits in 32 bits.
 template <class DenseOf>
 EdgeList remapped(EdgeList& raw, DenseOf dense_of) {
+  if (raw.packed()) {
+    std::vector<std::uint64_t>& key = raw.keys();
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = EdgeList::key(dense_of(key[i] >> 32), dense_of(key[i] & 0xffffffffu));
+    return std::move(raw);
+  }
   std::vector<VertexId>& src = raw.src();
   std::vector<VertexId>& dst = raw.dst();
 #pragma omp parallel for schedule(static)
@@ -170,12 +181,16 @@ EdgeList remapped(EdgeList& raw, DenseOf dense_of) {
   return std::move(raw);
 }
 
+// Dense ids below this fit a packed list's 32-bit halves.
+constexpr std::uint64_t kPackedIds = std::uint64_t{1} << 32;
+
 // Original ids → dense ids, checking what the source promised about its vertex set. Consumes
 // input.edges.
 EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   if (input.dense_vertex_count) {
     const std::uint64_t n = *input.dense_vertex_count;
     ids = IdMap::identity(n, comm);
+    if (n > kPackedIds) input.edges.widen();
     comm.agree([&] {
       for (const RawEdge& e : input.edges)
         if (e.src >= n || e.dst >= n)
@@ -193,6 +208,7 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
     ids = IdMap::build(std::move(all), comm);
   }
   std::vector<VertexId>().swap(input.declared);
+  if (ids.size() > kPackedIds) input.edges.widen();  // (declared ids beyond 2^32 vertices)
   std::vector<GlobalId> dense = ids.to_dense(endpoints, comm);
   comm.agree([&] {
     for (std::size_t i = 0; i < dense.size(); ++i)
@@ -216,7 +232,7 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
       std::vector<GlobalId>().swap(dense);
       return remapped(input.edges, [&](VertexId v) { return GlobalId{table[v - low]}; });
     };
-    if (ids.size() <= std::uint64_t{std::numeric_limits<std::uint32_t>::max()}) return through_table(std::uint32_t{0});
+    if (ids.size() <= kPackedIds) return through_table(std::uint32_t{0});
     return through_table(GlobalId{0});
   }
   return remapped(input.edges, [&](VertexId v) {
@@ -250,7 +266,7 @@ struct Rows {
 template <class Src, class Ends>
 Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
                              bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
-  const std::uint64_t m = edges.src().size();
+  const std::uint64_t m = edges.size();
   const auto owns = [=](GlobalId v) { return v - first < rows; };  // unsigned: v < first wraps high
   // Raw pointers (inside `ends` too): through the vectors, every store into the rows made the
   // compiler reload the columns' addresses (the loops ran 25% slower).
@@ -338,16 +354,6 @@ Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, G
   }
   out.start = std::move(kept);
   return out;
-}
-
-// Packs the edges into their src column as (src << 32) | dst and frees the dst column, when
-// every dense id fits in 32 bits: the exchange and the sort then move 8 bytes an edge, not 16.
-void pack_in_place(EdgeList& edges) {
-  std::uint64_t* const key = edges.src().data();
-  const GlobalId* const dst = edges.dst().data();
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < edges.size(); ++i) key[i] = key[i] << 32 | dst[i];
-  std::vector<GlobalId>().swap(edges.dst());
 }
 
 // Collective: moves rows to the ranks that own them under `target`. A rank's rows form one
@@ -464,10 +470,11 @@ void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOption
   };
   Rows<Src> rows;
   if constexpr (sizeof(Src) == 4) {
-    pack_in_place(edges);
-    edges = redistribute(edges, PackedEnds{edges.src().data()}, both_directions, owner, comm);
-    rows = collapse(PackedEnds{edges.src().data()});
+    edges.pack();  // dense ids fit: the exchange and the sort move 8 bytes an edge, not 16
+    edges = redistribute(edges, PackedEnds{edges.keys().data()}, both_directions, owner, comm);
+    rows = collapse(PackedEnds{edges.keys().data()});
   } else {
+    edges.widen();
     edges = redistribute(edges, ColumnEnds{edges.src().data(), edges.dst().data()}, both_directions, owner, comm);
     rows = collapse(ColumnEnds{edges.src().data(), edges.dst().data()});
   }
@@ -540,7 +547,7 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   if (both_directions) {
     std::uint64_t reverses = 0;
 #pragma omp parallel for schedule(static) reduction(+ : reverses)
-    for (std::size_t i = 0; i < edges.size(); ++i) reverses += edges.src()[i] != edges.dst()[i] ? 1 : 0;
+    for (std::size_t i = 0; i < edges.size(); ++i) reverses += edges[i].src != edges[i].dst ? 1 : 0;
     directed_edges += reverses;
   }
   g.stats.input_edges = comm.allreduce<std::uint64_t>(directed_edges, ReduceOp::sum);

@@ -41,7 +41,7 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
   const std::string shape = "(src, dst" + std::string(weight_bytes ? ", weight" : "") + ") records of " +
                             std::to_string(record) + " bytes (uint" + std::to_string(layout.id_width) + " ids" +
                             (weight_bytes ? ", float" + std::to_string(layout.weight_width) + " weight" : "") + ")";
-  EdgeList edges;
+  EdgeList edges = EdgeList::packed_ids();
   comm.agree([&] {
     require_readable_file(path, "input");
     std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -90,8 +90,9 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
 void write_binary_edges(const std::string& path, const EdgeList& edges, const Comm& comm) {
   std::vector<std::uint64_t> pairs(2 * edges.size());
   for (std::size_t i = 0; i < edges.size(); ++i) {
-    pairs[2 * i] = edges.src()[i];
-    pairs[2 * i + 1] = edges.dst()[i];
+    const RawEdge e = edges[i];
+    pairs[2 * i] = e.src;
+    pairs[2 * i + 1] = e.dst;
   }
   const std::uint64_t bytes = pairs.size() * sizeof(std::uint64_t);
   const std::uint64_t offset = comm.exscan_sum(bytes);

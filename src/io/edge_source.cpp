@@ -191,6 +191,7 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     // held beside the whole edge list.
     constexpr std::uint64_t kBlock = std::uint64_t{1} << 22;
     const bool read_weights = has_weight && !spec.ignore_weights;
+    share.edges = EdgeList::packed_ids();
     share.edges.resize(e - b);
     if (read_weights) share.edges.weights().assign(e - b, 1.0);
     for (std::uint64_t off = b; off < e; off += kBlock) {
@@ -203,9 +204,16 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
         if (!std::isfinite(weight) || weight < 0)
           throw_input(path + ": " + prefix + "weight[" + std::to_string(off + i) + "] = " + std::to_string(weight) +
                       " is not a finite number >= 0");
-        share.edges.src()[off - b + i] = s_ids[i];
-        share.edges.dst()[off - b + i] = d_ids[i];
         if (read_weights) share.edges.weights()[off - b + i] = weight;
+      }
+      for (std::uint64_t i = 0; i < cnt && share.edges.packed(); ++i)
+        if (!EdgeList::fits(s_ids[i], d_ids[i])) share.edges.widen();  // (once: the list stays wide)
+      if (share.edges.packed()) {
+        std::uint64_t* const key = share.edges.keys().data() + (off - b);
+        for (std::uint64_t i = 0; i < cnt; ++i) key[i] = EdgeList::key(s_ids[i], d_ids[i]);
+      } else {
+        std::copy(s_ids.begin(), s_ids.end(), share.edges.src().begin() + static_cast<std::ptrdiff_t>(off - b));
+        std::copy(d_ids.begin(), d_ids.end(), share.edges.dst().begin() + static_cast<std::ptrdiff_t>(off - b));
       }
     }
     share.weighted = has_weight && !spec.ignore_weights;
@@ -351,8 +359,17 @@ void write_hdf5_edges(H5Writer& file, const std::string& group, const EdgeShare&
   if (g != "/") file.create_group(g);
   const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);
   const std::uint64_t offset = comm.exscan_sum<std::uint64_t>(share.edges.size());
-  file.write_distributed<std::uint64_t>(prefix + "src", share.edges.src(), offset, m, true);
-  file.write_distributed<std::uint64_t>(prefix + "dst", share.edges.dst(), offset, m, true);
+  const EdgeList& edges = share.edges;
+  if (edges.packed()) {  // unpacked one column at a time
+    std::vector<std::uint64_t> column(edges.size());
+    for (std::size_t i = 0; i < column.size(); ++i) column[i] = edges.keys()[i] >> 32;
+    file.write_distributed<std::uint64_t>(prefix + "src", column, offset, m, true);
+    for (std::size_t i = 0; i < column.size(); ++i) column[i] = edges.keys()[i] & 0xffffffffu;
+    file.write_distributed<std::uint64_t>(prefix + "dst", column, offset, m, true);
+  } else {
+    file.write_distributed<std::uint64_t>(prefix + "src", edges.src(), offset, m, true);
+    file.write_distributed<std::uint64_t>(prefix + "dst", edges.dst(), offset, m, true);
+  }
   if (share.weighted) {
     std::vector<double> w(share.edges.size());
     for (std::size_t i = 0; i < w.size(); ++i) w[i] = share.edges.weight(i);

@@ -49,8 +49,11 @@ EdgeList kronecker_edges(const KroneckerParams& p, std::uint64_t first, std::uin
   // Initiator thresholds as 53-bit fixed point: A, A+B, A+B+C.
   constexpr double kA = 0.57, kB = 0.19, kC = 0.19;
   const IdScrambler scramble(p.scale, p.seed);
-  EdgeList edges;
+  EdgeList edges = p.scale <= 32 ? EdgeList::packed_ids() : EdgeList();  // ids below 2^scale
   edges.resize(last - first);
+  std::uint64_t* const key = edges.packed() ? edges.keys().data() : nullptr;
+  VertexId* const src_col = edges.packed() ? nullptr : edges.src().data();
+  VertexId* const dst_col = edges.packed() ? nullptr : edges.dst().data();
 #pragma omp parallel for schedule(static)
   for (std::uint64_t e = first; e < last; ++e) {
     // SplitMix64 keyed by (seed, e): every edge has its own stream, so the graph does not
@@ -65,8 +68,12 @@ EdgeList kronecker_edges(const KroneckerParams& p, std::uint64_t first, std::uin
       src = (src << 1) | row;
       dst = (dst << 1) | col;
     }
-    edges.src()[e - first] = scramble(src);
-    edges.dst()[e - first] = scramble(dst);
+    if (key) {
+      key[e - first] = EdgeList::key(scramble(src), scramble(dst));
+    } else {
+      src_col[e - first] = scramble(src);
+      dst_col[e - first] = scramble(dst);
+    }
   }
   return edges;
 }

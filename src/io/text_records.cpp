@@ -355,14 +355,20 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
     out.resize(base + offset[pieces]);
     weights.resize(offset[pieces]);
   }
-  VertexId* const src = out.src().data() + base;
-  VertexId* const dst = out.dst().data() + base;
+  // A packed list takes keys while every id fits in 32 bits; the first id that does not sends
+  // the buffer round again after widening the list.
+  const bool packed = out.packed();
+  std::uint64_t* const key = !metis && packed ? out.keys().data() + base : nullptr;
+  VertexId* const src = !metis && !packed ? out.src().data() + base : nullptr;
+  VertexId* const dst = !metis && !packed ? out.dst().data() + base : nullptr;
+  std::vector<char> too_wide(pieces, 0);
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
     const auto i = static_cast<std::size_t>(t);
     if (metis) {
       parts[i].reserve(static_cast<std::size_t>(cuts[i + 1] - cuts[i]) / 8);  // lines are rarely shorter
-      parse_chunk(cuts[i], cuts[i + 1], s, stats[i], [](const char*) -> const char* { return nullptr; }, [&](std::string_view line) {
+      const auto no_fast_path = [](const char*) -> const char* { return nullptr; };
+      parse_chunk(cuts[i], cuts[i + 1], s, stats[i], no_fast_path, [&](std::string_view line) {
         return parse_metis_line(line, s, stats[i].data_lines, parts[i], stats[i].saw_value);
       });
       continue;
@@ -370,7 +376,14 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
     const std::size_t at = offset[i];
     auto store = [&](const RawEdge& e) {
       const std::size_t k = at + written[i]++;
-      src[k] = e.src, dst[k] = e.dst, weights[k] = e.weight;
+      if (!key) {
+        src[k] = e.src, dst[k] = e.dst;
+      } else if (EdgeList::fits(e.src, e.dst)) {
+        key[k] = EdgeList::key(e.src, e.dst);
+      } else {
+        too_wide[i] = 1;
+      }
+      weights[k] = e.weight;
     };
     const char* const piece_end = cuts[i + 1];
     const auto fast = [&](const char* p) -> const char* {
@@ -399,8 +412,9 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
       std::vector<RawEdge>().swap(parts[i]);
     } else {
       if (end_at != offset[i]) {  // comment lines left a gap: close it
-        std::memmove(src + end_at, src + offset[i], written[i] * sizeof(VertexId));
-        std::memmove(dst + end_at, dst + offset[i], written[i] * sizeof(VertexId));
+        if (key) std::memmove(key + end_at, key + offset[i], written[i] * sizeof(std::uint64_t));
+        if (src) std::memmove(src + end_at, src + offset[i], written[i] * sizeof(VertexId));
+        if (dst) std::memmove(dst + end_at, dst + offset[i], written[i] * sizeof(VertexId));
         std::memmove(weights.data() + end_at, weights.data() + offset[i], written[i] * sizeof(double));
       }
       end_at += written[i];
@@ -410,6 +424,11 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
     total.saw_value = total.saw_value || stats[i].saw_value;
   }
   if (metis) return total;
+  if (std::find(too_wide.begin(), too_wide.end(), 1) != too_wide.end()) {
+    out.resize(base);
+    out.widen();
+    return parse_buffer(begin, end, s, out, weights, range_bytes);
+  }
   out.resize(base + end_at);
   // The weights join the list once some weight is not 1 (from then on every buffer's do).
   int weighted = out.has_weights() ? 1 : 0;
@@ -692,6 +711,7 @@ TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm
   joined = comm.bcast_string(joined, 0);
   TextFile file;
   file.gzip = layout.gzip;
+  if (syntax.format == LineFormat::edge) file.records = EdgeList::packed_ids();
   for (std::size_t at = 0; at < joined.size();) {
     const std::size_t nl = joined.find('\n', at);
     file.header.push_back(joined.substr(at, nl - at));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,12 @@ struct RawEdge {
 
 // A rank's edges as read, stored by column: 16 bytes per edge for (src, dst), and 8 more for a
 // weight only once some edge has a weight other than 1 (most graphs never do). The graph
-// build rewrites src and dst to dense ids in place, so the edges are never copied whole.
-// Element access hands out RawEdge values; src(), dst() and weights() expose the columns.
+// build rewrites the ids to dense ids in place, so the edges are never copied whole.
+// Readers ask for a packed list (EdgeList::packed_ids()): one column of (src << 32) | dst while
+// every id is below 2^32, 8 bytes per edge instead of 16. The first larger id widens it, once,
+// into the two columns (set and push_back do that themselves; code that writes keys() checks
+// fits() and calls widen()). src() and dst() are the columns of a wide list only; keys() is
+// the packed column. Element access hands out RawEdge values in either form.
 class EdgeList {
  public:
   EdgeList() = default;
@@ -36,24 +41,42 @@ class EdgeList {
     reserve(edges.size());
     for (const RawEdge& e : edges) push_back(e);
   }
+  // An empty list that stores its ids packed until an id needs 64 bits.
+  static EdgeList packed_ids() {
+    EdgeList list;
+    list.packed_ = true;
+    return list;
+  }
+  static bool fits(VertexId src, VertexId dst) { return ((src | dst) >> 32) == 0; }
+  static std::uint64_t key(VertexId src, VertexId dst) { return src << 32 | dst; }
 
   std::size_t size() const { return src_.size(); }
   bool empty() const { return src_.empty(); }
+  bool packed() const { return packed_; }
   bool has_weights() const { return !weight_.empty(); }
   double weight(std::size_t i) const { return weight_.empty() ? 1.0 : weight_[i]; }
-  RawEdge operator[](std::size_t i) const { return {src_[i], dst_[i], weight(i)}; }
+  RawEdge operator[](std::size_t i) const {
+    return packed_ ? RawEdge{src_[i] >> 32, src_[i] & 0xffffffffu, weight(i)} : RawEdge{src_[i], dst_[i], weight(i)};
+  }
 
   void reserve(std::size_t n) {
-    src_.reserve(n), dst_.reserve(n);
+    src_.reserve(n);
+    if (!packed_) dst_.reserve(n);
     if (has_weights()) weight_.reserve(n);
   }
   // Grows or shrinks to n edges; new edges are (0, 0, 1).
   void resize(std::size_t n) {
-    src_.resize(n), dst_.resize(n);
+    src_.resize(n);
+    if (!packed_) dst_.resize(n);
     if (has_weights()) weight_.resize(n, 1.0);
   }
   void set(std::size_t i, const RawEdge& e) {
-    src_[i] = e.src, dst_[i] = e.dst;
+    if (packed_ && !fits(e.src, e.dst)) widen();
+    if (packed_) {
+      src_[i] = key(e.src, e.dst);
+    } else {
+      src_[i] = e.src, dst_[i] = e.dst;
+    }
     set_weight(i, e.weight);
   }
   void set_weight(std::size_t i, double w) {
@@ -61,7 +84,12 @@ class EdgeList {
     if (!weight_.empty()) weight_[i] = w;
   }
   void push_back(const RawEdge& e) {
-    src_.push_back(e.src), dst_.push_back(e.dst);
+    if (packed_ && !fits(e.src, e.dst)) widen();
+    if (packed_) {
+      src_.push_back(key(e.src, e.dst));
+    } else {
+      src_.push_back(e.src), dst_.push_back(e.dst);
+    }
     if (!weight_.empty()) {
       weight_.push_back(e.weight);
     } else if (e.weight != 1.0) {
@@ -69,18 +97,40 @@ class EdgeList {
       weight_.push_back(e.weight);
     }
   }
+  // Unpacks into two columns (keeps the edges; a wide list is left as it is).
+  void widen() {
+    if (!packed_) return;
+    packed_ = false;
+    dst_.resize(src_.size());
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < src_.size(); ++i) {
+      dst_[i] = src_[i] & 0xffffffffu;
+      src_[i] >>= 32;
+    }
+  }
+  // Packs a wide list whose ids all fit in 32 bits (the caller knows it, e.g. dense ids of
+  // fewer than 2^32 vertices), freeing the dst column.
+  void pack() {
+    if (packed_) return;
+    packed_ = true;
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < src_.size(); ++i) src_[i] = key(src_[i], dst_[i]);
+    std::vector<VertexId>().swap(dst_);
+  }
   // Keeps the edges for which keep(edge) is true, in order; returns how many were removed.
   template <class Keep>
   std::size_t keep_if(Keep keep) {
     std::size_t out = 0;
     for (std::size_t i = 0; i < size(); ++i) {
       if (!keep((*this)[i])) continue;
-      src_[out] = src_[i], dst_[out] = dst_[i];
+      src_[out] = src_[i];
+      if (!packed_) dst_[out] = dst_[i];
       if (has_weights()) weight_[out] = weight_[i];
       ++out;
     }
     const std::size_t removed = size() - out;
-    src_.resize(out), dst_.resize(out);
+    src_.resize(out);
+    if (!packed_) dst_.resize(out);
     if (has_weights()) weight_.resize(out);
     return removed;
   }
@@ -101,11 +151,13 @@ class EdgeList {
     return out;
   }
 
-  std::vector<VertexId>& src() { return src_; }
-  std::vector<VertexId>& dst() { return dst_; }
+  std::vector<VertexId>& src() { return wide(src_); }
+  std::vector<VertexId>& dst() { return wide(dst_); }
+  std::vector<std::uint64_t>& keys() { return packed_column(); }
   std::vector<double>& weights() { return weight_; }  // empty, or one per edge
-  const std::vector<VertexId>& src() const { return src_; }
-  const std::vector<VertexId>& dst() const { return dst_; }
+  const std::vector<VertexId>& src() const { return wide(src_); }
+  const std::vector<VertexId>& dst() const { return wide(dst_); }
+  const std::vector<std::uint64_t>& keys() const { return const_cast<EdgeList*>(this)->packed_column(); }
   const std::vector<double>& weights() const { return weight_; }
 
   // Iteration by value (RawEdge).
@@ -129,8 +181,19 @@ class EdgeList {
   const_iterator end() const { return {this, size()}; }
 
  private:
-  std::vector<VertexId> src_, dst_;
+  template <class Column>
+  Column& wide(Column& column) const {
+    if (packed_) throw std::logic_error("EdgeList: src()/dst() of a packed list (use keys() or widen())");
+    return column;
+  }
+  std::vector<std::uint64_t>& packed_column() {
+    if (!packed_) throw std::logic_error("EdgeList: keys() of a wide list");
+    return src_;
+  }
+
+  std::vector<VertexId> src_, dst_;  // packed: src_ holds the keys and dst_ is empty
   std::vector<double> weight_;
+  bool packed_ = false;
 };
 
 // What one rank holds of a graph as it arrives from a reader or generator, before any
