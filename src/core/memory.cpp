@@ -1,6 +1,9 @@
 #include "perron/core/memory.hpp"
 
 #include <sys/resource.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +27,12 @@ std::uint64_t current_rss_bytes() {
   if (!(statm >> size >> resident)) return 0;
   const long page = sysconf(_SC_PAGESIZE);
   return resident * static_cast<std::uint64_t>(page > 0 ? page : 4096);
+}
+
+void return_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 std::uint64_t last_level_cache_bytes(std::uint64_t fallback) {

@@ -11,6 +11,7 @@
 
 #include "perron/core/error.hpp"
 #include "perron/core/hash.hpp"
+#include "perron/core/memory.hpp"
 #include "perron/core/range.hpp"
 
 namespace perron {
@@ -34,6 +35,77 @@ struct PackedEnds {
   GlobalId dst(std::size_t i) const { return key[i] & 0xffffffffu; }
 };
 
+// redistribute for packed directed edges (each goes to one rank), without a second copy of
+// the list: the keys (and weights) are bucketed in place, the other ranks' buckets first in
+// rank order and this rank's last (American flag sort: every swap puts one edge in its final
+// bucket), sent from where they lie, and what arrives is appended to this rank's bucket
+// moved to the front, inside the list's capacity when it fits. The exchange then holds the
+// list and what arrives: 8 + 4 bytes per edge on two ranks, against 8 + 8 for a bucketed copy.
+template <class OwnerFn>
+EdgeList redistribute_in_place(EdgeList& edges, OwnerFn owner, const Comm& comm) {
+  const auto P = static_cast<std::size_t>(comm.size());
+  const auto self = static_cast<std::size_t>(comm.rank());
+  const bool weighted = comm.allreduce(edges.has_weights() ? 1 : 0, ReduceOp::max) != 0;
+  if (weighted) edges.ensure_weights();
+  std::vector<std::uint64_t>& key = edges.keys();
+  std::vector<double>& weight = edges.weights();
+  const std::size_t m = key.size();
+  // Bucket of rank r in the layout: others in rank order, then this rank.
+  auto bucket_of = [&](std::uint64_t k) {
+    const auto r = static_cast<std::size_t>(owner(k & 0xffffffffu));
+    return r == self ? P - 1 : (r < self ? r : r - 1);
+  };
+  std::vector<std::uint64_t> count(P, 0);
+#pragma omp parallel
+  {
+    std::vector<std::uint64_t> mine(P, 0);
+#pragma omp for schedule(static) nowait
+    for (std::size_t i = 0; i < m; ++i) ++mine[bucket_of(key[i])];
+#pragma omp critical
+    for (std::size_t b = 0; b < P; ++b) count[b] += mine[b];
+  }
+  std::vector<std::uint64_t> next(P, 0), end(P, 0);
+  for (std::size_t b = 0, at = 0; b < P; ++b) next[b] = at, at += count[b], end[b] = at;
+  for (std::size_t b = 0; b < P; ++b)
+    while (next[b] < end[b]) {
+      const std::size_t i = next[b], d = bucket_of(key[i]);
+      if (d == b) {
+        ++next[b];
+        continue;
+      }
+      std::swap(key[i], key[next[d]]);
+      if (weighted) std::swap(weight[i], weight[next[d]]);
+      ++next[d];
+    }
+  std::vector<std::int64_t> send_counts(P, 0);
+  for (std::size_t r = 0; r < P; ++r)
+    if (r != self) send_counts[r] = static_cast<std::int64_t>(count[r < self ? r : r - 1]);
+  const std::vector<std::int64_t> recv_counts = comm.alltoall_counts(send_counts);
+  const auto arriving = static_cast<std::size_t>(std::accumulate(recv_counts.begin(), recv_counts.end(), std::int64_t{0}));
+  const std::size_t kept = count[P - 1], sent = m - kept;
+  // When the result outgrows the list's capacity (a rank receiving more than it sends), it is
+  // allocated at its final size and the arrivals land in it directly: the list, the arrivals
+  // and a grown copy never coexist.
+  auto exchange = [&](auto& column) {
+    using T = typename std::decay_t<decltype(column)>::value_type;
+    if (kept + arriving <= column.capacity()) {
+      std::vector<T> arrived(arriving);
+      comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, arrived, recv_counts);
+      if (sent > 0) std::copy(column.begin() + static_cast<std::ptrdiff_t>(sent), column.end(), column.begin());
+      column.resize(kept);
+      column.insert(column.end(), arrived.begin(), arrived.end());
+      return;
+    }
+    std::vector<T> result(kept + arriving);
+    std::copy(column.begin() + static_cast<std::ptrdiff_t>(sent), column.end(), result.begin());
+    comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, std::span<T>(result).subspan(kept), recv_counts);
+    column.swap(result);
+  };
+  if (weighted) exchange(weight);
+  exchange(key);
+  return std::move(edges);
+}
+
 // Sends every edge to the owner of its destination (owner(v): the rank of vertex v), in the
 // order held: a parallel stable counting sort into rank buckets (counts per chunk, then each
 // chunk writes at its offsets), one Alltoallv per column. With both_directions an edge u–v
@@ -46,6 +118,7 @@ template <class Ends, class OwnerFn>
 EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn owner, const Comm& comm) {
   if (comm.size() == 1) return std::move(edges);
   constexpr bool packed = std::is_same_v<Ends, PackedEnds>;
+  if (packed && !both_directions) return redistribute_in_place(edges, owner, comm);
   const auto P = static_cast<std::size_t>(comm.size());
   const std::uint64_t m = edges.size();
   // The second owner of edge i, or P when it has none.
@@ -540,6 +613,7 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   g.weighted = input.weighted;
   const bool both_directions = options.undirected || !input.directed;
   EdgeList edges = remap(input, g.ids, comm);
+  return_free_memory();  // the remap's id tables, freed: resident until handed back
   input.edges.release();
   std::uint64_t dropped_loops = 0;
   if (options.drop_self_loops) dropped_loops = edges.keep_if([](const RawEdge& e) { return e.src != e.dst; });
