@@ -26,8 +26,8 @@ struct RawEdge {
   double weight;
 };
 
-// A rank's edges as read, stored by column: 16 bytes per edge for (src, dst), and 8 more for a
-// weight only once some edge has a weight other than 1 (most graphs never do). The graph
+// A rank's edges as read, stored by column: 16 bytes per edge for (src, dst) (8 packed, below),
+// and 8 more for a weight only once some edge has a weight other than 1 (most graphs never do). The graph
 // build rewrites the ids to dense ids in place, so the edges are never copied whole.
 // Readers ask for a packed list (EdgeList::packed_ids()): one column of (src << 32) | dst while
 // every id is below 2^32, 8 bytes per edge instead of 16. The first larger id widens it, once,
@@ -157,7 +157,7 @@ class EdgeList {
   std::vector<double>& weights() { return weight_; }  // empty, or one per edge
   const std::vector<VertexId>& src() const { return wide(src_); }
   const std::vector<VertexId>& dst() const { return wide(dst_); }
-  const std::vector<std::uint64_t>& keys() const { return const_cast<EdgeList*>(this)->packed_column(); }
+  const std::vector<std::uint64_t>& keys() const { return packed_column(); }
   const std::vector<double>& weights() const { return weight_; }
 
   // Iteration by value (RawEdge).
@@ -187,6 +187,10 @@ class EdgeList {
     return column;
   }
   std::vector<std::uint64_t>& packed_column() {
+    if (!packed_) throw std::logic_error("EdgeList: keys() of a wide list");
+    return src_;
+  }
+  const std::vector<std::uint64_t>& packed_column() const {
     if (!packed_) throw std::logic_error("EdgeList: keys() of a wide list");
     return src_;
   }
