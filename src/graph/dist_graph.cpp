@@ -35,6 +35,30 @@ struct PackedEnds {
   GlobalId dst(std::size_t i) const { return key[i] & 0xffffffffu; }
 };
 
+// The end of an exchange that keeps this rank's bucket where it lies: `column` holds the
+// buckets for the other ranks (its first `sent` entries, in rank order), then this rank's own.
+// The others' go out; this rank's moves to the front and the arrivals follow it, inside the
+// column's capacity when they fit. Otherwise the result is allocated at its final size and the
+// arrivals land in it directly: the column, the arrivals and a grown copy never coexist.
+template <class T>
+void exchange_keeping_own(std::vector<T>& column, std::size_t sent, std::span<const std::int64_t> send_counts,
+                          std::span<const std::int64_t> recv_counts, std::size_t arriving, const Comm& comm) {
+  const std::size_t kept = column.size() - sent;
+  const auto own = column.begin() + static_cast<std::ptrdiff_t>(sent);
+  if (kept + arriving <= column.capacity()) {
+    std::vector<T> arrived(arriving);
+    comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, arrived, recv_counts);
+    if (sent > 0) std::copy(own, column.end(), column.begin());
+    column.resize(kept);
+    column.insert(column.end(), arrived.begin(), arrived.end());
+    return;
+  }
+  std::vector<T> result(kept + arriving);
+  std::copy(own, column.end(), result.begin());
+  comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, std::span<T>(result).subspan(kept), recv_counts);
+  column.swap(result);
+}
+
 // redistribute for packed directed edges (each goes to one rank), without a second copy of
 // the list: the keys (and weights) are bucketed in place, the other ranks' buckets first in
 // rank order and this rank's last (American flag sort: every swap puts one edge in its final
@@ -82,27 +106,9 @@ EdgeList redistribute_in_place(EdgeList& edges, OwnerFn owner, const Comm& comm)
     if (r != self) send_counts[r] = static_cast<std::int64_t>(count[r < self ? r : r - 1]);
   const std::vector<std::int64_t> recv_counts = comm.alltoall_counts(send_counts);
   const auto arriving = static_cast<std::size_t>(std::accumulate(recv_counts.begin(), recv_counts.end(), std::int64_t{0}));
-  const std::size_t kept = count[P - 1], sent = m - kept;
-  // When the result outgrows the list's capacity (a rank receiving more than it sends), it is
-  // allocated at its final size and the arrivals land in it directly: the list, the arrivals
-  // and a grown copy never coexist.
-  auto exchange = [&](auto& column) {
-    using T = typename std::decay_t<decltype(column)>::value_type;
-    if (kept + arriving <= column.capacity()) {
-      std::vector<T> arrived(arriving);
-      comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, arrived, recv_counts);
-      if (sent > 0) std::copy(column.begin() + static_cast<std::ptrdiff_t>(sent), column.end(), column.begin());
-      column.resize(kept);
-      column.insert(column.end(), arrived.begin(), arrived.end());
-      return;
-    }
-    std::vector<T> result(kept + arriving);
-    std::copy(column.begin() + static_cast<std::ptrdiff_t>(sent), column.end(), result.begin());
-    comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, std::span<T>(result).subspan(kept), recv_counts);
-    column.swap(result);
-  };
-  if (weighted) exchange(weight);
-  exchange(key);
+  const std::size_t sent = m - count[P - 1];
+  if (weighted) exchange_keeping_own(weight, sent, send_counts, recv_counts, arriving, comm);
+  exchange_keeping_own(key, sent, send_counts, recv_counts, arriving, comm);
   return std::move(edges);
 }
 
@@ -175,11 +181,7 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
         if (const std::size_t o2 = other_owner(i, o); o2 < P) send[static_cast<std::size_t>(next[c * P + o2]++)] = column_of(i);
       }
     drop();
-    std::vector<T> arrived(arriving);
-    comm.alltoallv_into<T>(std::span<const T>(send).first(sent), send_counts, arrived, recv_counts);
-    if (sent > 0) std::copy(send.begin() + static_cast<std::ptrdiff_t>(sent), send.end(), send.begin());
-    send.resize(kept);
-    send.insert(send.end(), arrived.begin(), arrived.end());
+    exchange_keeping_own(send, sent, send_counts, recv_counts, arriving, comm);
     return send;
   };
   EdgeList out = packed ? EdgeList::packed_ids() : EdgeList();
@@ -335,7 +337,7 @@ struct Rows {
 // twice the edges. A counting sort by row (parallel, atomic slot counters, so the order inside
 // a row is arbitrary until each row sorts its few sources) moves only the source (4 or 8
 // bytes) and the weight when weights count, not the 24-byte edge; O(m + Σ d log d).
-// `ends` reads the endpoints (ColumnEnds, or PackedEnds after pack_in_place).
+// `ends` reads the endpoints (ColumnEnds, or PackedEnds for a packed list).
 template <class Src, class Ends>
 Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
                              bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
