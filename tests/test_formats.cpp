@@ -193,6 +193,55 @@ TEST(Formats, Hdf5EdgeListErrors) {
   expect_error([&] { load_edges(input_spec(bad), comm); }, "have different lengths (3 and 2)");
 }
 
+// perron's own chunk decoders (every thread at once) against HDF5's (H5Dread) on the columns
+// perron convert writes: integer ids with scale-offset, float weights shuffled and deflated.
+// The ids exercise every scale-offset case: spread ids (22 bits), 0 (the fill value's code),
+// a constant chunk (0 bits), and a chunk spanning 0 .. 2^64 - 1 (stored as it is). Slices
+// start and end inside chunks, and the last chunk is partial.
+TEST(Formats, Hdf5ChunksDecodedOnEveryThreadMatchHdf5) {
+  const Comm comm = world();
+  constexpr std::uint64_t kChunk = std::uint64_t{1} << 20;  // H5Writer's chunk size
+  const std::uint64_t total = 3 * kChunk + 12345;
+  auto id_at = [&](std::uint64_t i) -> std::uint64_t {
+    if (i / kChunk == 1) return 777;  // one chunk of a single value
+    if (i / kChunk == 2) return i % 3 == 0 ? ~std::uint64_t{0} : i % 3 == 1 ? 0 : i;
+    return i % 1000 == 0 ? 0 : (i * 2654435761u) % (std::uint64_t{1} << 22);
+  };
+  const auto P = static_cast<std::uint64_t>(comm.size()), r = static_cast<std::uint64_t>(comm.rank());
+  const std::uint64_t b = total * r / P, e = total * (r + 1) / P;
+  std::vector<std::uint64_t> ids(e - b);
+  std::vector<std::int64_t> signed_ids(e - b);
+  std::vector<double> weights(e - b);
+  for (std::uint64_t i = b; i < e; ++i) {
+    ids[i - b] = id_at(i);
+    signed_ids[i - b] = static_cast<std::int64_t>(id_at(i) % 100000) - 50000;
+    weights[i - b] = 1.0 / static_cast<double>(i % 977 + 1);
+  }
+  const std::string path = (scratch(comm) / "chunks.h5").string();
+  {
+    H5Writer file(path, comm);
+    file.write_distributed<std::uint64_t>("/ids", ids, b, total, true);
+    file.write_distributed<std::int64_t>("/signed", signed_ids, b, total, true);
+    file.write_distributed<double>("/weight", weights, b, total, true);
+    file.close();
+  }
+  const H5Reader fast(path), library(path, H5Reader::ChunkDecoding::library);
+  EXPECT_TRUE(fast.decodes_in_parallel<std::uint64_t>("/ids"));
+  EXPECT_TRUE(fast.decodes_in_parallel<std::int64_t>("/signed"));
+  EXPECT_TRUE(fast.decodes_in_parallel<double>("/weight"));
+  EXPECT_FALSE(fast.decodes_in_parallel<std::uint64_t>("/signed"));  // conversions are HDF5's
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> slices = {
+      {0, total}, {b, e - b}, {kChunk - 5, kChunk + 17}, {2 * kChunk + 1, kChunk}, {total - 7, 7}};
+  for (const auto& [offset, count] : slices) {
+    SCOPED_TRACE("slice at " + std::to_string(offset) + " of " + std::to_string(count));
+    const auto got = fast.read_slice<std::uint64_t>("/ids", offset, count);
+    EXPECT_EQ(got, library.read_slice<std::uint64_t>("/ids", offset, count));
+    for (std::uint64_t i = 0; i < count; i += 4099) ASSERT_EQ(got[i], id_at(offset + i)) << "element " << offset + i;
+    EXPECT_EQ(fast.read_slice<std::int64_t>("/signed", offset, count), library.read_slice<std::int64_t>("/signed", offset, count));
+    EXPECT_EQ(fast.read_slice<double>("/weight", offset, count), library.read_slice<double>("/weight", offset, count));
+  }
+}
+
 TEST(Formats, BinaryVertexCountAndWeights) {
   const Comm comm = world();
   const std::uint64_t rec[2] = {1, 9};

@@ -12,7 +12,7 @@ TEST(EdgeList, WeightsAppearOnlyWhenNeeded) {
   EXPECT_FALSE(edges.has_weights());
   edges.push_back({3, 1, 2.5});
   ASSERT_TRUE(edges.has_weights());
-  EXPECT_EQ(edges.weights(), (std::vector<double>{1.0, 1.0, 2.5}));
+  EXPECT_EQ(edges.weights(), (Column<double>{1.0, 1.0, 2.5}));
   edges.set_weight(0, 0.5);
   std::vector<RawEdge> seen;
   for (const RawEdge& e : edges) seen.push_back(e);
@@ -26,7 +26,9 @@ TEST(EdgeList, WeightsAppearOnlyWhenNeeded) {
   EXPECT_EQ(edges[1].weight, 2.5);
   edges.clear_weights();
   EXPECT_EQ(edges[1].weight, 1.0);
-  edges.resize(4);
+  edges.resize(4);  // grows inside the capacity that held 3 -> 1: new edges are still (0, 0)
+  EXPECT_EQ(edges[2].src, 0u);
+  EXPECT_EQ(edges[2].dst, 0u);
   EXPECT_EQ(edges[3].src, 0u);
   EXPECT_EQ(edges.records().size(), 4u);
 }

@@ -40,8 +40,8 @@ struct PackedEnds {
 // The others' go out; this rank's moves to the front and the arrivals follow it, inside the
 // column's capacity when they fit. Otherwise the result is allocated at its final size and the
 // arrivals land in it directly: the column, the arrivals and a grown copy never coexist.
-template <class T>
-void exchange_keeping_own(std::vector<T>& column, std::size_t sent, std::span<const std::int64_t> send_counts,
+template <class T, class Alloc>
+void exchange_keeping_own(std::vector<T, Alloc>& column, std::size_t sent, std::span<const std::int64_t> send_counts,
                           std::span<const std::int64_t> recv_counts, std::size_t arriving, const Comm& comm) {
   const std::size_t kept = column.size() - sent;
   const auto own = column.begin() + static_cast<std::ptrdiff_t>(sent);
@@ -53,7 +53,7 @@ void exchange_keeping_own(std::vector<T>& column, std::size_t sent, std::span<co
     column.insert(column.end(), arrived.begin(), arrived.end());
     return;
   }
-  std::vector<T> result(kept + arriving);
+  std::vector<T, Alloc> result(kept + arriving);
   std::copy(own, column.end(), result.begin());
   comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, std::span<T>(result).subspan(kept), recv_counts);
   column.swap(result);
@@ -71,8 +71,8 @@ EdgeList redistribute_in_place(EdgeList& edges, OwnerFn owner, const Comm& comm)
   const auto self = static_cast<std::size_t>(comm.rank());
   const bool weighted = comm.allreduce(edges.has_weights() ? 1 : 0, ReduceOp::max) != 0;
   if (weighted) edges.ensure_weights();
-  std::vector<std::uint64_t>& key = edges.keys();
-  std::vector<double>& weight = edges.weights();
+  Column<std::uint64_t>& key = edges.keys();
+  Column<double>& weight = edges.weights();
   const std::size_t m = key.size();
   // Bucket of rank r in the layout: others in rank order, then this rank.
   auto bucket_of = [&](std::uint64_t k) {
@@ -169,7 +169,7 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
   const bool weighted = comm.allreduce(edges.has_weights() ? 1 : 0, ReduceOp::max) != 0;
   auto send_column = [&](auto column_of, auto drop) {
     using T = std::decay_t<decltype(column_of(std::size_t{0}))>;
-    std::vector<T> send;
+    Column<T> send;  // every entry is written below: no zeroing pass
     send.reserve(std::max(sent + kept, kept + arriving));
     send.resize(sent + kept);
     std::vector<std::int64_t> next(at);
@@ -189,7 +189,7 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
   if constexpr (packed) {
     out.keys() = send_column([&](std::size_t i) { return ends.key[i]; }, [&] { edges.release(); });
   } else if (!both_directions) {
-    out.src() = send_column([&](std::size_t i) { return ends.src(i); }, [&] { std::vector<VertexId>().swap(edges.src()); });
+    out.src() = send_column([&](std::size_t i) { return ends.src(i); }, [&] { Column<VertexId>().swap(edges.src()); });
     out.dst() = send_column([&](std::size_t i) { return ends.dst(i); }, [&] { edges.release(); });
   } else {
     out.dst() = send_column([&](std::size_t i) { return ends.dst(i); }, [] {});
@@ -241,13 +241,13 @@ std::vector<VertexId> distinct_endpoints(const EdgeList& edges) {
 template <class DenseOf>
 EdgeList remapped(EdgeList& raw, DenseOf dense_of) {
   if (raw.packed()) {
-    std::vector<std::uint64_t>& key = raw.keys();
+    Column<std::uint64_t>& key = raw.keys();
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < key.size(); ++i) key[i] = EdgeList::key(dense_of(key[i] >> 32), dense_of(key[i] & 0xffffffffu));
     return std::move(raw);
   }
-  std::vector<VertexId>& src = raw.src();
-  std::vector<VertexId>& dst = raw.dst();
+  Column<VertexId>& src = raw.src();
+  Column<VertexId>& dst = raw.dst();
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < src.size(); ++i) {
     src[i] = dense_of(src[i]);

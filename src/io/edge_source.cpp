@@ -177,43 +177,59 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     const auto P = static_cast<std::uint64_t>(comm.size());
     const auto r = static_cast<std::uint64_t>(comm.rank());
     const std::uint64_t b = block_begin(total, r, P), e = block_begin(total, r + 1, P);
-    auto read_ids = [&](const std::string& name, const H5Reader::DatasetInfo& info, std::uint64_t off, std::uint64_t cnt) {
-      if (!info.is_signed) return file.read_slice<std::uint64_t>(name, off, cnt);
-      const std::vector<std::int64_t> raw = file.read_slice<std::int64_t>(name, off, cnt);
-      std::vector<std::uint64_t> ids(raw.size());
-      for (std::size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] < 0) throw_input(path + ": " + name + "[" + std::to_string(off + i) + "] = " + std::to_string(raw[i]) + " is a negative vertex id");
-        ids[i] = static_cast<std::uint64_t>(raw[i]);
-      }
-      return ids;
+    // Ids into `out` (elements [off, off + out.size()) of the dataset); a signed dataset is read
+    // as int64 into the same storage and must hold no negative id.
+    auto read_ids = [&](const std::string& name, const H5Reader::DatasetInfo& info, std::uint64_t off,
+                        std::span<std::uint64_t> out) {
+      if (!info.is_signed) return file.read_slice_into<std::uint64_t>(name, off, out);
+      const std::span<std::int64_t> as_signed(reinterpret_cast<std::int64_t*>(out.data()), out.size());
+      file.read_slice_into<std::int64_t>(name, off, as_signed);
+      std::size_t first_negative = out.size();
+#pragma omp parallel for schedule(static) reduction(min : first_negative)
+      for (std::size_t i = 0; i < out.size(); ++i)
+        if (as_signed[i] < 0) first_negative = std::min(first_negative, i);
+      if (first_negative < out.size())
+        throw_input(path + ": " + name + "[" + std::to_string(off + first_negative) + "] = " +
+                    std::to_string(as_signed[first_negative]) + " is a negative vertex id");
     };
-    // Read in blocks, each converted before the next is read, so the three columns are never
-    // held beside the whole edge list.
+    // Read in blocks into buffers reused block after block, each block converted before the
+    // next is read, so the three columns are never held beside the whole edge list.
     constexpr std::uint64_t kBlock = std::uint64_t{1} << 22;
     const bool read_weights = has_weight && !spec.ignore_weights;
     share.edges = EdgeList::packed_ids();
     share.edges.resize(e - b);
-    if (read_weights) share.edges.weights().assign(e - b, 1.0);
+    if (read_weights) share.edges.weights().resize(e - b);
+    const std::size_t buffer = static_cast<std::size_t>(std::min(kBlock, e - b));
+    std::vector<std::uint64_t> s_ids(buffer), d_ids(buffer);
     for (std::uint64_t off = b; off < e; off += kBlock) {
-      const std::uint64_t cnt = std::min(kBlock, e - off);
-      const std::vector<std::uint64_t> s_ids = read_ids(prefix + "src", src, off, cnt);
-      const std::vector<std::uint64_t> d_ids = read_ids(prefix + "dst", dst, off, cnt);
-      const std::vector<double> w = read_weights ? file.read_slice<double>(prefix + "weight", off, cnt) : std::vector<double>{};
-      for (std::uint64_t i = 0; i < cnt; ++i) {
-        const double weight = read_weights ? w[i] : 1.0;
-        if (!std::isfinite(weight) || weight < 0)
-          throw_input(path + ": " + prefix + "weight[" + std::to_string(off + i) + "] = " + std::to_string(weight) +
+      const auto cnt = static_cast<std::size_t>(std::min(kBlock, e - off));
+      const std::size_t at = static_cast<std::size_t>(off - b);
+      read_ids(prefix + "src", src, off, {s_ids.data(), cnt});
+      read_ids(prefix + "dst", dst, off, {d_ids.data(), cnt});
+      if (read_weights) {
+        const std::span<double> w(share.edges.weights().data() + at, cnt);
+        file.read_slice_into<double>(prefix + "weight", off, w);
+        std::size_t first_bad = cnt;
+#pragma omp parallel for schedule(static) reduction(min : first_bad)
+        for (std::size_t i = 0; i < cnt; ++i)
+          if (!std::isfinite(w[i]) || w[i] < 0) first_bad = std::min(first_bad, i);
+        if (first_bad < cnt)
+          throw_input(path + ": " + prefix + "weight[" + std::to_string(off + first_bad) + "] = " + std::to_string(w[first_bad]) +
                       " is not a finite number >= 0");
-        if (read_weights) share.edges.weights()[off - b + i] = weight;
       }
-      for (std::uint64_t i = 0; i < cnt && share.edges.packed(); ++i)
-        if (!EdgeList::fits(s_ids[i], d_ids[i])) share.edges.widen();  // (once: the list stays wide)
       if (share.edges.packed()) {
-        std::uint64_t* const key = share.edges.keys().data() + (off - b);
-        for (std::uint64_t i = 0; i < cnt; ++i) key[i] = EdgeList::key(s_ids[i], d_ids[i]);
+        bool all_fit = true;
+#pragma omp parallel for schedule(static) reduction(&& : all_fit)
+        for (std::size_t i = 0; i < cnt; ++i) all_fit = all_fit && EdgeList::fits(s_ids[i], d_ids[i]);
+        if (!all_fit) share.edges.widen();  // (once: the list stays wide)
+      }
+      if (share.edges.packed()) {
+        std::uint64_t* const key = share.edges.keys().data() + at;
+#pragma omp parallel for schedule(static)
+        for (std::size_t i = 0; i < cnt; ++i) key[i] = EdgeList::key(s_ids[i], d_ids[i]);
       } else {
-        std::copy(s_ids.begin(), s_ids.end(), share.edges.src().begin() + static_cast<std::ptrdiff_t>(off - b));
-        std::copy(d_ids.begin(), d_ids.end(), share.edges.dst().begin() + static_cast<std::ptrdiff_t>(off - b));
+        std::copy_n(s_ids.begin(), cnt, share.edges.src().begin() + static_cast<std::ptrdiff_t>(at));
+        std::copy_n(d_ids.begin(), cnt, share.edges.dst().begin() + static_cast<std::ptrdiff_t>(at));
       }
     }
     share.weighted = has_weight && !spec.ignore_weights;
@@ -222,7 +238,8 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
       if (v.dims.size() != 1 || !v.is_integer) throw_input(path + ": dataset " + prefix + "vertices must be a 1-D integer array");
       const std::uint64_t nv = v.dims[0];
       const std::uint64_t vb = block_begin(nv, r, P), ve = block_begin(nv, r + 1, P);
-      share.declared = read_ids(prefix + "vertices", v, vb, ve - vb);
+      share.declared.resize(ve - vb);
+      read_ids(prefix + "vertices", v, vb, share.declared);
     }
     const std::string obj = g;
     if (file.has_attribute(obj, "directed")) share.directed = file.attribute_int(obj, "directed") != 0;

@@ -2,11 +2,18 @@
 
 #include <hdf5.h>
 
+#include <omp.h>
+
 #include <algorithm>
+#include <omp.h>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 
+#include "chunk_filters.hpp"
 #include "perron/comm/native.hpp"
 #include "perron/core/error.hpp"
+#include "posix_file.hpp"
 
 namespace perron {
 namespace {
@@ -56,6 +63,173 @@ void require_all(const Comm& comm, bool ok, ErrorKind kind, const std::string& m
   comm.raise_if_any(error);
 }
 
+// A 1-D chunked dataset whose filters perron decodes itself (chunk_filters.hpp): where each
+// chunk of a slice lies in the file and how it was filtered. HDF5 answers these questions on
+// the calling thread; the chunks are then read (pread) and decoded on every thread, which the
+// library cannot do (the parallel build is not thread-safe and filters run on one thread).
+// Chunks never written (fill values), other filters, big-endian or compound types are left
+// to H5Dread.
+}  // namespace
+
+// Reallocating these per slice would cost a page fault per 4 KiB, more than the decoding.
+struct detail::ChunkBuffers {
+  std::vector<std::byte> stored, decoded, scratch_a, scratch_b;  // a chunk as stored, decoded, and between filters
+};
+
+namespace {
+
+struct ChunkedSlice {
+  struct Chunk {
+    std::uint64_t first = 0;  // its first element
+    std::uint64_t address = 0, bytes = 0;
+    unsigned skipped = 0;  // filter mask
+  };
+  std::vector<chunk::Filter> pipeline;
+  std::uint64_t chunk_elems = 0;
+  std::size_t elem_size = 0;
+  H5T_class_t cls = H5T_NO_CLASS;
+  bool is_signed = false;
+  std::vector<Chunk> chunks;
+};
+
+// Whether the dataset's elements can be copied into `want` without HDF5's conversions:
+// integers widened with their own sign, float32 widened to float64.
+bool converts_simply(H5T_class_t cls, std::size_t size, bool is_signed, ElemType want) {
+  if (cls == H5T_INTEGER && (size == 1 || size == 2 || size == 4 || size == 8))
+    return (want.kind == ElemKind::u64 && !is_signed) || (want.kind == ElemKind::i64 && is_signed);
+  if (cls == H5T_FLOAT && (size == 4 || size == 8))
+    return want.kind == ElemKind::f64 || (want.kind == ElemKind::f32 && size == 4);
+  return false;
+}
+
+std::optional<ChunkedSlice> plan_chunked_slice(hid_t file, hid_t dset, std::uint64_t offset, std::uint64_t count,
+                                               ElemType want) {
+  ChunkedSlice plan;
+  Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
+  if (!dcpl.ok() || H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_chunk(dcpl.get(), 0, nullptr) != 1) return std::nullopt;
+  hsize_t chunk_dims[1] = {0};
+  H5Pget_chunk(dcpl.get(), 1, chunk_dims);
+  plan.chunk_elems = chunk_dims[0];
+  const int nfilters = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t n_cd = 32;
+    unsigned cd[32];
+    char name[64];
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &n_cd, cd, sizeof name, name, &config);
+    if (id < 0 || n_cd > 32) return std::nullopt;
+    plan.pipeline.push_back({static_cast<unsigned>(id), std::vector<unsigned>(cd, cd + n_cd)});
+  }
+  if (!chunk::decodable(plan.pipeline) || plan.pipeline.size() > 32) return std::nullopt;
+  Hid type(H5Dget_type(dset), H5Tclose);
+  plan.cls = H5Tget_class(type.get());
+  plan.elem_size = H5Tget_size(type.get());
+  plan.is_signed = plan.cls == H5T_INTEGER && H5Tget_sign(type.get()) == H5T_SGN_2;
+  if (H5Tget_order(type.get()) != H5T_ORDER_LE || !converts_simply(plan.cls, plan.elem_size, plan.is_signed, want))
+    return std::nullopt;
+  // Chunk addresses are relative to the file's base, which a user block moves.
+  Hid fcpl(H5Fget_create_plist(file), H5Pclose);
+  hsize_t userblock = 0;
+  if (!fcpl.ok() || H5Pget_userblock(fcpl.get(), &userblock) < 0) return std::nullopt;
+  for (std::uint64_t first = offset / plan.chunk_elems * plan.chunk_elems; first < offset + count; first += plan.chunk_elems) {
+    const hsize_t at[1] = {first};
+    unsigned mask = 0;
+    haddr_t address = HADDR_UNDEF;
+    hsize_t bytes = 0;
+    if (H5Dget_chunk_info_by_coord(dset, at, &mask, &address, &bytes) < 0 || bytes == 0 || address == HADDR_UNDEF)
+      return std::nullopt;
+    plan.chunks.push_back({first, userblock + address, bytes, mask});
+  }
+  return plan;
+}
+
+// Elements [first, last) of a decoded chunk (the dataset's type, little-endian) into `out`
+// as `want`, widening as converts_simply allows.
+void copy_converted(const std::byte* chunk, std::size_t elem_size, H5T_class_t cls, bool is_signed, std::uint64_t first,
+                    std::uint64_t last, void* out, ElemType want) {
+  const std::size_t n = static_cast<std::size_t>(last - first);
+  const std::byte* src = chunk + first * elem_size;
+  auto widen = [&](auto stored_tag, auto* dst) {
+    using S = typename decltype(stored_tag)::type;
+    for (std::size_t i = 0; i < n; ++i) {
+      S v;
+      std::memcpy(&v, src + i * sizeof(S), sizeof(S));
+      dst[i] = static_cast<std::remove_reference_t<decltype(*dst)>>(v);
+    }
+  };
+  if (cls == H5T_FLOAT) {
+    if (want.kind == ElemKind::f32) return (void)std::memcpy(out, src, n * 4);
+    if (elem_size == 8) return (void)std::memcpy(out, src, n * 8);
+    return widen(std::type_identity<float>{}, static_cast<double*>(out));
+  }
+  if (is_signed) {
+    auto* dst = static_cast<std::int64_t*>(out);
+    switch (elem_size) {
+      case 1: return widen(std::type_identity<std::int8_t>{}, dst);
+      case 2: return widen(std::type_identity<std::int16_t>{}, dst);
+      case 4: return widen(std::type_identity<std::int32_t>{}, dst);
+      default: return widen(std::type_identity<std::int64_t>{}, dst);
+    }
+  }
+  auto* dst = static_cast<std::uint64_t*>(out);
+  switch (elem_size) {
+    case 1: return widen(std::type_identity<std::uint8_t>{}, dst);
+    case 2: return widen(std::type_identity<std::uint16_t>{}, dst);
+    case 4: return widen(std::type_identity<std::uint32_t>{}, dst);
+    default: return widen(std::type_identity<std::uint64_t>{}, dst);
+  }
+}
+
+// Reads and decodes the chunks of `plan` on every thread, each into its part of `out`
+// (elements [offset, offset + count) of the dataset). False if any chunk failed to read or
+// decode: the caller then asks HDF5, which names the damage.
+bool read_chunks_parallel(const std::string& path, const ChunkedSlice& plan, std::uint64_t offset, std::uint64_t count,
+                          void* out, ElemType want, std::vector<detail::ChunkBuffers>& buffers) {
+  std::optional<PosixFile> file;
+  try {
+    file.emplace(path);
+  } catch (const Error&) {
+    return false;
+  }
+  const std::size_t want_size = want.size;
+  const std::size_t chunk_bytes = static_cast<std::size_t>(plan.chunk_elems) * plan.elem_size;
+  const auto n_chunks = static_cast<std::ptrdiff_t>(plan.chunks.size());
+  int failures = 0;
+  buffers.resize(static_cast<std::size_t>(omp_get_max_threads()));
+#pragma omp parallel reduction(+ : failures)
+  {
+    auto& [stored, decoded, scratch_a, scratch_b] = buffers[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(dynamic, 1)
+    for (std::ptrdiff_t c = 0; c < n_chunks; ++c) {
+      const ChunkedSlice::Chunk& ch = plan.chunks[static_cast<std::size_t>(c)];
+      const std::uint64_t first = std::max(offset, ch.first);
+      const std::uint64_t last = std::min(offset + count, ch.first + plan.chunk_elems);
+      std::byte* const to = static_cast<std::byte*>(out) + (first - offset) * want_size;
+      // A whole chunk of the wanted type decodes straight into `out`; others go through
+      // `decoded` and are converted.
+      const bool direct = plan.elem_size == want_size && first == ch.first && last == ch.first + plan.chunk_elems;
+      bool ok = false;
+      try {
+        stored.resize(static_cast<std::size_t>(ch.bytes) + chunk::kInputSlack);
+        std::fill(stored.end() - chunk::kInputSlack, stored.end(), std::byte{0});
+        if (!direct) decoded.resize(chunk_bytes);
+        ok = file->read_at(reinterpret_cast<char*>(stored.data()), ch.bytes, ch.address) == ch.bytes &&
+             chunk::decode_chunk(plan.pipeline, ch.skipped, {stored.data(), static_cast<std::size_t>(ch.bytes)},
+                                 direct ? std::span<std::byte>(to, chunk_bytes) : std::span<std::byte>(decoded), scratch_a,
+                                 scratch_b);
+      } catch (const Error&) {  // a failed read
+      }
+      if (!ok) {
+        ++failures;
+        continue;
+      }
+      if (!direct)
+        copy_converted(decoded.data(), plan.elem_size, plan.cls, plan.is_signed, first - ch.first, last - ch.first, to, want);
+    }
+  }
+  return failures == 0;
+}
+
 }  // namespace
 
 H5Writer::H5Writer(const std::string& path, const Comm& comm) : path_(path), comm_(comm) {
@@ -95,8 +269,15 @@ void H5Writer::write_raw(const std::string& path, const void* data, std::size_t 
     // Chunks of at most 1 Mi elements, never larger than the dataset (HDF5's rule).
     const hsize_t chunk[1] = {std::min<hsize_t>(global_size, hsize_t{1} << 20)};
     H5Pset_chunk(dcpl.get(), 1, chunk);
-    H5Pset_shuffle(dcpl.get());
-    H5Pset_deflate(dcpl.get(), 4);
+    if (type.kind == ElemKind::f32 || type.kind == ElemKind::f64) {
+      H5Pset_shuffle(dcpl.get());
+      H5Pset_deflate(dcpl.get(), 4);
+    } else {
+      // Every element gets written: no fill pass at allocation. (The fill value stays defined,
+      // 0, as h5py expects; scale-offset reserves its all-ones code for it.)
+      H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
+      H5Pset_scaleoffset(dcpl.get(), H5Z_SO_INT, H5Z_SO_INT_MINBITS_DEFAULT);
+    }
   }
   Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
            H5Dclose);
@@ -195,7 +376,7 @@ void H5Reader::read_scalar_attribute(const std::string& object, const std::strin
   require(H5Aread(attr.get(), mem_type, out) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
 }
 
-H5Reader::H5Reader(const std::string& path) : path_(path) {
+H5Reader::H5Reader(const std::string& path, ChunkDecoding decoding) : path_(path), decoding_(decoding) {
   silence_hdf5();
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   require(file_ >= 0, ErrorKind::input, "cannot open " + path + ": not an HDF5 file, or a damaged one");
@@ -248,8 +429,18 @@ void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64
   } else {
     H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr);
   }
+  if (count > 0 && decoding_ == ChunkDecoding::parallel) {
+    const std::optional<ChunkedSlice> plan = plan_chunked_slice(file_, dset.get(), offset, count, type);
+    if (!chunk_buffers_) chunk_buffers_ = std::make_unique<std::vector<detail::ChunkBuffers>>();
+    if (plan && read_chunks_parallel(path_, *plan, offset, count, out, type, *chunk_buffers_)) return;
+  }
   require(H5Dread(dset.get(), native_type(type), mem_space.get(), file_space.get(), H5P_DEFAULT, out) >= 0,
           ErrorKind::input, path_ + ": cannot read dataset " + dataset);
+}
+
+bool H5Reader::decodes_in_parallel(const std::string& dataset, ElemType type) const {
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  return dset.ok() && plan_chunked_slice(file_, dset.get(), 0, 1, type).has_value();
 }
 
 H5Reader::FloatArray H5Reader::read_float_array(const std::string& dataset) const {

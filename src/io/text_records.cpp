@@ -18,45 +18,12 @@
 #include <string_view>
 
 #include "perron/core/error.hpp"
+#include "posix_file.hpp"
 
 namespace perron {
 namespace {
 
 constexpr std::size_t kBlock = std::size_t{64} << 20;  // bounded memory while streaming
-
-// A POSIX file descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd_ < 0) throw_input("cannot open " + path + ": " + std::strerror(errno));
-  }
-  ~Fd() { ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  // Reads up to `len` bytes at `offset`; returns the count read (short only at end of file).
-  std::size_t read_at(char* buf, std::size_t len, std::uint64_t offset) const {
-    std::size_t done = 0;
-    while (done < len) {
-      const ssize_t got = ::pread(fd_, buf + done, len - done, static_cast<off_t>(offset + done));
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        throw_input("cannot read " + path_ + ": " + std::strerror(errno));
-      }
-      if (got == 0) break;
-      done += static_cast<std::size_t>(got);
-    }
-    return done;
-  }
-  std::uint64_t size() const {
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) throw_input("cannot stat " + path_ + ": " + std::strerror(errno));
-    return static_cast<std::uint64_t>(st.st_size);
-  }
-
- private:
-  std::string path_;
-  int fd_;
-};
 
 // Streaming gzip decompression (RFC 1952, concatenated members allowed) with zlib.
 class Inflater {
@@ -101,7 +68,7 @@ class Inflater {
 
  private:
   std::string path_;
-  Fd fd_;
+  PosixFile fd_;
   std::vector<char> in_;
   std::uint64_t offset_ = 0;
   z_stream z_{};
@@ -110,7 +77,7 @@ class Inflater {
 };
 
 // First line start at or after byte `at`: `floor`, or one past the first '\n' at or after at−1.
-std::uint64_t line_start_at_or_after(const Fd& fd, std::uint64_t at, std::uint64_t floor, std::uint64_t size) {
+std::uint64_t line_start_at_or_after(const PosixFile& fd, std::uint64_t at, std::uint64_t floor, std::uint64_t size) {
   if (at <= floor) return floor;
   if (at >= size) return size;
   char buf[65536];
@@ -472,7 +439,7 @@ Layout probe_layout(const std::string& path, const TextSyntax& s, int extra) {
   Layout layout;
   layout.gzip = is_gzip(path);
   std::optional<Inflater> inflater;
-  std::optional<Fd> fd;
+  std::optional<PosixFile> fd;
   if (layout.gzip) inflater.emplace(path);
   else fd.emplace(path);
   std::string pending;
@@ -521,7 +488,7 @@ Layout probe_layout(const std::string& path, const TextSyntax& s, int extra) {
 // overlap; a line cut by a block's end moves to the front of the next.
 ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
                       EdgeList& out, const ReadProgress& progress) {
-  const Fd fd(path);
+  const PosixFile fd(path);
   const std::uint64_t size = fd.size();
   const std::uint64_t base = std::min(layout.data_begin, size);
   const std::uint64_t span = size - base;
@@ -590,7 +557,7 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
 ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
                      EdgeList& out, std::uint64_t& lines_before_error, const ReadProgress& progress) {
   Inflater in(path);
-  const std::uint64_t compressed = Fd(path).size();
+  const std::uint64_t compressed = PosixFile(path).size();
   if (progress && comm.is_root()) progress(0, compressed);
   std::vector<char> skip(1 << 16);
   for (std::uint64_t left = layout.data_begin; left > 0;) {  // the header, already parsed
@@ -645,7 +612,7 @@ ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout&
 }  // namespace
 
 bool is_gzip(const std::string& path) {
-  const Fd fd(path);
+  const PosixFile fd(path);
   unsigned char magic[2] = {0, 0};
   return fd.read_at(reinterpret_cast<char*>(magic), 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 }
@@ -661,7 +628,7 @@ std::string read_head(const std::string& path, std::size_t bytes) {
       got += n;
     }
   } else {
-    got = Fd(path).read_at(head.data(), bytes, 0);
+    got = PosixFile(path).read_at(head.data(), bytes, 0);
   }
   head.resize(got);
   return head;

@@ -74,6 +74,41 @@ assert len(ia) == 4096 and set(ib) <= set(ia), (len(ia), len(ib))
 print("kronecker: %d of 4096 vertices have edges; isolated ones score %.3e" % (len(ib), a["score"][:].min()))
 PY
 
+# HDF5 edge lists as h5py users write them: every chunk layout and filter combination gives the
+# scores of the same edges as text. perron decodes deflate, shuffle and integer scale-offset
+# chunks itself, on every thread (odd chunk sizes, a partial last chunk, a non-zero fill value,
+# 32-bit and signed ids, float32 weights); other filters (fletcher32) and contiguous datasets
+# go through HDF5.
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, h5py, numpy as np
+w = sys.argv[1]
+rng = np.random.default_rng(7)
+m = 250_000
+src = rng.integers(0, 40_000, m) * 3 + 5
+dst = rng.integers(0, 40_000, m) * 3 + 5
+weight = rng.integers(1, 9, m).astype(np.float32) / 4
+np.savetxt(w + "/h5var.txt", np.column_stack([src, dst, weight]), fmt="%d %d %.2f")
+variants = {
+    "gzip": dict(dtype="u8", kw=dict(chunks=(10007,), compression="gzip", compression_opts=6)),
+    "shuffle-gzip-signed": dict(dtype="i8", kw=dict(chunks=(65536,), shuffle=True, compression="gzip")),
+    "scaleoffset-u4": dict(dtype="u4", kw=dict(chunks=(50000,), scaleoffset=0)),
+    "scaleoffset-gzip-fill": dict(dtype="u8", kw=dict(chunks=(30001,), scaleoffset=0, shuffle=True, compression="gzip", fillvalue=11)),
+    "fletcher32": dict(dtype="u8", kw=dict(chunks=(40000,), fletcher32=True, compression="gzip")),
+    "contiguous": dict(dtype="i4", kw=dict()),
+}
+for name, v in variants.items():
+    with h5py.File("%s/h5var-%s.h5" % (w, name), "w") as f:
+        f.create_dataset("src", data=src.astype(v["dtype"]), **v["kw"])
+        f.create_dataset("dst", data=dst.astype(v["dtype"]), **v["kw"])
+        f.create_dataset("weight", data=weight, chunks=(20000,), compression="gzip")
+print("wrote %d HDF5 variants of %d weighted edges" % (len(variants), m))
+PY
+expect_ok "h5py variants: text" 2 pagerank --input "$WORK/h5var.txt" --output "$WORK/h5var-text.h5" --quiet
+for v in gzip shuffle-gzip-signed scaleoffset-u4 scaleoffset-gzip-fill fletcher32 contiguous; do
+  expect_ok "h5py variant $v" 2 pagerank --input "$WORK/h5var-$v.h5" --threads 2 --output "$WORK/h5var-$v-out.h5" --quiet &&
+    check "$WORK/h5var-text.h5" --compare "$WORK/h5var-$v-out.h5" --max-l1 1e-12
+done
+
 # info, text and JSON
 expect_ok info 2 info "$WORK/tiny.txt"
 grep -q "vertices (n)   4" "$WORK/out.log" || fail "info: n"

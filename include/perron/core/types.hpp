@@ -4,7 +4,10 @@
 // the bytes per edge that the PageRank kernel streams.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <algorithm>
 #include <initializer_list>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -25,6 +28,37 @@ struct RawEdge {
   VertexId dst;
   double weight;
 };
+
+// The allocator of columns that are written before they are read (an edge list's): memory from
+// calloc, which for a large block maps fresh pages that the kernel already zeroed, and a resize
+// that constructs nothing in them. So growing a column by 500 MB costs no serial memset: each
+// page is faulted in by the thread that first writes it, in the reader's parallel loop. A
+// column grown inside capacity it held before gets zeros explicitly (EdgeList::resize).
+template <class T>
+struct ZeroPagesAllocator {
+  using value_type = T;
+  ZeroPagesAllocator() = default;
+  template <class U>
+  ZeroPagesAllocator(const ZeroPagesAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    void* p = std::calloc(n, sizeof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t) noexcept { std::free(p); }
+  template <class U>
+  void construct(U*) noexcept {}  // value-initialization: calloc's zeros stand
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  template <class U>
+  bool operator==(const ZeroPagesAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+template <class T>
+using Column = std::vector<T, ZeroPagesAllocator<T>>;
 
 // A rank's edges as read, stored by column: 16 bytes per edge for (src, dst) (8 packed, below),
 // and 8 more for a weight only once some edge has a weight other than 1 (most graphs never do). The graph
@@ -66,8 +100,8 @@ class EdgeList {
   }
   // Grows or shrinks to n edges; new edges are (0, 0, 1).
   void resize(std::size_t n) {
-    src_.resize(n);
-    if (!packed_) dst_.resize(n);
+    grow_zeroed(src_, n);
+    if (!packed_) grow_zeroed(dst_, n);
     if (has_weights()) weight_.resize(n, 1.0);
   }
   void set(std::size_t i, const RawEdge& e) {
@@ -115,7 +149,7 @@ class EdgeList {
     packed_ = true;
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < src_.size(); ++i) src_[i] = key(src_[i], dst_[i]);
-    std::vector<VertexId>().swap(dst_);
+    Column<VertexId>().swap(dst_);
   }
   // Keeps the edges for which keep(edge) is true, in order; returns how many were removed.
   template <class Keep>
@@ -139,10 +173,10 @@ class EdgeList {
     if (weight_.empty()) weight_.assign(size(), 1.0);
   }
   // Drops every weight (all become 1) and frees their column.
-  void clear_weights() { std::vector<double>().swap(weight_); }
+  void clear_weights() { Column<double>().swap(weight_); }
   // Frees everything.
   void release() {
-    std::vector<VertexId>().swap(src_), std::vector<VertexId>().swap(dst_);
+    Column<VertexId>().swap(src_), Column<VertexId>().swap(dst_);
     clear_weights();
   }
   std::vector<RawEdge> records() const {
@@ -151,14 +185,14 @@ class EdgeList {
     return out;
   }
 
-  std::vector<VertexId>& src() { return wide(src_); }
-  std::vector<VertexId>& dst() { return wide(dst_); }
-  std::vector<std::uint64_t>& keys() { return packed_column(); }
-  std::vector<double>& weights() { return weight_; }  // empty, or one per edge
-  const std::vector<VertexId>& src() const { return wide(src_); }
-  const std::vector<VertexId>& dst() const { return wide(dst_); }
-  const std::vector<std::uint64_t>& keys() const { return packed_column(); }
-  const std::vector<double>& weights() const { return weight_; }
+  Column<VertexId>& src() { return wide(src_); }
+  Column<VertexId>& dst() { return wide(dst_); }
+  Column<std::uint64_t>& keys() { return packed_column(); }
+  Column<double>& weights() { return weight_; }  // empty, or one per edge
+  const Column<VertexId>& src() const { return wide(src_); }
+  const Column<VertexId>& dst() const { return wide(dst_); }
+  const Column<std::uint64_t>& keys() const { return packed_column(); }
+  const Column<double>& weights() const { return weight_; }
 
   // Iteration by value (RawEdge).
   class const_iterator {
@@ -186,17 +220,24 @@ class EdgeList {
     if (packed_) throw std::logic_error("EdgeList: src()/dst() of a packed list (use keys() or widen())");
     return column;
   }
-  std::vector<std::uint64_t>& packed_column() {
+  Column<std::uint64_t>& packed_column() {
     if (!packed_) throw std::logic_error("EdgeList: keys() of a wide list");
     return src_;
   }
-  const std::vector<std::uint64_t>& packed_column() const {
+  const Column<std::uint64_t>& packed_column() const {
     if (!packed_) throw std::logic_error("EdgeList: keys() of a wide list");
     return src_;
+  }
+  // resize(n) whose new elements are 0 also where they reuse capacity (no fresh calloc zeros).
+  static void grow_zeroed(Column<VertexId>& column, std::size_t n) {
+    const std::size_t old = column.size();
+    const bool reuses = n <= column.capacity();
+    column.resize(n);
+    if (reuses && n > old) std::fill(column.begin() + static_cast<std::ptrdiff_t>(old), column.end(), VertexId{0});
   }
 
-  std::vector<VertexId> src_, dst_;  // packed: src_ holds the keys and dst_ is empty
-  std::vector<double> weight_;
+  Column<VertexId> src_, dst_;  // packed: src_ holds the keys and dst_ is empty
+  Column<double> weight_;
   bool packed_ = false;
 };
 
