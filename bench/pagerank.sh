@@ -2,7 +2,7 @@
 # PageRank benchmark on a generated Kronecker graph: the textbook CSR pull loop (the baseline,
 # bench/pagerank_peers.cpp), perron's kernel, SuiteSparse:GraphBLAS and scipy on the same graph
 # at 2 threads; perron at 1 rank x 2 threads and 2 ranks x 1 thread; STREAM bandwidth; time to
-# L1 < 1e-10 by solver. Interleaved and repeated; medians, ratios to the baseline, peak RSS;
+# L1 < 1e-10 by solver, and against PETSc's CG (bench/petsc_pagerank.cpp) at 2 ranks. Interleaved and repeated; medians, ratios to the baseline, peak RSS;
 # the table also goes to results/bench-pagerank-scaleS.json.
 #
 #   bench/pagerank.sh [SCALE] [REPETITIONS]      (defaults 22 and 5; 20 for a quick run)
@@ -13,10 +13,11 @@ scale=${1:-22}
 reps=${2:-5}
 # shellcheck source=jobs/lib.sh
 source "$root/jobs/lib.sh"
-PERRON_PACKAGES+=(libgraphblas-dev)  # the GraphBLAS peer; the build and the tests do not need it
+PERRON_PACKAGES+=(libgraphblas-dev libpetsc-real-dev)  # the GraphBLAS and PETSc peers; the build and the tests do not need them
 perron_install
 # -U: look for GraphBLAS again even if this build tree was configured before it was installed.
 perron_build -UGRAPHBLAS_INCLUDE_DIR -UGRAPHBLAS_LIBRARY >/dev/null
 mkdir -p "$root/results"
 exec /usr/bin/python3 "$here/pagerank_bench.py" --perron "$root/build/bin/perron" --peers "$root/build/bin/perron_pagerank_peers" \
+  --petsc "$root/build/bin/perron_petsc_pagerank" \
   --scale "$scale" --repetitions "$reps" --json "$root/results/bench-pagerank-scale$scale.json"

@@ -2,7 +2,9 @@
 """Driver of bench/pagerank.sh: interleaves repetitions of scipy and perron configurations
 on one generated graph, then runs the in-process peers (perron_pagerank_peers: the textbook
 pull loop as the baseline, perron's kernel, SuiteSparse:GraphBLAS, STREAM, time to 1e-10 by
-solver); reports medians and ratios to the baseline as a table and as JSON."""
+solver), then PETSc (perron_petsc_pagerank: KSPCG to 1e-10 and MatMult) against perron's
+command line at 2 ranks x 1 thread; reports medians and ratios to the baseline as a table and
+as JSON."""
 import argparse
 import json
 import os
@@ -18,6 +20,7 @@ import numpy as np
 ap = argparse.ArgumentParser()
 ap.add_argument("--perron", required=True)
 ap.add_argument("--peers", required=True, help="the perron_pagerank_peers binary")
+ap.add_argument("--petsc", help="the perron_petsc_pagerank binary (the PETSc row; skipped when absent)")
 ap.add_argument("--scale", type=int, default=22)
 ap.add_argument("--edge-factor", type=int, default=16)
 ap.add_argument("--iterations", type=int, default=20)
@@ -82,6 +85,33 @@ print("running the in-process peers (baseline, perron, GraphBLAS, STREAM, solver
 peers = json.loads(run(["mpirun", "-np", "1", "--bind-to", "none", a.peers, graph, str(a.iterations), str(a.repetitions)],
                        env=dict(env, OMP_NUM_THREADS="2")).strip().splitlines()[-1])
 
+# PETSc at 2 ranks x 1 thread (its Debian build runs one thread per rank) against perron's
+# command line at the same shape: time to L1 < 1e-10 by conjugate gradients, and one sparse
+# product. Interleaved and repeated; medians.
+petsc = None
+if a.petsc and os.path.exists(a.petsc):
+    print("running PETSc (KSPCG, MatMult) and perron at 2 ranks x 1 thread ...", flush=True)
+    matrix = os.path.join(work, "kron.petsc")
+    run(["/usr/bin/python3", os.path.join(here, "petsc_matrix.py"), graph, matrix])
+    tol = {"petsc": [], "power": [], "cg": []}
+    for rep in range(a.repetitions):
+        out = json.loads(run(["mpirun", "-np", "2", "--bind-to", "none", a.petsc, "-f", matrix, "-repetitions", "1"],
+                             env=dict(env, OMP_NUM_THREADS="1")).strip().splitlines()[-1])
+        tol["petsc"].append(out)
+        for solver in ("power", "cg"):
+            result = os.path.join(work, "tol-%s.h5" % solver)
+            run(["mpirun", "-np", "2", "--bind-to", "none", a.perron, "pagerank", "--input", graph, "--undirected",
+                 "--solver", solver, "--tolerance", "1e-10", "--threads", "1", "--output", result, "--overwrite", "--quiet",
+                 "--top-k", "1"])
+            with h5py.File(result) as f:
+                tol[solver].append((f["provenance"].attrs["iterate_s"], int(f["pagerank"].attrs["iterations"]),
+                                    float(f["pagerank/residual"][-1])))
+    petsc = {"cg_iterations": tol["petsc"][0]["cg_iterations"], "cg_s": statistics.median(o["cg_s"] for o in tol["petsc"]),
+             "cg_l1": tol["petsc"][0]["cg_l1"], "matmult_s": statistics.median(o["matmult_s"] for o in tol["petsc"]),
+             "perron_power_s": statistics.median(t[0] for t in tol["power"]), "perron_power_iterations": tol["power"][0][1],
+             "perron_cg_s": statistics.median(t[0] for t in tol["cg"]), "perron_cg_iterations": tol["cg"][0][1],
+             "perron_cg_l1": tol["cg"][0][2]}
+
 base = peers["baseline_s"]
 m = info["m"]
 rows = [{"kernel": "plain CSR pull (baseline)", "ranks": 1, "threads": 2, "s_per_iteration": base, "peak_rss_bytes": None},
@@ -89,6 +119,9 @@ rows = [{"kernel": "plain CSR pull (baseline)", "ranks": 1, "threads": 2, "s_per
         {"kernel": "perron, plain CSR kernel", "ranks": 1, "threads": 2, "s_per_iteration": peers["perron_csr_s"], "peak_rss_bytes": None}]
 if peers["graphblas_s"] > 0:
     rows.append({"kernel": "SuiteSparse:GraphBLAS", "ranks": 1, "threads": 2, "s_per_iteration": peers["graphblas_s"],
+                 "peak_rss_bytes": None})
+if petsc:
+    rows.append({"kernel": "PETSc MatMult (AIJ)", "ranks": 2, "threads": 1, "s_per_iteration": petsc["matmult_s"],
                  "peak_rss_bytes": None})
 for i, (name, ranks, threads) in enumerate(configs):
     rows.append({"kernel": name if ranks is None else "perron (command line)", "ranks": ranks or 1, "threads": threads or 2,
@@ -116,6 +149,13 @@ print("time to L1 < 1e-10 (in-process, 1 x 2): power %d iterations %.3f s; ander
       % (peers["power_iterations"], peers["power_s"], peers["anderson_iterations"], peers["anderson_s"],
          peers["anderson_s"] / peers["power_s"], peers["cg_iterations"], peers["cg_s"], peers["cg_s"] / peers["power_s"],
          peers["l1_anderson_power"], peers["l1_cg_power"]))
+if petsc:
+    print("time to L1 < 1e-10 (command line and PETSc, 2 x 1): perron power %d iterations %.3f s; perron cg %d iterations "
+          "%.3f s (%.2fx power); PETSc CG (KSPCG, no preconditioner) %d iterations %.3f s (perron cg %.2fx of it); "
+          "final residuals: perron cg %.2e, PETSc %.2e"
+          % (petsc["perron_power_iterations"], petsc["perron_power_s"], petsc["perron_cg_iterations"], petsc["perron_cg_s"],
+             petsc["perron_cg_s"] / petsc["perron_power_s"], petsc["cg_iterations"], petsc["cg_s"],
+             petsc["perron_cg_s"] / petsc["cg_s"], petsc["perron_cg_l1"], petsc["cg_l1"]))
 for i, (name, ranks, threads) in enumerate(configs):
     if ranks is None:
         continue
@@ -126,7 +166,7 @@ for i, (name, ranks, threads) in enumerate(configs):
 print("cross-checks: L1(perron 1x2, scipy) = %.2e, same vertex ids: %s; L1(perron kernel, baseline) = %.1e; "
       "L1(GraphBLAS, baseline) = %.1e" % (l1, same_ids, peers["l1_perron_baseline"], peers["l1_graphblas_baseline"]))
 json.dump({"scale": a.scale, "edge_factor": a.edge_factor, "iterations": a.iterations, "repetitions": a.repetitions,
-           **info, "rows": rows, "l1_vs_scipy": l1, "peers": peers, "distributed_overhead": overhead},
+           **info, "rows": rows, "l1_vs_scipy": l1, "peers": peers, "petsc": petsc, "distributed_overhead": overhead},
           open(a.json, "w"), indent=1)
 print("wrote", a.json)
 if not (l1 < 1e-9 and same_ids and peers["l1_perron_baseline"] < 1e-9 and peers["l1_anderson_power"] < 1e-9
