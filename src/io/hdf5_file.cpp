@@ -162,22 +162,25 @@ void copy_converted(const std::byte* chunk, std::size_t elem_size, H5T_class_t c
     if (elem_size == 8) return (void)std::memcpy(out, src, n * 8);
     return widen(std::type_identity<float>{}, static_cast<double*>(out));
   }
-  if (is_signed) {
-    auto* dst = static_cast<std::int64_t*>(out);
+  // Integers: by stored size, into int64 or uint64 by sign (sign- or zero-extended).
+  auto by_size = [&](auto wide_tag) {
+    using W = typename decltype(wide_tag)::type;
+    using S = std::make_signed_t<W>;
+    using U = std::make_unsigned_t<W>;
+    auto* dst = static_cast<W*>(out);
+    auto as = [&](auto s_tag, auto u_tag) {
+      if constexpr (std::is_signed_v<W>) return widen(s_tag, dst);
+      else return widen(u_tag, dst);
+    };
     switch (elem_size) {
-      case 1: return widen(std::type_identity<std::int8_t>{}, dst);
-      case 2: return widen(std::type_identity<std::int16_t>{}, dst);
-      case 4: return widen(std::type_identity<std::int32_t>{}, dst);
-      default: return widen(std::type_identity<std::int64_t>{}, dst);
+      case 1: return as(std::type_identity<std::int8_t>{}, std::type_identity<std::uint8_t>{});
+      case 2: return as(std::type_identity<std::int16_t>{}, std::type_identity<std::uint16_t>{});
+      case 4: return as(std::type_identity<std::int32_t>{}, std::type_identity<std::uint32_t>{});
+      default: return as(std::type_identity<S>{}, std::type_identity<U>{});
     }
-  }
-  auto* dst = static_cast<std::uint64_t*>(out);
-  switch (elem_size) {
-    case 1: return widen(std::type_identity<std::uint8_t>{}, dst);
-    case 2: return widen(std::type_identity<std::uint16_t>{}, dst);
-    case 4: return widen(std::type_identity<std::uint32_t>{}, dst);
-    default: return widen(std::type_identity<std::uint64_t>{}, dst);
-  }
+  };
+  if (is_signed) return by_size(std::type_identity<std::int64_t>{});
+  return by_size(std::type_identity<std::uint64_t>{});
 }
 
 // Reads and decodes the chunks of `plan` on every thread, each into its part of `out`
