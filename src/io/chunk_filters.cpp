@@ -138,11 +138,12 @@ bool scaleoffset_decode(std::span<const std::byte> in, std::span<std::byte> out,
   if (payload.size() < (n * minbits + 7) / 8) return false;
   const bool fill_defined = cd[kSoFillDefined] != 0;
   const std::uint64_t fill = cd[kSoFill] | (static_cast<std::uint64_t>(cd[kSoFill + 1]) << 32);
+  auto unpack = [&](auto* values) { unpack_values(payload.data(), n, minbits, minval, fill_defined, fill, values); };
   switch (size) {
-    case 8: unpack_values(payload.data(), n, minbits, minval, fill_defined, fill, reinterpret_cast<std::uint64_t*>(out.data())); break;
-    case 4: unpack_values(payload.data(), n, minbits, minval, fill_defined, fill, reinterpret_cast<std::uint32_t*>(out.data())); break;
-    case 2: unpack_values(payload.data(), n, minbits, minval, fill_defined, fill, reinterpret_cast<std::uint16_t*>(out.data())); break;
-    default: unpack_values(payload.data(), n, minbits, minval, fill_defined, fill, reinterpret_cast<std::uint8_t*>(out.data())); break;
+    case 8: unpack(reinterpret_cast<std::uint64_t*>(out.data())); break;
+    case 4: unpack(reinterpret_cast<std::uint32_t*>(out.data())); break;
+    case 2: unpack(reinterpret_cast<std::uint16_t*>(out.data())); break;
+    default: unpack(reinterpret_cast<std::uint8_t*>(out.data())); break;
   }
   return true;
 }

@@ -5,8 +5,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <omp.h>
-#include <cstdio>
 #include <cstring>
 #include <optional>
 
@@ -63,21 +61,22 @@ void require_all(const Comm& comm, bool ok, ErrorKind kind, const std::string& m
   comm.raise_if_any(error);
 }
 
-// A 1-D chunked dataset whose filters perron decodes itself (chunk_filters.hpp): where each
-// chunk of a slice lies in the file and how it was filtered. HDF5 answers these questions on
-// the calling thread; the chunks are then read (pread) and decoded on every thread, which the
-// library cannot do (the parallel build is not thread-safe and filters run on one thread).
-// Chunks never written (fill values), other filters, big-endian or compound types are left
-// to H5Dread.
 }  // namespace
 
-// Reallocating these per slice would cost a page fault per 4 KiB, more than the decoding.
+// One thread's chunk buffers, kept by the reader from one slice to the next: reallocating them
+// per slice would cost a page fault per 4 KiB, more than the decoding.
 struct detail::ChunkBuffers {
   std::vector<std::byte> stored, decoded, scratch_a, scratch_b;  // a chunk as stored, decoded, and between filters
 };
 
 namespace {
 
+// A 1-D chunked dataset whose filters perron decodes itself (chunk_filters.hpp): where each
+// chunk of a slice lies in the file and how it was filtered. HDF5 answers these questions on
+// the calling thread; the chunks are then read (pread) and decoded on every thread, which the
+// library cannot do (the parallel build is not thread-safe and filters run on one thread).
+// Chunks never written (fill values), other filters, big-endian or compound types are left
+// to H5Dread.
 struct ChunkedSlice {
   struct Chunk {
     std::uint64_t first = 0;  // its first element
