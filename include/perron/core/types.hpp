@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace perron {
@@ -36,6 +37,7 @@ struct RawEdge {
 // column grown inside capacity it held before gets zeros explicitly (EdgeList::resize).
 template <class T>
 struct ZeroPagesAllocator {
+  static_assert(std::is_trivial_v<T>, "a column's elements must be valid as calloc's zero bytes");
   using value_type = T;
   ZeroPagesAllocator() = default;
   template <class U>
