@@ -46,7 +46,7 @@ void exchange_keeping_own(std::vector<T, Alloc>& column, std::size_t sent, std::
   const std::size_t kept = column.size() - sent;
   const auto own = column.begin() + static_cast<std::ptrdiff_t>(sent);
   if (kept + arriving <= column.capacity()) {
-    std::vector<T> arrived(arriving);
+    std::vector<T, Alloc> arrived(arriving);  // (a Column: every entry arrives, no zeroing pass)
     comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, arrived, recv_counts);
     if (sent > 0) std::copy(own, column.end(), column.begin());
     column.resize(kept);

@@ -15,6 +15,17 @@
 namespace perron {
 namespace {
 
+// The first i in [0, n) for which bad(i) holds, or n: a parallel scan for the record an error
+// message names (the first, whatever the thread count).
+template <class Bad>
+std::size_t first_where(std::size_t n, Bad bad) {
+  std::size_t first = n;
+#pragma omp parallel for schedule(static) reduction(min : first)
+  for (std::size_t i = 0; i < n; ++i)
+    if (bad(i)) first = std::min(first, i);
+  return first;
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 std::vector<std::string> split_words(const std::string& line) {
@@ -184,10 +195,7 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
       if (!info.is_signed) return file.read_slice_into<std::uint64_t>(name, off, out);
       const std::span<std::int64_t> as_signed(reinterpret_cast<std::int64_t*>(out.data()), out.size());
       file.read_slice_into<std::int64_t>(name, off, as_signed);
-      std::size_t first_negative = out.size();
-#pragma omp parallel for schedule(static) reduction(min : first_negative)
-      for (std::size_t i = 0; i < out.size(); ++i)
-        if (as_signed[i] < 0) first_negative = std::min(first_negative, i);
+      const std::size_t first_negative = first_where(out.size(), [&](std::size_t i) { return as_signed[i] < 0; });
       if (first_negative < out.size())
         throw_input(path + ": " + name + "[" + std::to_string(off + first_negative) + "] = " +
                     std::to_string(as_signed[first_negative]) + " is a negative vertex id");
@@ -209,10 +217,7 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
       if (read_weights) {
         const std::span<double> w(share.edges.weights().data() + at, cnt);
         file.read_slice_into<double>(prefix + "weight", off, w);
-        std::size_t first_bad = cnt;
-#pragma omp parallel for schedule(static) reduction(min : first_bad)
-        for (std::size_t i = 0; i < cnt; ++i)
-          if (!std::isfinite(w[i]) || w[i] < 0) first_bad = std::min(first_bad, i);
+        const std::size_t first_bad = first_where(cnt, [&](std::size_t i) { return !std::isfinite(w[i]) || w[i] < 0; });
         if (first_bad < cnt)
           throw_input(path + ": " + prefix + "weight[" + std::to_string(off + first_bad) + "] = " + std::to_string(w[first_bad]) +
                       " is not a finite number >= 0");

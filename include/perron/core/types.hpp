@@ -2,10 +2,10 @@
 // Named integer types used across perron. Global vertex ids are 64-bit (graphs beyond 2^32
 // vertices, sparse user ids up to 2^64-1); indices local to one rank are 32-bit, which halves
 // the bytes per edge that the PageRank kernel streams.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <initializer_list>
 #include <new>
 #include <optional>
