@@ -7,7 +7,8 @@
 //   - SuiteSparse:GraphBLAS (when built with it): the same iteration as GrB operations on an
 //     iso CSR matrix of in-edges (mxv with PLUS_SECOND), as LAGraph writes PageRank;
 //   - STREAM triad a = b + s·c (float64) for the machine's bandwidth;
-//   - time to L1 < 1e-10: perron's power iteration and its Anderson solver.
+//   - time to L1 < 1e-10: perron's power iteration, its Anderson solver, and conjugate gradients
+//     with and without elimination, each with its plan's build time.
 // Repetitions are interleaved; prints one JSON object with the medians.
 //
 //   perron_pagerank_peers GRAPH.bin ITERATIONS REPETITIONS   (run as one MPI rank)
@@ -227,17 +228,25 @@ int main(int argc, char** argv) {
   GrB_finalize();
 #endif
   // Time to L1 < 1e-10 from the uniform start, by solver (interleaved): power iteration,
-  // Anderson acceleration, conjugate gradients (the graph is undirected).
-  const perron::PageRankSolver solvers[3] = {perron::PageRankSolver::power, perron::PageRankSolver::anderson,
-                                             perron::PageRankSolver::cg};
-  std::vector<double> conv_s[3];
-  int conv_it[3] = {0, 0, 0};
-  std::vector<double> conv_x[3];
+  // Anderson acceleration, conjugate gradients on the Schur complement (the graph is
+  // undirected) and on the whole system. The plan (layout, and cg's eliminated set) is timed
+  // apart from the solve.
+  constexpr int kSolvers = 4;
+  const perron::PageRankSolver solvers[kSolvers] = {perron::PageRankSolver::power, perron::PageRankSolver::anderson,
+                                                    perron::PageRankSolver::cg, perron::PageRankSolver::cg};
+  const bool eliminate[kSolvers] = {false, false, true, false};
+  std::vector<double> conv_s[kSolvers], plan_s[kSolvers];
+  int conv_it[kSolvers] = {0, 0, 0, 0};
+  std::vector<double> conv_x[kSolvers];
   for (int rep = 0; rep < repetitions; ++rep)
-    for (int s = 0; s < 3; ++s) {
+    for (int s = 0; s < kSolvers; ++s) {
       perron::PageRankParams p;
       p.solver = solvers[s];
-      const perron::PageRankResult r = perron::pagerank(g, p, {}, {}, comm);
+      p.cg_eliminate = eliminate[s];
+      const auto t_plan = Clock::now();
+      const perron::PageRankPlan plan(g, p, comm);
+      plan_s[s].push_back(seconds_since(t_plan));
+      const perron::PageRankResult r = perron::pagerank(g, plan, p, {}, {}, comm);
       conv_s[s].push_back(r.seconds);
       conv_it[s] = r.iterations;
       conv_x[s] = r.score;
@@ -246,12 +255,15 @@ int main(int argc, char** argv) {
               " \"baseline_s\": %.6f, \"perron_s\": %.6f, \"perron_csr_s\": %.6f, \"graphblas_s\": %.6f,"
               " \"l1_perron_baseline\": %.3e, \"l1_graphblas_baseline\": %.3e,"
               " \"power_iterations\": %d, \"power_s\": %.6f, \"anderson_iterations\": %d, \"anderson_s\": %.6f,"
-              " \"cg_iterations\": %d, \"cg_s\": %.6f, \"l1_anderson_power\": %.3e, \"l1_cg_power\": %.3e,"
+              " \"cg_iterations\": %d, \"cg_s\": %.6f, \"cg_whole_iterations\": %d, \"cg_whole_s\": %.6f,"
+              " \"power_plan_s\": %.6f, \"anderson_plan_s\": %.6f, \"cg_plan_s\": %.6f, \"cg_whole_plan_s\": %.6f,"
+              " \"l1_anderson_power\": %.3e, \"l1_cg_power\": %.3e, \"l1_cg_whole_power\": %.3e,"
               " \"peak_rss_bytes\": %llu, \"rss_after_build_bytes\": %llu}\n",
               static_cast<unsigned long long>(g.stats.n), static_cast<unsigned long long>(g.stats.m), omp_get_max_threads(), build_s,
               stream_triad(), median(tb), median(tp), median(tc), tg.empty() ? -1.0 : median(tg), l1(xp, xb), xg.empty() ? -1.0 : l1(xg, xb),
-              conv_it[0], median(conv_s[0]), conv_it[1], median(conv_s[1]), conv_it[2], median(conv_s[2]),
-              l1(conv_x[0], conv_x[1]), l1(conv_x[0], conv_x[2]),
+              conv_it[0], median(conv_s[0]), conv_it[1], median(conv_s[1]), conv_it[2], median(conv_s[2]), conv_it[3],
+              median(conv_s[3]), median(plan_s[0]), median(plan_s[1]), median(plan_s[2]), median(plan_s[3]),
+              l1(conv_x[0], conv_x[1]), l1(conv_x[0], conv_x[2]), l1(conv_x[0], conv_x[3]),
               static_cast<unsigned long long>(perron::peak_rss_bytes()), static_cast<unsigned long long>(rss_graph));
   return 0;
 }

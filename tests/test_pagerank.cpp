@@ -2,6 +2,7 @@
 // test runs at 1, 2, 3 and 4 ranks (ctest registers the binary once per rank count).
 #include <omp.h>
 
+#include "pagerank_layout.hpp"
 #include "perron/core/error.hpp"
 #include "support.hpp"
 
@@ -84,6 +85,9 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
     const auto got = gather_by_id(graph, r.score, comm);
     EXPECT_EQ(graph.stats.n, expected.size());
     EXPECT_LT(l1_distance(got, expected), 1e-10) << variant.name;
+    if (variant.solver == PageRankSolver::cg) {
+      EXPECT_GT(r.eliminated, 0u) << variant.name << ": cg solved on the Schur complement";
+    }
   }
 }
 
@@ -167,6 +171,74 @@ TEST(PageRank, ConjugateGradientsResumesFromAStoppedIterate) {
   EXPECT_TRUE(resumed.converged);
   EXPECT_GT(resumed.iterations, 5);
   EXPECT_LE(l1_distance(gather_by_id(graph, resumed.score, comm), gather_by_id(graph, whole.score, comm)), 1e-11);
+}
+
+// A graph with a periphery, as web and Kronecker graphs have: a random core, leaves hanging
+// off it, and pairs of leaves joined to each other.
+TestGraph graph_with_periphery(std::uint64_t seed) {
+  TestGraph g = random_graph(seed, 300, 2500, true);
+  std::mt19937_64 rng(seed);
+  const std::size_t core = g.edges.size();
+  for (VertexId leaf = 2000000000; leaf < 2000000600; ++leaf) {
+    g.edges.push_back({g.edges[rng() % core].src, leaf, 0.5 + static_cast<double>(rng() % 4)});
+    if (leaf % 7 == 0) g.edges.push_back({leaf, leaf - 1, 1.0});
+  }
+  return g;
+}
+
+// The eliminated set: no member has a self-loop or a member neighbour, every ghost carries its
+// owner's flag, and the set is the same vertices at any rank count (keys come from the graph).
+TEST(PageRank, EliminatedSetIsIndependentAndTheSameOnAnyRanks) {
+  const Comm comm = world();
+  const TestGraph g = graph_with_periphery(31);
+  auto members = [&](const Comm& c) {
+    const DistGraph graph = build_graph(share_of(g, c), GraphOptions{true, false}, c);
+    const pagerank_detail::Elimination e = pagerank_detail::independent_low_degree_set(graph, c, 2);
+    const LocalId rows = graph.rows();
+    for (LocalId v = 0; v < rows; ++v) {
+      if (e.owned[v] == 0) continue;
+      for (EdgeIndex k = graph.in.row_start[v]; k < graph.in.row_start[v + 1]; ++k) {
+        const LocalId col = graph.in.column[k];
+        EXPECT_NE(col, v) << "an eliminated vertex with a self-loop";
+        EXPECT_EQ(col < rows ? e.owned[col] : e.ghost[col - rows], 0) << "two adjacent eliminated vertices";
+      }
+    }
+    std::vector<std::uint8_t> owners_flags(e.ghost.size());
+    graph.halo.gather<std::uint8_t>(e.owned, owners_flags, c);
+    EXPECT_EQ(owners_flags, e.ghost);
+    EXPECT_GT(e.count, 600u / 2) << "most leaves are eliminated";
+    return gather_by_id(graph, std::vector<double>(e.owned.begin(), e.owned.end()), c);
+  };
+  const auto all = members(comm);
+  const Comm sub = comm.split(comm.rank() == 0 ? 0 : 1, comm.rank());
+  EXPECT_EQ(members(sub), all) << "ranks " << comm.size() << " vs " << sub.size();
+}
+
+// cg on the Schur complement against cg on the whole system and power iteration: the same
+// scores to 1e-12 (personalized, weighted, with self-loops and isolated vertices), in fewer steps.
+TEST(PageRank, EliminationKeepsTheAnswerAndSavesSteps) {
+  const Comm comm = world();
+  const TestGraph g = graph_with_periphery(32);
+  const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  const VertexDistribution teleport = distribution_of({{g.edges[3].src, 1.0}, {2000000005, 2.0}}, graph, comm);
+  PageRankParams p = tight();
+  const auto power = gather_by_id(graph, pagerank(graph, p, teleport, teleport, comm).score, comm);
+  p.solver = PageRankSolver::cg;
+  for (const PageRankKernel kernel : {PageRankKernel::csr, PageRankKernel::blocked}) {
+    p.kernel = kernel;
+    p.blocked_layout = small_cells();
+    p.cg_eliminate = false;
+    const PageRankResult whole = pagerank(graph, p, teleport, teleport, comm);
+    p.cg_eliminate = true;
+    const PageRankResult reduced = pagerank(graph, p, teleport, teleport, comm);
+    EXPECT_EQ(whole.eliminated, 0u);
+    EXPECT_GT(reduced.eliminated, 300u);
+    EXPECT_TRUE(reduced.converged);
+    EXPECT_LT(reduced.iterations, whole.iterations) << "eliminated " << reduced.iterations << " steps, whole " << whole.iterations;
+    EXPECT_LE(l1_distance(gather_by_id(graph, reduced.score, comm), power), 1e-12);
+    EXPECT_LE(l1_distance(gather_by_id(graph, whole.score, comm), power), 1e-12);
+    EXPECT_EQ(pagerank(graph, p, teleport, teleport, comm).score, reduced.score) << "same ranks x threads, same bits";
+  }
 }
 
 // cg refuses what it cannot solve, on every rank alike: a directed graph (one reverse edge

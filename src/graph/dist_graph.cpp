@@ -599,6 +599,22 @@ HaloPlan HaloPlan::relabeled(std::span<const LocalId> position, std::span<const 
   return HaloPlan(send_counts_, std::move(index), recv_counts_);
 }
 
+HaloPlan HaloPlan::subset(std::span<const std::uint8_t> keep_owned, std::span<const std::uint8_t> keep_ghost) const {
+  std::vector<std::int64_t> send_counts(send_counts_.size(), 0), recv_counts(recv_counts_.size(), 0);
+  std::vector<LocalId> index;
+  std::size_t i = 0;
+  for (std::size_t r = 0; r < send_counts_.size(); ++r)
+    for (std::int64_t k = 0; k < send_counts_[r]; ++k, ++i)
+      if (keep_owned[send_index_[i]] != 0) {
+        index.push_back(send_index_[i]);
+        ++send_counts[r];
+      }
+  std::size_t g = 0;
+  for (std::size_t r = 0; r < recv_counts_.size(); ++r)
+    for (std::int64_t k = 0; k < recv_counts_[r]; ++k, ++g) recv_counts[r] += keep_ghost[g] != 0 ? 1 : 0;
+  return HaloPlan(std::move(send_counts), std::move(index), std::move(recv_counts));
+}
+
 std::uint64_t HaloPlan::values_received() const {
   return static_cast<std::uint64_t>(std::accumulate(recv_counts_.begin(), recv_counts_.end(), std::int64_t{0}));
 }

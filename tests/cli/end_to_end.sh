@@ -23,6 +23,20 @@ if [ -d "$DATA/real" ]; then
   # within the tolerance; on a directed graph it refuses, naming what it needs.
   expect_ok "hollins undirected, cg" 3 pagerank --input "$DATA/real/hollins.txt" --undirected --solver cg --output "$WORK/hocg.h5" --quiet &&
     check "$WORK/hocg.h5" "$DATA/real/hollins.txt" --undirected && check "$WORK/ho.h5" --compare "$WORK/hocg.h5" --max-l1 1e-9
+  # cg eliminates low-degree vertices first (recorded in the output); without: the same scores.
+  expect_ok "hollins undirected, cg without elimination" 2 pagerank --input "$DATA/real/hollins.txt" --undirected --solver cg \
+    --cg-eliminate false --output "$WORK/hocg0.h5" --quiet &&
+    check "$WORK/hocg0.h5" --compare "$WORK/hocg.h5" --max-l1 1e-9
+  "$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, h5py
+work = sys.argv[1]
+with h5py.File(f"{work}/hocg.h5") as a, h5py.File(f"{work}/hocg0.h5") as b:
+    eliminated, none = int(a["pagerank"].attrs["eliminated"]), int(b["pagerank"].attrs["eliminated"])
+    n = int(a["pagerank"].attrs["n"])
+    assert 0 < eliminated < n and none == 0, (eliminated, none, n)
+    assert "plan_s" in a["provenance"].attrs, "plan time recorded"
+    print(f"ok cg eliminated {eliminated} of {n} vertices")
+PY
   expect_error "cg on a directed graph" 2 "solver cg needs a symmetric graph" "$WORK/nocg.h5" \
     pagerank --input "$DATA/real/wiki-Vote.txt" --solver cg --output "$WORK/nocg.h5"
   expect_ok "p2p-Gnutella08 damping 0.5" 3 pagerank --input "$DATA/real/p2p-Gnutella08.txt" --damping 0.5 --output "$WORK/gn.h5" --quiet &&

@@ -74,12 +74,12 @@ def check_layout(f):
         if "pagerank/" + name not in f:
             fail("missing dataset /pagerank/" + name)
     g = f["pagerank"]
-    for a in ["damping", "tolerance", "iterations", "converged", "n", "m", "dangling", "convention"]:
+    for a in ["damping", "tolerance", "iterations", "converged", "n", "m", "dangling", "convention", "eliminated"]:
         if a not in g.attrs:
             fail("missing attribute /pagerank@" + a)
     p = f["provenance"].attrs
     for a in ["perron_version", "git_commit", "command_line", "config", "ranks", "threads_per_rank", "host",
-              "start_time", "end_time", "load_s", "partition_s", "iterate_s", "write_s"]:
+              "start_time", "end_time", "load_s", "partition_s", "plan_s", "iterate_s", "write_s"]:
         if a not in p:
             fail("missing attribute /provenance@" + a)
     if not isinstance(p["config"], str) or "[pagerank]" not in p["config"]:

@@ -30,7 +30,9 @@ enum class PageRankSolver {
   anderson,  // Anderson acceleration of the same step (depth m): for this linear fixed point,
              // equivalent to GMRES(m) on (I − αPᵀ)x = (1 − α)t (Walker & Ni 2011)
   cg,        // conjugate gradients on (I − αP)z = (1 − α)t, x = z/Σz, for symmetric graphs:
-             // there I − αP is self-adjoint in the inner product weighted by 1/o
+             // there I − αP is self-adjoint in the inner product weighted by 1/o; with
+             // cg_eliminate, on the Schur complement left by an independent set of
+             // low-degree vertices (fewer and cheaper products)
 };
 
 enum class PageRankKernel {
@@ -54,6 +56,7 @@ struct PageRankParams {
   int fixed_iterations = 0;  // > 0: run exactly this many steps, ignoring the tolerance
   PageRankSolver solver = PageRankSolver::power;
   int anderson_depth = 5;    // m: differences kept by the Anderson solver
+  bool cg_eliminate = true;  // cg: eliminate an independent set of low-degree vertices first
   PageRankKernel kernel = PageRankKernel::automatic;
   BlockedLayout blocked_layout;
 };
@@ -91,10 +94,11 @@ struct PageRankState {
 };
 
 // Called after every step (but the last) with the iteration k, a function that returns this
-// rank's x_k in dense order (it costs a pass over x: call it only when x is needed, e.g. for a
-// checkpoint) and the residuals so far (a view valid during the call); returns false to stop
-// the run there (the result then has stopped_early = true). Every rank must return the same
-// answer.
+// rank's x_k in dense order (it costs a pass over x, and for cg with elimination a halo
+// exchange, so it is collective: call it only when x is needed, e.g. for a checkpoint, and on
+// every rank alike) and the residuals so far (a view valid during the call); returns false to
+// stop the run there (the result then has stopped_early = true). Every rank must return the
+// same answer.
 using IterateFn = std::function<std::vector<double>()>;
 using StepHook = std::function<bool(int iteration, const IterateFn& x, std::span<const double> residual)>;
 
@@ -108,6 +112,7 @@ struct PageRankResult {
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank
   bool stopped_early = false;    // the step hook asked to stop
   PageRankKernel kernel = PageRankKernel::csr;  // the kernel this rank ran (csr or blocked)
+  std::uint64_t eliminated = 0;  // cg: vertices solved for by elimination, every rank
 };
 
 // Throws a usage error naming the first parameter out of range.
@@ -117,10 +122,10 @@ class StepOperator;
 
 // The operator of a solve, built once from the graph (collective): the kernel chosen by
 // params.kernel with its layout of the in-edges, the halo plan in that kernel's vertex order,
-// 1/o per vertex. The blocked layout keeps its own copy of the edges (2 bytes each), so once
-// the plan is built a caller with no further use for the CSR's columns may release them
-// (LocalCsr::release_edges) when reads_csr() is false: the solve then holds 2 bytes per edge
-// instead of 6. Throws a usage error on every rank for solver cg on a graph that is not
+// 1/o per vertex, and for cg the eliminated set. The blocked layout keeps its own copy of the
+// edges (2 bytes each), so once the plan is built a caller with no further use for the CSR's
+// columns may release them (LocalCsr::release_edges) when reads_csr() is false: the solve then
+// holds 2 bytes per edge instead of 6. Throws a usage error on every rank for solver cg on a graph that is not
 // symmetric (is_symmetric).
 class PageRankPlan {
  public:
@@ -130,7 +135,8 @@ class PageRankPlan {
   ~PageRankPlan();
 
   PageRankKernel kernel() const;               // csr or blocked, as chosen
-  bool reads_csr() const { return kernel() == PageRankKernel::csr; }
+  bool reads_csr() const;                      // whether a solve reads the graph's CSR
+  std::uint64_t eliminated() const;            // cg: vertices eliminated (every rank)
   const StepOperator& step() const { return *step_; }
 
  private:

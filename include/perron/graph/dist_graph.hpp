@@ -63,6 +63,10 @@ class HaloPlan {
   // every ghost among those of its owner (ghosts come grouped by owner rank): the owners
   // reorder what they send, so no values move on arrival.
   HaloPlan relabeled(std::span<const LocalId> position, std::span<const LocalId> ghost_position, const Comm& comm) const;
+  // The plan of a subset of the values: owners send owned v only where keep_owned[v], and
+  // ghost g is received only where keep_ghost[g], in the same relative order. The two masks
+  // must agree (a ghost's flag is its owner's: gather the owners' flags with this plan).
+  HaloPlan subset(std::span<const std::uint8_t> keep_owned, std::span<const std::uint8_t> keep_ghost) const;
   // Ghosts per owner rank, in the order they arrive.
   std::span<const std::int64_t> ghost_counts() const { return recv_counts_; }
   // Values this rank sends per exchange (8 bytes each).

@@ -1,0 +1,233 @@
+#include "pagerank_layout.hpp"
+
+#include <algorithm>
+
+#include "perron/core/hash.hpp"
+#include "perron/core/memory.hpp"
+
+namespace perron::pagerank_detail {
+namespace {
+
+enum Status : std::uint8_t { kCandidate = 0, kEliminated = 1, kOut = 2 };
+
+// (degree, hash of the global id) in one word: the lower key wins; hash ties only keep both
+// out, never both in.
+std::uint64_t priority(std::uint64_t degree, GlobalId id) {
+  constexpr std::uint64_t kDegreeBits = 24;
+  return (std::min<std::uint64_t>(degree, (std::uint64_t{1} << kDegreeBits) - 1) << (64 - kDegreeBits)) |
+         (mix64(id) >> kDegreeBits);
+}
+
+}  // namespace
+
+Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm, int rounds) {
+  const LocalCsr& csr = graph.in;
+  const LocalId rows = csr.rows;
+  const std::size_t ghosts = csr.columns - rows;
+  const std::span<const EdgeIndex> start(csr.row_start);
+  const std::span<const LocalId> column(csr.column);
+  // Status and key of every column (owned rows, then ghosts from their owners).
+  std::vector<std::uint8_t> status(csr.columns, kCandidate);
+  std::vector<std::uint64_t> key(csr.columns);
+#pragma omp parallel for schedule(static)
+  for (LocalId v = 0; v < rows; ++v) {
+    key[v] = priority(start[v + 1] - start[v], graph.first + v);
+    for (EdgeIndex e = start[v]; e < start[v + 1]; ++e)
+      if (column[e] == v) status[v] = kOut;  // a self-loop: its diagonal entry is not 1
+  }
+  graph.halo.gather<std::uint64_t>(std::span<const std::uint64_t>(key).first(rows), std::span<std::uint64_t>(key).subspan(rows),
+                                   comm);
+  auto refresh_ghosts = [&] {
+    graph.halo.gather<std::uint8_t>(std::span<const std::uint8_t>(status).first(rows),
+                                    std::span<std::uint8_t>(status).subspan(rows), comm);
+  };
+  std::vector<std::uint8_t> change(rows);
+  for (int round = 0; round < rounds; ++round) {
+    refresh_ghosts();
+    // Join: a candidate below every candidate neighbour (the graph is symmetric: in-neighbours
+    // are all the neighbours). Hubs stop at their first lower neighbour.
+#pragma omp parallel for schedule(dynamic, 4096)
+    for (LocalId v = 0; v < rows; ++v) {
+      bool joins = status[v] == kCandidate;
+      for (EdgeIndex e = start[v]; joins && e < start[v + 1]; ++e)
+        joins = status[column[e]] != kCandidate || key[column[e]] > key[v];
+      change[v] = joins ? 1 : 0;
+    }
+    for (LocalId v = 0; v < rows; ++v)
+      if (change[v] != 0) status[v] = kEliminated;
+    refresh_ghosts();
+    // Drop out: a candidate next to a member.
+#pragma omp parallel for schedule(dynamic, 4096)
+    for (LocalId v = 0; v < rows; ++v) {
+      bool next_to_member = false;
+      if (status[v] == kCandidate)
+        for (EdgeIndex e = start[v]; !next_to_member && e < start[v + 1]; ++e) next_to_member = status[column[e]] == kEliminated;
+      change[v] = next_to_member ? 1 : 0;
+    }
+    for (LocalId v = 0; v < rows; ++v)
+      if (change[v] != 0) status[v] = kOut;
+  }
+  refresh_ghosts();
+  Elimination out;
+  out.owned.resize(rows);
+  out.ghost.resize(ghosts);
+  for (LocalId v = 0; v < rows; ++v) out.owned[v] = status[v] == kEliminated ? 1 : 0;
+  for (std::size_t g = 0; g < ghosts; ++g) out.ghost[g] = status[rows + g] == kEliminated ? 1 : 0;
+  const auto here = static_cast<std::uint64_t>(std::count(out.owned.begin(), out.owned.end(), std::uint8_t{1}));
+  out.count = comm.allreduce<std::uint64_t>(here, ReduceOp::sum);
+  return out;
+}
+
+WorkOrder make_work_order(const DistGraph& graph, const Elimination* eliminated, bool by_reads) {
+  const LocalCsr& csr = graph.in;
+  const LocalId rows = csr.rows;
+  std::vector<std::uint32_t> reads;  // ≤ rows: a row reads a column once
+  if (by_reads) {
+    reads.assign(csr.columns, 0);
+    const std::span<const LocalId> column(csr.column);
+#pragma omp parallel for schedule(static)
+    for (std::size_t e = 0; e < column.size(); ++e) {
+#pragma omp atomic
+      ++reads[column[e]];
+    }
+  }
+  auto out_of_set = [&](LocalId c) {
+    if (!eliminated) return false;
+    return c < rows ? eliminated->owned[c] != 0 : eliminated->ghost[c - rows] != 0;
+  };
+  // Appends the columns of [first, last) in class `in_set` to `order`, most read first.
+  auto append = [&](LocalId first, LocalId last, bool in_set, std::vector<LocalId>& order) {
+    const std::size_t from = order.size();
+    for (LocalId c = first; c < last; ++c)
+      if (out_of_set(c) == in_set) order.push_back(c);
+    if (by_reads)
+      std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(from), order.end(),
+                       [&](LocalId a, LocalId b) { return reads[a] > reads[b]; });
+  };
+  WorkOrder w;
+  w.vertex.reserve(rows);
+  append(0, rows, false, w.vertex);
+  w.kept_rows = static_cast<LocalId>(w.vertex.size());
+  append(0, rows, true, w.vertex);
+  w.position.resize(rows);
+  for (LocalId k = 0; k < rows; ++k) w.position[w.vertex[k]] = k;
+  std::vector<LocalId> ghost_order;  // columns, kept then eliminated, by owner inside each
+  for (const bool in_set : {false, true}) {
+    LocalId group = rows;
+    for (const std::int64_t count : graph.halo.ghost_counts()) {
+      append(group, static_cast<LocalId>(group + count), in_set, ghost_order);
+      group = static_cast<LocalId>(group + count);
+    }
+    if (!in_set) w.kept_ghosts = static_cast<LocalId>(ghost_order.size());
+  }
+  w.ghost_column.resize(csr.columns - rows);
+  for (LocalId k = 0; k < static_cast<LocalId>(ghost_order.size()); ++k) w.ghost_column[ghost_order[k] - rows] = k;
+  return w;
+}
+
+LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, LocalId last) {
+  LocalCsr out;
+  out.rows = last - first;
+  out.columns = csr.columns;
+  out.row_start.assign(out.rows + 1, 0);
+  for (LocalId i = 0; i < out.rows; ++i) {
+    const LocalId v = order.vertex[first + i];
+    out.row_start[i + 1] = out.row_start[i] + (csr.row_start[v + 1] - csr.row_start[v]);
+  }
+  out.column.resize(out.row_start.back());
+  if (!csr.weight.empty()) out.weight.resize(out.row_start.back());
+#pragma omp parallel for schedule(dynamic, 1024)
+  for (LocalId i = 0; i < out.rows; ++i) {
+    const LocalId v = order.vertex[first + i];
+    EdgeIndex to = out.row_start[i];
+    for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e, ++to) {
+      out.column[to] = order.column(csr.column[e], csr.rows);
+      if (!csr.weight.empty()) out.weight[to] = csr.weight[e];
+    }
+  }
+  return out;
+}
+
+bool BlockedCsr::worthwhile(const LocalCsr& csr, int ranks_on_node) {
+  const std::uint64_t share = last_level_cache_bytes() / static_cast<std::uint64_t>(std::max(1, ranks_on_node));
+  return static_cast<std::uint64_t>(csr.columns) * sizeof(double) > share / 2;
+}
+
+BlockedCsr::BlockedCsr(const LocalCsr& csr, const WorkOrder& order, bool weighted, LocalId segment_shift,
+                       LocalId tile_rows_wanted)
+    : shift_(segment_shift) {
+  const LocalId rows = order.kept_rows;
+  const LocalId tile_rows = std::max<LocalId>(1, tile_rows_wanted);
+  tiles_ = (static_cast<std::size_t>(rows) + tile_rows - 1) / tile_rows;
+  segments_ = static_cast<std::size_t>(csr.columns >> shift_) + 1;
+  const std::size_t cells = segments_ * tiles_;  // (segment, tile), segment-major
+  const LocalId mask = (LocalId{1} << shift_) - 1;
+  constexpr LocalId kNoRow = ~LocalId{0};
+  // Pass 1: edges and runs per cell. Pass 2: runs and offsets in place. on_edge(segment,
+  // work row, offset in the segment, edge, whether it starts a run).
+  std::vector<std::uint64_t> cell_edges(cells, 0), cell_runs(cells, 0);
+  auto walk = [&](std::size_t t, auto&& on_edge) {
+    std::vector<LocalId> last(segments_, kNoRow);
+    std::vector<std::uint32_t> length(segments_, 0);
+    std::vector<LocalId> mapped;
+    const auto end = static_cast<LocalId>(std::min<std::uint64_t>(rows, (t + 1) * std::uint64_t{tile_rows}));
+    for (auto w = static_cast<LocalId>(t * tile_rows); w < end; ++w) {
+      const LocalId v = order.vertex[w];
+      const EdgeIndex first = csr.row_start[v];
+      // The row's work columns first, in a loop of independent loads (the lookups miss cache:
+      // apart from the run logic below they overlap, measured 1.5x faster on Kronecker 22).
+      mapped.resize(csr.row_start[v + 1] - first);
+      for (std::size_t k = 0; k < mapped.size(); ++k) mapped[k] = order.column(csr.column[first + k], csr.rows);
+      for (EdgeIndex e = first; e < csr.row_start[v + 1]; ++e) {
+        const LocalId c = mapped[e - first];
+        const std::size_t seg = c >> shift_;
+        const bool new_run = last[seg] != w || length[seg] == kMaxRun;
+        length[seg] = new_run ? 1 : length[seg] + 1;
+        last[seg] = w;
+        on_edge(seg, w, static_cast<std::uint16_t>(c & mask), e, new_run);
+      }
+    }
+  };
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t t = 0; t < tiles_; ++t) {
+    // Counted here, stored once: neighbouring tiles' cells share cache lines.
+    std::vector<std::uint64_t> edges(segments_, 0), runs(segments_, 0);
+    walk(t, [&](std::size_t seg, LocalId, std::uint16_t, EdgeIndex, bool new_run) {
+      ++edges[seg];
+      runs[seg] += new_run ? 1 : 0;
+    });
+    for (std::size_t seg = 0; seg < segments_; ++seg) {
+      cell_edges[seg * tiles_ + t] = edges[seg];
+      cell_runs[seg * tiles_ + t] = runs[seg];
+    }
+  }
+  cell_edge_.assign(cells + 1, 0);
+  cell_run_.assign(cells + 1, 0);
+  for (std::size_t i = 0; i < cells; ++i) {
+    cell_edge_[i + 1] = cell_edge_[i] + cell_edges[i];
+    cell_run_[i + 1] = cell_run_[i] + cell_runs[i];
+  }
+  offset_.resize(cell_edge_.back());
+  if (weighted) weight_.resize(cell_edge_.back());
+  run_row_.resize(cell_run_.back());
+  run_length_.resize(cell_run_.back());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t t = 0; t < tiles_; ++t) {
+    std::vector<std::uint64_t> edge_at(segments_), run_at(segments_);
+    for (std::size_t seg = 0; seg < segments_; ++seg) {
+      edge_at[seg] = cell_edge_[seg * tiles_ + t];
+      run_at[seg] = cell_run_[seg * tiles_ + t];
+    }
+    walk(t, [&](std::size_t seg, LocalId w, std::uint16_t offset, EdgeIndex e, bool new_run) {
+      if (new_run) {
+        run_row_[run_at[seg]] = w;
+        run_length_[run_at[seg]++] = 0;
+      }
+      ++run_length_[run_at[seg] - 1];
+      if (!weight_.empty()) weight_[edge_at[seg]] = csr.weight[e];
+      offset_[edge_at[seg]++] = offset;
+    });
+  }
+}
+
+}  // namespace perron::pagerank_detail
