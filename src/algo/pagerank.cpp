@@ -119,13 +119,13 @@ void pull_step(const LocalCsr& csr, std::span<const double> contrib, const Finis
 // the rows block by block (the same fixed blocks as pull_step, so the same reductions).
 template <bool kWeighted, class Finish>
 void blocked_pull_step(const BlockedCsr& blocked, std::span<const double> contrib, const Finish& finish, std::span<double> y,
-                       std::vector<std::array<double, 3>>& block_sum) {
+                       std::vector<std::array<double, 3>>& block_sum, LocalId first_column = 0) {
   const auto rows = static_cast<LocalId>(y.size());
   const LocalId blocks = block_count(rows);
   block_sum.assign(blocks, {0.0, 0.0, 0.0});
 #pragma omp parallel
   {
-    blocked.gather<kWeighted>(contrib, y);
+    blocked.gather<kWeighted>(contrib, y, first_column);
 #pragma omp for schedule(static)
     for (LocalId b = 0; b < blocks; ++b) {
       std::array<double, 3> acc{0.0, 0.0, 0.0};
@@ -379,7 +379,7 @@ class StepOperator {
       for (auto& k : keep_owned) k ^= 1;
       for (auto& k : keep_ghost) k ^= 1;
       eliminated_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, eliminated_ghost_column, comm);
-      eliminated_share_ = eliminated_out_share(graph, *eliminated);
+      eliminated_terms(graph, *eliminated, params.damping, comm);
     }
     if (want_blocked) blocked_.emplace(graph.in, *order_, weighted_, params.blocked_layout.segment_shift, params.blocked_layout.tile_rows);
     else if (order_) kept_csr_ = pagerank_detail::work_rows(graph.in, *order_, 0, kept_rows_);
@@ -399,8 +399,10 @@ class StepOperator {
   LocalId kept_rows() const { return kept_rows_; }
   bool eliminates() const { return eliminated_count_ > 0; }
   std::uint64_t eliminated_count() const { return eliminated_count_; }
-  // Per kept row: the share of its out-weight that goes to eliminated vertices.
+  // Per kept row: the share of its out-weight that goes to eliminated vertices, and the
+  // diagonal of the Schur complement S (empty without elimination).
   std::span<const double> eliminated_share() const { return eliminated_share_; }
+  std::span<const double> schur_diagonal() const { return schur_diagonal_; }
   std::uint64_t values_sent() const {
     return (order_ ? kept_halo_.values_sent() : dense_halo_->values_sent()) + eliminated_halo_.values_sent();
   }
@@ -458,14 +460,45 @@ class StepOperator {
   // Phase 2: the eliminated rows' ghosts, then every kept row; the sums of both phases.
   template <class Finish>
   std::array<double, 3> pull_kept(const Finish& finish, std::span<double> y, StepBuffers& buffers, const Comm& comm) const {
+    if (eliminates()) exchange_eliminated(buffers, comm);
+    pull_kept_rows(finish, y, buffers, 0);
+    return sums_of_both_phases(buffers, comm);
+  }
+
+  // y(v) = finish(v, Σ over v's in-edges from eliminated u of w(u,v)·value(u)/o(u)) for the
+  // kept rows (cg's right-hand side): the kept columns send 0, so the blocked kernel starts at
+  // the segment of the first eliminated column (on Kronecker 22, 6.5% of the edges remain).
+  template <class Value, class Finish>
+  void pull_from_eliminated(Value value, const Finish& finish, std::span<double> y, StepBuffers& buffers,
+                            const Comm& comm) const {
+    buffers.contrib.resize(columns_);
+    double* contrib = buffers.contrib.data();
+    const LocalId kept_end = rows_ + kept_ghosts_;
+#pragma omp parallel for schedule(static)
+    for (LocalId c = 0; c < kept_end; ++c) contrib[c] = c < kept_rows_ ? 0.0 : c < rows_ ? value(c) * inv_out_[c] : 0.0;
+    exchange_eliminated(buffers, comm);
+    pull_kept_rows(finish, y, buffers, kept_rows_);
+  }
+
+ private:
+  void exchange_eliminated(StepBuffers& buffers, const Comm& comm) const {
     const std::span<double> contrib(buffers.contrib);
-    if (eliminates()) eliminated_halo_.exchange(contrib.first(rows_), contrib.subspan(rows_ + kept_ghosts_), comm);
+    eliminated_halo_.exchange(contrib.first(rows_), contrib.subspan(rows_ + kept_ghosts_), comm);
+  }
+
+  // Every kept row's in-edge sum, from the segment of `first_column` on (blocked kernel).
+  template <class Finish>
+  void pull_kept_rows(const Finish& finish, std::span<double> y, StepBuffers& buffers, LocalId first_column) const {
+    const std::span<const double> contrib(buffers.contrib);
     const std::span<double> kept = y.first(kept_rows_);
     const LocalCsr& csr = order_ ? kept_csr_ : *graph_csr_;
-    if (blocked_ && weighted_) blocked_pull_step<true>(*blocked_, contrib, finish, kept, buffers.block_sum);
-    else if (blocked_) blocked_pull_step<false>(*blocked_, contrib, finish, kept, buffers.block_sum);
+    if (blocked_ && weighted_) blocked_pull_step<true>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
+    else if (blocked_) blocked_pull_step<false>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
     else if (weighted_) pull_step<true>(csr, contrib, finish, kept, buffers.block_sum);
     else pull_step<false>(csr, contrib, finish, kept, buffers.block_sum);
+  }
+
+  std::array<double, 3> sums_of_both_phases(const StepBuffers& buffers, const Comm& comm) const {
     std::array<double, 3> sums{0.0, 0.0, 0.0};
     for (const auto* part : {&buffers.block_sum, &buffers.eliminated_sum})
       for (const auto& b : *part)
@@ -474,27 +507,37 @@ class StepOperator {
     return sums;
   }
 
- private:
   // Rounds of the independent-set choice: on Kronecker scale 20, one round eliminates 68% of
   // the vertices (cg 17 products to 1e-10), two 70% (15), more add nothing.
   static constexpr int kEliminationRounds = 2;
 
-  // Per kept row (work order): Σ over eliminated in-neighbours c of w(c, v), over o(v). For a
-  // symmetric graph that is the share of v's out-weight that goes to eliminated vertices.
-  std::vector<double> eliminated_out_share(const DistGraph& graph, const Elimination& eliminated) const {
+  // Per kept row v (work order), from its in-edges (the graph is symmetric, so they are also
+  // its out-edges): the share of its out-weight that goes to eliminated vertices,
+  // Σ_c w(c,v)/o(v), and the diagonal of S = I − αP_FF − α²P_FC P_CF,
+  // S(v,v) = 1 − α·w(v,v)/o(v) − α²·Σ_c w(c,v)²/(o(c)·o(v)), over eliminated c.
+  void eliminated_terms(const DistGraph& graph, const Elimination& eliminated, double alpha, const Comm& comm) {
     const LocalCsr& csr = graph.in;
-    std::vector<double> share(kept_rows_, 0.0);
+    std::vector<double> ghost_out(csr.columns - rows_);  // o(c) of the ghosts
+    graph.halo.gather<double>(graph.out_weight, ghost_out, comm);
+    eliminated_share_.assign(kept_rows_, 0.0);
+    schur_diagonal_.assign(kept_rows_, 1.0);
 #pragma omp parallel for schedule(dynamic, 1024)
     for (LocalId w = 0; w < kept_rows_; ++w) {
       const LocalId v = order_->vertex[w];
-      double sum = 0.0;
+      double to_eliminated = 0.0, self = 0.0, two_steps = 0.0;
       for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
         const LocalId c = csr.column[e];
-        if ((c < rows_ ? eliminated.owned[c] : eliminated.ghost[c - rows_]) != 0) sum += csr.weight.empty() ? 1.0 : csr.weight[e];
+        const double weight = csr.weight.empty() ? 1.0 : csr.weight[e];
+        if (c == v) self += weight;
+        if ((c < rows_ ? eliminated.owned[c] : eliminated.ghost[c - rows_]) == 0) continue;
+        to_eliminated += weight;
+        two_steps += weight * weight / (c < rows_ ? graph.out_weight[c] : ghost_out[c - rows_]);
       }
-      share[w] = graph.out_weight[v] > 0.0 ? sum / graph.out_weight[v] : 0.0;
+      const double o = graph.out_weight[v];
+      if (!(o > 0.0)) continue;  // not in practice: an isolated vertex is always eliminated
+      eliminated_share_[w] = to_eliminated / o;
+      schur_diagonal_[w] = 1.0 - alpha * self / o - alpha * alpha * two_steps / o;
     }
-    return share;
   }
 
   LocalId rows_, columns_, kept_rows_ = 0, kept_ghosts_ = 0;
@@ -508,7 +551,7 @@ class StepOperator {
   const LocalCsr* graph_csr_ = nullptr;   // without an order: the graph's own CSR
   const HaloPlan* dense_halo_ = nullptr;  // and halo plan
   std::vector<double> inv_out_;
-  std::vector<double> eliminated_share_;
+  std::vector<double> eliminated_share_, schur_diagonal_;
 };
 
 PageRankPlan::PageRankPlan(const DistGraph& graph, const PageRankParams& params, const Comm& comm)
@@ -605,7 +648,11 @@ double fixed_point_solve(const Solve& s, std::vector<double>& x, int first, Page
 // CG on M 23, CG on S 15 (70% of the vertices in C; scale 22 in perron: 36, 26, 17). The full
 // system's residual at (z_F, z_C) is S's, r_F (r_C = 0), and Σz = Σ_F z(1 + α·share) + Σ_C b,
 // share(v) the part of v's out-weight going to C, so the stopping estimate ‖r‖₁/Σz costs no
-// extra pass.
+// extra pass. S's diagonal spans [1 − α², 1] (a hub whose neighbours are mostly eliminated
+// leaves is near 1 − α²), so CG on S is preconditioned by it (Jacobi; a diagonal is
+// self-adjoint in the weighted inner product): Kronecker 22, 17 products → 13; scipy on
+// Kronecker 20, 15 → 12. Without elimination M's diagonal is 1 but for self-loops, and
+// Jacobi there measured no better (scipy, 23 → 26), so it is not used.
 //
 // A product is one pull plus two vector passes. When the estimate falls below the tolerance,
 // one power step from x = z/Σz measures the true residual ‖F(x) − x‖₁ and becomes the result
@@ -617,40 +664,58 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
   const std::span<const double> inv_out = op.inv_out(), share = op.eliminated_share();
   std::vector<double> weight(kept), rhs(kept), z(kept), r(kept), p(kept), q(kept), y(rows);
   for (LocalId v = 0; v < kept; ++v) weight[v] = inv_out[v] > 0.0 ? inv_out[v] : 1.0;
+  // Jacobi preconditioner on S (1 without elimination, where M's diagonal is 1 but for
+  // self-loops): h = r/diag(S).
+  const std::span<const double> diagonal = op.schur_diagonal();
+  auto precondition = [&](LocalId v) { return diagonal.empty() ? 1.0 : 1.0 / diagonal[v]; };
   auto b = [&](LocalId v) { return (1.0 - alpha) * (s.teleport.uniform() ? s.n_inv : s.teleport.values[v]); };
   auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
-  // rhs = b_F + αP_FC b_C: the two phases with the kept values 0 and the eliminated ones b_C;
-  // and Σ_C b on the way.
+  // rhs = b_F + αP_FC b_C (a pull over the edges from eliminated vertices only), and Σ_C b.
   double eliminated_b = 0.0;
   if (op.eliminates()) {
-    const auto send_b = [&](LocalId v, double, std::array<double, 3>& acc) {
-      acc[0] += b(v);
-      return b(v);
-    };
     const auto add_b = [&](LocalId v, double sum, std::array<double, 3>&) { return b(v) + alpha * sum; };
-    eliminated_b = op.apply_to([](std::size_t) { return 0.0; }, send_b, add_b, rhs, s.buffers, s.comm)[0];
+    op.pull_from_eliminated(b, add_b, rhs, s.buffers, s.comm);
+    eliminated_b = ordered_sums(rows - kept, s.buffers.block_sum, s.comm,
+                                [&](LocalId i, std::array<double, 3>& acc) { acc[0] += b(kept + i); })[0];
   } else {
     for (LocalId v = 0; v < kept; ++v) rhs[v] = b(v);
   }
   // The eliminated rows of S's product send α·(their sum); the solve's kept values are z's.
   const auto schur = [alpha](LocalId, double sum, std::array<double, 3>&) { return alpha * sum; };
+  // The true step from x = z/Σz. Its first phase completes x on the eliminated rows on the
+  // way, x_C = b_C/Σz + α·P_CF x_F (= z_C/Σz), before they send or finish; a dangling vertex
+  // of a symmetric graph has no weighted in-edges, so its x is known before the step and so is
+  // the dangling mass.
+  std::vector<double> xn(rows);
+  auto true_step = [&](double total) {
+    const bool started = total > 0.0;  // else no step yet: the start x₀ = t
+    for (LocalId v = 0; v < rows; ++v) xn[v] = !started ? b(v) / (1.0 - alpha) : v < kept ? z[v] / total : b(v) / total;
+    const double dangling_sum = s.comm.sum_ordered(dangling_mass(xn, inv_out, s.buffers.block_scalar));
+    const RowFinish finish(alpha, dangling_sum, s.n_inv, s.teleport, s.dangling, xn, inv_out);
+    const auto eliminated_row = [&](LocalId v, double sum, std::array<double, 3>& acc) {
+      if (started) xn[v] += alpha * sum;
+      y[v] = finish(v, sum, acc);
+      return xn[v];
+    };
+    return op.apply_to([&](std::size_t u) { return xn[u]; }, eliminated_row, finish, y, s.buffers, s.comm);
+  };
   // x = z/Σz over every row, z_C = b_C + αP_CF z_F (the eliminated phase alone).
-  auto normalized = [&](double z_sum) {
-    std::vector<double> xn(rows);
-    if (!(z_sum > 0.0)) {  // no step taken yet: the start x₀ = t
-      for (LocalId v = 0; v < rows; ++v) xn[v] = b(v) / (1.0 - alpha);
-      return xn;
+  auto normalized = [&](double total) {
+    std::vector<double> out(rows);
+    if (!(total > 0.0)) {  // no step taken yet: the start x₀ = t
+      for (LocalId v = 0; v < rows; ++v) out[v] = b(v) / (1.0 - alpha);
+      return out;
     }
-    for (LocalId v = 0; v < kept; ++v) xn[v] = z[v] / z_sum;
+    for (LocalId v = 0; v < kept; ++v) out[v] = z[v] / total;
     if (op.eliminates()) {
-      const auto recover = [&](LocalId v, double sum, std::array<double, 3>&) { return xn[v] = (b(v) + alpha * sum) / z_sum; };
+      const auto recover = [&](LocalId v, double sum, std::array<double, 3>&) { return out[v] = (b(v) + alpha * sum) / total; };
       op.pull_eliminated([&](std::size_t u) { return z[u]; }, recover, s.buffers, s.comm);
     }
-    return xn;
+    return out;
   };
-  // r = rhs − Sz (and p = r, from β = 0). A fresh run starts from z = 0, where they cost
-  // nothing, and its first step moves to the best multiple of rhs. A resumed run starts from
-  // its iterate's kept part and pays one product for the residual.
+  // r = rhs − Sz (and p = r, from β = 0). A fresh run starts from z = 0, where r = rhs, and
+  // its first step moves to the best multiple of rhs. A resumed run starts from its iterate's
+  // kept part and pays one product for the residual.
   double rz = 0.0, z_sum = 0.0, beta = 0.0, final_mass = 1.0;
   double estimate = std::numeric_limits<double>::infinity(), target = s.params.tolerance;
   if (resume) {
@@ -658,7 +723,7 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
   } else {
     rz = ordered_sums(kept, s.buffers.block_sum, s.comm, [&](LocalId v, std::array<double, 3>& acc) {
       r[v] = rhs[v];
-      acc[1] += r[v] * weight[v] * r[v];
+      acc[1] += r[v] * weight[v] * r[v] * precondition(v);
     })[1];
   }
   bool residual_known = !resume;
@@ -669,15 +734,13 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
       const auto sums = ordered_sums(kept, s.buffers.block_sum, s.comm, [&](LocalId v, std::array<double, 3>& acc) {
         r[v] = rhs[v] - q[v];
         acc[0] += std::abs(r[v]);
-        acc[1] += r[v] * weight[v] * r[v];
+        acc[1] += r[v] * weight[v] * r[v] * precondition(v);
         acc[2] += z[v] * mass(v);
       });
       rz = sums[1], z_sum = sums[2] + eliminated_b, estimate = sums[0] / z_sum;
       residual_known = true;
     } else if (it == s.limit() || (s.params.fixed_iterations == 0 && estimate < target)) {  // the true step
-      const std::vector<double> xn = normalized(z_sum);
-      const double dangling_sum = s.comm.sum_ordered(dangling_mass(xn, inv_out, s.buffers.block_scalar));
-      const std::array<double, 3> sums = s.step(xn, dangling_sum, y);
+      const std::array<double, 3> sums = true_step(z_sum);
       if (it == s.limit() || s.below_tolerance(sums[0])) {
         x.swap(y);
         final_mass = sums[2];
@@ -687,15 +750,15 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
       target = 0.5 * s.params.tolerance * estimate / sums[0];
       if (!s.record(result, it, sums[0], watch.seconds(), false, [&] { return op.to_dense(xn); })) break;
       continue;
-    } else {  // one CG step: p = r + β·p (on the way into the product), q = Sp, z += a·p, r −= a·q
-      const auto direction = [&](std::size_t u) { return p[u] = r[u] + beta * p[u]; };
+    } else {  // one CG step: p = h + β·p (on the way into the product), q = Sp, z += a·p, r −= a·q
+      const auto direction = [&](std::size_t u) { return p[u] = r[u] * precondition(static_cast<LocalId>(u)) + beta * p[u]; };
       const double pq = op.apply_to(direction, schur, ApplyShifted{alpha, p, weight}, q, s.buffers, s.comm)[0];
       const double a = pq > 0.0 ? rz / pq : 0.0;
       const auto sums = ordered_sums(kept, s.buffers.block_sum, s.comm, [&](LocalId v, std::array<double, 3>& acc) {
         z[v] += a * p[v];
         r[v] -= a * q[v];
         acc[0] += std::abs(r[v]);
-        acc[1] += r[v] * weight[v] * r[v];
+        acc[1] += r[v] * weight[v] * r[v] * precondition(v);
         acc[2] += z[v] * mass(v);
       });
       beta = rz > 0.0 ? sums[1] / rz : 0.0;

@@ -69,13 +69,14 @@ class BlockedCsr {
   BlockedCsr(const LocalCsr& csr, const WorkOrder& order, bool weighted, LocalId segment_shift, LocalId tile_rows);
 
   // y(w) = Σ over w's in-edges of weight·contrib(column) for the kept rows w (y.size() of
-  // them); contrib in work order. Call from inside a parallel region: all threads walk the
+  // them); contrib in work order, read from the segment of `first_column` on (the columns
+  // before it must contribute 0). Call from inside a parallel region: all threads walk the
   // segments together.
   template <bool kWeighted>
-  void gather(std::span<const double> contrib, std::span<double> y) const {
+  void gather(std::span<const double> contrib, std::span<double> y, LocalId first_column = 0) const {
 #pragma omp for schedule(static)
     for (std::size_t w = 0; w < y.size(); ++w) y[w] = 0.0;
-    for (std::size_t seg = 0; seg < segments_; ++seg) {
+    for (std::size_t seg = first_column >> shift_; seg < segments_; ++seg) {
       const double* c = contrib.data() + (seg << shift_);
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t t = 0; t < tiles_; ++t) {
