@@ -362,24 +362,11 @@ class StepOperator {
       kept_rows_ = order_->kept_rows;
       kept_ghosts_ = order_->kept_ghosts;
     }
-    if (!eliminated) {
-      if (order_) kept_halo_ = graph.halo.relabeled(order_->position, order_->ghost_column, comm);
-    } else {
-      eliminated_count_ = eliminated->count;
-      eliminated_csr_ = pagerank_detail::work_rows(graph.in, *order_, kept_rows_, rows_);
-      std::vector<std::uint8_t> keep_owned(rows_), keep_ghost(eliminated->ghost.size());
-      std::vector<LocalId> kept_ghost_column, eliminated_ghost_column;
-      for (LocalId v = 0; v < rows_; ++v) keep_owned[v] = eliminated->owned[v] == 0 ? 1 : 0;
-      for (std::size_t g = 0; g < keep_ghost.size(); ++g) {
-        keep_ghost[g] = eliminated->ghost[g] == 0 ? 1 : 0;
-        if (keep_ghost[g] != 0) kept_ghost_column.push_back(order_->ghost_column[g]);
-        else eliminated_ghost_column.push_back(order_->ghost_column[g] - kept_ghosts_);
-      }
-      kept_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, kept_ghost_column, comm);
-      for (auto& k : keep_owned) k ^= 1;
-      for (auto& k : keep_ghost) k ^= 1;
-      eliminated_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, eliminated_ghost_column, comm);
+    if (eliminated) {
+      split_by_elimination(graph, *eliminated, comm);
       eliminated_terms(graph, *eliminated, params.damping, comm);
+    } else if (order_) {
+      kept_halo_ = graph.halo.relabeled(order_->position, order_->ghost_column, comm);
     }
     if (want_blocked) blocked_.emplace(graph.in, *order_, weighted_, params.blocked_layout.segment_shift, params.blocked_layout.tile_rows);
     else if (order_) kept_csr_ = pagerank_detail::work_rows(graph.in, *order_, 0, kept_rows_);
@@ -510,6 +497,23 @@ class StepOperator {
   // Rounds of the independent-set choice: on Kronecker scale 20, one round eliminates 68% of
   // the vertices (cg 17 products to 1e-10), two 70% (15), more add nothing.
   static constexpr int kEliminationRounds = 2;
+
+  // The eliminated rows' own CSR, and one halo plan for the kept values and one for the
+  // eliminated ones, each landing its ghosts in its region of the work columns.
+  void split_by_elimination(const DistGraph& graph, const Elimination& eliminated, const Comm& comm) {
+    eliminated_count_ = eliminated.count;
+    eliminated_csr_ = pagerank_detail::work_rows(graph.in, *order_, kept_rows_, rows_);
+    std::vector<std::uint8_t> keep_owned(rows_), keep_ghost(eliminated.ghost.size());
+    std::vector<LocalId> kept_ghost_column, eliminated_ghost_column;
+    for (LocalId v = 0; v < rows_; ++v) keep_owned[v] = eliminated.owned[v] == 0 ? 1 : 0;
+    for (std::size_t g = 0; g < keep_ghost.size(); ++g) {
+      keep_ghost[g] = eliminated.ghost[g] == 0 ? 1 : 0;
+      if (keep_ghost[g] != 0) kept_ghost_column.push_back(order_->ghost_column[g]);
+      else eliminated_ghost_column.push_back(order_->ghost_column[g] - kept_ghosts_);
+    }
+    kept_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, kept_ghost_column, comm);
+    eliminated_halo_ = graph.halo.subset(eliminated.owned, eliminated.ghost).relabeled(order_->position, eliminated_ghost_column, comm);
+  }
 
   // Per kept row v (work order), from its in-edges (the graph is symmetric, so they are also
   // its out-edges): the share of its out-weight that goes to eliminated vertices,

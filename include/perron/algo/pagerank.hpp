@@ -1,5 +1,6 @@
 #pragma once
-// Distributed PageRank by power iteration over a DistGraph (../shared/docs/maths.md):
+// Distributed PageRank over a DistGraph (../shared/docs/maths.md), by power iteration or by
+// the solvers below, all reaching the fixed point of
 //
 //   x₀ = t,  x_{k+1}(v) = α Σ_{u→v} x_k(u)·w(u,v)/o(u) + α (Σ_{u∈D} x_k(u)) δ(v) + (1−α) t(v)
 //
@@ -12,7 +13,9 @@
 // kernel's degree order). Global reductions are summed in fixed blocks and
 // then in rank order, so the result is bit-identical for the same ranks × threads and the
 // scores agree across rank counts to rounding. Two messages per step: the halo exchange of
-// x(u)/o(u) and one small ordered sum of (residual, dangling mass, total mass).
+// x(u)/o(u) and one small ordered sum of (residual, dangling mass, total mass); cg with
+// elimination splits the exchange in two (kept, then eliminated values), each value still
+// sent once.
 #include <cstdint>
 #include <functional>
 #include <memory>
