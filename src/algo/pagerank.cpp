@@ -533,7 +533,7 @@ class StepOperator {
         const LocalId c = csr.column[e];
         const double weight = csr.weight.empty() ? 1.0 : csr.weight[e];
         if (c == v) self += weight;
-        if ((c < rows_ ? eliminated.owned[c] : eliminated.ghost[c - rows_]) == 0) continue;
+        if (!eliminated.column(c, rows_)) continue;
         to_eliminated += weight;
         two_steps += weight * weight / (c < rows_ ? graph.out_weight[c] : ghost_out[c - rows_]);
       }
@@ -686,34 +686,40 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
   }
   // The eliminated rows of S's product send α·(their sum); the solve's kept values are z's.
   const auto schur = [alpha](LocalId, double sum, std::array<double, 3>&) { return alpha * sum; };
-  // The true step from x = z/Σz. Its first phase completes x on the eliminated rows on the
-  // way, x_C = b_C/Σz + α·P_CF x_F (= z_C/Σz), before they send or finish; a dangling vertex
-  // of a symmetric graph has no weighted in-edges, so its x is known before the step and so is
-  // the dangling mass.
+  // x = z/Σz: z/Σz on the kept rows and b/Σz on the eliminated ones, which the eliminated
+  // phase of a pull completes to z_C/Σz by adding α·P_CF x_F (complete_x). Before any step
+  // (Σz = 0), the start x₀ = t, complete as it is. Returns whether a step was taken.
+  auto kept_x = [&](double total, std::vector<double>& out) {
+    const bool started = total > 0.0;
+    for (LocalId v = 0; v < rows; ++v) out[v] = !started ? b(v) / (1.0 - alpha) : v < kept ? z[v] / total : b(v) / total;
+    return started;
+  };
+  auto complete_x = [alpha](bool started, std::vector<double>& out, LocalId v, double sum) {
+    if (started) out[v] += alpha * sum;
+    return out[v];
+  };
+  // The true step from x = z/Σz, completing x on the eliminated rows in its first phase,
+  // before they send or finish. A dangling vertex of a symmetric graph has no weighted
+  // in-edges, so its x and the dangling mass are known before the step.
   std::vector<double> xn(rows);
   auto true_step = [&](double total) {
-    const bool started = total > 0.0;  // else no step yet: the start x₀ = t
-    for (LocalId v = 0; v < rows; ++v) xn[v] = !started ? b(v) / (1.0 - alpha) : v < kept ? z[v] / total : b(v) / total;
+    const bool started = kept_x(total, xn);
     const double dangling_sum = s.comm.sum_ordered(dangling_mass(xn, inv_out, s.buffers.block_scalar));
     const RowFinish finish(alpha, dangling_sum, s.n_inv, s.teleport, s.dangling, xn, inv_out);
     const auto eliminated_row = [&](LocalId v, double sum, std::array<double, 3>& acc) {
-      if (started) xn[v] += alpha * sum;
+      complete_x(started, xn, v, sum);
       y[v] = finish(v, sum, acc);
       return xn[v];
     };
     return op.apply_to([&](std::size_t u) { return xn[u]; }, eliminated_row, finish, y, s.buffers, s.comm);
   };
-  // x = z/Σz over every row, z_C = b_C + αP_CF z_F (the eliminated phase alone).
+  // x = z/Σz over every row, by the eliminated phase alone (for a snapshot or a stop).
   auto normalized = [&](double total) {
     std::vector<double> out(rows);
-    if (!(total > 0.0)) {  // no step taken yet: the start x₀ = t
-      for (LocalId v = 0; v < rows; ++v) out[v] = b(v) / (1.0 - alpha);
-      return out;
-    }
-    for (LocalId v = 0; v < kept; ++v) out[v] = z[v] / total;
-    if (op.eliminates()) {
-      const auto recover = [&](LocalId v, double sum, std::array<double, 3>&) { return out[v] = (b(v) + alpha * sum) / total; };
-      op.pull_eliminated([&](std::size_t u) { return z[u]; }, recover, s.buffers, s.comm);
+    const bool started = kept_x(total, out);
+    if (started && op.eliminates()) {
+      const auto recover = [&](LocalId v, double sum, std::array<double, 3>&) { return complete_x(true, out, v, sum); };
+      op.pull_eliminated([&](std::size_t u) { return out[u]; }, recover, s.buffers, s.comm);
     }
     return out;
   };

@@ -91,10 +91,7 @@ WorkOrder make_work_order(const DistGraph& graph, const Elimination* eliminated,
       ++reads[column[e]];
     }
   }
-  auto out_of_set = [&](LocalId c) {
-    if (!eliminated) return false;
-    return c < rows ? eliminated->owned[c] != 0 : eliminated->ghost[c - rows] != 0;
-  };
+  auto out_of_set = [&](LocalId c) { return eliminated && eliminated->column(c, rows); };
   // Appends the columns of [first, last) in class `in_set` to `order`, most read first.
   auto append = [&](LocalId first, LocalId last, bool in_set, std::vector<LocalId>& order) {
     const std::size_t from = order.size();

@@ -23,6 +23,9 @@ struct Elimination {
   std::vector<std::uint8_t> owned;  // 1 for an eliminated owned vertex (dense local id)
   std::vector<std::uint8_t> ghost;  // 1 for an eliminated ghost
   std::uint64_t count = 0;          // eliminated vertices, every rank
+
+  // Whether CSR column c (owned below `rows`, ghost c − rows above) is eliminated.
+  bool column(LocalId c, LocalId rows) const { return (c < rows ? owned[c] : ghost[c - rows]) != 0; }
 };
 Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm, int rounds);
 
