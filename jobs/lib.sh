@@ -28,15 +28,16 @@ perron_install() {
     $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" </dev/null
 }
 
-# Configures and builds into build/ (Release). PERRON_WERROR=ON (CI) turns warnings into errors;
-# extra arguments go to cmake (e.g. -DPERRON_BUILD_TESTS=OFF).
+# Configures and builds into $PERRON_BUILD_DIR (default build/; Release unless
+# PERRON_BUILD_TYPE says otherwise). PERRON_WERROR=ON (CI) turns warnings into errors; extra
+# arguments go to cmake (e.g. -DPERRON_BUILD_TESTS=OFF).
 perron_build() {
-  local jobs
+  local jobs dir=${PERRON_BUILD_DIR:-$PERRON_ROOT/build}
   jobs=$(nproc 2>/dev/null || echo 2)
-  cmake -S "$PERRON_ROOT" -B "$PERRON_ROOT/build" -DCMAKE_BUILD_TYPE=Release \
-    -DPERRON_WERROR="${PERRON_WERROR:-OFF}" "$@" >"$PERRON_ROOT/build-configure.log" 2>&1 ||
-    { cat "$PERRON_ROOT/build-configure.log"; return 1; }
-  cmake --build "$PERRON_ROOT/build" -j "$jobs"
+  cmake -S "$PERRON_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="${PERRON_BUILD_TYPE:-Release}" \
+    -DPERRON_WERROR="${PERRON_WERROR:-OFF}" "$@" >"$dir-configure.log" 2>&1 ||
+    { cat "$dir-configure.log"; return 1; }
+  cmake --build "$dir" -j "$jobs"
 }
 
 # What Open MPI needs here: root is allowed, more ranks than cores allowed, shared-memory
@@ -46,4 +47,33 @@ perron_mpi_env() {
   export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
   export OMPI_MCA_rmaps_base_oversubscribe=${OMPI_MCA_rmaps_base_oversubscribe:-1}
   export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
+}
+
+# Runs a launcher (mpirun, srun) and reports a stop by signal the way a shell reports a killed
+# program: exit 143 after SIGTERM, 130 after SIGINT. mpirun itself, signalled, exits 1: it
+# waits odls_base_sigkill_timeout (1 s), sends the ranks SIGTERM, waits as long and kills them,
+# which can cut a large checkpoint short (raising the timeout delays every failing job's end
+# by twice as much, so it stays). Here the signal goes straight to the ranks this
+# launcher started on this node, as SIGTERM (perron's ranks agree on it after the step under
+# way, so the ranks on other nodes stop with them, save a checkpoint if one is due, and exit
+# cleanly), or to the launcher itself when it has no such children (srun, whose tasks belong
+# to slurmstepd, forwards it at once). The signal is named when the launcher has finished.
+perron_launch() {
+  local sig=0 rc=0 pid
+  "$@" &
+  pid=$!
+  perron_stop_ranks() { pkill -TERM -P "$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }
+  trap 'sig=15; perron_stop_ranks' TERM
+  trap 'sig=2; perron_stop_ranks' INT
+  # `wait` returns early when a trapped signal arrives: wait again until the launcher is gone.
+  while :; do
+    wait "$pid" && rc=0 || rc=$?
+    kill -0 "$pid" 2>/dev/null || break
+  done
+  trap - TERM INT
+  if [ "$sig" -ne 0 ]; then
+    echo "perron: stopped by SIG$([ "$sig" -eq 2 ] && echo INT || echo TERM) (the ranks received SIGTERM; launcher exit $rc)" >&2
+    return $((128 + sig))
+  fi
+  return "$rc"
 }

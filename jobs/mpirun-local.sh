@@ -29,4 +29,4 @@ export OMP_NUM_THREADS=$threads OMP_PROC_BIND=close OMP_PLACES=cores
 binary=${PERRON_BINARY:-$PERRON_ROOT/build/bin/perron}
 [ -x "$binary" ] || { echo "perron is not built: run jobs/quickstart.sh or jobs/test.sh first" >&2; exit 2; }
 echo "perron: $ranks ranks x $threads threads on $cores cores" >&2
-exec mpirun -np "$ranks" --bind-to none "$binary" "$@"
+perron_launch mpirun -np "$ranks" --bind-to none "$binary" "$@"

@@ -18,6 +18,8 @@ ranks=$(( nodes * ranks_per_node ))
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${NCPUS:-1}}
 export OMP_PLACES=cores OMP_PROC_BIND=close OPENBLAS_NUM_THREADS=1
 binary=${PERRON_BINARY:-build/bin/perron}
-exec mpirun -np "$ranks" --map-by "ppr:${ranks_per_node}:node:PE=${OMP_NUM_THREADS}" --bind-to core \
+# shellcheck source=jobs/lib.sh
+source "$(dirname "$0")/lib.sh" 2>/dev/null || source jobs/lib.sh
+perron_launch mpirun -np "$ranks" --map-by "ppr:${ranks_per_node}:node:PE=${OMP_NUM_THREADS}" --bind-to core \
   -x OMP_NUM_THREADS -x OMP_PLACES -x OMP_PROC_BIND -x OPENBLAS_NUM_THREADS \
   "$binary" "${COMMAND:-pagerank}" -c "${CONFIG:-configs/web-graph.toml}"

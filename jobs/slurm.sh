@@ -27,4 +27,6 @@ else
   args=("${COMMAND:-pagerank}" -c "${CONFIG:-configs/web-graph.toml}")
 fi
 # Slurm sends SIGTERM before the time limit; perron then stops cleanly (no partial file).
-exec srun --cpu-bind=cores --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" "$binary" "${args[@]}"
+# shellcheck source=jobs/lib.sh
+source jobs/lib.sh
+perron_launch srun --cpu-bind=cores --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" "$binary" "${args[@]}"

@@ -1,12 +1,34 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (warnings as errors under CI), and runs every test with
-# ctest: unit tests at 1, 2, 3 and 4 MPI ranks and the end-to-end command-line tests.
+# ctest: unit tests at 1, 2, 3 and 4 MPI ranks, the end-to-end command-line tests and the fuzz
+# corpus replay.
+#
+#   jobs/test.sh              the release build, in build/
+#   jobs/test.sh --sanitize   the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer,
+#                             in build-sanitize/ (any memory error or undefined behaviour fails it)
+#   jobs/test.sh --all        both, one after the other (what CI runs)
 set -euo pipefail
 # shellcheck source=jobs/lib.sh
 source "$(dirname "$0")/lib.sh"
+mode=${1:-release}
+case $mode in
+  release|--release) builds=(release) ;;
+  --sanitize) builds=(sanitize) ;;
+  --all) builds=(release sanitize) ;;
+  *) echo "usage: $0 [--sanitize | --all]" >&2; exit 2 ;;
+esac
 perron_install
 [ "${CI:-}" = "true" ] && export PERRON_WERROR=ON
-perron_build -DPERRON_BUILD_TESTS=ON
 perron_mpi_env
-cd "$PERRON_ROOT/build"
-ctest --output-on-failure --timeout 900 </dev/null
+for build in "${builds[@]}"; do
+  if [ "$build" = sanitize ]; then
+    echo "perron: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize/)"
+    PERRON_BUILD_DIR=$PERRON_ROOT/build-sanitize PERRON_BUILD_TYPE=RelWithDebInfo \
+      perron_build -DPERRON_BUILD_TESTS=ON -DPERRON_SANITIZE=ON
+    dir=$PERRON_ROOT/build-sanitize
+  else
+    perron_build -DPERRON_BUILD_TESTS=ON
+    dir=$PERRON_ROOT/build
+  fi
+  (cd "$dir" && ctest --output-on-failure --timeout 1500 </dev/null)
+done

@@ -180,8 +180,8 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
     const kernels::BlockHeader h = kernels::header_of(k_segments);
     std::memcpy(current.data(), &h, sizeof h);
     std::byte* payload = current.data() + k_at;
-    std::memcpy(payload, b.k.data(), b.k.size_bytes());
-    std::memcpy(payload + b.k.size_bytes(), b.v.data(), b.v.size_bytes());  // V right after this rank's K
+    kernels::copy_bytes(payload, b.k.data(), b.k.size_bytes());
+    kernels::copy_bytes(payload + b.k.size_bytes(), b.v.data(), b.v.size_bytes());  // V right after this rank's K
   }
   const int tq = std::max(1, p.tile_q), tk = std::max(1, p.tile_k);
   const std::vector<kernels::Tile> tiles = kernels::tiles_of(q_segments, tq);

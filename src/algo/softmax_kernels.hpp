@@ -19,6 +19,13 @@
 
 namespace perron::kernels {
 
+// memcpy of `bytes` bytes that allows an empty source: a rank that owns no rows packs
+// nothing, and its empty vectors' data() may be null (memcpy's arguments must not be, even
+// for zero bytes).
+inline void copy_bytes(void* to, const void* from, std::size_t bytes) {
+  if (bytes > 0) std::memcpy(to, from, bytes);
+}
+
 // Which keys a query may see (causal / sliding window), by global position.
 struct Visibility {
   bool causal;

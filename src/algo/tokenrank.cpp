@@ -256,9 +256,9 @@ class Chain {
     const std::size_t x_at = layout.add(nv * max_rows_ * sizeof(double));
     std::vector<std::byte> current(layout.size()), next(layout.size());
     write_header(current, pb_.segments);
-    std::memcpy(current.data() + q_at, l.q.data(), l.q.size_bytes());
-    std::memcpy(current.data() + lse_at, l.lse.data(), l.lse.size() * sizeof(Real));
-    std::memcpy(current.data() + x_at, z.data(), z.size() * sizeof(double));
+    kernels::copy_bytes(current.data() + q_at, l.q.data(), l.q.size_bytes());
+    kernels::copy_bytes(current.data() + lse_at, l.lse.data(), l.lse.size() * sizeof(Real));
+    kernels::copy_bytes(current.data() + x_at, z.data(), z.size() * sizeof(double));
     std::vector<double> y(z.size(), 0.0);
     const std::vector<Tile> k_tiles = kernels::tiles_of(pb_.segments, tk_);
     kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
@@ -515,7 +515,7 @@ class Chain {
     const std::size_t k_at = layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
     std::vector<std::byte> current(layout.size()), next(layout.size());
     write_header(current, pb_.segments);
-    std::memcpy(current.data() + k_at, l.k.data(), l.k.size_bytes());
+    kernels::copy_bytes(current.data() + k_at, l.k.data(), l.k.size_bytes());
     kernels::ring_pass(comm_, current, next, [&](const std::vector<std::byte>& block) {
       const kernels::BlockHeader h = kernels::read_header(block);
       visit(reinterpret_cast<const Real*>(block.data() + k_at), h, kernels::tiles_of(h.runs(), tk_));

@@ -3,9 +3,15 @@
 #include <atomic>
 #include <bit>
 #include <csignal>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 
+#include <fmt/core.h>
+
+#include "output.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/files.hpp"
 #include "perron/core/hash.hpp"
 #include "perron/core/timer.hpp"
 #include "perron/core/version.hpp"
@@ -50,17 +56,38 @@ RunFingerprint fingerprint(const DistGraph& g, double damping, const VertexDistr
   return fp;
 }
 
+namespace {
+
+// Σ_i mix64(i, bits of x_i) over the whole vector: a checksum that does not depend on how the
+// vector is split over ranks (integer sums commute), and that any flipped bit, swapped pair
+// or truncated slice changes (mix64 scatters every input bit over the output).
+std::uint64_t slice_checksum(std::span<const double> x, std::uint64_t first) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) sum += mix64(mix64(first + i + 1) ^ std::bit_cast<std::uint64_t>(x[i]));
+  return sum;
+}
+// The same over a vector distributed by slices (collective).
+std::uint64_t vector_checksum(std::span<const double> x, std::uint64_t first, const Comm& comm) {
+  return comm.allreduce(slice_checksum(x, first), ReduceOp::sum);
+}
+
+}  // namespace
+
 void write_checkpoint(const std::string& path, const DistGraph& g, int iteration, std::span<const double> x,
                       std::span<const double> residual, const RunFingerprint& fp, const Comm& comm) {
-  const std::string temp = path + ".tmp";
+  const std::uint64_t x_sum = vector_checksum(x, g.first, comm);
+  const std::uint64_t residual_sum = slice_checksum(residual, 0);
+  TempFile temp(path, comm);  // this job's own temporary, removed if anything below fails
   {
-    H5Writer file(temp, comm);
+    H5Writer file(temp.path(), comm);
     file.create_group("/checkpoint");
     file.write_distributed<double>("/checkpoint/x", x, g.first, g.stats.n);
     file.write_replicated<double>("/checkpoint/residual", residual);
     file.set_attribute("/checkpoint", "iteration", static_cast<std::int64_t>(iteration));
     file.set_attribute("/checkpoint", "graph_fingerprint", fp.graph);
     file.set_attribute("/checkpoint", "params_fingerprint", fp.params);
+    file.set_attribute("/checkpoint", "x_checksum", x_sum);
+    file.set_attribute("/checkpoint", "residual_checksum", residual_sum);
     file.set_attribute("/checkpoint", "n", g.stats.n);
     file.set_attribute("/checkpoint", "m", g.stats.m);
     file.set_attribute("/checkpoint", "ranks", static_cast<std::int64_t>(comm.size()));
@@ -69,17 +96,15 @@ void write_checkpoint(const std::string& path, const DistGraph& g, int iteration
     file.set_attribute("/checkpoint", "written", iso8601_now());
     file.close();
   }
-  comm.barrier();
-  comm.agree([&] {
-    if (comm.is_root() && std::rename(temp.c_str(), path.c_str()) != 0)
-      throw_output("cannot rename checkpoint " + temp + " to " + path);
-  });
+  temp.publish(path, true);  // the run's checkpoint path was checked before it started
 }
 
 PageRankState read_checkpoint(const std::string& path, const DistGraph& g, const RunFingerprint& expected,
                               const Comm& comm) {
   PageRankState state;
+  std::uint64_t stored_x_sum = 0, stored_residual_sum = 0;
   comm.agree([&] {
+    if (!inspect_path(path).exists) throw_input("--restart: " + path + " does not exist");
     const H5Reader file(path);
     if (!file.exists("/checkpoint/x") || !file.has_attribute("/checkpoint", "graph_fingerprint"))
       throw_input(path + " is not a perron checkpoint (no /checkpoint/x)");
@@ -92,11 +117,41 @@ PageRankState read_checkpoint(const std::string& path, const DistGraph& g, const
                   std::to_string(expected.graph) + "): check --input and the graph options");
     if (params_fp != expected.params)
       throw_input(path + " was written with other parameters (damping, personalization or dangling vector differ)");
-    state.iteration = static_cast<int>(file.attribute_int("/checkpoint", "iteration"));
+    if (!file.has_attribute("/checkpoint", "x_checksum") || !file.has_attribute("/checkpoint", "residual_checksum"))
+      throw_input(path + " has no checksum (/checkpoint@x_checksum): it was written by an older perron; start afresh");
+    stored_x_sum = file.attribute_uint("/checkpoint", "x_checksum");
+    stored_residual_sum = file.attribute_uint("/checkpoint", "residual_checksum");
+    const std::int64_t iteration = file.attribute_int("/checkpoint", "iteration");
+    if (iteration < 0 || iteration > std::numeric_limits<int>::max())
+      throw_input(path + ": /checkpoint@iteration is " + std::to_string(iteration) + ", expected a count >= 0");
+    state.iteration = static_cast<int>(iteration);
+    if (file.info("/checkpoint/x").dims != std::vector<std::uint64_t>{g.stats.n})
+      throw_input(path + ": /checkpoint/x must hold " + std::to_string(g.stats.n) + " values");
+    if (file.info("/checkpoint/residual").dims != std::vector<std::uint64_t>{static_cast<std::uint64_t>(iteration)})
+      throw_input(path + ": the residual history (/checkpoint/residual) does not match the iteration count " +
+                  std::to_string(iteration));
     state.x = file.read_slice<double>("/checkpoint/x", g.first, g.rows());
     state.residual = file.read_doubles("/checkpoint/residual");
-    if (state.residual.size() != static_cast<std::size_t>(state.iteration))
-      throw_input(path + ": the residual history does not match the iteration count");
+  });
+  // Damage that the fingerprints cannot see: the stored values themselves.
+  const bool x_intact = vector_checksum(state.x, g.first, comm) == stored_x_sum;
+  const bool residual_intact = slice_checksum(state.residual, 0) == stored_residual_sum;
+  std::uint64_t bad = 0;
+  double sum = 0.0;
+  for (double v : state.x) {
+    if (!std::isfinite(v) || v < 0.0) ++bad;
+    else sum += v;
+  }
+  bad = comm.allreduce(bad, ReduceOp::sum);
+  sum = comm.allreduce(sum, ReduceOp::sum);
+  comm.agree([&] {
+    if (!x_intact || !residual_intact)
+      throw_input(path + ": checksum mismatch in " + (x_intact ? "/checkpoint/residual" : "/checkpoint/x") +
+                  ": the file is damaged; restart from an earlier checkpoint or start afresh");
+    if (bad > 0)
+      throw_input(path + ": /checkpoint/x holds " + std::to_string(bad) + " values that are negative, NaN or infinite");
+    if (!(std::abs(sum - 1.0) <= 1e-9))
+      throw_input(path + ": /checkpoint/x sums to " + fmt::format("{:.17g}", sum) + ", expected 1 within 1e-9");
   });
   return state;
 }
@@ -114,5 +169,19 @@ void install_stop_signal_handlers() {
 }
 
 int stop_signal() { return g_stop_signal.load(std::memory_order_relaxed); }
+
+int stop_signal_any(const Comm& comm) { return comm.allreduce(stop_signal(), ReduceOp::max); }
+
+Error stopped_error(int signal, const std::string& what) {
+  Error e(signal == SIGINT ? ErrorKind::interrupted_sigint : ErrorKind::interrupted,
+          std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") + " " + what);
+  e.mark_collective();  // every rank saw the same agreed signal
+  return e;
+}
+
+void stop_if_signalled(const Comm& comm, const std::string& phase) {
+  if (const int signal = stop_signal_any(comm); signal != 0)
+    throw stopped_error(signal, "during " + phase + ": stopped before the first iteration; nothing was written");
+}
 
 }  // namespace perron

@@ -39,5 +39,12 @@ std::string default_checkpoint_path(const std::string& output);
 void install_stop_signal_handlers();
 // The signal received since installation (0 if none).
 int stop_signal();
+// Collective: the signal any rank received (the highest number if several), 0 if none.
+int stop_signal_any(const Comm& comm);
+// The error a run stopped by `signal` ends with: exit code 143 for SIGTERM, 130 for SIGINT.
+Error stopped_error(int signal, const std::string& what);
+// Collective: throws stopped_error on every rank if any rank received a stop signal. Called at
+// phase boundaries (after the load, after the graph build), where a run has nothing to save.
+void stop_if_signalled(const Comm& comm, const std::string& phase);
 
 }  // namespace perron

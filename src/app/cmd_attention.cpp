@@ -45,7 +45,7 @@ class AttentionCommand final : public Command {
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.s.threads, comm);
     check_score_options(options(), c_.s, comm);
-    AtomicOutput output(c_.output, c_.overwrite, comm);
+    AtomicOutput output(c_.output, c_.overwrite, comm, {c_.s.input, options().config_path()});
     const Stopwatch total;
     QkvShape qs, ks, vs;
     MaskInfo mask_info;
@@ -72,8 +72,8 @@ class AttentionCommand final : public Command {
     params.scale = static_cast<float>(c_.s.scale);
     params.softcap = static_cast<float>(c_.s.softcap);
     // 256 × 512 tiles: the fastest measured here for d = 64 and 128 (bench/attention.sh).
-    params.tile_q = c_.s.tile_q > 0 ? c_.s.tile_q : 256;
-    params.tile_k = c_.s.tile_k > 0 ? c_.s.tile_k : 512;
+    params.tile_q = c_.s.tile_q;
+    params.tile_k = c_.s.tile_k;
     params.kernel = c_.kernel == "blas" ? TileKernel::blas : c_.kernel == "avx512" ? TileKernel::avx512 : TileKernel::automatic;
     // Positions of this rank: contiguous blocks, or zigzag for causal self-attention.
     const bool zigzag = c_.s.causal && qs.seq == ks.seq && comm.size() > 1;

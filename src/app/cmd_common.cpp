@@ -37,6 +37,10 @@ void add_input_options(OptionSet& options, InputConfig& config) {
       ->check(CLI::NonNegativeNumber);
 }
 
+namespace {
+constexpr int kMaxTile = 8192;
+}  // namespace
+
 void add_score_options(OptionSet& o, ScoreConfig& c, const std::string& input_help) {
   o.add("-i,--input", c.input, input_help);
   o.add("--q", c.q, "dataset of the queries in the input");
@@ -44,12 +48,16 @@ void add_score_options(OptionSet& o, ScoreConfig& c, const std::string& input_he
   o.add("--mask", c.mask, "dataset of a mask: boolean (true = attend) or float (added to the scores); "
                           "[Nq, Nk] or [batch|1, heads|1, Nq, Nk]");
   o.add_flag("--causal", c.causal, "query i sees keys j <= i (upper-left aligned)");
-  o.add("--window", c.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)");
-  o.add("--scale", c.scale, "score scale (0: 1/sqrt(d))");
-  o.add("--softcap", c.softcap, "c > 0: score -> c * tanh(score / c), before masking (0: none)");
-  o.add("--tile-q", c.tile_q, "query rows per tile (0: 256)");
-  o.add("--tile-k", c.tile_k, "key rows per tile (0: 512)");
-  o.add("--threads", c.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS, else the node's cores / its ranks)");
+  o.add("--window", c.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)")
+      ->check(CLI::NonNegativeNumber);
+  o.add("--scale", c.scale, "score scale (0: 1/sqrt(d))")->check(CLI::NonNegativeNumber);
+  o.add("--softcap", c.softcap, "c > 0: score -> c * tanh(score / c), before masking (0: none)")->check(CLI::NonNegativeNumber);
+  // A tile's scores are tile-q x tile-k floats per thread: 256 x 512 is 512 kB; the bound keeps
+  // a typo from asking for gigabytes.
+  o.add("--tile-q", c.tile_q, "query rows per tile (1-8192)")->check(CLI::Range(1, kMaxTile));
+  o.add("--tile-k", c.tile_k, "key rows per tile (1-8192)")->check(CLI::Range(1, kMaxTile));
+  o.add("--threads", c.threads, "OpenMP threads per rank (0: OMP_NUM_THREADS, else the node's cores / its ranks)")
+      ->check(CLI::NonNegativeNumber);
 }
 
 void check_score_options(const OptionSet& options, const ScoreConfig& c, const Comm& comm) {

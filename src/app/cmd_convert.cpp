@@ -14,14 +14,14 @@ class ConvertCommand final : public Command {
   explicit ConvertCommand(CLI::App& parent)
       : Command(parent, {"convert"}, "Convert any input graph to an HDF5 edge list (src, dst[, weight], vertices)") {
     add_input_options(options(), c_);
-    options().add("-o,--output", output_, "HDF5 file to write")->required();
+    options().add_required("-o,--output", output_, "HDF5 file to write");
     options().add("--group", group_, "group of the output file that holds the datasets");
     options().add_flag("--overwrite", overwrite_, "replace an existing output file");
   }
 
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.threads, comm);
-    AtomicOutput output(output_, overwrite_, comm);
+    AtomicOutput output(output_, overwrite_, comm, {c_.spec.input, c_.spec.vertices_file, options().config_path()});
     const Stopwatch watch;
     LoadedInput in = load_edges(c_.spec, comm);
     EdgeShare& share = in.share;
@@ -36,6 +36,8 @@ class ConvertCommand final : public Command {
     write_provenance(file, {context.command_line, options().effective_toml(), context.start_time, {{"load_s", load_s}, {"write_s", watch.seconds() - load_s}}},
                      comm);
     file.close();
+    const std::string group = group_.empty() || group_ == "/" ? "" : (group_[0] == '/' ? "" : "/") + group_;
+    verify_dataset(output.temp_path(), group + "/src", {m}, comm);
     output.commit();
     if (comm.is_root())
       fmt::print("wrote {}: {} edges from {} ({}), {}directed, {:.2f} s\n", output_, m, c_.spec.input, in.format,

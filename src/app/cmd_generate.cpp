@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "output.hpp"
 #include "perron/core/hash.hpp"
+#include "perron/core/memory.hpp"
 #include "perron/core/timer.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/binary_edges.hpp"
@@ -24,13 +25,13 @@ class GenerateKroneckerCommand final : public Command {
     o.add("--scale", p_.scale, "log2 of the number of vertices");
     o.add("--edge-factor", p_.edge_factor, "edges per vertex");
     o.add("--seed", p_.seed, "random seed (the graph does not depend on the number of ranks)");
-    o.add("-o,--output", output_, "binary edge list to write")->required();
+    o.add_required("-o,--output", output_, "binary edge list to write");
     o.add_flag("--overwrite", overwrite_, "replace an existing output file");
   }
 
   void run(const RunContext&, const Comm& comm) override {
     comm.agree([&] { validate(p_); });
-    AtomicOutput output(output_, overwrite_, comm);
+    AtomicOutput output(output_, overwrite_, comm, {options().config_path()});
     const Stopwatch watch;
     const EdgeList edges = kronecker_share(p_, comm);
     write_binary_edges(output.temp_path(), edges, comm);
@@ -67,7 +68,7 @@ class GenerateQkvCommand final : public Command {
     o.add("--structure", structure_, "random, sink or clusters")->check(CLI::IsMember({"random", "sink", "clusters"}));
     o.add("--layers", layers_, "0: q, k, v at the root; L > 0: layer_0/q ... layer_<L-1>/v (independent draws, same structure)")
         ->check(CLI::NonNegativeNumber);
-    o.add("-o,--output", output_, "HDF5 file to write")->required();
+    o.add_required("-o,--output", output_, "HDF5 file to write");
     o.add_flag("--overwrite", overwrite_, "replace an existing output file");
   }
 
@@ -76,8 +77,13 @@ class GenerateQkvCommand final : public Command {
     comm.agree([&] {
       if (heads_ < 1 || seq_ < 1 || dim_ < 1) throw_usage("--heads, --seq and --dim must be >= 1");
       if (kv < 1 || heads_ % kv != 0) throw_usage("--kv-heads must divide --heads");
+      // The largest tensor's share on one rank, before anything is allocated.
+      const std::uint64_t elements = saturating_mul(saturating_mul(static_cast<std::uint64_t>(heads_), static_cast<std::uint64_t>(seq_)),
+                                                    static_cast<std::uint64_t>(dim_));
+      require_memory(saturating_mul(elements / static_cast<std::uint64_t>(comm.size()) + 1, sizeof(float)),
+                     "--heads x --seq x --dim", ErrorKind::usage);
     });
-    AtomicOutput output(output_, overwrite_, comm);
+    AtomicOutput output(output_, overwrite_, comm, {options().config_path()});
     const auto P = static_cast<std::uint64_t>(comm.size()), r = static_cast<std::uint64_t>(comm.rank());
     const std::uint64_t n = static_cast<std::uint64_t>(seq_), d = static_cast<std::uint64_t>(dim_);
     const std::uint64_t first = n * r / P, rows = n * (r + 1) / P - first;
@@ -103,6 +109,8 @@ class GenerateQkvCommand final : public Command {
     file.set_attribute("/", "layers", static_cast<std::int64_t>(layers_));
     write_provenance(file, {context.command_line, options().effective_toml(), context.start_time, {}}, comm);
     file.close();
+    verify_dataset(output.temp_path(), (layers_ > 0 ? "/layer_0" : "") + std::string("/q"),
+                   {static_cast<std::uint64_t>(heads_), n, d}, comm);
     output.commit();
     if (comm.is_root())
       fmt::print("wrote {}: q [{}, {}, {}], k and v [{}, {}, {}], structure {}\n", output_, heads_, seq_, dim_, kv, seq_, dim_,

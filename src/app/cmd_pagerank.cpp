@@ -13,6 +13,7 @@
 #include "perron/algo/pagerank.hpp"
 #include "perron/algo/top_k.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/files.hpp"
 #include "perron/core/memory.hpp"
 #include "perron/core/timer.hpp"
 #include "perron/io/hdf5_file.hpp"
@@ -91,15 +92,16 @@ class PagerankCommand final : public Command {
     add_input_options(o, c_.input);
     o.add("-o,--output", c_.output, "HDF5 result file (written atomically; none if empty)");
     o.add_flag("--overwrite", c_.overwrite, "replace an existing output file");
-    o.add("--damping", c_.damping, "damping factor alpha in [0, 1]");
-    o.add("--tolerance", c_.tolerance, "stop when the L1 change of one step is below this");
-    o.add("--max-iterations", c_.max_iterations, "stop after this many steps at most");
-    o.add("--iterations", c_.iterations, "run exactly this many steps, ignoring the tolerance (0: off)");
+    o.add("--damping", c_.damping, "damping factor alpha in [0, 1]")->check(CLI::Range(0.0, 1.0));
+    o.add("--tolerance", c_.tolerance, "stop when the L1 change of one step is below this")->check(CLI::PositiveNumber);
+    o.add("--max-iterations", c_.max_iterations, "stop after this many steps at most")->check(CLI::PositiveNumber);
+    o.add("--iterations", c_.iterations, "run exactly this many steps, ignoring the tolerance (0: off)")
+        ->check(CLI::NonNegativeNumber);
     o.add("--solver", c_.solver,
           "power (plain iteration), anderson (Anderson acceleration of the same step: fewer steps to the tolerance), "
           "or cg (conjugate gradients: fewest steps, for a symmetric graph)")
         ->check(CLI::IsMember({"power", "anderson", "cg"}));
-    o.add("--anderson-depth", c_.anderson_depth, "anderson: how many past steps it combines (1-10)");
+    o.add("--anderson-depth", c_.anderson_depth, "anderson: how many past steps it combines (1-10)")->check(CLI::Range(1, 10));
     o.add("--cg-eliminate", c_.cg_eliminate,
           "cg: first eliminate an independent set of low-degree vertices and solve for the rest (true or false)");
     o.add("--kernel", c_.kernel, "auto (cache-blocked when the vector outgrows half of the L3 cache), csr (plain pull) or blocked")
@@ -122,27 +124,34 @@ class PagerankCommand final : public Command {
 
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.input.threads, comm);
+    // Everything that can be refused without reading the input is refused first.
+    PageRankParams params = make_params();
     comm.agree([&] {
       if (c_.checkpoint_every > 0 && c_.output.empty() && c_.checkpoint.empty())
         throw_usage("--checkpoint-every needs --output or --checkpoint (where would the checkpoint go?)");
+      if (!c_.personalization.empty() && !c_.seeds.empty()) throw_usage("give --personalization or --seeds, not both");
+      check_pagerank_params(params);
     });
-    AtomicOutput output(c_.output, c_.overwrite, comm);
+    const std::string checkpoint_path =
+        !c_.checkpoint.empty() ? c_.checkpoint : (c_.output.empty() ? std::string() : default_checkpoint_path(c_.output));
+    const std::vector<std::string> inputs{c_.input.spec.input, c_.input.spec.vertices_file, c_.personalization, c_.dangling,
+                                          options().config_path()};
+    AtomicOutput output(c_.output, c_.overwrite, comm, with(inputs, c_.restart), {checkpoint_path, c_.log_json});
+    // The checkpoint is rewritten during the run: it may replace the file this run resumes from.
+    const bool resumes_own = !c_.restart.empty() && same_file(inspect_path(checkpoint_path), inspect_path(c_.restart));
+    check_output_path("--checkpoint", checkpoint_path, c_.overwrite || resumes_own, resumes_own ? inputs : with(inputs, c_.restart),
+                      {c_.output, c_.log_json}, comm);
+    check_output_path("--log-json", c_.log_json, c_.overwrite, with(inputs, c_.restart), {c_.output, checkpoint_path}, comm);
     const bool say = comm.is_root();
-    Reporter report(c_.quiet, c_.log_json, comm);
+    Reporter report(c_.quiet, c_.log_json, comm, c_.overwrite);
     report.event("start", fmt::format("{{\"command_line\": {}, \"ranks\": {}}}", json_quote(context.command_line), comm.size()));
 
+    // From here a SIGTERM or SIGINT (Slurm's warning before the time limit, Ctrl-C) stops the
+    // run cleanly: at the end of the load or build, or after the step under way.
+    install_stop_signal_handlers();
     LoadedGraph loaded = load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
+    stop_if_signalled(comm, "the load and graph build");
     const DistGraph& g = loaded.graph;
-    PageRankParams params{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations,
-                          c_.solver == "anderson" ? PageRankSolver::anderson
-                          : c_.solver == "cg"     ? PageRankSolver::cg
-                                                  : PageRankSolver::power,
-                          c_.anderson_depth,
-                          c_.cg_eliminate,
-                          c_.kernel == "csr"       ? PageRankKernel::csr
-                          : c_.kernel == "blocked" ? PageRankKernel::blocked
-                                                   : PageRankKernel::automatic,
-                          BlockedLayout{}};
     comm.agree([&] {
       if (c_.convention != "graphalytics") return;
       if (!loaded.meta.evlp) throw_usage("--convention graphalytics needs a Graphalytics .properties input");
@@ -150,6 +159,7 @@ class PagerankCommand final : public Command {
         throw_usage(c_.input.spec.input + ": --convention graphalytics needs pr.damping-factor and pr.num-iterations");
       params.damping = *loaded.meta.evlp->pr_damping;
       params.fixed_iterations = *loaded.meta.evlp->pr_iterations;
+      check_pagerank_params(params);
     });
     report.phase("load", loaded.load_seconds, fmt::format("{{\"format\": \"{}\"}}", loaded.meta.format));
     report.phase("partition", loaded.partition_seconds,
@@ -160,9 +170,6 @@ class PagerankCommand final : public Command {
                  g.stats.n, g.stats.m, g.stats.dangling, g.stats.self_loops, g.stats.duplicates, comm.size(),
                  loaded.load_seconds, loaded.partition_seconds);
 
-    comm.agree([&] {
-      if (!c_.personalization.empty() && !c_.seeds.empty()) throw_usage("give --personalization or --seeds, not both");
-    });
     const VertexDistribution teleport = !c_.personalization.empty() ? read_distribution(c_.personalization, g, comm)
                                         : !c_.seeds.empty()         ? seed_distribution(c_.seeds, g, comm)
                                                                     : VertexDistribution{};
@@ -174,10 +181,7 @@ class PagerankCommand final : public Command {
       steady_rss = std::max(steady_rss, current_rss_bytes());
       report.iteration(r, params.tolerance, params.fixed_iterations);
     };
-    comm.agree([&] { check_pagerank_params(params); });
     const RunFingerprint fp = fingerprint(g, params.damping, teleport, dangling, comm);
-    const std::string checkpoint_path =
-        !c_.checkpoint.empty() ? c_.checkpoint : (output.enabled() ? default_checkpoint_path(output.path()) : std::string());
     PageRankState start;
     if (!c_.restart.empty()) {
       start = read_checkpoint(c_.restart, g, fp, comm);
@@ -190,10 +194,9 @@ class PagerankCommand final : public Command {
       if (say) fmt::print("resuming from {} at iteration {}\n", c_.restart, start.iteration);
     }
     // After each step: a checkpoint when due, and a clean stop once any rank got SIGTERM/SIGINT.
-    install_stop_signal_handlers();
     int stopped_by = 0;
     const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
-      stopped_by = comm.allreduce(stop_signal(), ReduceOp::max);
+      stopped_by = stop_signal_any(comm);
       const bool due = c_.checkpoint_every > 0 && iteration % c_.checkpoint_every == 0;
       if ((due || stopped_by) && !checkpoint_path.empty()) write_checkpoint(checkpoint_path, g, iteration, x(), residual, fp, comm);
       return stopped_by == 0;
@@ -211,13 +214,11 @@ class PagerankCommand final : public Command {
     if (!plan.reads_csr()) loaded.graph.in.release_edges();
     const PageRankResult result =
         pagerank(g, plan, params, teleport, dangling, comm, observe, c_.restart.empty() ? nullptr : &start, hook);
-    comm.agree([&] {
-      if (!result.stopped_early) return;
-      throw Error(ErrorKind::interrupted,
-                  std::string(stopped_by == SIGINT ? "SIGINT" : "SIGTERM") + " after iteration " + std::to_string(result.iterations) +
-                      (checkpoint_path.empty() ? std::string("; no checkpoint (no --output or --checkpoint)")
-                                               : "; checkpoint written to " + checkpoint_path + " (resume with --restart " + checkpoint_path + ")"));
-    });
+    if (result.stopped_early)
+      throw stopped_error(stopped_by, "after iteration " + std::to_string(result.iterations) +
+                                          (checkpoint_path.empty() ? std::string("; no checkpoint (no --output or --checkpoint)")
+                                                                   : "; checkpoint written to " + checkpoint_path +
+                                                                         " (resume with --restart " + checkpoint_path + ")"));
 
     const std::vector<ScoredVertex> top = top_k(result.score, g.first, static_cast<std::size_t>(c_.top_k), comm);
     std::vector<GlobalId> top_dense(top.size());
@@ -292,6 +293,22 @@ class PagerankCommand final : public Command {
   }
 
  private:
+  PageRankParams make_params() const {
+    return PageRankParams{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations,
+                          c_.solver == "anderson" ? PageRankSolver::anderson
+                          : c_.solver == "cg"     ? PageRankSolver::cg
+                                                  : PageRankSolver::power,
+                          c_.anderson_depth,
+                          c_.cg_eliminate,
+                          c_.kernel == "csr"       ? PageRankKernel::csr
+                          : c_.kernel == "blocked" ? PageRankKernel::blocked
+                                                   : PageRankKernel::automatic,
+                          BlockedLayout{}};
+  }
+  static std::vector<std::string> with(std::vector<std::string> list, const std::string& more) {
+    list.push_back(more);
+    return list;
+  }
   PagerankConfig c_;
 };
 

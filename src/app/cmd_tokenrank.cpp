@@ -131,8 +131,8 @@ LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Com
 TokenRankParams chain_params(const ChainConfig& c) {
   TokenRankParams p;
   p.scale = c.s.scale, p.softcap = c.s.softcap, p.causal = c.s.causal, p.window = c.s.window, p.rollout = c.rollout;
-  p.tile_q = c.s.tile_q > 0 ? c.s.tile_q : 256;
-  p.tile_k = c.s.tile_k > 0 ? c.s.tile_k : 512;
+  p.tile_q = c.s.tile_q;
+  p.tile_k = c.s.tile_k;
   p.precision = c.precision == "double" ? Precision::double_precision : Precision::single;
   return p;
 }
@@ -214,9 +214,9 @@ class TokenRankCommand final : public Command {
     add_chain_options(o, c_);
     o.add("-o,--output", output_, "HDF5 file to write (/tokenrank/score, mean_score, residual, top_position, top_score)");
     o.add_flag("--overwrite", overwrite_, "replace an existing output file");
-    o.add("--damping", damping_, "damping factor alpha in [0, 1]");
-    o.add("--tolerance", tolerance_, "stop when every chain's L1 change is below this");
-    o.add("--max-iterations", max_iterations_, "iteration limit of the power method");
+    o.add("--damping", damping_, "damping factor alpha in [0, 1]")->check(CLI::Range(0.0, 1.0));
+    o.add("--tolerance", tolerance_, "stop when every chain's L1 change is below this")->check(CLI::PositiveNumber);
+    o.add("--max-iterations", max_iterations_, "iteration limit of the power method")->check(CLI::PositiveNumber);
     o.add("--teleport", teleport_, "teleport vector: text 'position [weight]' lines, or HDF5 with dataset 'teleport' [N] (default uniform)");
     o.add("--solver", solver_, "auto (triangular for a causal single layer, else power), power, triangular")
         ->check(CLI::IsMember({"auto", "power", "triangular"}));
@@ -227,8 +227,10 @@ class TokenRankCommand final : public Command {
 
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.s.threads, comm);
-    AtomicOutput output(output_, overwrite_, comm);
-    Reporter report(quiet_, log_json_, comm);
+    const std::vector<std::string> inputs{c_.s.input, teleport_, options().config_path()};
+    AtomicOutput output(output_, overwrite_, comm, inputs, {log_json_});
+    check_output_path("--log-json", log_json_, overwrite_, inputs, {output_}, comm);
+    Reporter report(quiet_, log_json_, comm, overwrite_);
     const Stopwatch total;
     LoadedChain lc = load_chain(options(), c_, comm);
     const std::vector<double> teleport = read_teleport(teleport_, lc, comm);
@@ -313,9 +315,9 @@ class AttentionGraphCommand final : public Command {
       : Command(parent, {"attention-graph"}, "The strongest attention edges of every query as an HDF5 edge list (for perron pagerank)") {
     OptionSet& o = options();
     add_chain_options(o, c_);
-    o.add("-o,--output", output_, "HDF5 edge list to write (src, dst, weight = A_ij, vertices)")->required();
+    o.add_required("-o,--output", output_, "HDF5 edge list to write (src, dst, weight = A_ij, vertices)");
     o.add_flag("--overwrite", overwrite_, "replace an existing output file");
-    o.add("--top-k", top_k_, "edges kept per query, the strongest first (N or more: every edge, the full attention graph)")->required();
+    o.add_required("--top-k", top_k_, "edges kept per query, the strongest first (N or more: every edge, the full attention graph)");
     o.add("--head", head_, "query head whose A to export (-1: the mean (1/H) sum_h A_h)");
     o.add("--layer", layer_, "layer whose A to export")->check(CLI::NonNegativeNumber);
     o.add("--group", group_, "group of the output file that holds the edge list");
@@ -324,7 +326,7 @@ class AttentionGraphCommand final : public Command {
 
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.s.threads, comm);
-    AtomicOutput output(output_, overwrite_, comm);
+    AtomicOutput output(output_, overwrite_, comm, {c_.s.input, options().config_path()});
     const Stopwatch watch;
     const LoadedChain lc = load_chain(options(), c_, comm);
     comm.agree([&] {

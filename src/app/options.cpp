@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <fmt/core.h>
+
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -31,8 +33,24 @@ CLI::Option* OptionSet::add_flag(const std::string& flags, bool& field, const st
   return opt;
 }
 
+CLI::Validator OptionSet::non_negative_integer() {
+  return CLI::Validator(
+      [](std::string& text) {
+        const std::size_t at = text.find_first_not_of(" \t");
+        return at != std::string::npos && text[at] == '-' ? std::string("must be >= 0, got " + text) : std::string();
+      },
+      "", "NonNegative");
+}
+
 void OptionSet::apply_config_file(const std::vector<std::string>& known_sections) {
-  if (config_path_.empty()) return;
+  if (!config_path_.empty()) read_config_file(known_sections);
+  for (const std::string& key : required_)
+    if (!given(key))
+      throw_usage("--" + key + " is required: give it on the command line, or as '" + key + " = ...' in the [" +
+                  dotted(section_) + "] table of a config file (-c FILE)");
+}
+
+void OptionSet::read_config_file(const std::vector<std::string>& known_sections) {
   toml::table doc;
   try {
     doc = toml::parse_file(config_path_);
@@ -75,27 +93,37 @@ void OptionSet::apply_config_file(const std::vector<std::string>& known_sections
     if (it->option->count() > 0) continue;  // the command line wins
     from_file_.push_back(k);
     const std::string at = where(config_path_, node.source()) + ": '" + k + "' ";
-    std::visit(
-        [&](auto* field) {
+    // The value as the text a user would type after the flag, type-checked against the field.
+    const std::string text = std::visit(
+        [&](auto* field) -> std::string {
           using T = std::remove_pointer_t<decltype(field)>;
           if constexpr (std::is_same_v<T, std::string>) {
             if (!node.is_string()) throw_usage(at + "must be a string");
-            *field = node.as_string()->get();
+            return node.as_string()->get();
           } else if constexpr (std::is_same_v<T, bool>) {
             if (!node.is_boolean()) throw_usage(at + "must be true or false");
-            *field = node.as_boolean()->get();
+            return node.as_boolean()->get() ? "true" : "false";
           } else if constexpr (std::is_same_v<T, double>) {
-            if (node.is_integer()) *field = static_cast<double>(node.as_integer()->get());
-            else if (node.is_floating_point()) *field = node.as_floating_point()->get();
-            else throw_usage(at + "must be a number");
+            if (node.is_integer()) return std::to_string(node.as_integer()->get());
+            if (node.is_floating_point()) return fmt::format("{}", node.as_floating_point()->get());
+            throw_usage(at + "must be a number");
           } else {
             if (!node.is_integer()) throw_usage(at + "must be an integer");
             const std::int64_t v = node.as_integer()->get();
-            if (v < 0 || (std::is_same_v<T, int> && v > 2147483647)) throw_usage(at + "is out of range");
-            *field = static_cast<T>(v);
+            if (v < 0 && std::is_unsigned_v<T>) throw_usage(at + "must be >= 0, got " + std::to_string(v));
+            return std::to_string(v);
           }
         },
         it->field);
+    // Through CLI11, so the option's validators (choices, ranges) and conversions apply to a
+    // file's value exactly as to a flag's.
+    try {
+      it->option->clear();
+      it->option->add_result(text);
+      it->option->run_callback();
+    } catch (const CLI::ParseError& e) {
+      throw_usage(at + "= " + (node.is_string() ? "\"" + text + "\"" : text) + " is not accepted: " + e.what());
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -21,13 +22,25 @@ class OptionSet {
   template <class T>
   CLI::Option* add(const std::string& flags, T& field, const std::string& help) {
     CLI::Option* opt = app_.add_option(flags, field, help)->capture_default_str();
+    // CLI11 reads "-1" into an unsigned field as 2^64 - 1; a count is never negative.
+    if constexpr (std::is_unsigned_v<T>) opt->check(non_negative_integer());
     entries_.push_back(Entry{opt->get_lnames().front(), &field, opt});
+    return opt;
+  }
+  // An option the command cannot run without, which may come from the command line or from
+  // the config file (CLI11's required() would refuse it before the file is read).
+  template <class T>
+  CLI::Option* add_required(const std::string& flags, T& field, const std::string& help) {
+    CLI::Option* opt = add(flags, field, help + " (required, on the command line or in the config file)");
+    required_.push_back(opt->get_lnames().front());
     return opt;
   }
   CLI::Option* add_flag(const std::string& flags, bool& field, const std::string& help);
 
   // After CLI parsing: reads the -c/--config file (if any) into every option that was not
-  // given on the command line. `known_sections` are the other tables a file may hold.
+  // given on the command line, each value through the option's own validators exactly as if
+  // it had been typed as a flag; then checks that every required option was given.
+  // `known_sections` are the other tables a file may hold.
   void apply_config_file(const std::vector<std::string>& known_sections);
   // The effective configuration as a TOML document.
   std::string effective_toml() const;
@@ -47,6 +60,9 @@ class OptionSet {
   std::vector<Entry> entries_;
   std::string config_path_;
   std::vector<std::string> from_file_;  // keys the config file set
+  std::vector<std::string> required_;   // keys that must be given
+  static CLI::Validator non_negative_integer();
+  void read_config_file(const std::vector<std::string>& known_sections);
 };
 
 }  // namespace perron

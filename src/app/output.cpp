@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "perron/core/error.hpp"
+#include "perron/core/files.hpp"
 #include "perron/core/memory.hpp"
 #include "perron/core/version.hpp"
 
@@ -43,39 +44,74 @@ void write_provenance(H5Writer& file, const Provenance& p, const Comm& comm) {
   file.set_attribute("/provenance", "peak_rss_bytes_sum", rss_sum);
 }
 
-AtomicOutput::AtomicOutput(std::string path, bool overwrite, const Comm& comm)
-    : path_(std::move(path)), overwrite_(overwrite), comm_(comm) {
-  if (path_.empty()) return;
+TempFile::TempFile(const std::string& target, const Comm& comm) : comm_(comm) {
+  std::string name;
   comm_.agree([&] {
-    if (!comm_.is_root()) return;
-    namespace fs = std::filesystem;
-    const fs::path target(path_);
-    const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec))
-      throw_output("cannot write " + path_ + ": directory " + dir.string() + " does not exist");
-    if (::access(dir.c_str(), W_OK) != 0)
-      throw_output("cannot write " + path_ + ": directory " + dir.string() + " is not writable (" +
-                   std::strerror(errno) + ")");
-    if (fs::is_directory(target, ec)) throw_output("cannot write " + path_ + ": it is a directory");
-    if (fs::exists(target, ec) && !overwrite_)
-      throw_output(path_ + " already exists; pass --overwrite to replace it");
+    if (comm_.is_root()) name = create_unique_temp(target);
   });
-  // One temporary name for the whole job, chosen by rank 0.
-  temp_ = comm_.bcast_string(path_ + ".tmp." + std::to_string(::getpid()), 0);
+  path_ = comm_.bcast_string(name, 0);
 }
 
-AtomicOutput::~AtomicOutput() {
-  if (!path_.empty() && !committed_ && comm_.is_root()) std::remove(temp_.c_str());
+TempFile::~TempFile() {
+  if (!keep_ && comm_.is_root()) std::remove(path_.c_str());
 }
 
-void AtomicOutput::commit() {
+void TempFile::publish(const std::string& target, bool overwrite) {
   comm_.barrier();  // every rank has closed the file
   comm_.agree([&] {
-    if (comm_.is_root() && std::rename(temp_.c_str(), path_.c_str()) != 0)
-      throw_output("cannot rename " + temp_ + " to " + path_ + ": " + std::strerror(errno));
+    if (!comm_.is_root()) return;
+    release_unused_reservation(path_);
+    if (publish_file(path_, target, overwrite)) return;
+    throw_output(target + " was created by another job while this one ran; this run's result is kept as " + path_ +
+                 " (pass --overwrite to replace an existing file)");
   });
-  committed_ = true;
+  keep_ = true;  // published: nothing left to remove
+}
+
+void check_output_path(const std::string& what, const std::string& path, bool overwrite,
+                       const std::vector<std::string>& inputs, const std::vector<std::string>& others, const Comm& comm) {
+  comm.agree([&] {
+    if (!comm.is_root() || path.empty()) return;
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      throw_output("cannot write " + what + " " + path + ": directory " + dir.string() + " does not exist");
+    if (::access(dir.c_str(), W_OK) != 0)
+      throw_output("cannot write " + what + " " + path + ": directory " + dir.string() + " is not writable (" +
+                   std::strerror(errno) + ")");
+    const PathInfo target = inspect_path(path);
+    if (target.directory) throw_output("cannot write " + what + " " + path + ": it is a directory");
+    if (target.exists && !target.regular)
+      throw_output("cannot write " + what + " " + path + ": it exists and is not a regular file (a device, pipe or socket)");
+    for (const std::string& input : inputs)
+      if (!input.empty() && same_file(target, inspect_path(input)))
+        throw_output(what + " " + path + " is also an input of this run (" + input + "); choose another path");
+    for (const std::string& other : others)
+      if (!other.empty() && same_file(target, inspect_path(other)))
+        throw_output(what + " " + path + " is also another output of this run (" + other + "); choose another path");
+    if (target.exists && !overwrite) throw_output(path + " already exists; pass --overwrite to replace it");
+  });
+}
+
+AtomicOutput::AtomicOutput(std::string path, bool overwrite, const Comm& comm, const std::vector<std::string>& inputs,
+                           const std::vector<std::string>& others)
+    : path_(std::move(path)), overwrite_(overwrite) {
+  if (path_.empty()) return;
+  check_output_path("--output", path_, overwrite_, inputs, others, comm);
+  temp_ = std::make_unique<TempFile>(path_, comm);
+}
+
+void AtomicOutput::commit() { temp_->publish(path_, overwrite_); }
+
+void verify_dataset(const std::string& file, const std::string& dataset, const std::vector<std::uint64_t>& dims,
+                    const Comm& comm) {
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    const H5Reader reader(file);
+    if (!reader.exists(dataset) || reader.info(dataset).dims != dims)
+      throw_output("writing " + file + " failed: " + dataset + " is missing or incomplete after the write");
+  });
 }
 
 std::string json_quote(const std::string& text) {

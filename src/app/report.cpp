@@ -13,11 +13,12 @@
 
 namespace perron {
 
-Reporter::Reporter(bool quiet, const std::string& json_path, const Comm& comm)
+Reporter::Reporter(bool quiet, const std::string& json_path, const Comm& comm, bool overwrite)
     : root_(comm.is_root()), quiet_(quiet), tty_(comm.is_root() && ::isatty(STDOUT_FILENO) == 1) {
   comm.agree([&] {
     if (!root_ || json_path.empty()) return;
-    log_ = std::fopen(json_path.c_str(), "w");
+    // "x": exclusive creation, so a file that appeared since the path was checked survives.
+    log_ = std::fopen(json_path.c_str(), overwrite ? "w" : "wx");
     if (!log_) throw_output("cannot write --log-json file " + json_path + ": " + std::strerror(errno));
   });
 }

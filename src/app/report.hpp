@@ -16,9 +16,10 @@ namespace perron {
 
 class Reporter {
  public:
-  // Collective (checks that the JSON log can be created). Quiet: phases and iterations are
-  // not printed (the JSON log, if any, still gets every event).
-  Reporter(bool quiet, const std::string& json_path, const Comm& comm);
+  // Collective (creates the JSON log, which check_output_path has approved; without
+  // `overwrite` it must not exist). Quiet: phases and iterations are not printed (the JSON log,
+  // if any, still gets every event).
+  Reporter(bool quiet, const std::string& json_path, const Comm& comm, bool overwrite = false);
   ~Reporter();
   Reporter(const Reporter&) = delete;
   Reporter& operator=(const Reporter&) = delete;

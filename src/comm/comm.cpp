@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "perron/comm/native.hpp"
+#include "perron/core/files.hpp"
 
 namespace perron {
 namespace {
@@ -199,31 +200,54 @@ void Comm::raise_if_any(const std::optional<Error>& error) const {
   throw agreed;
 }
 
+// Errors are agreed on every rank (a write that fails on one rank fails on all), and the file
+// is checked afterwards: Open MPI's ompio reports a short write to a full disk on stderr but
+// returns MPI_SUCCESS, so the size on disk is the only trustworthy witness.
 void Comm::write_file_at_all(const std::string& path, std::uint64_t offset,
                              std::span<const std::byte> bytes) const {
+  const std::uint64_t end = allreduce<std::uint64_t>(offset + bytes.size(), ReduceOp::max);  // the file's size
   MPI_File file = MPI_FILE_NULL;
-  int rc = MPI_File_open(handle_->comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file);
-  const int ok = allreduce(rc == MPI_SUCCESS ? 1 : 0, ReduceOp::min);
-  if (!ok) {
+  const int rc = MPI_File_open(handle_->comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file);
+  if (!all(rc == MPI_SUCCESS)) {
     if (rc == MPI_SUCCESS) MPI_File_close(&file);
     Error error(ErrorKind::output, "cannot create " + path + " (missing directory or no write permission?)");
     error.mark_collective();
     throw error;
   }
-  check(MPI_File_set_size(file, 0), "MPI_File_set_size");
+  bool ok = all(MPI_File_set_size(file, 0) == MPI_SUCCESS);
+  // Space before the data (rank 0; see reserve_disk_space): a full disk is one clean error.
+  try {
+    agree([&] {
+      if (is_root()) reserve_disk_space(path, end);
+    });
+  } catch (const Error&) {
+    MPI_File_close(&file);
+    throw;
+  }
   // Write in pieces of at most 1 GiB: MPI counts are int.
   constexpr std::uint64_t kPiece = 1ull << 30;
   std::uint64_t pieces = (bytes.size() + kPiece - 1) / kPiece;
   pieces = allreduce<std::uint64_t>(pieces, ReduceOp::max);
-  for (std::uint64_t p = 0; p < pieces; ++p) {
+  for (std::uint64_t p = 0; ok && p < pieces; ++p) {
     const std::uint64_t begin = std::min<std::uint64_t>(p * kPiece, bytes.size());
     const std::uint64_t end = std::min<std::uint64_t>(begin + kPiece, bytes.size());
     MPI_Status status;
-    check(MPI_File_write_at_all(file, static_cast<MPI_Offset>(offset + begin), bytes.data() + begin,
-                                static_cast<int>(end - begin), MPI_BYTE, &status),
-          "MPI_File_write_at_all");
+    int written = 0;
+    const bool piece_ok = MPI_File_write_at_all(file, static_cast<MPI_Offset>(offset + begin), bytes.data() + begin,
+                                                static_cast<int>(end - begin), MPI_BYTE, &status) == MPI_SUCCESS &&
+                          MPI_Get_count(&status, MPI_BYTE, &written) == MPI_SUCCESS &&
+                          static_cast<std::uint64_t>(written) == end - begin;
+    ok = all(piece_ok);
   }
-  check(MPI_File_close(&file), "MPI_File_close");
+  MPI_Offset size = 0;
+  ok = MPI_File_get_size(file, &size) == MPI_SUCCESS && ok && static_cast<std::uint64_t>(size) == end;
+  const bool closed = MPI_File_close(&file) == MPI_SUCCESS;
+  if (!all(ok && closed)) {
+    Error error(ErrorKind::output, "writing " + path + " failed: " + std::to_string(end) +
+                                       " bytes were to be written (disk full or an I/O error?)");
+    error.mark_collective();
+    throw error;
+  }
 }
 
 struct Comm::RingShift::Requests {

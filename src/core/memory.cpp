@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "perron/core/files.hpp"
 #include "perron/core/timer.hpp"
 
 namespace perron {
@@ -33,6 +34,24 @@ void return_free_memory() {
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif
+}
+
+std::uint64_t memory_limit_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  std::uint64_t limit = pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : UINT64_MAX;
+  // cgroup v2, then v1 ("max" or an absurd number means no limit).
+  for (const char* file : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(file);
+    std::uint64_t value = 0;
+    if (in >> value && value > 0 && value < limit) limit = value;
+  }
+  return limit;
+}
+
+void require_memory(std::uint64_t bytes, const std::string& what, ErrorKind kind) {
+  const std::uint64_t limit = memory_limit_bytes();
+  if (bytes > limit)
+    throw Error(kind, what + " needs " + format_bytes(bytes) + " of memory; this rank has " + format_bytes(limit));
 }
 
 std::uint64_t last_level_cache_bytes(std::uint64_t fallback) {

@@ -629,6 +629,7 @@ void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts,
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm) {
   DistGraph g;
   g.weighted = input.weighted;
+  const std::string source = input.edge_source;
   const bool both_directions = options.undirected || !input.directed;
   EdgeList edges = remap(input, g.ids, comm);
   return_free_memory();  // the remap's id tables, freed: resident until handed back
@@ -645,7 +646,8 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   g.stats.input_edges = comm.allreduce<std::uint64_t>(directed_edges, ReduceOp::sum);
   const std::uint64_t n = g.ids.size();
   comm.agree([&] {
-    if (n == 0) throw_input("the graph is empty: the input has no edges and declares no vertices");
+    if (n == 0)
+      throw_input((source.empty() ? std::string() : source + ": ") + "the graph is empty: the input has no edges and declares no vertices");
   });
   if (n <= std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1) {
     build_rows_and_csr<std::uint32_t>(edges, both_directions, options, g, comm);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "perron/core/error.hpp"
+#include "perron/core/memory.hpp"
 #include "perron/io/binary_edges.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
@@ -47,6 +48,18 @@ bool is_number(const std::string& token) {
   double v = 0;
   auto [p, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
   return ec == std::errc() && p == token.data() + token.size();
+}
+
+// A vertex count that a file or a flag declares, checked before anything is sized by it: each
+// rank holds about count / P vertices, and a vertex costs at least its id, its CSR offset, its
+// out-degree and the solver's vectors (about 48 bytes), whatever its edges.
+void check_vertex_count(std::uint64_t count, const std::string& source, const Comm& comm) {
+  constexpr std::uint64_t kBytesPerVertex = 48;
+  const auto P = static_cast<std::uint64_t>(comm.size());
+  comm.agree([&] {
+    require_memory(saturating_mul(count / P + 1, kBytesPerVertex),
+                   source + " declares " + std::to_string(count) + " vertices: the graph");
+  });
 }
 
 // Ids [first, first + count) split evenly over ranks: this rank's share, to declare vertices.
@@ -107,6 +120,7 @@ void load_matrix_market(const InputSpec& spec, const Comm& comm, EdgeShare& shar
   });
   share.edges = std::move(file.records);
   share.weighted = file.valued;
+  check_vertex_count(rows, path + " (Matrix Market size line)", comm);
   share.declared = declared_range(1, rows, comm);
   share.directed = symmetry == "general";
 }
@@ -151,6 +165,7 @@ void load_metis(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
   });
   share.edges = std::move(file.records);
   share.weighted = file.valued;
+  check_vertex_count(n, path + " (METIS header)", comm);
   share.declared = declared_range(1, n, comm);
 }
 
@@ -338,6 +353,7 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
   } else if (format == "hdf5") {
     load_hdf5(spec, comm, share);
   } else if (format == "binary") {
+    if (spec.binary_vertices > 0) check_vertex_count(spec.binary_vertices, "--binary-vertices", comm);
     const BinaryLayout layout{spec.binary_id_width, spec.binary_weight == "f32" ? 32 : spec.binary_weight == "f64" ? 64 : 0,
                               spec.binary_vertices};
     share.edges = read_binary_edges(spec.input, layout, comm);
@@ -370,6 +386,9 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
     });
     for (const IdValue& v : extra.records) share.declared.push_back(v.id);
   }
+  // Messages of the graph build name the input they are about.
+  if (share.edge_source.empty()) share.edge_source = spec.input;
+  if (share.vertex_source.empty() && !spec.vertices_file.empty()) share.vertex_source = spec.vertices_file;
   return loaded;
 }
 

@@ -11,6 +11,8 @@
 #include "chunk_filters.hpp"
 #include "perron/comm/native.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/files.hpp"
+#include "perron/core/memory.hpp"
 #include "posix_file.hpp"
 
 namespace perron {
@@ -47,17 +49,45 @@ hid_t native_type(ElemType t) {
   throw Error(ErrorKind::internal, "HDF5: no native type for a byte record");
 }
 
+// HDF5's error stack, innermost first (the cause, then what it broke), as " (HDF5: ...)" for
+// a message; empty when HDF5 recorded nothing. Clears the stack.
+herr_t collect_error(unsigned depth, const H5E_error2_t* e, void* data) {
+  auto* out = static_cast<std::string*>(data);
+  if (depth >= 3) return 0;
+  if (!out->empty()) *out += "; ";
+  *out += std::string(e->func_name ? e->func_name : "?") + ": " + (e->desc ? e->desc : "");
+  return 0;
+}
+std::string error_stack() {
+  std::string out;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &out);
+  H5Eclear2(H5E_DEFAULT);
+  return out.empty() ? std::string() : " (HDF5: " + out + ")";
+}
+
 // HDF5 prints its own error stack by default; perron reports errors itself.
 void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+// Bytes reserved for metadata when a file is created: object headers, attributes (the
+// provenance config among them), chunk indices. Generous: unused reservation is given back.
+constexpr std::uint64_t kMetadataReserve = std::uint64_t{512} << 10;
+
+// What a dataset of `elements` × `elem_size` bytes may take on disk: compressed chunks can
+// exceed the raw size slightly (deflate's stored blocks, scale-offset's header).
+std::uint64_t dataset_reserve(std::uint64_t elements, std::size_t elem_size) {
+  const std::uint64_t raw = elements * elem_size;
+  return raw + raw / 64 + 4096;
+}
+
+// Every HDF5 call's result is checked through these; the message gains HDF5's own account.
 void require(bool ok, ErrorKind kind, const std::string& message) {
-  if (!ok) throw Error(kind, message);
+  if (!ok) throw Error(kind, message + error_stack());
 }
 
 // Parallel writes: a failure on any rank becomes the same error on every rank.
 void require_all(const Comm& comm, bool ok, ErrorKind kind, const std::string& message) {
   std::optional<Error> error;
-  if (!ok) error = Error(kind, message);
+  if (!ok) error = Error(kind, message + error_stack());
   comm.raise_if_any(error);
 }
 
@@ -237,13 +267,29 @@ bool read_chunks_parallel(const std::string& path, const ChunkedSlice& plan, std
 H5Writer::H5Writer(const std::string& path, const Comm& comm) : path_(path), comm_(comm) {
   silence_hdf5();
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fapl_mpio(fapl.get(), native(comm_), MPI_INFO_NULL);
-  H5Pset_all_coll_metadata_ops(fapl.get(), true);
-  H5Pset_coll_metadata_write(fapl.get(), true);
-  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  file_ = file;  // closed by the destructor if the others failed
-  require_all(comm_, file >= 0, ErrorKind::output,
-              "cannot create HDF5 file " + path + " (missing directory, no permission, or file locked?)");
+  const bool configured = fapl.ok() && H5Pset_fapl_mpio(fapl.get(), native(comm_), MPI_INFO_NULL) >= 0 &&
+                          H5Pset_all_coll_metadata_ops(fapl.get(), true) >= 0 && H5Pset_coll_metadata_write(fapl.get(), true) >= 0;
+  const hid_t file = configured ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()) : -1;
+  if (!comm_.all(file >= 0)) {
+    if (file >= 0) H5Fclose(file);  // opened here but not on another rank: close it before throwing
+    require_all(comm_, false, ErrorKind::output,
+                "cannot create HDF5 file " + path + " (missing directory, no permission, or file locked?)");
+  }
+  file_ = file;
+  reserve(kMetadataReserve);
+}
+
+// Disk space for what the file will hold, reserved before HDF5 writes it. A parallel HDF5
+// file whose write fails part-way cannot be closed safely: the ranks' metadata caches then
+// disagree and H5Fclose deadlocks in mismatched collectives (or crashes at MPI_Finalize on one
+// rank). So the bytes of each dataset, and a margin for metadata, are reserved (fallocate)
+// before the dataset is created; a full disk or an exceeded quota becomes one clean error
+// while the file is still consistent.
+void H5Writer::reserve(std::uint64_t bytes) {
+  reserved_ += bytes;
+  comm_.agree([&] {
+    if (comm_.is_root()) reserve_disk_space(path_, reserved_);
+  });
 }
 
 H5Writer::~H5Writer() {
@@ -254,7 +300,7 @@ void H5Writer::close() {
   if (file_ < 0) return;
   const herr_t rc = H5Fclose(file_);
   file_ = -1;
-  require(rc >= 0, ErrorKind::output, "HDF5 failed to close " + path_ + " (disk full?)");
+  require_all(comm_, rc >= 0, ErrorKind::output, "HDF5 failed to close " + path_ + error_stack());
 }
 
 void H5Writer::create_group(const std::string& path) {
@@ -264,72 +310,83 @@ void H5Writer::create_group(const std::string& path) {
 
 void H5Writer::write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
                          std::uint64_t global_size, ElemType type, bool compress) {
+  reserve(dataset_reserve(global_size, type.size));
   const hsize_t dims[1] = {global_size};
   Hid file_space(H5Screate_simple(1, dims, nullptr), H5Sclose);
   Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  bool ok = file_space.ok() && dcpl.ok();
   if (compress && global_size > 0) {
     // Chunks of at most 1 Mi elements, never larger than the dataset (HDF5's rule).
     const hsize_t chunk[1] = {std::min<hsize_t>(global_size, hsize_t{1} << 20)};
-    H5Pset_chunk(dcpl.get(), 1, chunk);
+    ok = ok && H5Pset_chunk(dcpl.get(), 1, chunk) >= 0;
     if (type.kind == ElemKind::f32 || type.kind == ElemKind::f64) {
-      H5Pset_shuffle(dcpl.get());
-      H5Pset_deflate(dcpl.get(), 4);
+      ok = ok && H5Pset_shuffle(dcpl.get()) >= 0 && H5Pset_deflate(dcpl.get(), 4) >= 0;
     } else {
       // Every element gets written: no fill pass at allocation. (The fill value stays defined,
       // 0, as h5py expects; scale-offset reserves its all-ones code for it.)
-      H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
-      H5Pset_scaleoffset(dcpl.get(), H5Z_SO_INT, H5Z_SO_INT_MINBITS_DEFAULT);
+      ok = ok && H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER) >= 0 &&
+           H5Pset_scaleoffset(dcpl.get(), H5Z_SO_INT, H5Z_SO_INT_MINBITS_DEFAULT) >= 0;
     }
   }
-  Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+  Hid dset(ok ? H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT) : -1,
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
   if (global_size == 0) return;  // an empty dataset (e.g. no iterations): created, nothing to write
   const hsize_t local[1] = {count};
   Hid mem_space(H5Screate_simple(1, local, nullptr), H5Sclose);
-  if (count == 0) {  // a rank with nothing to write still takes part, selecting nothing
-    H5Sselect_none(file_space.get());
-    H5Sselect_none(mem_space.get());
-  } else {
-    const hsize_t start[1] = {offset};
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, local, nullptr);
-  }
-  Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
-  // HDF5 refuses a null buffer even when this rank selects nothing (an empty vector's data()).
-  const char nothing = 0;
-  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data ? data : &nothing);
-  require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
+  const hsize_t start[1] = {offset};
+  ok = mem_space.ok() && (count == 0  // a rank with nothing to write still takes part, selecting nothing
+                              ? H5Sselect_none(file_space.get()) >= 0 && H5Sselect_none(mem_space.get()) >= 0
+                              : H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, local, nullptr) >= 0);
+  write_selection(path, dset.get(), type, mem_space.get(), file_space.get(), data, ok);
 }
 
 void H5Writer::write_blocks_raw(const std::string& path, const std::vector<std::uint64_t>& dims,
                                 const std::vector<std::vector<std::uint64_t>>& starts,
                                 const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type) {
   const std::vector<hsize_t> d(dims.begin(), dims.end());
+  std::uint64_t total = 1;
+  for (hsize_t x : d) total *= x;
+  reserve(dataset_reserve(total, type.size));
   Hid file_space(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), H5Sclose);
-  Hid dset(H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Hid dset(file_space.ok() ? H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1,
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
   if (std::find(d.begin(), d.end(), hsize_t{0}) != d.end()) return;  // empty: nothing to write
   hsize_t elements = 0;
-  H5Sselect_none(file_space.get());
+  bool ok = H5Sselect_none(file_space.get()) >= 0;
   for (std::size_t b = 0; b < starts.size(); ++b) {
     const std::vector<hsize_t> st(starts[b].begin(), starts[b].end()), n(counts[b].begin(), counts[b].end());
     hsize_t block = 1;
     for (hsize_t x : n) block *= x;
     if (block == 0) continue;
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, st.data(), nullptr, n.data(), nullptr);
+    ok = ok && st.size() == d.size() && n.size() == d.size() &&
+         H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, st.data(), nullptr, n.data(), nullptr) >= 0;
     elements += block;
   }
   const hsize_t flat[1] = {std::max<hsize_t>(elements, 1)};
   Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
-  if (elements == 0) H5Sselect_none(mem_space.get());
+  ok = ok && mem_space.ok() && (elements > 0 || H5Sselect_none(mem_space.get()) >= 0);
+  write_selection(path, dset.get(), type, mem_space.get(), file_space.get(), data, ok);
+}
+
+// The collective write that ends write_raw and write_blocks_raw. `selected` says whether
+// this rank's selections succeeded; a rank whose selection failed still takes part in the
+// collective transfer (selecting nothing), so no rank is left waiting, and every rank then
+// throws the same error.
+void H5Writer::write_selection(const std::string& path, std::int64_t dset, ElemType type, std::int64_t mem_space,
+                               std::int64_t file_space, const void* data, bool selected) {
+  if (!selected) {
+    H5Sselect_none(file_space);
+    H5Sselect_none(mem_space);
+  }
   Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE);
+  const bool collective = xfer.ok() && H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE) >= 0;
   // HDF5 refuses a null buffer even when this rank selects nothing (an empty vector's data()).
   const char nothing = 0;
-  const herr_t rc = H5Dwrite(dset.get(), native_type(type), mem_space.get(), file_space.get(), xfer.get(), data ? data : &nothing);
-  require_all(comm_, rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
+  const herr_t rc = H5Dwrite(dset, native_type(type), mem_space, file_space, collective ? xfer.get() : H5P_DEFAULT,
+                             data ? data : &nothing);
+  require_all(comm_, selected && collective && rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 
 void H5Writer::attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type) {
@@ -359,10 +416,9 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
 void H5Writer::set_attribute(const std::string& object, const std::string& name, const std::string& value) {
   // Variable-length UTF-8: h5py returns str, not bytes.
   Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const bool typed = type.ok() && H5Tset_size(type.get(), H5T_VARIABLE) >= 0 && H5Tset_cset(type.get(), H5T_CSET_UTF8) >= 0;
   Hid space(H5Screate(H5S_SCALAR), H5Sclose);
-  Hid attr(H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+  Hid attr(!typed ? -1 : H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
                              H5P_DEFAULT),
            H5Aclose);
   require(attr.ok(), ErrorKind::output, "HDF5: cannot create attribute " + object + "@" + name + " in " + path_);
@@ -371,11 +427,52 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
               "HDF5: cannot write attribute " + object + "@" + name);
 }
 
+namespace {
+
+// The number of elements of an attribute (1 for a scalar); -1 if HDF5 cannot say.
+std::int64_t attribute_elements(hid_t attr) {
+  Hid space(H5Aget_space(attr), H5Sclose);
+  if (!space.ok()) return -1;
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  return n < 0 ? -1 : static_cast<std::int64_t>(n);
+}
+
+}  // namespace
+
+// An attribute read into one number: it must hold exactly one integer or float (an array read
+// into one int64 would overflow the caller's stack), and HDF5's conversion must succeed (a
+// value out of the target's range is an error, not a wrapped number).
 void H5Reader::read_scalar_attribute(const std::string& object, const std::string& name, void* out,
                                      std::int64_t mem_type) const {
+  const std::string what = path_ + ": attribute " + object + "@" + name;
+  require(exists(object), ErrorKind::input, path_ + ": no object " + object + " (looking for its attribute " + name + ")");
   Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
-  require(H5Aread(attr.get(), mem_type, out) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  const std::int64_t elements = attribute_elements(attr.get());
+  require(elements == 1, ErrorKind::input,
+          what + " must hold one number, found " + (elements < 0 ? std::string("an unreadable shape") : std::to_string(elements) + " elements"));
+  Hid type(H5Aget_type(attr.get()), H5Tclose);
+  const H5T_class_t cls = type.ok() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
+  require(cls == H5T_INTEGER || cls == H5T_FLOAT, ErrorKind::input, what + " must be a number (integer or float)");
+  const bool want_float = H5Tequal(mem_type, H5T_NATIVE_DOUBLE) > 0;
+  require(want_float || cls == H5T_INTEGER, ErrorKind::input, what + " must be an integer, found a float");
+  std::uint64_t value = 0;  // one element of at most 8 bytes
+  require(H5Aread(attr.get(), mem_type, &value) >= 0, ErrorKind::input, what + " cannot be read as the number expected");
+  if (!want_float) {
+    // HDF5 clips a value out of the target's range; read it with its own sign to tell.
+    const bool is_signed = H5Tget_sign(type.get()) == H5T_SGN_2;
+    const bool want_signed = H5Tequal(mem_type, H5T_NATIVE_INT64) > 0;
+    if (is_signed && !want_signed) {
+      std::int64_t v = 0;
+      H5Aread(attr.get(), H5T_NATIVE_INT64, &v);
+      require(v >= 0, ErrorKind::input, what + " must be >= 0, found " + std::to_string(v));
+    } else if (!is_signed && want_signed) {
+      std::uint64_t v = 0;
+      H5Aread(attr.get(), H5T_NATIVE_UINT64, &v);
+      require(v <= static_cast<std::uint64_t>(INT64_MAX), ErrorKind::input, what + " is too large: " + std::to_string(v));
+    }
+  }
+  std::memcpy(out, &value, 8);
 }
 
 H5Reader::H5Reader(const std::string& path, ChunkDecoding decoding) : path_(path), decoding_(decoding) {
@@ -423,14 +520,18 @@ void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64
   Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);
   Hid file_space(H5Dget_space(dset.get()), H5Sclose);
+  hsize_t dims[1] = {0};
+  require(file_space.ok() && H5Sget_simple_extent_ndims(file_space.get()) == 1 &&
+              H5Sget_simple_extent_dims(file_space.get(), dims, nullptr) == 1,
+          ErrorKind::input, path_ + ": dataset " + dataset + " must be 1-D");
+  require(offset <= dims[0] && count <= dims[0] - offset, ErrorKind::input,
+          path_ + ": dataset " + dataset + " holds " + std::to_string(dims[0]) + " elements, elements [" + std::to_string(offset) +
+              ", " + std::to_string(offset + count) + ") were asked for");
   const hsize_t start[1] = {offset}, n[1] = {count};
   Hid mem_space(H5Screate_simple(1, n, nullptr), H5Sclose);
-  if (count == 0) {
-    H5Sselect_none(file_space.get());
-    H5Sselect_none(mem_space.get());
-  } else {
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr);
-  }
+  require(mem_space.ok() && (count == 0 ? H5Sselect_none(file_space.get()) >= 0 && H5Sselect_none(mem_space.get()) >= 0
+                                        : H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr) >= 0),
+          ErrorKind::input, path_ + ": cannot select elements of " + dataset);
   if (count > 0 && decoding_ == ChunkDecoding::parallel) {
     const std::optional<ChunkedSlice> plan = plan_chunked_slice(file_, dset.get(), offset, count, type);
     if (!chunk_buffers_) chunk_buffers_ = std::make_unique<std::vector<detail::ChunkBuffers>>();
@@ -448,9 +549,10 @@ bool H5Reader::decodes_in_parallel(const std::string& dataset, ElemType type) co
 H5Reader::FloatArray H5Reader::read_float_array(const std::string& dataset) const {
   FloatArray out;
   out.dims = info(dataset).dims;  // checks that it exists and is a dataset
-  std::size_t count = 1;
-  for (std::uint64_t d : out.dims) count *= static_cast<std::size_t>(d);
-  out.values.resize(count);
+  std::uint64_t count = 1;
+  for (std::uint64_t d : out.dims) count = saturating_mul(count, d);
+  require_memory(saturating_mul(count, sizeof(float)), path_ + ": dataset " + dataset);
+  out.values.resize(static_cast<std::size_t>(count));
   read_block_raw(dataset, std::vector<std::uint64_t>(out.dims.size(), 0), out.dims, out.values.data(), false);
   return out;
 }
@@ -460,14 +562,24 @@ void H5Reader::read_block_raw(const std::string& dataset, const std::vector<std:
   Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   require(dset.ok(), ErrorKind::input, path_ + ": no dataset " + dataset);
   Hid file_space(H5Dget_space(dset.get()), H5Sclose);
+  const int ndims = file_space.ok() ? H5Sget_simple_extent_ndims(file_space.get()) : -1;
+  require(ndims >= 0 && static_cast<std::size_t>(ndims) == start.size() && start.size() == count.size(), ErrorKind::input,
+          path_ + ": dataset " + dataset + " has " + std::to_string(ndims) + " dimensions, " + std::to_string(start.size()) +
+              " were expected");
+  std::vector<hsize_t> dims(start.size());
+  H5Sget_simple_extent_dims(file_space.get(), dims.data(), nullptr);
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    require(start[i] <= dims[i] && count[i] <= dims[i] - start[i], ErrorKind::input,
+            path_ + ": dataset " + dataset + " is smaller than the block asked for (dimension " + std::to_string(i) + ")");
   const std::vector<hsize_t> st(start.begin(), start.end()), n(count.begin(), count.end());
   hsize_t elements = 1;
   for (hsize_t x : n) elements *= x;
   if (elements == 0) return;
   const hsize_t flat[1] = {elements};
   Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
-  if (!n.empty())  // a scalar dataset has its one element selected already
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr);
+  require(mem_space.ok() && (n.empty() ||  // a scalar dataset has its one element selected already
+                             H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, st.data(), nullptr, n.data(), nullptr) >= 0),
+          ErrorKind::input, path_ + ": cannot select a block of " + dataset);
   Hid type(H5Dget_type(dset.get()), H5Tclose);
   const H5T_class_t cls = H5Tget_class(type.get());
   if (cls == H5T_ENUM) {  // h5py's booleans: an enum over a 1-byte integer, as 0/1
@@ -560,6 +672,11 @@ std::vector<H5Reader::Attribute> H5Reader::attributes(const std::string& object)
     H5Aget_name(a.get(), sizeof name, name);
     v.name = name;
     Hid type(H5Aget_type(a.get()), H5Tclose);
+    // Only single values are shown as numbers or text; arrays and other shapes stay `other`.
+    if (attribute_elements(a.get()) != 1 || !type.ok()) {
+      out.push_back(std::move(v));
+      continue;
+    }
     switch (H5Tget_class(type.get())) {
       case H5T_INTEGER:
         if (H5Tget_sign(type.get()) == H5T_SGN_NONE) {
@@ -593,12 +710,24 @@ std::uint64_t H5Reader::attribute_uint(const std::string& object, const std::str
 }
 
 std::string H5Reader::attribute_string(const std::string& object, const std::string& name) const {
+  const std::string what = path_ + ": attribute " + object + "@" + name;
+  require(exists(object), ErrorKind::input, path_ + ": no object " + object + " (looking for its attribute " + name + ")");
   Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
   Hid type(H5Aget_type(attr.get()), H5Tclose);
-  require(H5Tis_variable_str(type.get()) > 0, ErrorKind::input, path_ + ": " + object + "@" + name + " is not a string");
+  require(type.ok() && H5Tget_class(type.get()) == H5T_STRING, ErrorKind::input, what + " is not a string");
+  const std::int64_t elements = attribute_elements(attr.get());
+  require(elements == 1, ErrorKind::input, what + " must hold one string, found " + std::to_string(elements) + " elements");
+  if (H5Tis_variable_str(type.get()) <= 0) {  // fixed length (numpy's bytes_): read its bytes, stop at the first NUL
+    const std::size_t size = H5Tget_size(type.get());
+    require(size > 0 && size < (std::size_t{1} << 30), ErrorKind::input, what + " has an implausible size");
+    std::string out(size, '\0');
+    require(H5Aread(attr.get(), type.get(), out.data()) >= 0, ErrorKind::input, "cannot read " + what);
+    out.resize(std::min(out.find('\0'), out.size()));
+    return out;
+  }
   char* ptr = nullptr;
-  require(H5Aread(attr.get(), type.get(), &ptr) >= 0, ErrorKind::input, path_ + ": cannot read " + object + "@" + name);
+  require(H5Aread(attr.get(), type.get(), &ptr) >= 0, ErrorKind::input, "cannot read " + what);
   std::string out = ptr ? ptr : "";
   Hid space(H5Aget_space(attr.get()), H5Sclose);
   H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, &ptr);

@@ -5,6 +5,7 @@
 
 #include "perron/core/error.hpp"
 #include "perron/core/hash.hpp"
+#include "perron/core/memory.hpp"
 
 namespace perron {
 namespace {
@@ -82,6 +83,12 @@ EdgeList kronecker_share(const KroneckerParams& p, const Comm& comm) {
   const std::uint64_t m = kronecker_edges(p);
   const auto P = static_cast<std::uint64_t>(comm.size());
   const auto r = static_cast<std::uint64_t>(comm.rank());
+  // 16 bytes an edge while generated (a packed list is 8, but the widest case decides).
+  comm.agree([&] {
+    require_memory(saturating_mul(m / P + 1, 16), "kronecker scale " + std::to_string(p.scale) + ", edge factor " +
+                                                      std::to_string(p.edge_factor) + " (" + std::to_string(m) + " edges)",
+                   ErrorKind::usage);
+  });
   return kronecker_edges(p, block_begin(m, r, P), block_begin(m, r + 1, P));
 }
 

@@ -38,6 +38,7 @@ expect_error() {
   shift 4
   perron "$np" "$@"
   local rc=$?
+  LAST_RC=$rc
   if [ "$rc" -eq 0 ]; then fail "$name: exit 0, expected an error"; return; fi
   if [ "$rc" -eq 124 ]; then fail "$name: timed out (a rank hung)"; return; fi
   if ! grep -Eq -- "$regex" "$WORK/out.log"; then fail "$name: message does not match /$regex/"; return; fi
@@ -47,6 +48,17 @@ expect_error() {
   if grep -q "MPI_ABORT\|Abort" "$WORK/out.log"; then fail "$name: the job aborted instead of exiting cleanly"; return; fi
   if [ -n "$output" ] && ls "$output"* >/dev/null 2>&1; then fail "$name: left $(ls "$output"*)"; return; fi
   echo "ok   $name (exit $rc): $(grep "perron: error" "$WORK/out.log")"
+}
+
+# expect_exit CODE NAME NP 'REGEX' OUTPUT ARGS...: expect_error, and the exit code is exactly
+# CODE (2 usage, 3 input, 4 output, 143 SIGTERM, 130 SIGINT).
+expect_exit() {
+  local code=$1 before=$FAILURES
+  shift
+  expect_error "$@"
+  [ "$FAILURES" -ne "$before" ] && return
+  # The ranks exit with perron's code, and mpirun exits with it.
+  [ "$LAST_RC" = "$code" ] || fail "${1}: exit code $LAST_RC, expected $code"
 }
 
 finish() {

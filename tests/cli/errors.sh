@@ -34,7 +34,7 @@ expect_ok "first write" 1 pagerank --input "$good" --output "$OUT"
 expect_error "existing output without --overwrite" 2 "already exists; pass --overwrite" "" pagerank --input "$good" --output "$OUT"
 expect_ok "--overwrite replaces it" 2 pagerank --input "$good" --output "$OUT" --overwrite
 rm -f "$OUT"
-expect_error "damping out of range" 2 "damping must be in \[0, 1\]" "$OUT" pagerank --input "$good" --damping 1.5 --output "$OUT"
+expect_error "damping out of range" 2 "--damping: Value 1.5 not in range" "$OUT" pagerank --input "$good" --damping 1.5 --output "$OUT"
 expect_error "graphalytics convention on a text file" 2 "needs a Graphalytics .properties input" "$OUT" \
   pagerank --input "$good" --convention graphalytics --output "$OUT"
 printf '1 2\n2 3\n' >"$WORK/e32.bin"

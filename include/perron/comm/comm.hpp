@@ -73,6 +73,8 @@ class Comm {
   int ranks_on_node() const;
   // Sub-communicator of the ranks passing the same color, ordered by key (MPI_Comm_split).
   Comm split(int color, int key) const;
+  // Whether `ok` holds on every rank (a logical AND over ranks).
+  bool all(bool ok) const { return allreduce<int>(ok ? 1 : 0, ReduceOp::min) == 1; }
   void barrier() const;
 
   template <class T>

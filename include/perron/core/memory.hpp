@@ -2,6 +2,9 @@
 // Process memory figures for provenance and benchmarks, and the machine's cache size for the
 // kernels that block for it.
 #include <cstdint>
+#include <string>
+
+#include "perron/core/error.hpp"
 
 namespace perron {
 
@@ -21,5 +24,20 @@ void return_free_memory();
 // /sys/devices/system/cpu/cpu0/cache (sysconf's figure is wrong on some VMs: 320 MiB for a 32 MiB
 // L3 here); `fallback` when it cannot be read.
 std::uint64_t last_level_cache_bytes(std::uint64_t fallback = std::uint64_t{32} << 20);
+
+// The memory this process may use at most: the machine's physical memory, or the cgroup's
+// limit (a Slurm or container job) when lower.
+std::uint64_t memory_limit_bytes();
+
+// Checks a size that came from a file or a flag before anything is allocated for it: throws
+// an error of `kind` when `bytes` exceed memory_limit_bytes(), as "WHAT needs 2.1 TB; this
+// rank has 24.0 GB". `bytes` saturates rather than wraps: callers multiply with
+// saturating_mul.
+void require_memory(std::uint64_t bytes, const std::string& what, ErrorKind kind = ErrorKind::input);
+
+// a × b, or UINT64_MAX when the product does not fit.
+constexpr std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  return a != 0 && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
 
 }  // namespace perron

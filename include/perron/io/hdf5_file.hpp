@@ -79,9 +79,14 @@ class H5Writer {
                         const std::vector<std::vector<std::uint64_t>>& starts,
                         const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type);
 
+  void reserve(std::uint64_t bytes);
+  void write_selection(const std::string& path, std::int64_t dset, ElemType type, std::int64_t mem_space,
+                       std::int64_t file_space, const void* data, bool selected);
+
   std::string path_;
   Comm comm_;
   std::int64_t file_ = -1;  // hid_t
+  std::uint64_t reserved_ = 0;  // bytes of disk reserved for the file so far
 };
 
 namespace detail {
