@@ -29,7 +29,7 @@ perron_install() {
 }
 
 # Configures and builds into $PERRON_BUILD_DIR (default build/; Release unless
-# PERRON_BUILD_TYPE says otherwise). PERRON_WERROR=ON (CI) turns warnings into errors; extra
+# PERRON_BUILD_TYPE says otherwise; only PERRON_BUILD_TARGETS if set). PERRON_WERROR=ON (CI) turns warnings into errors; extra
 # arguments go to cmake (e.g. -DPERRON_BUILD_TESTS=OFF).
 perron_build() {
   local jobs dir=${PERRON_BUILD_DIR:-$PERRON_ROOT/build}
@@ -37,7 +37,8 @@ perron_build() {
   cmake -S "$PERRON_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="${PERRON_BUILD_TYPE:-Release}" \
     -DPERRON_WERROR="${PERRON_WERROR:-OFF}" "$@" >"$dir-configure.log" 2>&1 ||
     { cat "$dir-configure.log"; return 1; }
-  cmake --build "$dir" -j "$jobs"
+  # shellcheck disable=SC2086  # PERRON_BUILD_TARGETS is a list of target names
+  cmake --build "$dir" -j "$jobs" ${PERRON_BUILD_TARGETS:+--target $PERRON_BUILD_TARGETS}
 }
 
 # What Open MPI needs here: root is allowed, more ranks than cores allowed, shared-memory
@@ -62,9 +63,8 @@ perron_launch() {
   local sig=0 rc=0 pid
   "$@" &
   pid=$!
-  perron_stop_ranks() { pkill -TERM -P "$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; }
-  trap 'sig=15; perron_stop_ranks' TERM
-  trap 'sig=2; perron_stop_ranks' INT
+  trap 'sig=15; pkill -TERM -P "$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null' TERM
+  trap 'sig=2; pkill -TERM -P "$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null' INT
   # `wait` returns early when a trapped signal arrives: wait again until the launcher is gone.
   while :; do
     wait "$pid" && rc=0 || rc=$?

@@ -25,7 +25,7 @@ using kernels::Visibility;
 // so the binary runs on any x86-64 host and uses the widest vectors it has.
 // Returns the row's sum. `omp simd reduction` lets the sum and max vectorise (in a fixed order
 // for a given build and CPU).
-__attribute__((target_clones("avx512f", "avx2", "default"))) float exp_row(float* row, int cols, float shift) {
+PERRON_TARGET_CLONES float exp_row(float* row, int cols, float shift) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
   for (int c = 0; c < cols; ++c) {
@@ -37,7 +37,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float exp_row(float
 
 // Portable max of a score row (the AVX-512 path has its own); the comparison form, unlike
 // std::max, lets `omp simd reduction(max)` vectorise it.
-__attribute__((target_clones("avx512f", "avx2", "default"))) float row_max(const float* row, int cols) {
+PERRON_TARGET_CLONES float row_max(const float* row, int cols) {
   float m = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : m)
   for (int c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;

@@ -26,10 +26,10 @@ inline void exp_shift_impl(Real* row, int cols, Real shift) {
 #pragma omp simd
   for (int c = 0; c < cols; ++c) row[c] = kernels::exp_nonpositive(row[c] - shift);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_shift(float* row, int cols, float shift) {
+PERRON_TARGET_CLONES void exp_shift(float* row, int cols, float shift) {
   exp_shift_impl(row, cols, shift);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_shift(double* row, int cols, double shift) {
+PERRON_TARGET_CLONES void exp_shift(double* row, int cols, double shift) {
   exp_shift_impl(row, cols, shift);
 }
 
@@ -41,10 +41,10 @@ inline Real sum_exp_impl(const Real* row, int cols, Real m) {
   for (int c = 0; c < cols; ++c) sum += kernels::exp_nonpositive(row[c] - m);
   return sum;
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) float sum_exp(const float* row, int cols, float m) {
+PERRON_TARGET_CLONES float sum_exp(const float* row, int cols, float m) {
   return sum_exp_impl(row, cols, m);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) double sum_exp(const double* row, int cols, double m) {
+PERRON_TARGET_CLONES double sum_exp(const double* row, int cols, double m) {
   return sum_exp_impl(row, cols, m);
 }
 
@@ -55,10 +55,10 @@ inline Real max_impl(const Real* row, int cols) {
   for (int c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;  // this form vectorises; std::max does not
   return m;
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) float row_max(const float* row, int cols) {
+PERRON_TARGET_CLONES float row_max(const float* row, int cols) {
   return max_impl(row, cols);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) double row_max(const double* row, int cols) {
+PERRON_TARGET_CLONES double row_max(const double* row, int cols) {
   return max_impl(row, cols);
 }
 
@@ -82,12 +82,12 @@ inline void exp_axpy1_impl(const Real* s, int cols, Real shift, double a, double
   for (int c = 0; c < cols; ++c) y[c] += a * static_cast<double>(kernels::exp_nonpositive(s[c] - shift));
 }
 // yb == nullptr: one chain (no mean vector).
-__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy(const float* s, int cols, float shift, double a,
+PERRON_TARGET_CLONES void exp_axpy(const float* s, int cols, float shift, double a,
                                                                            double b, double* ya, double* yb) {
   if (yb) exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
   else exp_axpy1_impl(s, cols, shift, a, ya);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy(const double* s, int cols, double shift, double a,
+PERRON_TARGET_CLONES void exp_axpy(const double* s, int cols, double shift, double a,
                                                                            double b, double* ya, double* yb) {
   if (yb) exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
   else exp_axpy1_impl(s, cols, shift, a, ya);
@@ -115,13 +115,13 @@ inline void exp_axpy_pair1_impl(const Real* s0, const Real* s1, int cols, Real m
     y[c] += a0 * v0 + a1 * v1;
   }
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy_pair(const float* s0, const float* s1, int cols,
+PERRON_TARGET_CLONES void exp_axpy_pair(const float* s0, const float* s1, int cols,
                                                                                 float m0, float m1, double a0, double a1,
                                                                                 double b0, double b1, double* ya, double* yb) {
   if (yb) exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
   else exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_axpy_pair(const double* s0, const double* s1, int cols,
+PERRON_TARGET_CLONES void exp_axpy_pair(const double* s0, const double* s1, int cols,
                                                                                 double m0, double m1, double a0, double a1,
                                                                                 double b0, double b1, double* ya, double* yb) {
   if (yb) exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/memory.hpp"
 #include "perron/core/timer.hpp"
 
 namespace perron {
@@ -66,6 +67,11 @@ void check_score_options(const OptionSet& options, const ScoreConfig& c, const C
     if ((options.given("window") && c.window <= 0) || c.window < 0)
       throw_usage("--window must be a positive number of positions, got " + std::to_string(c.window));
     if (c.scale < 0 || c.softcap < 0) throw_usage("--scale and --softcap must be >= 0");
+    // Each OpenMP thread holds one tile of scores (float64 at most): checked here, because an
+    // allocation that fails inside a parallel region cannot be reported, only abort.
+    require_memory(saturating_mul(saturating_mul(static_cast<std::uint64_t>(omp_get_max_threads()), static_cast<std::uint64_t>(c.tile_q)),
+                                  saturating_mul(static_cast<std::uint64_t>(c.tile_k), sizeof(double))),
+                   "--tile-q x --tile-k scores for every thread", ErrorKind::usage);
   });
 }
 

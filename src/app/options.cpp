@@ -77,7 +77,9 @@ void OptionSet::read_config_file(const std::vector<std::string>& known_sections)
       throw_usage(where(config_path_, next->source()) + ": '" + section_[depth] + "' must be a table");
     table = next->as_table();
   }
-  for (const auto& [key, node] : *table) {
+  for (const auto& entry : *table) {
+    const toml::key& key = entry.first;  // not a structured binding: clang (14) cannot capture one in a lambda
+    const toml::node& node = entry.second;
     const std::string k(key.str());
     auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == k; });
     if (it == entries_.end() && k == "config")

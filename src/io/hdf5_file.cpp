@@ -230,7 +230,12 @@ bool read_chunks_parallel(const std::string& path, const ChunkedSlice& plan, std
   buffers.resize(static_cast<std::size_t>(omp_get_max_threads()));
 #pragma omp parallel reduction(+ : failures)
   {
-    auto& [stored, decoded, scratch_a, scratch_b] = buffers[static_cast<std::size_t>(omp_get_thread_num())];
+    // Plain references, not a structured binding: clang (14) cannot capture one in the loop below.
+    detail::ChunkBuffers& mine = buffers[static_cast<std::size_t>(omp_get_thread_num())];
+    std::vector<std::byte>& stored = mine.stored;
+    std::vector<std::byte>& decoded = mine.decoded;
+    std::vector<std::byte>& scratch_a = mine.scratch_a;
+    std::vector<std::byte>& scratch_b = mine.scratch_b;
 #pragma omp for schedule(dynamic, 1)
     for (std::ptrdiff_t c = 0; c < n_chunks; ++c) {
       const ChunkedSlice::Chunk& ch = plan.chunks[static_cast<std::size_t>(c)];
@@ -249,7 +254,7 @@ bool read_chunks_parallel(const std::string& path, const ChunkedSlice& plan, std
              chunk::decode_chunk(plan.pipeline, ch.skipped, {stored.data(), static_cast<std::size_t>(ch.bytes)},
                                  direct ? std::span<std::byte>(to, chunk_bytes) : std::span<std::byte>(decoded), scratch_a,
                                  scratch_b);
-      } catch (const Error&) {  // a failed read
+      } catch (...) {  // a failed read, or a chunk size no buffer can hold: H5Dread then names the damage
       }
       if (!ok) {
         ++failures;
@@ -502,10 +507,13 @@ H5Reader::DatasetInfo H5Reader::info(const std::string& dataset) const {
   Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   require(dset.ok(), ErrorKind::input, path_ + ": " + dataset + " is not a dataset");
   Hid space(H5Dget_space(dset.get()), H5Sclose);
-  const int ndims = H5Sget_simple_extent_ndims(space.get());
-  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(ndims, 0)));
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  const int ndims = space.ok() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  require(ndims >= 0, ErrorKind::input, path_ + ": cannot read the shape of " + dataset);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
+  require(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) == ndims, ErrorKind::input,
+          path_ + ": cannot read the shape of " + dataset);
   Hid type(H5Dget_type(dset.get()), H5Tclose);
+  require(type.ok(), ErrorKind::input, path_ + ": cannot read the type of " + dataset);
   DatasetInfo out;
   out.dims.assign(dims.begin(), dims.end());
   const H5T_class_t cls = H5Tget_class(type.get());
@@ -663,7 +671,7 @@ std::vector<H5Reader::Attribute> H5Reader::attributes(const std::string& object)
   Hid obj(H5Oopen(file_, object.c_str(), H5P_DEFAULT), H5Oclose);
   require(obj.ok(), ErrorKind::input, path_ + ": no object " + object);
   H5O_info_t info;
-  H5Oget_info2(obj.get(), &info, H5O_INFO_NUM_ATTRS);
+  require(H5Oget_info2(obj.get(), &info, H5O_INFO_NUM_ATTRS) >= 0, ErrorKind::input, path_ + ": cannot list the attributes of " + object);
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
     Hid a(H5Aopen_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!a.ok()) continue;
