@@ -33,7 +33,7 @@ run_target() {
   "$out/bin/perron_fuzz_$t" "$work" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=6144 -close_fd_mask=3 \
     -print_final_stats=1 -artifact_prefix="$crashes/" >"$out/$t.log" 2>&1 || true
   for f in "$crashes"/*; do
-    [ -f "$f" ] && cp -n "$f" "$PERRON_ROOT/tests/fuzz/corpus/$t/crash-$(basename "$f")"
+    [ -f "$f" ] && cp -n "$f" "$PERRON_ROOT/tests/fuzz/corpus/$t/"
   done
   return 0
 }

@@ -102,5 +102,62 @@ TEST(Options, WrongTypeAndStrayTablesAreErrors) {
   }
 }
 
+// A value from the file passes the option's own validators, as the same value typed as a flag
+// does; the error names file:line.
+TEST(Options, FileValuesGoThroughTheFlagValidators) {
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"solver = \"gmres\"\n", "check.toml:2:10: 'solver' = \"gmres\" is not accepted: --solver: gmres not in"},
+           {"damping = 1.5\n", "check.toml:2:11: 'damping' = 1.5 is not accepted: --damping: Value 1.5 not in range"},
+           {"count = -3\n", "check.toml:2:9: 'count' must be >= 0, got -3"}}) {
+    CLI::App app;
+    OptionSet set(app, {"pagerank"});
+    std::string solver = "power";
+    double damping = 0.85;
+    std::uint64_t count = 0;
+    set.add("--solver", solver, "")->check(CLI::IsMember({"power", "cg"}));
+    set.add("--damping", damping, "")->check(CLI::Range(0.0, 1.0));
+    set.add("--count", count, "");
+    try {
+      parse(app, set, {"-c", write_config("check.toml", "[pagerank]\n" + text)});
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::usage);
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(solver, "power");  // nothing of a refused file is kept
+  }
+  CLI::App app;  // the same flag on the command line: the same refusal from CLI11
+  OptionSet set(app, {"pagerank"});
+  std::uint64_t count = 0;
+  set.add("--count", count, "");
+  EXPECT_THROW(parse(app, set, {"--count", "-1"}), CLI::ValidationError);
+}
+
+// A required option may come from the file; missing everywhere, it is a usage error naming
+// both places.
+TEST(Options, RequiredOptionsMayComeFromTheFile) {
+  {
+    CLI::App app;
+    OptionSet set(app, {"convert"});
+    std::string output;
+    set.add_required("-o,--output", output, "file to write");
+    parse(app, set, {"-c", write_config("req.toml", "[convert]\noutput = \"x.h5\"\n")});
+    EXPECT_EQ(output, "x.h5");
+    EXPECT_TRUE(set.given("output"));
+  }
+  CLI::App app;
+  OptionSet set(app, {"convert"});
+  std::string output;
+  set.add_required("-o,--output", output, "file to write");
+  try {
+    parse(app, set, {});
+    ADD_FAILURE() << "a missing required option was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--output is required: give it on the command line, or as 'output = ...' in the [convert] table"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace perron::test

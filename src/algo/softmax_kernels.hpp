@@ -77,7 +77,9 @@ struct Visibility {
 // double: degree 13, relative error < 1e-16 (a few ulp after the rounding of r), below −708 → 0.
 // −∞ gives 0; small positive inputs (rounding above a known maximum) are still exact.
 inline float exp_nonpositive(float x) {
-  const float clamped = std::max(x, -87.0f);
+  // NaN (a score that overflowed: ∞ − ∞) maps to −87 here, so that the conversion to an integer
+  // below stays defined, and comes out as NaN: the caller sees the damage, nothing is undefined.
+  const float clamped = x >= -87.0f ? std::min(x, 88.0f) : -87.0f;
   constexpr float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to nearest
   const float n = (clamped * 1.44269504088896341f + kRound) - kRound;
   const float r = clamped - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
@@ -91,11 +93,11 @@ inline float exp_nonpositive(float x) {
   const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return x < -87.0f ? 0.0f : p * scale;
+  return x >= -87.0f ? p * scale : x < -87.0f ? 0.0f : x;
 }
 
 inline double exp_nonpositive(double x) {
-  const double clamped = std::max(x, -708.0);
+  const double clamped = x >= -708.0 ? std::min(x, 709.0) : -708.0;  // NaN: as in the float version
   constexpr double kRound = 6755399441055744.0;  // 1.5·2^52
   const double n = (clamped * 1.4426950408889634074 + kRound) - kRound;
   const double r = clamped - n * 6.93147180369123816490e-01 - n * 1.90821492927058770002e-10;
@@ -108,7 +110,7 @@ inline double exp_nonpositive(double x) {
   const std::int64_t bits = (static_cast<std::int64_t>(n) + 1023) << 52;
   double scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return x < -708.0 ? 0.0 : p * scale;
+  return x >= -708.0 ? p * scale : x < -708.0 ? 0.0 : x;
 }
 
 // S = scale·A Bᵀ for row-major A [rows][d], B [cols][d] (the score tile): one SGEMM or DGEMM.

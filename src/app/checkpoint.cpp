@@ -1,8 +1,6 @@
 #include "checkpoint.hpp"
 
-#include <atomic>
 #include <bit>
-#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -20,11 +18,6 @@
 namespace perron {
 namespace {
 
-// The one piece of process-wide state: what a signal handler may touch.
-std::atomic<int> g_stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free, "a signal handler needs a lock-free flag");
-
-extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal, std::memory_order_relaxed); }
 
 // Σ over this rank's vertices of mix(id, value bits): order-independent, so rank-count
 // invariant once summed over ranks. A uniform vector has no values: 0 here, flagged apart.
@@ -161,27 +154,6 @@ std::string default_checkpoint_path(const std::string& output) {
   if (output.size() > suffix.size() && output.compare(output.size() - suffix.size(), suffix.size(), suffix) == 0)
     return output.substr(0, output.size() - suffix.size()) + ".ckpt.h5";
   return output + ".ckpt.h5";
-}
-
-void install_stop_signal_handlers() {
-  std::signal(SIGTERM, on_stop_signal);
-  std::signal(SIGINT, on_stop_signal);
-}
-
-int stop_signal() { return g_stop_signal.load(std::memory_order_relaxed); }
-
-int stop_signal_any(const Comm& comm) { return comm.allreduce(stop_signal(), ReduceOp::max); }
-
-Error stopped_error(int signal, const std::string& what) {
-  Error e(signal == SIGINT ? ErrorKind::interrupted_sigint : ErrorKind::interrupted,
-          std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") + " " + what);
-  e.mark_collective();  // every rank saw the same agreed signal
-  return e;
-}
-
-void stop_if_signalled(const Comm& comm, const std::string& phase) {
-  if (const int signal = stop_signal_any(comm); signal != 0)
-    throw stopped_error(signal, "during " + phase + ": stopped before the first iteration; nothing was written");
 }
 
 }  // namespace perron

@@ -34,17 +34,4 @@ PageRankState read_checkpoint(const std::string& path, const DistGraph& graph, c
 // The default checkpoint path of an output: out.h5 → out.ckpt.h5.
 std::string default_checkpoint_path(const std::string& output);
 
-// SIGTERM and SIGINT set a flag instead of killing the process, so that a run can save a
-// checkpoint and stop cleanly (Slurm sends SIGTERM before the time limit).
-void install_stop_signal_handlers();
-// The signal received since installation (0 if none).
-int stop_signal();
-// Collective: the signal any rank received (the highest number if several), 0 if none.
-int stop_signal_any(const Comm& comm);
-// The error a run stopped by `signal` ends with: exit code 143 for SIGTERM, 130 for SIGINT.
-Error stopped_error(int signal, const std::string& what);
-// Collective: throws stopped_error on every rank if any rank received a stop signal. Called at
-// phase boundaries (after the load, after the graph build), where a run has nothing to save.
-void stop_if_signalled(const Comm& comm, const std::string& phase);
-
 }  // namespace perron

@@ -9,6 +9,7 @@
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "report.hpp"
+#include "signals.hpp"
 #include "output.hpp"
 #include "perron/algo/pagerank.hpp"
 #include "perron/algo/top_k.hpp"

@@ -241,6 +241,16 @@ class TokenRankCommand final : public Command {
     p.damping = damping_, p.tolerance = tolerance_, p.max_iterations = max_iterations_;
     p.solver = solver_ == "power" ? TokenRankSolver::power : solver_ == "triangular" ? TokenRankSolver::triangular : TokenRankSolver::automatic;
     const TokenRankResult res = tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
+    // Finite inputs can still overflow: q·k beyond float32's range gives ∞ − ∞ in the softmax.
+    const bool finite = std::all_of(res.score.begin(), res.score.end(), [](double v) { return std::isfinite(v); }) &&
+                        std::all_of(res.mean_score.begin(), res.mean_score.end(), [](double v) { return std::isfinite(v); });
+    comm.agree([&] {
+      if (!finite)
+        throw_input(c_.s.input + ": the attention scores overflow (q and k so large that q·k exceeds the range of " +
+                    std::string(p.precision == Precision::double_precision ? "float64" : "float32") +
+                    "), so TokenRank is undefined; scale the inputs down" +
+                    (p.precision == Precision::double_precision ? std::string() : std::string(" or use --precision double")));
+    });
     report.phase("lse", res.lse_seconds);
     report.phase("solve", res.solve_seconds, fmt::format("{{\"solver\": \"{}\", \"iterations\": {}}}", solver_name(res.solver), res.iterations));
 

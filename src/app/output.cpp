@@ -12,6 +12,7 @@
 #include "perron/core/files.hpp"
 #include "perron/core/memory.hpp"
 #include "perron/core/version.hpp"
+#include "signals.hpp"
 
 namespace perron {
 namespace {
@@ -50,10 +51,13 @@ TempFile::TempFile(const std::string& target, const Comm& comm) : comm_(comm) {
     if (comm_.is_root()) name = create_unique_temp(target);
   });
   path_ = comm_.bcast_string(name, 0);
+  if (comm_.is_root()) remove_on_signal(path_);
 }
 
 TempFile::~TempFile() {
-  if (!keep_ && comm_.is_root()) std::remove(path_.c_str());
+  if (!comm_.is_root()) return;
+  remove_on_signal("");
+  if (!keep_) std::remove(path_.c_str());
 }
 
 void TempFile::publish(const std::string& target, bool overwrite) {
@@ -62,6 +66,7 @@ void TempFile::publish(const std::string& target, bool overwrite) {
     if (!comm_.is_root()) return;
     release_unused_reservation(path_);
     if (publish_file(path_, target, overwrite)) return;
+    keep_ = true;  // the message names it: it must outlive this object
     throw_output(target + " was created by another job while this one ran; this run's result is kept as " + path_ +
                  " (pass --overwrite to replace an existing file)");
   });
@@ -90,7 +95,9 @@ void check_output_path(const std::string& what, const std::string& path, bool ov
     for (const std::string& other : others)
       if (!other.empty() && same_file(target, inspect_path(other)))
         throw_output(what + " " + path + " is also another output of this run (" + other + "); choose another path");
-    if (target.exists && !overwrite) throw_output(path + " already exists; pass --overwrite to replace it");
+    if (target.exists && !overwrite)
+      throw_output(path + " already exists; pass --overwrite to replace it" +
+                   (what == "--checkpoint" ? ", or --restart " + path + " to resume from it" : std::string()));
   });
 }
 

@@ -46,7 +46,9 @@ std::vector<float> mask_block(const H5Reader& f, const std::string& path, const 
                          : f.read_float_block(m.name, {m.dims[0] == 1 ? 0 : b, m.dims[1] == 1 ? 0 : h, q0, k0}, {1, 1, rows, cols});
   for (float& x : part) {
     if (m.boolean) x = x != 0 ? 0.0f : -std::numeric_limits<float>::infinity();
-    else if (std::isnan(x)) throw_input(path + ": mask '" + m.name + "' holds NaN");
+    else if (std::isnan(x) || x == std::numeric_limits<float>::infinity())
+      throw_input(path + ": mask '" + m.name + "' holds " + (std::isnan(x) ? "NaN" : "+inf") +
+                  " (a float mask adds to the scores: -inf hides a key, finite values shift it)");
   }
   return part;
 }

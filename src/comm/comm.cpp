@@ -230,13 +230,13 @@ void Comm::write_file_at_all(const std::string& path, std::uint64_t offset,
   pieces = allreduce<std::uint64_t>(pieces, ReduceOp::max);
   for (std::uint64_t p = 0; ok && p < pieces; ++p) {
     const std::uint64_t begin = std::min<std::uint64_t>(p * kPiece, bytes.size());
-    const std::uint64_t end = std::min<std::uint64_t>(begin + kPiece, bytes.size());
+    const std::uint64_t piece_end = std::min<std::uint64_t>(begin + kPiece, bytes.size());
     MPI_Status status;
     int written = 0;
     const bool piece_ok = MPI_File_write_at_all(file, static_cast<MPI_Offset>(offset + begin), bytes.data() + begin,
-                                                static_cast<int>(end - begin), MPI_BYTE, &status) == MPI_SUCCESS &&
+                                                static_cast<int>(piece_end - begin), MPI_BYTE, &status) == MPI_SUCCESS &&
                           MPI_Get_count(&status, MPI_BYTE, &written) == MPI_SUCCESS &&
-                          static_cast<std::uint64_t>(written) == end - begin;
+                          static_cast<std::uint64_t>(written) == piece_end - begin;
     ok = all(piece_ok);
   }
   MPI_Offset size = 0;
@@ -260,7 +260,13 @@ Comm::RingShift::RingShift(const Comm& comm, const void* send, void* recv, std::
   const int prev = (comm.rank() + comm.size() - 1) % comm.size();
   const int count = to_int(static_cast<std::int64_t>(bytes), "ring shift");
   check(MPI_Irecv(recv, count, MPI_BYTE, prev, 7, comm.handle().comm, &requests_->r[0]), "MPI_Irecv");
-  check(MPI_Isend(send, count, MPI_BYTE, next, 7, comm.handle().comm, &requests_->r[1]), "MPI_Isend");
+  const int rc = MPI_Isend(send, count, MPI_BYTE, next, 7, comm.handle().comm, &requests_->r[1]);
+  if (rc != MPI_SUCCESS) {  // no receive may stay posted into a buffer the caller is about to free
+    MPI_Cancel(&requests_->r[0]);
+    MPI_Request_free(&requests_->r[0]);
+    requests_->r[1] = MPI_REQUEST_NULL;
+    check(rc, "MPI_Isend");
+  }
 }
 
 Comm::RingShift::~RingShift() {
@@ -272,6 +278,12 @@ void Comm::RingShift::wait() { check(MPI_Waitall(2, requests_->r, MPI_STATUSES_I
 Environment::Environment(int& argc, char**& argv) {
   int provided = 0;
   check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  // OpenMP threads compute while only the main thread calls MPI: FUNNELED is the level needed.
+  if (provided < MPI_THREAD_FUNNELED) {
+    MPI_Finalize();
+    throw Error(ErrorKind::internal, "this MPI library provides thread level " + std::to_string(provided) +
+                                         ", below MPI_THREAD_FUNNELED, which perron's OpenMP threads need");
+  }
   // Errors come back as codes that `check` turns into exceptions, instead of aborting.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 }

@@ -106,10 +106,12 @@ void release_unused_reservation(const std::string& path) {
   Fd file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   struct stat st {};
   if (file.fd < 0 || ::fstat(file.fd, &st) != 0) return;
-  // Blocks past the end of the file that FALLOC_FL_KEEP_SIZE allocated: punch them out.
+  // Blocks past the end of the file that FALLOC_FL_KEEP_SIZE allocated: a truncation to the
+  // same size drops them on ext4 and XFS; tmpfs ignores it, and takes a punched hole instead.
   const off_t allocated = static_cast<off_t>(st.st_blocks) * 512;
-  if (allocated > st.st_size)
-    (void)::fallocate(file.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, allocated);
+  if (allocated <= st.st_size) return;
+  (void)::ftruncate(file.fd, st.st_size);
+  (void)::fallocate(file.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, allocated);
 }
 
 bool publish_file(const std::string& temp, const std::string& target, bool overwrite) {

@@ -414,7 +414,7 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
   attribute_raw(object, name, &value, elem_type<std::uint64_t>());
 }
 void H5Writer::set_attribute(const std::string& object, const std::string& name, bool value) {
-  // HDF5 has no boolean; numpy/h5py users read an int8 0/1 as a number that tests truthily.
+  // HDF5 has no boolean; numpy/h5py users read an int64 0/1 as a number that tests truthily.
   const std::int64_t v = value ? 1 : 0;
   attribute_raw(object, name, &v, elem_type<std::int64_t>());
 }

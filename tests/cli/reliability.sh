@@ -126,6 +126,11 @@ else
   fail "two jobs, one new path: exits $r1 and $r2 (expected one 0 and one 4)"
 fi
 "$PYTHON" -c "import h5py; assert h5py.File('$WORK/race.h5')['pagerank/score'].shape[0] > 0" || fail "the race left no valid result"
+kept=$(grep -ho "result is kept as [^ ]*" "$WORK"/race?.log | sed 's/result is kept as //')
+if [ -n "$kept" ]; then
+  "$PYTHON" -c "import h5py; assert h5py.File('$kept')['pagerank/score'].shape[0] > 0" && echo "ok   the losing job's result is kept whole as $(basename "$kept")" ||
+    fail "the losing job's result is not where its message says ($kept)"
+fi
 
 # ---- configs validated like flags ---------------------------------------------------------------
 printf '[pagerank]\nsolver = "gmres"\n' >"$WORK/c1.toml"

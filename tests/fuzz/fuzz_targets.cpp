@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <omp.h>
 
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -351,7 +352,15 @@ int run_one(const Target& target, std::span<const std::uint8_t> data, const std:
   for (std::string& a : argv_store) argv.push_back(a.data());
   argv.push_back(nullptr);
   omp_set_num_threads(1);
-  return run_cli(static_cast<int>(argv_store.size()), argv.data(), comm);
+  // A command installs signal handlers for its run (pagerank's cooperative stop); the fuzzer's
+  // own (libFuzzer's SIGINT and timeouts) must survive it, and no run may see another's state.
+  struct sigaction term {}, interrupt {};
+  sigaction(SIGTERM, nullptr, &term);
+  sigaction(SIGINT, nullptr, &interrupt);
+  const int code = run_cli(static_cast<int>(argv_store.size()), argv.data(), comm);
+  sigaction(SIGTERM, &term, nullptr);
+  sigaction(SIGINT, &interrupt, nullptr);
+  return code;
 }
 
 }  // namespace perron::fuzz
