@@ -20,7 +20,7 @@ perron_install
 perron_mpi_env
 out=$PERRON_ROOT/build-fuzz
 CC=clang CXX=clang++ PERRON_BUILD_DIR=$out PERRON_BUILD_TYPE=RelWithDebInfo PERRON_BUILD_TARGETS="${targets[*]/#/perron_fuzz_}" \
-  perron_build -DPERRON_FUZZ=ON -DPERRON_BUILD_TESTS=OFF >/dev/null
+  perron_build -DPERRON_FUZZ=ON -DPERRON_BUILD_TESTS=OFF >"$out-build.log" 2>&1 || { tail -40 "$out-build.log"; exit 1; }
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export OMP_NUM_THREADS=1
 parallel=${PARALLEL:-$(nproc)}
