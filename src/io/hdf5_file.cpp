@@ -68,6 +68,16 @@ std::string error_stack() {
 // HDF5 prints its own error stack by default; perron reports errors itself.
 void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+// For a scope whose HDF5 calls may fail by design (a probe: does this link exist, can this
+// chunk be decoded here?): what they push on HDF5's error stack is cleared on leaving, so a
+// later error's message does not carry their stale account.
+struct ToleratedErrors {
+  ToleratedErrors() = default;
+  ToleratedErrors(const ToleratedErrors&) = delete;
+  ToleratedErrors& operator=(const ToleratedErrors&) = delete;
+  ~ToleratedErrors() { H5Eclear2(H5E_DEFAULT); }
+};
+
 // Bytes reserved for metadata when a file is created: object headers, attributes (the
 // provenance config among them), chunk indices. Generous: unused reservation is given back.
 constexpr std::uint64_t kMetadataReserve = std::uint64_t{512} << 10;
@@ -133,6 +143,7 @@ bool converts_simply(H5T_class_t cls, std::size_t size, bool is_signed, ElemType
 
 std::optional<ChunkedSlice> plan_chunked_slice(hid_t file, hid_t dset, std::uint64_t offset, std::uint64_t count,
                                                ElemType want) {
+  const ToleratedErrors probe;  // a failure here means "let H5Dread do it"
   ChunkedSlice plan;
   Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
   if (!dcpl.ok() || H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_chunk(dcpl.get(), 0, nullptr) != 1) return std::nullopt;
@@ -281,7 +292,13 @@ H5Writer::H5Writer(const std::string& path, const Comm& comm) : path_(path), com
                 "cannot create HDF5 file " + path + " (missing directory, no permission, or file locked?)");
   }
   file_ = file;
-  reserve(kMetadataReserve);
+  try {
+    reserve(kMetadataReserve);
+  } catch (const Error&) {  // the constructor throws: no destructor will close the file
+    H5Fclose(file_);
+    file_ = -1;
+    throw;
+  }
 }
 
 // Disk space for what the file will hold, reserved before HDF5 writes it. A parallel HDF5
@@ -305,7 +322,7 @@ void H5Writer::close() {
   if (file_ < 0) return;
   const herr_t rc = H5Fclose(file_);
   file_ = -1;
-  require_all(comm_, rc >= 0, ErrorKind::output, "HDF5 failed to close " + path_ + error_stack());
+  require_all(comm_, rc >= 0, ErrorKind::output, "HDF5 failed to close " + path_);
 }
 
 void H5Writer::create_group(const std::string& path) {
@@ -491,6 +508,7 @@ H5Reader::~H5Reader() {
 }
 
 bool H5Reader::exists(const std::string& object) const {
+  const ToleratedErrors probe;
   // Check each path component: H5Lexists fails on a missing intermediate group.
   std::size_t pos = 0;
   while ((pos = object.find('/', pos + 1)) != std::string::npos)
@@ -499,6 +517,7 @@ bool H5Reader::exists(const std::string& object) const {
 }
 
 bool H5Reader::has_attribute(const std::string& object, const std::string& name) const {
+  const ToleratedErrors probe;
   return exists(object) && H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
