@@ -18,7 +18,7 @@ namespace perron::pagerank_detail {
 // minima (Luby 1986, with fixed priorities): a candidate joins when its key, (degree, hash of
 // its global id), is below every candidate neighbour's; then its neighbours drop out; `rounds`
 // times. Keys depend only on the graph, so C is the same for every rank count.
-// Measured on Kronecker scale 20: 70% of the vertices, with 7% of the directed edges into them.
+// On power-law graphs this is most of the vertices and few of the edges (docs/benchmarks.md).
 struct Elimination {
   std::vector<std::uint8_t> owned;  // 1 for an eliminated owned vertex (dense local id)
   std::vector<std::uint8_t> ghost;  // 1 for an eliminated ghost
@@ -51,8 +51,8 @@ LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, L
 
 // Degree-sorted, cache-blocked pull (Zhang, Kiriansky, Mendis, Zaharia, Amarasinghe & Shun,
 // "Making caches work for graph analytics" (Cagra), 2017), over the kept rows of a work order
-// sorted by reads (on one rank of Kronecker scale 22 the first 64 Ki columns then serve 62% of
-// the edges). The columns are cut into segments of 2^shift (64 Ki: 512 KiB of contributions,
+// sorted by reads (on a power-law graph the first segment then serves most of the edges). The
+// columns are cut into segments of 2^shift (64 Ki: 512 KiB of contributions,
 // half of a core's L2) and the rows into tiles (16 Ki: 128 KiB of y). The edges are stored
 // segment by segment and, inside a segment, tile by tile as runs (row, count) of one row's
 // edges, each edge a 16-bit offset into its segment. A step walks the segments in order; the
@@ -60,13 +60,12 @@ LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, L
 // segment hits the same 512 KiB and every y update stays in a tile that fits L2.
 // A row's sum is then added segment by segment, in the same order for any thread count (tiles
 // are fixed by rows, not threads): bit-identical across threads and runs.
-// Measured on Kronecker scale 22 with 2 threads, time against the textbook pull: the plain pull
-// over the degree-sorted graph 0.57, blocking without sorting 0.64-0.8, both 0.43-0.53 (README).
+// Sorting and blocking each pay on their own and more together (docs/benchmarks.md).
 // Costs 2 bytes per edge plus 6 per run (row, count) beside the CSR.
 class BlockedCsr {
  public:
   // Used when the contributions outgrow half of the L3 share of this rank: below that the
-  // plain gather hits L3 anyway (measured slower at 1.2 M columns).
+  // plain gather hits L3 anyway, and blocking only adds work.
   static bool worthwhile(const LocalCsr& csr, int ranks_on_node);
 
   BlockedCsr(const LocalCsr& csr, const WorkOrder& order, bool weighted, LocalId segment_shift, LocalId tile_rows);

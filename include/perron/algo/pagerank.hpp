@@ -121,7 +121,9 @@ struct PageRankResult {
 // Throws a usage error naming the first parameter out of range.
 void check_pagerank_params(const PageRankParams& params);
 
+namespace pagerank_detail {
 class StepOperator;
+}
 
 // The operator of a solve, built once from the graph (collective): the kernel chosen by
 // params.kernel with its layout of the in-edges, the halo plan in that kernel's vertex order,
@@ -140,10 +142,10 @@ class PageRankPlan {
   PageRankKernel kernel() const;               // csr or blocked, as chosen
   bool reads_csr() const;                      // whether a solve reads the graph's CSR
   std::uint64_t eliminated() const;            // cg: vertices eliminated (every rank)
-  const StepOperator& step() const { return *step_; }
+  const pagerank_detail::StepOperator& step() const { return *step_; }
 
  private:
-  std::unique_ptr<StepOperator> step_;
+  std::unique_ptr<pagerank_detail::StepOperator> step_;
 };
 
 // Collective. The parameters must pass check_pagerank_params (checked again here). The first

@@ -1,0 +1,117 @@
+#include "pagerank_step.hpp"
+
+#include <cmath>
+
+#include "perron/core/error.hpp"
+
+namespace perron::pagerank_detail {
+
+double dangling_mass(std::span<const double> x, std::span<const double> inv_out, std::vector<double>& block_sum) {
+  const auto rows = static_cast<LocalId>(x.size());
+  const LocalId blocks = block_count(rows);
+  block_sum.assign(blocks, 0.0);
+#pragma omp parallel for schedule(static)
+  for (LocalId b = 0; b < blocks; ++b) {
+    double s = 0.0;
+    for (LocalId u = b * kBlock; u < std::min(rows, (b + 1) * kBlock); ++u)
+      if (inv_out[u] == 0.0) s += x[u];
+    block_sum[b] = s;
+  }
+  double total = 0.0;
+  for (double s : block_sum) total += s;
+  return total;
+}
+
+std::vector<double> permuted(std::span<const double> values, std::span<const LocalId> to) {
+  std::vector<double> out(values.size());
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < values.size(); ++i) out[to[i]] = values[i];
+  return out;
+}
+
+// The layout a solve runs on: the kernel (blocked when asked, or, for auto, when any rank's
+// vector outgrows its share of the cache; the choice is collective, as the plan's relabeling
+// is), the work order, the halo plans in that order, and for cg the eliminated set with the
+// terms its Schur complement needs.
+StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params, const Comm& comm)
+    : rows_(graph.rows()), columns_(graph.in.columns), weighted_(graph.weighted) {
+  check_pagerank_params(params);
+  comm.agree([&] {
+    if (params.solver == PageRankSolver::cg && !is_symmetric(graph, comm))
+      throw_usage("solver cg needs a symmetric graph (every edge u->v matched by v->u of the same weight: "
+                  "--undirected, or a symmetric input); use --solver anderson or power for a directed graph");
+  });
+  const int ranks_here = params.kernel == PageRankKernel::automatic ? comm.ranks_on_node() : 1;
+  const bool want_blocked = params.kernel == PageRankKernel::automatic
+                                ? comm.allreduce(BlockedCsr::worthwhile(graph.in, ranks_here) ? 1 : 0, ReduceOp::max) == 1
+                                : params.kernel == PageRankKernel::blocked;
+  std::optional<Elimination> eliminated;
+  if (params.solver == PageRankSolver::cg && params.cg_eliminate) {
+    eliminated.emplace(pagerank_detail::independent_low_degree_set(graph, comm, kEliminationRounds));
+    if (eliminated->count == 0) eliminated.reset();
+  }
+  kept_rows_ = rows_;
+  kept_ghosts_ = columns_ - rows_;
+  if (want_blocked || eliminated) {
+    order_.emplace(pagerank_detail::make_work_order(graph, eliminated ? &*eliminated : nullptr, want_blocked));
+    kept_rows_ = order_->kept_rows;
+    kept_ghosts_ = order_->kept_ghosts;
+  }
+  if (eliminated) {
+    split_by_elimination(graph, *eliminated, comm);
+    eliminated_terms(graph, *eliminated, params.damping, comm);
+  } else if (order_) {
+    kept_halo_ = graph.halo.relabeled(order_->position, order_->ghost_column, comm);
+  }
+  if (want_blocked) blocked_.emplace(graph.in, *order_, weighted_, params.blocked_layout.segment_shift, params.blocked_layout.tile_rows);
+  else if (order_) kept_csr_ = pagerank_detail::work_rows(graph.in, *order_, 0, kept_rows_);
+  std::vector<double> inv(rows_);
+  for (LocalId u = 0; u < rows_; ++u) inv[u] = graph.out_weight[u] > 0.0 ? 1.0 / graph.out_weight[u] : 0.0;
+  inv_out_ = to_work(inv);
+  if (!order_) {
+    graph_csr_ = &graph.in;
+    dense_halo_ = &graph.halo;
+  }
+}
+
+void StepOperator::split_by_elimination(const DistGraph& graph, const Elimination& eliminated, const Comm& comm) {
+  eliminated_count_ = eliminated.count;
+  eliminated_csr_ = pagerank_detail::work_rows(graph.in, *order_, kept_rows_, rows_);
+  std::vector<std::uint8_t> keep_owned(rows_), keep_ghost(eliminated.ghost.size());
+  std::vector<LocalId> kept_ghost_column, eliminated_ghost_column;
+  for (LocalId v = 0; v < rows_; ++v) keep_owned[v] = eliminated.owned[v] == 0 ? 1 : 0;
+  for (std::size_t g = 0; g < keep_ghost.size(); ++g) {
+    keep_ghost[g] = eliminated.ghost[g] == 0 ? 1 : 0;
+    if (keep_ghost[g] != 0) kept_ghost_column.push_back(order_->ghost_column[g]);
+    else eliminated_ghost_column.push_back(order_->ghost_column[g] - kept_ghosts_);
+  }
+  kept_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, kept_ghost_column, comm);
+  eliminated_halo_ = graph.halo.subset(eliminated.owned, eliminated.ghost).relabeled(order_->position, eliminated_ghost_column, comm);
+}
+
+  void StepOperator::eliminated_terms(const DistGraph& graph, const Elimination& eliminated, double alpha, const Comm& comm) {
+    const LocalCsr& csr = graph.in;
+    std::vector<double> ghost_out(csr.columns - rows_);  // o(c) of the ghosts
+    graph.halo.gather<double>(graph.out_weight, ghost_out, comm);
+    eliminated_share_.assign(kept_rows_, 0.0);
+    schur_diagonal_.assign(kept_rows_, 1.0);
+#pragma omp parallel for schedule(dynamic, 1024)
+    for (LocalId w = 0; w < kept_rows_; ++w) {
+      const LocalId v = order_->vertex[w];
+      double to_eliminated = 0.0, self = 0.0, two_steps = 0.0;
+      for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
+        const LocalId c = csr.column[e];
+        const double weight = csr.weight.empty() ? 1.0 : csr.weight[e];
+        if (c == v) self += weight;
+        if (!eliminated.column(c, rows_)) continue;
+        to_eliminated += weight;
+        two_steps += weight * weight / (c < rows_ ? graph.out_weight[c] : ghost_out[c - rows_]);
+      }
+      const double o = graph.out_weight[v];
+      if (!(o > 0.0)) continue;  // not in practice: an isolated vertex is always eliminated
+      eliminated_share_[w] = to_eliminated / o;
+      schur_diagonal_[w] = 1.0 - alpha * self / o - alpha * alpha * two_steps / o;
+    }
+  }
+
+}  // namespace perron::pagerank_detail

@@ -1,0 +1,353 @@
+#pragma once
+// The PageRank step (private to algo/pagerank*.cpp): the pull kernels fused with the step's
+// reductions, the ordered sums that make every global sum deterministic, and StepOperator,
+// which runs one step of a solve over the layout it chose (plain or blocked CSR, with or
+// without cg's eliminated set). The solvers (pagerank.cpp, pagerank_cg.cpp) and Anderson's
+// mixing (pagerank_anderson.cpp) are written against it.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "pagerank_layout.hpp"
+#include "perron/algo/pagerank.hpp"
+#include "perron/comm/comm.hpp"
+#include "perron/graph/dist_graph.hpp"
+
+namespace perron {
+namespace pagerank_detail {
+
+// Fixed-size blocks for reductions: partial sums per block, added in block order, make every
+// global sum independent of the thread count and of OpenMP's scheduling.
+constexpr LocalId kBlock = 2048;
+
+constexpr LocalId block_count(LocalId rows) { return (rows + kBlock - 1) / kBlock; }
+
+// contrib(u) = x(u)/o(u): what u sends along each unit of out-weight (0 for dangling u), with
+// x(u) = value(u): a vector's entry, or a value computed on the way (CG's new direction).
+template <class Value>
+void scale_by_out_weight(Value value, std::span<const double> inv_out, std::span<double> contrib) {
+  const std::size_t rows = contrib.size();
+#pragma omp parallel for schedule(static)
+  for (std::size_t u = 0; u < rows; ++u) contrib[u] = value(u) * inv_out[u];
+}
+
+// Σ over dangling u of x(u), deterministic.
+double dangling_mass(std::span<const double> x, std::span<const double> inv_out, std::vector<double>& block_sum);
+
+// What every row gets besides its in-edges, y(v) = α·sum + α·D·δ(v) + (1−α)·t(v), and this
+// step's reductions over one block of rows: L1 change, dangling mass of y, Σy.
+struct RowFinish {
+  double alpha, dangling_sum, base_uniform, dangling_uniform;
+  const VertexDistribution& teleport;
+  const VertexDistribution& dangling;
+  std::span<const double> x, inv_out;
+
+  RowFinish(double a, double d, double n_inv, const VertexDistribution& t, const VertexDistribution& dv,
+            std::span<const double> x_, std::span<const double> inv)
+      : alpha(a), dangling_sum(d), base_uniform((1.0 - a) * n_inv), dangling_uniform(a * d * n_inv), teleport(t), dangling(dv),
+        x(x_), inv_out(inv) {}
+
+  // y(v) from its in-edge sum, adding to the block's {residual, dangling mass, mass}.
+  double operator()(LocalId v, double sum, std::array<double, 3>& acc) const {
+    const double tele = teleport.uniform() ? base_uniform : (1.0 - alpha) * teleport.values[v];
+    const double dang = dangling.uniform() ? dangling_uniform : alpha * dangling_sum * dangling.values[v];
+    const double yv = alpha * sum + dang + tele;
+    acc[0] += std::abs(yv - x[v]);
+    if (inv_out[v] == 0.0) acc[1] += yv;
+    acc[2] += yv;
+    return yv;
+  }
+};
+
+// q(v) = p(v) − α·sum: the product q = (I − αP)p that conjugate gradients iterate with (no
+// teleport, no dangling term), adding ⟨p, q⟩ in the inner product weighted by 1/o to the block.
+struct ApplyShifted {
+  double alpha;
+  std::span<const double> p, weight;
+
+  double operator()(LocalId v, double sum, std::array<double, 3>& acc) const {
+    const double qv = p[v] - alpha * sum;
+    acc[0] += p[v] * weight[v] * qv;
+    return qv;
+  }
+};
+
+// The pull step for rows [0, rows), fused with the step's reductions per block (`finish` maps
+// a row's in-edge sum to its value and adds to the block's three sums: RowFinish, ApplyShifted).
+// Dynamic scheduling over blocks balances skewed in-degrees; results do not depend on it.
+template <bool kWeighted, class Finish>
+void pull_step(const LocalCsr& csr, std::span<const double> contrib, const Finish& finish, std::span<double> y,
+               std::vector<std::array<double, 3>>& block_sum) {
+  const LocalId rows = csr.rows;
+  const LocalId blocks = block_count(rows);
+  block_sum.assign(blocks, {0.0, 0.0, 0.0});
+  const EdgeIndex* start = csr.row_start.data();
+  const LocalId* col = csr.column.data();
+  const double* w = csr.weight.data();
+#pragma omp parallel for schedule(dynamic, 1)
+  for (LocalId b = 0; b < blocks; ++b) {
+    std::array<double, 3> acc{0.0, 0.0, 0.0};
+    for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) {
+      double sum = 0.0;
+      for (EdgeIndex e = start[v]; e < start[v + 1]; ++e) {
+        if constexpr (kWeighted) sum += w[e] * contrib[col[e]];
+        else sum += contrib[col[e]];
+      }
+      y[v] = finish(v, sum, acc);
+    }
+    block_sum[b] = acc;
+  }
+}
+
+// The step of pull_step over the blocked layout, in work order: gather every row, then finish
+// the rows block by block (the same fixed blocks as pull_step, so the same reductions).
+template <bool kWeighted, class Finish>
+void blocked_pull_step(const BlockedCsr& blocked, std::span<const double> contrib, const Finish& finish, std::span<double> y,
+                       std::vector<std::array<double, 3>>& block_sum, LocalId first_column = 0) {
+  const auto rows = static_cast<LocalId>(y.size());
+  const LocalId blocks = block_count(rows);
+  block_sum.assign(blocks, {0.0, 0.0, 0.0});
+#pragma omp parallel
+  {
+    blocked.gather<kWeighted>(contrib, y, first_column);
+#pragma omp for schedule(static)
+    for (LocalId b = 0; b < blocks; ++b) {
+      std::array<double, 3> acc{0.0, 0.0, 0.0};
+      for (LocalId w = b * kBlock; w < std::min(rows, (b + 1) * kBlock); ++w) y[w] = finish(w, y[w], acc);
+      block_sum[b] = acc;
+    }
+  }
+}
+
+// out[to[i]] = values[i]: into work order with to = position, back to dense with to = vertex.
+std::vector<double> permuted(std::span<const double> values, std::span<const LocalId> to);
+
+// Σ over rows [0, rows) of three quantities that body(v, acc) adds to acc: in fixed blocks,
+// then in block order, then in rank order, so deterministic for given ranks × threads.
+template <class Body>
+std::array<double, 3> ordered_sums(LocalId rows, std::vector<std::array<double, 3>>& block_sum, const Comm& comm, Body body) {
+  const LocalId blocks = block_count(rows);
+  block_sum.assign(blocks, {0.0, 0.0, 0.0});
+#pragma omp parallel for schedule(static)
+  for (LocalId b = 0; b < blocks; ++b) {
+    std::array<double, 3> acc{0.0, 0.0, 0.0};
+    for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) body(v, acc);
+    block_sum[b] = acc;
+  }
+  std::array<double, 3> sums{0.0, 0.0, 0.0};
+  for (const auto& b : block_sum)
+    for (std::size_t k = 0; k < 3; ++k) sums[k] += b[k];
+  comm.sum_ordered(sums);
+  return sums;
+}
+
+// What a solve needs besides its vectors: contributions (owned, then ghosts) and block sums.
+struct StepBuffers {
+  std::vector<double> contrib;
+  std::vector<std::array<double, 3>> block_sum, eliminated_sum;
+  std::vector<double> block_scalar;
+};
+
+// One solve's pull operator: the kernel (plain or blocked), the halo plans in the kernel's
+// vertex order, and 1/o per vertex in that order ("work order", WorkOrder: by reads for the
+// blocked kernel; the plain kernel over the whole graph reads the graph's own CSR in dense
+// order). The choice is collective (the plan's relabeling is): blocked when any rank's vector
+// outgrows its cache.
+// For cg it also splits the vertices into kept ones and an eliminated independent set
+// (independent_low_degree_set), stored last in work order with their own small CSR; a step
+// then runs in two phases: the eliminated rows pull from kept columns, then the kept rows pull
+// from everything. Each phase exchanges only its own ghosts, so a step still sends each ghost
+// value once.
+class StepOperator {
+ public:
+  StepOperator(const DistGraph& graph, const PageRankParams& params, const Comm& comm);
+
+  PageRankKernel kernel() const { return blocked_ ? PageRankKernel::blocked : PageRankKernel::csr; }
+  // Whether a step reads the graph's CSR (else the plan holds its own copy of the edges).
+  bool reads_graph_csr() const { return !order_; }
+  LocalId rows() const { return rows_; }
+  LocalId kept_rows() const { return kept_rows_; }
+  bool eliminates() const { return eliminated_count_ > 0; }
+  std::uint64_t eliminated_count() const { return eliminated_count_; }
+  // Per kept row: the share of its out-weight that goes to eliminated vertices, and the
+  // diagonal of the Schur complement S (empty without elimination).
+  std::span<const double> eliminated_share() const { return eliminated_share_; }
+  std::span<const double> schur_diagonal() const { return schur_diagonal_; }
+  std::uint64_t values_sent() const {
+    return (order_ ? kept_halo_.values_sent() : dense_halo_->values_sent()) + eliminated_halo_.values_sent();
+  }
+  std::span<const double> inv_out() const { return inv_out_; }
+  std::vector<double> to_work(std::span<const double> dense) const {
+    return order_ ? permuted(dense, order_->position) : std::vector<double>(dense.begin(), dense.end());
+  }
+  std::vector<double> to_dense(std::span<const double> work) const {
+    return order_ ? permuted(work, order_->vertex) : std::vector<double>(work.begin(), work.end());
+  }
+
+  // The full step: y(v) = finish(v, Σ_{u→v} w(u,v)·x(u)/o(u)) for every row (x, y in work
+  // order), and the three sums `finish` adds up, over every row of every rank (block, then
+  // rank order).
+  template <class Finish>
+  std::array<double, 3> apply(std::span<const double> x, const Finish& finish, std::span<double> y, StepBuffers& buffers,
+                              const Comm& comm) const {
+    const auto eliminated_row = [&](LocalId v, double sum, std::array<double, 3>& acc) {
+      y[v] = finish(v, sum, acc);
+      return x[v];
+    };
+    return apply_to([x](std::size_t u) { return x[u]; }, eliminated_row, finish, y, buffers, comm);
+  }
+
+  // The two phases of a step, for any values: kept u sends value(u)/o(u); eliminated row v,
+  // given the sum s over its in-edges, sends eliminated(v, s, acc)/o(v) (and may add to its
+  // block's sums); kept row v becomes finish(v, its in-edge sum, acc) in y[v].
+  template <class Value, class Eliminated, class Finish>
+  std::array<double, 3> apply_to(Value value, const Eliminated& eliminated, const Finish& finish, std::span<double> y,
+                                 StepBuffers& buffers, const Comm& comm) const {
+    pull_eliminated(value, eliminated, buffers, comm);
+    return pull_kept(finish, y, buffers, comm);
+  }
+
+  // Phase 1 alone: the kept contributions and their ghosts, then every eliminated row.
+  template <class Value, class Eliminated>
+  void pull_eliminated(Value value, const Eliminated& eliminated, StepBuffers& buffers, const Comm& comm) const {
+    buffers.contrib.resize(columns_);
+    const std::span<double> contrib(buffers.contrib);
+    scale_by_out_weight(value, std::span<const double>(inv_out_).first(kept_rows_), contrib.first(kept_rows_));
+    if (order_) kept_halo_.exchange(contrib.first(rows_), contrib.subspan(rows_, kept_ghosts_), comm);
+    else dense_halo_->exchange(contrib.first(rows_), contrib.subspan(rows_), comm);
+    buffers.eliminated_sum.clear();
+    if (!eliminates()) return;
+    const std::span<const double> inv_out(inv_out_);
+    const auto send = [&](LocalId i, double sum, std::array<double, 3>& acc) {
+      const LocalId v = kept_rows_ + i;
+      return eliminated(v, sum, acc) * inv_out[v];
+    };
+    const std::span<double> eliminated_contrib = contrib.subspan(kept_rows_, rows_ - kept_rows_);
+    if (weighted_) pull_step<true>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
+    else pull_step<false>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
+  }
+
+  // Phase 2: the eliminated rows' ghosts, then every kept row; the sums of both phases.
+  template <class Finish>
+  std::array<double, 3> pull_kept(const Finish& finish, std::span<double> y, StepBuffers& buffers, const Comm& comm) const {
+    if (eliminates()) exchange_eliminated(buffers, comm);
+    pull_kept_rows(finish, y, buffers, 0);
+    return sums_of_both_phases(buffers, comm);
+  }
+
+  // y(v) = finish(v, Σ over v's in-edges from eliminated u of w(u,v)·value(u)/o(u)) for the
+  // kept rows (cg's right-hand side): the kept columns send 0, so the blocked kernel starts at
+  // the segment of the first eliminated column (a small share of the edges remains).
+  template <class Value, class Finish>
+  void pull_from_eliminated(Value value, const Finish& finish, std::span<double> y, StepBuffers& buffers,
+                            const Comm& comm) const {
+    buffers.contrib.resize(columns_);
+    double* contrib = buffers.contrib.data();
+    const LocalId kept_end = rows_ + kept_ghosts_;
+#pragma omp parallel for schedule(static)
+    for (LocalId c = 0; c < kept_end; ++c) contrib[c] = c < kept_rows_ ? 0.0 : c < rows_ ? value(c) * inv_out_[c] : 0.0;
+    exchange_eliminated(buffers, comm);
+    pull_kept_rows(finish, y, buffers, kept_rows_);
+  }
+
+ private:
+  void exchange_eliminated(StepBuffers& buffers, const Comm& comm) const {
+    const std::span<double> contrib(buffers.contrib);
+    eliminated_halo_.exchange(contrib.first(rows_), contrib.subspan(rows_ + kept_ghosts_), comm);
+  }
+
+  // Every kept row's in-edge sum, from the segment of `first_column` on (blocked kernel).
+  template <class Finish>
+  void pull_kept_rows(const Finish& finish, std::span<double> y, StepBuffers& buffers, LocalId first_column) const {
+    const std::span<const double> contrib(buffers.contrib);
+    const std::span<double> kept = y.first(kept_rows_);
+    const LocalCsr& csr = order_ ? kept_csr_ : *graph_csr_;
+    if (blocked_ && weighted_) blocked_pull_step<true>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
+    else if (blocked_) blocked_pull_step<false>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
+    else if (weighted_) pull_step<true>(csr, contrib, finish, kept, buffers.block_sum);
+    else pull_step<false>(csr, contrib, finish, kept, buffers.block_sum);
+  }
+
+  std::array<double, 3> sums_of_both_phases(const StepBuffers& buffers, const Comm& comm) const {
+    std::array<double, 3> sums{0.0, 0.0, 0.0};
+    for (const auto* part : {&buffers.block_sum, &buffers.eliminated_sum})
+      for (const auto& b : *part)
+        for (std::size_t k = 0; k < 3; ++k) sums[k] += b[k];
+    comm.sum_ordered(sums);
+    return sums;
+  }
+
+  // Rounds of the independent-set choice: a second round adds a few vertices and saves a few
+  // products, a third nothing (docs/benchmarks.md).
+  static constexpr int kEliminationRounds = 2;
+
+  // The eliminated rows' own CSR, and one halo plan for the kept values and one for the
+  // eliminated ones, each landing its ghosts in its region of the work columns.
+  void split_by_elimination(const DistGraph& graph, const Elimination& eliminated, const Comm& comm);
+
+  // Per kept row v (work order), from its in-edges (the graph is symmetric, so they are also
+  // its out-edges): the share of its out-weight that goes to eliminated vertices,
+  // Σ_c w(c,v)/o(v), and the diagonal of S = I − αP_FF − α²P_FC P_CF,
+  // S(v,v) = 1 − α·w(v,v)/o(v) − α²·Σ_c w(c,v)²/(o(c)·o(v)), over eliminated c.
+  void eliminated_terms(const DistGraph& graph, const Elimination& eliminated, double alpha, const Comm& comm);
+
+  LocalId rows_, columns_, kept_rows_ = 0, kept_ghosts_ = 0;
+  bool weighted_;
+  std::uint64_t eliminated_count_ = 0;
+  std::optional<WorkOrder> order_;        // absent: the plain kernel in dense order
+  std::optional<BlockedCsr> blocked_;     // the kept rows, blocked
+  LocalCsr kept_csr_;                     // the kept rows in work order (plain kernel with an order)
+  LocalCsr eliminated_csr_;               // the eliminated rows in work order
+  HaloPlan kept_halo_, eliminated_halo_;  // in work order
+  const LocalCsr* graph_csr_ = nullptr;   // without an order: the graph's own CSR
+  const HaloPlan* dense_halo_ = nullptr;  // and halo plan
+  std::vector<double> inv_out_;
+  std::vector<double> eliminated_share_, schur_diagonal_;
+};
+
+// Everything a solver loop reads but does not own; vectors in work order.
+struct Solve {
+  const StepOperator& op;
+  const PageRankParams& params;
+  const VertexDistribution& teleport;
+  const VertexDistribution& dangling;
+  double n_inv;
+  const Comm& comm;
+  const IterationObserver& observe;
+  const StepHook& hook;
+  StepBuffers& buffers;
+
+  int limit() const { return params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations; }
+  bool below_tolerance(double residual) const { return params.fixed_iterations == 0 && residual < params.tolerance; }
+
+  // Records step `it`; true when the loop goes on: not after the last step (`done`), and not
+  // when the step hook (checkpoints, signals) stops the run.
+  bool record(PageRankResult& result, int it, double residual, double seconds, bool done, const IterateFn& x) const {
+    result.residual.push_back(residual);
+    result.iterations = it;
+    if (observe) observe(IterationReport{it, residual, seconds});
+    if (done) return false;
+    if (hook && it < limit() && !hook(it, x, result.residual)) {
+      result.stopped_early = true;
+      return false;
+    }
+    return true;
+  }
+
+  // y = F(x), the PageRank step; returns {‖y − x‖₁, dangling mass of y, Σy}.
+  std::array<double, 3> step(std::span<const double> x, double dangling_sum, std::span<double> y) const {
+    const RowFinish finish(params.damping, dangling_sum, n_inv, teleport, dangling, x, op.inv_out());
+    return op.apply(x, finish, y, buffers, comm);
+  }
+};
+
+// Conjugate gradients on the Schur complement, for symmetric graphs (pagerank_cg.cpp): from x
+// (work order; with `resume`, a restart's iterate) to the solution, recording every step in
+// `result`. Returns the mass Σx of the last true step.
+double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, PageRankResult& result);
+
+}  // namespace pagerank_detail
+}  // namespace perron
