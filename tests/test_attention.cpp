@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "perron/algo/attention.hpp"
+#include "softmax_kernels.hpp"
 #include "support.hpp"
 
 namespace perron::test {
@@ -177,22 +178,89 @@ INSTANTIATE_TEST_SUITE_P(
       return name.str();
     });
 
-// The (out, lse) merge: merging two halves equals attention over all keys, and is associative.
-TEST(AttentionMerge, HalvesMergeToTheWhole) {
+// The online-softmax primitive (softmax_kernels.hpp) against float64 sums: absorbing a row's
+// keys in tiles of any split gives the same LSE, and the weights it leaves, e^(m − LSE) per
+// tile, recombine the tiles' softmax outputs. A row that sees no key follows the one convention.
+TEST(OnlineSoftmax, AnySplitOfTheKeysGivesTheSameLse) {
+  const std::vector<double> scores = {0.3, -1.2, 4.0, 2.5, -30.0, 0.0, 7.25, -2.0, 1.0, 3.5};
+  double ref_max = -std::numeric_limits<double>::infinity(), ref_sum = 0;
+  for (double s : scores) ref_max = std::max(ref_max, s);
+  for (double s : scores) ref_sum += std::exp(s - ref_max);
+  const double ref_lse = ref_max + std::log(ref_sum);
+  for (std::size_t tile : {std::size_t{1}, std::size_t{3}, std::size_t{4}, scores.size()}) {
+    double m = kernels::kEmptyLse<double>, l = 0;
+    std::vector<double> rescales;
+    for (std::size_t k0 = 0; k0 < scores.size(); k0 += tile) {
+      std::vector<double> s(scores.begin() + static_cast<std::ptrdiff_t>(k0),
+                            scores.begin() + static_cast<std::ptrdiff_t>(std::min(scores.size(), k0 + tile)));
+      const double rescale = kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(s), kernels::row_max(s.data(), static_cast<int>(s.size())));
+      rescales.push_back(rescale);
+      for (std::size_t c = 0; c < s.size(); ++c) EXPECT_NEAR(s[c], std::exp(scores[k0 + c] - m), 1e-15);  // P
+    }
+    EXPECT_EQ(rescales.front(), 0.0);  // nothing to rescale before the first key
+    EXPECT_NEAR(kernels::finish_lse(m, l), ref_lse, 1e-13) << "tile " << tile;
+  }
+  // No key: the state stays empty, P is 0, the LSE is kEmptyLse, and its probability shift
+  // turns any score, −∞ included, into a zero probability.
+  double m = kernels::kEmptyLse<double>, l = 0;
+  std::vector<double> hidden(4, -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(hidden), kernels::row_max(hidden.data(), 4)), 1.0);
+  EXPECT_EQ(hidden, std::vector<double>(4, 0.0));
+  EXPECT_EQ(kernels::finish_lse(m, l), kernels::kEmptyLse<double>);
+  const double shift = kernels::probability_shift(kernels::finish_lse(m, l));
+  EXPECT_EQ(kernels::exp_nonpositive(-std::numeric_limits<double>::infinity() - shift), 0.0);
+  EXPECT_EQ(kernels::exp_nonpositive(5.0 - shift), 0.0);
+}
+
+// The merge of partial results (O_a, LSE_a) ⊕ (O_b, LSE_b) over disjoint key sets, the
+// combination that Ring Attention implementations without a running state apply per step
+// (ring-flash-attention): LSE = log(e^LSE_a + e^LSE_b), O = e^(LSE_a − LSE)·O_a + e^(LSE_b − LSE)·O_b,
+// kEmptyLse the identity. perron's ring keeps the running (m, l, O) instead, so this is the
+// reference that the running state must agree with: any grouping of the key sets gives the
+// attention over all of them.
+struct Partial {
+  std::vector<double> out;
+  double lse;
+};
+
+Partial merged(const Partial& a, const Partial& b) {
+  if (b.lse == kernels::kEmptyLse<double>) return a;
+  if (a.lse == kernels::kEmptyLse<double>) return b;
+  const double lse = std::max(a.lse, b.lse) + std::log1p(std::exp(-std::abs(a.lse - b.lse)));
+  Partial r{std::vector<double>(a.out.size()), lse};
+  for (std::size_t d = 0; d < a.out.size(); ++d) r.out[d] = std::exp(a.lse - lse) * a.out[d] + std::exp(b.lse - lse) * b.out[d];
+  return r;
+}
+
+// The attention of one query over keys [k0, k1): scores s, values v [keys][dv].
+Partial attend(const std::vector<double>& s, const std::vector<double>& v, int dv, std::size_t k0, std::size_t k1) {
+  double m = kernels::kEmptyLse<double>, l = 0;
+  std::vector<double> p(s.begin() + static_cast<std::ptrdiff_t>(k0), s.begin() + static_cast<std::ptrdiff_t>(k1));
+  kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(p), kernels::row_max(p.data(), static_cast<int>(p.size())));
+  Partial r{std::vector<double>(static_cast<std::size_t>(dv), 0.0), kernels::finish_lse(m, l)};
+  for (std::size_t k = 0; k < p.size(); ++k)
+    for (int d = 0; d < dv; ++d) r.out[static_cast<std::size_t>(d)] += p[k] / l * v[(k0 + k) * static_cast<std::size_t>(dv) + static_cast<std::size_t>(d)];
+  return r;
+}
+
+TEST(AttentionMerge, IsAssociativeAndMatchesTheWhole) {
   const int dv = 3;
-  // Row with scores {1, 2} over values {(1,0,0), (0,1,0)} and {3} over (0,0,1).
-  const double l1 = std::log(std::exp(1.0) + std::exp(2.0)), l2 = 3.0, lall = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
-  std::vector<float> oa = {static_cast<float>(std::exp(1 - l1)), static_cast<float>(std::exp(2 - l1)), 0};
-  std::vector<float> la = {static_cast<float>(l1)};
-  const std::vector<float> ob = {0, 0, 1}, lb = {static_cast<float>(l2)};
-  merge_attention({oa, la}, ob, lb, dv);
-  EXPECT_NEAR(la[0], lall, 1e-6);
-  EXPECT_NEAR(oa[0], std::exp(1 - lall), 1e-6);
-  EXPECT_NEAR(oa[2], std::exp(3 - lall), 1e-6);
-  std::vector<float> empty_o = {0, 0, 0}, empty_l = {-std::numeric_limits<float>::infinity()};
-  merge_attention({empty_o, empty_l}, oa, la, dv);  // −∞ is the identity
-  EXPECT_EQ(empty_o, oa);
-  EXPECT_EQ(empty_l, la);
+  const std::vector<double> s = {1.0, 2.0, -0.5, 3.0, 12.0, -4.0, 0.25, 2.0, -60.0};
+  std::vector<double> v(s.size() * dv);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.7 * static_cast<double>(i)) + 0.1 * static_cast<double>(i % 5);
+  const Partial whole = attend(s, v, dv, 0, s.size());
+  const Partial a = attend(s, v, dv, 0, 2), b = attend(s, v, dv, 2, 5), c = attend(s, v, dv, 5, s.size());
+  const Partial left = merged(merged(a, b), c), right = merged(a, merged(b, c));
+  const Partial empty{std::vector<double>(dv, 0.0), kernels::kEmptyLse<double>};
+  const Partial with_empty = merged(merged(empty, a), merged(merged(b, empty), c));
+  for (const Partial* r : {&left, &right, &with_empty}) {
+    EXPECT_NEAR(r->lse, whole.lse, 1e-13);
+    for (int d = 0; d < dv; ++d) EXPECT_NEAR(r->out[static_cast<std::size_t>(d)], whole.out[static_cast<std::size_t>(d)], 1e-13);
+  }
+  for (int d = 0; d < dv; ++d) EXPECT_NEAR(left.out[static_cast<std::size_t>(d)], right.out[static_cast<std::size_t>(d)], 1e-14);  // to rounding
+  const Partial identity = merged(empty, a);
+  EXPECT_EQ(identity.out, a.out);
+  EXPECT_EQ(identity.lse, a.lse);
 }
 
 }  // namespace

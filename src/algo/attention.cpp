@@ -20,30 +20,6 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 using kernels::exp_nonpositive;
 using kernels::Visibility;
 
-// row[c] ← e^(row[c] − shift) for a whole score row: the hottest loop outside the SGEMMs.
-// Cloned for AVX-512, AVX2 and the baseline, chosen at run time by the CPU (GCC target_clones),
-// so the binary runs on any x86-64 host and uses the widest vectors it has.
-// Returns the row's sum. `omp simd reduction` lets the sum and max vectorise (in a fixed order
-// for a given build and CPU).
-PERRON_TARGET_CLONES float exp_row(float* row, int cols, float shift) {
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int c = 0; c < cols; ++c) {
-    row[c] = exp_nonpositive(row[c] - shift);
-    sum += row[c];
-  }
-  return sum;
-}
-
-// Portable max of a score row (the AVX-512 path has its own); the comparison form, unlike
-// std::max, lets `omp simd reduction(max)` vectorise it.
-PERRON_TARGET_CLONES float row_max(const float* row, int cols) {
-  float m = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : m)
-  for (int c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;
-  return m;
-}
-
 // The running softmax state of the rows of one query tile (FlashAttention-2): row max m,
 // row sum l, unnormalised output o.
 struct RowState {
@@ -76,17 +52,9 @@ void attend_tile(const float* q, const KeyTile& kt, const kernels::TileFrame& f,
   }
   kernels::shape_scores(s, f, softcap, vis);  // most tiles: nothing to do
   for (int r = 0; r < rows; ++r) {
-    float* row = s + static_cast<std::ptrdiff_t>(r) * cols;
-    const float m_new = std::max(st.m[r], registers ? kernels::row_max_avx512(row, cols) : row_max(row, cols));
-    if (m_new == kNegInf) {  // nothing visible yet: P is all zero, the state stays empty
-      std::fill(row, row + cols, 0.0f);
-      rescale[r] = 1.0f;
-      continue;
-    }
-    rescale[r] = st.m[r] == kNegInf ? 0.0f : std::exp(st.m[r] - m_new);
-    const float sum = exp_row(row, cols, m_new);  // −∞ → 0
-    st.l[r] = st.l[r] * rescale[r] + sum;
-    st.m[r] = m_new;
+    const std::span<float> row(s + static_cast<std::ptrdiff_t>(r) * cols, static_cast<std::size_t>(cols));
+    const float row_max = registers ? kernels::row_max_avx512(row.data(), cols) : kernels::row_max(row.data(), cols);
+    rescale[r] = kernels::absorb<kernels::Probabilities::keep>(st.m[r], st.l[r], row, row_max);  // row becomes P
   }
   if (registers) {
     kernels::value_tile(s, rows, cols, kt.packed_v, kt.v_panel_stride, dv, rescale, st.o);  // rescales O as it loads it
@@ -120,25 +88,6 @@ TileKernel resolve_kernel(TileKernel requested) {
 }
 
 }  // namespace
-
-void merge_attention(PartialAttention a, std::span<const float> out_b, std::span<const float> lse_b, int dv) {
-  for (std::size_t r = 0; r < a.lse.size(); ++r) {
-    const float la = a.lse[r], lb = lse_b[r];
-    if (lb == kNegInf) continue;  // b saw no keys
-    float* oa = a.out.data() + r * static_cast<std::size_t>(dv);
-    const float* ob = out_b.data() + r * static_cast<std::size_t>(dv);
-    if (la == kNegInf) {
-      std::copy(ob, ob + dv, oa);
-      a.lse[r] = lb;
-      continue;
-    }
-    const float hi = std::max(la, lb);
-    const float lse = hi + std::log1p(std::exp(-std::abs(la - lb)));
-    const float wa = std::exp(la - lse), wb = std::exp(lb - lse);
-    for (int d = 0; d < dv; ++d) oa[d] = wa * oa[d] + wb * ob[d];
-    a.lse[r] = lse;
-  }
-}
 
 std::vector<Segment> zigzag_segments(std::int64_t n, int rank, int ranks) {
   const std::int64_t chunks = 2 * static_cast<std::int64_t>(ranks);
@@ -253,15 +202,15 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
     }
   });
   res.kernel = kernel;
-  res.lse.assign(m.size(), kNegInf);
+  res.lse.resize(m.size());
   for (std::size_t r = 0; r < m.size(); ++r) {
     float* o = res.out.data() + r * static_cast<std::size_t>(b.dv);
     if (l[r] > 0) {
       for (int d = 0; d < b.dv; ++d) o[d] /= l[r];
-      res.lse[r] = m[r] + std::log(l[r]);
     } else {  // every key masked: zeros, never NaN
       std::fill(o, o + b.dv, 0.0f);
     }
+    res.lse[r] = kernels::finish_lse(m[r], l[r]);
   }
   return res;
 }

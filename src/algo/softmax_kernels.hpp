@@ -1,7 +1,8 @@
 #pragma once
 // Pieces shared by the blocked attention kernels (attention.cpp, tokenrank.cpp): which keys a
-// query sees, a vectorisable e^x, the score GEMM in either precision, and the ring pass that
-// walks every rank's block past every rank.
+// query sees, a vectorisable e^x, the row kernels and the online-softmax primitive over them,
+// the score GEMM in either precision, and the ring pass that walks every rank's block past
+// every rank.
 #include <cblas.h>
 
 #include <algorithm>
@@ -111,6 +112,65 @@ inline double exp_nonpositive(double x) {
   double scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return x >= -708.0 ? p * scale : x < -708.0 ? 0.0 : x;
+}
+
+// ---- Row kernels (softmax_kernels.cpp), compiled per vector width (PERRON_TARGET_CLONES) ----
+
+// max_c row[c]; −∞ for a row of −∞ (every key hidden) or no columns.
+float row_max(const float* row, int cols);
+double row_max(const double* row, int cols);
+// row[c] ← e^(row[c] − shift), returning Σ_c of the new row (one row of P, for P·V).
+float exp_row(float* row, int cols, float shift);
+double exp_row(double* row, int cols, double shift);
+// Σ_c e^(row[c] − shift), the row left as it is (the statistics alone, TokenRank's LSE pass).
+float sum_exp(const float* row, int cols, float shift);
+double sum_exp(const double* row, int cols, double shift);
+
+// ---- The online softmax: one primitive for attention's tiles and TokenRank's LSE pass -------
+//
+// A row's softmax over keys that arrive tile by tile (Milakov & Gimelshein 2018, "Online
+// normalizer calculation for softmax"; FlashAttention-2, Dao 2023, §3.1) keeps the running max
+// m and the running sum l = Σ e^(s − m) over the keys seen so far. A tile of scores s moves it to
+//   m' = max(m, max s),  l' = l·e^(m − m') + Σ e^(s − m'),
+// and whatever the caller accumulated against the old m (attention's O) is scaled by the same
+// e^(m − m'): that factor is what absorb returns. At the end LSE = m + log l.
+//
+// One convention for a row that sees no key (all masked, or outside its window): its state
+// stays m = −∞, l = 0, absorb returns 1 (nothing to rescale) and writes P = 0, and its LSE is
+// kEmptyLse = log 0 = −∞, the identity of the LSE merge a ⊕ b = log(e^a + e^b). Where P is
+// formed from a finished LSE, probability_shift maps −∞ to +∞, so that e^(s − shift) = 0 for
+// every s, −∞ included (s − LSE would be −∞ − (−∞) = NaN).
+template <class Real>
+inline constexpr Real kEmptyLse = -std::numeric_limits<Real>::infinity();
+
+enum class Probabilities { discard, keep };  // keep: the scores become P = e^(s − m')
+
+template <Probabilities kWhat, class Real>
+inline Real absorb(Real& m, Real& l, std::span<Real> scores, Real scores_max) {
+  const Real m_new = std::max(m, scores_max);
+  if (m_new == kEmptyLse<Real>) {  // nothing visible yet: the state stays empty, P is zero
+    if constexpr (kWhat == Probabilities::keep) std::fill(scores.begin(), scores.end(), Real(0));
+    return Real(1);
+  }
+  const Real rescale = m == kEmptyLse<Real> ? Real(0) : std::exp(m - m_new);
+  const int cols = static_cast<int>(scores.size());
+  const Real sum = kWhat == Probabilities::keep ? exp_row(scores.data(), cols, m_new) : sum_exp(scores.data(), cols, m_new);
+  l = l * rescale + sum;
+  m = m_new;
+  return rescale;
+}
+
+// LSE = m + log l, or kEmptyLse for a row that saw no key.
+template <class Real>
+inline Real finish_lse(Real m, Real l) {
+  return l > 0 ? m + std::log(l) : kEmptyLse<Real>;
+}
+
+// The shift that turns a row's scores into its probabilities, P = e^(s − shift): its LSE, or
+// +∞ for a row that sees no key (P = 0).
+template <class Real>
+inline Real probability_shift(Real lse) {
+  return lse == kEmptyLse<Real> ? std::numeric_limits<Real>::infinity() : lse;
 }
 
 // S = scale·A Bᵀ for row-major A [rows][d], B [cols][d] (the score tile): one SGEMM or DGEMM.

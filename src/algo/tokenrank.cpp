@@ -33,35 +33,6 @@ PERRON_TARGET_CLONES void exp_shift(double* row, int cols, double shift) {
   exp_shift_impl(row, cols, shift);
 }
 
-// Σ_c e^(row[c] − m), for the LSE pass (m ≥ every entry, finite).
-template <class Real>
-inline Real sum_exp_impl(const Real* row, int cols, Real m) {
-  Real sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int c = 0; c < cols; ++c) sum += kernels::exp_nonpositive(row[c] - m);
-  return sum;
-}
-PERRON_TARGET_CLONES float sum_exp(const float* row, int cols, float m) {
-  return sum_exp_impl(row, cols, m);
-}
-PERRON_TARGET_CLONES double sum_exp(const double* row, int cols, double m) {
-  return sum_exp_impl(row, cols, m);
-}
-
-template <class Real>
-inline Real max_impl(const Real* row, int cols) {
-  Real m = -std::numeric_limits<Real>::infinity();
-#pragma omp simd reduction(max : m)
-  for (int c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;  // this form vectorises; std::max does not
-  return m;
-}
-PERRON_TARGET_CLONES float row_max(const float* row, int cols) {
-  return max_impl(row, cols);
-}
-PERRON_TARGET_CLONES double row_max(const double* row, int cols) {
-  return max_impl(row, cols);
-}
-
 // y_a[c] += a·p[c], y_b[c] += b·p[c] in float64, p = e^(s − shift): one row of the tile product
 // y_J += Pᵀ x_I for two vectors at once (a head's chain and the mean chain). The products of
 // fp32 P and float64 x are summed in float64, so the step is an exactly linear map and the
@@ -137,7 +108,7 @@ struct Layer {
   std::span<const Real> q, k;         // this rank's rows: [hq][rows][d], [hkv][rows][d]
   std::vector<Real> q_copy, k_copy;   // the inputs converted to Real, when they came in the other type
   std::span<const float> mask_rows, mask_cols;
-  std::vector<Real> lse;              // [hq][rows]; +∞ for a row that sees no key
+  std::vector<Real> lse;              // [hq][rows]; kEmptyLse (−∞) for a row that sees no key
 };
 
 // The layer's q or k in the precision of the run: the given array of that type as it is, else
@@ -193,9 +164,8 @@ class Chain {
   // l ← l·e^(m − m') + Σ e^(S − m'), and LSE = m + log l.
   void compute_lse() {
     for (Layer<Real>& l : layers_) {
-      constexpr Real kNegInf = -std::numeric_limits<Real>::infinity();
       const std::size_t hr = static_cast<std::size_t>(l.hq) * rows();
-      std::vector<Real> m(hr, kNegInf), sum(hr, 0);
+      std::vector<Real> m(hr, kernels::kEmptyLse<Real>), sum(hr, 0);
       const std::vector<Tile> q_tiles = kernels::tiles_of(pb_.segments, tq_);
       const auto items = static_cast<std::int64_t>(l.hq) * static_cast<std::int64_t>(q_tiles.size());
       ring_keys(l, [&](const Real* kb, const kernels::BlockHeader& h, const std::vector<Tile>& k_tiles) {
@@ -217,20 +187,17 @@ class Chain {
               kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k, s.data());
               kernels::shape_scores(s.data(), f, softcap_, vis_);
               for (int r = 0; r < qt.count; ++r) {
-                const Real* row = s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count);
-                Real& mr = m[row0 + static_cast<std::size_t>(r)];
-                const Real m_new = std::max(mr, row_max(row, kt.count));
-                if (m_new == kNegInf) continue;  // nothing visible yet
-                Real& lr = sum[row0 + static_cast<std::size_t>(r)];
-                lr = lr * (mr == kNegInf ? Real(0) : std::exp(mr - m_new)) + sum_exp(row, kt.count, m_new);
-                mr = m_new;
+                const std::span<Real> row(s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count),
+                                          static_cast<std::size_t>(kt.count));
+                const std::size_t i = row0 + static_cast<std::size_t>(r);
+                kernels::absorb<kernels::Probabilities::discard>(m[i], sum[i], row, kernels::row_max(row.data(), kt.count));
               }
             }
           }
         }
       });
       l.lse.resize(hr);
-      for (std::size_t i = 0; i < hr; ++i) l.lse[i] = sum[i] > 0 ? m[i] + std::log(sum[i]) : std::numeric_limits<Real>::infinity();
+      for (std::size_t i = 0; i < hr; ++i) l.lse[i] = kernels::finish_lse(m[i], sum[i]);
     }
   }
 
@@ -473,7 +440,8 @@ class Chain {
               kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k, s.data());
               kernels::shape_scores(s.data(), TileFrame{qt.pos, kt.pos, qt.count, kt.count, mask, pb_.n}, softcap_, vis_);
               for (int r = 0; r < qt.count; ++r)
-                exp_shift(s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, l.lse[row0 + static_cast<std::size_t>(r)]);
+                exp_shift(s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count,
+                          kernels::probability_shift(l.lse[row0 + static_cast<std::size_t>(r)]));
               for (std::size_t e = 0; e < cells; ++e) a[e] += static_cast<double>(s[e]) / (last - first);
             }
             for (int r = 0; r < qt.count; ++r) {
@@ -541,7 +509,7 @@ class Chain {
   // The tile of P = exp(S − LSE) itself (the diagonal blocks of the causal sweep).
   void probabilities(const Layer<Real>& l, int head, const Real* q, const Real* lse, const Tile& qt, const Tile& kt, Real* s) const {
     scores(l, head, q, qt, kt, s);
-    for (int r = 0; r < qt.count; ++r) exp_shift(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, lse[r]);
+    for (int r = 0; r < qt.count; ++r) exp_shift(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, kernels::probability_shift(lse[r]));
   }
 
   // y_J += Pᵀ x_I with P = exp(S − LSE) formed on the fly, for the head's own chain, and
@@ -557,9 +525,10 @@ class Chain {
     auto mean_weight = [&](int r) { return ym ? xm[r] / vec_.heads : 0.0; };
     int r = 0;
     for (; r + 1 < qt.count; r += 2)
-      exp_axpy_pair(s + static_cast<std::size_t>(r) * cols, s + static_cast<std::size_t>(r + 1) * cols, kt.count, lse[r], lse[r + 1],
+      exp_axpy_pair(s + static_cast<std::size_t>(r) * cols, s + static_cast<std::size_t>(r + 1) * cols, kt.count, kernels::probability_shift(lse[r]),
+                  kernels::probability_shift(lse[r + 1]),
                     xh[r], xh[r + 1], mean_weight(r), mean_weight(r + 1), yh, ym);
-    if (r < qt.count) exp_axpy(s + static_cast<std::size_t>(r) * cols, kt.count, lse[r], xh[r], mean_weight(r), yh, ym);
+    if (r < qt.count) exp_axpy(s + static_cast<std::size_t>(r) * cols, kt.count, kernels::probability_shift(lse[r]), xh[r], mean_weight(r), yh, ym);
   }
 
   void unpack(const std::vector<double>& x, TokenRankResult& res) const {

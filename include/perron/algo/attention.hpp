@@ -67,17 +67,6 @@ struct AttentionResult {
   TileKernel kernel = TileKernel::blas;  // the kernel that ran (never automatic)
 };
 
-// One partial result over a set of keys, for the associative merge.
-struct PartialAttention {
-  std::span<float> out;  // [rows][dv]
-  std::span<float> lse;  // [rows]
-};
-
-// (O_a, LSE_a) ⊕ (O_b, LSE_b) over disjoint key sets, into a:
-//   LSE = max + log1p(exp(−|LSE_a − LSE_b|)),  O = exp(LSE_a − LSE)·O_a + exp(LSE_b − LSE)·O_b.
-// Stable for any magnitudes; −∞ (no keys) is the identity.
-void merge_attention(PartialAttention a, std::span<const float> out_b, std::span<const float> lse_b, int dv);
-
 // Collective over `comm` (the ring). Every rank passes its block; all ranks must agree on
 // hq, hkv, dq, dv and nk_total, and the K/V blocks of ranks 0..P−1 must tile [0, nk_total)
 // in rank order.
