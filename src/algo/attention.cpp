@@ -100,7 +100,7 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
     if (b.dq <= 0 || b.dv <= 0) throw_input("attention: head sizes must be > 0 (d = " + std::to_string(b.dq) + ")");
     if (b.hkv <= 0 || b.hq % b.hkv != 0)
       throw_input("attention: " + std::to_string(b.hq) + " query heads are not a multiple of " + std::to_string(b.hkv) + " key/value heads");
-    if (p.window < 0) throw_usage("--window must be > 0, got " + std::to_string(p.window));
+    if (p.window < 0) throw_usage("window must be >= 0 (0: no window), got " + std::to_string(p.window));
     if (b.q_segments.size() > kernels::kMaxSegments || b.k_segments.size() > kernels::kMaxSegments)
       throw Error(ErrorKind::internal, "attention: at most two position segments per rank");
   });
@@ -108,7 +108,6 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
   comm.agree([&] { kernel = resolve_kernel(p.kernel); });
   const std::vector<Segment> q_segments = b.q_segments.empty() ? std::vector<Segment>{{b.q_begin, b.nq}} : b.q_segments;
   const std::vector<Segment> k_segments = b.k_segments.empty() ? std::vector<Segment>{{b.k_begin, b.nk}} : b.k_segments;
-  openblas_set_num_threads(1);  // OpenMP owns the cores; one BLAS thread per tile
   const float scale = p.scale > 0 ? p.scale : 1.0f / std::sqrt(static_cast<float>(b.dq));
   const Visibility vis{p.causal, p.window};
   const int group = b.hq / b.hkv;

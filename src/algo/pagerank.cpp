@@ -26,7 +26,7 @@ void check_pagerank_params(const PageRankParams& p) {
   if (p.max_iterations < 1) throw_usage("max-iterations must be >= 1, got " + std::to_string(p.max_iterations));
   if (p.fixed_iterations < 0) throw_usage("iterations must be >= 0, got " + std::to_string(p.fixed_iterations));
   if (p.solver == PageRankSolver::cg && !(p.damping < 1.0))
-    throw_usage("solver cg needs damping < 1 (at 1, I - P is singular); use --solver power or anderson");
+    throw_usage("solver cg needs damping < 1 (at 1, I - P is singular); the solvers power and anderson take any damping");
   if (p.anderson_depth < 1 || p.anderson_depth > 10)
     throw_usage("anderson-depth must be in [1, 10], got " + std::to_string(p.anderson_depth));
   if (p.blocked_layout.segment_shift < 1 || p.blocked_layout.segment_shift > 16)
@@ -113,7 +113,7 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
     comm.agree([&] {
       if (comm.allreduce(same ? 1 : 0, ReduceOp::min) == 0)
         throw_usage("solver cg needs the dangling vector to be the teleport vector on a graph with dangling vertices; "
-                    "use --solver anderson or power with --dangling");
+                    "the solvers anderson and power take any dangling vector");
     });
   }
   const VertexDistribution teleport{teleport_dense.uniform() ? std::vector<double>{} : op.to_work(teleport_dense.values)};

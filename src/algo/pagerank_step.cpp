@@ -39,7 +39,7 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
   comm.agree([&] {
     if (params.solver == PageRankSolver::cg && !is_symmetric(graph, comm))
       throw_usage("solver cg needs a symmetric graph (every edge u->v matched by v->u of the same weight: "
-                  "--undirected, or a symmetric input); use --solver anderson or power for a directed graph");
+                  "an undirected or symmetric input); the solvers anderson and power take a directed graph");
   });
   const int ranks_here = params.kernel == PageRankKernel::automatic ? comm.ranks_on_node() : 1;
   const bool want_blocked = params.kernel == PageRankKernel::automatic

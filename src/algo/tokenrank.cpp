@@ -562,14 +562,14 @@ void check_problem(const TokenRankProblem& pb, const TokenRankParams& p, const C
     }
     if (pb.segments.size() > static_cast<std::size_t>(kernels::kMaxSegments))
       throw Error(ErrorKind::internal, "tokenrank: at most two position segments per rank");
-    if (!(p.damping >= 0 && p.damping <= 1)) throw_usage("--damping must be in [0, 1], got " + std::to_string(p.damping));
-    if (!(p.tolerance > 0)) throw_usage("--tolerance must be > 0");
-    if (p.max_iterations < 1) throw_usage("--max-iterations must be >= 1");
-    if (p.window < 0) throw_usage("--window must be > 0");
+    if (!(p.damping >= 0 && p.damping <= 1)) throw_usage("damping must be in [0, 1], got " + std::to_string(p.damping));
+    if (!(p.tolerance > 0)) throw_usage("tolerance must be > 0");
+    if (p.max_iterations < 1) throw_usage("max-iterations must be >= 1");
+    if (p.window < 0) throw_usage("window must be >= 0 (0: no window)");
     if (p.solver == TokenRankSolver::triangular && !p.causal)
-      throw_usage("--solver triangular needs a causal chain (--causal): only then is I − αA triangular");
+      throw_usage("solver triangular needs a causal chain (causal): only then is I − αA triangular");
     if (p.solver == TokenRankSolver::triangular && pb.layers.size() > 1)
-      throw_usage("--solver triangular solves one layer; the product of several layers needs --solver power");
+      throw_usage("solver triangular solves one layer; the product of several layers needs solver power");
   });
 }
 
@@ -603,7 +603,6 @@ TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams&
 TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
                           const IterationObserver& observe) {
   check_problem(problem, params, comm);
-  openblas_set_num_threads(1);  // OpenMP owns the cores; one BLAS thread per tile
   return params.precision == Precision::double_precision ? run_tokenrank<double>(problem, params, comm, observe)
                                                          : run_tokenrank<float>(problem, params, comm, observe);
 }
@@ -612,11 +611,10 @@ AttentionEdges attention_top_k(const TokenRankProblem& problem, std::size_t laye
                                std::int64_t top_k, const Comm& comm) {
   check_problem(problem, params, comm);
   comm.agree([&] {
-    if (layer >= problem.layers.size()) throw_usage("--layer " + std::to_string(layer) + " is not a layer of the input");
-    if (head >= problem.layers.front().hq) throw_usage("--head " + std::to_string(head) + " is not a query head of the input");
-    if (top_k < 1) throw_usage("--top-k must be >= 1");
+    if (layer >= problem.layers.size()) throw_usage("layer " + std::to_string(layer) + " is not a layer of the input");
+    if (head >= problem.layers.front().hq) throw_usage("head " + std::to_string(head) + " is not a query head of the input");
+    if (top_k < 1) throw_usage("top-k must be >= 1");
   });
-  openblas_set_num_threads(1);
   auto run = [&](auto chain) {
     chain.compute_lse();
     return chain.top_edges(layer, head, top_k);

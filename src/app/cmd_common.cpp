@@ -1,3 +1,4 @@
+#include <cblas.h>
 #include <omp.h>
 #include <sched.h>
 
@@ -79,6 +80,9 @@ void apply_threads(int threads, const Comm& comm) {
   comm.agree([&] {
     if (threads < 0) throw_usage("--threads must be >= 0");
   });
+  // OpenMP owns the cores: the attention kernels call BLAS inside their parallel regions, one
+  // tile per thread, so BLAS itself runs on one thread.
+  openblas_set_num_threads(1);
   if (threads > 0) {
     omp_set_num_threads(threads);
     return;

@@ -119,5 +119,5 @@ expect_error "triangular without causal" 2 "needs a causal chain" "$OUT" tokenra
 expect_error "damping out of range" 2 "--damping: Value 1.5 not in range" "$OUT" tokenrank --input "$WORK/s.h5" --damping 1.5 --output "$OUT"
 expect_error "missing layer" 2 "no dataset 'layer_3/q'" "$OUT" tokenrank --input "$WORK/l.h5" --layers 4 --output "$OUT"
 expect_error "batch index past the batch" 2 "--batch-index 5 is past the 2 batch entries" "$OUT" tokenrank --input "$WORK/batched.h5" --batch-index 5 --output "$OUT"
-expect_error "head past the heads" 2 "--head 4 is not a query head" "$OUT" attention-graph --input "$WORK/s.h5" --top-k 3 --head 4 --output "$OUT"
+expect_error "head past the heads" 2 "head 4 is not a query head" "$OUT" attention-graph --input "$WORK/s.h5" --top-k 3 --head 4 --output "$OUT"
 finish
