@@ -135,6 +135,38 @@ TEST(Options, FileValuesGoThroughTheFlagValidators) {
 
 // A required option may come from the file; missing everywhere, it is a usage error naming
 // both places.
+// A choice option: its table's names from the flag or the file, the name in the effective
+// config, and any other name refused with the names it knows.
+TEST(Options, ChoicesComeFromTheirTable) {
+  for (const bool from_file : {false, true}) {
+    const std::string cfg = write_config("choice.toml", "[pagerank]\nsolver = \"anderson\"\n");
+    PageRankSolver solver = PageRankSolver::power;
+    CLI::App app;
+    OptionSet set(app, {"pagerank"});
+    set.add_choice("--solver", solver, ChoiceTable<PageRankSolver>(kPageRankSolvers), "");
+    parse(app, set, from_file ? std::vector<std::string>{"-c", cfg} : std::vector<std::string>{"--solver", "anderson"});
+    EXPECT_EQ(solver, PageRankSolver::anderson);
+    EXPECT_NE(set.effective_toml().find("solver = 'anderson'"), std::string::npos) << set.effective_toml();
+  }
+  PageRankSolver solver = PageRankSolver::power;
+  CLI::App app;
+  OptionSet set(app, {"pagerank"});
+  set.add_choice("--solver", solver, ChoiceTable<PageRankSolver>(kPageRankSolvers), "");
+  EXPECT_NE(set.effective_toml().find("solver = 'power'"), std::string::npos);  // the default, by name
+  const std::string bad = write_config("bad_choice.toml", "[pagerank]\nsolver = \"gmres\"\n");
+  try {
+    parse(app, set, {"-c", bad});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("bad_choice.toml:2"), std::string::npos) << what;
+    EXPECT_NE(what.find("gmres"), std::string::npos) << what;
+    EXPECT_NE(what.find("anderson"), std::string::npos) << what;  // the names it knows
+  }
+  for (const Choice<PageRankSolver>& c : kPageRankSolvers)  // names and values round-trip
+    EXPECT_EQ(value_of<PageRankSolver>(kPageRankSolvers, name_of<PageRankSolver>(kPageRankSolvers, c.value)), c.value);
+}
+
 TEST(Options, RequiredOptionsMayComeFromTheFile) {
   {
     CLI::App app;

@@ -23,7 +23,7 @@ struct AttentionConfig {
   std::string output;
   bool overwrite = false;
   std::string v = "v";
-  std::string kernel = "auto";
+  TileKernel kernel = TileKernel::automatic;
   bool quiet = false;
 };
 
@@ -36,9 +36,9 @@ class AttentionCommand final : public Command {
     o.add("-o,--output", c_.output, "HDF5 file to write (/attention/out, /attention/lse)");
     o.add_flag("--overwrite", c_.overwrite, "replace an existing output file");
     o.add("--v", c_.v, "dataset of the values");
-    o.add("--kernel", c_.kernel, "tile products: auto (avx512 where the CPU has AVX-512F, else blas), blas (cblas_sgemm) "
-                                 "or avx512 (register-blocked, keys packed once per block)")
-        ->check(CLI::IsMember({"auto", "blas", "avx512"}));
+    o.add_choice("--kernel", c_.kernel, ChoiceTable<TileKernel>(kTileKernels),
+                 "tile products: auto (avx512 where the CPU has AVX-512F, else blas), blas (cblas_sgemm) "
+                 "or avx512 (register-blocked, keys packed once per block)");
     o.add_flag("-q,--quiet", c_.quiet, "print nothing but errors");
   }
 
@@ -74,7 +74,7 @@ class AttentionCommand final : public Command {
     // 256 × 512 tiles: the fastest measured here for d = 64 and 128 (bench/attention.sh).
     params.tile_q = c_.s.tile_q;
     params.tile_k = c_.s.tile_k;
-    params.kernel = c_.kernel == "blas" ? TileKernel::blas : c_.kernel == "avx512" ? TileKernel::avx512 : TileKernel::automatic;
+    params.kernel = c_.kernel;
     // Positions of this rank: contiguous blocks, or zigzag for causal self-attention.
     const bool zigzag = c_.s.causal && qs.seq == ks.seq && comm.size() > 1;
     const std::vector<Segment> q_runs = rank_positions(qs.seq, comm.rank(), comm.size(), zigzag);
@@ -131,8 +131,8 @@ class AttentionCommand final : public Command {
       file.set_attribute("/attention", "causal", c_.s.causal);
       file.set_attribute("/attention", "window", static_cast<std::int64_t>(c_.s.window));
       file.set_attribute("/attention", "mask", c_.s.mask);
-      file.set_attribute("/attention", "kernel", c_.kernel);
-      file.set_attribute("/attention", "kernel_used", std::string(kernel_used == TileKernel::avx512 ? "avx512" : "blas"));
+      file.set_attribute("/attention", "kernel", name_of<TileKernel>(kTileKernels, c_.kernel));
+      file.set_attribute("/attention", "kernel_used", name_of<TileKernel>(kTileKernels, kernel_used));
       file.set_attribute("/attention", "query_heads", qs.heads);
       file.set_attribute("/attention", "kv_heads", ks.heads);
       file.set_attribute("/attention", "query_length", qs.seq);

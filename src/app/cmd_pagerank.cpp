@@ -34,17 +34,17 @@ struct PagerankConfig {
   std::string personalization;
   std::string seeds;
   std::string dangling;
-  std::string convention = "default";
+  Convention convention = Convention::perron;
   int top_k = 100;
   bool quiet = false;
   int checkpoint_every = 0;
   std::string checkpoint;
   std::string restart;
   std::string log_json;
-  std::string solver = "power";
+  PageRankSolver solver = PageRankSolver::power;
   int anderson_depth = 5;
   bool cg_eliminate = true;
-  std::string kernel = "auto";
+  PageRankKernel kernel = PageRankKernel::automatic;
 };
 
 // A file of `id [weight]` lines (weight 1 when absent).
@@ -98,22 +98,20 @@ class PagerankCommand final : public Command {
     o.add("--max-iterations", c_.max_iterations, "stop after this many steps at most")->check(CLI::PositiveNumber);
     o.add("--iterations", c_.iterations, "run exactly this many steps, ignoring the tolerance (0: off)")
         ->check(CLI::NonNegativeNumber);
-    o.add("--solver", c_.solver,
-          "power (plain iteration), anderson (Anderson acceleration of the same step: fewer steps to the tolerance), "
-          "or cg (conjugate gradients: fewest steps, for a symmetric graph)")
-        ->check(CLI::IsMember({"power", "anderson", "cg"}));
+    o.add_choice("--solver", c_.solver, ChoiceTable<PageRankSolver>(kPageRankSolvers),
+                 "power (plain iteration), anderson (Anderson acceleration of the same step: fewer steps to the tolerance), "
+                 "or cg (conjugate gradients: fewest steps, for a symmetric graph)");
     o.add("--anderson-depth", c_.anderson_depth, "anderson: how many past steps it combines (1-10)")->check(CLI::Range(1, 10));
     o.add("--cg-eliminate", c_.cg_eliminate,
           "cg: first eliminate an independent set of low-degree vertices and solve for the rest (true or false)");
-    o.add("--kernel", c_.kernel, "auto (cache-blocked when the vector outgrows half of the L3 cache), csr (plain pull) or blocked")
-        ->check(CLI::IsMember({"auto", "csr", "blocked"}));
+    o.add_choice("--kernel", c_.kernel, ChoiceTable<PageRankKernel>(kPageRankKernels),
+                 "auto (cache-blocked when the vector outgrows half of the L3 cache), csr (plain pull) or blocked");
     o.add("--personalization", c_.personalization, "file of 'id [weight]' lines: the teleport vector (default uniform)");
     o.add("--seeds", c_.seeds, "comma-separated vertex ids: personalize on them with equal weights");
     o.add("--dangling", c_.dangling,
           "file of 'id [weight]' lines: where dangling vertices send their mass (default: the teleport vector)");
-    o.add("--convention", c_.convention,
-          "default (perron's), or graphalytics: damping and fixed iterations from the .properties file")
-        ->check(CLI::IsMember({"default", "graphalytics"}));
+    o.add_choice("--convention", c_.convention, ChoiceTable<Convention>(kConventions),
+                 "default (perron's), or graphalytics: damping and fixed iterations from the .properties file");
     o.add("--top-k", c_.top_k, "how many top vertices to record in the output")->check(CLI::NonNegativeNumber);
     o.add_flag("-q,--quiet", c_.quiet, "print only the summary, not every iteration");
     o.add("--checkpoint-every", c_.checkpoint_every, "write a checkpoint every K iterations (0: only on SIGTERM/SIGINT)")
@@ -154,7 +152,7 @@ class PagerankCommand final : public Command {
     stop_if_signalled(comm, "the load and graph build");
     const DistGraph& g = loaded.graph;
     comm.agree([&] {
-      if (c_.convention != "graphalytics") return;
+      if (c_.convention != Convention::graphalytics) return;
       if (!loaded.meta.evlp) throw_usage("--convention graphalytics needs a Graphalytics .properties input");
       if (!loaded.meta.evlp->pr_iterations || !loaded.meta.evlp->pr_damping)
         throw_usage(c_.input.spec.input + ": --convention graphalytics needs pr.damping-factor and pr.num-iterations");
@@ -208,9 +206,9 @@ class PagerankCommand final : public Command {
     const double plan_seconds = plan_watch.seconds();
     report.phase("plan", plan_seconds,
                  fmt::format("{{\"kernel\": \"{}\", \"eliminated\": {}}}",
-                             plan.kernel() == PageRankKernel::blocked ? "blocked" : "csr", plan.eliminated()));
+                             name_of<PageRankKernel>(kPageRankKernels, plan.kernel()), plan.eliminated()));
     if (say && !c_.quiet)
-      fmt::print("plan {:.3f} s: {} kernel{}\n", plan_seconds, plan.kernel() == PageRankKernel::blocked ? "blocked" : "csr",
+      fmt::print("plan {:.3f} s: {} kernel{}\n", plan_seconds, name_of<PageRankKernel>(kPageRankKernels, plan.kernel()),
                  plan.eliminated() > 0 ? fmt::format(", {} low-degree vertices eliminated", plan.eliminated()) : "");
     if (!plan.reads_csr()) loaded.graph.in.release_edges();
     const PageRankResult result =
@@ -247,10 +245,10 @@ class PagerankCommand final : public Command {
       file.set_attribute("/pagerank", "max_iterations", static_cast<std::int64_t>(params.max_iterations));
       file.set_attribute("/pagerank", "fixed_iterations", static_cast<std::int64_t>(params.fixed_iterations));
       file.set_attribute("/pagerank", "converged", result.converged);
-      file.set_attribute("/pagerank", "solver", c_.solver);
-      file.set_attribute("/pagerank", "kernel", c_.kernel);
+      file.set_attribute("/pagerank", "solver", name_of<PageRankSolver>(kPageRankSolvers, c_.solver));
+      file.set_attribute("/pagerank", "kernel", name_of<PageRankKernel>(kPageRankKernels, c_.kernel));
       // What ran on rank 0 (auto decides per rank, from the size of its part of the vector).
-      file.set_attribute("/pagerank", "kernel_used", std::string(result.kernel == PageRankKernel::blocked ? "blocked" : "csr"));
+      file.set_attribute("/pagerank", "kernel_used", name_of<PageRankKernel>(kPageRankKernels, result.kernel));
       file.set_attribute("/pagerank", "n", g.stats.n);
       file.set_attribute("/pagerank", "m", g.stats.m);
       file.set_attribute("/pagerank", "dangling", g.stats.dangling);
@@ -259,7 +257,7 @@ class PagerankCommand final : public Command {
       file.set_attribute("/pagerank", "weighted", g.weighted);
       file.set_attribute("/pagerank", "personalized", !teleport.uniform());
       file.set_attribute("/pagerank", "dangling_vector", c_.dangling.empty() ? std::string("teleport") : c_.dangling);
-      file.set_attribute("/pagerank", "convention", c_.convention);
+      file.set_attribute("/pagerank", "convention", name_of<Convention>(kConventions, c_.convention));
       file.set_attribute("/pagerank", "input_format", loaded.meta.format);
       file.set_attribute("/pagerank", "mass_error", result.mass_error);
       file.set_attribute("/pagerank", "eliminated", result.eliminated);
@@ -296,14 +294,10 @@ class PagerankCommand final : public Command {
  private:
   PageRankParams make_params() const {
     return PageRankParams{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations,
-                          c_.solver == "anderson" ? PageRankSolver::anderson
-                          : c_.solver == "cg"     ? PageRankSolver::cg
-                                                  : PageRankSolver::power,
+                          c_.solver,
                           c_.anderson_depth,
                           c_.cg_eliminate,
-                          c_.kernel == "csr"       ? PageRankKernel::csr
-                          : c_.kernel == "blocked" ? PageRankKernel::blocked
-                                                   : PageRankKernel::automatic,
+                          c_.kernel,
                           BlockedLayout{}};
   }
   static std::vector<std::string> with(std::vector<std::string> list, const std::string& more) {

@@ -28,7 +28,7 @@ struct ChainConfig {
   int layers = 0;  // 0: `q`/`k` if present, else every layer_<l>/q, layer_<l>/k
   std::uint64_t batch_index = 0;
   bool rollout = false;
-  std::string precision = "single";
+  Precision precision = Precision::single;
 };
 
 void add_chain_options(OptionSet& o, ChainConfig& c) {
@@ -37,8 +37,8 @@ void add_chain_options(OptionSet& o, ChainConfig& c) {
       ->check(CLI::NonNegativeNumber);
   o.add("--batch-index", c.batch_index, "with [batch, heads, N, d] inputs: the batch entry to rank");
   o.add_flag("--rollout", c.rollout, "each layer's chain is (A + I)/2, as attention rollout (Abnar & Zuidema 2020)");
-  o.add("--precision", c.precision, "single: fp32 score tiles, float64 accumulation (fast); double: float64 throughout")
-      ->check(CLI::IsMember({"single", "double"}));
+  o.add_choice("--precision", c.precision, ChoiceTable<Precision>(kPrecisions),
+               "single: fp32 score tiles, float64 accumulation (fast); double: float64 throughout");
 }
 
 // q, k and masks of every layer for this rank's positions, with the problem viewing them.
@@ -101,7 +101,7 @@ LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Com
     for (std::int64_t i = 0; i < s.count; ++i) lc.positions.push_back(static_cast<GlobalId>(s.begin + i));
   comm.agree([&] {
     const H5Reader f(c.s.input);
-    const bool wide = c.precision == "double";
+    const bool wide = c.precision == Precision::double_precision;
     for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
       const std::string q_name = layer_dataset(lc.layer_names[l], c.s.q), k_name = layer_dataset(lc.layer_names[l], c.s.k);
       if (wide) {
@@ -133,7 +133,7 @@ TokenRankParams chain_params(const ChainConfig& c) {
   p.scale = c.s.scale, p.softcap = c.s.softcap, p.causal = c.s.causal, p.window = c.s.window, p.rollout = c.rollout;
   p.tile_q = c.s.tile_q;
   p.tile_k = c.s.tile_k;
-  p.precision = c.precision == "double" ? Precision::double_precision : Precision::single;
+  p.precision = c.precision;
   return p;
 }
 
@@ -152,7 +152,7 @@ void write_chain_attributes(H5Writer& file, const std::string& group, const Chai
   file.set_attribute(group, "softcap", c.s.softcap);
   file.set_attribute(group, "mask", c.s.mask);
   file.set_attribute(group, "rollout", c.rollout);
-  file.set_attribute(group, "precision", c.precision);
+  file.set_attribute(group, "precision", name_of<Precision>(kPrecisions, c.precision));
   file.set_attribute(group, "layout_across_ranks", std::string(lc.zigzag ? "zigzag" : "contiguous"));
 }
 
@@ -202,9 +202,7 @@ std::vector<double> read_teleport(const std::string& path, const LoadedChain& lc
   return mine;
 }
 
-const char* solver_name(TokenRankSolver s) {
-  return s == TokenRankSolver::triangular ? "triangular" : s == TokenRankSolver::power ? "power" : "auto";
-}
+std::string solver_name(TokenRankSolver s) { return name_of<TokenRankSolver>(kTokenRankSolvers, s); }
 
 class TokenRankCommand final : public Command {
  public:
@@ -218,8 +216,8 @@ class TokenRankCommand final : public Command {
     o.add("--tolerance", tolerance_, "stop when every chain's L1 change is below this")->check(CLI::PositiveNumber);
     o.add("--max-iterations", max_iterations_, "iteration limit of the power method")->check(CLI::PositiveNumber);
     o.add("--teleport", teleport_, "teleport vector: text 'position [weight]' lines, or HDF5 with dataset 'teleport' [N] (default uniform)");
-    o.add("--solver", solver_, "auto (triangular for a causal single layer, else power), power, triangular")
-        ->check(CLI::IsMember({"auto", "power", "triangular"}));
+    o.add_choice("--solver", solver_, ChoiceTable<TokenRankSolver>(kTokenRankSolvers),
+                 "auto (triangular for a causal single layer, else power), power, triangular");
     o.add("--top-k", top_k_, "positions listed in /tokenrank/top_position (by the mean chain)")->check(CLI::NonNegativeNumber);
     o.add("--log-json", log_json_, "also write one JSON record per event to this file");
     o.add_flag("-q,--quiet", quiet_, "print nothing but errors");
@@ -239,7 +237,7 @@ class TokenRankCommand final : public Command {
                  fmt::format("{{\"n\": {}, \"heads\": {}, \"layers\": {}}}", lc.qs.seq, lc.qs.heads, lc.layer_names.size()));
     TokenRankParams p = chain_params(c_);
     p.damping = damping_, p.tolerance = tolerance_, p.max_iterations = max_iterations_;
-    p.solver = solver_ == "power" ? TokenRankSolver::power : solver_ == "triangular" ? TokenRankSolver::triangular : TokenRankSolver::automatic;
+    p.solver = solver_;
     const TokenRankResult res = tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
     // Finite inputs can still overflow: q·k beyond float32's range gives ∞ − ∞ in the softmax.
     const bool finite = std::all_of(res.score.begin(), res.score.end(), [](double v) { return std::isfinite(v); }) &&
@@ -281,7 +279,7 @@ class TokenRankCommand final : public Command {
       file.set_attribute(g, "iterations", static_cast<std::int64_t>(res.iterations));
       file.set_attribute(g, "max_iterations", static_cast<std::int64_t>(p.max_iterations));
       file.set_attribute(g, "converged", res.converged);
-      file.set_attribute(g, "solver", std::string(solver_name(res.solver)));
+      file.set_attribute(g, "solver", solver_name(res.solver));
       file.set_attribute(g, "note", res.note);
       file.set_attribute(g, "teleport", teleport_.empty() ? std::string("uniform") : teleport_);
       write_chain_attributes(file, g, c_, lc, p);
@@ -312,7 +310,8 @@ class TokenRankCommand final : public Command {
 
  private:
   ChainConfig c_;
-  std::string output_, teleport_, solver_ = "auto", log_json_;
+  std::string output_, teleport_, log_json_;
+  TokenRankSolver solver_ = TokenRankSolver::automatic;
   bool overwrite_ = false, quiet_ = false;
   double damping_ = 0.85, tolerance_ = 1e-10;
   int max_iterations_ = 1000;

@@ -97,9 +97,9 @@ void OptionSet::read_config_file(const std::vector<std::string>& known_sections)
     const std::string at = where(config_path_, node.source()) + ": '" + k + "' ";
     // The value as the text a user would type after the flag, type-checked against the field.
     const std::string text = std::visit(
-        [&](auto* field) -> std::string {
+        [&](auto field) -> std::string {
           using T = std::remove_pointer_t<decltype(field)>;
-          if constexpr (std::is_same_v<T, std::string>) {
+          if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, ChoiceName>) {
             if (!node.is_string()) throw_usage(at + "must be a string");
             return node.as_string()->get();
           } else if constexpr (std::is_same_v<T, bool>) {
@@ -139,9 +139,10 @@ std::string OptionSet::effective_toml() const {
   toml::table body;
   for (const Entry& e : entries_) {
     std::visit(
-        [&](auto* field) {
+        [&](auto field) {
           using T = std::remove_pointer_t<decltype(field)>;
-          if constexpr (std::is_same_v<T, std::uint64_t>) body.insert(e.key, static_cast<std::int64_t>(*field));
+          if constexpr (std::is_same_v<T, ChoiceName>) body.insert(e.key, field.get());
+          else if constexpr (std::is_same_v<T, std::uint64_t>) body.insert(e.key, static_cast<std::int64_t>(*field));
           else body.insert(e.key, *field);
         },
         e.field);

@@ -7,10 +7,13 @@
 // error naming the file and line.
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
+
+#include "choices.hpp"
 
 namespace perron {
 
@@ -36,6 +39,16 @@ class OptionSet {
     return opt;
   }
   CLI::Option* add_flag(const std::string& flags, bool& field, const std::string& help);
+  // An option naming one value of `table`: the flag and the config file accept its names only,
+  // and the effective config records the name.
+  template <class E>
+  CLI::Option* add_choice(const std::string& flags, E& field, ChoiceTable<E> table, const std::string& help) {
+    CLI::Option* opt = app_.add_option_function<std::string>(
+        flags, [&field, table](const std::string& name) { field = value_of(table, name); }, help);
+    opt->check(CLI::IsMember(names_of(table)))->default_str(name_of(table, field));
+    entries_.push_back(Entry{opt->get_lnames().front(), ChoiceName{[&field, table] { return name_of(table, field); }}, opt});
+    return opt;
+  }
 
   // After CLI parsing: reads the -c/--config file (if any) into every option that was not
   // given on the command line, each value through the option's own validators exactly as if
@@ -49,7 +62,10 @@ class OptionSet {
   bool given(const std::string& key) const;
 
  private:
-  using Field = std::variant<std::string*, double*, int*, std::int64_t*, std::uint64_t*, bool*>;
+  struct ChoiceName {  // a choice's field, seen through its name
+    std::function<std::string()> get;
+  };
+  using Field = std::variant<std::string*, double*, int*, std::int64_t*, std::uint64_t*, bool*, ChoiceName>;
   struct Entry {
     std::string key;
     Field field;
