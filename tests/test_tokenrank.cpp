@@ -301,7 +301,7 @@ TEST(TokenRank, BadParametersAreCollectiveErrors) {
   expect_error([&] { tokenrank(lp.problem, p, comm); }, "needs a causal chain");
   p = params_of(c, Precision::single);
   p.damping = 1.5;
-  expect_error([&] { tokenrank(lp.problem, p, comm); }, "--damping");
+  expect_error([&] { tokenrank(lp.problem, p, comm); }, "damping must be in [0, 1]");
 }
 
 // The exported attention graph: with top_k = n every edge with its weight A_ij; with top_k = 3

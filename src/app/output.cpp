@@ -80,8 +80,12 @@ void check_output_path(const std::string& what, const std::string& path, bool ov
     namespace fs = std::filesystem;
     const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
     std::error_code ec;
-    if (!fs::is_directory(dir, ec))
-      throw_output("cannot write " + what + " " + path + ": directory " + dir.string() + " does not exist");
+    // A missing directory is made, as `mkdir -p` would (configs name results/... and a fresh
+    // checkout has no results/): an output path says where the file goes, not that it exists.
+    if (!fs::exists(dir, ec)) fs::create_directories(dir, ec);
+    if (!fs::is_directory(dir))
+      throw_output("cannot write " + what + " " + path + ": cannot make directory " + dir.string() +
+                   (ec ? " (" + ec.message() + ")" : std::string(" (a file is in the way)")));
     if (::access(dir.c_str(), W_OK) != 0)
       throw_output("cannot write " + what + " " + path + ": directory " + dir.string() + " is not writable (" +
                    std::strerror(errno) + ")");

@@ -28,7 +28,10 @@ expect_error "personalization id not in the graph" 3 "pers_unknown.txt: vertex 9
   pagerank --input "$good" --personalization "$WORK/pers_unknown.txt" --output "$OUT"
 printf '1 0\n2 0\n' >"$WORK/pers_zero.txt"
 expect_error "personalization sums to 0" 2 "sum to 0" "$OUT" pagerank --input "$good" --personalization "$WORK/pers_zero.txt" --output "$OUT"
-expect_error "output directory missing" 2 "directory $WORK/nodir does not exist" "" pagerank --input "$good" --output "$WORK/nodir/r.h5"
+expect_ok "output directory made" 2 pagerank --input "$good" --output "$WORK/newdir/sub/r.h5"
+[ -f "$WORK/newdir/sub/r.h5" ] && echo "ok   output directory made: the result is there" || fail "output directory made: no result"
+printf 'x' >"$WORK/plainfile"
+expect_error "output directory blocked by a file" 2 "cannot make directory $WORK/plainfile/sub" "" pagerank --input "$good" --output "$WORK/plainfile/sub/r.h5"
 expect_error "output not writable" 2 "cannot (create|write)" "" pagerank --input "$good" --output /proc/perron-test.h5
 expect_ok "first write" 1 pagerank --input "$good" --output "$OUT"
 expect_error "existing output without --overwrite" 2 "already exists; pass --overwrite" "" pagerank --input "$good" --output "$OUT"
