@@ -251,19 +251,20 @@ int main(int argc, char** argv) {
       conv_it[s] = r.iterations;
       conv_x[s] = r.score;
     }
-  std::printf("{\"n\": %llu, \"m\": %llu, \"threads\": %d, \"build_s\": %.6f, \"stream_triad_gbs\": %.3f,"
-              " \"baseline_s\": %.6f, \"perron_s\": %.6f, \"perron_csr_s\": %.6f, \"graphblas_s\": %.6f,"
-              " \"l1_perron_baseline\": %.3e, \"l1_graphblas_baseline\": %.3e,"
-              " \"power_iterations\": %d, \"power_s\": %.6f, \"anderson_iterations\": %d, \"anderson_s\": %.6f,"
-              " \"cg_iterations\": %d, \"cg_s\": %.6f, \"cg_whole_iterations\": %d, \"cg_whole_s\": %.6f,"
-              " \"power_plan_s\": %.6f, \"anderson_plan_s\": %.6f, \"cg_plan_s\": %.6f, \"cg_whole_plan_s\": %.6f,"
-              " \"l1_anderson_power\": %.3e, \"l1_cg_power\": %.3e, \"l1_cg_whole_power\": %.3e,"
-              " \"peak_rss_bytes\": %llu, \"rss_after_build_bytes\": %llu}\n",
-              static_cast<unsigned long long>(g.stats.n), static_cast<unsigned long long>(g.stats.m), omp_get_max_threads(), build_s,
-              stream_triad(), median(tb), median(tp), median(tc), tg.empty() ? -1.0 : median(tg), l1(xp, xb), xg.empty() ? -1.0 : l1(xg, xb),
-              conv_it[0], median(conv_s[0]), conv_it[1], median(conv_s[1]), conv_it[2], median(conv_s[2]), conv_it[3],
-              median(conv_s[3]), median(plan_s[0]), median(plan_s[1]), median(plan_s[2]), median(plan_s[3]),
-              l1(conv_x[0], conv_x[1]), l1(conv_x[0], conv_x[2]), l1(conv_x[0], conv_x[3]),
-              static_cast<unsigned long long>(perron::peak_rss_bytes()), static_cast<unsigned long long>(rss_graph));
+  std::printf(
+      "{\"n\": %llu, \"m\": %llu, \"threads\": %d, \"build_s\": %.6f, \"stream_triad_gbs\": %.3f,"
+      " \"baseline_s\": %.6f, \"perron_s\": %.6f, \"perron_csr_s\": %.6f, \"graphblas_s\": %.6f,"
+      " \"l1_perron_baseline\": %.3e, \"l1_graphblas_baseline\": %.3e,"
+      " \"power_iterations\": %d, \"power_s\": %.6f, \"anderson_iterations\": %d, \"anderson_s\": %.6f,"
+      " \"cg_iterations\": %d, \"cg_s\": %.6f, \"cg_whole_iterations\": %d, \"cg_whole_s\": %.6f,"
+      " \"power_plan_s\": %.6f, \"anderson_plan_s\": %.6f, \"cg_plan_s\": %.6f, \"cg_whole_plan_s\": %.6f,"
+      " \"l1_anderson_power\": %.3e, \"l1_cg_power\": %.3e, \"l1_cg_whole_power\": %.3e,"
+      " \"peak_rss_bytes\": %llu, \"rss_after_build_bytes\": %llu}\n",
+      static_cast<unsigned long long>(g.stats.n), static_cast<unsigned long long>(g.stats.m), omp_get_max_threads(), build_s,
+      stream_triad(), median(tb), median(tp), median(tc), tg.empty() ? -1.0 : median(tg), l1(xp, xb),
+      xg.empty() ? -1.0 : l1(xg, xb), conv_it[0], median(conv_s[0]), conv_it[1], median(conv_s[1]), conv_it[2], median(conv_s[2]),
+      conv_it[3], median(conv_s[3]), median(plan_s[0]), median(plan_s[1]), median(plan_s[2]), median(plan_s[3]),
+      l1(conv_x[0], conv_x[1]), l1(conv_x[0], conv_x[2]), l1(conv_x[0], conv_x[3]),
+      static_cast<unsigned long long>(perron::peak_rss_bytes()), static_cast<unsigned long long>(rss_graph));
   return 0;
 }

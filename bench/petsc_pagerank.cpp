@@ -18,16 +18,15 @@
 // MATRIX.petsc: A in PETSc's binary AIJ format (bench/pagerank_bench.py writes it).
 #include <petscksp.h>
 
-
 namespace {
 
 constexpr PetscReal kAlpha = 0.85;
 constexpr PetscReal kTolerance = 1e-10;
 
 struct Problem {
-  Mat A = nullptr;             // the symmetric adjacency matrix
-  Vec inv_degree = nullptr;    // 1/d
-  Vec sqrt_degree = nullptr;   // d^½
+  Mat A = nullptr;            // the symmetric adjacency matrix
+  Vec inv_degree = nullptr;   // 1/d
+  Vec sqrt_degree = nullptr;  // d^½
   PetscInt n = 0;
   Vec x = nullptr, ax = nullptr;  // scratch for the residual check
 };

@@ -33,10 +33,9 @@ inline std::string shared_data() {
   return std::filesystem::is_directory(p) ? p.string() : std::string();
 }
 
-#define PERRON_REQUIRE_SHARED_DATA(dir)                                                              \
-  const std::string dir = ::perron::test::shared_data();                                             \
-  if (dir.empty())                                                                                   \
-  GTEST_SKIP() << "SKIPPED LOUDLY: conformance data ../shared/data not found (set PERRON_SHARED_DATA)"
+#define PERRON_REQUIRE_SHARED_DATA(dir)                  \
+  const std::string dir = ::perron::test::shared_data(); \
+  if (dir.empty()) GTEST_SKIP() << "SKIPPED LOUDLY: conformance data ../shared/data not found (set PERRON_SHARED_DATA)"
 
 // An input spec for a file, as `--input PATH [--format F]` gives it.
 inline InputSpec input_spec(const std::string& path, const std::string& format = "auto") {
@@ -60,7 +59,8 @@ inline TestGraph random_graph(std::uint64_t seed, int n, int m, bool weighted) {
   std::vector<VertexId> ids(static_cast<std::size_t>(n));
   std::set<VertexId> used;
   for (auto& id : ids) {
-    do id = rng() % 1000000007ull; while (!used.insert(id).second);
+    do id = rng() % 1000000007ull;
+    while (!used.insert(id).second);
   }
   TestGraph g;
   g.weighted = weighted;
@@ -72,9 +72,9 @@ inline TestGraph random_graph(std::uint64_t seed, int n, int m, bool weighted) {
   for (int e = 0; e < m; ++e) {
     int s = pick(rng) % (active - sinks);
     int d = pick(rng) % active;
-    if (e % 17 == 0) d = s;                                                      // self-loops
+    if (e % 17 == 0) d = s;  // self-loops
     g.edges.push_back({ids[static_cast<std::size_t>(s)], ids[static_cast<std::size_t>(d)], weighted ? w(rng) : 1.0});
-    if (e % 11 == 0) g.edges.push_back(g.edges.back());                          // duplicates
+    if (e % 11 == 0) g.edges.push_back(g.edges.back());  // duplicates
   }
   for (int i = active; i < n; ++i) g.extra_vertices.push_back(ids[static_cast<std::size_t>(i)]);
   return g;
@@ -161,8 +161,7 @@ inline std::map<VertexId, double> gather_by_id(const DistGraph& g, const std::ve
 }
 
 // A teleport or dangling vector from weights by original id (empty: uniform).
-inline VertexDistribution distribution_of(const std::map<VertexId, double>& weights, const DistGraph& graph,
-                                          const Comm& comm) {
+inline VertexDistribution distribution_of(const std::map<VertexId, double>& weights, const DistGraph& graph, const Comm& comm) {
   if (weights.empty()) return {};
   std::vector<VertexId> ids;
   std::vector<double> values;
@@ -185,13 +184,16 @@ inline std::map<VertexId, double> rank_input(const InputSpec& spec, const GraphO
 
 // The rows of the runs `segs` of a [heads][rows][dim] array, per head one run after the
 // other: what a rank holding those positions passes to attention() or tokenrank().
-inline std::vector<float> gather_rows(const std::vector<float>& a, int heads, int rows, int dim, const std::vector<Segment>& segs) {
+inline std::vector<float> gather_rows(const std::vector<float>& a, int heads, int rows, int dim,
+                                      const std::vector<Segment>& segs) {
   std::vector<float> out;
   for (int h = 0; h < heads; ++h)
     for (const Segment& sg : segs) {
       const auto at = a.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(h) * static_cast<std::size_t>(rows) +
-                                                               static_cast<std::size_t>(sg.begin)) * static_cast<std::size_t>(dim));
-      out.insert(out.end(), at, at + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(sg.count) * static_cast<std::size_t>(dim)));
+                                                               static_cast<std::size_t>(sg.begin)) *
+                                                              static_cast<std::size_t>(dim));
+      out.insert(out.end(), at,
+                 at + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(sg.count) * static_cast<std::size_t>(dim)));
     }
   return out;
 }

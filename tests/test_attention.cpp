@@ -64,7 +64,8 @@ Reference reference(const AttnCase& c, const std::vector<float>& q, const std::v
         if (s[static_cast<std::size_t>(j)] == -INFINITY) continue;
         const double p = std::exp(s[static_cast<std::size_t>(j)] - mx) / sum;
         for (int d = 0; d < c.dv; ++d)
-          r.out[(static_cast<std::size_t>(h) * c.nq + i) * c.dv + d] += p * v[(static_cast<std::size_t>(kvh) * c.nk + j) * c.dv + d];
+          r.out[(static_cast<std::size_t>(h) * c.nq + i) * c.dv + d] +=
+              p * v[(static_cast<std::size_t>(kvh) * c.nk + j) * c.dv + d];
       }
     }
   }
@@ -155,15 +156,15 @@ TEST_P(AttentionTest, MatchesDenseFloat64) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionTest,
     testing::Combine(testing::Values(AttnCase{2, 2, 77, 77, 16, 16, false, 0, 0, false, 16, 32},
-                    AttnCase{4, 2, 130, 130, 64, 64, true, 0, 0, false, 32, 64},
-                    AttnCase{3, 1, 101, 101, 128, 64, false, 0, 0, false, 128, 256},
-                    AttnCase{2, 2, 95, 95, 64, 32, true, 17, 0, false, 16, 16},
-                    AttnCase{2, 1, 83, 83, 16, 16, false, 9, 0, false, 16, 16},
-                    AttnCase{2, 2, 61, 61, 64, 64, false, 0, 5.0f, false, 16, 32},
-                    AttnCase{2, 2, 70, 70, 16, 24, false, 0, 0, true, 16, 16},
-                    AttnCase{2, 2, 70, 70, 16, 16, true, 0, 2.5f, true, 32, 16},
-                    AttnCase{2, 1, 45, 103, 32, 32, true, 0, 0, false, 16, 16},
-                    AttnCase{2, 2, 103, 45, 32, 32, false, 0, 0, false, 16, 16},
+                                     AttnCase{4, 2, 130, 130, 64, 64, true, 0, 0, false, 32, 64},
+                                     AttnCase{3, 1, 101, 101, 128, 64, false, 0, 0, false, 128, 256},
+                                     AttnCase{2, 2, 95, 95, 64, 32, true, 17, 0, false, 16, 16},
+                                     AttnCase{2, 1, 83, 83, 16, 16, false, 9, 0, false, 16, 16},
+                                     AttnCase{2, 2, 61, 61, 64, 64, false, 0, 5.0f, false, 16, 32},
+                                     AttnCase{2, 2, 70, 70, 16, 24, false, 0, 0, true, 16, 16},
+                                     AttnCase{2, 2, 70, 70, 16, 16, true, 0, 2.5f, true, 32, 16},
+                                     AttnCase{2, 1, 45, 103, 32, 32, true, 0, 0, false, 16, 16},
+                                     AttnCase{2, 2, 103, 45, 32, 32, false, 0, 0, false, 16, 16},
                                      AttnCase{2, 1, 300, 300, 40, 72, false, 0, 0, false, 100, 90},
                                      // windows narrower than the key tiles: tiles cut on the left by whole panels
                                      AttnCase{2, 1, 300, 300, 64, 64, true, 70, 0, false, 64, 128},
@@ -193,7 +194,8 @@ TEST(OnlineSoftmax, AnySplitOfTheKeysGivesTheSameLse) {
     for (std::size_t k0 = 0; k0 < scores.size(); k0 += tile) {
       std::vector<double> s(scores.begin() + static_cast<std::ptrdiff_t>(k0),
                             scores.begin() + static_cast<std::ptrdiff_t>(std::min(scores.size(), k0 + tile)));
-      const double rescale = kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(s), kernels::row_max(s.data(), static_cast<int>(s.size())));
+      const double rescale = kernels::absorb<kernels::Probabilities::keep>(
+          m, l, std::span<double>(s), kernels::row_max(s.data(), static_cast<int>(s.size())));
       rescales.push_back(rescale);
       for (std::size_t c = 0; c < s.size(); ++c) EXPECT_NEAR(s[c], std::exp(scores[k0 + c] - m), 1e-15);  // P
     }
@@ -204,7 +206,8 @@ TEST(OnlineSoftmax, AnySplitOfTheKeysGivesTheSameLse) {
   // turns any score, −∞ included, into a zero probability.
   double m = kernels::kEmptyLse<double>, l = 0;
   std::vector<double> hidden(4, -std::numeric_limits<double>::infinity());
-  EXPECT_EQ(kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(hidden), kernels::row_max(hidden.data(), 4)), 1.0);
+  EXPECT_EQ(kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(hidden), kernels::row_max(hidden.data(), 4)),
+            1.0);
   EXPECT_EQ(hidden, std::vector<double>(4, 0.0));
   EXPECT_EQ(kernels::finish_lse(m, l), kernels::kEmptyLse<double>);
   const double shift = kernels::probability_shift(kernels::finish_lse(m, l));
@@ -236,10 +239,12 @@ Partial merged(const Partial& a, const Partial& b) {
 Partial attend(const std::vector<double>& s, const std::vector<double>& v, int dv, std::size_t k0, std::size_t k1) {
   double m = kernels::kEmptyLse<double>, l = 0;
   std::vector<double> p(s.begin() + static_cast<std::ptrdiff_t>(k0), s.begin() + static_cast<std::ptrdiff_t>(k1));
-  kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(p), kernels::row_max(p.data(), static_cast<int>(p.size())));
+  kernels::absorb<kernels::Probabilities::keep>(m, l, std::span<double>(p),
+                                                kernels::row_max(p.data(), static_cast<int>(p.size())));
   Partial r{std::vector<double>(static_cast<std::size_t>(dv), 0.0), kernels::finish_lse(m, l)};
   for (std::size_t k = 0; k < p.size(); ++k)
-    for (int d = 0; d < dv; ++d) r.out[static_cast<std::size_t>(d)] += p[k] / l * v[(k0 + k) * static_cast<std::size_t>(dv) + static_cast<std::size_t>(d)];
+    for (int d = 0; d < dv; ++d)
+      r.out[static_cast<std::size_t>(d)] += p[k] / l * v[(k0 + k) * static_cast<std::size_t>(dv) + static_cast<std::size_t>(d)];
   return r;
 }
 
@@ -257,7 +262,8 @@ TEST(AttentionMerge, IsAssociativeAndMatchesTheWhole) {
     EXPECT_NEAR(r->lse, whole.lse, 1e-13);
     for (int d = 0; d < dv; ++d) EXPECT_NEAR(r->out[static_cast<std::size_t>(d)], whole.out[static_cast<std::size_t>(d)], 1e-13);
   }
-  for (int d = 0; d < dv; ++d) EXPECT_NEAR(left.out[static_cast<std::size_t>(d)], right.out[static_cast<std::size_t>(d)], 1e-14);  // to rounding
+  for (int d = 0; d < dv; ++d)
+    EXPECT_NEAR(left.out[static_cast<std::size_t>(d)], right.out[static_cast<std::size_t>(d)], 1e-14);  // to rounding
   const Partial identity = merged(empty, a);
   EXPECT_EQ(identity.out, a.out);
   EXPECT_EQ(identity.lse, a.lse);

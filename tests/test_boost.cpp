@@ -59,7 +59,8 @@ TEST(BoostAdapter, StrongComponentsOnLocalCsr) {
   const CsrGraphView view{&graph.in};
   ASSERT_EQ(num_vertices(view), graph.stats.n);  // one rank: no ghosts
   std::vector<LocalId> comp(num_vertices(view));
-  const auto ours = boost::strong_components(view, boost::make_iterator_property_map(comp.begin(), get(boost::vertex_index, view)));
+  const auto ours =
+      boost::strong_components(view, boost::make_iterator_property_map(comp.begin(), get(boost::vertex_index, view)));
 
   using BGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
   std::vector<VertexId> ids = graph.ids.slice_ids();
@@ -67,7 +68,8 @@ TEST(BoostAdapter, StrongComponentsOnLocalCsr) {
   auto idx = [&](VertexId v) { return static_cast<std::size_t>(std::lower_bound(ids.begin(), ids.end(), v) - ids.begin()); };
   for (const auto& e : g.edges) boost::add_edge(idx(e.src), idx(e.dst), bg);
   std::vector<std::size_t> comp2(ids.size());
-  const auto expected = boost::strong_components(bg, boost::make_iterator_property_map(comp2.begin(), get(boost::vertex_index, bg)));
+  const auto expected =
+      boost::strong_components(bg, boost::make_iterator_property_map(comp2.begin(), get(boost::vertex_index, bg)));
   EXPECT_EQ(static_cast<std::size_t>(ours), static_cast<std::size_t>(expected));
   EXPECT_GT(static_cast<std::size_t>(expected), 1u);
 }

@@ -38,8 +38,8 @@ TEST(Options, DefaultsThenFileThenFlags) {
   set.add("-i,--input", s.input, "");
   set.add_flag("--quiet", s.quiet, "");
   parse(app, set, {"-c", cfg, "--iterations", "9"});
-  EXPECT_EQ(s.damping, 0.5);        // from the file
-  EXPECT_EQ(s.iterations, 9);       // the flag beats the file
+  EXPECT_EQ(s.damping, 0.5);          // from the file
+  EXPECT_EQ(s.iterations, 9);         // the flag beats the file
   EXPECT_EQ(s.input, "default.txt");  // the default stays
   EXPECT_TRUE(s.quiet);
   const std::string effective = set.effective_toml();
@@ -87,7 +87,8 @@ TEST(Options, WrongTypeAndStrayTablesAreErrors) {
     OptionSet set(app, {"generate", "qkv"});
     int seq = 0;
     set.add("--seq", seq, "");
-    std::vector<std::string> args{"-c", write_config("siblings.toml", "[generate.kronecker]\nscale = 3\n[generate.qkv]\nseq = 77\n")};
+    std::vector<std::string> args{"-c",
+                                  write_config("siblings.toml", "[generate.kronecker]\nscale = 3\n[generate.qkv]\nseq = 77\n")};
     std::reverse(args.begin(), args.end());
     app.parse(args);
     set.apply_config_file({"pagerank", "generate", "kronecker", "qkv"});
@@ -185,7 +186,8 @@ TEST(Options, RequiredOptionsMayComeFromTheFile) {
     parse(app, set, {});
     ADD_FAILURE() << "a missing required option was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--output is required: give it on the command line, or as 'output = ...' in the [convert] table"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "--output is required: give it on the command line, or as 'output = ...' in the [convert] table"),
               std::string::npos)
         << e.what();
   }

@@ -91,8 +91,7 @@ TEST(Networkx, PersonalizedCompleteGraph) {  // perron: --undirected --personali
   const TestGraph k4 = edges_of({{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}});
   expect_close(rank_graph(k4, {true, false, false}, 0.85, {{0, 1}, {1, 1}, {2, 4}, {3, 4}}), read_expected(path), 1e-6,
                "K4 personalization {0:1,1:1,2:4,3:4}");
-  expect_close(rank_graph(k4, {true, false, false}, 0.85, {{3, 1}}), read_expected(path, true), 1e-6,
-               "K4 personalization {3:1}");
+  expect_close(rank_graph(k4, {true, false, false}, 0.85, {{3, 1}}), read_expected(path, true), 1e-6, "K4 personalization {3:1}");
 }
 
 TEST(Networkx, MultigraphCountsMultiplicity) {  // perron: --undirected --keep-duplicates
@@ -115,11 +114,12 @@ TEST(Igraph, TestVectors) {
   };
   expect_close(rank_graph(edges_of({{0, 1}, {1, 2}, {2, 0}, {3, 2}, {0, 2}}), und, 0.85),
                vec({0.288717, 0.201989, 0.389109, 0.120186}), 1e-6, "test_graph_1");
-  expect_close(rank_graph(edges_of({{0, 1}, {0, 2}, {0, 3}, {1, 0}, {2, 0}, {3, 0}, {3, 4}, {3, 5}, {3, 6}, {3, 7}, {4, 0},
-                                    {5, 0}, {6, 0}, {7, 0}}),
-                          und, 0.85),
-               vec({0.336204, 0.0759047, 0.0759047, 0.205964, 0.0765056, 0.0765056, 0.0765056, 0.0765056}), 1e-6,
-               "test_graph_2");
+  expect_close(
+      rank_graph(
+          edges_of(
+              {{0, 1}, {0, 2}, {0, 3}, {1, 0}, {2, 0}, {3, 0}, {3, 4}, {3, 5}, {3, 6}, {3, 7}, {4, 0}, {5, 0}, {6, 0}, {7, 0}}),
+          und, 0.85),
+      vec({0.336204, 0.0759047, 0.0759047, 0.205964, 0.0765056, 0.0765056, 0.0765056, 0.0765056}), 1e-6, "test_graph_2");
   TestGraph star;
   for (VertexId v = 1; v <= 10; ++v) star.edges.push_back({0, v, 1.0});
   std::map<VertexId, double> star_expected{{0, 0.46683}};

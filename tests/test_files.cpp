@@ -1,7 +1,6 @@
 // The file-safety primitives every writer stands on (core/files): unique temporaries, a
 // publish that never replaces a file it may not, disk reservation, path identity.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -11,6 +10,7 @@
 #include "perron/core/files.hpp"
 #include "perron/core/memory.hpp"
 #include "support.hpp"
+#include <sys/stat.h>
 
 namespace perron::test {
 namespace {
@@ -82,7 +82,8 @@ TEST(Files, ReservationKeepsTheSizeAndIsGivenBack) {
     ADD_FAILURE() << "reserved 4 EiB";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::output);
-    EXPECT_NE(std::string(e.what()).find("not enough disk space for " + path + ": it needs 4.61 EB"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not enough disk space for " + path + ": it needs 4.61 EB"), std::string::npos)
+        << e.what();
   }
   std::filesystem::remove_all(dir);
 }
@@ -92,8 +93,8 @@ TEST(Files, PathsCompareByIdentity) {
   std::ofstream(dir + "/a.txt") << "x";
   std::filesystem::create_symlink(dir + "/a.txt", dir + "/link.txt");
   EXPECT_TRUE(same_file(inspect_path(dir + "/a.txt"), inspect_path(dir + "/link.txt")));
-  EXPECT_TRUE(same_file(inspect_path(dir + "/new.h5"), inspect_path(dir + "/../" +
-                                                                    std::filesystem::path(dir).filename().string() + "/new.h5")));
+  EXPECT_TRUE(same_file(inspect_path(dir + "/new.h5"),
+                        inspect_path(dir + "/../" + std::filesystem::path(dir).filename().string() + "/new.h5")));
   EXPECT_FALSE(same_file(inspect_path(dir + "/a.txt"), inspect_path(dir + "/new.h5")));
   EXPECT_FALSE(inspect_path("/dev/null").regular);
   EXPECT_TRUE(inspect_path("/dev/null").exists);
@@ -109,7 +110,8 @@ TEST(Files, SizesAreCheckedAgainstMemory) {
     ADD_FAILURE();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::input);
-    EXPECT_NE(std::string(e.what()).find("the test's huge thing needs 18.4 EB of memory; this rank has"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("the test's huge thing needs 18.4 EB of memory; this rank has"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(format_bytes(999), "999 bytes");
   EXPECT_EQ(format_bytes(2100000000000), "2.10 TB");

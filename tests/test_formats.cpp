@@ -5,6 +5,7 @@
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/connected_components.hpp>
 #include <boost/graph/strong_components.hpp>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -47,8 +48,7 @@ std::vector<RawEdge> ring_graph(int n, int extra, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<RawEdge> e;
   for (int v = 1; v <= n; ++v) e.push_back({static_cast<VertexId>(v), static_cast<VertexId>(v % n + 1), 1.0 + v % 3});
-  for (int k = 0; k < extra; ++k)
-    e.push_back({rng() % n + 1, rng() % n + 1, 0.25 * static_cast<double>(1 + rng() % 8)});
+  for (int k = 0; k < extra; ++k) e.push_back({rng() % n + 1, rng() % n + 1, 0.25 * static_cast<double>(1 + rng() % 8)});
   return e;
 }
 
@@ -135,18 +135,28 @@ TEST(Formats, MatrixMarketDeclaresVerticesAndChecksItsHeader) {
   LoadedInput in = load_edges(input_spec(put(comm, "sym.mtx", sym)), comm);
   EXPECT_EQ(in.format, "mm");
   const DistGraph g = build_graph(std::move(in.share), {}, comm);
-  EXPECT_EQ(g.stats.n, 6u);   // the dimension declares isolated vertices 4, 5, 6
-  EXPECT_EQ(g.stats.m, 5u);   // 1-2, 2-1, 2-3, 3-2, 3-3
+  EXPECT_EQ(g.stats.n, 6u);  // the dimension declares isolated vertices 4, 5, 6
+  EXPECT_EQ(g.stats.m, 5u);  // 1-2, 2-1, 2-3, 3-2, 3-3
   expect_error([&] { load_edges(input_spec(put(comm, "nobanner.mtx", "3 3 1\n1 2\n"), "mm"), comm); },
                "missing Matrix Market header");
-  expect_error([&] { load_edges(input_spec(put(comm, "count.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 3 3\n1 2\n")), comm); },
-               "the header declares 3 entries, but the file has 1");
-  expect_error([&] { load_edges(input_spec(put(comm, "dim.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 3 1\n1 7\n")), comm); },
-               "dim.mtx:3:3: Matrix Market index 7 is outside the declared range 1..3");
-  expect_error([&] { load_edges(input_spec(put(comm, "rect.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 4 1\n1 2\n")), comm); },
-               "square");
-  expect_error([&] { load_edges(input_spec(put(comm, "arr.mtx", "%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n")), comm); },
-               "only 'matrix coordinate'");
+  expect_error(
+      [&] {
+        load_edges(input_spec(put(comm, "count.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 3 3\n1 2\n")), comm);
+      },
+      "the header declares 3 entries, but the file has 1");
+  expect_error(
+      [&] {
+        load_edges(input_spec(put(comm, "dim.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 3 1\n1 7\n")), comm);
+      },
+      "dim.mtx:3:3: Matrix Market index 7 is outside the declared range 1..3");
+  expect_error(
+      [&] {
+        load_edges(input_spec(put(comm, "rect.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 4 1\n1 2\n")), comm);
+      },
+      "square");
+  expect_error(
+      [&] { load_edges(input_spec(put(comm, "arr.mtx", "%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n")), comm); },
+      "only 'matrix coordinate'");
 }
 
 TEST(Formats, GzipErrorsAndLineNumbers) {
@@ -237,7 +247,8 @@ TEST(Formats, Hdf5ChunksDecodedOnEveryThreadMatchHdf5) {
     const auto got = fast.read_slice<std::uint64_t>("/ids", offset, count);
     EXPECT_EQ(got, library.read_slice<std::uint64_t>("/ids", offset, count));
     for (std::uint64_t i = 0; i < count; i += 4099) ASSERT_EQ(got[i], id_at(offset + i)) << "element " << offset + i;
-    EXPECT_EQ(fast.read_slice<std::int64_t>("/signed", offset, count), library.read_slice<std::int64_t>("/signed", offset, count));
+    EXPECT_EQ(fast.read_slice<std::int64_t>("/signed", offset, count),
+              library.read_slice<std::int64_t>("/signed", offset, count));
     EXPECT_EQ(fast.read_slice<double>("/weight", offset, count), library.read_slice<double>("/weight", offset, count));
   }
 }
@@ -253,8 +264,8 @@ TEST(Formats, BinaryVertexCountAndWeights) {
   LoadedInput in = load_edges(spec, comm);
   EXPECT_EQ(build_graph(std::move(in.share), {}, comm).stats.n, 12u);
   const double bad_w = -1.0;
-  const std::string wpath = put(comm, "w.bin", std::string(reinterpret_cast<const char*>(rec), 16) +
-                                                   std::string(reinterpret_cast<const char*>(&bad_w), 8));
+  const std::string wpath = put(
+      comm, "w.bin", std::string(reinterpret_cast<const char*>(rec), 16) + std::string(reinterpret_cast<const char*>(&bad_w), 8));
   InputSpec ws = input_spec(wpath, "binary");
   ws.binary_weight = "f64";
   expect_error([&] { load_edges(ws, comm); }, "is not a finite number >= 0");
@@ -291,7 +302,8 @@ TEST(Components, MatchBoostGraph) {
     }
     std::vector<std::size_t> c1(ids.size()), c2(ids.size());
     const auto weak = boost::connected_components(undirected, c1.data());
-    const auto strong = boost::strong_components(directed, boost::make_iterator_property_map(c2.begin(), get(boost::vertex_index, directed)));
+    const auto strong =
+        boost::strong_components(directed, boost::make_iterator_property_map(c2.begin(), get(boost::vertex_index, directed)));
     EXPECT_EQ(cc.weak, static_cast<std::uint64_t>(weak)) << "seed " << seed;
     EXPECT_EQ(cc.strong, static_cast<std::uint64_t>(strong)) << "seed " << seed;
     std::vector<std::size_t> sizes(ids.size(), 0);

@@ -86,7 +86,7 @@ TEST(DistGraph, StatisticsCountWhatTheInputHas) {
   const DistGraph dropped = build_graph(share_of(t, comm), GraphOptions{false, true}, comm);
   EXPECT_EQ(dropped.stats.m, 2u);
   const DistGraph und = build_graph(share_of(t, comm), GraphOptions{true, false}, comm);
-  EXPECT_EQ(und.stats.m, 5u);  // 1-2, 2-1, 2-2, 2-3, 3-2
+  EXPECT_EQ(und.stats.m, 5u);         // 1-2, 2-1, 2-2, 2-3, 3-2
   EXPECT_EQ(und.stats.dangling, 1u);  // only 9
 }
 

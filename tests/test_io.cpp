@@ -3,8 +3,8 @@
 #include <omp.h>
 
 #include <fstream>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "perron/core/error.hpp"
 #include "perron/graph/id_map.hpp"
@@ -19,7 +19,8 @@ namespace {
 
 // A file name shared by all ranks, written by rank 0.
 std::string shared_file(const Comm& comm, const std::string& name, const std::string& content) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("perron_test_" + std::to_string(comm.size()) + "_" + name)).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("perron_test_" + std::to_string(comm.size()) + "_" + name)).string();
   if (comm.is_root()) std::ofstream(path, std::ios::binary) << content;
   comm.barrier();
   return path;
@@ -38,8 +39,10 @@ TEST(TextReader, EveryLineOnceInOrder) {
       const double w = weighted ? 0.5 + i % 5 : 1.0;
       std::ostringstream line;  // (g++ 12 warns falsely on "literal" + std::string chains)
       line << (i % 11 ? "" : " ") << s << (i % 3 ? "\t" : (i % 2 ? "  " : ",")) << d;
-      if (weighted) line << ' ' << std::to_string(w);
-      else if (i % 4 == 0) line << ' ';
+      if (weighted)
+        line << ' ' << std::to_string(w);
+      else if (i % 4 == 0)
+        line << ' ';
       line << (i % 7 ? "\n" : "\r\n");
       text += line.str();
       expected.push_back({s, d, w});
@@ -68,10 +71,13 @@ TEST(TextReader, ErrorsNameFileLineColumnAndToken) {
   for (int i = 0; i < 4000; ++i) text += std::to_string(i) + " " + std::to_string(i + 1) + "\n";
   const std::string bad = shared_file(comm, "bad_token.txt", text + "12 abc\n" + text);
   expect_error([&] { read_text_edges(bad, comm); }, "bad_token.txt:4001:4: expected a vertex id (integer >= 0), found 'abc'");
-  expect_error([&] { read_text_edges(shared_file(comm, "neg.txt", text + "-3 4\n"), comm); }, ":4001:1: expected a vertex id (integer >= 0), found negative '-3'");
-  expect_error([&] { read_text_edges(shared_file(comm, "one.txt", "1 2\n7\n"), comm); }, "one.txt:2:1: expected 'src dst [weight]', found 1 field");
+  expect_error([&] { read_text_edges(shared_file(comm, "neg.txt", text + "-3 4\n"), comm); },
+               ":4001:1: expected a vertex id (integer >= 0), found negative '-3'");
+  expect_error([&] { read_text_edges(shared_file(comm, "one.txt", "1 2\n7\n"), comm); },
+               "one.txt:2:1: expected 'src dst [weight]', found 1 field");
   expect_error([&] { read_text_edges(shared_file(comm, "four.txt", "1 2 3 4\n"), comm); }, "found more than 3 fields");
-  expect_error([&] { read_text_edges(shared_file(comm, "nan.txt", "1 2 0.5\n2 3 nan\n"), comm); }, "nan.txt:2:5: expected a weight (number), found 'nan'");
+  expect_error([&] { read_text_edges(shared_file(comm, "nan.txt", "1 2 0.5\n2 3 nan\n"), comm); },
+               "nan.txt:2:5: expected a weight (number), found 'nan'");
   expect_error([&] { read_text_edges(shared_file(comm, "inf.txt", "1 2 inf\n"), comm); }, "weight must be finite, found 'inf'");
   expect_error([&] { read_text_edges(shared_file(comm, "negw.txt", "1 2 -0.5\n"), comm); }, "weight must be >= 0, found '-0.5'");
   expect_error([&] { read_text_edges(shared_file(comm, "big.txt", "1 18446744073709551616\n"), comm); }, "exceeds 2^64-1");
@@ -121,11 +127,13 @@ TEST(TextReader, PackedIdsWidenAtTheFirstIdBeyond32Bits) {
   EdgeList list;
   for (const RawEdge& e : expected) list.push_back(e);
   const EdgeList mine = comm.is_root() ? list : EdgeList();
-  const std::string bin = (std::filesystem::temp_directory_path() / ("perron_test_widen_" + std::to_string(comm.size()))).string();
+  const std::string bin =
+      (std::filesystem::temp_directory_path() / ("perron_test_widen_" + std::to_string(comm.size()))).string();
   write_binary_edges(bin, mine, comm);
   const auto back = comm.allgatherv<RawEdge>(read_binary_edges(bin, BinaryLayout{}, comm).records());
   ASSERT_EQ(back.size(), expected.size());
-  for (std::size_t i = 0; i < back.size(); ++i) EXPECT_TRUE(back[i].src == expected[i].src && back[i].dst == expected[i].dst) << i;
+  for (std::size_t i = 0; i < back.size(); ++i)
+    EXPECT_TRUE(back[i].src == expected[i].src && back[i].dst == expected[i].dst) << i;
 }
 
 // The packed list itself: keys hold (src, dst) exactly, push_back and set widen on the first

@@ -67,7 +67,8 @@ TEST(OnnxAttention, SupportedCasesMatchExpectedOutputs) {
     std::vector<float> mask;
     if (f.exists("/inputs/3_attn_mask")) {
       const auto M = f.read_float_array("/inputs/3_attn_mask");
-      const bool boolean = M.values.size() > 0 && std::all_of(M.values.begin(), M.values.end(), [](float x) { return x == 0 || x == 1; }) &&
+      const bool boolean = M.values.size() > 0 &&
+                           std::all_of(M.values.begin(), M.values.end(), [](float x) { return x == 0 || x == 1; }) &&
                            f.info("/inputs/3_attn_mask").is_integer == false && !f.info("/inputs/3_attn_mask").is_float;
       std::vector<std::size_t> md(4, 1);
       for (std::size_t i = 0; i < M.dims.size(); ++i) md[4 - M.dims.size() + i] = M.dims[i];
@@ -76,8 +77,9 @@ TEST(OnnxAttention, SupportedCasesMatchExpectedOutputs) {
         for (std::size_t h = 0; h < hq; ++h)
           for (std::size_t i = 0; i < sq; ++i)
             for (std::size_t j = 0; j < sk; ++j) {
-              const std::size_t src = (((md[0] == 1 ? 0 : b) * md[1] + (md[1] == 1 ? 0 : h)) * md[2] + (md[2] == 1 ? 0 : i)) * md[3] +
-                                      (md[3] == 1 ? 0 : j);
+              const std::size_t src =
+                  (((md[0] == 1 ? 0 : b) * md[1] + (md[1] == 1 ? 0 : h)) * md[2] + (md[2] == 1 ? 0 : i)) * md[3] +
+                  (md[3] == 1 ? 0 : j);
               const float m = M.values[src];
               mask[((b * hq + h) * sq + i) * sk + j] = boolean ? (m != 0 ? 0.0f : -std::numeric_limits<float>::infinity()) : m;
             }
@@ -92,7 +94,8 @@ TEST(OnnxAttention, SupportedCasesMatchExpectedOutputs) {
     const std::size_t q0 = sq * r / P, q1 = sq * (r + 1) / P, k0 = sk * r / P, k1 = sk * (r + 1) / P;
     double worst = 0;
     for (std::size_t b = 0; b < B; ++b) {
-      auto slice = [&](const std::vector<float>& x, std::size_t heads, std::size_t rows, std::size_t d, std::size_t first, std::size_t last) {
+      auto slice = [&](const std::vector<float>& x, std::size_t heads, std::size_t rows, std::size_t d, std::size_t first,
+                       std::size_t last) {
         std::vector<float> out;
         for (std::size_t h = 0; h < heads; ++h) {
           const auto at = x.begin() + static_cast<std::ptrdiff_t>(((b * heads + h) * rows + first) * d);
@@ -100,11 +103,24 @@ TEST(OnnxAttention, SupportedCasesMatchExpectedOutputs) {
         }
         return out;
       };
-      const auto lq = slice(Q.values, hq, sq, dq, q0, q1), lk = slice(K.values, hkv, sk, dq, k0, k1), lv = slice(V.values, hkv, sk, dv, k0, k1);
+      const auto lq = slice(Q.values, hq, sq, dq, q0, q1), lk = slice(K.values, hkv, sk, dq, k0, k1),
+                 lv = slice(V.values, hkv, sk, dv, k0, k1);
       const auto lm = mask.empty() ? std::vector<float>{} : slice(mask, hq, sq, sk, q0, q1);
-      const AttentionBlock block{static_cast<int>(hq), static_cast<int>(hkv), static_cast<int>(dq), static_cast<int>(dv),
-                                 static_cast<std::int64_t>(q1 - q0), static_cast<std::int64_t>(q0), static_cast<std::int64_t>(k1 - k0),
-                                 static_cast<std::int64_t>(k0), static_cast<std::int64_t>(sk), lq, lk, lv, lm, {}, {}};
+      const AttentionBlock block{static_cast<int>(hq),
+                                 static_cast<int>(hkv),
+                                 static_cast<int>(dq),
+                                 static_cast<int>(dv),
+                                 static_cast<std::int64_t>(q1 - q0),
+                                 static_cast<std::int64_t>(q0),
+                                 static_cast<std::int64_t>(k1 - k0),
+                                 static_cast<std::int64_t>(k0),
+                                 static_cast<std::int64_t>(sk),
+                                 lq,
+                                 lk,
+                                 lv,
+                                 lm,
+                                 {},
+                                 {}};
       const AttentionResult got = attention(block, p, comm);
       const auto want = slice(Y.values, hq, sq, dv, q0, q1);
       for (std::size_t i = 0; i < want.size(); ++i) {
@@ -119,8 +135,7 @@ TEST(OnnxAttention, SupportedCasesMatchExpectedOutputs) {
     EXPECT_LT(worst, fp16 ? 2e-3 : rounded ? 1e-3 : 1e-5) << name;
     ++ran;
   }
-  if (comm.is_root())
-    std::printf("ONNX attention: %d cases compared; left out (KV cache): %zu\n", ran, left_out.size());
+  if (comm.is_root()) std::printf("ONNX attention: %d cases compared; left out (KV cache): %zu\n", ran, left_out.size());
   EXPECT_GE(ran, 40);
 }
 

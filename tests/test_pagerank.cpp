@@ -91,17 +91,16 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    RandomGraphs, OracleTest,
-    testing::Values(Case{1, 40, 120, false, false, false}, Case{2, 150, 600, false, false, false},
-                    Case{3, 150, 600, true, false, false}, Case{4, 97, 300, false, true, false},
-                    Case{5, 97, 300, true, true, false}, Case{6, 120, 400, false, false, true},
-                    Case{7, 33, 50, true, true, true}),
-    [](const auto& param_info) {
-      const Case& c = param_info.param;
-      return "seed" + std::to_string(c.seed) + (c.weighted ? "_weighted" : "") + (c.personalized ? "_personalized" : "") +
-             (c.undirected ? "_undirected" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(RandomGraphs, OracleTest,
+                         testing::Values(Case{1, 40, 120, false, false, false}, Case{2, 150, 600, false, false, false},
+                                         Case{3, 150, 600, true, false, false}, Case{4, 97, 300, false, true, false},
+                                         Case{5, 97, 300, true, true, false}, Case{6, 120, 400, false, false, true},
+                                         Case{7, 33, 50, true, true, true}),
+                         [](const auto& param_info) {
+                           const Case& c = param_info.param;
+                           return "seed" + std::to_string(c.seed) + (c.weighted ? "_weighted" : "") +
+                                  (c.personalized ? "_personalized" : "") + (c.undirected ? "_undirected" : "");
+                         });
 
 // The same graph on all P ranks and on the ranks split into two groups (rank 0 alone, and the
 // others) must agree to 1e-12 in L1: results do not depend on the rank count.
@@ -236,7 +235,8 @@ TEST(PageRank, EliminationKeepsTheAnswerAndSavesSteps) {
     EXPECT_EQ(whole.eliminated, 0u);
     EXPECT_GT(reduced.eliminated, 300u);
     EXPECT_TRUE(reduced.converged);
-    EXPECT_LT(reduced.iterations, whole.iterations) << "eliminated " << reduced.iterations << " steps, whole " << whole.iterations;
+    EXPECT_LT(reduced.iterations, whole.iterations)
+        << "eliminated " << reduced.iterations << " steps, whole " << whole.iterations;
     EXPECT_LE(l1_distance(gather_by_id(graph, reduced.score, comm), power), 1e-12);
     EXPECT_LE(l1_distance(gather_by_id(graph, whole.score, comm), power), 1e-12);
     EXPECT_EQ(pagerank(graph, p, teleport, teleport, comm).score, reduced.score) << "same ranks x threads, same bits";
@@ -399,8 +399,7 @@ TEST(PageRank, EdgelessAndZeroDamping) {
   const DistGraph g2 = build_graph(share_of(g, comm), {}, comm);
   PageRankParams p;
   p.damping = 0.0;
-  for (const auto& [id, v] : gather_by_id(g2, pagerank(g2, p, {}, {}, comm).score, comm))
-    EXPECT_NEAR(v, 1.0 / 30, 1e-15);
+  for (const auto& [id, v] : gather_by_id(g2, pagerank(g2, p, {}, {}, comm).score, comm)) EXPECT_NEAR(v, 1.0 / 30, 1e-15);
 }
 
 TEST(PageRank, EmptyGraphIsACollectiveInputError) {

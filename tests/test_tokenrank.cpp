@@ -81,7 +81,8 @@ Matrix dense_attention(const TrCase& c, const Inputs& in, int layer, int h) {
       if (!visible) continue;
       double x = 0;
       for (int d = 0; d < c.d; ++d)
-        x += static_cast<double>(q[(static_cast<std::size_t>(h) * n + i) * c.d + d]) * k[(static_cast<std::size_t>(kvh) * n + j) * c.d + d];
+        x += static_cast<double>(q[(static_cast<std::size_t>(h) * n + i) * c.d + d]) *
+             k[(static_cast<std::size_t>(kvh) * n + j) * c.d + d];
       x /= std::sqrt(static_cast<double>(c.d));
       if (c.softcap > 0) x = c.softcap * std::tanh(x / c.softcap);
       if (c.mask) x += mask[(static_cast<std::size_t>(h) * n + i) * n + j];
@@ -328,7 +329,8 @@ TEST(AttentionGraph, EdgesAreTheEntriesOfA) {
   }
   const AttentionEdges top = attention_top_k(lp.problem, 0, p, 0, 3, comm);
   for (std::size_t e = 0; e < top.src.size(); ++e) {
-    std::vector<double> row(a0.begin() + static_cast<std::ptrdiff_t>(top.src[e] * n), a0.begin() + static_cast<std::ptrdiff_t>((top.src[e] + 1) * n));
+    std::vector<double> row(a0.begin() + static_cast<std::ptrdiff_t>(top.src[e] * n),
+                            a0.begin() + static_cast<std::ptrdiff_t>((top.src[e] + 1) * n));
     std::sort(row.rbegin(), row.rend());
     const std::size_t rank_in_row = e % 3;  // rows have at least 3 visible keys here except the dangling one
     if (top.src[e] != 5) {

@@ -9,8 +9,8 @@
 #include <memory>
 #include <optional>
 
-#include "perron/core/error.hpp"
 #include "attention_tiles.hpp"
+#include "perron/core/error.hpp"
 #include "softmax_kernels.hpp"
 
 namespace perron {
@@ -80,8 +80,7 @@ kernels::Tile visible_part(const kernels::Tile& kt, const kernels::Tile& qt, con
 
 // The kernel that runs for a request: automatic → avx512 where the CPU has AVX-512F.
 TileKernel resolve_kernel(TileKernel requested) {
-  if (requested == TileKernel::automatic)
-    return kernels::register_tiles_available() ? TileKernel::avx512 : TileKernel::blas;
+  if (requested == TileKernel::automatic) return kernels::register_tiles_available() ? TileKernel::avx512 : TileKernel::blas;
   if (requested == TileKernel::avx512 && !kernels::register_tiles_available())
     throw_usage("attention kernel avx512: this CPU has no AVX-512F (use auto or blas)");
   return requested;
@@ -99,7 +98,8 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
   comm.agree([&] {
     if (b.dq <= 0 || b.dv <= 0) throw_input("attention: head sizes must be > 0 (d = " + std::to_string(b.dq) + ")");
     if (b.hkv <= 0 || b.hq % b.hkv != 0)
-      throw_input("attention: " + std::to_string(b.hq) + " query heads are not a multiple of " + std::to_string(b.hkv) + " key/value heads");
+      throw_input("attention: " + std::to_string(b.hq) + " query heads are not a multiple of " + std::to_string(b.hkv) +
+                  " key/value heads");
     if (p.window < 0) throw_usage("window must be >= 0 (0: no window), got " + std::to_string(p.window));
     if (b.q_segments.size() > kernels::kMaxSegments || b.k_segments.size() > kernels::kMaxSegments)
       throw Error(ErrorKind::internal, "attention: at most two position segments per rank");
@@ -139,7 +139,8 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
     const kernels::BlockHeader h = kernels::read_header(block);
     const std::int64_t block_rows = h.rows();
     const auto* kblock = reinterpret_cast<const float*>(block.data() + k_at);
-    const float* vblock = kblock + static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(block_rows) * static_cast<std::size_t>(b.dq);
+    const float* vblock =
+        kblock + static_cast<std::size_t>(b.hkv) * static_cast<std::size_t>(block_rows) * static_cast<std::size_t>(b.dq);
     const std::vector<kernels::Tile> key_tiles = kernels::tiles_of(h.runs(), tk);
     const auto k_tiles = static_cast<std::int64_t>(key_tiles.size());
     // avx512: K and V of every key tile of every KV head packed once per block, for all query
@@ -166,8 +167,10 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
           const auto t = static_cast<std::size_t>(item % k_tiles);
           const kernels::Tile& kt = key_tiles[t];
           float* packed_head = packed.data() + static_cast<std::size_t>(kvh) * packed_per_head;
-          kernels::pack_keys(kblock + kv_row(kvh, kt) * static_cast<std::size_t>(b.dq), kt.count, b.dq, packed_head + packed_at[t]);
-          kernels::pack_values(vblock + kv_row(kvh, kt) * static_cast<std::size_t>(b.dv), kt.count, b.dv, packed_head + packed_v_at[t]);
+          kernels::pack_keys(kblock + kv_row(kvh, kt) * static_cast<std::size_t>(b.dq), kt.count, b.dq,
+                             packed_head + packed_at[t]);
+          kernels::pack_values(vblock + kv_row(kvh, kt) * static_cast<std::size_t>(b.dv), kt.count, b.dv,
+                               packed_head + packed_v_at[t]);
         }  // the implied barrier: every tile is packed before any is read
       }
       std::vector<float> s(static_cast<std::size_t>(tq) * static_cast<std::size_t>(tk)), rescale(static_cast<std::size_t>(tq));
@@ -192,8 +195,9 @@ AttentionResult attention(const AttentionBlock& b, const AttentionParams& p, con
             operands.packed_v = packed_head + packed_v_at[t] + skip * kernels::kKeyPanel;
             operands.v_panel_stride = static_cast<std::size_t>(key_tiles[t].count) * kernels::kKeyPanel;
           }
-          const float* mask = b.mask.empty() ? nullptr
-                                             : b.mask.data() + row0 * static_cast<std::size_t>(b.nk_total) + static_cast<std::size_t>(kt.pos);
+          const float* mask =
+              b.mask.empty() ? nullptr
+                             : b.mask.data() + row0 * static_cast<std::size_t>(b.nk_total) + static_cast<std::size_t>(kt.pos);
           const kernels::TileFrame frame{tile.pos, kt.pos, tile.count, kt.count, mask, b.nk_total};
           attend_tile(q, operands, frame, b.dq, b.dv, scale, p.softcap, vis, st, s.data(), rescale.data());
         }

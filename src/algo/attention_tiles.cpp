@@ -37,7 +37,7 @@ struct Accumulators {
 // 2R FMAs against R + 2 loads. The sums run in order of the inner index, from zero.
 template <int R>
 PERRON_AVX512 __attribute__((always_inline)) inline Accumulators<R> block_product(const float* a, std::ptrdiff_t lda, int n,
-                                                                                 const float* panel) {
+                                                                                  const float* panel) {
   Accumulators<R> acc;
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) acc.lo[r] = acc.hi[r] = _mm512_setzero_ps();
@@ -154,8 +154,8 @@ void score_tile(const float* q, int rows, int d, const float* packed_k, int cols
 // the panels. V is packed because its rows, dv floats apart (512 bytes at dv = 128), fall into
 // few L1 sets: read in place, a panel kept missing L1 and this product ran 20% slower than
 // the score product (perf, N = 16384, d = 128).
-void value_tile(const float* p, int rows, int cols, const float* packed_v, std::size_t panel_stride, int dv,
-                const float* rescale, float* o) {
+void value_tile(const float* p, int rows, int cols, const float* packed_v, std::size_t panel_stride, int dv, const float* rescale,
+                float* o) {
   for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
     const int r = std::min(kBlockRows, rows - r0);
     for (int e0 = 0; e0 < dv; e0 += kKeyPanel) {

@@ -43,8 +43,8 @@ void score_tile(const float* q, int rows, int d, const float* packed_k, int cols
 // O[r][e] ← rescale[r]·O[r][e] + Σ_c P[r][c]·V[c][e]; P [rows][cols] and O [rows][dv]
 // row-major; V packed by pack_values, `packed_v` at key 0 of this tile in panel 0, panels
 // `panel_stride` floats apart.
-void value_tile(const float* p, int rows, int cols, const float* packed_v, std::size_t panel_stride, int dv,
-                const float* rescale, float* o);
+void value_tile(const float* p, int rows, int cols, const float* packed_v, std::size_t panel_stride, int dv, const float* rescale,
+                float* o);
 
 // max over row[0, cols) (−∞ for cols = 0), sixteen lanes at a time.
 float row_max_avx512(const float* row, int cols);

@@ -35,7 +35,8 @@ std::vector<Label> weak_labels(const DistGraph& g, const Comm& comm, int& rounds
       if (best < label[v]) label[v] = best, changed = true;
     }
     std::vector<Label> before(label);
-    g.halo.scatter_reduce<Label>(ghost_min, label, [](Label a, Label b) { return std::min(a, b); }, comm);
+    g.halo.scatter_reduce<Label>(
+        ghost_min, label, [](Label a, Label b) { return std::min(a, b); }, comm);
     changed = changed || before != label;
     if (!any(changed, comm)) return label;
   }
@@ -65,8 +66,10 @@ std::uint64_t strong_count(const DistGraph& g, const Comm& comm, int& rounds) {
           const LocalId c = csr.column[e];
           if (c == v || !is_active(c)) continue;
           has_in[v] = 1;
-          if (c < rows) has_out[c] = 1;
-          else ghost_has_out[c - rows] = 1;
+          if (c < rows)
+            has_out[c] = 1;
+          else
+            ghost_has_out[c - rows] = 1;
         }
       }
       g.halo.scatter_reduce<std::uint64_t>(ghost_has_out, has_out, max_op, comm);

@@ -20,8 +20,7 @@ using pagerank_detail::StepBuffers;
 using pagerank_detail::StepOperator;
 
 void check_pagerank_params(const PageRankParams& p) {
-  if (!(p.damping >= 0.0 && p.damping <= 1.0))
-    throw_usage("damping must be in [0, 1], got " + std::to_string(p.damping));
+  if (!(p.damping >= 0.0 && p.damping <= 1.0)) throw_usage("damping must be in [0, 1], got " + std::to_string(p.damping));
   if (!(p.tolerance > 0.0)) throw_usage("tolerance must be > 0, got " + std::to_string(p.tolerance));
   if (p.max_iterations < 1) throw_usage("max-iterations must be >= 1, got " + std::to_string(p.max_iterations));
   if (p.fixed_iterations < 0) throw_usage("iterations must be >= 0, got " + std::to_string(p.fixed_iterations));
@@ -105,15 +104,16 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
   const LocalId rows = graph.rows();
   if (op.rows() != rows) throw Error(ErrorKind::internal, "the PageRank plan was built for another graph");
   if (start && start->x.size() != rows)
-    throw Error(ErrorKind::internal, "restart state holds " + std::to_string(start->x.size()) + " values for " +
-                                         std::to_string(rows) + " vertices");
+    throw Error(ErrorKind::internal,
+                "restart state holds " + std::to_string(start->x.size()) + " values for " + std::to_string(rows) + " vertices");
   if (params.solver == PageRankSolver::cg && graph.stats.dangling > 0) {
     // x = z/Σz holds when dangling vertices send their mass along the teleport vector.
     const bool same = (teleport_dense.uniform() && dangling_dense.uniform()) || teleport_dense.values == dangling_dense.values;
     comm.agree([&] {
       if (comm.allreduce(same ? 1 : 0, ReduceOp::min) == 0)
-        throw_usage("solver cg needs the dangling vector to be the teleport vector on a graph with dangling vertices; "
-                    "the solvers anderson and power take any dangling vector");
+        throw_usage(
+            "solver cg needs the dangling vector to be the teleport vector on a graph with dangling vertices; "
+            "the solvers anderson and power take any dangling vector");
     });
   }
   const VertexDistribution teleport{teleport_dense.uniform() ? std::vector<double>{} : op.to_work(teleport_dense.values)};

@@ -8,8 +8,10 @@
 namespace perron::pagerank_detail {
 
 AndersonMixer::AndersonMixer(std::size_t rows, int depth)
-    : slots_(static_cast<std::size_t>(std::max(depth, 1)) + 1), y_(slots_, std::vector<double>(rows)),
-      g_(slots_, std::vector<double>(rows)), gram_(slots_ * slots_, 0.0) {}
+    : slots_(static_cast<std::size_t>(std::max(depth, 1)) + 1),
+      y_(slots_, std::vector<double>(rows)),
+      g_(slots_, std::vector<double>(rows)),
+      gram_(slots_ * slots_, 0.0) {}
 
 void AndersonMixer::mix(std::vector<double>& x, const std::vector<double>& y, const Comm& comm) {
   const std::size_t rows = x.size();

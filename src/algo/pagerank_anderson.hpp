@@ -31,10 +31,10 @@ class AndersonMixer {
   // γ from (ΔGᵀΔG + λI) γ = ΔGᵀ g, g the newest residual; empty if unusable.
   std::vector<double> coefficients() const;
 
-  std::size_t slots_;                      // m + 1 stored steps
+  std::size_t slots_;                       // m + 1 stored steps
   std::vector<std::vector<double>> y_, g_;  // F(x_j) and G_j per slot
-  std::vector<double> gram_;               // ⟨G_i, G_j⟩ by slot
-  std::vector<std::size_t> order_;         // slots in use, oldest first
+  std::vector<double> gram_;                // ⟨G_i, G_j⟩ by slot
+  std::vector<std::size_t> order_;          // slots in use, oldest first
 };
 
 }  // namespace perron::pagerank_detail

@@ -88,8 +88,10 @@ class BlockedCsr {
           double sum = 0.0;
           const EdgeIndex end = e + run_length_[r];
           for (; e < end; ++e) {
-            if constexpr (kWeighted) sum += weight_[e] * c[offset_[e]];
-            else sum += c[offset_[e]];
+            if constexpr (kWeighted)
+              sum += weight_[e] * c[offset_[e]];
+            else
+              sum += c[offset_[e]];
           }
           y[run_row_[r]] += sum;
         }
@@ -104,9 +106,9 @@ class BlockedCsr {
   std::size_t tiles_ = 0, segments_ = 0;
   std::vector<std::uint64_t> cell_edge_, cell_run_;  // (segment, tile) cells + 1 offsets
   // Allocated as zero pages, first written by the threads that fill them.
-  Column<LocalId> run_row_;                            // work row of each run
+  Column<LocalId> run_row_;  // work row of each run
   Column<std::uint16_t> run_length_;
-  Column<std::uint16_t> offset_;                       // column − segment start, per edge
+  Column<std::uint16_t> offset_;  // column − segment start, per edge
   Column<double> weight_;
 };
 

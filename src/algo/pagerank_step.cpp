@@ -38,8 +38,9 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
   check_pagerank_params(params);
   comm.agree([&] {
     if (params.solver == PageRankSolver::cg && !is_symmetric(graph, comm))
-      throw_usage("solver cg needs a symmetric graph (every edge u->v matched by v->u of the same weight: "
-                  "an undirected or symmetric input); the solvers anderson and power take a directed graph");
+      throw_usage(
+          "solver cg needs a symmetric graph (every edge u->v matched by v->u of the same weight: "
+          "an undirected or symmetric input); the solvers anderson and power take a directed graph");
   });
   const int ranks_here = params.kernel == PageRankKernel::automatic ? comm.ranks_on_node() : 1;
   const bool want_blocked = params.kernel == PageRankKernel::automatic
@@ -63,8 +64,10 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
   } else if (order_) {
     kept_halo_ = graph.halo.relabeled(order_->position, order_->ghost_column, comm);
   }
-  if (want_blocked) blocked_.emplace(graph.in, *order_, weighted_, params.blocked_layout.segment_shift, params.blocked_layout.tile_rows);
-  else if (order_) kept_csr_ = pagerank_detail::work_rows(graph.in, *order_, 0, kept_rows_);
+  if (want_blocked)
+    blocked_.emplace(graph.in, *order_, weighted_, params.blocked_layout.segment_shift, params.blocked_layout.tile_rows);
+  else if (order_)
+    kept_csr_ = pagerank_detail::work_rows(graph.in, *order_, 0, kept_rows_);
   std::vector<double> inv(rows_);
   for (LocalId u = 0; u < rows_; ++u) inv[u] = graph.out_weight[u] > 0.0 ? 1.0 / graph.out_weight[u] : 0.0;
   inv_out_ = to_work(inv);
@@ -82,36 +85,39 @@ void StepOperator::split_by_elimination(const DistGraph& graph, const Eliminatio
   for (LocalId v = 0; v < rows_; ++v) keep_owned[v] = eliminated.owned[v] == 0 ? 1 : 0;
   for (std::size_t g = 0; g < keep_ghost.size(); ++g) {
     keep_ghost[g] = eliminated.ghost[g] == 0 ? 1 : 0;
-    if (keep_ghost[g] != 0) kept_ghost_column.push_back(order_->ghost_column[g]);
-    else eliminated_ghost_column.push_back(order_->ghost_column[g] - kept_ghosts_);
+    if (keep_ghost[g] != 0)
+      kept_ghost_column.push_back(order_->ghost_column[g]);
+    else
+      eliminated_ghost_column.push_back(order_->ghost_column[g] - kept_ghosts_);
   }
   kept_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, kept_ghost_column, comm);
-  eliminated_halo_ = graph.halo.subset(eliminated.owned, eliminated.ghost).relabeled(order_->position, eliminated_ghost_column, comm);
+  eliminated_halo_ =
+      graph.halo.subset(eliminated.owned, eliminated.ghost).relabeled(order_->position, eliminated_ghost_column, comm);
 }
 
-  void StepOperator::eliminated_terms(const DistGraph& graph, const Elimination& eliminated, double alpha, const Comm& comm) {
-    const LocalCsr& csr = graph.in;
-    std::vector<double> ghost_out(csr.columns - rows_);  // o(c) of the ghosts
-    graph.halo.gather<double>(graph.out_weight, ghost_out, comm);
-    eliminated_share_.assign(kept_rows_, 0.0);
-    schur_diagonal_.assign(kept_rows_, 1.0);
+void StepOperator::eliminated_terms(const DistGraph& graph, const Elimination& eliminated, double alpha, const Comm& comm) {
+  const LocalCsr& csr = graph.in;
+  std::vector<double> ghost_out(csr.columns - rows_);  // o(c) of the ghosts
+  graph.halo.gather<double>(graph.out_weight, ghost_out, comm);
+  eliminated_share_.assign(kept_rows_, 0.0);
+  schur_diagonal_.assign(kept_rows_, 1.0);
 #pragma omp parallel for schedule(dynamic, 1024)
-    for (LocalId w = 0; w < kept_rows_; ++w) {
-      const LocalId v = order_->vertex[w];
-      double to_eliminated = 0.0, self = 0.0, two_steps = 0.0;
-      for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
-        const LocalId c = csr.column[e];
-        const double weight = csr.weight.empty() ? 1.0 : csr.weight[e];
-        if (c == v) self += weight;
-        if (!eliminated.column(c, rows_)) continue;
-        to_eliminated += weight;
-        two_steps += weight * weight / (c < rows_ ? graph.out_weight[c] : ghost_out[c - rows_]);
-      }
-      const double o = graph.out_weight[v];
-      if (!(o > 0.0)) continue;  // not in practice: an isolated vertex is always eliminated
-      eliminated_share_[w] = to_eliminated / o;
-      schur_diagonal_[w] = 1.0 - alpha * self / o - alpha * alpha * two_steps / o;
+  for (LocalId w = 0; w < kept_rows_; ++w) {
+    const LocalId v = order_->vertex[w];
+    double to_eliminated = 0.0, self = 0.0, two_steps = 0.0;
+    for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
+      const LocalId c = csr.column[e];
+      const double weight = csr.weight.empty() ? 1.0 : csr.weight[e];
+      if (c == v) self += weight;
+      if (!eliminated.column(c, rows_)) continue;
+      to_eliminated += weight;
+      two_steps += weight * weight / (c < rows_ ? graph.out_weight[c] : ghost_out[c - rows_]);
     }
+    const double o = graph.out_weight[v];
+    if (!(o > 0.0)) continue;  // not in practice: an isolated vertex is always eliminated
+    eliminated_share_[w] = to_eliminated / o;
+    schur_diagonal_[w] = 1.0 - alpha * self / o - alpha * alpha * two_steps / o;
   }
+}
 
 }  // namespace perron::pagerank_detail

@@ -47,8 +47,14 @@ struct RowFinish {
 
   RowFinish(double a, double d, double n_inv, const VertexDistribution& t, const VertexDistribution& dv,
             std::span<const double> x_, std::span<const double> inv)
-      : alpha(a), dangling_sum(d), base_uniform((1.0 - a) * n_inv), dangling_uniform(a * d * n_inv), teleport(t), dangling(dv),
-        x(x_), inv_out(inv) {}
+      : alpha(a),
+        dangling_sum(d),
+        base_uniform((1.0 - a) * n_inv),
+        dangling_uniform(a * d * n_inv),
+        teleport(t),
+        dangling(dv),
+        x(x_),
+        inv_out(inv) {}
 
   // y(v) from its in-edge sum, adding to the block's {residual, dangling mass, mass}.
   double operator()(LocalId v, double sum, std::array<double, 3>& acc) const {
@@ -93,8 +99,10 @@ void pull_step(const LocalCsr& csr, std::span<const double> contrib, const Finis
     for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) {
       double sum = 0.0;
       for (EdgeIndex e = start[v]; e < start[v + 1]; ++e) {
-        if constexpr (kWeighted) sum += w[e] * contrib[col[e]];
-        else sum += contrib[col[e]];
+        if constexpr (kWeighted)
+          sum += w[e] * contrib[col[e]];
+        else
+          sum += contrib[col[e]];
       }
       y[v] = finish(v, sum, acc);
     }
@@ -216,8 +224,10 @@ class StepOperator {
     buffers.contrib.resize(columns_);
     const std::span<double> contrib(buffers.contrib);
     scale_by_out_weight(value, std::span<const double>(inv_out_).first(kept_rows_), contrib.first(kept_rows_));
-    if (order_) kept_halo_.exchange(contrib.first(rows_), contrib.subspan(rows_, kept_ghosts_), comm);
-    else dense_halo_->exchange(contrib.first(rows_), contrib.subspan(rows_), comm);
+    if (order_)
+      kept_halo_.exchange(contrib.first(rows_), contrib.subspan(rows_, kept_ghosts_), comm);
+    else
+      dense_halo_->exchange(contrib.first(rows_), contrib.subspan(rows_), comm);
     buffers.eliminated_sum.clear();
     if (!eliminates()) return;
     const std::span<const double> inv_out(inv_out_);
@@ -226,8 +236,10 @@ class StepOperator {
       return eliminated(v, sum, acc) * inv_out[v];
     };
     const std::span<double> eliminated_contrib = contrib.subspan(kept_rows_, rows_ - kept_rows_);
-    if (weighted_) pull_step<true>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
-    else pull_step<false>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
+    if (weighted_)
+      pull_step<true>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
+    else
+      pull_step<false>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
   }
 
   // Phase 2: the eliminated rows' ghosts, then every kept row; the sums of both phases.
@@ -265,10 +277,14 @@ class StepOperator {
     const std::span<const double> contrib(buffers.contrib);
     const std::span<double> kept = y.first(kept_rows_);
     const LocalCsr& csr = order_ ? kept_csr_ : *graph_csr_;
-    if (blocked_ && weighted_) blocked_pull_step<true>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
-    else if (blocked_) blocked_pull_step<false>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
-    else if (weighted_) pull_step<true>(csr, contrib, finish, kept, buffers.block_sum);
-    else pull_step<false>(csr, contrib, finish, kept, buffers.block_sum);
+    if (blocked_ && weighted_)
+      blocked_pull_step<true>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
+    else if (blocked_)
+      blocked_pull_step<false>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
+    else if (weighted_)
+      pull_step<true>(csr, contrib, finish, kept, buffers.block_sum);
+    else
+      pull_step<false>(csr, contrib, finish, kept, buffers.block_sum);
   }
 
   std::array<double, 3> sums_of_both_phases(const StepBuffers& buffers, const Comm& comm) const {

@@ -99,13 +99,22 @@ inline float exp_nonpositive(float x) {
 
 inline double exp_nonpositive(double x) {
   const double clamped = x >= -708.0 ? std::min(x, 709.0) : -708.0;  // NaN: as in the float version
-  constexpr double kRound = 6755399441055744.0;  // 1.5·2^52
+  constexpr double kRound = 6755399441055744.0;                      // 1.5·2^52
   const double n = (clamped * 1.4426950408889634074 + kRound) - kRound;
   const double r = clamped - n * 6.93147180369123816490e-01 - n * 1.90821492927058770002e-10;
   double p = 1.0 / 6227020800.0;  // 1/13!
-  constexpr double kInverseFactorial[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
-                                          1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
-                                          1.0 / 24.0,        1.0 / 6.0,        0.5,             1.0,
+  constexpr double kInverseFactorial[] = {1.0 / 479001600.0,
+                                          1.0 / 39916800.0,
+                                          1.0 / 3628800.0,
+                                          1.0 / 362880.0,
+                                          1.0 / 40320.0,
+                                          1.0 / 5040.0,
+                                          1.0 / 720.0,
+                                          1.0 / 120.0,
+                                          1.0 / 24.0,
+                                          1.0 / 6.0,
+                                          0.5,
+                                          1.0,
                                           1.0};
   for (double c : kInverseFactorial) p = p * r + c;
   const std::int64_t bits = (static_cast<std::int64_t>(n) + 1023) << 52;

@@ -26,12 +26,8 @@ inline void exp_shift_impl(Real* row, int cols, Real shift) {
 #pragma omp simd
   for (int c = 0; c < cols; ++c) row[c] = kernels::exp_nonpositive(row[c] - shift);
 }
-PERRON_TARGET_CLONES void exp_shift(float* row, int cols, float shift) {
-  exp_shift_impl(row, cols, shift);
-}
-PERRON_TARGET_CLONES void exp_shift(double* row, int cols, double shift) {
-  exp_shift_impl(row, cols, shift);
-}
+PERRON_TARGET_CLONES void exp_shift(float* row, int cols, float shift) { exp_shift_impl(row, cols, shift); }
+PERRON_TARGET_CLONES void exp_shift(double* row, int cols, double shift) { exp_shift_impl(row, cols, shift); }
 
 // y_a[c] += a·p[c], y_b[c] += b·p[c] in float64, p = e^(s − shift): one row of the tile product
 // y_J += Pᵀ x_I for two vectors at once (a head's chain and the mean chain). The products of
@@ -53,15 +49,17 @@ inline void exp_axpy1_impl(const Real* s, int cols, Real shift, double a, double
   for (int c = 0; c < cols; ++c) y[c] += a * static_cast<double>(kernels::exp_nonpositive(s[c] - shift));
 }
 // yb == nullptr: one chain (no mean vector).
-PERRON_TARGET_CLONES void exp_axpy(const float* s, int cols, float shift, double a,
-                                                                           double b, double* ya, double* yb) {
-  if (yb) exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
-  else exp_axpy1_impl(s, cols, shift, a, ya);
+PERRON_TARGET_CLONES void exp_axpy(const float* s, int cols, float shift, double a, double b, double* ya, double* yb) {
+  if (yb)
+    exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
+  else
+    exp_axpy1_impl(s, cols, shift, a, ya);
 }
-PERRON_TARGET_CLONES void exp_axpy(const double* s, int cols, double shift, double a,
-                                                                           double b, double* ya, double* yb) {
-  if (yb) exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
-  else exp_axpy1_impl(s, cols, shift, a, ya);
+PERRON_TARGET_CLONES void exp_axpy(const double* s, int cols, double shift, double a, double b, double* ya, double* yb) {
+  if (yb)
+    exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
+  else
+    exp_axpy1_impl(s, cols, shift, a, ya);
 }
 
 // Two rows at once, each y entry loaded and stored once per pair of rows (the loop is bound by
@@ -86,17 +84,19 @@ inline void exp_axpy_pair1_impl(const Real* s0, const Real* s1, int cols, Real m
     y[c] += a0 * v0 + a1 * v1;
   }
 }
-PERRON_TARGET_CLONES void exp_axpy_pair(const float* s0, const float* s1, int cols,
-                                                                                float m0, float m1, double a0, double a1,
-                                                                                double b0, double b1, double* ya, double* yb) {
-  if (yb) exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
-  else exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
+PERRON_TARGET_CLONES void exp_axpy_pair(const float* s0, const float* s1, int cols, float m0, float m1, double a0, double a1,
+                                        double b0, double b1, double* ya, double* yb) {
+  if (yb)
+    exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
+  else
+    exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
 }
-PERRON_TARGET_CLONES void exp_axpy_pair(const double* s0, const double* s1, int cols,
-                                                                                double m0, double m1, double a0, double a1,
-                                                                                double b0, double b1, double* ya, double* yb) {
-  if (yb) exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
-  else exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
+PERRON_TARGET_CLONES void exp_axpy_pair(const double* s0, const double* s1, int cols, double m0, double m1, double a0, double a1,
+                                        double b0, double b1, double* ya, double* yb) {
+  if (yb)
+    exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
+  else
+    exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
 }
 
 // ---- The chain on this rank ---------------------------------------------------------------
@@ -105,10 +105,10 @@ template <class Real>
 struct Layer {
   int hq = 1, hkv = 1, d = 0, group = 1;
   Real scale = 0;
-  std::span<const Real> q, k;         // this rank's rows: [hq][rows][d], [hkv][rows][d]
-  std::vector<Real> q_copy, k_copy;   // the inputs converted to Real, when they came in the other type
+  std::span<const Real> q, k;        // this rank's rows: [hq][rows][d], [hkv][rows][d]
+  std::vector<Real> q_copy, k_copy;  // the inputs converted to Real, when they came in the other type
   std::span<const float> mask_rows, mask_cols;
-  std::vector<Real> lse;              // [hq][rows]; kEmptyLse (−∞) for a row that sees no key
+  std::vector<Real> lse;  // [hq][rows]; kEmptyLse (−∞) for a row that sees no key
 };
 
 // The layer's q or k in the precision of the run: the given array of that type as it is, else
@@ -137,8 +137,12 @@ template <class Real>
 class Chain {
  public:
   Chain(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm)
-      : pb_(problem), pp_(params), comm_(comm), vis_{params.causal, params.window},
-        softcap_(static_cast<Real>(params.softcap)), tq_(std::max(1, params.tile_q)),
+      : pb_(problem),
+        pp_(params),
+        comm_(comm),
+        vis_{params.causal, params.window},
+        softcap_(static_cast<Real>(params.softcap)),
+        tq_(std::max(1, params.tile_q)),
         tk_(std::max(1, params.tile_k)) {
     for (const Segment& s : problem.segments) rows_ += s.count;
     vec_.heads = problem.layers.front().hq;
@@ -180,11 +184,14 @@ class Chain {
             for (const Tile& kt : k_tiles) {
               if (!vis_.any(qt.pos, qt.pos + qt.count, kt.pos, kt.pos + kt.count)) continue;
               const Real* k = kb + (static_cast<std::size_t>(head / l.group) * static_cast<std::size_t>(h.rows()) +
-                                    static_cast<std::size_t>(kt.row)) * static_cast<std::size_t>(l.d);
+                                    static_cast<std::size_t>(kt.row)) *
+                                       static_cast<std::size_t>(l.d);
               const float* mask = l.mask_rows.empty() ? nullptr
-                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) + static_cast<std::size_t>(kt.pos);
+                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) +
+                                                            static_cast<std::size_t>(kt.pos);
               const TileFrame f{qt.pos, kt.pos, qt.count, kt.count, mask, pb_.n};
-              kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k, s.data());
+              kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k,
+                                   s.data());
               kernels::shape_scores(s.data(), f, softcap_, vis_);
               for (int r = 0; r < qt.count; ++r) {
                 const std::span<Real> row(s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count),
@@ -218,7 +225,8 @@ class Chain {
   void apply_layer(const Layer<Real>& l, std::vector<double>& z) const {
     const auto nv = static_cast<std::size_t>(vec_.count());
     kernels::BlockLayout layout;
-    const std::size_t q_at = layout.add(static_cast<std::size_t>(l.hq) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
+    const std::size_t q_at =
+        layout.add(static_cast<std::size_t>(l.hq) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
     const std::size_t lse_at = layout.add(static_cast<std::size_t>(l.hq) * max_rows_ * sizeof(Real));
     const std::size_t x_at = layout.add(nv * max_rows_ * sizeof(double));
     std::vector<std::byte> current(layout.size()), next(layout.size());
@@ -262,7 +270,8 @@ class Chain {
   void power(TokenRankResult& res, const IterationObserver& observe) const {
     const auto nv = static_cast<std::size_t>(vec_.count());
     std::vector<double> x(nv * rows());
-    for (std::size_t v = 0; v < nv; ++v) std::copy(teleport_.begin(), teleport_.end(), x.begin() + static_cast<std::ptrdiff_t>(v * rows()));
+    for (std::size_t v = 0; v < nv; ++v)
+      std::copy(teleport_.begin(), teleport_.end(), x.begin() + static_cast<std::ptrdiff_t>(v * rows()));
     for (int it = 1; it <= pp_.max_iterations; ++it) {
       const Stopwatch watch;
       std::vector<double> y = x;
@@ -352,7 +361,8 @@ class Chain {
           const std::size_t row0 = static_cast<std::size_t>(head) * rows() + static_cast<std::size_t>(bt.row);
           std::memcpy(block.data() + q_at + static_cast<std::size_t>(head) * cnt * static_cast<std::size_t>(l.d) * sizeof(Real),
                       l.q.data() + row0 * static_cast<std::size_t>(l.d), cnt * static_cast<std::size_t>(l.d) * sizeof(Real));
-          std::memcpy(block.data() + lse_at + static_cast<std::size_t>(head) * cnt * sizeof(Real), l.lse.data() + row0, cnt * sizeof(Real));
+          std::memcpy(block.data() + lse_at + static_cast<std::size_t>(head) * cnt * sizeof(Real), l.lse.data() + row0,
+                      cnt * sizeof(Real));
         }
         for (std::size_t v = 0; v < nv; ++v)
           std::memcpy(block.data() + x_at + v * cnt * sizeof(double), pi.data() + v * rows() + static_cast<std::size_t>(bt.row),
@@ -414,7 +424,9 @@ class Chain {
       double weight;
       std::int64_t key;
     };
-    const auto better = [](const Candidate& a, const Candidate& b) { return a.weight > b.weight || (a.weight == b.weight && a.key < b.key); };
+    const auto better = [](const Candidate& a, const Candidate& b) {
+      return a.weight > b.weight || (a.weight == b.weight && a.key < b.key);
+    };
     const auto keep = static_cast<std::size_t>(std::min<std::int64_t>(top_k, pb_.n));
     std::vector<std::vector<Candidate>> best(rows());
     const std::vector<Tile> q_tiles = kernels::tiles_of(pb_.segments, tq_);
@@ -433,11 +445,14 @@ class Chain {
             std::fill(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(cells), 0.0);
             for (int hd = first; hd < last; ++hd) {
               const std::size_t row0 = static_cast<std::size_t>(hd) * rows() + static_cast<std::size_t>(qt.row);
-              const Real* k = kb + (static_cast<std::size_t>(hd / l.group) * static_cast<std::size_t>(h.rows()) + static_cast<std::size_t>(kt.row)) *
+              const Real* k = kb + (static_cast<std::size_t>(hd / l.group) * static_cast<std::size_t>(h.rows()) +
+                                    static_cast<std::size_t>(kt.row)) *
                                        static_cast<std::size_t>(l.d);
               const float* mask = l.mask_rows.empty() ? nullptr
-                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) + static_cast<std::size_t>(kt.pos);
-              kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k, s.data());
+                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) +
+                                                            static_cast<std::size_t>(kt.pos);
+              kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k,
+                                   s.data());
               kernels::shape_scores(s.data(), TileFrame{qt.pos, kt.pos, qt.count, kt.count, mask, pb_.n}, softcap_, vis_);
               for (int r = 0; r < qt.count; ++r)
                 exp_shift(s.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count,
@@ -447,7 +462,8 @@ class Chain {
             for (int r = 0; r < qt.count; ++r) {
               std::vector<Candidate>& list = best[static_cast<std::size_t>(qt.row + r)];
               for (int c = 0; c < kt.count; ++c) {
-                const double weight = a[static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count) + static_cast<std::size_t>(c)];
+                const double weight =
+                    a[static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count) + static_cast<std::size_t>(c)];
                 if (weight > 0) list.push_back({weight, kt.pos + c});
               }
               if (list.size() >= 2 * keep) {
@@ -480,7 +496,8 @@ class Chain {
   template <class Visit>
   void ring_keys(const Layer<Real>& l, Visit&& visit) const {
     kernels::BlockLayout layout;
-    const std::size_t k_at = layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
+    const std::size_t k_at =
+        layout.add(static_cast<std::size_t>(l.hkv) * max_rows_ * static_cast<std::size_t>(l.d) * sizeof(Real));
     std::vector<std::byte> current(layout.size()), next(layout.size());
     write_header(current, pb_.segments);
     kernels::copy_bytes(current.data() + k_at, l.k.data(), l.k.size_bytes());
@@ -498,24 +515,31 @@ class Chain {
   // One tile of shaped scores for `head`: query rows qt (their Q given) against this rank's
   // keys kt; the mask comes from mask_cols (query position, local key row).
   void scores(const Layer<Real>& l, int head, const Real* q, const Tile& qt, const Tile& kt, Real* s) const {
-    const Real* k = l.k.data() + (static_cast<std::size_t>(head / l.group) * rows() + static_cast<std::size_t>(kt.row)) * static_cast<std::size_t>(l.d);
-    const float* mask = l.mask_cols.empty() ? nullptr
-                                            : l.mask_cols.data() + (static_cast<std::size_t>(head) * static_cast<std::size_t>(pb_.n) +
-                                                                    static_cast<std::size_t>(qt.pos)) * rows() + static_cast<std::size_t>(kt.row);
+    const Real* k = l.k.data() + (static_cast<std::size_t>(head / l.group) * rows() + static_cast<std::size_t>(kt.row)) *
+                                     static_cast<std::size_t>(l.d);
+    const float* mask =
+        l.mask_cols.empty()
+            ? nullptr
+            : l.mask_cols.data() +
+                  (static_cast<std::size_t>(head) * static_cast<std::size_t>(pb_.n) + static_cast<std::size_t>(qt.pos)) * rows() +
+                  static_cast<std::size_t>(kt.row);
     kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, q, k, s);
     kernels::shape_scores(s, TileFrame{qt.pos, kt.pos, qt.count, kt.count, mask, rows_}, softcap_, vis_);
   }
 
   // The tile of P = exp(S − LSE) itself (the diagonal blocks of the causal sweep).
-  void probabilities(const Layer<Real>& l, int head, const Real* q, const Real* lse, const Tile& qt, const Tile& kt, Real* s) const {
+  void probabilities(const Layer<Real>& l, int head, const Real* q, const Real* lse, const Tile& qt, const Tile& kt,
+                     Real* s) const {
     scores(l, head, q, qt, kt, s);
-    for (int r = 0; r < qt.count; ++r) exp_shift(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count, kernels::probability_shift(lse[r]));
+    for (int r = 0; r < qt.count; ++r)
+      exp_shift(s + static_cast<std::size_t>(r) * static_cast<std::size_t>(kt.count), kt.count,
+                kernels::probability_shift(lse[r]));
   }
 
   // y_J += Pᵀ x_I with P = exp(S − LSE) formed on the fly, for the head's own chain, and
   // (1/H)·Pᵀ x̄_I for the mean chain; x rows of the block are [vector][brows], y [vector][rows].
-  void accumulate_exp(const Real* s, const Real* lse, const Tile& qt, const Tile& kt, int head, const double* x, std::size_t brows,
-                      std::vector<double>& y) const {
+  void accumulate_exp(const Real* s, const Real* lse, const Tile& qt, const Tile& kt, int head, const double* x,
+                      std::size_t brows, std::vector<double>& y) const {
     const auto hv = static_cast<std::size_t>(head), mv = static_cast<std::size_t>(vec_.mean());
     double* yh = y.data() + hv * rows() + static_cast<std::size_t>(kt.row);
     double* ym = vec_.heads > 1 ? y.data() + mv * rows() + static_cast<std::size_t>(kt.row) : nullptr;
@@ -525,17 +549,20 @@ class Chain {
     auto mean_weight = [&](int r) { return ym ? xm[r] / vec_.heads : 0.0; };
     int r = 0;
     for (; r + 1 < qt.count; r += 2)
-      exp_axpy_pair(s + static_cast<std::size_t>(r) * cols, s + static_cast<std::size_t>(r + 1) * cols, kt.count, kernels::probability_shift(lse[r]),
-                  kernels::probability_shift(lse[r + 1]),
-                    xh[r], xh[r + 1], mean_weight(r), mean_weight(r + 1), yh, ym);
-    if (r < qt.count) exp_axpy(s + static_cast<std::size_t>(r) * cols, kt.count, kernels::probability_shift(lse[r]), xh[r], mean_weight(r), yh, ym);
+      exp_axpy_pair(s + static_cast<std::size_t>(r) * cols, s + static_cast<std::size_t>(r + 1) * cols, kt.count,
+                    kernels::probability_shift(lse[r]), kernels::probability_shift(lse[r + 1]), xh[r], xh[r + 1], mean_weight(r),
+                    mean_weight(r + 1), yh, ym);
+    if (r < qt.count)
+      exp_axpy(s + static_cast<std::size_t>(r) * cols, kt.count, kernels::probability_shift(lse[r]), xh[r], mean_weight(r), yh,
+               ym);
   }
 
   void unpack(const std::vector<double>& x, TokenRankResult& res) const {
     const auto h = static_cast<std::size_t>(vec_.heads);
     res.score.assign(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(h * rows()));
     const auto m = static_cast<std::size_t>(vec_.mean());
-    res.mean_score.assign(x.begin() + static_cast<std::ptrdiff_t>(m * rows()), x.begin() + static_cast<std::ptrdiff_t>((m + 1) * rows()));
+    res.mean_score.assign(x.begin() + static_cast<std::ptrdiff_t>(m * rows()),
+                          x.begin() + static_cast<std::ptrdiff_t>((m + 1) * rows()));
   }
 
   const TokenRankProblem& pb_;
@@ -557,7 +584,8 @@ void check_problem(const TokenRankProblem& pb, const TokenRankParams& p, const C
     for (const TokenLayer& l : pb.layers) {
       if (l.d <= 0) throw_input("tokenrank: head size must be > 0");
       if (l.hkv <= 0 || l.hq % l.hkv != 0)
-        throw_input("tokenrank: " + std::to_string(l.hq) + " query heads are not a multiple of " + std::to_string(l.hkv) + " key heads");
+        throw_input("tokenrank: " + std::to_string(l.hq) + " query heads are not a multiple of " + std::to_string(l.hkv) +
+                    " key heads");
       if (l.hq != pb.layers.front().hq) throw_input("tokenrank: every layer needs the same number of query heads");
     }
     if (pb.segments.size() > static_cast<std::size_t>(kernels::kMaxSegments))
@@ -574,7 +602,8 @@ void check_problem(const TokenRankProblem& pb, const TokenRankParams& p, const C
 }
 
 template <class Real>
-TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm, const IterationObserver& observe) {
+TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm,
+                              const IterationObserver& observe) {
   Chain<Real> chain(pb, p, comm);
   TokenRankResult res;
   Stopwatch watch;
@@ -584,8 +613,9 @@ TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams&
   const bool causal_single = p.causal && pb.layers.size() == 1;
   if (p.causal && p.damping == 1.0 && chain.first_row_sees_keys()) {
     res.solver = p.solver == TokenRankSolver::automatic ? TokenRankSolver::triangular : p.solver;
-    res.note = "causal chain without damping: token 0 sees only itself (A_00 = 1) and every path leads there, "
-               "so the only stationary distribution is e_0; use damping < 1 for an informative ranking";
+    res.note =
+        "causal chain without damping: token 0 sees only itself (A_00 = 1) and every path leads there, "
+        "so the only stationary distribution is e_0; use damping < 1 for an informative ranking";
     chain.first_token(res);
   } else if (p.solver == TokenRankSolver::triangular || (p.solver == TokenRankSolver::automatic && causal_single)) {
     res.solver = TokenRankSolver::triangular;

@@ -11,9 +11,7 @@ std::vector<ScoredVertex> top_k(std::span<const double> local, GlobalId first, s
 }
 
 std::vector<ScoredVertex> top_k(std::span<const double> local, std::span<const GlobalId> ids, std::size_t k, const Comm& comm) {
-  auto better = [](const ScoredVertex& a, const ScoredVertex& b) {
-    return a.score != b.score ? a.score > b.score : a.id < b.id;
-  };
+  auto better = [](const ScoredVertex& a, const ScoredVertex& b) { return a.score != b.score ? a.score > b.score : a.id < b.id; };
   std::vector<ScoredVertex> mine(local.size());
   for (std::size_t i = 0; i < local.size(); ++i) mine[i] = {ids[i], local[i]};
   const std::size_t keep = std::min(k, mine.size());

@@ -1,11 +1,11 @@
 #include "checkpoint.hpp"
 
+#include <fmt/core.h>
+
 #include <bit>
 #include <cmath>
 #include <cstdio>
 #include <limits>
-
-#include <fmt/core.h>
 
 #include "output.hpp"
 #include "perron/core/error.hpp"
@@ -18,13 +18,13 @@
 namespace perron {
 namespace {
 
-
 // Σ over this rank's vertices of mix(id, value bits): order-independent, so rank-count
 // invariant once summed over ranks. A uniform vector has no values: 0 here, flagged apart.
 std::uint64_t vector_hash(const VertexDistribution& d, const DistGraph& g) {
   std::uint64_t h = 0;
   if (d.uniform()) return h;
-  for (LocalId v = 0; v < g.rows(); ++v) h += mix64((g.first + v) * 0x9E3779B97F4A7C15ull ^ std::bit_cast<std::uint64_t>(d.values[v]));
+  for (LocalId v = 0; v < g.rows(); ++v)
+    h += mix64((g.first + v) * 0x9E3779B97F4A7C15ull ^ std::bit_cast<std::uint64_t>(d.values[v]));
   return h;
 }
 
@@ -92,8 +92,7 @@ void write_checkpoint(const std::string& path, const DistGraph& g, int iteration
   temp.publish(path, true);  // the run's checkpoint path was checked before it started
 }
 
-PageRankState read_checkpoint(const std::string& path, const DistGraph& g, const RunFingerprint& expected,
-                              const Comm& comm) {
+PageRankState read_checkpoint(const std::string& path, const DistGraph& g, const RunFingerprint& expected, const Comm& comm) {
   PageRankState state;
   std::uint64_t stored_x_sum = 0, stored_residual_sum = 0;
   comm.agree([&] {
@@ -132,8 +131,10 @@ PageRankState read_checkpoint(const std::string& path, const DistGraph& g, const
   std::uint64_t bad = 0;
   double sum = 0.0;
   for (double v : state.x) {
-    if (!std::isfinite(v) || v < 0.0) ++bad;
-    else sum += v;
+    if (!std::isfinite(v) || v < 0.0)
+      ++bad;
+    else
+      sum += v;
   }
   bad = comm.allreduce(bad, ReduceOp::sum);
   sum = comm.allreduce(sum, ReduceOp::sum);

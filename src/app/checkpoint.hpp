@@ -28,8 +28,7 @@ void write_checkpoint(const std::string& path, const DistGraph& graph, int itera
                       std::span<const double> residual, const RunFingerprint& fp, const Comm& comm);
 
 // Collective. Throws an input error naming the file if it is not a checkpoint of this run.
-PageRankState read_checkpoint(const std::string& path, const DistGraph& graph, const RunFingerprint& expected,
-                              const Comm& comm);
+PageRankState read_checkpoint(const std::string& path, const DistGraph& graph, const RunFingerprint& expected, const Comm& comm);
 
 // The default checkpoint path of an output: out.h5 → out.ckpt.h5.
 std::string default_checkpoint_path(const std::string& output);

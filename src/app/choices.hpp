@@ -53,7 +53,8 @@ inline constexpr Choice<PageRankSolver> kPageRankSolvers[] = {
     {"power", PageRankSolver::power}, {"anderson", PageRankSolver::anderson}, {"cg", PageRankSolver::cg}};
 inline constexpr Choice<PageRankKernel> kPageRankKernels[] = {
     {"auto", PageRankKernel::automatic}, {"csr", PageRankKernel::csr}, {"blocked", PageRankKernel::blocked}};
-inline constexpr Choice<Convention> kConventions[] = {{"default", Convention::perron}, {"graphalytics", Convention::graphalytics}};
+inline constexpr Choice<Convention> kConventions[] = {{"default", Convention::perron},
+                                                      {"graphalytics", Convention::graphalytics}};
 inline constexpr Choice<TileKernel> kTileKernels[] = {
     {"auto", TileKernel::automatic}, {"blas", TileKernel::blas}, {"avx512", TileKernel::avx512}};
 inline constexpr Choice<Precision> kPrecisions[] = {{"single", Precision::single}, {"double", Precision::double_precision}};

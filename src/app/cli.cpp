@@ -1,8 +1,8 @@
 #include "perron/app/cli.hpp"
 
+#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "commands.hpp"
@@ -31,7 +31,8 @@ int run_cli(int argc, char** argv, const Comm& comm) {
   commands.push_back(make_convert_command(app));
   commands.push_back(make_inspect_command(app));
   commands.push_back(make_diff_command(app));
-  const std::vector<std::string> sections{"pagerank", "generate", "info", "convert", "inspect", "diff", "attention", "tokenrank", "attention-graph", "qkv", "kronecker"};
+  const std::vector<std::string> sections{"pagerank",  "generate",        "info", "convert",  "inspect", "diff", "attention",
+                                          "tokenrank", "attention-graph", "qkv",  "kronecker"};
 
   try {
     try {
@@ -39,7 +40,8 @@ int run_cli(int argc, char** argv, const Comm& comm) {
     } catch (const CLI::Success& e) {  // --help, --version
       return root ? app.exit(e) : 0;
     } catch (const CLI::ParseError& e) {
-      if (root) fmt::print(stderr, "perron: error: {}\nRun 'perron --help' or 'perron SUBCOMMAND --help' for the options.\n", e.what());
+      if (root)
+        fmt::print(stderr, "perron: error: {}\nRun 'perron --help' or 'perron SUBCOMMAND --help' for the options.\n", e.what());
       return 2;
     }
     for (auto& command : commands) {

@@ -60,7 +60,8 @@ class AttentionCommand final : public Command {
         throw_input(where + "k and v must have the same heads and length (k: " + std::to_string(ks.heads) + " x " +
                     std::to_string(ks.seq) + ", v: " + std::to_string(vs.heads) + " x " + std::to_string(vs.seq) + ")");
       if (qs.dim != ks.dim)
-        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) + ", k: " + std::to_string(ks.dim) + ")");
+        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) +
+                    ", k: " + std::to_string(ks.dim) + ")");
       if (qs.heads % ks.heads != 0)
         throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
                     " key/value heads");
@@ -95,10 +96,21 @@ class AttentionCommand final : public Command {
       });
       load_s += watch.seconds();
       watch.restart();
-      const AttentionBlock block{static_cast<int>(qs.heads), static_cast<int>(ks.heads), static_cast<int>(qs.dim),
-                                 static_cast<int>(vs.dim), static_cast<std::int64_t>(rows), 0,
-                                 static_cast<std::int64_t>(krows), 0, static_cast<std::int64_t>(ks.seq), q, k, v, mask,
-                                 q_runs, k_runs};
+      const AttentionBlock block{static_cast<int>(qs.heads),
+                                 static_cast<int>(ks.heads),
+                                 static_cast<int>(qs.dim),
+                                 static_cast<int>(vs.dim),
+                                 static_cast<std::int64_t>(rows),
+                                 0,
+                                 static_cast<std::int64_t>(krows),
+                                 0,
+                                 static_cast<std::int64_t>(ks.seq),
+                                 q,
+                                 k,
+                                 v,
+                                 mask,
+                                 q_runs,
+                                 k_runs};
       const AttentionResult res = attention(block, params, comm);
       compute_s += watch.seconds();
       kernel_used = res.kernel;
@@ -126,7 +138,8 @@ class AttentionCommand final : public Command {
       file.write_blocks<float>("/attention/out", od, os, oc, out);
       file.write_blocks<float>("/attention/lse", ld, ls, lc, lse);
       file.set_attribute("/attention", "layout_across_ranks", std::string(zigzag ? "zigzag" : "contiguous"));
-      file.set_attribute("/attention", "scale", static_cast<double>(params.scale > 0 ? params.scale : 1.0f / std::sqrt(static_cast<float>(qs.dim))));
+      file.set_attribute("/attention", "scale",
+                         static_cast<double>(params.scale > 0 ? params.scale : 1.0f / std::sqrt(static_cast<float>(qs.dim))));
       file.set_attribute("/attention", "softcap", c_.s.softcap);
       file.set_attribute("/attention", "causal", c_.s.causal);
       file.set_attribute("/attention", "window", static_cast<std::int64_t>(c_.s.window));
@@ -139,19 +152,22 @@ class AttentionCommand final : public Command {
       file.set_attribute("/attention", "key_length", ks.seq);
       file.set_attribute("/attention", "layout", std::string(qs.batched ? "[batch, heads, N, d]" : "[heads, N, d]"));
       write_s = watch.seconds();
-      const Provenance provenance{context.command_line, options().effective_toml(), context.start_time,
+      const Provenance provenance{context.command_line,
+                                  options().effective_toml(),
+                                  context.start_time,
                                   {{"load_s", load_s}, {"compute_s", compute_s}, {"write_s", write_s}}};
       write_provenance(file, provenance, comm);
       file.close();
       output.commit();
     }
     if (comm.is_root() && !c_.quiet) {
-      const double flops = 2.0 * static_cast<double>(qs.batch * qs.heads * qs.seq * ks.seq) * static_cast<double>(qs.dim + vs.dim) *
-                           (c_.s.causal ? 0.5 : 1.0);
-      fmt::print("perron attention: batch {}, {} query heads / {} kv heads, Nq {}, Nk {}, d {} / {} on {} ranks: "
-                 "{:.3f} s compute ({:.1f} GFLOP/s), load {:.3f} s, write {:.3f} s, total {:.3f} s\n",
-                 qs.batch, qs.heads, ks.heads, qs.seq, ks.seq, qs.dim, vs.dim, comm.size(), compute_s,
-                 flops / compute_s / 1e9, load_s, write_s, total.seconds());
+      const double flops = 2.0 * static_cast<double>(qs.batch * qs.heads * qs.seq * ks.seq) *
+                           static_cast<double>(qs.dim + vs.dim) * (c_.s.causal ? 0.5 : 1.0);
+      fmt::print(
+          "perron attention: batch {}, {} query heads / {} kv heads, Nq {}, Nk {}, d {} / {} on {} ranks: "
+          "{:.3f} s compute ({:.1f} GFLOP/s), load {:.3f} s, write {:.3f} s, total {:.3f} s\n",
+          qs.batch, qs.heads, ks.heads, qs.seq, ks.seq, qs.dim, vs.dim, comm.size(), compute_s, flops / compute_s / 1e9, load_s,
+          write_s, total.seconds());
       if (output.enabled()) fmt::print("wrote {}\n", output.path());
     }
   }

@@ -19,8 +19,9 @@ Command::Command(CLI::App& parent, std::vector<std::string> section, const std::
 
 void add_input_options(OptionSet& options, InputConfig& config) {
   InputSpec& in = config.spec;
-  options.add("-i,--input", in.input,
-              "graph: a file (format from its content), NAME.properties (Graphalytics), or kronecker:scale=S[,edge-factor=F,seed=X]");
+  options.add(
+      "-i,--input", in.input,
+      "graph: a file (format from its content), NAME.properties (Graphalytics), or kronecker:scale=S[,edge-factor=F,seed=X]");
   options.add("--format", in.format, "input format: auto (from the content), text, mm, metis, evlp, binary, hdf5, kronecker")
       ->check(CLI::IsMember({"auto", "text", "mm", "metis", "evlp", "binary", "hdf5", "kronecker"}));
   options.add("--header-lines", in.header_lines, "text: non-comment lines before the edges (-1: detect a CSV header)");
@@ -47,8 +48,9 @@ void add_score_options(OptionSet& o, ScoreConfig& c, const std::string& input_he
   o.add("-i,--input", c.input, input_help);
   o.add("--q", c.q, "dataset of the queries in the input");
   o.add("--k", c.k, "dataset of the keys");
-  o.add("--mask", c.mask, "dataset of a mask: boolean (true = attend) or float (added to the scores); "
-                          "[Nq, Nk] or [batch|1, heads|1, Nq, Nk]");
+  o.add("--mask", c.mask,
+        "dataset of a mask: boolean (true = attend) or float (added to the scores); "
+        "[Nq, Nk] or [batch|1, heads|1, Nq, Nk]");
   o.add_flag("--causal", c.causal, "query i sees keys j <= i (upper-left aligned)");
   o.add("--window", c.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)")
       ->check(CLI::NonNegativeNumber);
@@ -70,9 +72,10 @@ void check_score_options(const OptionSet& options, const ScoreConfig& c, const C
     if (c.scale < 0 || c.softcap < 0) throw_usage("--scale and --softcap must be >= 0");
     // Each OpenMP thread holds one tile of scores (float64 at most): checked here, because an
     // allocation that fails inside a parallel region cannot be reported, only abort.
-    require_memory(saturating_mul(saturating_mul(static_cast<std::uint64_t>(omp_get_max_threads()), static_cast<std::uint64_t>(c.tile_q)),
-                                  saturating_mul(static_cast<std::uint64_t>(c.tile_k), sizeof(double))),
-                   "--tile-q x --tile-k scores for every thread", ErrorKind::usage);
+    require_memory(
+        saturating_mul(saturating_mul(static_cast<std::uint64_t>(omp_get_max_threads()), static_cast<std::uint64_t>(c.tile_q)),
+                       saturating_mul(static_cast<std::uint64_t>(c.tile_k), sizeof(double))),
+        "--tile-q x --tile-k scores for every thread", ErrorKind::usage);
   });
 }
 

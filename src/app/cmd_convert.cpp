@@ -33,7 +33,11 @@ class ConvertCommand final : public Command {
     const double load_s = watch.seconds();
     H5Writer file(output.temp_path(), comm);
     write_hdf5_edges(file, group_, share, in.format, comm);
-    write_provenance(file, {context.command_line, options().effective_toml(), context.start_time, {{"load_s", load_s}, {"write_s", watch.seconds() - load_s}}},
+    write_provenance(file,
+                     {context.command_line,
+                      options().effective_toml(),
+                      context.start_time,
+                      {{"load_s", load_s}, {"write_s", watch.seconds() - load_s}}},
                      comm);
     file.close();
     const std::string group = group_.empty() || group_ == "/" ? "" : (group_[0] == '/' ? "" : "/") + group_;

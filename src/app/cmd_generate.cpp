@@ -8,8 +8,8 @@
 #include "perron/core/hash.hpp"
 #include "perron/core/memory.hpp"
 #include "perron/core/timer.hpp"
-#include "perron/io/hdf5_file.hpp"
 #include "perron/io/binary_edges.hpp"
+#include "perron/io/hdf5_file.hpp"
 #include "perron/io/kronecker.hpp"
 
 namespace perron {
@@ -37,8 +37,8 @@ class GenerateKroneckerCommand final : public Command {
     write_binary_edges(output.temp_path(), edges, comm);
     output.commit();
     if (comm.is_root())
-      fmt::print("wrote {}: Kronecker scale {}, edge factor {}, seed {}: {} vertices, {} undirected edges, {:.2f} s\n",
-                 output_, p_.scale, p_.edge_factor, p_.seed, kronecker_vertices(p_), kronecker_edges(p_), watch.seconds());
+      fmt::print("wrote {}: Kronecker scale {}, edge factor {}, seed {}: {} vertices, {} undirected edges, {:.2f} s\n", output_,
+                 p_.scale, p_.edge_factor, p_.seed, kronecker_vertices(p_), kronecker_edges(p_), watch.seconds());
   }
 
  private:
@@ -78,8 +78,8 @@ class GenerateQkvCommand final : public Command {
       if (heads_ < 1 || seq_ < 1 || dim_ < 1) throw_usage("--heads, --seq and --dim must be >= 1");
       if (kv < 1 || heads_ % kv != 0) throw_usage("--kv-heads must divide --heads");
       // The largest tensor's share on one rank, before anything is allocated.
-      const std::uint64_t elements = saturating_mul(saturating_mul(static_cast<std::uint64_t>(heads_), static_cast<std::uint64_t>(seq_)),
-                                                    static_cast<std::uint64_t>(dim_));
+      const std::uint64_t elements = saturating_mul(
+          saturating_mul(static_cast<std::uint64_t>(heads_), static_cast<std::uint64_t>(seq_)), static_cast<std::uint64_t>(dim_));
       require_memory(saturating_mul(elements / static_cast<std::uint64_t>(comm.size()) + 1, sizeof(float)),
                      "--heads x --seq x --dim", ErrorKind::usage);
     });
@@ -127,12 +127,14 @@ class GenerateQkvCommand final : public Command {
   }
 
   // Element c of head `head` at `pos` of tensor 0 (q), 1 (k) or 2 (v), from random stream `stream`.
-  float element(int tensor, int stream, std::uint64_t head, std::uint64_t pos, std::uint64_t c, std::uint64_t n, std::uint64_t d) const {
+  float element(int tensor, int stream, std::uint64_t head, std::uint64_t pos, std::uint64_t c, std::uint64_t n,
+                std::uint64_t d) const {
     const std::uint64_t idx = (head * n + pos) * d + c;
     const double z = normal(static_cast<std::uint64_t>(stream) + 1, idx);
     if (structure_ == "sink" && tensor < 2) {
       // u: a unit-length direction per KV head, shared by queries and key 0.
-      const std::uint64_t kvh = tensor == 0 ? head / static_cast<std::uint64_t>(heads_ / (kv_heads_ > 0 ? kv_heads_ : heads_)) : head;
+      const std::uint64_t kvh =
+          tensor == 0 ? head / static_cast<std::uint64_t>(heads_ / (kv_heads_ > 0 ? kv_heads_ : heads_)) : head;
       double norm = 0;
       for (std::uint64_t j = 0; j < d; ++j) norm += std::pow(normal(100, kvh * d + j), 2);
       const double u = normal(100, kvh * d + c) / std::sqrt(norm);
@@ -141,7 +143,8 @@ class GenerateQkvCommand final : public Command {
     }
     if (structure_ == "clusters" && tensor < 2) {
       const std::uint64_t cluster = pos * 8 / n;
-      const std::uint64_t kvh = tensor == 0 ? head / static_cast<std::uint64_t>(heads_ / (kv_heads_ > 0 ? kv_heads_ : heads_)) : head;
+      const std::uint64_t kvh =
+          tensor == 0 ? head / static_cast<std::uint64_t>(heads_ / (kv_heads_ > 0 ? kv_heads_ : heads_)) : head;
       return static_cast<float>(1.5 * normal(200, (kvh * 8 + cluster) * d + c) + 0.5 * z);
     }
     return static_cast<float>(z);

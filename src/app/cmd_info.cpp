@@ -24,13 +24,14 @@ class InfoCommand final : public Command {
     if (!comm.is_root()) return;
     const double mean = s.n ? static_cast<double>(s.m) / static_cast<double>(s.n) : 0.0;
     if (json_) {
-      fmt::print("{{\"input\": {}, \"format\": \"{}\", \"n\": {}, \"m\": {}, \"input_edges\": {}, \"dangling\": {}, "
-                 "\"self_loops\": {}, \"duplicates\": {}, \"weighted\": {}, \"mean_degree\": {}, "
-                 "\"max_in_degree\": {}, \"max_out_degree\": {}, \"weak_components\": {}, \"largest_weak_component\": {}, "
-                 "\"strong_components\": {}, \"ranks\": {}}}\n",
-                 json_quote(c_.spec.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops,
-                 s.duplicates, loaded.graph.weighted ? "true" : "false", mean, s.max_in_degree, s.max_out_degree, cc.weak,
-                 cc.largest_weak, cc.strong, comm.size());
+      fmt::print(
+          "{{\"input\": {}, \"format\": \"{}\", \"n\": {}, \"m\": {}, \"input_edges\": {}, \"dangling\": {}, "
+          "\"self_loops\": {}, \"duplicates\": {}, \"weighted\": {}, \"mean_degree\": {}, "
+          "\"max_in_degree\": {}, \"max_out_degree\": {}, \"weak_components\": {}, \"largest_weak_component\": {}, "
+          "\"strong_components\": {}, \"ranks\": {}}}\n",
+          json_quote(c_.spec.input), loaded.meta.format, s.n, s.m, s.input_edges, s.dangling, s.self_loops, s.duplicates,
+          loaded.graph.weighted ? "true" : "false", mean, s.max_in_degree, s.max_out_degree, cc.weak, cc.largest_weak, cc.strong,
+          comm.size());
       return;
     }
     fmt::print("input          {} ({})\n", c_.spec.input, loaded.meta.format);

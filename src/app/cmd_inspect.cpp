@@ -18,18 +18,21 @@ namespace {
 std::string json_value(const H5Reader::Attribute& a) {
   using K = H5Reader::Attribute::Kind;
   switch (a.kind) {
-    case K::integer: return std::to_string(a.i);
-    case K::unsigned_integer: return std::to_string(a.u);
-    case K::real: return std::isfinite(a.d) ? fmt::format("{}", a.d) : "null";
-    case K::text: return json_quote(a.s);
-    case K::other: break;
+    case K::integer:
+      return std::to_string(a.i);
+    case K::unsigned_integer:
+      return std::to_string(a.u);
+    case K::real:
+      return std::isfinite(a.d) ? fmt::format("{}", a.d) : "null";
+    case K::text:
+      return json_quote(a.s);
+    case K::other:
+      break;
   }
   return "null";
 }
 
-std::string text_value(const H5Reader::Attribute& a) {
-  return a.kind == H5Reader::Attribute::Kind::text ? a.s : json_value(a);
-}
+std::string text_value(const H5Reader::Attribute& a) { return a.kind == H5Reader::Attribute::Kind::text ? a.s : json_value(a); }
 
 std::string json_object(const std::vector<H5Reader::Attribute>& attrs, const std::string& skip = "") {
   std::string out = "{";
@@ -63,8 +66,8 @@ class InspectCommand final : public Command {
       const std::string kind = result_group(file, file_);
       const auto attrs = file.attributes("/" + kind);
       const auto prov = file.exists("/provenance") ? file.attributes("/provenance") : std::vector<H5Reader::Attribute>{};
-      std::vector<double> residual = file.exists("/" + kind + "/residual") ? file.read_doubles("/" + kind + "/residual")
-                                                                           : std::vector<double>{};
+      std::vector<double> residual =
+          file.exists("/" + kind + "/residual") ? file.read_doubles("/" + kind + "/residual") : std::vector<double>{};
       std::vector<std::uint64_t> top_id;
       std::vector<double> top_score;
       if (kind == "pagerank") {
@@ -87,7 +90,9 @@ class InspectCommand final : public Command {
         return;
       }
       fmt::print("file        {}\nkind        {}\n", file_,
-                 kind == "pagerank" ? "PageRank result" : kind == "tokenrank" ? "TokenRank result" : "PageRank checkpoint");
+                 kind == "pagerank"    ? "PageRank result"
+                 : kind == "tokenrank" ? "TokenRank result"
+                                       : "PageRank checkpoint");
       for (const auto& a : attrs) fmt::print("  {:<26} {}\n", a.name, text_value(a));
       if (!residual.empty())
         fmt::print("convergence {} iterations, first residual {:.3e}, last {:.3e}\n", residual.size(), residual.front(),
@@ -134,7 +139,8 @@ class DiffCommand final : public Command {
           for (std::uint64_t i = 0; i < s.score.size(); ++i) s.id.push_back(i);
           return s;
         }
-        if (!file.exists("/pagerank/score")) throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
+        if (!file.exists("/pagerank/score"))
+          throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
         Scores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score")};
         if (s.id.size() != s.score.size()) throw_input(path + ": /pagerank/vertex_id and /pagerank/score differ in length");
         return s;
@@ -144,8 +150,14 @@ class DiffCommand final : public Command {
       double l1 = 0, max_diff = 0;
       std::uint64_t max_id = 0, common = 0;
       for (std::size_t i = 0, j = 0; i < a.id.size() && j < b.id.size();) {
-        if (a.id[i] < b.id[j]) { ++i; continue; }
-        if (b.id[j] < a.id[i]) { ++j; continue; }
+        if (a.id[i] < b.id[j]) {
+          ++i;
+          continue;
+        }
+        if (b.id[j] < a.id[i]) {
+          ++j;
+          continue;
+        }
         const double d = std::abs(a.score[i] - b.score[j]);
         l1 += d;
         if (d > max_diff) max_diff = d, max_id = a.id[i];
@@ -167,15 +179,16 @@ class DiffCommand final : public Command {
       for (auto id : ta) overlap += tb.count(id);
       const std::size_t k = std::max<std::size_t>(1, std::min(ta.size(), tb.size()));
       if (json_) {
-        fmt::print("{{\"a\": {}, \"b\": {}, \"common_vertices\": {}, \"only_a\": {}, \"only_b\": {}, \"l1\": {}, \"max_abs_diff\": {}, "
-                   "\"max_abs_diff_vertex_id\": {}, \"top_k\": {}, \"top_k_overlap\": {}}}\n",
-                   json_quote(a_), json_quote(b_), common, a.id.size() - common, b.id.size() - common, l1, max_diff, max_id, k,
-                   static_cast<double>(overlap) / static_cast<double>(k));
+        fmt::print(
+            "{{\"a\": {}, \"b\": {}, \"common_vertices\": {}, \"only_a\": {}, \"only_b\": {}, \"l1\": {}, \"max_abs_diff\": {}, "
+            "\"max_abs_diff_vertex_id\": {}, \"top_k\": {}, \"top_k_overlap\": {}}}\n",
+            json_quote(a_), json_quote(b_), common, a.id.size() - common, b.id.size() - common, l1, max_diff, max_id, k,
+            static_cast<double>(overlap) / static_cast<double>(k));
       } else {
         fmt::print("vertices      {} in both, {} only in {}, {} only in {}\n", common, a.id.size() - common, a_,
                    b.id.size() - common, b_);
-        fmt::print("L1            {:.6e}\nmax |a - b|   {:.6e} (vertex {})\ntop-{} overlap {}/{} ({:.1f}%)\n", l1, max_diff, max_id, k,
-                   overlap, k, 100.0 * static_cast<double>(overlap) / static_cast<double>(k));
+        fmt::print("L1            {:.6e}\nmax |a - b|   {:.6e} (vertex {})\ntop-{} overlap {}/{} ({:.1f}%)\n", l1, max_diff,
+                   max_id, k, overlap, k, 100.0 * static_cast<double>(overlap) / static_cast<double>(k));
       }
       if (max_l1_ >= 0 && !(l1 <= max_l1_))
         throw_input(fmt::format("the results differ by L1 {:.3e}, more than --max-l1 {:.3e}", l1, max_l1_));

@@ -3,13 +3,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 
 #include "checkpoint.hpp"
 #include "commands.hpp"
-#include "report.hpp"
-#include "signals.hpp"
 #include "output.hpp"
 #include "perron/algo/pagerank.hpp"
 #include "perron/algo/top_k.hpp"
@@ -19,6 +17,8 @@
 #include "perron/core/timer.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
+#include "report.hpp"
+#include "signals.hpp"
 
 namespace perron {
 namespace {
@@ -138,8 +138,8 @@ class PagerankCommand final : public Command {
     AtomicOutput output(c_.output, c_.overwrite, comm, with(inputs, c_.restart), {checkpoint_path, c_.log_json});
     // The checkpoint is rewritten during the run: it may replace the file this run resumes from.
     const bool resumes_own = !c_.restart.empty() && same_file(inspect_path(checkpoint_path), inspect_path(c_.restart));
-    check_output_path("--checkpoint", checkpoint_path, c_.overwrite || resumes_own, resumes_own ? inputs : with(inputs, c_.restart),
-                      {c_.output, c_.log_json}, comm);
+    check_output_path("--checkpoint", checkpoint_path, c_.overwrite || resumes_own,
+                      resumes_own ? inputs : with(inputs, c_.restart), {c_.output, c_.log_json}, comm);
     check_output_path("--log-json", c_.log_json, c_.overwrite, with(inputs, c_.restart), {c_.output, checkpoint_path}, comm);
     const bool say = comm.is_root();
     Reporter report(c_.quiet, c_.log_json, comm, c_.overwrite);
@@ -148,7 +148,8 @@ class PagerankCommand final : public Command {
     // From here a SIGTERM or SIGINT (Slurm's warning before the time limit, Ctrl-C) stops the
     // run cleanly: at the end of the load or build, or after the step under way.
     install_stop_signal_handlers();
-    LoadedGraph loaded = load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
+    LoadedGraph loaded =
+        load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
     stop_if_signalled(comm, "the load and graph build");
     const DistGraph& g = loaded.graph;
     comm.agree([&] {
@@ -164,10 +165,11 @@ class PagerankCommand final : public Command {
     report.phase("partition", loaded.partition_seconds,
                  fmt::format("{{\"n\": {}, \"m\": {}, \"dangling\": {}}}", g.stats.n, g.stats.m, g.stats.dangling));
     if (say)
-      fmt::print("perron pagerank: {} vertices, {} edges ({} dangling, {} self-loops, {} duplicates collapsed) on {} ranks; "
-                 "load {:.3f} s, partition {:.3f} s\n",
-                 g.stats.n, g.stats.m, g.stats.dangling, g.stats.self_loops, g.stats.duplicates, comm.size(),
-                 loaded.load_seconds, loaded.partition_seconds);
+      fmt::print(
+          "perron pagerank: {} vertices, {} edges ({} dangling, {} self-loops, {} duplicates collapsed) on {} ranks; "
+          "load {:.3f} s, partition {:.3f} s\n",
+          g.stats.n, g.stats.m, g.stats.dangling, g.stats.self_loops, g.stats.duplicates, comm.size(), loaded.load_seconds,
+          loaded.partition_seconds);
 
     const VertexDistribution teleport = !c_.personalization.empty() ? read_distribution(c_.personalization, g, comm)
                                         : !c_.seeds.empty()         ? seed_distribution(c_.seeds, g, comm)
@@ -197,7 +199,8 @@ class PagerankCommand final : public Command {
     const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
       stopped_by = stop_signal_any(comm);
       const bool due = c_.checkpoint_every > 0 && iteration % c_.checkpoint_every == 0;
-      if ((due || stopped_by) && !checkpoint_path.empty()) write_checkpoint(checkpoint_path, g, iteration, x(), residual, fp, comm);
+      if ((due || stopped_by) && !checkpoint_path.empty())
+        write_checkpoint(checkpoint_path, g, iteration, x(), residual, fp, comm);
       return stopped_by == 0;
     };
     // The blocked kernel keeps its own copy of the edges: the CSR's columns go once it is built.
@@ -266,7 +269,9 @@ class PagerankCommand final : public Command {
       file.set_attribute("/pagerank", "iterating_rss_bytes_sum", comm.allreduce(steady_rss, ReduceOp::sum));
       file.set_attribute("/pagerank", "iterating_rss_bytes_max_rank", comm.allreduce(steady_rss, ReduceOp::max));
       write_seconds = watch.seconds();
-      const Provenance provenance{context.command_line, options().effective_toml(), context.start_time,
+      const Provenance provenance{context.command_line,
+                                  options().effective_toml(),
+                                  context.start_time,
                                   {{"load_s", loaded.load_seconds},
                                    {"partition_s", loaded.partition_seconds},
                                    {"plan_s", plan_seconds},
@@ -284,8 +289,8 @@ class PagerankCommand final : public Command {
     if (say) {
       fmt::print("{} after {} iterations (last residual {:.3e}, tolerance {:.1e}) in {:.3f} s, {:.4f} s/iteration\n",
                  params.fixed_iterations > 0 ? "stopped (fixed iterations)" : (result.converged ? "converged" : "NOT converged"),
-                 result.iterations, result.residual.empty() ? 0.0 : result.residual.back(), params.tolerance,
-                 result.seconds, result.seconds / std::max(1, result.iterations));
+                 result.iterations, result.residual.empty() ? 0.0 : result.residual.back(), params.tolerance, result.seconds,
+                 result.seconds / std::max(1, result.iterations));
       print_top(top, top_original, 10);
       if (output.enabled()) fmt::print("wrote {} (write {:.3f} s)\n", output.path(), write_seconds);
     }
@@ -293,12 +298,8 @@ class PagerankCommand final : public Command {
 
  private:
   PageRankParams make_params() const {
-    return PageRankParams{c_.damping, c_.tolerance, c_.max_iterations, c_.iterations,
-                          c_.solver,
-                          c_.anderson_depth,
-                          c_.cg_eliminate,
-                          c_.kernel,
-                          BlockedLayout{}};
+    return PageRankParams{c_.damping,        c_.tolerance,    c_.max_iterations, c_.iterations,  c_.solver,
+                          c_.anderson_depth, c_.cg_eliminate, c_.kernel,         BlockedLayout{}};
   }
   static std::vector<std::string> with(std::vector<std::string> list, const std::string& more) {
     list.push_back(more);

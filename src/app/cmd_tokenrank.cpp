@@ -32,7 +32,9 @@ struct ChainConfig {
 };
 
 void add_chain_options(OptionSet& o, ChainConfig& c) {
-  add_score_options(o, c.s, "HDF5 file holding q and k ([heads, N, d] or [batch, heads, N, d]; inside layer_<l>/ with several layers); v is not needed");
+  add_score_options(o, c.s,
+                    "HDF5 file holding q and k ([heads, N, d] or [batch, heads, N, d]; inside layer_<l>/ with several layers); v "
+                    "is not needed");
   o.add("--layers", c.layers, "layers L: datasets layer_0/q ... layer_<L-1>/q (0: q, k if present, else every layer_<l>)")
       ->check(CLI::NonNegativeNumber);
   o.add("--batch-index", c.batch_index, "with [batch, heads, N, d] inputs: the batch entry to rank");
@@ -44,10 +46,10 @@ void add_chain_options(OptionSet& o, ChainConfig& c) {
 // q, k and masks of every layer for this rank's positions, with the problem viewing them.
 struct LoadedChain {
   QkvShape qs, ks;
-  std::vector<std::string> layer_names;  // the group of each layer ("" for a single layer at the root)
-  std::vector<QkvShape> q_shapes, k_shapes;  // per layer
-  std::vector<std::vector<float>> q, k;        // single precision runs
-  std::vector<std::vector<double>> q64, k64;   // double precision runs: float64 inputs stay float64
+  std::vector<std::string> layer_names;       // the group of each layer ("" for a single layer at the root)
+  std::vector<QkvShape> q_shapes, k_shapes;   // per layer
+  std::vector<std::vector<float>> q, k;       // single precision runs
+  std::vector<std::vector<double>> q64, k64;  // double precision runs: float64 inputs stay float64
   std::vector<float> mask_rows, mask_cols;
   TokenRankProblem problem;
   std::vector<GlobalId> positions;  // of this rank's rows
@@ -75,20 +77,25 @@ LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Com
       for (int l = 0; f.exists("layer_" + std::to_string(l)); ++l) lc.layer_names.push_back("layer_" + std::to_string(l));
     }
     for (const std::string& layer : lc.layer_names) {
-      const QkvShape qs = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.q)), ks = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.k));
+      const QkvShape qs = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.q)),
+                     ks = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.k));
       const std::string where = c.s.input + ": " + (layer.empty() ? std::string() : layer + ": ");
-      if (qs.batched != ks.batched || qs.batch != ks.batch) throw_input(where + "q and k must have the same layout and batch size");
+      if (qs.batched != ks.batched || qs.batch != ks.batch)
+        throw_input(where + "q and k must have the same layout and batch size");
       if (qs.seq != ks.seq)
-        throw_input(where + "TokenRank needs as many keys as queries (a chain over the N tokens): q has N = " + std::to_string(qs.seq) +
-                    ", k has N = " + std::to_string(ks.seq));
+        throw_input(where + "TokenRank needs as many keys as queries (a chain over the N tokens): q has N = " +
+                    std::to_string(qs.seq) + ", k has N = " + std::to_string(ks.seq));
       if (qs.dim != ks.dim)
-        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) + ", k: " + std::to_string(ks.dim) + ")");
+        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) +
+                    ", k: " + std::to_string(ks.dim) + ")");
       if (qs.heads % ks.heads != 0)
-        throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) + " key heads");
+        throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
+                    " key heads");
       if (!lc.layer_names.empty() && layer != lc.layer_names.front() && (qs.seq != lc.qs.seq || qs.heads != lc.qs.heads))
         throw_input(where + "every layer needs the same N and number of query heads as " + lc.layer_names.front());
       if (c.batch_index >= qs.batch)
-        throw_usage("--batch-index " + std::to_string(c.batch_index) + " is past the " + std::to_string(qs.batch) + " batch entries of " + c.s.input);
+        throw_usage("--batch-index " + std::to_string(c.batch_index) + " is past the " + std::to_string(qs.batch) +
+                    " batch entries of " + c.s.input);
       if (layer == lc.layer_names.front()) lc.qs = qs, lc.ks = ks;
       lc.q_shapes.push_back(qs), lc.k_shapes.push_back(ks);
     }
@@ -118,10 +125,17 @@ LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Com
     }
   });
   for (std::size_t l = 0; l < lc.layer_names.size(); ++l) {
-    TokenLayer layer{static_cast<int>(lc.q_shapes[l].heads), static_cast<int>(lc.k_shapes[l].heads),
-                     static_cast<int>(lc.q_shapes[l].dim), {}, {}, lc.mask_rows, lc.mask_cols};
-    if (lc.q64.empty()) layer.q = lc.q[l], layer.k = lc.k[l];
-    else layer.q64 = lc.q64[l], layer.k64 = lc.k64[l];
+    TokenLayer layer{static_cast<int>(lc.q_shapes[l].heads),
+                     static_cast<int>(lc.k_shapes[l].heads),
+                     static_cast<int>(lc.q_shapes[l].dim),
+                     {},
+                     {},
+                     lc.mask_rows,
+                     lc.mask_cols};
+    if (lc.q64.empty())
+      layer.q = lc.q[l], layer.k = lc.k[l];
+    else
+      layer.q64 = lc.q64[l], layer.k64 = lc.k64[l];
     lc.problem.layers.push_back(layer);
   }
   lc.seconds = watch.seconds();
@@ -169,11 +183,13 @@ std::vector<double> read_teleport(const std::string& path, const LoadedChain& lc
     hdf5 = read_head(path, 8) == std::string("\x89HDF\r\n\x1a\n", 8);
     if (!hdf5) return;
     const H5Reader f(path);
-    if (!f.exists("teleport")) throw_input(path + ": no dataset 'teleport' (an HDF5 teleport file holds one weight per position)");
+    if (!f.exists("teleport"))
+      throw_input(path + ": no dataset 'teleport' (an HDF5 teleport file holds one weight per position)");
     const auto info = f.info("teleport");
     if (info.dims.size() != 1 || info.dims[0] != n)
       throw_input(path + ": dataset 'teleport' must be 1-D with one weight per position, N = " + std::to_string(n) +
-                  (info.dims.size() == 1 ? ", found " + std::to_string(info.dims[0]) : ", found " + std::to_string(info.dims.size()) + " dimensions"));
+                  (info.dims.size() == 1 ? ", found " + std::to_string(info.dims[0])
+                                         : ", found " + std::to_string(info.dims.size()) + " dimensions"));
     full = f.read_doubles("teleport");
   });
   if (!hdf5) {
@@ -192,7 +208,8 @@ std::vector<double> read_teleport(const std::string& path, const LoadedChain& lc
   comm.agree([&] {
     for (std::uint64_t i = 0; i < n; ++i) {
       if (!std::isfinite(full[i]) || full[i] < 0)
-        throw_input(path + ": the weight of position " + std::to_string(i) + " is " + std::to_string(full[i]) + ", expected a finite number >= 0");
+        throw_input(path + ": the weight of position " + std::to_string(i) + " is " + std::to_string(full[i]) +
+                    ", expected a finite number >= 0");
       sum += full[i];
     }
     if (!(sum > 0)) throw_input(path + ": the teleport weights sum to 0; at least one position needs a positive weight");
@@ -215,7 +232,8 @@ class TokenRankCommand final : public Command {
     o.add("--damping", damping_, "damping factor alpha in [0, 1]")->check(CLI::Range(0.0, 1.0));
     o.add("--tolerance", tolerance_, "stop when every chain's L1 change is below this")->check(CLI::PositiveNumber);
     o.add("--max-iterations", max_iterations_, "iteration limit of the power method")->check(CLI::PositiveNumber);
-    o.add("--teleport", teleport_, "teleport vector: text 'position [weight]' lines, or HDF5 with dataset 'teleport' [N] (default uniform)");
+    o.add("--teleport", teleport_,
+          "teleport vector: text 'position [weight]' lines, or HDF5 with dataset 'teleport' [N] (default uniform)");
     o.add_choice("--solver", solver_, ChoiceTable<TokenRankSolver>(kTokenRankSolvers),
                  "auto (triangular for a causal single layer, else power), power, triangular");
     o.add("--top-k", top_k_, "positions listed in /tokenrank/top_position (by the mean chain)")->check(CLI::NonNegativeNumber);
@@ -238,7 +256,8 @@ class TokenRankCommand final : public Command {
     TokenRankParams p = chain_params(c_);
     p.damping = damping_, p.tolerance = tolerance_, p.max_iterations = max_iterations_;
     p.solver = solver_;
-    const TokenRankResult res = tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
+    const TokenRankResult res =
+        tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
     // Finite inputs can still overflow: q·k beyond float32's range gives ∞ − ∞ in the softmax.
     const bool finite = std::all_of(res.score.begin(), res.score.end(), [](double v) { return std::isfinite(v); }) &&
                         std::all_of(res.mean_score.begin(), res.mean_score.end(), [](double v) { return std::isfinite(v); });
@@ -250,7 +269,8 @@ class TokenRankCommand final : public Command {
                     (p.precision == Precision::double_precision ? std::string() : std::string(" or use --precision double")));
     });
     report.phase("lse", res.lse_seconds);
-    report.phase("solve", res.solve_seconds, fmt::format("{{\"solver\": \"{}\", \"iterations\": {}}}", solver_name(res.solver), res.iterations));
+    report.phase("solve", res.solve_seconds,
+                 fmt::format("{{\"solver\": \"{}\", \"iterations\": {}}}", solver_name(res.solver), res.iterations));
 
     const std::vector<ScoredVertex> top = top_k(res.mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
     double write_s = 0;
@@ -284,22 +304,26 @@ class TokenRankCommand final : public Command {
       file.set_attribute(g, "teleport", teleport_.empty() ? std::string("uniform") : teleport_);
       write_chain_attributes(file, g, c_, lc, p);
       write_s = watch.seconds();
-      write_provenance(file,
-                       {context.command_line, options().effective_toml(), context.start_time,
-                        {{"load_s", lc.seconds}, {"lse_s", res.lse_seconds}, {"solve_s", res.solve_seconds}, {"write_s", write_s}}},
-                       comm);
+      write_provenance(
+          file,
+          {context.command_line,
+           options().effective_toml(),
+           context.start_time,
+           {{"load_s", lc.seconds}, {"lse_s", res.lse_seconds}, {"solve_s", res.solve_seconds}, {"write_s", write_s}}},
+          comm);
       file.close();
       output.commit();
     }
-    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}}}", res.iterations,
-                                     res.converged, solver_name(res.solver), json_quote(output.path())));
+    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}}}",
+                                     res.iterations, res.converged, solver_name(res.solver), json_quote(output.path())));
     if (comm.is_root() && !quiet_) {
-      fmt::print("perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
-                 "LSE pass {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
-                 lc.qs.seq, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(), solver_name(res.solver),
-                 res.converged ? "converged" : "NOT converged", res.iterations,
-                 res.residual.empty() ? std::string() : fmt::format(", last residual {:.2e}", res.residual.back()), res.lse_seconds,
-                 res.solve_seconds, total.seconds());
+      fmt::print(
+          "perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
+          "LSE pass {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
+          lc.qs.seq, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(),
+          solver_name(res.solver), res.converged ? "converged" : "NOT converged", res.iterations,
+          res.residual.empty() ? std::string() : fmt::format(", last residual {:.2e}", res.residual.back()), res.lse_seconds,
+          res.solve_seconds, total.seconds());
       if (!res.note.empty()) fmt::print("note: {}\n", res.note);
       fmt::print("top positions (mean chain):");
       for (std::size_t i = 0; i < std::min<std::size_t>(top.size(), 10); ++i) fmt::print(" {} ({:.4g})", top[i].id, top[i].score);
@@ -321,12 +345,14 @@ class TokenRankCommand final : public Command {
 class AttentionGraphCommand final : public Command {
  public:
   explicit AttentionGraphCommand(CLI::App& parent)
-      : Command(parent, {"attention-graph"}, "The strongest attention edges of every query as an HDF5 edge list (for perron pagerank)") {
+      : Command(parent, {"attention-graph"},
+                "The strongest attention edges of every query as an HDF5 edge list (for perron pagerank)") {
     OptionSet& o = options();
     add_chain_options(o, c_);
     o.add_required("-o,--output", output_, "HDF5 edge list to write (src, dst, weight = A_ij, vertices)");
     o.add_flag("--overwrite", overwrite_, "replace an existing output file");
-    o.add_required("--top-k", top_k_, "edges kept per query, the strongest first (N or more: every edge, the full attention graph)");
+    o.add_required("--top-k", top_k_,
+                   "edges kept per query, the strongest first (N or more: every edge, the full attention graph)");
     o.add("--head", head_, "query head whose A to export (-1: the mean (1/H) sum_h A_h)");
     o.add("--layer", layer_, "layer whose A to export")->check(CLI::NonNegativeNumber);
     o.add("--group", group_, "group of the output file that holds the edge list");
@@ -358,8 +384,11 @@ class AttentionGraphCommand final : public Command {
     file.set_attribute(g, "top_k", static_cast<std::int64_t>(top_k_));
     file.set_attribute(g, "head", static_cast<std::int64_t>(head_));
     file.set_attribute(g, "layer", static_cast<std::int64_t>(layer_));
-    write_provenance(file, {context.command_line, options().effective_toml(), context.start_time,
-                            {{"load_s", lc.seconds}, {"compute_s", compute_s}, {"write_s", watch.seconds() - lc.seconds - compute_s}}},
+    write_provenance(file,
+                     {context.command_line,
+                      options().effective_toml(),
+                      context.start_time,
+                      {{"load_s", lc.seconds}, {"compute_s", compute_s}, {"write_s", watch.seconds() - lc.seconds - compute_s}}},
                      comm);
     file.close();
     output.commit();
@@ -380,6 +409,8 @@ class AttentionGraphCommand final : public Command {
 }  // namespace
 
 std::unique_ptr<Command> make_tokenrank_command(CLI::App& parent) { return std::make_unique<TokenRankCommand>(parent); }
-std::unique_ptr<Command> make_attention_graph_command(CLI::App& parent) { return std::make_unique<AttentionGraphCommand>(parent); }
+std::unique_ptr<Command> make_attention_graph_command(CLI::App& parent) {
+  return std::make_unique<AttentionGraphCommand>(parent);
+}
 
 }  // namespace perron

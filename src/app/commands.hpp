@@ -2,6 +2,7 @@
 // The subcommands of `perron`. Each owns its configuration struct (the built-in defaults),
 // registers its options once in an OptionSet, and runs on every rank.
 #include <CLI/CLI.hpp>
+
 #include <memory>
 #include <string>
 

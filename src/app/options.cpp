@@ -1,9 +1,9 @@
 #include "options.hpp"
 
 #include <fmt/core.h>
+#include <toml++/toml.h>
 
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "perron/core/error.hpp"
 
@@ -68,13 +68,13 @@ void OptionSet::read_config_file(const std::vector<std::string>& known_sections)
       for (const auto& s : known_sections) known = known || s == k;  // another command's table
       if (!known)
         throw_usage(where(config_path_, key.source()) + ": unknown key '" + k + "' at " +
-                    (depth == 0 ? std::string("top level") : "[" + dotted({section_.begin(), section_.begin() + static_cast<long>(depth)}) + "]") +
+                    (depth == 0 ? std::string("top level")
+                                : "[" + dotted({section_.begin(), section_.begin() + static_cast<long>(depth)}) + "]") +
                     "; expected a table [" + dotted(section_) + "]");
     }
     const toml::node* next = table->get(section_[depth]);
     if (!next) return;  // nothing for this command in the file
-    if (!next->is_table())
-      throw_usage(where(config_path_, next->source()) + ": '" + section_[depth] + "' must be a table");
+    if (!next->is_table()) throw_usage(where(config_path_, next->source()) + ": '" + section_[depth] + "' must be a table");
     table = next->as_table();
   }
   for (const auto& entry : *table) {
@@ -141,9 +141,12 @@ std::string OptionSet::effective_toml() const {
     std::visit(
         [&](auto field) {
           using T = std::remove_pointer_t<decltype(field)>;
-          if constexpr (std::is_same_v<T, ChoiceName>) body.insert(e.key, field.get());
-          else if constexpr (std::is_same_v<T, std::uint64_t>) body.insert(e.key, static_cast<std::int64_t>(*field));
-          else body.insert(e.key, *field);
+          if constexpr (std::is_same_v<T, ChoiceName>)
+            body.insert(e.key, field.get());
+          else if constexpr (std::is_same_v<T, std::uint64_t>)
+            body.insert(e.key, static_cast<std::int64_t>(*field));
+          else
+            body.insert(e.key, *field);
         },
         e.field);
   }

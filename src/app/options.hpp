@@ -6,6 +6,7 @@
 // (`[pagerank]`, `[generate.kronecker]`); an unknown key or a wrongly typed value is an
 // error naming the file and line.
 #include <CLI/CLI.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <string>

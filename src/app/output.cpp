@@ -73,8 +73,8 @@ void TempFile::publish(const std::string& target, bool overwrite) {
   keep_ = true;  // published: nothing left to remove
 }
 
-void check_output_path(const std::string& what, const std::string& path, bool overwrite,
-                       const std::vector<std::string>& inputs, const std::vector<std::string>& others, const Comm& comm) {
+void check_output_path(const std::string& what, const std::string& path, bool overwrite, const std::vector<std::string>& inputs,
+                       const std::vector<std::string>& others, const Comm& comm) {
   comm.agree([&] {
     if (!comm.is_root() || path.empty()) return;
     namespace fs = std::filesystem;

@@ -50,8 +50,8 @@ class TempFile {
 // regular file (never a device, a directory or a pipe); an existing file is replaced only with
 // `overwrite`; it is none of `inputs` (the files the run reads) nor of `others` (the run's
 // other outputs). `what` names the option in messages ("--output").
-void check_output_path(const std::string& what, const std::string& path, bool overwrite,
-                       const std::vector<std::string>& inputs, const std::vector<std::string>& others, const Comm& comm);
+void check_output_path(const std::string& what, const std::string& path, bool overwrite, const std::vector<std::string>& inputs,
+                       const std::vector<std::string>& others, const Comm& comm);
 
 // The target path of a result: checked before any work is done, written through a temporary
 // of this job's own, and published without replacing a file that appeared meanwhile (unless

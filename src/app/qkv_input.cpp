@@ -11,8 +11,8 @@ namespace {
 
 // NaN or ±inf in an input is an error naming the dataset, head and position.
 template <class T>
-void check_finite(const std::vector<T>& x, const std::string& path, const std::string& name, const QkvShape& s,
-                  std::uint64_t b, std::uint64_t first, std::uint64_t count) {
+void check_finite(const std::vector<T>& x, const std::string& path, const std::string& name, const QkvShape& s, std::uint64_t b,
+                  std::uint64_t first, std::uint64_t count) {
   for (std::size_t i = 0; i < x.size(); ++i)
     if (!std::isfinite(x[i])) {
       const std::uint64_t head = i / (count * s.dim), pos = first + i / s.dim % count;
@@ -33,7 +33,8 @@ auto concat_runs(const std::vector<Segment>& runs, std::uint64_t heads, std::uin
   for (std::uint64_t h = 0; h < heads; ++h)
     for (std::size_t i = 0; i < runs.size(); ++i) {
       const std::uint64_t n = static_cast<std::uint64_t>(runs[i].count) * width;
-      out.insert(out.end(), parts[i].begin() + static_cast<std::ptrdiff_t>(h * n), parts[i].begin() + static_cast<std::ptrdiff_t>((h + 1) * n));
+      out.insert(out.end(), parts[i].begin() + static_cast<std::ptrdiff_t>(h * n),
+                 parts[i].begin() + static_cast<std::ptrdiff_t>((h + 1) * n));
     }
   return out;
 }
@@ -42,10 +43,12 @@ auto concat_runs(const std::vector<Segment>& runs, std::uint64_t heads, std::uin
 std::vector<float> mask_block(const H5Reader& f, const std::string& path, const MaskInfo& m, std::uint64_t b, std::uint64_t h,
                               std::uint64_t q0, std::uint64_t rows, std::uint64_t k0, std::uint64_t cols) {
   std::vector<float> part =
-      m.dims.size() == 2 ? f.read_float_block(m.name, {q0, k0}, {rows, cols})
-                         : f.read_float_block(m.name, {m.dims[0] == 1 ? 0 : b, m.dims[1] == 1 ? 0 : h, q0, k0}, {1, 1, rows, cols});
+      m.dims.size() == 2
+          ? f.read_float_block(m.name, {q0, k0}, {rows, cols})
+          : f.read_float_block(m.name, {m.dims[0] == 1 ? 0 : b, m.dims[1] == 1 ? 0 : h, q0, k0}, {1, 1, rows, cols});
   for (float& x : part) {
-    if (m.boolean) x = x != 0 ? 0.0f : -std::numeric_limits<float>::infinity();
+    if (m.boolean)
+      x = x != 0 ? 0.0f : -std::numeric_limits<float>::infinity();
     else if (std::isnan(x) || x == std::numeric_limits<float>::infinity())
       throw_input(path + ": mask '" + m.name + "' holds " + (std::isnan(x) ? "NaN" : "+inf") +
                   " (a float mask adds to the scores: -inf hides a key, finite values shift it)");
@@ -78,12 +81,15 @@ template <class T>
 std::vector<T> read_runs(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& s, std::uint64_t b,
                          const std::vector<Segment>& runs) {
   return concat_runs(runs, s.heads, s.dim, [&](std::uint64_t first, std::uint64_t count) {
-    const std::vector<std::uint64_t> start = s.batched ? std::vector<std::uint64_t>{b, 0, first, 0} : std::vector<std::uint64_t>{0, first, 0};
-    const std::vector<std::uint64_t> size = s.batched ? std::vector<std::uint64_t>{1, s.heads, count, s.dim}
-                                                      : std::vector<std::uint64_t>{s.heads, count, s.dim};
+    const std::vector<std::uint64_t> start =
+        s.batched ? std::vector<std::uint64_t>{b, 0, first, 0} : std::vector<std::uint64_t>{0, first, 0};
+    const std::vector<std::uint64_t> size =
+        s.batched ? std::vector<std::uint64_t>{1, s.heads, count, s.dim} : std::vector<std::uint64_t>{s.heads, count, s.dim};
     std::vector<T> run;
-    if constexpr (std::is_same_v<T, double>) run = f.read_double_block(name, start, size);
-    else run = f.read_float_block(name, start, size);
+    if constexpr (std::is_same_v<T, double>)
+      run = f.read_double_block(name, start, size);
+    else
+      run = f.read_float_block(name, start, size);
     check_finite(run, path, name, s, b, first, count);
     return run;
   });
@@ -109,8 +115,8 @@ MaskInfo check_mask(const H5Reader& f, const std::string& path, const std::strin
   const bool ok = (r == 2 || r == 4) && m.dims[r - 2] == qs.seq && m.dims[r - 1] == ks.seq &&
                   (r == 2 || ((m.dims[0] == 1 || m.dims[0] == qs.batch) && (m.dims[1] == 1 || m.dims[1] == qs.heads)));
   if (!ok)
-    throw_input(path + ": mask '" + name + "' must be [Nq, Nk] or [batch|1, heads|1, Nq, Nk] with Nq = " + std::to_string(qs.seq) +
-                ", Nk = " + std::to_string(ks.seq));
+    throw_input(path + ": mask '" + name + "' must be [Nq, Nk] or [batch|1, heads|1, Nq, Nk] with Nq = " +
+                std::to_string(qs.seq) + ", Nk = " + std::to_string(ks.seq));
   return m;
 }
 
@@ -135,7 +141,8 @@ std::vector<float> read_mask_columns(const H5Reader& f, const std::string& path,
       const auto count = static_cast<std::uint64_t>(run.count);
       const std::vector<float> part = mask_block(f, path, m, b, h, 0, qs.seq, static_cast<std::uint64_t>(run.begin), count);
       for (std::uint64_t i = 0; i < qs.seq; ++i)
-        std::copy(part.begin() + static_cast<std::ptrdiff_t>(i * count), part.begin() + static_cast<std::ptrdiff_t>((i + 1) * count),
+        std::copy(part.begin() + static_cast<std::ptrdiff_t>(i * count),
+                  part.begin() + static_cast<std::ptrdiff_t>((i + 1) * count),
                   out.begin() + static_cast<std::ptrdiff_t>((h * qs.seq + i) * cols + c0));
       c0 += count;
     }

@@ -54,9 +54,7 @@ void Reporter::phase(const std::string& name, double seconds, const std::string&
                    iso8601_now(), name, seconds, details_json));
 }
 
-double Reporter::clock() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - born_).count();
-}
+double Reporter::clock() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - born_).count(); }
 
 void Reporter::reading(std::uint64_t done, std::uint64_t total) {
   if (!root_ || total == 0) return;
@@ -69,8 +67,8 @@ void Reporter::reading(std::uint64_t done, std::uint64_t total) {
   const bool log_line = quarter > read_quarter_;
   if (log_line) {
     read_quarter_ = quarter;
-    json(fmt::format("{{\"time\": \"{}\", \"event\": \"reading\", \"bytes\": {}, \"total\": {}, \"seconds\": {}}}",
-                     iso8601_now(), done, total, elapsed));
+    json(fmt::format("{{\"time\": \"{}\", \"event\": \"reading\", \"bytes\": {}, \"total\": {}, \"seconds\": {}}}", iso8601_now(),
+                     done, total, elapsed));
   }
   if (quiet_) return;
   const std::string eta = rate > 0 ? fmt::format("ETA {:.1f} s", static_cast<double>(total - done) / rate) : "ETA ?";
@@ -106,7 +104,8 @@ void Reporter::iteration(const IterationReport& r, double tolerance, int fixed) 
     const std::size_t k = residuals_.size();
     const std::size_t back = std::min<std::size_t>(5, k - 1);
     const double ratio = std::pow(residuals_[k - 1] / residuals_[k - 1 - back], 1.0 / static_cast<double>(back));
-    remaining = ratio > 0 && ratio < 1 ? std::log(tolerance / r.residual) / std::log(ratio) : std::numeric_limits<double>::quiet_NaN();
+    remaining =
+        ratio > 0 && ratio < 1 ? std::log(tolerance / r.residual) / std::log(ratio) : std::numeric_limits<double>::quiet_NaN();
   }
   const std::string eta = std::isfinite(remaining) ? fmt::format("ETA {:.1f} s", remaining * step_seconds_) : "ETA ?";
   fmt::print("\r  iteration {:>5}  residual {:.3e}  {:.1f} it/s  {}   ", r.iteration, r.residual,

@@ -23,12 +23,24 @@ class Datatype {
  public:
   explicit Datatype(ElemType t) {
     switch (t.kind) {
-      case ElemKind::i32: type_ = MPI_INT32_T; break;
-      case ElemKind::u32: type_ = MPI_UINT32_T; break;
-      case ElemKind::i64: type_ = MPI_INT64_T; break;
-      case ElemKind::u64: type_ = MPI_UINT64_T; break;
-      case ElemKind::f32: type_ = MPI_FLOAT; break;
-      case ElemKind::f64: type_ = MPI_DOUBLE; break;
+      case ElemKind::i32:
+        type_ = MPI_INT32_T;
+        break;
+      case ElemKind::u32:
+        type_ = MPI_UINT32_T;
+        break;
+      case ElemKind::i64:
+        type_ = MPI_INT64_T;
+        break;
+      case ElemKind::u64:
+        type_ = MPI_UINT64_T;
+        break;
+      case ElemKind::f32:
+        type_ = MPI_FLOAT;
+        break;
+      case ElemKind::f64:
+        type_ = MPI_DOUBLE;
+        break;
       case ElemKind::bytes:
         check(MPI_Type_contiguous(static_cast<int>(t.size), MPI_BYTE, &type_), "MPI_Type_contiguous");
         check(MPI_Type_commit(&type_), "MPI_Type_commit");
@@ -50,17 +62,20 @@ class Datatype {
 
 MPI_Op to_mpi(ReduceOp op) {
   switch (op) {
-    case ReduceOp::sum: return MPI_SUM;
-    case ReduceOp::max: return MPI_MAX;
-    case ReduceOp::min: return MPI_MIN;
+    case ReduceOp::sum:
+      return MPI_SUM;
+    case ReduceOp::max:
+      return MPI_MAX;
+    case ReduceOp::min:
+      return MPI_MIN;
   }
   return MPI_SUM;
 }
 
 int to_int(std::int64_t v, const char* what) {
   if (v < 0 || v > INT_MAX)
-    throw Error(ErrorKind::internal, std::string(what) + ": message of " + std::to_string(v) +
-                                         " elements exceeds MPI's 2^31 limit; use more ranks");
+    throw Error(ErrorKind::internal,
+                std::string(what) + ": message of " + std::to_string(v) + " elements exceeds MPI's 2^31 limit; use more ranks");
   return static_cast<int>(v);
 }
 
@@ -114,8 +129,8 @@ void Comm::barrier() const { check(MPI_Barrier(handle_->comm), "MPI_Barrier"); }
 
 void Comm::allreduce_raw(void* data, std::size_t count, ElemType type, ReduceOp op) const {
   Datatype dt(type);
-  check(MPI_Allreduce(MPI_IN_PLACE, data, to_int(static_cast<std::int64_t>(count), "allreduce"), dt.get(),
-                      to_mpi(op), handle_->comm),
+  check(MPI_Allreduce(MPI_IN_PLACE, data, to_int(static_cast<std::int64_t>(count), "allreduce"), dt.get(), to_mpi(op),
+                      handle_->comm),
         "MPI_Allreduce");
 }
 
@@ -129,20 +144,17 @@ void Comm::allgather_raw(const void* in, void* out, ElemType type) const {
   check(MPI_Allgather(in, 1, dt.get(), out, 1, dt.get(), handle_->comm), "MPI_Allgather");
 }
 
-void Comm::allgatherv_raw(const void* in, std::span<const std::int64_t> counts, void* out,
-                          ElemType type) const {
+void Comm::allgatherv_raw(const void* in, std::span<const std::int64_t> counts, void* out, ElemType type) const {
   Datatype dt(type);
   std::vector<int> c = to_ints(counts, "allgatherv");
   std::vector<int> d = displacements(c, "allgatherv");
-  check(MPI_Allgatherv(in, c[static_cast<std::size_t>(rank_)], dt.get(), out, c.data(), d.data(), dt.get(),
-                       handle_->comm),
+  check(MPI_Allgatherv(in, c[static_cast<std::size_t>(rank_)], dt.get(), out, c.data(), d.data(), dt.get(), handle_->comm),
         "MPI_Allgatherv");
 }
 
 void Comm::bcast_raw(void* data, std::size_t count, ElemType type, int root) const {
   Datatype dt(type);
-  check(MPI_Bcast(data, to_int(static_cast<std::int64_t>(count), "bcast"), dt.get(), root, handle_->comm),
-        "MPI_Bcast");
+  check(MPI_Bcast(data, to_int(static_cast<std::int64_t>(count), "bcast"), dt.get(), root, handle_->comm), "MPI_Bcast");
 }
 
 std::string Comm::bcast_string(std::string text, int root) const {
@@ -154,8 +166,7 @@ std::string Comm::bcast_string(std::string text, int root) const {
 
 std::vector<std::int64_t> Comm::alltoall_counts(std::span<const std::int64_t> send_counts) const {
   std::vector<std::int64_t> recv(static_cast<std::size_t>(size_));
-  check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv.data(), 1, MPI_INT64_T, handle_->comm),
-        "MPI_Alltoall");
+  check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv.data(), 1, MPI_INT64_T, handle_->comm), "MPI_Alltoall");
   return recv;
 }
 
@@ -166,8 +177,7 @@ void Comm::alltoallv_raw(const void* send, std::span<const std::int64_t> send_co
   std::vector<int> rc = to_ints(recv_counts, "alltoallv");
   std::vector<int> sd = displacements(sc, "alltoallv");
   std::vector<int> rd = displacements(rc, "alltoallv");
-  check(MPI_Alltoallv(send, sc.data(), sd.data(), dt.get(), recv, rc.data(), rd.data(), dt.get(),
-                      handle_->comm),
+  check(MPI_Alltoallv(send, sc.data(), sd.data(), dt.get(), recv, rc.data(), rd.data(), dt.get(), handle_->comm),
         "MPI_Alltoallv");
 }
 
@@ -203,8 +213,7 @@ void Comm::raise_if_any(const std::optional<Error>& error) const {
 // Errors are agreed on every rank (a write that fails on one rank fails on all), and the file
 // is checked afterwards: Open MPI's ompio reports a short write to a full disk on stderr but
 // returns MPI_SUCCESS, so the size on disk is the only trustworthy witness.
-void Comm::write_file_at_all(const std::string& path, std::uint64_t offset,
-                             std::span<const std::byte> bytes) const {
+void Comm::write_file_at_all(const std::string& path, std::uint64_t offset, std::span<const std::byte> bytes) const {
   const std::uint64_t end = allreduce<std::uint64_t>(offset + bytes.size(), ReduceOp::max);  // the file's size
   MPI_File file = MPI_FILE_NULL;
   const int rc = MPI_File_open(handle_->comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file);
@@ -243,8 +252,8 @@ void Comm::write_file_at_all(const std::string& path, std::uint64_t offset,
   ok = MPI_File_get_size(file, &size) == MPI_SUCCESS && ok && static_cast<std::uint64_t>(size) == end;
   const bool closed = MPI_File_close(&file) == MPI_SUCCESS;
   if (!all(ok && closed)) {
-    Error error(ErrorKind::output, "writing " + path + " failed: " + std::to_string(end) +
-                                       " bytes were to be written (disk full or an I/O error?)");
+    Error error(ErrorKind::output,
+                "writing " + path + " failed: " + std::to_string(end) + " bytes were to be written (disk full or an I/O error?)");
     error.mark_collective();
     throw error;
   }

@@ -4,12 +4,18 @@ namespace perron {
 
 int Error::exit_code() const noexcept {
   switch (kind_) {
-    case ErrorKind::usage: return 2;
-    case ErrorKind::input: return 3;
-    case ErrorKind::output: return 4;
-    case ErrorKind::interrupted: return 143;         // 128 + SIGTERM, as a shell reports it
-    case ErrorKind::interrupted_sigint: return 130;  // 128 + SIGINT
-    case ErrorKind::internal: return 1;
+    case ErrorKind::usage:
+      return 2;
+    case ErrorKind::input:
+      return 3;
+    case ErrorKind::output:
+      return 4;
+    case ErrorKind::interrupted:
+      return 143;  // 128 + SIGTERM, as a shell reports it
+    case ErrorKind::interrupted_sigint:
+      return 130;  // 128 + SIGINT
+    case ErrorKind::internal:
+      return 1;
   }
   return 1;
 }

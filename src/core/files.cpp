@@ -1,9 +1,6 @@
 #include "perron/core/files.hpp"
 
 #include <fcntl.h>
-#include <linux/falloc.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +10,9 @@
 #include <random>
 
 #include "perron/core/error.hpp"
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 namespace perron {
 namespace {
@@ -90,13 +90,15 @@ void reserve_disk_space(const std::string& path, std::uint64_t bytes) {
   if (err == ENOSPC || err == EDQUOT || err == EFBIG)
     throw_output("not enough disk space for " + path + ": it needs " + format_bytes(bytes) + ", " +
                  format_bytes(free_bytes(path) + held) + " is free on the file system of " + directory_of(path) +
-                 (err == EDQUOT ? " (the disk quota is exceeded)" : err == EFBIG ? " (the file size limit is reached)" : ""));
+                 (err == EDQUOT  ? " (the disk quota is exceeded)"
+                  : err == EFBIG ? " (the file size limit is reached)"
+                                 : ""));
   // No fallocate here (some network file systems): compare with what statvfs says is free.
   if (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
     const std::uint64_t available = free_bytes(path);
     if (available > 0 && available < bytes)
-      throw_output("not enough disk space for " + path + ": it needs " + format_bytes(bytes) + ", " +
-                   format_bytes(available) + " is free on the file system of " + directory_of(path));
+      throw_output("not enough disk space for " + path + ": it needs " + format_bytes(bytes) + ", " + format_bytes(available) +
+                   " is free on the file system of " + directory_of(path));
     return;
   }
   throw_output("cannot reserve space for " + path + ": " + std::strerror(err));
@@ -142,8 +144,10 @@ std::string format_bytes(std::uint64_t bytes) {
     ++unit;
   }
   char text[32];
-  if (unit == 0) std::snprintf(text, sizeof text, "%llu bytes", static_cast<unsigned long long>(bytes));
-  else std::snprintf(text, sizeof text, value < 10 ? "%.2f %s" : value < 100 ? "%.1f %s" : "%.0f %s", value, units[unit]);
+  if (unit == 0)
+    std::snprintf(text, sizeof text, "%llu bytes", static_cast<unsigned long long>(bytes));
+  else
+    std::snprintf(text, sizeof text, value < 10 ? "%.2f %s" : value < 100 ? "%.1f %s" : "%.0f %s", value, units[unit]);
   return text;
 }
 

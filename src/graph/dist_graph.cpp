@@ -5,7 +5,6 @@
 #include <bit>
 #include <limits>
 #include <numeric>
-#include <parallel/algorithm>
 #include <string>
 #include <type_traits>
 
@@ -13,6 +12,7 @@
 #include "perron/core/hash.hpp"
 #include "perron/core/memory.hpp"
 #include "perron/core/range.hpp"
+#include <parallel/algorithm>
 
 namespace perron {
 namespace {
@@ -346,9 +346,7 @@ Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, G
   // Raw pointers (inside `ends` too): through the vectors, every store into the rows made the
   // compiler reload the columns' addresses (the loops ran 25% slower).
   const double* const ew = edges.has_weights() ? edges.weights().data() : nullptr;
-  const auto reverse_too = [=](std::size_t i) {
-    return both_directions && ends.src(i) != ends.dst(i) && owns(ends.src(i));
-  };
+  const auto reverse_too = [=](std::size_t i) { return both_directions && ends.src(i) != ends.dst(i) && owns(ends.src(i)); };
   Rows<Src> out;
   out.first = first;
   std::vector<EdgeIndex> start(rows + 1, 0);
@@ -398,7 +396,8 @@ Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, G
       row.clear();
       for (auto i = b; i < e; ++i) row.emplace_back(src[static_cast<std::size_t>(i)], weight[static_cast<std::size_t>(i)]);
       // By source, the largest weight first: it survives collapsing.
-      std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) { return x.first != y.first ? x.first < y.first : x.second > y.second; });
+      std::sort(row.begin(), row.end(),
+                [](const auto& x, const auto& y) { return x.first != y.first ? x.first < y.first : x.second > y.second; });
       auto o = static_cast<std::size_t>(b);
       for (const auto& [s, w] : row) {
         if (o != static_cast<std::size_t>(b) && src[o - 1] == s) {
@@ -418,7 +417,8 @@ Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, G
       const EdgeIndex n = kept[r + 1] - kept[r];
       std::copy_n(src.begin() + static_cast<std::ptrdiff_t>(start[r]), n, src.begin() + static_cast<std::ptrdiff_t>(kept[r]));
       if (weights_count)
-        std::copy_n(weight.begin() + static_cast<std::ptrdiff_t>(start[r]), n, weight.begin() + static_cast<std::ptrdiff_t>(kept[r]));
+        std::copy_n(weight.begin() + static_cast<std::ptrdiff_t>(start[r]), n,
+                    weight.begin() + static_cast<std::ptrdiff_t>(kept[r]));
     }
     src.resize(kept.back());
     src.shrink_to_fit();
@@ -504,7 +504,8 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
   g.in.row_start = std::move(rows.start);
   auto column_of = [&](GlobalId s) {
     return owned(s) ? static_cast<LocalId>(s - lo)
-                    : static_cast<LocalId>(g.in.rows + (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
+                    : static_cast<LocalId>(g.in.rows +
+                                           (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
   };
   const std::size_t m = rows.src.size();
   if constexpr (std::is_same_v<Src, LocalId>) {
@@ -533,8 +534,7 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
 // Phase 1: rows under a uniform partition, where all copies of an edge meet and collapse and
 // exact in-degrees are known. Phase 2: rows move to a partition balanced on those degrees.
 template <class Src>
-void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOptions& options, DistGraph& g,
-                        const Comm& comm) {
+void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOptions& options, DistGraph& g, const Comm& comm) {
   const std::uint64_t n = g.ids.size();
   const Partition uniform = Partition::uniform(n, comm.size());
   const auto owner = [&](GlobalId v) { return uniform.owner(v); };
@@ -572,15 +572,13 @@ void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOption
 
 }  // namespace
 
-HaloPlan::HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index,
-                   std::vector<std::int64_t> recv_counts)
+HaloPlan::HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index, std::vector<std::int64_t> recv_counts)
     : send_counts_(std::move(send_counts)),
       send_index_(std::move(send_index)),
       recv_counts_(std::move(recv_counts)),
       send_buffer_(send_index_.size()) {}
 
-HaloPlan HaloPlan::relabeled(std::span<const LocalId> position, std::span<const LocalId> ghost_position,
-                             const Comm& comm) const {
+HaloPlan HaloPlan::relabeled(std::span<const LocalId> position, std::span<const LocalId> ghost_position, const Comm& comm) const {
   // Tell every owner where each of its values now goes inside its group of ghosts here.
   std::vector<LocalId> within(ghost_position.size());
   std::size_t g = 0;
@@ -647,7 +645,8 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   const std::uint64_t n = g.ids.size();
   comm.agree([&] {
     if (n == 0)
-      throw_input((source.empty() ? std::string() : source + ": ") + "the graph is empty: the input has no edges and declares no vertices");
+      throw_input((source.empty() ? std::string() : source + ": ") +
+                  "the graph is empty: the input has no edges and declares no vertices");
   });
   if (n <= std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1) {
     build_rows_and_csr<std::uint32_t>(edges, both_directions, options, g, comm);
@@ -702,8 +701,8 @@ bool is_symmetric(const DistGraph& graph, const Comm& comm) {
 
 namespace perron {
 
-std::vector<double> sum_into_owners(std::span<const GlobalId> ids, std::span<const double> values,
-                                    const DistGraph& graph, const Comm& comm) {
+std::vector<double> sum_into_owners(std::span<const GlobalId> ids, std::span<const double> values, const DistGraph& graph,
+                                    const Comm& comm) {
   struct Pair {
     GlobalId id;
     double value;

@@ -1,8 +1,9 @@
-#include "perron/core/range.hpp"
 #include "perron/graph/id_map.hpp"
 
 #include <algorithm>
 #include <numeric>
+
+#include "perron/core/range.hpp"
 #include <parallel/algorithm>
 
 namespace perron {

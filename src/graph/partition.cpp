@@ -1,7 +1,8 @@
-#include "perron/core/range.hpp"
 #include "perron/graph/partition.hpp"
 
 #include <algorithm>
+
+#include "perron/core/range.hpp"
 
 namespace perron {
 
@@ -16,8 +17,7 @@ int Partition::owner(GlobalId v) const {
   return static_cast<int>(std::upper_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin()) - 1;
 }
 
-Partition balance_on_in_degree(GlobalId first, std::span<const std::uint64_t> in_degree, std::uint64_t n,
-                               const Comm& comm) {
+Partition balance_on_in_degree(GlobalId first, std::span<const std::uint64_t> in_degree, std::uint64_t n, const Comm& comm) {
   const auto P = static_cast<std::uint64_t>(comm.size());
   std::uint64_t local = 0;
   for (std::uint64_t d : in_degree) local += d + kVertexCostInEdges;

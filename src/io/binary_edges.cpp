@@ -1,4 +1,3 @@
-#include "perron/core/range.hpp"
 #include "perron/io/binary_edges.hpp"
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <fstream>
 
 #include "perron/core/error.hpp"
+#include "perron/core/range.hpp"
 #include "perron/io/text_records.hpp"
 
 namespace perron {
@@ -38,8 +38,8 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
   const std::uint64_t id_bytes = static_cast<std::uint64_t>(layout.id_width / 8);
   const std::uint64_t weight_bytes = static_cast<std::uint64_t>(layout.weight_width / 8);
   const std::uint64_t record = 2 * id_bytes + weight_bytes;
-  const std::string shape = "(src, dst" + std::string(weight_bytes ? ", weight" : "") + ") records of " +
-                            std::to_string(record) + " bytes (uint" + std::to_string(layout.id_width) + " ids" +
+  const std::string shape = "(src, dst" + std::string(weight_bytes ? ", weight" : "") + ") records of " + std::to_string(record) +
+                            " bytes (uint" + std::to_string(layout.id_width) + " ids" +
                             (weight_bytes ? ", float" + std::to_string(layout.weight_width) + " weight" : "") + ")";
   EdgeList edges = EdgeList::packed_ids();
   comm.agree([&] {
@@ -71,10 +71,12 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
         RawEdge e;
         e.src = id_bytes == 8 ? load_id<std::uint64_t>(p) : load_id<std::uint32_t>(p);
         e.dst = id_bytes == 8 ? load_id<std::uint64_t>(p + id_bytes) : load_id<std::uint32_t>(p + id_bytes);
-        e.weight = weight_bytes == 0 ? 1.0
+        e.weight = weight_bytes == 0   ? 1.0
                    : weight_bytes == 4 ? load_weight<float>(p + 2 * id_bytes)
                                        : load_weight<double>(p + 2 * id_bytes);
-        auto at = [&] { return path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")"; };
+        auto at = [&] {
+          return path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")";
+        };
         if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
           throw_input(at() + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
                       std::to_string(layout.vertices));

@@ -14,9 +14,8 @@ namespace {
 
 // Parameters of HDF5's scale-offset filter (H5Zscaleoffset.c: H5Z_SCALEOFFSET_PARM_*).
 constexpr std::size_t kSoParams = 20;
-constexpr unsigned kSoScaleInt = 2;                 // H5Z_SO_INT
-constexpr std::size_t kSoType = 0, kSoElements = 2, kSoClass = 3, kSoSize = 4, kSoOrder = 6, kSoFillDefined = 7,
-                      kSoFill = 8;
+constexpr unsigned kSoScaleInt = 2;  // H5Z_SO_INT
+constexpr std::size_t kSoType = 0, kSoElements = 2, kSoClass = 3, kSoSize = 4, kSoOrder = 6, kSoFillDefined = 7, kSoFill = 8;
 
 bool scaleoffset_supported(const std::vector<unsigned>& cd) {
   if (cd.size() != kSoParams || cd[kSoType] != kSoScaleInt || cd[kSoClass] != 0 || cd[kSoOrder] != 0) return false;
@@ -105,9 +104,15 @@ void unshuffle(std::span<const std::byte> in, std::span<std::byte> out, std::siz
       for (std::size_t b = 0; b < size; ++b) dst[i * size + b] = src[b * n + i];
   };
   switch (elem_size) {
-    case 8: transpose(std::integral_constant<std::size_t, 8>{}); break;
-    case 4: transpose(std::integral_constant<std::size_t, 4>{}); break;
-    case 2: transpose(std::integral_constant<std::size_t, 2>{}); break;
+    case 8:
+      transpose(std::integral_constant<std::size_t, 8>{});
+      break;
+    case 4:
+      transpose(std::integral_constant<std::size_t, 4>{});
+      break;
+    case 2:
+      transpose(std::integral_constant<std::size_t, 2>{});
+      break;
     default:
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t b = 0; b < elem_size; ++b) dst[i * elem_size + b] = src[b * n + i];
@@ -140,10 +145,18 @@ bool scaleoffset_decode(std::span<const std::byte> in, std::span<std::byte> out,
   const std::uint64_t fill = cd[kSoFill] | (static_cast<std::uint64_t>(cd[kSoFill + 1]) << 32);
   auto unpack = [&](auto* values) { unpack_values(payload.data(), n, minbits, minval, fill_defined, fill, values); };
   switch (size) {
-    case 8: unpack(reinterpret_cast<std::uint64_t*>(out.data())); break;
-    case 4: unpack(reinterpret_cast<std::uint32_t*>(out.data())); break;
-    case 2: unpack(reinterpret_cast<std::uint16_t*>(out.data())); break;
-    default: unpack(reinterpret_cast<std::uint8_t*>(out.data())); break;
+    case 8:
+      unpack(reinterpret_cast<std::uint64_t*>(out.data()));
+      break;
+    case 4:
+      unpack(reinterpret_cast<std::uint32_t*>(out.data()));
+      break;
+    case 2:
+      unpack(reinterpret_cast<std::uint16_t*>(out.data()));
+      break;
+    default:
+      unpack(reinterpret_cast<std::uint8_t*>(out.data()));
+      break;
   }
   return true;
 }

@@ -1,4 +1,3 @@
-#include "perron/core/range.hpp"
 #include "perron/io/edge_source.hpp"
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 
 #include "perron/core/error.hpp"
 #include "perron/core/memory.hpp"
+#include "perron/core/range.hpp"
 #include "perron/io/binary_edges.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
@@ -195,7 +195,8 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     const bool has_weight = file.exists(prefix + "weight");
     if (has_weight) {
       const auto w = file.info(prefix + "weight");
-      if (w.dims.size() != 1 || !(w.is_float || w.is_integer)) throw_input(path + ": dataset " + prefix + "weight must be a 1-D number array");
+      if (w.dims.size() != 1 || !(w.is_float || w.is_integer))
+        throw_input(path + ": dataset " + prefix + "weight must be a 1-D number array");
       if (w.dims[0] != total)
         throw_input(path + ": dataset " + prefix + "weight has " + std::to_string(w.dims[0]) + " entries for " +
                     std::to_string(total) + " edges");
@@ -212,8 +213,8 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
       file.read_slice_into<std::int64_t>(name, off, as_signed);
       const std::size_t first_negative = first_where(out.size(), [&](std::size_t i) { return as_signed[i] < 0; });
       if (first_negative < out.size())
-        throw_input(path + ": " + name + "[" + std::to_string(off + first_negative) + "] = " +
-                    std::to_string(as_signed[first_negative]) + " is a negative vertex id");
+        throw_input(path + ": " + name + "[" + std::to_string(off + first_negative) +
+                    "] = " + std::to_string(as_signed[first_negative]) + " is a negative vertex id");
     };
     // Read in blocks into buffers reused block after block, each block converted before the
     // next is read, so the three columns are never held beside the whole edge list.
@@ -315,10 +316,14 @@ KroneckerParams parse_kronecker_spec(const std::string& spec) {
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || ptr != value.data() + value.size())
       throw_usage("in input '" + spec + "': " + key + " must be a non-negative integer, found '" + value + "'");
-    if (key == "scale") p.scale = static_cast<int>(std::min<std::uint64_t>(v, 1000));
-    else if (key == "edge-factor") p.edge_factor = static_cast<int>(std::min<std::uint64_t>(v, 100000));
-    else if (key == "seed") p.seed = v;
-    else throw_usage("in input '" + spec + "': unknown key '" + key + "' (known: scale, edge-factor, seed)");
+    if (key == "scale")
+      p.scale = static_cast<int>(std::min<std::uint64_t>(v, 1000));
+    else if (key == "edge-factor")
+      p.edge_factor = static_cast<int>(std::min<std::uint64_t>(v, 100000));
+    else if (key == "seed")
+      p.seed = v;
+    else
+      throw_usage("in input '" + spec + "': unknown key '" + key + "' (known: scale, edge-factor, seed)");
   }
   validate(p);
   return p;
@@ -330,10 +335,12 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
   std::string format = spec.format;
   comm.agree([&] {  // every rank sees the same spec; rank 0 alone looks at the file
     if (spec.input.empty()) throw_usage("no input given: use --input FILE or --input kronecker:scale=S");
-    if (format == "auto") format = starts_with(spec.input, "kronecker") ? "kronecker" : (comm.is_root() ? detect_format(spec.input) : "");
+    if (format == "auto")
+      format = starts_with(spec.input, "kronecker") ? "kronecker" : (comm.is_root() ? detect_format(spec.input) : "");
     if (format == "kronecker") loaded.kronecker = parse_kronecker_spec(spec.input);
     static const char* known[] = {"text", "mm", "metis", "evlp", "binary", "hdf5", "kronecker"};
-    if (comm.is_root() && std::find_if(std::begin(known), std::end(known), [&](const char* k) { return format == k; }) == std::end(known))
+    if (comm.is_root() &&
+        std::find_if(std::begin(known), std::end(known), [&](const char* k) { return format == k; }) == std::end(known))
       throw_usage("unknown --format '" + format + "' (known: auto, text, mm, metis, evlp, binary, hdf5, kronecker)");
     if (spec.binary_weight != "none" && spec.binary_weight != "f32" && spec.binary_weight != "f64")
       throw_usage("--binary-weight must be none, f32 or f64, got '" + spec.binary_weight + "'");
@@ -354,7 +361,10 @@ LoadedInput load_edges(const InputSpec& spec, const Comm& comm) {
     load_hdf5(spec, comm, share);
   } else if (format == "binary") {
     if (spec.binary_vertices > 0) check_vertex_count(spec.binary_vertices, "--binary-vertices", comm);
-    const BinaryLayout layout{spec.binary_id_width, spec.binary_weight == "f32" ? 32 : spec.binary_weight == "f64" ? 64 : 0,
+    const BinaryLayout layout{spec.binary_id_width,
+                              spec.binary_weight == "f32"   ? 32
+                              : spec.binary_weight == "f64" ? 64
+                                                            : 0,
                               spec.binary_vertices};
     share.edges = read_binary_edges(spec.input, layout, comm);
     share.weighted = layout.weight_width > 0 && !spec.ignore_weights;

@@ -48,8 +48,7 @@ EvlpProperties read_evlp_properties(const std::string& path) {
       props.name = key.substr(6, key.size() - 6 - suffix.size());
     }
   }
-  if (props.name.empty())
-    throw_input(path + ": no 'graph.NAME.vertex-file' key: is this a Graphalytics .properties file?");
+  if (props.name.empty()) throw_input(path + ": no 'graph.NAME.vertex-file' key: is this a Graphalytics .properties file?");
   const std::string prefix = "graph." + props.name + ".";
   auto get = [&](const std::string& k) -> const Entry* {
     auto it = keys.find(prefix + k);
@@ -65,14 +64,16 @@ EvlpProperties read_evlp_properties(const std::string& path) {
   props.edge_file = resolve("edge-file");
   if (const Entry* e = get("directed")) {
     if (e->value != "true" && e->value != "false")
-      throw_input(path + ":" + std::to_string(e->line) + ": '" + prefix + "directed' must be true or false, found '" + e->value + "'");
+      throw_input(path + ":" + std::to_string(e->line) + ": '" + prefix + "directed' must be true or false, found '" + e->value +
+                  "'");
     props.directed = e->value == "true";
   }
   if (const Entry* e = get("pr.damping-factor")) {
     double d = 0;
     auto [p, ec] = std::from_chars(e->value.data(), e->value.data() + e->value.size(), d);
     if (ec != std::errc() || p != e->value.data() + e->value.size() || !(d >= 0 && d <= 1))
-      throw_input(path + ":" + std::to_string(e->line) + ": pr.damping-factor must be a number in [0, 1], found '" + e->value + "'");
+      throw_input(path + ":" + std::to_string(e->line) + ": pr.damping-factor must be a number in [0, 1], found '" + e->value +
+                  "'");
     props.pr_damping = d;
   }
   if (const Entry* e = get("pr.num-iterations")) {

@@ -1,7 +1,6 @@
 #include "perron/io/hdf5_file.hpp"
 
 #include <hdf5.h>
-
 #include <omp.h>
 
 #include <algorithm>
@@ -38,13 +37,20 @@ class Hid {
 
 hid_t native_type(ElemType t) {
   switch (t.kind) {
-    case ElemKind::i32: return H5T_NATIVE_INT32;
-    case ElemKind::u32: return H5T_NATIVE_UINT32;
-    case ElemKind::i64: return H5T_NATIVE_INT64;
-    case ElemKind::u64: return H5T_NATIVE_UINT64;
-    case ElemKind::f32: return H5T_NATIVE_FLOAT;
-    case ElemKind::f64: return H5T_NATIVE_DOUBLE;
-    case ElemKind::bytes: break;
+    case ElemKind::i32:
+      return H5T_NATIVE_INT32;
+    case ElemKind::u32:
+      return H5T_NATIVE_UINT32;
+    case ElemKind::i64:
+      return H5T_NATIVE_INT64;
+    case ElemKind::u64:
+      return H5T_NATIVE_UINT64;
+    case ElemKind::f32:
+      return H5T_NATIVE_FLOAT;
+    case ElemKind::f64:
+      return H5T_NATIVE_DOUBLE;
+    case ElemKind::bytes:
+      break;
   }
   throw Error(ErrorKind::internal, "HDF5: no native type for a byte record");
 }
@@ -141,8 +147,7 @@ bool converts_simply(H5T_class_t cls, std::size_t size, bool is_signed, ElemType
   return false;
 }
 
-std::optional<ChunkedSlice> plan_chunked_slice(hid_t file, hid_t dset, std::uint64_t offset, std::uint64_t count,
-                                               ElemType want) {
+std::optional<ChunkedSlice> plan_chunked_slice(hid_t file, hid_t dset, std::uint64_t offset, std::uint64_t count, ElemType want) {
   const ToleratedErrors probe;  // a failure here means "let H5Dread do it"
   ChunkedSlice plan;
   Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
@@ -209,14 +214,20 @@ void copy_converted(const std::byte* chunk, std::size_t elem_size, H5T_class_t c
     using U = std::make_unsigned_t<W>;
     auto* dst = static_cast<W*>(out);
     auto as = [&](auto s_tag, auto u_tag) {
-      if constexpr (std::is_signed_v<W>) return widen(s_tag, dst);
-      else return widen(u_tag, dst);
+      if constexpr (std::is_signed_v<W>)
+        return widen(s_tag, dst);
+      else
+        return widen(u_tag, dst);
     };
     switch (elem_size) {
-      case 1: return as(std::type_identity<std::int8_t>{}, std::type_identity<std::uint8_t>{});
-      case 2: return as(std::type_identity<std::int16_t>{}, std::type_identity<std::uint16_t>{});
-      case 4: return as(std::type_identity<std::int32_t>{}, std::type_identity<std::uint32_t>{});
-      default: return as(std::type_identity<S>{}, std::type_identity<U>{});
+      case 1:
+        return as(std::type_identity<std::int8_t>{}, std::type_identity<std::uint8_t>{});
+      case 2:
+        return as(std::type_identity<std::int16_t>{}, std::type_identity<std::uint16_t>{});
+      case 4:
+        return as(std::type_identity<std::int32_t>{}, std::type_identity<std::uint32_t>{});
+      default:
+        return as(std::type_identity<S>{}, std::type_identity<U>{});
     }
   };
   if (is_signed) return by_size(std::type_identity<std::int64_t>{});
@@ -226,8 +237,8 @@ void copy_converted(const std::byte* chunk, std::size_t elem_size, H5T_class_t c
 // Reads and decodes the chunks of `plan` on every thread, each into its part of `out`
 // (elements [offset, offset + count) of the dataset). False if any chunk failed to read or
 // decode: the caller then asks HDF5, which names the damage.
-bool read_chunks_parallel(const std::string& path, const ChunkedSlice& plan, std::uint64_t offset, std::uint64_t count,
-                          void* out, ElemType want, std::vector<detail::ChunkBuffers>& buffers) {
+bool read_chunks_parallel(const std::string& path, const ChunkedSlice& plan, std::uint64_t offset, std::uint64_t count, void* out,
+                          ElemType want, std::vector<detail::ChunkBuffers>& buffers) {
   std::optional<PosixFile> file;
   try {
     file.emplace(path);
@@ -284,7 +295,8 @@ H5Writer::H5Writer(const std::string& path, const Comm& comm) : path_(path), com
   silence_hdf5();
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   const bool configured = fapl.ok() && H5Pset_fapl_mpio(fapl.get(), native(comm_), MPI_INFO_NULL) >= 0 &&
-                          H5Pset_all_coll_metadata_ops(fapl.get(), true) >= 0 && H5Pset_coll_metadata_write(fapl.get(), true) >= 0;
+                          H5Pset_all_coll_metadata_ops(fapl.get(), true) >= 0 &&
+                          H5Pset_coll_metadata_write(fapl.get(), true) >= 0;
   const hid_t file = configured ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()) : -1;
   if (!comm_.all(file >= 0)) {
     if (file >= 0) H5Fclose(file);  // opened here but not on another rank: close it before throwing
@@ -371,7 +383,9 @@ void H5Writer::write_blocks_raw(const std::string& path, const std::vector<std::
   for (hsize_t x : d) total *= x;
   reserve(dataset_reserve(total, type.size));
   Hid file_space(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), H5Sclose);
-  Hid dset(file_space.ok() ? H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1,
+  Hid dset(file_space.ok()
+               ? H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+               : -1,
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
   if (std::find(d.begin(), d.end(), hsize_t{0}) != d.end()) return;  // empty: nothing to write
@@ -406,15 +420,15 @@ void H5Writer::write_selection(const std::string& path, std::int64_t dset, ElemT
   const bool collective = xfer.ok() && H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE) >= 0;
   // HDF5 refuses a null buffer even when this rank selects nothing (an empty vector's data()).
   const char nothing = 0;
-  const herr_t rc = H5Dwrite(dset, native_type(type), mem_space, file_space, collective ? xfer.get() : H5P_DEFAULT,
-                             data ? data : &nothing);
+  const herr_t rc =
+      H5Dwrite(dset, native_type(type), mem_space, file_space, collective ? xfer.get() : H5P_DEFAULT, data ? data : &nothing);
   require_all(comm_, selected && collective && rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 
 void H5Writer::attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type) {
   Hid space(H5Screate(H5S_SCALAR), H5Sclose);
-  Hid attr(H5Acreate_by_name(file_, object.c_str(), name.c_str(), native_type(type), space.get(), H5P_DEFAULT,
-                             H5P_DEFAULT, H5P_DEFAULT),
+  Hid attr(H5Acreate_by_name(file_, object.c_str(), name.c_str(), native_type(type), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT),
            H5Aclose);
   require(attr.ok(), ErrorKind::output, "HDF5: cannot create attribute " + object + "@" + name + " in " + path_);
   require_all(comm_, H5Awrite(attr.get(), native_type(type), value) >= 0, ErrorKind::output,
@@ -440,8 +454,9 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
   Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
   const bool typed = type.ok() && H5Tset_size(type.get(), H5T_VARIABLE) >= 0 && H5Tset_cset(type.get(), H5T_CSET_UTF8) >= 0;
   Hid space(H5Screate(H5S_SCALAR), H5Sclose);
-  Hid attr(!typed ? -1 : H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                             H5P_DEFAULT),
+  Hid attr(!typed ? -1
+                  : H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                      H5P_DEFAULT),
            H5Aclose);
   require(attr.ok(), ErrorKind::output, "HDF5: cannot create attribute " + object + "@" + name + " in " + path_);
   const char* ptr = value.c_str();
@@ -464,15 +479,15 @@ std::int64_t attribute_elements(hid_t attr) {
 // An attribute read into one number: it must hold exactly one integer or float (an array read
 // into one int64 would overflow the caller's stack), and HDF5's conversion must succeed (a
 // value out of the target's range is an error, not a wrapped number).
-void H5Reader::read_scalar_attribute(const std::string& object, const std::string& name, void* out,
-                                     std::int64_t mem_type) const {
+void H5Reader::read_scalar_attribute(const std::string& object, const std::string& name, void* out, std::int64_t mem_type) const {
   const std::string what = path_ + ": attribute " + object + "@" + name;
   require(exists(object), ErrorKind::input, path_ + ": no object " + object + " (looking for its attribute " + name + ")");
   Hid attr(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   require(attr.ok(), ErrorKind::input, path_ + ": no attribute " + object + "@" + name);
   const std::int64_t elements = attribute_elements(attr.get());
   require(elements == 1, ErrorKind::input,
-          what + " must hold one number, found " + (elements < 0 ? std::string("an unreadable shape") : std::to_string(elements) + " elements"));
+          what + " must hold one number, found " +
+              (elements < 0 ? std::string("an unreadable shape") : std::to_string(elements) + " elements"));
   Hid type(H5Aget_type(attr.get()), H5Tclose);
   const H5T_class_t cls = type.ok() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
   require(cls == H5T_INTEGER || cls == H5T_FLOAT, ErrorKind::input, what + " must be a number (integer or float)");
@@ -552,8 +567,8 @@ void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64
               H5Sget_simple_extent_dims(file_space.get(), dims, nullptr) == 1,
           ErrorKind::input, path_ + ": dataset " + dataset + " must be 1-D");
   require(offset <= dims[0] && count <= dims[0] - offset, ErrorKind::input,
-          path_ + ": dataset " + dataset + " holds " + std::to_string(dims[0]) + " elements, elements [" + std::to_string(offset) +
-              ", " + std::to_string(offset + count) + ") were asked for");
+          path_ + ": dataset " + dataset + " holds " + std::to_string(dims[0]) + " elements, elements [" +
+              std::to_string(offset) + ", " + std::to_string(offset + count) + ") were asked for");
   const hsize_t start[1] = {offset}, n[1] = {count};
   Hid mem_space(H5Screate_simple(1, n, nullptr), H5Sclose);
   require(mem_space.ok() && (count == 0 ? H5Sselect_none(file_space.get()) >= 0 && H5Sselect_none(mem_space.get()) >= 0
@@ -564,8 +579,8 @@ void H5Reader::read_slice_raw(const std::string& dataset, void* out, std::uint64
     if (!chunk_buffers_) chunk_buffers_ = std::make_unique<std::vector<detail::ChunkBuffers>>();
     if (plan && read_chunks_parallel(path_, *plan, offset, count, out, type, *chunk_buffers_)) return;
   }
-  require(H5Dread(dset.get(), native_type(type), mem_space.get(), file_space.get(), H5P_DEFAULT, out) >= 0,
-          ErrorKind::input, path_ + ": cannot read dataset " + dataset);
+  require(H5Dread(dset.get(), native_type(type), mem_space.get(), file_space.get(), H5P_DEFAULT, out) >= 0, ErrorKind::input,
+          path_ + ": cannot read dataset " + dataset);
 }
 
 bool H5Reader::decodes_in_parallel(const std::string& dataset, ElemType type) const {
@@ -612,11 +627,13 @@ void H5Reader::read_block_raw(const std::string& dataset, const std::vector<std:
   if (cls == H5T_ENUM) {  // h5py's booleans: an enum over a 1-byte integer, as 0/1
     require(H5Tget_size(type.get()) == 1, ErrorKind::input, path_ + ": " + dataset + " is an enum that is not boolean");
     std::vector<std::uint8_t> raw(static_cast<std::size_t>(elements));
-    require(H5Dread(dset.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()) >= 0,
-            ErrorKind::input, path_ + ": cannot read dataset " + dataset);
+    require(H5Dread(dset.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()) >= 0, ErrorKind::input,
+            path_ + ": cannot read dataset " + dataset);
     for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (as_double) static_cast<double*>(out)[i] = raw[i] ? 1.0 : 0.0;
-      else static_cast<float*>(out)[i] = raw[i] ? 1.0f : 0.0f;
+      if (as_double)
+        static_cast<double*>(out)[i] = raw[i] ? 1.0 : 0.0;
+      else
+        static_cast<float*>(out)[i] = raw[i] ? 1.0f : 0.0f;
     }
     return;
   }
@@ -690,7 +707,8 @@ std::vector<H5Reader::Attribute> H5Reader::attributes(const std::string& object)
   Hid obj(H5Oopen(file_, object.c_str(), H5P_DEFAULT), H5Oclose);
   require(obj.ok(), ErrorKind::input, path_ + ": no object " + object);
   H5O_info_t info;
-  require(H5Oget_info2(obj.get(), &info, H5O_INFO_NUM_ATTRS) >= 0, ErrorKind::input, path_ + ": cannot list the attributes of " + object);
+  require(H5Oget_info2(obj.get(), &info, H5O_INFO_NUM_ATTRS) >= 0, ErrorKind::input,
+          path_ + ": cannot list the attributes of " + object);
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
     Hid a(H5Aopen_by_idx(obj.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!a.ok()) continue;

@@ -1,4 +1,3 @@
-#include "perron/core/range.hpp"
 #include "perron/io/kronecker.hpp"
 
 #include <string>
@@ -6,6 +5,7 @@
 #include "perron/core/error.hpp"
 #include "perron/core/hash.hpp"
 #include "perron/core/memory.hpp"
+#include "perron/core/range.hpp"
 
 namespace perron {
 namespace {
@@ -64,7 +64,7 @@ EdgeList kronecker_edges(const KroneckerParams& p, std::uint64_t first, std::uin
     std::uint64_t src = 0, dst = 0;
     for (int level = 0; level < p.scale; ++level) {
       const double u = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
-      const std::uint64_t row = u >= kA + kB ? 1 : 0;                      // C or D quadrant
+      const std::uint64_t row = u >= kA + kB ? 1 : 0;                                   // C or D quadrant
       const std::uint64_t col = (u >= kA && u < kA + kB) || u >= kA + kB + kC ? 1 : 0;  // B or D
       src = (src << 1) | row;
       dst = (dst << 1) | col;
@@ -85,8 +85,9 @@ EdgeList kronecker_share(const KroneckerParams& p, const Comm& comm) {
   const auto r = static_cast<std::uint64_t>(comm.rank());
   // 16 bytes an edge while generated (a packed list is 8, but the widest case decides).
   comm.agree([&] {
-    require_memory(saturating_mul(m / P + 1, 16), "kronecker scale " + std::to_string(p.scale) + ", edge factor " +
-                                                      std::to_string(p.edge_factor) + " (" + std::to_string(m) + " edges)",
+    require_memory(saturating_mul(m / P + 1, 16),
+                   "kronecker scale " + std::to_string(p.scale) + ", edge factor " + std::to_string(p.edge_factor) + " (" +
+                       std::to_string(m) + " edges)",
                    ErrorKind::usage);
   });
   return kronecker_edges(p, block_begin(m, r, P), block_begin(m, r + 1, P));

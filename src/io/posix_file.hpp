@@ -3,7 +3,6 @@
 // the text reader streams blocks through it, and the HDF5 reader fetches chunks with it from
 // several threads at once (pread has no shared file position).
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +11,7 @@
 #include <string>
 
 #include "perron/core/error.hpp"
+#include <sys/stat.h>
 
 namespace perron {
 

@@ -1,9 +1,7 @@
-#include "perron/core/range.hpp"
 #include "perron/io/text_records.hpp"
 
 #include <fcntl.h>
 #include <omp.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -18,7 +16,9 @@
 #include <string_view>
 
 #include "perron/core/error.hpp"
+#include "perron/core/range.hpp"
 #include "posix_file.hpp"
+#include <sys/stat.h>
 
 namespace perron {
 namespace {
@@ -139,14 +139,16 @@ class Tokens {
 
 std::optional<std::string> parse_id(std::string_view tok, const TextSyntax& s, VertexId& out) {
   if (!tok.empty() && tok[0] == '-')
-    return "expected a " + std::string(s.id_name) + " (integer >= " + std::to_string(s.min_id) + "), found negative '" + std::string(tok) + "'";
+    return "expected a " + std::string(s.id_name) + " (integer >= " + std::to_string(s.min_id) + "), found negative '" +
+           std::string(tok) + "'";
   auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), out);
   if (ec == std::errc::result_out_of_range) return std::string(s.id_name) + " '" + std::string(tok) + "' exceeds 2^64-1";
   if (ec != std::errc() || ptr != tok.data() + tok.size())
-    return "expected a " + std::string(s.id_name) + " (integer >= " + std::to_string(s.min_id) + "), found '" + std::string(tok) + "'";
+    return "expected a " + std::string(s.id_name) + " (integer >= " + std::to_string(s.min_id) + "), found '" + std::string(tok) +
+           "'";
   if (out < s.min_id || out > s.max_id)
-    return std::string(s.id_name) + " " + std::string(tok) + " is outside the declared range " + std::to_string(s.min_id) +
-           ".." + std::to_string(s.max_id);
+    return std::string(s.id_name) + " " + std::string(tok) + " is outside the declared range " + std::to_string(s.min_id) + ".." +
+           std::to_string(s.max_id);
   return std::nullopt;
 }
 
@@ -202,7 +204,8 @@ std::optional<std::pair<std::size_t, std::string>> parse_fixed_line(std::string_
   if (n < ids || too_many) {
     const std::string expected = s.format == LineFormat::edge ? (s.max_fields == 2 ? "'src dst'" : "'src dst [weight]'")
                                                               : (s.max_fields == 1 ? "one vertex id" : "'id [value]'");
-    const std::string found = too_many ? "more than " + std::to_string(s.max_fields) + " fields" : std::to_string(n) + (n == 1 ? " field" : " fields");
+    const std::string found =
+        too_many ? "more than " + std::to_string(s.max_fields) + " fields" : std::to_string(n) + (n == 1 ? " field" : " fields");
     return std::make_pair(n ? col[0] : std::size_t{1}, "expected " + expected + ", found " + found);
   }
   VertexId v[2] = {0, 0};
@@ -218,13 +221,14 @@ std::optional<std::pair<std::size_t, std::string>> parse_fixed_line(std::string_
 }
 
 // A METIS line: [vertex weights] then neighbour [weight] ... ; src = the chunk's data line index.
-std::optional<std::pair<std::size_t, std::string>> parse_metis_line(std::string_view line, const TextSyntax& s,
-                                                                    VertexId src, std::vector<RawEdge>& out, bool& saw_value) {
+std::optional<std::pair<std::size_t, std::string>> parse_metis_line(std::string_view line, const TextSyntax& s, VertexId src,
+                                                                    std::vector<RawEdge>& out, bool& saw_value) {
   Tokens tokens(line);
   std::string_view t;
   std::size_t c = 0;
   for (int k = 0; k < s.metis_vertex_weights; ++k)
-    if (!tokens.next(t, c)) return std::make_pair(std::size_t{1}, "expected " + std::to_string(s.metis_vertex_weights) + " vertex weight(s)");
+    if (!tokens.next(t, c))
+      return std::make_pair(std::size_t{1}, "expected " + std::to_string(s.metis_vertex_weights) + " vertex weight(s)");
   while (tokens.next(t, c)) {
     VertexId nb = 0;
     if (auto msg = parse_id(t, s, nb)) return std::make_pair(c, *msg);
@@ -318,7 +322,8 @@ ChunkStats parse_buffer(const char* begin, const char* end, const TextSyntax& s,
     std::partial_sum(offset.begin(), offset.end(), offset.begin());
     if (base == 0 && range_bytes > static_cast<std::uint64_t>(end - begin))
       out.reserve(static_cast<std::size_t>(static_cast<double>(offset[pieces]) / static_cast<double>(end - begin) * 1.02 *
-                                           static_cast<double>(range_bytes)) + 1024);
+                                           static_cast<double>(range_bytes)) +
+                  1024);
     out.resize(base + offset[pieces]);
     weights.resize(offset[pieces]);
   }
@@ -427,10 +432,10 @@ void count_lines(const char* begin, const char* end, const TextSyntax& s, ChunkS
 // The file's start: header lines and where the data begins (in decompressed bytes for gzip).
 struct Layout {
   bool gzip = false;
-  std::uint64_t data_begin = 0;      // byte offset of the first data line
-  std::uint64_t header_physical = 0; // lines (comments included) before it
-  std::vector<std::string> header;   // the first `header_lines` non-comment lines
-  std::vector<std::string> first;    // the next non-comment lines (for probing)
+  std::uint64_t data_begin = 0;       // byte offset of the first data line
+  std::uint64_t header_physical = 0;  // lines (comments included) before it
+  std::vector<std::string> header;    // the first `header_lines` non-comment lines
+  std::vector<std::string> first;     // the next non-comment lines (for probing)
 };
 
 // Reads the start of the file (decompressing if needed) until `header_lines + extra` data
@@ -440,8 +445,10 @@ Layout probe_layout(const std::string& path, const TextSyntax& s, int extra) {
   layout.gzip = is_gzip(path);
   std::optional<Inflater> inflater;
   std::optional<PosixFile> fd;
-  if (layout.gzip) inflater.emplace(path);
-  else fd.emplace(path);
+  if (layout.gzip)
+    inflater.emplace(path);
+  else
+    fd.emplace(path);
   std::string pending;
   std::uint64_t consumed = 0;  // bytes of complete lines examined
   std::vector<char> buf(1 << 16);
@@ -486,8 +493,8 @@ Layout probe_layout(const std::string& path, const TextSyntax& s, int extra) {
 // Plain files: this rank's byte range of the data region, streamed through two bounded blocks:
 // the next block is read (std::async) while the threads parse this one, so reading and parsing
 // overlap; a line cut by a block's end moves to the front of the next.
-ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
-                      EdgeList& out, const ReadProgress& progress) {
+ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm, EdgeList& out,
+                      const ReadProgress& progress) {
   const PosixFile fd(path);
   const std::uint64_t size = fd.size();
   const std::uint64_t base = std::min(layout.data_begin, size);
@@ -554,8 +561,8 @@ ChunkStats scan_range(const std::string& path, const TextSyntax& s, const Layout
 
 // Gzip files: every rank inflates the stream; block b is parsed by rank b mod P, and every
 // rank counts all lines so that its line numbers and METIS vertex numbers are global.
-ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm,
-                     EdgeList& out, std::uint64_t& lines_before_error, const ReadProgress& progress) {
+ChunkStats scan_gzip(const std::string& path, const TextSyntax& s, const Layout& layout, const Comm& comm, EdgeList& out,
+                     std::uint64_t& lines_before_error, const ReadProgress& progress) {
   Inflater in(path);
   const std::uint64_t compressed = PosixFile(path).size();
   if (progress && comm.is_root()) progress(0, compressed);
@@ -694,8 +701,10 @@ TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm
   std::uint64_t lines_before = 0;
   std::optional<Error> io_error;
   try {
-    if (layout.gzip) stats = scan_gzip(path, syntax, layout, comm, file.records, lines_before, progress);
-    else stats = scan_range(path, syntax, layout, comm, file.records, progress);
+    if (layout.gzip)
+      stats = scan_gzip(path, syntax, layout, comm, file.records, lines_before, progress);
+    else
+      stats = scan_range(path, syntax, layout, comm, file.records, progress);
   } catch (const Error& e) {
     io_error = e;
   }
@@ -717,7 +726,8 @@ TextFile read_text(const std::string& path, const TextSyntax& syntax, const Comm
   const std::uint64_t first_error = comm.allreduce(error_line, ReduceOp::min);
   comm.agree([&] {
     if (stats.error && error_line == first_error)
-      throw_input(path + ":" + std::to_string(error_line) + ":" + std::to_string(stats.error->column) + ": " + stats.error->message);
+      throw_input(path + ":" + std::to_string(error_line) + ":" + std::to_string(stats.error->column) + ": " +
+                  stats.error->message);
   });
   if (syntax.format == LineFormat::metis) {
     const VertexId shift = (layout.gzip ? 0 : data_before) + 1;  // METIS vertices are 1-based

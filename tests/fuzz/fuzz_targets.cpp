@@ -3,8 +3,8 @@
 #include <hdf5.h>
 #include <omp.h>
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -34,13 +34,20 @@ class Bytes {
   // huge values, zero, and small integers.
   double value() {
     switch (u8() % 10) {
-      case 0: return std::numeric_limits<double>::quiet_NaN();
-      case 1: return std::numeric_limits<double>::infinity();
-      case 2: return -1.0 - u8();
-      case 3: return 1e300;
-      case 4: return 0.0;
-      case 5: return std::bit_cast<double>(u64());
-      default: return u8() % 16;
+      case 0:
+        return std::numeric_limits<double>::quiet_NaN();
+      case 1:
+        return std::numeric_limits<double>::infinity();
+      case 2:
+        return -1.0 - u8();
+      case 3:
+        return 1e300;
+      case 4:
+        return 0.0;
+      case 5:
+        return std::bit_cast<double>(u64());
+      default:
+        return u8() % 16;
     }
   }
 
@@ -90,8 +97,8 @@ class H5Handle {
 };
 
 hid_t pick_type(Bytes& b, bool floats_likely) {
-  static const hid_t types[] = {H5T_NATIVE_FLOAT, H5T_NATIVE_DOUBLE, H5T_NATIVE_UINT64, H5T_NATIVE_INT64, H5T_NATIVE_INT32,
-                                H5T_NATIVE_UINT32, H5T_NATIVE_UINT8, H5T_NATIVE_INT8, H5T_NATIVE_UINT16, H5T_STD_U64BE};
+  static const hid_t types[] = {H5T_NATIVE_FLOAT,  H5T_NATIVE_DOUBLE, H5T_NATIVE_UINT64, H5T_NATIVE_INT64,  H5T_NATIVE_INT32,
+                                H5T_NATIVE_UINT32, H5T_NATIVE_UINT8,  H5T_NATIVE_INT8,   H5T_NATIVE_UINT16, H5T_STD_U64BE};
   const unsigned pick = b.below(16);
   if (pick >= 10) return floats_likely ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT64;
   return types[pick];
@@ -185,8 +192,9 @@ std::vector<std::string> binary_target(const std::string& dir, std::span<const s
   const std::uint8_t layout = b.u8();
   const std::uint8_t declared = b.u8();
   write_bytes(dir + "/in.bin", rest(data, 2));
-  std::vector<std::string> more{"--format", "binary", "--binary-id-width", layout & 1 ? "32" : "64", "--binary-weight",
-                                (layout >> 1) % 3 == 0 ? "none" : (layout >> 1) % 3 == 1 ? "f32" : "f64"};
+  std::vector<std::string> more{"--format",          "binary",
+                                "--binary-id-width", layout & 1 ? "32" : "64",
+                                "--binary-weight",   (layout >> 1) % 3 == 0 ? "none" : (layout >> 1) % 3 == 1 ? "f32" : "f64"};
   if (layout & 8) more.insert(more.end(), {"--binary-vertices", std::to_string(declared)});
   return pagerank_args(dir + "/in.bin", more);
 }
@@ -239,11 +247,14 @@ std::vector<std::string> qkv_target(const std::string& dir, std::span<const std:
     if (b.below(3) == 0) fuzzed_attribute(f.id, "scale", b, 0.125);
   }
   std::vector<std::string> args{command == 0 ? "attention" : "tokenrank", "--input", path, "--threads", "1"};
-  if (command != 0) args.insert(args.end(), {"--max-iterations", "20", "--quiet"});
-  else args.push_back("--quiet");
+  if (command != 0)
+    args.insert(args.end(), {"--max-iterations", "20", "--quiet"});
+  else
+    args.push_back("--quiet");
   if (use_mask) args.insert(args.end(), {"--mask", "mask"});
   if (b.below(2) == 0) args.push_back("--causal");
-  if (b.below(3) == 0) args.insert(args.end(), {"--tile-q", std::to_string(1 + b.below(4)), "--tile-k", std::to_string(1 + b.below(4))});
+  if (b.below(3) == 0)
+    args.insert(args.end(), {"--tile-q", std::to_string(1 + b.below(4)), "--tile-k", std::to_string(1 + b.below(4))});
   return args;
 }
 
@@ -283,8 +294,10 @@ std::vector<std::string> checkpoint_target(const std::string& dir, std::span<con
     for (unsigned damage = b.below(3); damage > 0 && n > 0; --damage) {
       double& v = x[b.below(static_cast<unsigned>(n))];
       const unsigned how = b.below(4);
-      v = how == 0 ? b.value() : how == 1 ? std::bit_cast<double>(std::bit_cast<std::uint64_t>(v) ^ (1ull << b.below(64)))
-                              : how == 2 ? 0.0 : -v;
+      v = how == 0   ? b.value()
+          : how == 1 ? std::bit_cast<double>(std::bit_cast<std::uint64_t>(v) ^ (1ull << b.below(64)))
+          : how == 2 ? 0.0
+                     : -v;
     }
     const int iteration = static_cast<int>(b.below(6));
     const hsize_t r = b.below(8) == 0 ? b.below(6) : static_cast<hsize_t>(iteration);
@@ -294,9 +307,13 @@ std::vector<std::string> checkpoint_target(const std::string& dir, std::span<con
     std::uint64_t x_sum = 0, r_sum = 0;
     for (hsize_t i = 0; i < n; ++i) x_sum += mix64(mix64(i + 1) ^ std::bit_cast<std::uint64_t>(x[i]));
     for (hsize_t i = 0; i < r; ++i) r_sum += mix64(mix64(i + 1) ^ std::bit_cast<std::uint64_t>(residual[i]));
-    const std::pair<const char*, std::uint64_t> attrs[] = {{"n", cf.n}, {"m", cf.m}, {"graph_fingerprint", cf.graph},
-                                                           {"params_fingerprint", cf.params}, {"x_checksum", x_sum},
-                                                           {"residual_checksum", r_sum}, {"iteration", static_cast<std::uint64_t>(iteration)}};
+    const std::pair<const char*, std::uint64_t> attrs[] = {{"n", cf.n},
+                                                           {"m", cf.m},
+                                                           {"graph_fingerprint", cf.graph},
+                                                           {"params_fingerprint", cf.params},
+                                                           {"x_checksum", x_sum},
+                                                           {"residual_checksum", r_sum},
+                                                           {"iteration", static_cast<std::uint64_t>(iteration)}};
     for (const auto& [name, value] : attrs) {
       if (b.below(10) == 0) {
         fuzzed_attribute(group.get(), name, b, static_cast<double>(value));
@@ -315,17 +332,33 @@ std::vector<std::string> checkpoint_target(const std::string& dir, std::span<con
 // output, checkpoint or log, and flags win over the file.
 std::vector<std::string> toml_target(const std::string& dir, std::span<const std::uint8_t> data) {
   write_bytes(dir + "/c.toml", data);
-  return {"pagerank", "-c", dir + "/c.toml", "--input", kCheckpointGraph, "--output", "", "--checkpoint", "",
-          "--log-json", "", "--restart", "", "--threads", "1", "--max-iterations", "20", "--quiet"};
+  return {"pagerank",
+          "-c",
+          dir + "/c.toml",
+          "--input",
+          kCheckpointGraph,
+          "--output",
+          "",
+          "--checkpoint",
+          "",
+          "--log-json",
+          "",
+          "--restart",
+          "",
+          "--threads",
+          "1",
+          "--max-iterations",
+          "20",
+          "--quiet"};
 }
 
 }  // namespace
 
 const std::vector<Target>& targets() {
-  static const std::vector<Target> all{
-      {"text", text_target},         {"mm", mm_target},       {"metis", metis_target},   {"evlp", evlp_target},
-      {"binary", binary_target},     {"gzip", text_target},   {"hdf5", hdf5_edges_target}, {"qkv", qkv_target},
-      {"checkpoint", checkpoint_target}, {"toml", toml_target}};
+  static const std::vector<Target> all{{"text", text_target},       {"mm", mm_target},         {"metis", metis_target},
+                                       {"evlp", evlp_target},       {"binary", binary_target}, {"gzip", text_target},
+                                       {"hdf5", hdf5_edges_target}, {"qkv", qkv_target},       {"checkpoint", checkpoint_target},
+                                       {"toml", toml_target}};
   return all;
 }
 
@@ -354,7 +387,8 @@ int run_one(const Target& target, std::span<const std::uint8_t> data, const std:
   omp_set_num_threads(1);
   // A command installs signal handlers for its run (pagerank's cooperative stop); the fuzzer's
   // own (libFuzzer's SIGINT and timeouts) must survive it, and no run may see another's state.
-  struct sigaction term {}, interrupt {};
+  struct sigaction term {
+  }, interrupt{};
   sigaction(SIGTERM, nullptr, &term);
   sigaction(SIGINT, nullptr, &interrupt);
   const int code = run_cli(static_cast<int>(argv_store.size()), argv.data(), comm);

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       const int code = perron::fuzz::run_one(target, data, scratch, comm);
       const bool ok = perron::fuzz::acceptable_exit(code);
-      if (comm.is_root()) std::printf("%s %s/%s: exit %d\n", ok ? "ok  " : "FAIL", target.name.c_str(), input.filename().c_str(), code);
+      if (comm.is_root())
+        std::printf("%s %s/%s: exit %d\n", ok ? "ok  " : "FAIL", target.name.c_str(), input.filename().c_str(), code);
       ok ? ++passed : ++failed;
     }
   }

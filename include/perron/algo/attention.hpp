@@ -26,9 +26,9 @@ namespace perron {
 enum class TileKernel { automatic, blas, avx512 };
 
 struct AttentionParams {
-  float scale = 0.0f;     // 0: 1/sqrt(dq)
-  float softcap = 0.0f;   // > 0: score → c·tanh(score/c)
-  bool causal = false;    // query i sees keys j ≤ i (upper-left aligned)
+  float scale = 0.0f;       // 0: 1/sqrt(dq)
+  float softcap = 0.0f;     // > 0: score → c·tanh(score/c)
+  bool causal = false;      // query i sees keys j ≤ i (upper-left aligned)
   std::int64_t window = 0;  // > 0: causal: i − W < j ≤ i; otherwise |i − j| < W
   int tile_q = 128;
   int tile_k = 256;
@@ -62,8 +62,8 @@ struct AttentionBlock {
 std::vector<Segment> zigzag_segments(std::int64_t n, int rank, int ranks);
 
 struct AttentionResult {
-  std::vector<float> out;  // [hq][nq][dv]
-  std::vector<float> lse;  // [hq][nq]
+  std::vector<float> out;                // [hq][nq][dv]
+  std::vector<float> lse;                // [hq][nq]
   TileKernel kernel = TileKernel::blas;  // the kernel that ran (never automatic)
 };
 

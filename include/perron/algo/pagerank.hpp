@@ -79,10 +79,10 @@ VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std:
                                              const DistGraph& graph, const Comm& comm, const std::string& what);
 
 struct IterationReport {
-  int iteration;     // 1-based
-  double residual;   // ‖x_k − x_{k−1}‖₁; for cg ‖(1−α)t − (I−αP)z_k‖₁ / Σz_k, the same
-                     // quantity when no vertex dangles (its last entry is always a true step's)
-  double seconds;    // wall time of this step
+  int iteration;    // 1-based
+  double residual;  // ‖x_k − x_{k−1}‖₁; for cg ‖(1−α)t − (I−αP)z_k‖₁ / Σz_k, the same
+                    // quantity when no vertex dangles (its last entry is always a true step's)
+  double seconds;   // wall time of this step
 };
 using IterationObserver = std::function<void(const IterationReport&)>;
 
@@ -110,12 +110,12 @@ struct PageRankResult {
   std::vector<double> residual;  // one entry per iteration
   int iterations = 0;
   bool converged = false;
-  double mass_error = 0.0;       // |Σ x − 1| at the end: a check on the arithmetic
-  double seconds = 0.0;          // time in the iteration loop
+  double mass_error = 0.0;                          // |Σ x − 1| at the end: a check on the arithmetic
+  double seconds = 0.0;                             // time in the iteration loop
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank
-  bool stopped_early = false;    // the step hook asked to stop
-  PageRankKernel kernel = PageRankKernel::csr;  // the kernel this rank ran (csr or blocked)
-  std::uint64_t eliminated = 0;  // cg: vertices solved for by elimination, every rank
+  bool stopped_early = false;                       // the step hook asked to stop
+  PageRankKernel kernel = PageRankKernel::csr;      // the kernel this rank ran (csr or blocked)
+  std::uint64_t eliminated = 0;                     // cg: vertices solved for by elimination, every rank
 };
 
 // Throws a usage error naming the first parameter out of range.
@@ -139,9 +139,9 @@ class PageRankPlan {
   PageRankPlan& operator=(PageRankPlan&&) noexcept;
   ~PageRankPlan();
 
-  PageRankKernel kernel() const;               // csr or blocked, as chosen
-  bool reads_csr() const;                      // whether a solve reads the graph's CSR
-  std::uint64_t eliminated() const;            // cg: vertices eliminated (every rank)
+  PageRankKernel kernel() const;     // csr or blocked, as chosen
+  bool reads_csr() const;            // whether a solve reads the graph's CSR
+  std::uint64_t eliminated() const;  // cg: vertices eliminated (every rank)
   const pagerank_detail::StepOperator& step() const { return *step_; }
 
  private:
@@ -150,13 +150,11 @@ class PageRankPlan {
 
 // Collective. The parameters must pass check_pagerank_params (checked again here). The first
 // form builds the plan itself; the second runs on one built from the same graph and kernel.
-PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params,
-                        const VertexDistribution& teleport, const VertexDistribution& dangling,
-                        const Comm& comm, const IterationObserver& observe = {},
+PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, const VertexDistribution& teleport,
+                        const VertexDistribution& dangling, const Comm& comm, const IterationObserver& observe = {},
                         const PageRankState* start = nullptr, const StepHook& hook = {});
 PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const PageRankParams& params,
-                        const VertexDistribution& teleport, const VertexDistribution& dangling,
-                        const Comm& comm, const IterationObserver& observe = {},
-                        const PageRankState* start = nullptr, const StepHook& hook = {});
+                        const VertexDistribution& teleport, const VertexDistribution& dangling, const Comm& comm,
+                        const IterationObserver& observe = {}, const PageRankState* start = nullptr, const StepHook& hook = {});
 
 }  // namespace perron

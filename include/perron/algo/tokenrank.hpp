@@ -27,7 +27,7 @@
 namespace perron {
 
 enum class Precision {
-  single,  // fp32 scores and exp (SGEMM tiles), float64 accumulation of y and π: π to ~1e-7
+  single,            // fp32 scores and exp (SGEMM tiles), float64 accumulation of y and π: π to ~1e-7
   double_precision,  // float64 scores, exp and steps (DGEMM tiles): agrees with a float64 reference to ~1e-12
 };
 
@@ -62,10 +62,10 @@ struct TokenRankProblem {
 };
 
 struct TokenRankParams {
-  double scale = 0.0;      // 0: 1/sqrt(d) (in float64, so --precision double sees exact scores)
-  double softcap = 0.0;    // > 0: score → c·tanh(score/c)
-  bool causal = false;     // query i sees keys j ≤ i
-  std::int64_t window = 0; // > 0: causal: i − W < j ≤ i; otherwise |i − j| < W
+  double scale = 0.0;       // 0: 1/sqrt(d) (in float64, so --precision double sees exact scores)
+  double softcap = 0.0;     // > 0: score → c·tanh(score/c)
+  bool causal = false;      // query i sees keys j ≤ i
+  std::int64_t window = 0;  // > 0: causal: i − W < j ≤ i; otherwise |i − j| < W
   int tile_q = 256;
   int tile_k = 512;
   double damping = 0.85;
@@ -83,9 +83,9 @@ struct TokenRankResult {
   int iterations = 0;
   bool converged = false;
   TokenRankSolver solver = TokenRankSolver::power;  // the one that ran
-  std::string note;                // why the answer is what it is, when that needs saying
-  double lse_seconds = 0.0;        // the LSE pass
-  double solve_seconds = 0.0;      // iterations or the triangular sweep
+  std::string note;                                 // why the answer is what it is, when that needs saying
+  double lse_seconds = 0.0;                         // the LSE pass
+  double solve_seconds = 0.0;                       // iterations or the triangular sweep
 };
 
 // Collective. Every rank passes its part of the same problem.
@@ -99,7 +99,7 @@ struct AttentionEdges {
   std::vector<VertexId> src, dst;
   std::vector<double> weight;
 };
-AttentionEdges attention_top_k(const TokenRankProblem& problem, std::size_t layer, const TokenRankParams& params,
-                               int head, std::int64_t top_k, const Comm& comm);
+AttentionEdges attention_top_k(const TokenRankProblem& problem, std::size_t layer, const TokenRankParams& params, int head,
+                               std::int64_t top_k, const Comm& comm);
 
 }  // namespace perron

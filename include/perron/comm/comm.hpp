@@ -28,13 +28,20 @@ struct ElemType {
 template <class T>
 constexpr ElemType elem_type() {
   static_assert(std::is_trivially_copyable_v<T>, "MPI messages carry trivially copyable types");
-  if constexpr (std::is_same_v<T, std::int32_t>) return {ElemKind::i32, 4};
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return {ElemKind::u32, 4};
-  else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, long long>) return {ElemKind::i64, 8};
-  else if constexpr (std::is_same_v<T, std::uint64_t> || std::is_same_v<T, unsigned long long>) return {ElemKind::u64, 8};
-  else if constexpr (std::is_same_v<T, float>) return {ElemKind::f32, 4};
-  else if constexpr (std::is_same_v<T, double>) return {ElemKind::f64, 8};
-  else return {ElemKind::bytes, sizeof(T)};  // structs travel as contiguous byte records
+  if constexpr (std::is_same_v<T, std::int32_t>)
+    return {ElemKind::i32, 4};
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return {ElemKind::u32, 4};
+  else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, long long>)
+    return {ElemKind::i64, 8};
+  else if constexpr (std::is_same_v<T, std::uint64_t> || std::is_same_v<T, unsigned long long>)
+    return {ElemKind::u64, 8};
+  else if constexpr (std::is_same_v<T, float>)
+    return {ElemKind::f32, 4};
+  else if constexpr (std::is_same_v<T, double>)
+    return {ElemKind::f64, 8};
+  else
+    return {ElemKind::bytes, sizeof(T)};  // structs travel as contiguous byte records
 }
 
 enum class ReduceOp { sum, max, min };
@@ -142,8 +149,8 @@ class Comm {
   // The same exchange into caller-owned buffers with counts known in advance (the halo
   // exchange of every PageRank iteration: no allocation, no count exchange).
   template <class T>
-  void alltoallv_into(std::span<const T> send, std::span<const std::int64_t> send_counts,
-                      std::span<T> recv, std::span<const std::int64_t> recv_counts) const {
+  void alltoallv_into(std::span<const T> send, std::span<const std::int64_t> send_counts, std::span<T> recv,
+                      std::span<const std::int64_t> recv_counts) const {
     alltoallv_raw(send.data(), send_counts, recv.data(), recv_counts, elem_type<T>());
   }
 
@@ -167,8 +174,7 @@ class Comm {
 
   // Writes `bytes` at byte `offset` of `path` with collective MPI-IO (every rank calls it,
   // possibly with zero bytes). The file is created or truncated by this call.
-  void write_file_at_all(const std::string& path, std::uint64_t offset,
-                         std::span<const std::byte> bytes) const;
+  void write_file_at_all(const std::string& path, std::uint64_t offset, std::span<const std::byte> bytes) const;
 
   // Ring shift, non-blocking: sends `send` to rank + 1 and receives into `recv` from rank − 1
   // (both of `bytes` bytes); wait() completes both. Ring Attention overlaps it with compute.
@@ -193,8 +199,7 @@ class Comm {
   void allreduce_raw(void* data, std::size_t count, ElemType type, ReduceOp op) const;
   void exscan_raw(const void* in, void* out, ElemType type) const;
   void allgather_raw(const void* in, void* out, ElemType type) const;
-  void allgatherv_raw(const void* in, std::span<const std::int64_t> counts, void* out,
-                      ElemType type) const;
+  void allgatherv_raw(const void* in, std::span<const std::int64_t> counts, void* out, ElemType type) const;
   void bcast_raw(void* data, std::size_t count, ElemType type, int root) const;
   void alltoallv_raw(const void* send, std::span<const std::int64_t> send_counts, void* recv,
                      std::span<const std::int64_t> recv_counts, ElemType type) const;

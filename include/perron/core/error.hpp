@@ -7,12 +7,12 @@
 namespace perron {
 
 enum class ErrorKind {
-  usage,   // bad command line or config file: exit code 2
-  input,   // unreadable or malformed input: exit code 3
-  output,  // output cannot be written: exit code 4
-  interrupted,  // stopped by SIGTERM (after saving a checkpoint, if one was due): exit code 143
+  usage,               // bad command line or config file: exit code 2
+  input,               // unreadable or malformed input: exit code 3
+  output,              // output cannot be written: exit code 4
+  interrupted,         // stopped by SIGTERM (after saving a checkpoint, if one was due): exit code 143
   interrupted_sigint,  // the same for SIGINT (Ctrl-C): exit code 130
-  internal // a bug or an unexpected system failure: exit code 1
+  internal             // a bug or an unexpected system failure: exit code 1
 };
 
 class Error : public std::runtime_error {

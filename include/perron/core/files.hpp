@@ -12,7 +12,7 @@ namespace perron {
 // resolved as far as the path exists, so two spellings of one future file compare equal.
 struct PathInfo {
   bool exists = false;
-  bool regular = false;    // a regular file (after following links)
+  bool regular = false;  // a regular file (after following links)
   bool directory = false;
   std::uint64_t device = 0, inode = 0;
   std::string canonical;

@@ -246,13 +246,13 @@ class EdgeList {
 // What one rank holds of a graph as it arrives from a reader or generator, before any
 // redistribution: the io module fills it, the graph module builds a distributed CSR from it.
 struct EdgeShare {
-  EdgeList edges;                                    // this rank's share, original ids
-  std::vector<VertexId> declared;                    // ids a vertex file declares (this rank's share)
-  bool endpoints_must_be_declared = false;           // an endpoint outside `declared` is an error
-  std::string edge_source, vertex_source;            // file names for that error message
-  std::optional<std::uint64_t> dense_vertex_count;   // ids already dense: [0, n) are the vertices
-  bool directed = true;                              // false: every edge counts both ways
-  bool weighted = false;                             // the weights were read from the input
+  EdgeList edges;                                   // this rank's share, original ids
+  std::vector<VertexId> declared;                   // ids a vertex file declares (this rank's share)
+  bool endpoints_must_be_declared = false;          // an endpoint outside `declared` is an error
+  std::string edge_source, vertex_source;           // file names for that error message
+  std::optional<std::uint64_t> dense_vertex_count;  // ids already dense: [0, n) are the vertices
+  bool directed = true;                             // false: every edge counts both ways
+  bool weighted = false;                            // the weights were read from the input
 };
 
 }  // namespace perron

@@ -11,6 +11,7 @@
 #include <boost/iterator/counting_iterator.hpp>
 #include <boost/iterator/iterator_facade.hpp>
 #include <boost/property_map/property_map.hpp>
+
 #include <utility>
 
 #include "perron/graph/dist_graph.hpp"
@@ -30,8 +31,7 @@ struct CsrEdge {
   friend bool operator!=(const CsrEdge& a, const CsrEdge& b) { return !(a == b); }
 };
 
-class CsrOutEdgeIterator
-    : public boost::iterator_facade<CsrOutEdgeIterator, CsrEdge, std::random_access_iterator_tag, CsrEdge> {
+class CsrOutEdgeIterator : public boost::iterator_facade<CsrOutEdgeIterator, CsrEdge, std::random_access_iterator_tag, CsrEdge> {
  public:
   CsrOutEdgeIterator() = default;
   CsrOutEdgeIterator(LocalId source, EdgeIndex index) : source_(source), index_(index) {}

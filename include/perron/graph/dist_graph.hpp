@@ -21,10 +21,10 @@ namespace perron {
 // depend on the number of ranks.
 struct LocalCsr {
   LocalId rows = 0;
-  LocalId columns = 0;                 // rows + ghosts
-  std::vector<EdgeIndex> row_start;    // rows + 1 offsets into column / weight
+  LocalId columns = 0;               // rows + ghosts
+  std::vector<EdgeIndex> row_start;  // rows + 1 offsets into column / weight
   std::vector<LocalId> column;
-  std::vector<double> weight;          // per edge; empty when the graph is unweighted
+  std::vector<double> weight;  // per edge; empty when the graph is unweighted
 
   EdgeIndex edges() const { return row_start.empty() ? 0 : row_start.back(); }
   // Frees the columns and weights (the row offsets stay): for a caller whose kernel keeps its
@@ -39,8 +39,7 @@ struct LocalCsr {
 class HaloPlan {
  public:
   HaloPlan() = default;
-  HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index,
-           std::vector<std::int64_t> recv_counts);
+  HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index, std::vector<std::int64_t> recv_counts);
 
   // Collective: ghosts[i] ← the owner's owned[...] for every ghost of this rank.
   void exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const;
@@ -88,24 +87,24 @@ struct GraphOptions {
 
 // Global facts about the graph as built (the same on every rank).
 struct GraphStats {
-  std::uint64_t n = 0;                 // vertices
-  std::uint64_t m = 0;                 // directed edges after collapsing duplicates
-  std::uint64_t input_edges = 0;       // edges as read (after undirected doubling)
-  std::uint64_t duplicates = 0;        // edges removed as duplicates
-  std::uint64_t self_loops = 0;        // kept self-loops (removed ones when dropped)
-  std::uint64_t dangling = 0;          // vertices with zero out-weight
+  std::uint64_t n = 0;            // vertices
+  std::uint64_t m = 0;            // directed edges after collapsing duplicates
+  std::uint64_t input_edges = 0;  // edges as read (after undirected doubling)
+  std::uint64_t duplicates = 0;   // edges removed as duplicates
+  std::uint64_t self_loops = 0;   // kept self-loops (removed ones when dropped)
+  std::uint64_t dangling = 0;     // vertices with zero out-weight
   std::uint64_t max_in_degree = 0;
   std::uint64_t max_out_degree = 0;
-  bool undirected = false;             // built with both directions of every edge: symmetric
+  bool undirected = false;  // built with both directions of every edge: symmetric
 };
 
 struct DistGraph {
   Partition partition;
   IdMap ids;
-  GlobalId first = 0;                 // first owned dense id
+  GlobalId first = 0;  // first owned dense id
   LocalCsr in;
-  std::vector<GlobalId> ghost_ids;    // global ids of ghost columns, increasing
-  std::vector<double> out_weight;     // o(u) per owned vertex: out-degree or Σ out-weights
+  std::vector<GlobalId> ghost_ids;              // global ids of ghost columns, increasing
+  std::vector<double> out_weight;               // o(u) per owned vertex: out-degree or Σ out-weights
   std::vector<std::uint64_t> out_degree_count;  // out-edges per owned vertex (statistics)
   HaloPlan halo;
   GraphStats stats;
@@ -133,7 +132,7 @@ namespace perron {
 
 // Collective: a vertex vector from (dense id, value) pairs held anywhere; each owner receives
 // its pairs and sums them into its slice (rows entries, dense ids [first, first + rows)).
-std::vector<double> sum_into_owners(std::span<const GlobalId> ids, std::span<const double> values,
-                                    const DistGraph& graph, const Comm& comm);
+std::vector<double> sum_into_owners(std::span<const GlobalId> ids, std::span<const double> values, const DistGraph& graph,
+                                    const Comm& comm);
 
 }  // namespace perron

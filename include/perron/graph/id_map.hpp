@@ -41,11 +41,11 @@ class IdMap {
 
   bool identity_ = false;
   std::uint64_t n_ = 0;
-  std::vector<VertexId> splitters_;      // P−1 values: ids ≤ splitters_[r] (and > [r−1]) live on r
-  std::vector<GlobalId> slice_bounds_;   // P+1 dense offsets of every rank's slice
-  std::vector<VertexId> owned_;          // sorted unique original ids of this rank's slice
+  std::vector<VertexId> splitters_;     // P−1 values: ids ≤ splitters_[r] (and > [r−1]) live on r
+  std::vector<GlobalId> slice_bounds_;  // P+1 dense offsets of every rank's slice
+  std::vector<VertexId> owned_;         // sorted unique original ids of this rank's slice
   GlobalId slice_begin_ = 0;
-  std::uint64_t identity_count_ = 0;     // identity maps: slice size
+  std::uint64_t identity_count_ = 0;  // identity maps: slice size
 };
 
 }  // namespace perron

@@ -11,9 +11,9 @@
 namespace perron {
 
 struct BinaryLayout {
-  int id_width = 64;          // 32 or 64
-  int weight_width = 0;       // 0 (no weight), 32 or 64
-  std::uint64_t vertices = 0; // > 0: ids must be < vertices
+  int id_width = 64;           // 32 or 64
+  int weight_width = 0;        // 0 (no weight), 32 or 64
+  std::uint64_t vertices = 0;  // > 0: ids must be < vertices
 };
 
 // Collective. Throws (on every rank) for a size that is not a whole number of records, ids

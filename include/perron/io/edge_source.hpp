@@ -14,24 +14,24 @@
 
 #include "perron/comm/comm.hpp"
 #include "perron/core/types.hpp"
-#include "perron/io/hdf5_file.hpp"
 #include "perron/io/evlp.hpp"
+#include "perron/io/hdf5_file.hpp"
 #include "perron/io/kronecker.hpp"
 #include "perron/io/text_records.hpp"
 
 namespace perron {
 
 struct InputSpec {
-  std::string input;             // path, NAME.properties, or kronecker:key=value,...
-  std::string format = "auto";   // auto | text | mm | metis | evlp | binary | hdf5 | kronecker
-  int binary_id_width = 64;      // binary: bits per id
+  std::string input;                   // path, NAME.properties, or kronecker:key=value,...
+  std::string format = "auto";         // auto | text | mm | metis | evlp | binary | hdf5 | kronecker
+  int binary_id_width = 64;            // binary: bits per id
   std::string binary_weight = "none";  // binary: none | f32 | f64 after each (src, dst)
   std::uint64_t binary_vertices = 0;   // binary: > 0 declares vertices 0..N-1 (ids must be < N)
-  std::string hdf5_group = "/";  // HDF5 edge lists: the group holding src, dst, ...
-  int header_lines = -1;         // text: non-comment lines before the edges (-1: detect a CSV header)
+  std::string hdf5_group = "/";        // HDF5 edge lists: the group holding src, dst, ...
+  int header_lines = -1;               // text: non-comment lines before the edges (-1: detect a CSV header)
   bool ignore_weights = false;
-  std::string vertices_file;     // optional file of vertex ids to add to the vertex set
-  ReadProgress progress;         // called on rank 0 while long text inputs are read
+  std::string vertices_file;  // optional file of vertex ids to add to the vertex set
+  ReadProgress progress;      // called on rank 0 while long text inputs are read
 };
 
 // An input as loaded: the edge share plus what the source said about itself.

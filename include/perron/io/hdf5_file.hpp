@@ -32,8 +32,8 @@ class H5Writer {
   // as few bits as its range needs (lossless, and decoded ten times faster than deflate);
   // floats shuffled and deflated.
   template <class T>
-  void write_distributed(const std::string& path, std::span<const T> local, std::uint64_t offset,
-                         std::uint64_t global_size, bool compress = false) {
+  void write_distributed(const std::string& path, std::span<const T> local, std::uint64_t offset, std::uint64_t global_size,
+                         bool compress = false) {
     write_raw(path, local.data(), local.size(), offset, global_size, elem_type<T>(), compress);
   }
   // N-D dataset of shape `dims`; this rank writes the regular block at `start` of shape
@@ -47,8 +47,8 @@ class H5Writer {
   // row-major order (for blocks that differ in one dimension: element by element, in order).
   template <class T>
   void write_blocks(const std::string& path, const std::vector<std::uint64_t>& dims,
-                    const std::vector<std::vector<std::uint64_t>>& starts,
-                    const std::vector<std::vector<std::uint64_t>>& counts, std::span<const T> local) {
+                    const std::vector<std::vector<std::uint64_t>>& starts, const std::vector<std::vector<std::uint64_t>>& counts,
+                    std::span<const T> local) {
     write_blocks_raw(path, dims, starts, counts, local.data(), elem_type<T>());
   }
 
@@ -72,20 +72,20 @@ class H5Writer {
   void close();
 
  private:
-  void write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset,
-                 std::uint64_t global_size, ElemType type, bool compress = false);
+  void write_raw(const std::string& path, const void* data, std::size_t count, std::uint64_t offset, std::uint64_t global_size,
+                 ElemType type, bool compress = false);
   void attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type);
   void write_blocks_raw(const std::string& path, const std::vector<std::uint64_t>& dims,
                         const std::vector<std::vector<std::uint64_t>>& starts,
                         const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type);
 
   void reserve(std::uint64_t bytes);
-  void write_selection(const std::string& path, std::int64_t dset, ElemType type, std::int64_t mem_space,
-                       std::int64_t file_space, const void* data, bool selected);
+  void write_selection(const std::string& path, std::int64_t dset, ElemType type, std::int64_t mem_space, std::int64_t file_space,
+                       const void* data, bool selected);
 
   std::string path_;
   Comm comm_;
-  std::int64_t file_ = -1;  // hid_t
+  std::int64_t file_ = -1;      // hid_t
   std::uint64_t reserved_ = 0;  // bytes of disk reserved for the file so far
 };
 

@@ -50,10 +50,10 @@ struct TextSyntax {
 };
 
 struct TextFile {
-  EdgeList records;                  // this rank's records (id files: id in src, value in weight)
-  bool valued = false;               // a value column appeared on any rank
-  std::uint64_t data_lines = 0;      // non-comment lines after the header, all ranks
-  std::vector<std::string> header;   // the header lines, the same on every rank
+  EdgeList records;                 // this rank's records (id files: id in src, value in weight)
+  bool valued = false;              // a value column appeared on any rank
+  std::uint64_t data_lines = 0;     // non-comment lines after the header, all ranks
+  std::vector<std::string> header;  // the header lines, the same on every rank
   bool gzip = false;
 };
 
