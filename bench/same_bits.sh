@@ -10,7 +10,7 @@
 # PERRON_BUILD_DIR chooses the build (default build/). Exit 0 when every file is identical.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../jobs/lib.sh
+# shellcheck source=jobs/lib.sh
 source "$here/jobs/lib.sh"
 perron_mpi_env
 mode=${1:?usage: same_bits.sh save|compare DIR}
@@ -55,7 +55,8 @@ for np in 1 2; do
   run "tr-double-np$np" "$np" tokenrank -i qkv.h5 --precision double --window 40 --threads 1
 done
 
-[[ $mode == save ]] && { echo "same_bits: saved $(ls ./*.h5 | wc -l) results in $out"; exit 0; }
+results=(./*.h5)
+[[ $mode == save ]] && { echo "same_bits: saved ${#results[@]} results in $out"; exit 0; }
 
 "$py" - "$ref" "$out" <<'EOF'
 import sys, pathlib, h5py, numpy as np

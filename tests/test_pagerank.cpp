@@ -376,6 +376,38 @@ TEST(PageRank, BlockedKernelSplitsLongRuns) {
   }
 }
 
+// The verifier: one true step from the result of every solver stays within the tolerance (the
+// solvers stop on the true change, cg on its confirming step), on every kernel; from a vector
+// that is not the answer (the result of two steps) it moves by about that first step's change.
+TEST(PageRank, VerifierStepMeasuresTheTrueResidual) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(23, 400, 3000, true);
+  const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::anderson, PageRankSolver::cg}) {
+    for (const PageRankKernel kernel : {PageRankKernel::csr, PageRankKernel::blocked}) {
+      PageRankParams p;
+      p.solver = solver;
+      p.kernel = kernel;
+      p.blocked_layout = small_cells();
+      const PageRankPlan plan(graph, p, comm);
+      const PageRankResult r = pagerank(graph, plan, p, {}, {}, comm);
+      ASSERT_TRUE(r.converged);
+      const double residual = pagerank_step_residual(graph, plan, p, {}, {}, r.score, comm);
+      EXPECT_LT(residual, 10 * p.tolerance) << "solver " << static_cast<int>(solver) << ", kernel " << static_cast<int>(kernel);
+      if (solver == PageRankSolver::power) {
+        EXPECT_LT(residual, r.residual.back()) << "a converging step shrinks the change";
+      }
+    }
+  }
+  PageRankParams p;
+  p.fixed_iterations = 2;
+  const PageRankPlan plan(graph, p, comm);
+  const PageRankResult early = pagerank(graph, plan, p, {}, {}, comm);
+  const double residual = pagerank_step_residual(graph, plan, p, {}, {}, early.score, comm);
+  EXPECT_GT(residual, 1e-4) << "two steps are far from the answer";
+  EXPECT_LT(residual, early.residual.back()) << "but the third step moves less than the second";
+}
+
 TEST(PageRank, FixedIterationsRunExactly) {
   const Comm comm = world();
   const DistGraph graph = build_graph(share_of(random_graph(13, 50, 200, false), comm), {}, comm);

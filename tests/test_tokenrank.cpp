@@ -292,6 +292,41 @@ TEST(TokenRank, UndampedCausalChainIsTheFirstToken) {
   EXPECT_GT(comm.allreduce(first, ReduceOp::max), 0.5);
 }
 
+// The verifier: one true step from the result of each solver (power, the exact causal sweep,
+// and the e0 answer of an undamped causal chain) moves it by less than the tolerance.
+TEST(TokenRank, VerifierStepConfirmsEverySolver) {
+  const Comm comm = world();
+  for (const TrCase& c : {TrCase{.name = "gqa"}, TrCase{.name = "causal", .hq = 3, .hkv = 3, .n = 67, .causal = true},
+                          TrCase{.name = "layers", .n = 37, .layers = 2}}) {
+    const Inputs in = make_inputs(c);
+    const LocalProblem lp = local_problem(c, in, comm);
+    for (const Precision precision : {Precision::single, Precision::double_precision}) {
+      TokenRankParams p = params_of(c, precision);
+      p.verify = true;
+      const TokenRankResult r = tokenrank(lp.problem, p, comm);
+      EXPECT_GE(r.verify_residual, 0.0) << c.name;
+      // In single precision the exact sweep is exact for its own fp32 score tiles, which round
+      // differently from the step's (other tile shapes): they agree to fp32's ~1e-7, not 1e-12.
+      const bool fp32_sweep = precision == Precision::single && r.solver == TokenRankSolver::triangular;
+      EXPECT_LT(r.verify_residual, fp32_sweep ? 1e-6 : 10 * p.tolerance) << c.name << ", solver " << static_cast<int>(r.solver);
+    }
+  }
+  const TrCase c{.name = "e0", .n = 29, .causal = true};
+  const Inputs in = make_inputs(c);
+  const LocalProblem lp = local_problem(c, in, comm);
+  TokenRankParams p = params_of(c, Precision::double_precision);
+  p.damping = 1.0;
+  p.verify = true;
+  EXPECT_LT(tokenrank(lp.problem, p, comm).verify_residual, 1e-12) << "e0 is the fixed point";
+  p = params_of(c, Precision::double_precision);
+  p.solver = TokenRankSolver::power;
+  p.max_iterations = 2;
+  p.verify = true;
+  const TokenRankResult early = tokenrank(lp.problem, p, comm);
+  EXPECT_FALSE(early.converged);
+  EXPECT_GT(early.verify_residual, 10 * p.tolerance) << "two steps are not the answer";
+}
+
 TEST(TokenRank, BadParametersAreCollectiveErrors) {
   const Comm comm = world();
   const TrCase c{.name = "bad", .n = 20};

@@ -62,6 +62,11 @@ std::uint64_t PageRankPlan::eliminated() const { return step_->eliminated_count(
 
 namespace {
 
+// A distribution in the operator's work order (uniform stays uniform).
+VertexDistribution in_work_order(const StepOperator& op, const VertexDistribution& dense) {
+  return VertexDistribution{dense.uniform() ? std::vector<double>{} : op.to_work(dense.values)};
+}
+
 // Power iteration x ← F(x), or with `anderson` each step mixed with the last ones. Returns Σx.
 double fixed_point_solve(const Solve& s, std::vector<double>& x, int first, PageRankResult& result) {
   std::vector<double> y(x.size());
@@ -116,8 +121,8 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
             "the solvers anderson and power take any dangling vector");
     });
   }
-  const VertexDistribution teleport{teleport_dense.uniform() ? std::vector<double>{} : op.to_work(teleport_dense.values)};
-  const VertexDistribution dangling{dangling_dense.uniform() ? std::vector<double>{} : op.to_work(dangling_dense.values)};
+  const VertexDistribution teleport = in_work_order(op, teleport_dense);
+  const VertexDistribution dangling = in_work_order(op, dangling_dense);
   const double n_inv = 1.0 / static_cast<double>(graph.stats.n);
 
   PageRankResult result;
@@ -143,6 +148,24 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
   result.eliminated = op.eliminated_count();
   result.score = op.to_dense(x);
   return result;
+}
+
+double pagerank_step_residual(const DistGraph& graph, const PageRankPlan& plan, const PageRankParams& params,
+                              const VertexDistribution& teleport_dense, const VertexDistribution& dangling_dense,
+                              std::span<const double> score, const Comm& comm) {
+  const StepOperator& op = plan.step();
+  if (op.rows() != graph.rows() || score.size() != graph.rows())
+    throw Error(ErrorKind::internal, "pagerank_step_residual: the scores, the plan and the graph disagree in size");
+  const VertexDistribution teleport = in_work_order(op, teleport_dense);
+  const VertexDistribution dangling = in_work_order(op, dangling_dense);
+  const std::vector<double> x = op.to_work(score);
+  std::vector<double> y(x.size());
+  StepBuffers buffers;
+  const IterationObserver no_observer;
+  const StepHook no_hook;
+  const Solve s{op, params, teleport, dangling, 1.0 / static_cast<double>(graph.stats.n), comm, no_observer, no_hook, buffers};
+  const double dangling_sum = comm.sum_ordered(dangling_mass(x, op.inv_out(), buffers.block_scalar));
+  return s.step(x, dangling_sum, y)[0];
 }
 
 }  // namespace perron

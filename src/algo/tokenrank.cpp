@@ -264,6 +264,38 @@ class Chain {
     z.swap(y);
   }
 
+  // One damped step of every chain, y = α·x·Ã + (1 − Σ α·x·Ã)·t (x, y as [vectors][rows]);
+  // returns the largest ‖y − x‖₁ over the chains, summed over ranks in rank order.
+  double step(const std::vector<double>& x, std::vector<double>& y) const {
+    const auto nv = static_cast<std::size_t>(vec_.count());
+    y = x;
+    for (auto l = layers_.rbegin(); l != layers_.rend(); ++l) apply_layer(*l, y);
+    std::vector<double> sums(2 * nv, 0.0);  // mass, then residual, per vector
+    for (std::size_t v = 0; v < nv; ++v)
+      for (std::size_t i = 0; i < rows(); ++i) sums[v] += pp_.damping * y[v * rows() + i];
+    comm_.sum_ordered(std::span<double>(sums.data(), nv));
+    for (std::size_t v = 0; v < nv; ++v)
+      for (std::size_t i = 0; i < rows(); ++i) {
+        double& yi = y[v * rows() + i];
+        yi = pp_.damping * yi + (1.0 - sums[v]) * teleport_[i];
+        sums[nv + v] += std::abs(yi - x[v * rows() + i]);
+      }
+    comm_.sum_ordered(std::span<double>(sums.data() + nv, nv));
+    return *std::max_element(sums.begin() + static_cast<std::ptrdiff_t>(nv), sums.end());
+  }
+
+  // The verifier (GAPBS's kind): one true step from the result, whatever solver made it;
+  // ‖F(π) − π‖₁, the largest over the chains.
+  double verify(const TokenRankResult& res) const {
+    std::vector<double> x(static_cast<std::size_t>(vec_.count()) * rows());
+    std::copy(res.score.begin(), res.score.end(), x.begin());
+    if (vec_.heads > 1)
+      std::copy(res.mean_score.begin(), res.mean_score.end(),
+                x.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(vec_.mean()) * rows()));
+    std::vector<double> y;
+    return step(x, y);
+  }
+
   // Damped power iteration: x ← α·x·Ã + (1 − Σ α·x·Ã)·t, so the teleport also takes the mass
   // of rows that see no key (dangling) and any rounding leak; stops when every chain's
   // ‖x_k − x_{k−1}‖₁ < tolerance.
@@ -274,21 +306,9 @@ class Chain {
       std::copy(teleport_.begin(), teleport_.end(), x.begin() + static_cast<std::ptrdiff_t>(v * rows()));
     for (int it = 1; it <= pp_.max_iterations; ++it) {
       const Stopwatch watch;
-      std::vector<double> y = x;
-      for (auto l = layers_.rbegin(); l != layers_.rend(); ++l) apply_layer(*l, y);
-      std::vector<double> sums(2 * nv, 0.0);  // mass, then residual, per vector
-      for (std::size_t v = 0; v < nv; ++v)
-        for (std::size_t i = 0; i < rows(); ++i) sums[v] += pp_.damping * y[v * rows() + i];
-      comm_.sum_ordered(std::span<double>(sums.data(), nv));
-      for (std::size_t v = 0; v < nv; ++v)
-        for (std::size_t i = 0; i < rows(); ++i) {
-          double& yi = y[v * rows() + i];
-          yi = pp_.damping * yi + (1.0 - sums[v]) * teleport_[i];
-          sums[nv + v] += std::abs(yi - x[v * rows() + i]);
-        }
-      comm_.sum_ordered(std::span<double>(sums.data() + nv, nv));
+      std::vector<double> y;
+      const double residual = step(x, y);
       x.swap(y);
-      const double residual = *std::max_element(sums.begin() + static_cast<std::ptrdiff_t>(nv), sums.end());
       res.residual.push_back(residual);
       res.iterations = it;
       if (observe) observe({it, residual, watch.seconds()});
@@ -625,6 +645,11 @@ TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams&
     chain.power(res, observe);
   }
   res.solve_seconds = watch.seconds();
+  if (p.verify) {
+    watch.restart();
+    res.verify_residual = chain.verify(res);
+    res.verify_seconds = watch.seconds();
+  }
   return res;
 }
 

@@ -14,6 +14,7 @@
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
 #include "qkv_input.hpp"
+#include "result_files.hpp"
 
 namespace perron {
 namespace {
@@ -42,17 +43,70 @@ class AttentionCommand final : public Command {
     o.add_flag("-q,--quiet", c_.quiet, "print nothing but errors");
   }
 
+  // check the inputs → compute batch by batch → write → report.
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.s.threads, comm);
     check_score_options(options(), c_.s, comm);
     AtomicOutput output(c_.output, c_.overwrite, comm, {c_.s.input, options().config_path()});
     const Stopwatch total;
-    QkvShape qs, ks, vs;
-    MaskInfo mask_info;
+    const Shapes sh = check_inputs(comm);
+    const AttentionParams params = make_params();
+    // Positions of this rank: contiguous blocks, or zigzag for causal self-attention.
+    const bool zigzag = c_.s.causal && sh.q.seq == sh.k.seq && comm.size() > 1;
+    const std::vector<Segment> q_runs = rank_positions(sh.q.seq, comm.rank(), comm.size(), zigzag);
+    const std::vector<Segment> k_runs = rank_positions(sh.k.seq, comm.rank(), comm.size(), zigzag);
+    const Computed done = compute(sh, params, q_runs, k_runs, comm);
+    double write_s = 0;
+    if (output.enabled()) {
+      const Stopwatch watch;
+      H5Writer file(output.temp_path(), comm);
+      const float scale = params.scale > 0 ? params.scale : 1.0f / std::sqrt(static_cast<float>(sh.q.dim));
+      write_attention_result(file, {sh.q.batched, sh.q.batch, sh.q.heads, sh.k.heads, sh.q.seq, sh.k.seq, sh.v.dim, q_runs,
+                                    done.out, done.lse, zigzag, c_.s.causal, static_cast<double>(scale), c_.s.softcap,
+                                    static_cast<std::int64_t>(c_.s.window), c_.s.mask,
+                                    name_of<TileKernel>(kTileKernels, c_.kernel),
+                                    name_of<TileKernel>(kTileKernels, done.kernel_used)});
+      write_s = watch.seconds();
+      write_provenance(file,
+                       {context.command_line,
+                        options().effective_toml(),
+                        context.start_time,
+                        {{"load_s", done.load_s}, {"compute_s", done.compute_s}, {"write_s", write_s}}},
+                       comm);
+      file.close();
+      output.commit();
+    }
+    if (!comm.is_root() || c_.quiet) return;
+    const double flops = 2.0 * static_cast<double>(sh.q.batch * sh.q.heads * sh.q.seq * sh.k.seq) *
+                         static_cast<double>(sh.q.dim + sh.v.dim) * (c_.s.causal ? 0.5 : 1.0);
+    fmt::print(
+        "perron attention: batch {}, {} query heads / {} kv heads, Nq {}, Nk {}, d {} / {} on {} ranks: "
+        "{:.3f} s compute ({:.1f} GFLOP/s), load {:.3f} s, write {:.3f} s, total {:.3f} s\n",
+        sh.q.batch, sh.q.heads, sh.k.heads, sh.q.seq, sh.k.seq, sh.q.dim, sh.v.dim, comm.size(), done.compute_s,
+        flops / done.compute_s / 1e9, done.load_s, write_s, total.seconds());
+    if (output.enabled()) fmt::print("wrote {}\n", output.path());
+  }
+
+ private:
+  struct Shapes {
+    QkvShape q, k, v;
+    MaskInfo mask;
+  };
+  struct Computed {
+    std::vector<float> out, lse;  // every batch entry, this rank's rows
+    TileKernel kernel_used = TileKernel::blas;
+    double load_s = 0, compute_s = 0;
+  };
+
+  // q, k, v (and the mask) fit together: one layout and batch, k and v alike, q and k of one
+  // head size, query heads a multiple of key heads.
+  Shapes check_inputs(const Comm& comm) const {
+    Shapes sh;
     comm.agree([&] {
       require_readable_file(c_.s.input, "input");
       const H5Reader f(c_.s.input);
-      qs = qkv_shape(f, c_.s.input, c_.s.q), ks = qkv_shape(f, c_.s.input, c_.s.k), vs = qkv_shape(f, c_.s.input, c_.v);
+      const QkvShape qs = qkv_shape(f, c_.s.input, c_.s.q), ks = qkv_shape(f, c_.s.input, c_.s.k),
+                     vs = qkv_shape(f, c_.s.input, c_.v);
       const std::string where = c_.s.input + ": ";
       if (qs.batched != ks.batched || qs.batched != vs.batched || qs.batch != ks.batch || qs.batch != vs.batch)
         throw_input(where + "q, k and v must have the same layout and batch size");
@@ -65,46 +119,50 @@ class AttentionCommand final : public Command {
       if (qs.heads % ks.heads != 0)
         throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
                     " key/value heads");
-      if (!c_.s.mask.empty()) mask_info = check_mask(f, c_.s.input, c_.s.mask, qs, ks);
+      sh.q = qs, sh.k = ks, sh.v = vs;
+      if (!c_.s.mask.empty()) sh.mask = check_mask(f, c_.s.input, c_.s.mask, qs, ks);
     });
+    return sh;
+  }
+
+  AttentionParams make_params() const {
     AttentionParams params;
     params.causal = c_.s.causal;
     params.window = c_.s.window;
     params.scale = static_cast<float>(c_.s.scale);
     params.softcap = static_cast<float>(c_.s.softcap);
-    // 256 × 512 tiles: the fastest measured here for d = 64 and 128 (bench/attention.sh).
     params.tile_q = c_.s.tile_q;
     params.tile_k = c_.s.tile_k;
     params.kernel = c_.kernel;
-    // Positions of this rank: contiguous blocks, or zigzag for causal self-attention.
-    const bool zigzag = c_.s.causal && qs.seq == ks.seq && comm.size() > 1;
-    const std::vector<Segment> q_runs = rank_positions(qs.seq, comm.rank(), comm.size(), zigzag);
-    const std::vector<Segment> k_runs = rank_positions(ks.seq, comm.rank(), comm.size(), zigzag);
+    return params;
+  }
+
+  // Batch entry by batch entry: read this rank's rows of q, k, v (and mask), attend.
+  Computed compute(const Shapes& sh, const AttentionParams& params, const std::vector<Segment>& q_runs,
+                   const std::vector<Segment>& k_runs, const Comm& comm) const {
     const std::uint64_t rows = total_rows(q_runs), krows = total_rows(k_runs);
-    std::vector<float> out, lse;
-    TileKernel kernel_used = TileKernel::blas;
-    double load_s = 0, compute_s = 0;
-    for (std::uint64_t b = 0; b < qs.batch; ++b) {
+    Computed done;
+    for (std::uint64_t b = 0; b < sh.q.batch; ++b) {
       Stopwatch watch;
       std::vector<float> q, k, v, mask;
       comm.agree([&] {
         const H5Reader f(c_.s.input);
-        q = read_qkv_runs(f, c_.s.input, c_.s.q, qs, b, q_runs);
-        k = read_qkv_runs(f, c_.s.input, c_.s.k, ks, b, k_runs);
-        v = read_qkv_runs(f, c_.s.input, c_.v, vs, b, k_runs);
-        if (!c_.s.mask.empty()) mask = read_mask_rows(f, c_.s.input, mask_info, qs, ks, b, q_runs);
+        q = read_qkv_runs(f, c_.s.input, c_.s.q, sh.q, b, q_runs);
+        k = read_qkv_runs(f, c_.s.input, c_.s.k, sh.k, b, k_runs);
+        v = read_qkv_runs(f, c_.s.input, c_.v, sh.v, b, k_runs);
+        if (!c_.s.mask.empty()) mask = read_mask_rows(f, c_.s.input, sh.mask, sh.q, sh.k, b, q_runs);
       });
-      load_s += watch.seconds();
+      done.load_s += watch.seconds();
       watch.restart();
-      const AttentionBlock block{static_cast<int>(qs.heads),
-                                 static_cast<int>(ks.heads),
-                                 static_cast<int>(qs.dim),
-                                 static_cast<int>(vs.dim),
+      const AttentionBlock block{static_cast<int>(sh.q.heads),
+                                 static_cast<int>(sh.k.heads),
+                                 static_cast<int>(sh.q.dim),
+                                 static_cast<int>(sh.v.dim),
                                  static_cast<std::int64_t>(rows),
                                  0,
                                  static_cast<std::int64_t>(krows),
                                  0,
-                                 static_cast<std::int64_t>(ks.seq),
+                                 static_cast<std::int64_t>(sh.k.seq),
                                  q,
                                  k,
                                  v,
@@ -112,67 +170,14 @@ class AttentionCommand final : public Command {
                                  q_runs,
                                  k_runs};
       const AttentionResult res = attention(block, params, comm);
-      compute_s += watch.seconds();
-      kernel_used = res.kernel;
-      out.insert(out.end(), res.out.begin(), res.out.end());
-      lse.insert(lse.end(), res.lse.begin(), res.lse.end());
+      done.compute_s += watch.seconds();
+      done.kernel_used = res.kernel;
+      done.out.insert(done.out.end(), res.out.begin(), res.out.end());
+      done.lse.insert(done.lse.end(), res.lse.begin(), res.lse.end());
     }
-    double write_s = 0;
-    if (output.enabled()) {
-      const Stopwatch watch;
-      H5Writer file(output.temp_path(), comm);
-      file.create_group("/attention");
-      // Each rank writes its runs of positions: one block per run, in one collective write.
-      using Dims = std::vector<std::uint64_t>;
-      const bool bt = qs.batched;
-      const Dims od = bt ? Dims{qs.batch, qs.heads, qs.seq, vs.dim} : Dims{qs.heads, qs.seq, vs.dim};
-      const Dims ld = bt ? Dims{qs.batch, qs.heads, qs.seq} : Dims{qs.heads, qs.seq};
-      std::vector<Dims> os, oc, ls, lc;
-      for (const Segment& run : q_runs) {
-        const auto first = static_cast<std::uint64_t>(run.begin), n = static_cast<std::uint64_t>(run.count);
-        os.push_back(bt ? Dims{0, 0, first, 0} : Dims{0, first, 0});
-        oc.push_back(bt ? Dims{qs.batch, qs.heads, n, vs.dim} : Dims{qs.heads, n, vs.dim});
-        ls.push_back(bt ? Dims{0, 0, first} : Dims{0, first});
-        lc.push_back(bt ? Dims{qs.batch, qs.heads, n} : Dims{qs.heads, n});
-      }
-      file.write_blocks<float>("/attention/out", od, os, oc, out);
-      file.write_blocks<float>("/attention/lse", ld, ls, lc, lse);
-      file.set_attribute("/attention", "layout_across_ranks", std::string(zigzag ? "zigzag" : "contiguous"));
-      file.set_attribute("/attention", "scale",
-                         static_cast<double>(params.scale > 0 ? params.scale : 1.0f / std::sqrt(static_cast<float>(qs.dim))));
-      file.set_attribute("/attention", "softcap", c_.s.softcap);
-      file.set_attribute("/attention", "causal", c_.s.causal);
-      file.set_attribute("/attention", "window", static_cast<std::int64_t>(c_.s.window));
-      file.set_attribute("/attention", "mask", c_.s.mask);
-      file.set_attribute("/attention", "kernel", name_of<TileKernel>(kTileKernels, c_.kernel));
-      file.set_attribute("/attention", "kernel_used", name_of<TileKernel>(kTileKernels, kernel_used));
-      file.set_attribute("/attention", "query_heads", qs.heads);
-      file.set_attribute("/attention", "kv_heads", ks.heads);
-      file.set_attribute("/attention", "query_length", qs.seq);
-      file.set_attribute("/attention", "key_length", ks.seq);
-      file.set_attribute("/attention", "layout", std::string(qs.batched ? "[batch, heads, N, d]" : "[heads, N, d]"));
-      write_s = watch.seconds();
-      const Provenance provenance{context.command_line,
-                                  options().effective_toml(),
-                                  context.start_time,
-                                  {{"load_s", load_s}, {"compute_s", compute_s}, {"write_s", write_s}}};
-      write_provenance(file, provenance, comm);
-      file.close();
-      output.commit();
-    }
-    if (comm.is_root() && !c_.quiet) {
-      const double flops = 2.0 * static_cast<double>(qs.batch * qs.heads * qs.seq * ks.seq) *
-                           static_cast<double>(qs.dim + vs.dim) * (c_.s.causal ? 0.5 : 1.0);
-      fmt::print(
-          "perron attention: batch {}, {} query heads / {} kv heads, Nq {}, Nk {}, d {} / {} on {} ranks: "
-          "{:.3f} s compute ({:.1f} GFLOP/s), load {:.3f} s, write {:.3f} s, total {:.3f} s\n",
-          qs.batch, qs.heads, ks.heads, qs.seq, ks.seq, qs.dim, vs.dim, comm.size(), compute_s, flops / compute_s / 1e9, load_s,
-          write_s, total.seconds());
-      if (output.enabled()) fmt::print("wrote {}\n", output.path());
-    }
+    return done;
   }
 
- private:
   AttentionConfig c_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "result_files.hpp"
 #include "perron/core/error.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
@@ -43,13 +44,6 @@ std::string json_object(const std::vector<H5Reader::Attribute>& attrs, const std
   return out + "}";
 }
 
-// The kind of result a file holds, from its top-level group.
-std::string result_group(const H5Reader& file, const std::string& path) {
-  for (const char* g : {"pagerank", "tokenrank", "checkpoint"})
-    if (file.exists(std::string("/") + g)) return g;
-  throw_input(path + " holds no perron result (no /pagerank, /tokenrank or /checkpoint group)");
-}
-
 class InspectCommand final : public Command {
  public:
   explicit InspectCommand(CLI::App& parent) : Command(parent, {"inspect"}, "Show what a result file holds") {
@@ -63,21 +57,16 @@ class InspectCommand final : public Command {
       if (!comm.is_root()) return;
       require_readable_file(file_, "result");
       const H5Reader file(file_);
-      const std::string kind = result_group(file, file_);
+      const ResultKind result = result_kind(file, file_);
+      const std::string kind = result_group(result);
       const auto attrs = file.attributes("/" + kind);
       const auto prov = file.exists("/provenance") ? file.attributes("/provenance") : std::vector<H5Reader::Attribute>{};
       std::vector<double> residual =
           file.exists("/" + kind + "/residual") ? file.read_doubles("/" + kind + "/residual") : std::vector<double>{};
-      std::vector<std::uint64_t> top_id;
-      std::vector<double> top_score;
-      if (kind == "pagerank") {
-        top_id = file.read_uint64("/pagerank/top_vertex_id");
-        top_score = file.read_doubles("/pagerank/top_score");
-      } else if (kind == "tokenrank") {
-        top_id = file.read_uint64("/tokenrank/top_position");
-        top_score = file.read_doubles("/tokenrank/top_score");
-      }
-      const char* id_name = kind == "tokenrank" ? "position" : "vertex_id";
+      const TopList top_list = read_top(file, result);
+      const std::vector<std::uint64_t>& top_id = top_list.id;
+      const std::vector<double>& top_score = top_list.score;
+      const std::string& id_name = top_list.id_name;
       const std::size_t k = std::min<std::size_t>(top_id.size(), static_cast<std::size_t>(std::max(top_, 0)));
       if (json_) {
         std::string top = "[";
@@ -127,25 +116,7 @@ class DiffCommand final : public Command {
   void run(const RunContext&, const Comm& comm) override {
     comm.agree([&] {
       if (!comm.is_root()) return;
-      struct Scores {
-        std::vector<std::uint64_t> id;
-        std::vector<double> score;
-      };
-      auto load = [](const std::string& path) {
-        require_readable_file(path, "result");
-        const H5Reader file(path);
-        if (file.exists("/tokenrank/mean_score")) {  // TokenRank: the mean chain, by position
-          Scores s{{}, file.read_doubles("/tokenrank/mean_score")};
-          for (std::uint64_t i = 0; i < s.score.size(); ++i) s.id.push_back(i);
-          return s;
-        }
-        if (!file.exists("/pagerank/score"))
-          throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
-        Scores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score")};
-        if (s.id.size() != s.score.size()) throw_input(path + ": /pagerank/vertex_id and /pagerank/score differ in length");
-        return s;
-      };
-      const Scores a = load(a_), b = load(b_);
+      const RankedScores a = read_ranked_scores(a_), b = read_ranked_scores(b_);
       // Both files list vertices by increasing id: merge on id.
       double l1 = 0, max_diff = 0;
       std::uint64_t max_id = 0, common = 0;
@@ -163,7 +134,7 @@ class DiffCommand final : public Command {
         if (d > max_diff) max_diff = d, max_id = a.id[i];
         ++common, ++i, ++j;
       }
-      auto top_set = [&](const Scores& s) {
+      auto top_set = [&](const RankedScores& s) {
         std::vector<std::size_t> order(s.id.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
         const std::size_t k = std::min<std::size_t>(order.size(), static_cast<std::size_t>(std::max(top_, 1)));

@@ -18,6 +18,7 @@
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
 #include "report.hpp"
+#include "result_files.hpp"
 #include "signals.hpp"
 
 namespace perron {
@@ -45,6 +46,7 @@ struct PagerankConfig {
   int anderson_depth = 5;
   bool cg_eliminate = true;
   PageRankKernel kernel = PageRankKernel::automatic;
+  bool verify = false;
 };
 
 // A file of `id [weight]` lines (weight 1 when absent).
@@ -119,35 +121,86 @@ class PagerankCommand final : public Command {
     o.add("--checkpoint", c_.checkpoint, "checkpoint file (default: the output with .ckpt.h5 for .h5)");
     o.add("--log-json", c_.log_json, "also write one JSON record per event (phases, iterations, result) to this file");
     o.add("--restart", c_.restart, "resume from this checkpoint (any number of ranks; same graph and parameters)");
+    o.add_flag("--verify", c_.verify,
+               "after the solve, take one true step from the result and fail if it moves more than 10 x the tolerance");
   }
 
+  // load → plan → solve (→ verify) → write → report.
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.input.threads, comm);
-    // Everything that can be refused without reading the input is refused first.
     PageRankParams params = make_params();
+    refuse_before_input(params, comm);
+    const std::vector<std::string> inputs{c_.input.spec.input, c_.input.spec.vertices_file, c_.personalization, c_.dangling,
+                                          options().config_path()};
+    AtomicOutput output(c_.output, c_.overwrite, comm, with(inputs, c_.restart), {checkpoint_path(), c_.log_json});
+    check_other_outputs(inputs, comm);
+    Reporter report(c_.quiet, c_.log_json, comm, c_.overwrite);
+    report.event("start", fmt::format("{{\"command_line\": {}, \"ranks\": {}}}", json_quote(context.command_line), comm.size()));
+    // From here a SIGTERM or SIGINT (Slurm's warning before the time limit, Ctrl-C) stops the
+    // run cleanly: at the end of the load or build, or after the step under way.
+    install_stop_signal_handlers();
+    LoadedGraph loaded = load(params, report, comm);
+    const Solved solved = solve(loaded, params, report, comm);
+    double write_seconds = 0.0;
+    if (output.enabled()) {
+      const Stopwatch watch;
+      H5Writer file(output.temp_path(), comm);
+      write_pagerank_result(file, record(loaded, params, solved), comm);
+      write_seconds = watch.seconds();
+      write_provenance(file,
+                       {context.command_line,
+                        options().effective_toml(),
+                        context.start_time,
+                        {{"load_s", loaded.load_seconds},
+                         {"partition_s", loaded.partition_seconds},
+                         {"plan_s", solved.plan_seconds},
+                         {"iterate_s", solved.result.seconds},
+                         {"write_s", write_seconds}}},
+                       comm);
+      file.close();
+      output.commit();
+    }
+    summarize(params, solved, output, write_seconds, report, comm);
+  }
+
+ private:
+  // What a solve leaves for the writer and the summary.
+  struct Solved {
+    VertexDistribution teleport, dangling;
+    PageRankResult result;
+    double plan_seconds = 0.0, verify_residual = -1.0;
+    std::uint64_t iterating_rss = 0;
+    std::vector<ScoredVertex> top;
+    std::vector<VertexId> top_original;
+    std::vector<double> top_score;
+  };
+
+  std::string checkpoint_path() const {
+    return !c_.checkpoint.empty() ? c_.checkpoint : (c_.output.empty() ? std::string() : default_checkpoint_path(c_.output));
+  }
+
+  // Everything that can be refused without reading the input is refused first.
+  void refuse_before_input(const PageRankParams& params, const Comm& comm) const {
     comm.agree([&] {
       if (c_.checkpoint_every > 0 && c_.output.empty() && c_.checkpoint.empty())
         throw_usage("--checkpoint-every needs --output or --checkpoint (where would the checkpoint go?)");
       if (!c_.personalization.empty() && !c_.seeds.empty()) throw_usage("give --personalization or --seeds, not both");
       check_pagerank_params(params);
     });
-    const std::string checkpoint_path =
-        !c_.checkpoint.empty() ? c_.checkpoint : (c_.output.empty() ? std::string() : default_checkpoint_path(c_.output));
-    const std::vector<std::string> inputs{c_.input.spec.input, c_.input.spec.vertices_file, c_.personalization, c_.dangling,
-                                          options().config_path()};
-    AtomicOutput output(c_.output, c_.overwrite, comm, with(inputs, c_.restart), {checkpoint_path, c_.log_json});
-    // The checkpoint is rewritten during the run: it may replace the file this run resumes from.
-    const bool resumes_own = !c_.restart.empty() && same_file(inspect_path(checkpoint_path), inspect_path(c_.restart));
-    check_output_path("--checkpoint", checkpoint_path, c_.overwrite || resumes_own,
-                      resumes_own ? inputs : with(inputs, c_.restart), {c_.output, c_.log_json}, comm);
-    check_output_path("--log-json", c_.log_json, c_.overwrite, with(inputs, c_.restart), {c_.output, checkpoint_path}, comm);
-    const bool say = comm.is_root();
-    Reporter report(c_.quiet, c_.log_json, comm, c_.overwrite);
-    report.event("start", fmt::format("{{\"command_line\": {}, \"ranks\": {}}}", json_quote(context.command_line), comm.size()));
+  }
 
-    // From here a SIGTERM or SIGINT (Slurm's warning before the time limit, Ctrl-C) stops the
-    // run cleanly: at the end of the load or build, or after the step under way.
-    install_stop_signal_handlers();
+  // The checkpoint and the JSON log, beside the output. The checkpoint is rewritten during the
+  // run: it may replace the file this run resumes from.
+  void check_other_outputs(const std::vector<std::string>& inputs, const Comm& comm) const {
+    const std::string checkpoint = checkpoint_path();
+    const bool resumes_own = !c_.restart.empty() && same_file(inspect_path(checkpoint), inspect_path(c_.restart));
+    check_output_path("--checkpoint", checkpoint, c_.overwrite || resumes_own, resumes_own ? inputs : with(inputs, c_.restart),
+                      {c_.output, c_.log_json}, comm);
+    check_output_path("--log-json", c_.log_json, c_.overwrite, with(inputs, c_.restart), {c_.output, checkpoint}, comm);
+  }
+
+  // The graph, and the parameters a Graphalytics .properties file sets.
+  LoadedGraph load(PageRankParams& params, Reporter& report, const Comm& comm) const {
     LoadedGraph loaded =
         load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
     stop_if_signalled(comm, "the load and graph build");
@@ -164,139 +217,133 @@ class PagerankCommand final : public Command {
     report.phase("load", loaded.load_seconds, fmt::format("{{\"format\": \"{}\"}}", loaded.meta.format));
     report.phase("partition", loaded.partition_seconds,
                  fmt::format("{{\"n\": {}, \"m\": {}, \"dangling\": {}}}", g.stats.n, g.stats.m, g.stats.dangling));
-    if (say)
+    if (comm.is_root())
       fmt::print(
           "perron pagerank: {} vertices, {} edges ({} dangling, {} self-loops, {} duplicates collapsed) on {} ranks; "
           "load {:.3f} s, partition {:.3f} s\n",
           g.stats.n, g.stats.m, g.stats.dangling, g.stats.self_loops, g.stats.duplicates, comm.size(), loaded.load_seconds,
           loaded.partition_seconds);
+    return loaded;
+  }
 
-    const VertexDistribution teleport = !c_.personalization.empty() ? read_distribution(c_.personalization, g, comm)
-                                        : !c_.seeds.empty()         ? seed_distribution(c_.seeds, g, comm)
-                                                                    : VertexDistribution{};
-    const VertexDistribution dangling = c_.dangling.empty() ? teleport : read_distribution(c_.dangling, g, comm);
+  // The distributions, the restart state, the plan, the solve with its checkpoints, the
+  // verifier's step, the top k.
+  Solved solve(LoadedGraph& loaded, const PageRankParams& params, Reporter& report, const Comm& comm) const {
+    const DistGraph& g = loaded.graph;
+    Solved s;
+    s.teleport = !c_.personalization.empty() ? read_distribution(c_.personalization, g, comm)
+                 : !c_.seeds.empty()         ? seed_distribution(c_.seeds, g, comm)
+                                             : VertexDistribution{};
+    s.dangling = c_.dangling.empty() ? s.teleport : read_distribution(c_.dangling, g, comm);
     // Memory while iterating: the most this rank held at the end of any step (all the solve's
     // vectors exist by then; the graph's build is over).
-    std::uint64_t steady_rss = 0;
     const IterationObserver observe = [&](const IterationReport& r) {
-      steady_rss = std::max(steady_rss, current_rss_bytes());
+      s.iterating_rss = std::max(s.iterating_rss, current_rss_bytes());
       report.iteration(r, params.tolerance, params.fixed_iterations);
     };
-    const RunFingerprint fp = fingerprint(g, params.damping, teleport, dangling, comm);
-    PageRankState start;
-    if (!c_.restart.empty()) {
-      start = read_checkpoint(c_.restart, g, fp, comm);
-      comm.agree([&] {
-        const int limit = params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations;
-        if (start.iteration > limit)
-          throw_usage(c_.restart + " is at iteration " + std::to_string(start.iteration) + ", beyond the " +
-                      std::to_string(limit) + " iterations asked for");
-      });
-      if (say) fmt::print("resuming from {} at iteration {}\n", c_.restart, start.iteration);
-    }
+    const RunFingerprint fp = fingerprint(g, params.damping, s.teleport, s.dangling, comm);
+    const PageRankState start = c_.restart.empty() ? PageRankState{} : restart_state(g, fp, params, comm);
     // After each step: a checkpoint when due, and a clean stop once any rank got SIGTERM/SIGINT.
     int stopped_by = 0;
+    const std::string checkpoint = checkpoint_path();
     const StepHook hook = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
       stopped_by = stop_signal_any(comm);
       const bool due = c_.checkpoint_every > 0 && iteration % c_.checkpoint_every == 0;
-      if ((due || stopped_by) && !checkpoint_path.empty())
-        write_checkpoint(checkpoint_path, g, iteration, x(), residual, fp, comm);
+      if ((due || stopped_by) && !checkpoint.empty()) write_checkpoint(checkpoint, g, iteration, x(), residual, fp, comm);
       return stopped_by == 0;
     };
-    // The blocked kernel keeps its own copy of the edges: the CSR's columns go once it is built.
     const Stopwatch plan_watch;
     const PageRankPlan plan(g, params, comm);
-    const double plan_seconds = plan_watch.seconds();
-    report.phase("plan", plan_seconds,
-                 fmt::format("{{\"kernel\": \"{}\", \"eliminated\": {}}}",
-                             name_of<PageRankKernel>(kPageRankKernels, plan.kernel()), plan.eliminated()));
-    if (say && !c_.quiet)
-      fmt::print("plan {:.3f} s: {} kernel{}\n", plan_seconds, name_of<PageRankKernel>(kPageRankKernels, plan.kernel()),
-                 plan.eliminated() > 0 ? fmt::format(", {} low-degree vertices eliminated", plan.eliminated()) : "");
+    s.plan_seconds = plan_watch.seconds();
+    report_plan(plan, s.plan_seconds, report, comm);
+    // The blocked kernel keeps its own copy of the edges: the CSR's columns go once it is built.
     if (!plan.reads_csr()) loaded.graph.in.release_edges();
-    const PageRankResult result =
-        pagerank(g, plan, params, teleport, dangling, comm, observe, c_.restart.empty() ? nullptr : &start, hook);
-    if (result.stopped_early)
-      throw stopped_error(stopped_by, "after iteration " + std::to_string(result.iterations) +
-                                          (checkpoint_path.empty() ? std::string("; no checkpoint (no --output or --checkpoint)")
-                                                                   : "; checkpoint written to " + checkpoint_path +
-                                                                         " (resume with --restart " + checkpoint_path + ")"));
-
-    const std::vector<ScoredVertex> top = top_k(result.score, g.first, static_cast<std::size_t>(c_.top_k), comm);
-    std::vector<GlobalId> top_dense(top.size());
-    std::vector<double> top_score(top.size());
-    for (std::size_t i = 0; i < top.size(); ++i) {
-      top_dense[i] = top[i].id;
-      top_score[i] = top[i].score;
-    }
-    const std::vector<VertexId> top_original = g.ids.to_original(top_dense, comm);
-
-    double write_seconds = 0.0;
-    if (output.enabled()) {
-      const Stopwatch watch;
-      H5Writer file(output.temp_path(), comm);
-      file.create_group("/pagerank");
-      file.write_distributed<double>("/pagerank/score", result.score, g.first, g.stats.n);
-      const std::vector<VertexId> slice = g.ids.slice_ids();
-      file.write_distributed<VertexId>("/pagerank/vertex_id", slice, g.ids.slice_begin(), g.stats.n);
-      file.write_replicated<double>("/pagerank/residual", result.residual);
-      file.write_replicated<VertexId>("/pagerank/top_vertex_id", top_original);
-      file.write_replicated<double>("/pagerank/top_score", top_score);
-      file.set_attribute("/pagerank", "damping", params.damping);
-      file.set_attribute("/pagerank", "tolerance", params.tolerance);
-      file.set_attribute("/pagerank", "iterations", static_cast<std::int64_t>(result.iterations));
-      file.set_attribute("/pagerank", "max_iterations", static_cast<std::int64_t>(params.max_iterations));
-      file.set_attribute("/pagerank", "fixed_iterations", static_cast<std::int64_t>(params.fixed_iterations));
-      file.set_attribute("/pagerank", "converged", result.converged);
-      file.set_attribute("/pagerank", "solver", name_of<PageRankSolver>(kPageRankSolvers, c_.solver));
-      file.set_attribute("/pagerank", "kernel", name_of<PageRankKernel>(kPageRankKernels, c_.kernel));
-      // What ran on rank 0 (auto decides per rank, from the size of its part of the vector).
-      file.set_attribute("/pagerank", "kernel_used", name_of<PageRankKernel>(kPageRankKernels, result.kernel));
-      file.set_attribute("/pagerank", "n", g.stats.n);
-      file.set_attribute("/pagerank", "m", g.stats.m);
-      file.set_attribute("/pagerank", "dangling", g.stats.dangling);
-      file.set_attribute("/pagerank", "self_loops", g.stats.self_loops);
-      file.set_attribute("/pagerank", "duplicates_collapsed", g.stats.duplicates);
-      file.set_attribute("/pagerank", "weighted", g.weighted);
-      file.set_attribute("/pagerank", "personalized", !teleport.uniform());
-      file.set_attribute("/pagerank", "dangling_vector", c_.dangling.empty() ? std::string("teleport") : c_.dangling);
-      file.set_attribute("/pagerank", "convention", name_of<Convention>(kConventions, c_.convention));
-      file.set_attribute("/pagerank", "input_format", loaded.meta.format);
-      file.set_attribute("/pagerank", "mass_error", result.mass_error);
-      file.set_attribute("/pagerank", "eliminated", result.eliminated);
-      const std::uint64_t halo = comm.allreduce(result.halo_bytes_sent_per_iteration, ReduceOp::sum);
-      file.set_attribute("/pagerank", "halo_bytes_per_iteration", halo);
-      file.set_attribute("/pagerank", "iterating_rss_bytes_sum", comm.allreduce(steady_rss, ReduceOp::sum));
-      file.set_attribute("/pagerank", "iterating_rss_bytes_max_rank", comm.allreduce(steady_rss, ReduceOp::max));
-      write_seconds = watch.seconds();
-      const Provenance provenance{context.command_line,
-                                  options().effective_toml(),
-                                  context.start_time,
-                                  {{"load_s", loaded.load_seconds},
-                                   {"partition_s", loaded.partition_seconds},
-                                   {"plan_s", plan_seconds},
-                                   {"iterate_s", result.seconds},
-                                   {"write_s", write_seconds}}};
-      write_provenance(file, provenance, comm);
-      file.close();
-      output.commit();
-    }
-
-    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"residual\": {}, \"iterate_s\": {}, "
-                                     "\"write_s\": {}, \"output\": {}}}",
-                                     result.iterations, result.converged, result.residual.empty() ? 0.0 : result.residual.back(),
-                                     result.seconds, write_seconds, json_quote(output.path())));
-    if (say) {
-      fmt::print("{} after {} iterations (last residual {:.3e}, tolerance {:.1e}) in {:.3f} s, {:.4f} s/iteration\n",
-                 params.fixed_iterations > 0 ? "stopped (fixed iterations)" : (result.converged ? "converged" : "NOT converged"),
-                 result.iterations, result.residual.empty() ? 0.0 : result.residual.back(), params.tolerance, result.seconds,
-                 result.seconds / std::max(1, result.iterations));
-      print_top(top, top_original, 10);
-      if (output.enabled()) fmt::print("wrote {} (write {:.3f} s)\n", output.path(), write_seconds);
-    }
+    s.result = pagerank(g, plan, params, s.teleport, s.dangling, comm, observe, c_.restart.empty() ? nullptr : &start, hook);
+    if (s.result.stopped_early)
+      throw stopped_error(stopped_by, "after iteration " + std::to_string(s.result.iterations) +
+                                          (checkpoint.empty() ? std::string("; no checkpoint (no --output or --checkpoint)")
+                                                              : "; checkpoint written to " + checkpoint +
+                                                                    " (resume with --restart " + checkpoint + ")"));
+    if (c_.verify) s.verify_residual = verify(g, plan, params, s, report, comm);
+    s.top = top_k(s.result.score, g.first, static_cast<std::size_t>(c_.top_k), comm);
+    std::vector<GlobalId> top_dense;
+    for (const ScoredVertex& v : s.top) top_dense.push_back(v.id), s.top_score.push_back(v.score);
+    s.top_original = g.ids.to_original(top_dense, comm);
+    return s;
   }
 
- private:
+  PageRankState restart_state(const DistGraph& g, const RunFingerprint& fp, const PageRankParams& params,
+                              const Comm& comm) const {
+    PageRankState start = read_checkpoint(c_.restart, g, fp, comm);
+    comm.agree([&] {
+      const int limit = params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations;
+      if (start.iteration > limit)
+        throw_usage(c_.restart + " is at iteration " + std::to_string(start.iteration) + ", beyond the " +
+                    std::to_string(limit) + " iterations asked for");
+    });
+    if (comm.is_root()) fmt::print("resuming from {} at iteration {}\n", c_.restart, start.iteration);
+    return start;
+  }
+
+  void report_plan(const PageRankPlan& plan, double seconds, Reporter& report, const Comm& comm) const {
+    const std::string kernel = name_of<PageRankKernel>(kPageRankKernels, plan.kernel());
+    report.phase("plan", seconds, fmt::format("{{\"kernel\": \"{}\", \"eliminated\": {}}}", kernel, plan.eliminated()));
+    if (comm.is_root() && !c_.quiet)
+      fmt::print("plan {:.3f} s: {} kernel{}\n", seconds, kernel,
+                 plan.eliminated() > 0 ? fmt::format(", {} low-degree vertices eliminated", plan.eliminated()) : "");
+  }
+
+  // --verify: one true step from the result; more than 10× the tolerance away fails the run
+  // (GAPBS's verifier), and no result is written.
+  double verify(const DistGraph& g, const PageRankPlan& plan, const PageRankParams& params, const Solved& s, Reporter& report,
+                const Comm& comm) const {
+    const Stopwatch watch;
+    const double residual = pagerank_step_residual(g, plan, params, s.teleport, s.dangling, s.result.score, comm);
+    report.phase("verify", watch.seconds(), fmt::format("{{\"residual\": {}}}", residual));
+    if (comm.is_root() && !c_.quiet)
+      fmt::print("verify: one true step moves the result by {:.3e} in L1 (tolerance {:.1e})\n", residual, params.tolerance);
+    comm.agree([&] {
+      if (!(residual <= 10.0 * params.tolerance))
+        throw Error(ErrorKind::verification,
+                    fmt::format("--verify: one true step moves the result by {:.3e} in L1, more than 10 x the tolerance {:.1e}{}",
+                                residual, params.tolerance,
+                                s.result.converged ? "" : " (the solve did not converge: raise --max-iterations)"));
+    });
+    return residual;
+  }
+
+  PageRankRecord record(const LoadedGraph& loaded, const PageRankParams& params, const Solved& s) const {
+    return PageRankRecord{loaded.graph,
+                          params,
+                          s.result,
+                          s.top_original,
+                          s.top_score,
+                          name_of<PageRankSolver>(kPageRankSolvers, c_.solver),
+                          name_of<PageRankKernel>(kPageRankKernels, c_.kernel),
+                          name_of<Convention>(kConventions, c_.convention),
+                          c_.dangling.empty() ? std::string("teleport") : c_.dangling,
+                          loaded.meta.format,
+                          !s.teleport.uniform(),
+                          s.iterating_rss,
+                          s.verify_residual};
+  }
+
+  void summarize(const PageRankParams& params, const Solved& s, const AtomicOutput& output, double write_seconds,
+                 Reporter& report, const Comm& comm) const {
+    const PageRankResult& result = s.result;
+    const double last = result.residual.empty() ? 0.0 : result.residual.back();
+    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"residual\": {}, \"iterate_s\": {}, "
+                                     "\"write_s\": {}, \"output\": {}}}",
+                                     result.iterations, result.converged, last, result.seconds, write_seconds,
+                                     json_quote(output.path())));
+    if (!comm.is_root()) return;
+    fmt::print("{} after {} iterations (last residual {:.3e}, tolerance {:.1e}) in {:.3f} s, {:.4f} s/iteration\n",
+               params.fixed_iterations > 0 ? "stopped (fixed iterations)" : (result.converged ? "converged" : "NOT converged"),
+               result.iterations, last, params.tolerance, result.seconds, result.seconds / std::max(1, result.iterations));
+    print_top(s.top, s.top_original, 10);
+    if (output.enabled()) fmt::print("wrote {} (write {:.3f} s)\n", output.path(), write_seconds);
+  }
+
   PageRankParams make_params() const {
     return PageRankParams{c_.damping,        c_.tolerance,    c_.max_iterations, c_.iterations,  c_.solver,
                           c_.anderson_depth, c_.cg_eliminate, c_.kernel,         BlockedLayout{}};

@@ -18,6 +18,7 @@
 #include "perron/io/text_records.hpp"
 #include "qkv_input.hpp"
 #include "report.hpp"
+#include "result_files.hpp"
 
 namespace perron {
 namespace {
@@ -238,9 +239,12 @@ class TokenRankCommand final : public Command {
                  "auto (triangular for a causal single layer, else power), power, triangular");
     o.add("--top-k", top_k_, "positions listed in /tokenrank/top_position (by the mean chain)")->check(CLI::NonNegativeNumber);
     o.add("--log-json", log_json_, "also write one JSON record per event to this file");
+    o.add_flag("--verify", verify_,
+               "after the solve, take one true step from the result and fail if it moves more than 10 x the tolerance");
     o.add_flag("-q,--quiet", quiet_, "print nothing but errors");
   }
 
+  // load → solve (→ verify) → write → report.
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.s.threads, comm);
     const std::vector<std::string> inputs{c_.s.input, teleport_, options().config_path()};
@@ -253,10 +257,44 @@ class TokenRankCommand final : public Command {
     lc.problem.teleport = teleport;
     report.phase("load", lc.seconds,
                  fmt::format("{{\"n\": {}, \"heads\": {}, \"layers\": {}}}", lc.qs.seq, lc.qs.heads, lc.layer_names.size()));
+    const TokenRankParams p = params();
+    const TokenRankResult res = solve(lc, p, report, comm);
+    const std::vector<ScoredVertex> top = top_k(res.mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
+    double write_s = 0;
+    if (output.enabled()) {
+      const Stopwatch watch;
+      H5Writer file(output.temp_path(), comm);
+      write_tokenrank_result(
+          file, {p, res, lc.qs.seq, lc.qs.heads, lc.problem.segments, top, solver_name(res.solver),
+                 teleport_.empty() ? std::string("uniform") : teleport_,
+                 [&](H5Writer& f, const std::string& group) { write_chain_attributes(f, group, c_, lc, p); }});
+      write_s = watch.seconds();
+      write_provenance(
+          file,
+          {context.command_line,
+           options().effective_toml(),
+           context.start_time,
+           {{"load_s", lc.seconds}, {"lse_s", res.lse_seconds}, {"solve_s", res.solve_seconds}, {"write_s", write_s}}},
+          comm);
+      file.close();
+      output.commit();
+    }
+    summarize(lc, res, top, output, total.seconds(), report, comm);
+  }
+
+ private:
+  TokenRankParams params() const {
     TokenRankParams p = chain_params(c_);
     p.damping = damping_, p.tolerance = tolerance_, p.max_iterations = max_iterations_;
     p.solver = solver_;
-    const TokenRankResult res =
+    p.verify = verify_;
+    return p;
+  }
+
+  // The solve, refused when the scores overflowed, and with --verify the verifier's step:
+  // more than 10 x the tolerance away fails the run (no result is written).
+  TokenRankResult solve(const LoadedChain& lc, const TokenRankParams& p, Reporter& report, const Comm& comm) const {
+    TokenRankResult res =
         tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
     // Finite inputs can still overflow: q·k beyond float32's range gives ∞ − ∞ in the softmax.
     const bool finite = std::all_of(res.score.begin(), res.score.end(), [](double v) { return std::isfinite(v); }) &&
@@ -271,72 +309,47 @@ class TokenRankCommand final : public Command {
     report.phase("lse", res.lse_seconds);
     report.phase("solve", res.solve_seconds,
                  fmt::format("{{\"solver\": \"{}\", \"iterations\": {}}}", solver_name(res.solver), res.iterations));
-
-    const std::vector<ScoredVertex> top = top_k(res.mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
-    double write_s = 0;
-    if (output.enabled()) {
-      const Stopwatch watch;
-      H5Writer file(output.temp_path(), comm);
-      file.create_group("/tokenrank");
-      using Dims = std::vector<std::uint64_t>;
-      std::vector<Dims> ss, sc, ms, mc;
-      for (const Segment& run : lc.problem.segments) {
-        const auto first = static_cast<std::uint64_t>(run.begin), cnt = static_cast<std::uint64_t>(run.count);
-        ss.push_back({0, first}), sc.push_back({lc.qs.heads, cnt});
-        ms.push_back({first}), mc.push_back({cnt});
-      }
-      file.write_blocks<double>("/tokenrank/score", {lc.qs.heads, lc.qs.seq}, ss, sc, res.score);
-      file.write_blocks<double>("/tokenrank/mean_score", {lc.qs.seq}, ms, mc, res.mean_score);
-      file.write_replicated<double>("/tokenrank/residual", res.residual);
-      std::vector<std::uint64_t> top_pos;
-      std::vector<double> top_score;
-      for (const ScoredVertex& v : top) top_pos.push_back(v.id), top_score.push_back(v.score);
-      file.write_replicated<std::uint64_t>("/tokenrank/top_position", top_pos);
-      file.write_replicated<double>("/tokenrank/top_score", top_score);
-      const std::string g = "/tokenrank";
-      file.set_attribute(g, "damping", p.damping);
-      file.set_attribute(g, "tolerance", p.tolerance);
-      file.set_attribute(g, "iterations", static_cast<std::int64_t>(res.iterations));
-      file.set_attribute(g, "max_iterations", static_cast<std::int64_t>(p.max_iterations));
-      file.set_attribute(g, "converged", res.converged);
-      file.set_attribute(g, "solver", solver_name(res.solver));
-      file.set_attribute(g, "note", res.note);
-      file.set_attribute(g, "teleport", teleport_.empty() ? std::string("uniform") : teleport_);
-      write_chain_attributes(file, g, c_, lc, p);
-      write_s = watch.seconds();
-      write_provenance(
-          file,
-          {context.command_line,
-           options().effective_toml(),
-           context.start_time,
-           {{"load_s", lc.seconds}, {"lse_s", res.lse_seconds}, {"solve_s", res.solve_seconds}, {"write_s", write_s}}},
-          comm);
-      file.close();
-      output.commit();
-    }
-    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}}}",
-                                     res.iterations, res.converged, solver_name(res.solver), json_quote(output.path())));
-    if (comm.is_root() && !quiet_) {
-      fmt::print(
-          "perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
-          "LSE pass {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
-          lc.qs.seq, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(),
-          solver_name(res.solver), res.converged ? "converged" : "NOT converged", res.iterations,
-          res.residual.empty() ? std::string() : fmt::format(", last residual {:.2e}", res.residual.back()), res.lse_seconds,
-          res.solve_seconds, total.seconds());
-      if (!res.note.empty()) fmt::print("note: {}\n", res.note);
-      fmt::print("top positions (mean chain):");
-      for (std::size_t i = 0; i < std::min<std::size_t>(top.size(), 10); ++i) fmt::print(" {} ({:.4g})", top[i].id, top[i].score);
-      fmt::print("\n");
-      if (output.enabled()) fmt::print("wrote {}\n", output.path());
-    }
+    if (!p.verify) return res;
+    report.phase("verify", res.verify_seconds, fmt::format("{{\"residual\": {}}}", res.verify_residual));
+    if (comm.is_root() && !quiet_)
+      fmt::print("verify: one true step moves the result by {:.3e} in L1 (tolerance {:.1e})\n", res.verify_residual,
+                 p.tolerance);
+    comm.agree([&] {
+      if (!(res.verify_residual <= 10.0 * p.tolerance))
+        throw Error(ErrorKind::verification,
+                    fmt::format("--verify: one true step moves the result by {:.3e} in L1, more than 10 x the tolerance {:.1e}{}",
+                                res.verify_residual, p.tolerance,
+                                !res.converged ? " (the solve did not converge: raise --max-iterations)"
+                                : p.precision == Precision::single
+                                    ? " (single precision rounds the scores to float32, to about 1e-7; use --precision double)"
+                                    : ""));
+    });
+    return res;
   }
 
- private:
+  void summarize(const LoadedChain& lc, const TokenRankResult& res, const std::vector<ScoredVertex>& top,
+                 const AtomicOutput& output, double total_seconds, Reporter& report, const Comm& comm) const {
+    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}}}",
+                                     res.iterations, res.converged, solver_name(res.solver), json_quote(output.path())));
+    if (!comm.is_root() || quiet_) return;
+    fmt::print(
+        "perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
+        "LSE pass {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
+        lc.qs.seq, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(),
+        solver_name(res.solver), res.converged ? "converged" : "NOT converged", res.iterations,
+        res.residual.empty() ? std::string() : fmt::format(", last residual {:.2e}", res.residual.back()), res.lse_seconds,
+        res.solve_seconds, total_seconds);
+    if (!res.note.empty()) fmt::print("note: {}\n", res.note);
+    fmt::print("top positions (mean chain):");
+    for (std::size_t i = 0; i < std::min<std::size_t>(top.size(), 10); ++i) fmt::print(" {} ({:.4g})", top[i].id, top[i].score);
+    fmt::print("\n");
+    if (output.enabled()) fmt::print("wrote {}\n", output.path());
+  }
+
   ChainConfig c_;
   std::string output_, teleport_, log_json_;
   TokenRankSolver solver_ = TokenRankSolver::automatic;
-  bool overwrite_ = false, quiet_ = false;
+  bool overwrite_ = false, quiet_ = false, verify_ = false;
   double damping_ = 0.85, tolerance_ = 1e-10;
   int max_iterations_ = 1000;
   int top_k_ = 10;

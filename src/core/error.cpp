@@ -14,6 +14,8 @@ int Error::exit_code() const noexcept {
       return 143;  // 128 + SIGTERM, as a shell reports it
     case ErrorKind::interrupted_sigint:
       return 130;  // 128 + SIGINT
+    case ErrorKind::verification:
+      return 5;
     case ErrorKind::internal:
       return 1;
   }

@@ -95,4 +95,12 @@ fi
 expect_error "seeds naming an unknown id" 2 "--seeds: vertex 77 is not in the graph" "$OUT" pagerank --input "$good" --seeds 1,77 --output "$OUT"
 
 expect_error "unknown flag" 1 "The following argument was not expected|not expected" "" pagerank --input "$good" --dampign 0.3
+# --verify: one true step from the result; a result that is not within 10 x the tolerance is
+# refused with exit 5 and nothing written, a good one records the step's change.
+expect_ok "pagerank --verify" 2 pagerank --input "$good" --output "$WORK/verified.h5" --verify
+"$PYTHON" -c "import h5py, sys; r = h5py.File(sys.argv[1])['pagerank'].attrs['verify_residual']; sys.exit(0 if 0 <= r < 1e-9 else 1)" \
+  "$WORK/verified.h5" && echo "ok   /pagerank@verify_residual recorded" || fail "/pagerank@verify_residual"
+{ for i in $(seq 2 200); do echo "$i 1"; echo "$i $((i + 1))"; done; } >"$WORK/mix.txt"
+expect_exit 5 "pagerank --verify after too few steps" 2 "one true step moves the result by .* more than 10 x the tolerance" \
+  "$WORK/unverified.h5" pagerank --input "$WORK/mix.txt" --max-iterations 3 --verify --output "$WORK/unverified.h5"
 finish

@@ -120,4 +120,10 @@ expect_error "damping out of range" 2 "--damping: Value 1.5 not in range" "$OUT"
 expect_error "missing layer" 2 "no dataset 'layer_3/q'" "$OUT" tokenrank --input "$WORK/l.h5" --layers 4 --output "$OUT"
 expect_error "batch index past the batch" 2 "--batch-index 5 is past the 2 batch entries" "$OUT" tokenrank --input "$WORK/batched.h5" --batch-index 5 --output "$OUT"
 expect_error "head past the heads" 2 "head 4 is not a query head" "$OUT" attention-graph --input "$WORK/s.h5" --top-k 3 --head 4 --output "$OUT"
+# --verify: the verifier's step is recorded; a result short of the tolerance is refused (exit 5).
+expect_ok "tokenrank --verify" 2 tokenrank --input "$WORK/s.h5" --output "$WORK/tv.h5" --verify
+"$PYTHON" -c "import h5py, sys; r = h5py.File(sys.argv[1])['tokenrank'].attrs['verify_residual']; sys.exit(0 if 0 <= r < 1e-9 else 1)" \
+  "$WORK/tv.h5" && echo "ok   /tokenrank@verify_residual recorded" || fail "/tokenrank@verify_residual"
+expect_exit 5 "tokenrank --verify after one step" 2 "more than 10 x the tolerance" "$WORK/t-unverified.h5" \
+  tokenrank --input "$WORK/s.h5" --output "$WORK/t-unverified.h5" --solver power --max-iterations 1 --verify
 finish

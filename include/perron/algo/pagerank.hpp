@@ -157,4 +157,11 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
                         const VertexDistribution& teleport, const VertexDistribution& dangling, const Comm& comm,
                         const IterationObserver& observe = {}, const PageRankState* start = nullptr, const StepHook& hook = {});
 
+// The verifier (as GAPBS's pr.cc verifies): one true step F from `score` (dense order, as
+// PageRankResult::score holds it), whatever solver produced it; returns ‖F(x) − x‖₁ over every
+// rank. Collective; `plan` and the distributions as the solve had them.
+double pagerank_step_residual(const DistGraph& graph, const PageRankPlan& plan, const PageRankParams& params,
+                              const VertexDistribution& teleport, const VertexDistribution& dangling,
+                              std::span<const double> score, const Comm& comm);
+
 }  // namespace perron

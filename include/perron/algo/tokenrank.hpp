@@ -74,6 +74,7 @@ struct TokenRankParams {
   Precision precision = Precision::single;
   TokenRankSolver solver = TokenRankSolver::automatic;
   bool rollout = false;  // each layer's chain is (A + I)/2 (Abnar & Zuidema 2020)
+  bool verify = false;   // after the solve, one true step from the result: verify_residual
 };
 
 struct TokenRankResult {
@@ -86,6 +87,8 @@ struct TokenRankResult {
   std::string note;                                 // why the answer is what it is, when that needs saying
   double lse_seconds = 0.0;                         // the LSE pass
   double solve_seconds = 0.0;                       // iterations or the triangular sweep
+  double verify_residual = -1.0;                    // with params.verify: ‖F(π) − π‖₁, the largest over the chains
+  double verify_seconds = 0.0;
 };
 
 // Collective. Every rank passes its part of the same problem.

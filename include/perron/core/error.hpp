@@ -12,6 +12,7 @@ enum class ErrorKind {
   output,              // output cannot be written: exit code 4
   interrupted,         // stopped by SIGTERM (after saving a checkpoint, if one was due): exit code 143
   interrupted_sigint,  // the same for SIGINT (Ctrl-C): exit code 130
+  verification,        // --verify: the result fails its check (one true step moves it too far): exit code 5
   internal             // a bug or an unexpected system failure: exit code 1
 };
 

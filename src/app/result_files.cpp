@@ -1,0 +1,158 @@
+#include "result_files.hpp"
+
+#include "choices.hpp"
+#include "perron/core/error.hpp"
+#include "perron/io/text_records.hpp"
+
+namespace perron {
+
+void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& comm) {
+  const DistGraph& g = r.graph;
+  const std::string group = "/pagerank";
+  file.create_group(group);
+  file.write_distributed<double>("/pagerank/score", r.result.score, g.first, g.stats.n);
+  const std::vector<VertexId> slice = g.ids.slice_ids();
+  file.write_distributed<VertexId>("/pagerank/vertex_id", slice, g.ids.slice_begin(), g.stats.n);
+  file.write_replicated<double>("/pagerank/residual", r.result.residual);
+  file.write_replicated<VertexId>("/pagerank/top_vertex_id", r.top_id);
+  file.write_replicated<double>("/pagerank/top_score", r.top_score);
+  file.set_attribute(group, "damping", r.params.damping);
+  file.set_attribute(group, "tolerance", r.params.tolerance);
+  file.set_attribute(group, "iterations", static_cast<std::int64_t>(r.result.iterations));
+  file.set_attribute(group, "max_iterations", static_cast<std::int64_t>(r.params.max_iterations));
+  file.set_attribute(group, "fixed_iterations", static_cast<std::int64_t>(r.params.fixed_iterations));
+  file.set_attribute(group, "converged", r.result.converged);
+  file.set_attribute(group, "solver", r.solver);
+  file.set_attribute(group, "kernel", r.kernel);
+  // What ran on rank 0 (auto decides per rank, from the size of its part of the vector).
+  file.set_attribute(group, "kernel_used", name_of<PageRankKernel>(kPageRankKernels, r.result.kernel));
+  file.set_attribute(group, "n", g.stats.n);
+  file.set_attribute(group, "m", g.stats.m);
+  file.set_attribute(group, "dangling", g.stats.dangling);
+  file.set_attribute(group, "self_loops", g.stats.self_loops);
+  file.set_attribute(group, "duplicates_collapsed", g.stats.duplicates);
+  file.set_attribute(group, "weighted", g.weighted);
+  file.set_attribute(group, "personalized", r.personalized);
+  file.set_attribute(group, "dangling_vector", r.dangling_vector);
+  file.set_attribute(group, "convention", r.convention);
+  file.set_attribute(group, "input_format", r.input_format);
+  file.set_attribute(group, "mass_error", r.result.mass_error);
+  file.set_attribute(group, "eliminated", r.result.eliminated);
+  file.set_attribute(group, "halo_bytes_per_iteration", comm.allreduce(r.result.halo_bytes_sent_per_iteration, ReduceOp::sum));
+  file.set_attribute(group, "iterating_rss_bytes_sum", comm.allreduce(r.iterating_rss, ReduceOp::sum));
+  file.set_attribute(group, "iterating_rss_bytes_max_rank", comm.allreduce(r.iterating_rss, ReduceOp::max));
+  if (r.verify_residual >= 0) file.set_attribute(group, "verify_residual", r.verify_residual);
+}
+
+void write_attention_result(H5Writer& file, const AttentionRecord& r) {
+  const std::string group = "/attention";
+  file.create_group(group);
+  // Each rank writes its runs of positions: one block per run, in one collective write.
+  using Dims = std::vector<std::uint64_t>;
+  const bool bt = r.batched;
+  const Dims od = bt ? Dims{r.batch, r.heads, r.query_length, r.value_dim} : Dims{r.heads, r.query_length, r.value_dim};
+  const Dims ld = bt ? Dims{r.batch, r.heads, r.query_length} : Dims{r.heads, r.query_length};
+  std::vector<Dims> os, oc, ls, lc;
+  for (const Segment& run : r.runs) {
+    const auto first = static_cast<std::uint64_t>(run.begin), n = static_cast<std::uint64_t>(run.count);
+    os.push_back(bt ? Dims{0, 0, first, 0} : Dims{0, first, 0});
+    oc.push_back(bt ? Dims{r.batch, r.heads, n, r.value_dim} : Dims{r.heads, n, r.value_dim});
+    ls.push_back(bt ? Dims{0, 0, first} : Dims{0, first});
+    lc.push_back(bt ? Dims{r.batch, r.heads, n} : Dims{r.heads, n});
+  }
+  file.write_blocks<float>("/attention/out", od, os, oc, r.out);
+  file.write_blocks<float>("/attention/lse", ld, ls, lc, r.lse);
+  file.set_attribute(group, "layout_across_ranks", std::string(r.zigzag ? "zigzag" : "contiguous"));
+  file.set_attribute(group, "scale", r.scale);
+  file.set_attribute(group, "softcap", r.softcap);
+  file.set_attribute(group, "causal", r.causal);
+  file.set_attribute(group, "window", r.window);
+  file.set_attribute(group, "mask", r.mask);
+  file.set_attribute(group, "kernel", r.kernel);
+  file.set_attribute(group, "kernel_used", r.kernel_used);
+  file.set_attribute(group, "query_heads", r.heads);
+  file.set_attribute(group, "kv_heads", r.kv_heads);
+  file.set_attribute(group, "query_length", r.query_length);
+  file.set_attribute(group, "key_length", r.key_length);
+  file.set_attribute(group, "layout", std::string(r.batched ? "[batch, heads, N, d]" : "[heads, N, d]"));
+}
+
+void write_tokenrank_result(H5Writer& file, const TokenRankRecord& r) {
+  const std::string group = "/tokenrank";
+  file.create_group(group);
+  using Dims = std::vector<std::uint64_t>;
+  std::vector<Dims> ss, sc, ms, mc;
+  for (const Segment& run : r.runs) {
+    const auto first = static_cast<std::uint64_t>(run.begin), cnt = static_cast<std::uint64_t>(run.count);
+    ss.push_back({0, first}), sc.push_back({r.heads, cnt});
+    ms.push_back({first}), mc.push_back({cnt});
+  }
+  file.write_blocks<double>("/tokenrank/score", {r.heads, r.n}, ss, sc, r.result.score);
+  file.write_blocks<double>("/tokenrank/mean_score", {r.n}, ms, mc, r.result.mean_score);
+  file.write_replicated<double>("/tokenrank/residual", r.result.residual);
+  std::vector<std::uint64_t> top_pos;
+  std::vector<double> top_score;
+  for (const ScoredVertex& v : r.top) top_pos.push_back(v.id), top_score.push_back(v.score);
+  file.write_replicated<std::uint64_t>("/tokenrank/top_position", top_pos);
+  file.write_replicated<double>("/tokenrank/top_score", top_score);
+  file.set_attribute(group, "damping", r.params.damping);
+  file.set_attribute(group, "tolerance", r.params.tolerance);
+  file.set_attribute(group, "iterations", static_cast<std::int64_t>(r.result.iterations));
+  file.set_attribute(group, "max_iterations", static_cast<std::int64_t>(r.params.max_iterations));
+  file.set_attribute(group, "converged", r.result.converged);
+  file.set_attribute(group, "solver", r.solver);
+  file.set_attribute(group, "note", r.result.note);
+  file.set_attribute(group, "teleport", r.teleport);
+  if (r.result.verify_residual >= 0) file.set_attribute(group, "verify_residual", r.result.verify_residual);
+  r.chain_attributes(file, group);
+}
+
+std::string result_group(ResultKind kind) {
+  switch (kind) {
+    case ResultKind::pagerank:
+      return "pagerank";
+    case ResultKind::tokenrank:
+      return "tokenrank";
+    case ResultKind::checkpoint:
+      break;
+  }
+  return "checkpoint";
+}
+
+ResultKind result_kind(const H5Reader& file, const std::string& path) {
+  for (ResultKind kind : {ResultKind::pagerank, ResultKind::tokenrank, ResultKind::checkpoint}) {
+    std::string group = "/";  // appended, not "/" + ...: GCC 12 warns falsely (-Wrestrict) on that
+    group += result_group(kind);
+    if (file.exists(group)) return kind;
+  }
+  throw_input(path + " holds no perron result (no /pagerank, /tokenrank or /checkpoint group)");
+}
+
+TopList read_top(const H5Reader& file, ResultKind kind) {
+  switch (kind) {
+    case ResultKind::pagerank:
+      return {file.read_uint64("/pagerank/top_vertex_id"), file.read_doubles("/pagerank/top_score"), "vertex_id"};
+    case ResultKind::tokenrank:
+      return {file.read_uint64("/tokenrank/top_position"), file.read_doubles("/tokenrank/top_score"), "position"};
+    case ResultKind::checkpoint:
+      break;
+  }
+  return {{}, {}, "vertex_id"};
+}
+
+RankedScores read_ranked_scores(const std::string& path) {
+  require_readable_file(path, "result");
+  const H5Reader file(path);
+  if (file.exists("/tokenrank/mean_score")) {  // TokenRank: the mean chain, by position
+    RankedScores s{{}, file.read_doubles("/tokenrank/mean_score")};
+    for (std::uint64_t i = 0; i < s.score.size(); ++i) s.id.push_back(i);
+    return s;
+  }
+  if (!file.exists("/pagerank/score"))
+    throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
+  RankedScores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score")};
+  if (s.id.size() != s.score.size()) throw_input(path + ": /pagerank/vertex_id and /pagerank/score differ in length");
+  return s;
+}
+
+}  // namespace perron

@@ -1,0 +1,84 @@
+#pragma once
+// The HDF5 layouts of perron's results (docs/hdf5-layout.md), each written and read in one
+// place: the commands write through these functions, `inspect` and `diff` read through them,
+// so a field cannot be renamed on one side only. (The checkpoint's layout lives the same way
+// in checkpoint.cpp, beside its reader.)
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "perron/algo/attention.hpp"
+#include "perron/algo/pagerank.hpp"
+#include "perron/algo/tokenrank.hpp"
+#include "perron/algo/top_k.hpp"
+#include "perron/io/hdf5_file.hpp"
+
+namespace perron {
+
+// ---- writing (collective; the caller adds /provenance and publishes the file) --------------
+
+// /pagerank: the scores by original id, the history, the top k, and what the run was.
+struct PageRankRecord {
+  const DistGraph& graph;
+  const PageRankParams& params;
+  const PageRankResult& result;
+  std::span<const VertexId> top_id;  // original ids, best first
+  std::span<const double> top_score;
+  std::string solver, kernel, convention, dangling_vector, input_format;  // as the user named them
+  bool personalized = false;
+  std::uint64_t iterating_rss = 0;  // this rank's resident memory while iterating
+  double verify_residual = -1.0;    // --verify: ‖F(x) − x‖₁ of one true step; < 0: not verified
+};
+void write_pagerank_result(H5Writer& file, const PageRankRecord& record, const Comm& comm);
+
+// /attention: out and lse of this rank's runs of query positions, for every batch entry.
+struct AttentionRecord {
+  bool batched = false;
+  std::uint64_t batch = 1, heads = 1, kv_heads = 1, query_length = 0, key_length = 0, value_dim = 0;
+  std::span<const Segment> runs;    // this rank's query positions
+  std::span<const float> out, lse;  // [batch][heads][rows][dv], [batch][heads][rows]
+  bool zigzag = false, causal = false;
+  double scale = 0.0, softcap = 0.0;
+  std::int64_t window = 0;
+  std::string mask, kernel, kernel_used;
+};
+void write_attention_result(H5Writer& file, const AttentionRecord& record);
+
+// /tokenrank: every head's chain and the mean chain for this rank's runs of positions.
+struct TokenRankRecord {
+  const TokenRankParams& params;
+  const TokenRankResult& result;
+  std::uint64_t n = 0, heads = 1;
+  std::span<const Segment> runs;
+  std::span<const ScoredVertex> top;  // positions of the mean chain, best first
+  std::string solver, teleport;
+  std::function<void(H5Writer&, const std::string& group)> chain_attributes;  // which chain it is
+};
+void write_tokenrank_result(H5Writer& file, const TokenRankRecord& record);
+
+// ---- reading (one rank; small parts of a file) ---------------------------------------------
+
+enum class ResultKind { pagerank, tokenrank, checkpoint };
+// The kind of result `file` holds, from its top-level group; an input error otherwise.
+ResultKind result_kind(const H5Reader& file, const std::string& path);
+std::string result_group(ResultKind kind);  // "pagerank", "tokenrank", "checkpoint"
+
+// The top list a result records (empty for a checkpoint), and what its ids are.
+struct TopList {
+  std::vector<std::uint64_t> id;
+  std::vector<double> score;
+  std::string id_name;  // "vertex_id" or "position"
+};
+TopList read_top(const H5Reader& file, ResultKind kind);
+
+// Every score with its id, by increasing id: PageRank by original vertex id, TokenRank's mean
+// chain by position. What `diff` compares.
+struct RankedScores {
+  std::vector<std::uint64_t> id;
+  std::vector<double> score;
+};
+RankedScores read_ranked_scores(const std::string& path);
+
+}  // namespace perron
