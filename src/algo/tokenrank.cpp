@@ -49,17 +49,18 @@ inline void exp_axpy1_impl(const Real* s, int cols, Real shift, double a, double
   for (int c = 0; c < cols; ++c) y[c] += a * static_cast<double>(kernels::exp_nonpositive(s[c] - shift));
 }
 // yb == nullptr: one chain (no mean vector).
-PERRON_TARGET_CLONES void exp_axpy(const float* s, int cols, float shift, double a, double b, double* ya, double* yb) {
+template <class Real>
+inline void exp_axpy_impl(const Real* s, int cols, Real shift, double a, double b, double* ya, double* yb) {
   if (yb)
     exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
   else
     exp_axpy1_impl(s, cols, shift, a, ya);
 }
+PERRON_TARGET_CLONES void exp_axpy(const float* s, int cols, float shift, double a, double b, double* ya, double* yb) {
+  exp_axpy_impl(s, cols, shift, a, b, ya, yb);
+}
 PERRON_TARGET_CLONES void exp_axpy(const double* s, int cols, double shift, double a, double b, double* ya, double* yb) {
-  if (yb)
-    exp_axpy2_impl(s, cols, shift, a, b, ya, yb);
-  else
-    exp_axpy1_impl(s, cols, shift, a, ya);
+  exp_axpy_impl(s, cols, shift, a, b, ya, yb);
 }
 
 // Two rows at once, each y entry loaded and stored once per pair of rows (the loop is bound by
@@ -84,19 +85,21 @@ inline void exp_axpy_pair1_impl(const Real* s0, const Real* s1, int cols, Real m
     y[c] += a0 * v0 + a1 * v1;
   }
 }
-PERRON_TARGET_CLONES void exp_axpy_pair(const float* s0, const float* s1, int cols, float m0, float m1, double a0, double a1,
-                                        double b0, double b1, double* ya, double* yb) {
+template <class Real>
+inline void exp_axpy_pair_impl(const Real* s0, const Real* s1, int cols, Real m0, Real m1, double a0, double a1, double b0,
+                               double b1, double* ya, double* yb) {
   if (yb)
     exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
   else
     exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
 }
+PERRON_TARGET_CLONES void exp_axpy_pair(const float* s0, const float* s1, int cols, float m0, float m1, double a0, double a1,
+                                        double b0, double b1, double* ya, double* yb) {
+  exp_axpy_pair_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
+}
 PERRON_TARGET_CLONES void exp_axpy_pair(const double* s0, const double* s1, int cols, double m0, double m1, double a0, double a1,
                                         double b0, double b1, double* ya, double* yb) {
-  if (yb)
-    exp_axpy_pair2_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
-  else
-    exp_axpy_pair1_impl(s0, s1, cols, m0, m1, a0, a1, ya);
+  exp_axpy_pair_impl(s0, s1, cols, m0, m1, a0, a1, b0, b1, ya, yb);
 }
 
 // ---- The chain on this rank ---------------------------------------------------------------
@@ -183,12 +186,8 @@ class Chain {
             const std::size_t row0 = static_cast<std::size_t>(head) * rows() + static_cast<std::size_t>(qt.row);
             for (const Tile& kt : k_tiles) {
               if (!vis_.any(qt.pos, qt.pos + qt.count, kt.pos, kt.pos + kt.count)) continue;
-              const Real* k = kb + (static_cast<std::size_t>(head / l.group) * static_cast<std::size_t>(h.rows()) +
-                                    static_cast<std::size_t>(kt.row)) *
-                                       static_cast<std::size_t>(l.d);
-              const float* mask = l.mask_rows.empty() ? nullptr
-                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) +
-                                                            static_cast<std::size_t>(kt.pos);
+              const Real* k = travelling_keys(l, kb, h, head, kt);
+              const float* mask = mask_tile(l, row0, kt);
               const TileFrame f{qt.pos, kt.pos, qt.count, kt.count, mask, pb_.n};
               kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k,
                                    s.data());
@@ -465,12 +464,8 @@ class Chain {
             std::fill(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(cells), 0.0);
             for (int hd = first; hd < last; ++hd) {
               const std::size_t row0 = static_cast<std::size_t>(hd) * rows() + static_cast<std::size_t>(qt.row);
-              const Real* k = kb + (static_cast<std::size_t>(hd / l.group) * static_cast<std::size_t>(h.rows()) +
-                                    static_cast<std::size_t>(kt.row)) *
-                                       static_cast<std::size_t>(l.d);
-              const float* mask = l.mask_rows.empty() ? nullptr
-                                                      : l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) +
-                                                            static_cast<std::size_t>(kt.pos);
+              const Real* k = travelling_keys(l, kb, h, hd, kt);
+              const float* mask = mask_tile(l, row0, kt);
               kernels::gemm_scores(qt.count, kt.count, l.d, l.scale, l.q.data() + row0 * static_cast<std::size_t>(l.d), k,
                                    s.data());
               kernels::shape_scores(s.data(), TileFrame{qt.pos, kt.pos, qt.count, kt.count, mask, pb_.n}, softcap_, vis_);
@@ -575,6 +570,20 @@ class Chain {
     if (r < qt.count)
       exp_axpy(s + static_cast<std::size_t>(r) * cols, kt.count, kernels::probability_shift(lse[r]), xh[r], mean_weight(r), yh,
                ym);
+  }
+
+  // The keys of tile `kt` for query head `head` in a travelling K block (header h).
+  const Real* travelling_keys(const Layer<Real>& l, const Real* kb, const kernels::BlockHeader& h, int head,
+                              const Tile& kt) const {
+    const std::size_t kv_row = static_cast<std::size_t>(head / l.group) * static_cast<std::size_t>(h.rows()) +
+                               static_cast<std::size_t>(kt.row);
+    return kb + kv_row * static_cast<std::size_t>(l.d);
+  }
+
+  // The mask's entries for the query rows from `row0` (head-major) against key tile `kt`, or null.
+  const float* mask_tile(const Layer<Real>& l, std::size_t row0, const Tile& kt) const {
+    if (l.mask_rows.empty()) return nullptr;
+    return l.mask_rows.data() + row0 * static_cast<std::size_t>(pb_.n) + static_cast<std::size_t>(kt.pos);
   }
 
   void unpack(const std::vector<double>& x, TokenRankResult& res) const {

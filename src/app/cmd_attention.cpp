@@ -108,17 +108,11 @@ class AttentionCommand final : public Command {
       const QkvShape qs = qkv_shape(f, c_.s.input, c_.s.q), ks = qkv_shape(f, c_.s.input, c_.s.k),
                      vs = qkv_shape(f, c_.s.input, c_.v);
       const std::string where = c_.s.input + ": ";
-      if (qs.batched != ks.batched || qs.batched != vs.batched || qs.batch != ks.batch || qs.batch != vs.batch)
-        throw_input(where + "q, k and v must have the same layout and batch size");
+      if (qs.batched != vs.batched || qs.batch != vs.batch) throw_input(where + "q, k and v must have the same layout and batch size");
       if (ks.heads != vs.heads || ks.seq != vs.seq)
         throw_input(where + "k and v must have the same heads and length (k: " + std::to_string(ks.heads) + " x " +
                     std::to_string(ks.seq) + ", v: " + std::to_string(vs.heads) + " x " + std::to_string(vs.seq) + ")");
-      if (qs.dim != ks.dim)
-        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) +
-                    ", k: " + std::to_string(ks.dim) + ")");
-      if (qs.heads % ks.heads != 0)
-        throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
-                    " key/value heads");
+      check_query_key(qs, ks, where);
       sh.q = qs, sh.k = ks, sh.v = vs;
       if (!c_.s.mask.empty()) sh.mask = check_mask(f, c_.s.input, c_.s.mask, qs, ks);
     });

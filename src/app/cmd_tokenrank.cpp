@@ -81,17 +81,10 @@ LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Com
       const QkvShape qs = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.q)),
                      ks = qkv_shape(f, c.s.input, layer_dataset(layer, c.s.k));
       const std::string where = c.s.input + ": " + (layer.empty() ? std::string() : layer + ": ");
-      if (qs.batched != ks.batched || qs.batch != ks.batch)
-        throw_input(where + "q and k must have the same layout and batch size");
+      check_query_key(qs, ks, where);
       if (qs.seq != ks.seq)
         throw_input(where + "TokenRank needs as many keys as queries (a chain over the N tokens): q has N = " +
                     std::to_string(qs.seq) + ", k has N = " + std::to_string(ks.seq));
-      if (qs.dim != ks.dim)
-        throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) +
-                    ", k: " + std::to_string(ks.dim) + ")");
-      if (qs.heads % ks.heads != 0)
-        throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
-                    " key heads");
       if (!lc.layer_names.empty() && layer != lc.layer_names.front() && (qs.seq != lc.qs.seq || qs.heads != lc.qs.heads))
         throw_input(where + "every layer needs the same N and number of query heads as " + lc.layer_names.front());
       if (c.batch_index >= qs.batch)

@@ -107,6 +107,16 @@ std::vector<double> read_qkv_runs_double(const H5Reader& f, const std::string& p
   return read_runs<double>(f, path, name, s, b, runs);
 }
 
+void check_query_key(const QkvShape& qs, const QkvShape& ks, const std::string& where) {
+  if (qs.batched != ks.batched || qs.batch != ks.batch) throw_input(where + "q and k must have the same layout and batch size");
+  if (qs.dim != ks.dim)
+    throw_input(where + "q and k must have the same head size (q: " + std::to_string(qs.dim) + ", k: " + std::to_string(ks.dim) +
+                ")");
+  if (qs.heads % ks.heads != 0)
+    throw_input(where + std::to_string(qs.heads) + " query heads are not a multiple of " + std::to_string(ks.heads) +
+                " key heads");
+}
+
 MaskInfo check_mask(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& qs, const QkvShape& ks) {
   if (!f.exists(name)) throw_input(path + ": no mask dataset '" + name + "'");
   const auto info = f.info(name);

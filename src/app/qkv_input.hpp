@@ -35,6 +35,10 @@ struct MaskInfo {
   std::vector<std::uint64_t> dims;
   bool boolean = false;
 };
+// Queries and keys that fit together: one layout and batch size, one head size, and query heads
+// a multiple of key heads (GQA). `where` starts every message ("file: " or "file: layer: ").
+void check_query_key(const QkvShape& qs, const QkvShape& ks, const std::string& where);
+
 MaskInfo check_mask(const H5Reader& f, const std::string& path, const std::string& name, const QkvShape& qs, const QkvShape& ks);
 
 // The mask as additive floats (−∞ where a boolean mask is false) for batch entry b:

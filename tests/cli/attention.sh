@@ -66,7 +66,7 @@ e = np.linalg.norm(out - o) / np.linalg.norm(o); print("batched relative error %
 PY
 OUT=$WORK/err.h5
 expect_error "missing dataset" 2 "no dataset 'query'" "$OUT" attention --input "$WORK/bad.h5" --q query --output "$OUT"
-expect_error "heads that do not divide" 2 "4 query heads are not a multiple of 3 key/value heads" "$OUT" attention --input "$WORK/bad.h5" --output "$OUT"
+expect_error "heads that do not divide" 2 "4 query heads are not a multiple of 3 key heads" "$OUT" attention --input "$WORK/bad.h5" --output "$OUT"
 expect_error "q/k head sizes differ" 2 "same head size" "$OUT" attention --input "$WORK/bad.h5" --q k3 --k k2 --v k2 --output "$OUT"
 expect_error "k/v lengths differ" 2 "k and v must have the same heads and length" "$OUT" attention --input "$WORK/bad.h5" --q k3 --k k3 --v v2 --output "$OUT"
 expect_error "d = 0" 2 "head size d = 0" "$OUT" attention --input "$WORK/bad.h5" --q z --k z --v z --output "$OUT"
