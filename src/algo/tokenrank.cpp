@@ -575,8 +575,8 @@ class Chain {
   // The keys of tile `kt` for query head `head` in a travelling K block (header h).
   const Real* travelling_keys(const Layer<Real>& l, const Real* kb, const kernels::BlockHeader& h, int head,
                               const Tile& kt) const {
-    const std::size_t kv_row = static_cast<std::size_t>(head / l.group) * static_cast<std::size_t>(h.rows()) +
-                               static_cast<std::size_t>(kt.row);
+    const std::size_t kv_row =
+        static_cast<std::size_t>(head / l.group) * static_cast<std::size_t>(h.rows()) + static_cast<std::size_t>(kt.row);
     return kb + kv_row * static_cast<std::size_t>(l.d);
   }
 

@@ -49,6 +49,10 @@ std::vector<std::string> names_of(ChoiceTable<E> table) {
 // and a fixed number of iterations from the .properties file).
 enum class Convention { perron, graphalytics };
 
+// What `perron convert` writes: an HDF5 edge list, or a prepared graph.
+enum class ConvertTarget { edges, graph };
+
+inline constexpr Choice<ConvertTarget> kConvertTargets[] = {{"edges", ConvertTarget::edges}, {"graph", ConvertTarget::graph}};
 inline constexpr Choice<PageRankSolver> kPageRankSolvers[] = {
     {"power", PageRankSolver::power}, {"anderson", PageRankSolver::anderson}, {"cg", PageRankSolver::cg}};
 inline constexpr Choice<PageRankKernel> kPageRankKernels[] = {

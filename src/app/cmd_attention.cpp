@@ -61,11 +61,10 @@ class AttentionCommand final : public Command {
       const Stopwatch watch;
       H5Writer file(output.temp_path(), comm);
       const float scale = params.scale > 0 ? params.scale : 1.0f / std::sqrt(static_cast<float>(sh.q.dim));
-      write_attention_result(file, {sh.q.batched, sh.q.batch, sh.q.heads, sh.k.heads, sh.q.seq, sh.k.seq, sh.v.dim, q_runs,
-                                    done.out, done.lse, zigzag, c_.s.causal, static_cast<double>(scale), c_.s.softcap,
-                                    static_cast<std::int64_t>(c_.s.window), c_.s.mask,
-                                    name_of<TileKernel>(kTileKernels, c_.kernel),
-                                    name_of<TileKernel>(kTileKernels, done.kernel_used)});
+      write_attention_result(
+          file, {sh.q.batched, sh.q.batch, sh.q.heads, sh.k.heads, sh.q.seq, sh.k.seq, sh.v.dim, q_runs, done.out, done.lse,
+                 zigzag, c_.s.causal, static_cast<double>(scale), c_.s.softcap, static_cast<std::int64_t>(c_.s.window), c_.s.mask,
+                 name_of<TileKernel>(kTileKernels, c_.kernel), name_of<TileKernel>(kTileKernels, done.kernel_used)});
       write_s = watch.seconds();
       write_provenance(file,
                        {context.command_line,
@@ -108,7 +107,8 @@ class AttentionCommand final : public Command {
       const QkvShape qs = qkv_shape(f, c_.s.input, c_.s.q), ks = qkv_shape(f, c_.s.input, c_.s.k),
                      vs = qkv_shape(f, c_.s.input, c_.v);
       const std::string where = c_.s.input + ": ";
-      if (qs.batched != vs.batched || qs.batch != vs.batch) throw_input(where + "q, k and v must have the same layout and batch size");
+      if (qs.batched != vs.batched || qs.batch != vs.batch)
+        throw_input(where + "q, k and v must have the same layout and batch size");
       if (ks.heads != vs.heads || ks.seq != vs.seq)
         throw_input(where + "k and v must have the same heads and length (k: " + std::to_string(ks.heads) + " x " +
                     std::to_string(ks.seq) + ", v: " + std::to_string(vs.heads) + " x " + std::to_string(vs.seq) + ")");

@@ -9,6 +9,7 @@
 #include "perron/core/error.hpp"
 #include "perron/core/memory.hpp"
 #include "perron/core/timer.hpp"
+#include "prepared_graph.hpp"
 
 namespace perron {
 
@@ -22,8 +23,10 @@ void add_input_options(OptionSet& options, InputConfig& config) {
   options.add(
       "-i,--input", in.input,
       "graph: a file (format from its content), NAME.properties (Graphalytics), or kronecker:scale=S[,edge-factor=F,seed=X]");
-  options.add("--format", in.format, "input format: auto (from the content), text, mm, metis, evlp, binary, hdf5, kronecker")
-      ->check(CLI::IsMember({"auto", "text", "mm", "metis", "evlp", "binary", "hdf5", "kronecker"}));
+  options
+      .add("--format", in.format,
+           "input format: auto (from the content), text, mm, metis, evlp, binary, hdf5, kronecker, graph (prepared)")
+      ->check(CLI::IsMember({"auto", "text", "mm", "metis", "evlp", "binary", "hdf5", "kronecker", "graph"}));
   options.add("--header-lines", in.header_lines, "text: non-comment lines before the edges (-1: detect a CSV header)");
   options.add("--binary-id-width", in.binary_id_width, "binary: bits per id, 32 or 64")->check(CLI::IsMember({32, 64}));
   options.add("--binary-weight", in.binary_weight, "binary: weight after each (src, dst): none, f32 or f64")
@@ -105,6 +108,27 @@ void apply_threads(int threads, const Comm& comm) {
 
 LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress) {
   LoadedGraph out;
+  if (config.spec.format == "graph" || (config.spec.format == "auto" && is_prepared_graph(config.spec.input, comm))) {
+    // A prepared graph is built already: options that shape a build have nothing to act on.
+    comm.agree([&] {
+      const GraphOptions& g = config.graph;
+      const char* shaping = g.undirected                         ? "--undirected"
+                            : g.drop_self_loops                  ? "--drop-self-loops"
+                            : g.keep_duplicates                  ? "--keep-duplicates"
+                            : config.spec.ignore_weights         ? "--ignore-weights"
+                            : !config.spec.vertices_file.empty() ? "--vertices"
+                                                                 : nullptr;
+      if (shaping)
+        throw_usage(std::string(shaping) + ": " + config.spec.input +
+                    " is a prepared graph, built already; give it to perron convert --to graph when preparing it");
+    });
+    LoadedPrepared prepared = read_prepared_graph(config.spec.input, comm);
+    out.graph = std::move(prepared.graph);
+    out.meta.format = "graph";
+    out.load_seconds = prepared.read_seconds;
+    out.partition_seconds = prepared.assemble_seconds;
+    return out;
+  }
   Stopwatch watch;
   config.spec.progress = progress;
   out.meta = load_edges(config.spec, comm);

@@ -8,10 +8,10 @@
 
 #include "commands.hpp"
 #include "output.hpp"
-#include "result_files.hpp"
 #include "perron/core/error.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
+#include "result_files.hpp"
 
 namespace perron {
 namespace {
@@ -81,6 +81,7 @@ class InspectCommand final : public Command {
       fmt::print("file        {}\nkind        {}\n", file_,
                  kind == "pagerank"    ? "PageRank result"
                  : kind == "tokenrank" ? "TokenRank result"
+                 : kind == "graph"     ? "prepared graph (perron convert --to graph)"
                                        : "PageRank checkpoint");
       for (const auto& a : attrs) fmt::print("  {:<26} {}\n", a.name, text_value(a));
       if (!residual.empty())

@@ -278,8 +278,8 @@ class PagerankCommand final : public Command {
     comm.agree([&] {
       const int limit = params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations;
       if (start.iteration > limit)
-        throw_usage(c_.restart + " is at iteration " + std::to_string(start.iteration) + ", beyond the " +
-                    std::to_string(limit) + " iterations asked for");
+        throw_usage(c_.restart + " is at iteration " + std::to_string(start.iteration) + ", beyond the " + std::to_string(limit) +
+                    " iterations asked for");
     });
     if (comm.is_root()) fmt::print("resuming from {} at iteration {}\n", c_.restart, start.iteration);
     return start;
@@ -332,10 +332,10 @@ class PagerankCommand final : public Command {
                  Reporter& report, const Comm& comm) const {
     const PageRankResult& result = s.result;
     const double last = result.residual.empty() ? 0.0 : result.residual.back();
-    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"residual\": {}, \"iterate_s\": {}, "
-                                     "\"write_s\": {}, \"output\": {}}}",
-                                     result.iterations, result.converged, last, result.seconds, write_seconds,
-                                     json_quote(output.path())));
+    report.event(
+        "done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"residual\": {}, \"iterate_s\": {}, "
+                            "\"write_s\": {}, \"output\": {}}}",
+                            result.iterations, result.converged, last, result.seconds, write_seconds, json_quote(output.path())));
     if (!comm.is_root()) return;
     fmt::print("{} after {} iterations (last residual {:.3e}, tolerance {:.1e}) in {:.3f} s, {:.4f} s/iteration\n",
                params.fixed_iterations > 0 ? "stopped (fixed iterations)" : (result.converged ? "converged" : "NOT converged"),

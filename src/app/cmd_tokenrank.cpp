@@ -257,10 +257,9 @@ class TokenRankCommand final : public Command {
     if (output.enabled()) {
       const Stopwatch watch;
       H5Writer file(output.temp_path(), comm);
-      write_tokenrank_result(
-          file, {p, res, lc.qs.seq, lc.qs.heads, lc.problem.segments, top, solver_name(res.solver),
-                 teleport_.empty() ? std::string("uniform") : teleport_,
-                 [&](H5Writer& f, const std::string& group) { write_chain_attributes(f, group, c_, lc, p); }});
+      write_tokenrank_result(file, {p, res, lc.qs.seq, lc.qs.heads, lc.problem.segments, top, solver_name(res.solver),
+                                    teleport_.empty() ? std::string("uniform") : teleport_,
+                                    [&](H5Writer& f, const std::string& group) { write_chain_attributes(f, group, c_, lc, p); }});
       write_s = watch.seconds();
       write_provenance(
           file,
@@ -287,8 +286,7 @@ class TokenRankCommand final : public Command {
   // The solve, refused when the scores overflowed, and with --verify the verifier's step:
   // more than 10 x the tolerance away fails the run (no result is written).
   TokenRankResult solve(const LoadedChain& lc, const TokenRankParams& p, Reporter& report, const Comm& comm) const {
-    TokenRankResult res =
-        tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
+    TokenRankResult res = tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
     // Finite inputs can still overflow: q·k beyond float32's range gives ∞ − ∞ in the softmax.
     const bool finite = std::all_of(res.score.begin(), res.score.end(), [](double v) { return std::isfinite(v); }) &&
                         std::all_of(res.mean_score.begin(), res.mean_score.end(), [](double v) { return std::isfinite(v); });
@@ -305,8 +303,7 @@ class TokenRankCommand final : public Command {
     if (!p.verify) return res;
     report.phase("verify", res.verify_seconds, fmt::format("{{\"residual\": {}}}", res.verify_residual));
     if (comm.is_root() && !quiet_)
-      fmt::print("verify: one true step moves the result by {:.3e} in L1 (tolerance {:.1e})\n", res.verify_residual,
-                 p.tolerance);
+      fmt::print("verify: one true step moves the result by {:.3e} in L1 (tolerance {:.1e})\n", res.verify_residual, p.tolerance);
     comm.agree([&] {
       if (!(res.verify_residual <= 10.0 * p.tolerance))
         throw Error(ErrorKind::verification,
@@ -328,8 +325,8 @@ class TokenRankCommand final : public Command {
     fmt::print(
         "perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
         "LSE pass {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
-        lc.qs.seq, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(),
-        solver_name(res.solver), res.converged ? "converged" : "NOT converged", res.iterations,
+        lc.qs.seq, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(), solver_name(res.solver),
+        res.converged ? "converged" : "NOT converged", res.iterations,
         res.residual.empty() ? std::string() : fmt::format(", last residual {:.2e}", res.residual.back()), res.lse_seconds,
         res.solve_seconds, total_seconds);
     if (!res.note.empty()) fmt::print("note: {}\n", res.note);

@@ -113,6 +113,8 @@ std::string result_group(ResultKind kind) {
       return "pagerank";
     case ResultKind::tokenrank:
       return "tokenrank";
+    case ResultKind::graph:
+      return "graph";
     case ResultKind::checkpoint:
       break;
   }
@@ -120,12 +122,12 @@ std::string result_group(ResultKind kind) {
 }
 
 ResultKind result_kind(const H5Reader& file, const std::string& path) {
-  for (ResultKind kind : {ResultKind::pagerank, ResultKind::tokenrank, ResultKind::checkpoint}) {
+  for (ResultKind kind : {ResultKind::pagerank, ResultKind::tokenrank, ResultKind::checkpoint, ResultKind::graph}) {
     std::string group = "/";  // appended, not "/" + ...: GCC 12 warns falsely (-Wrestrict) on that
     group += result_group(kind);
     if (file.exists(group)) return kind;
   }
-  throw_input(path + " holds no perron result (no /pagerank, /tokenrank or /checkpoint group)");
+  throw_input(path + " holds no perron result (no /pagerank, /tokenrank, /checkpoint or /graph group)");
 }
 
 TopList read_top(const H5Reader& file, ResultKind kind) {
@@ -135,6 +137,7 @@ TopList read_top(const H5Reader& file, ResultKind kind) {
     case ResultKind::tokenrank:
       return {file.read_uint64("/tokenrank/top_position"), file.read_doubles("/tokenrank/top_score"), "position"};
     case ResultKind::checkpoint:
+    case ResultKind::graph:
       break;
   }
   return {{}, {}, "vertex_id"};
@@ -148,6 +151,9 @@ RankedScores read_ranked_scores(const std::string& path) {
     for (std::uint64_t i = 0; i < s.score.size(); ++i) s.id.push_back(i);
     return s;
   }
+  if (file.exists("/graph"))
+    throw_input(path + " is a prepared graph, not a result: diff compares PageRank or TokenRank results (perron inspect " + path +
+                " describes the graph)");
   if (!file.exists("/pagerank/score"))
     throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
   RankedScores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score")};

@@ -60,10 +60,10 @@ void write_tokenrank_result(H5Writer& file, const TokenRankRecord& record);
 
 // ---- reading (one rank; small parts of a file) ---------------------------------------------
 
-enum class ResultKind { pagerank, tokenrank, checkpoint };
+enum class ResultKind { pagerank, tokenrank, checkpoint, graph };
 // The kind of result `file` holds, from its top-level group; an input error otherwise.
 ResultKind result_kind(const H5Reader& file, const std::string& path);
-std::string result_group(ResultKind kind);  // "pagerank", "tokenrank", "checkpoint"
+std::string result_group(ResultKind kind);  // "pagerank", "tokenrank", "checkpoint", "graph"
 
 // The top list a result records (empty for a checkpoint), and what its ids are.
 struct TopList {

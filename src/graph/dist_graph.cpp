@@ -530,6 +530,27 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
   g.halo = HaloPlan(std::move(send_counts), std::move(send_index), std::move(recv_counts));
 }
 
+// m, self-loops (kept ones), dangling vertices and the largest degrees, from the built CSR.
+void edge_statistics(DistGraph& g, const Comm& comm) {
+  std::uint64_t local[3] = {g.in.edges(), 0, 0};  // edges, self-loops, dangling
+  for (LocalId v = 0; v < g.in.rows; ++v) {
+    for (EdgeIndex e = g.in.row_start[v]; e < g.in.row_start[v + 1]; ++e) local[1] += g.in.column[e] == v ? 1 : 0;
+    local[2] += g.out_weight[v] == 0.0 ? 1 : 0;
+  }
+  comm.allreduce_inplace<std::uint64_t>(local, ReduceOp::sum);
+  std::uint64_t max_deg[2] = {0, 0};
+  for (LocalId v = 0; v < g.in.rows; ++v) {
+    max_deg[0] = std::max<std::uint64_t>(max_deg[0], g.in.row_start[v + 1] - g.in.row_start[v]);
+    max_deg[1] = std::max<std::uint64_t>(max_deg[1], g.out_degree_count[v]);
+  }
+  comm.allreduce_inplace<std::uint64_t>(max_deg, ReduceOp::max);
+  g.stats.m = local[0];
+  g.stats.self_loops = local[1];
+  g.stats.dangling = local[2];
+  g.stats.max_in_degree = max_deg[0];
+  g.stats.max_out_degree = max_deg[1];
+}
+
 // The build after remapping, with sources held as Src (32-bit when every dense id fits).
 // Phase 1: rows under a uniform partition, where all copies of an edge meet and collapse and
 // exact in-degrees are known. Phase 2: rows move to a partition balanced on those degrees.
@@ -654,26 +675,26 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
     build_rows_and_csr<GlobalId>(edges, both_directions, options, g, comm);
   }
   compute_out_weights(g, comm);
-
-  std::uint64_t local[3] = {g.in.edges(), 0, 0};  // edges, self-loops, dangling
-  for (LocalId v = 0; v < g.in.rows; ++v) {
-    for (EdgeIndex e = g.in.row_start[v]; e < g.in.row_start[v + 1]; ++e) local[1] += g.in.column[e] == v ? 1 : 0;
-    local[2] += g.out_weight[v] == 0.0 ? 1 : 0;
-  }
-  comm.allreduce_inplace<std::uint64_t>(local, ReduceOp::sum);
-  std::uint64_t max_deg[2] = {0, 0};
-  for (LocalId v = 0; v < g.in.rows; ++v) {
-    max_deg[0] = std::max<std::uint64_t>(max_deg[0], g.in.row_start[v + 1] - g.in.row_start[v]);
-    max_deg[1] = std::max<std::uint64_t>(max_deg[1], g.out_degree_count[v]);
-  }
-  comm.allreduce_inplace<std::uint64_t>(max_deg, ReduceOp::max);
+  edge_statistics(g, comm);
   g.stats.n = n;
-  g.stats.m = local[0];
-  g.stats.self_loops = options.drop_self_loops ? comm.allreduce(dropped_loops, ReduceOp::sum) : local[1];
-  g.stats.dangling = local[2];
-  g.stats.max_in_degree = max_deg[0];
-  g.stats.max_out_degree = max_deg[1];
+  g.stats.self_loops = options.drop_self_loops ? comm.allreduce(dropped_loops, ReduceOp::sum) : g.stats.self_loops;
   g.stats.undirected = options.undirected;
+  return g;
+}
+
+DistGraph assemble_graph(PreparedRows prepared, IdMap ids, Partition partition, const GraphStats& stats, bool weighted,
+                         const Comm& comm) {
+  DistGraph g;
+  g.weighted = weighted;
+  g.ids = std::move(ids);
+  g.partition = std::move(partition);
+  g.first = g.partition.begin(comm.rank());
+  g.in.rows = static_cast<LocalId>(g.partition.count(comm.rank()));
+  g.stats = stats;
+  Rows<GlobalId> rows{g.first, std::move(prepared.start), std::move(prepared.src), std::move(prepared.weight)};
+  build_csr_and_halo(rows, g.partition, g, comm);
+  compute_out_weights(g, comm);
+  edge_statistics(g, comm);
   return g;
 }
 

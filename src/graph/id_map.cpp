@@ -60,6 +60,26 @@ IdMap IdMap::identity(std::uint64_t n, const Comm& comm) {
   return map;
 }
 
+IdMap IdMap::from_sorted_runs(std::vector<VertexId> run, const Comm& comm) {
+  IdMap map;
+  const std::uint64_t count = run.size();
+  map.slice_begin_ = comm.exscan_sum(count);
+  map.n_ = comm.allreduce(count, ReduceOp::sum);
+  std::vector<GlobalId> begins = comm.allgather<GlobalId>(map.slice_begin_);
+  map.slice_bounds_.assign(begins.begin(), begins.end());
+  map.slice_bounds_.push_back(map.n_);
+  // Rank r owns the ids up to the last of its run (an empty run: up to the last before it).
+  const std::vector<VertexId> last = comm.allgather<VertexId>(run.empty() ? VertexId{0} : run.back());
+  const std::vector<std::uint64_t> counts = comm.allgather<std::uint64_t>(count);
+  VertexId upto = 0;
+  for (int r = 0; r + 1 < comm.size(); ++r) {
+    if (counts[static_cast<std::size_t>(r)] > 0) upto = last[static_cast<std::size_t>(r)];
+    map.splitters_.push_back(upto);
+  }
+  map.owned_ = std::move(run);
+  return map;
+}
+
 IdMap IdMap::build(std::vector<VertexId> ids, const Comm& comm) {
   IdMap map;
   const int P = comm.size();

@@ -120,6 +120,23 @@ struct DistGraph {
 // graph or an undeclared endpoint.
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm);
 
+// A built graph's rows as a prepared graph file stores them: this rank's rows of a partition,
+// their in-edges' sources as dense ids (increasing within a row), and their weights when the
+// graph is weighted.
+struct PreparedRows {
+  std::vector<EdgeIndex> start;  // rows + 1 offsets, from 0
+  std::vector<GlobalId> src;
+  std::vector<double> weight;  // empty: unweighted
+};
+
+// Collective: the graph that prepared rows describe, as build_graph builds it from the edges:
+// local columns and ghosts, the halo plan, out-weights and the statistics the edges give (m,
+// self-loops, dangling, largest degrees); `stats` brings the rest (input edges, duplicates,
+// undirected). Nothing is parsed, remapped or exchanged but the ghosts' requests. The caller
+// has checked the rows (offsets monotone, sources below n and increasing within a row).
+DistGraph assemble_graph(PreparedRows rows, IdMap ids, Partition partition, const GraphStats& stats, bool weighted,
+                         const Comm& comm);
+
 // Collective: whether every edge u→v of weight w has its reverse v→u of the same weight (as
 // many times). True at once for a graph built undirected; otherwise compares two sums over the
 // edges of a 64-bit hash, of (u, v, w) and of (v, u, w): equal multisets give equal sums, and

@@ -20,6 +20,10 @@ class IdMap {
  public:
   // Collective: the numbering of every id passed by any rank (duplicates allowed).
   static IdMap build(std::vector<VertexId> ids, const Comm& comm);
+  // Collective: the numbering of ids already sorted and distinct across ranks, each rank
+  // holding the consecutive run of dense ids block_begin(n, rank, P) .. (a prepared graph's
+  // vertex_id): no sort and no exchange. Every run must be non-empty unless n < P.
+  static IdMap from_sorted_runs(std::vector<VertexId> run, const Comm& comm);
   // Collective: ids are already dense; [0, n) maps to itself.
   static IdMap identity(std::uint64_t n, const Comm& comm);
 

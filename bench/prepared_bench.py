@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""Driver of bench/prepared.sh. One directed Kronecker graph (Graph500 edges read as directed),
+as a binary edge list and as a prepared graph; perron loads each at 1 x 2 and 2 x 1, interleaved
+and repeated, medians. Reported per configuration: load + partition seconds (from each run's
+/provenance, one PageRank step), peak RSS summed over ranks against the CSR the ranks end up
+holding (8 bytes a row offset, 4 a column, 16 a vertex for out-weight and out-degree), and the
+wall time of the whole `perron pagerank` run to 1e-10 (process start to exit). The prepared
+graph's ratios against the binary list are the figures that matter."""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--perron", required=True)
+ap.add_argument("--scale", type=int, default=22)
+ap.add_argument("--repetitions", type=int, default=5)
+ap.add_argument("--json", required=True)
+a = ap.parse_args()
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1",
+           OPENBLAS_NUM_THREADS="1", HDF5_USE_FILE_LOCKING="FALSE")
+work = tempfile.mkdtemp(prefix="perron-prepared-")
+
+
+def run(cmd):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("step failed: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
+    return r
+
+
+def mpirun(np_, *args):
+    return ["mpirun", "-np", str(np_), "--bind-to", "none", a.perron, *args, "--threads", str(2 // np_)]
+
+
+edges = os.path.join(work, "g.bin")
+prepared = os.path.join(work, "g.graph.h5")
+print("generating Kronecker scale %d ..." % a.scale, flush=True)
+run(["mpirun", "-np", "2", "--bind-to", "none", a.perron, "generate", "kronecker", "--scale", str(a.scale), "--output", edges])
+t = time.perf_counter()
+run(mpirun(2, "convert", "--to", "graph", "--input", edges, "--output", prepared))
+print("perron convert --to graph: %.1f s" % (time.perf_counter() - t), flush=True)
+with h5py.File(prepared) as f:
+    n, m = int(f["graph"].attrs["n"]), int(f["graph"].attrs["m"])
+csr_bytes = 8 * (n + 2) + 4 * m + 16 * n
+
+inputs = {"binary edge list": edges, "prepared graph": prepared}
+configs = [(kind, np_) for np_ in (1, 2) for kind in inputs]
+load = {c: [] for c in configs}
+whole = {c: [] for c in configs}
+for rep in range(a.repetitions):
+    for kind, np_ in configs:
+        out = os.path.join(work, "r.h5")
+        run(mpirun(np_, "pagerank", "--input", inputs[kind], "--iterations", "1", "--kernel", "csr", "--output", out,
+                   "--overwrite", "--quiet", "--top-k", "1"))
+        with h5py.File(out) as f:
+            p = f["provenance"].attrs
+            load[(kind, np_)].append((p["load_s"], p["partition_s"], int(p["peak_rss_bytes_sum"])))
+        t = time.perf_counter()
+        run(mpirun(np_, "pagerank", "--input", inputs[kind], "--tolerance", "1e-10", "--output", out, "--overwrite", "--quiet"))
+        whole[(kind, np_)].append(time.perf_counter() - t)
+    print("repetition %d/%d done" % (rep + 1, a.repetitions), flush=True)
+
+print()
+print("directed Kronecker scale %d: n = %d, m = %d; CSR the ranks hold: %.0f MB; %d interleaved repetitions, medians"
+      % (a.scale, n, m, csr_bytes / 1e6, a.repetitions))
+print("%-18s %13s %9s %12s %10s %12s %14s %12s" % ("input", "ranks x thr", "load (s)", "partition (s)", "sum (s)",
+                                                     "vs binary", "peak RSS/CSR", "run to 1e-10 (s)"))
+rows = []
+for kind, np_ in configs:
+    l = statistics.median(s[0] for s in load[(kind, np_)])
+    b = statistics.median(s[1] for s in load[(kind, np_)])
+    rss = statistics.median(s[2] for s in load[(kind, np_)])
+    base = statistics.median(s[0] + s[1] for s in load[("binary edge list", np_)])
+    w = statistics.median(whole[(kind, np_)])
+    wbase = statistics.median(whole[("binary edge list", np_)])
+    rows.append(dict(input=kind, ranks=np_, threads=2 // np_, load_s=l, partition_s=b, load_partition_vs_binary=(l + b) / base,
+                     peak_rss_bytes_sum=rss, peak_rss_vs_csr=rss / csr_bytes, run_s=w, run_vs_binary=w / wbase))
+    print("%-18s %13s %9.3f %12.3f %10.3f %11.2fx %13.2fx %9.2f (%.2fx)" % (kind, "%d x %d" % (np_, 2 // np_), l, b, l + b,
+                                                                           (l + b) / base, rss / csr_bytes, w, w / wbase))
+json.dump({"scale": a.scale, "n": n, "m": m, "csr_bytes": csr_bytes, "repetitions": a.repetitions, "rows": rows},
+          open(a.json, "w"), indent=1)
+print("wrote", a.json)
+shutil.rmtree(work, ignore_errors=True)
