@@ -75,6 +75,37 @@ Header read_header(const H5Reader& f, const std::string& path) {
   return h;
 }
 
+// Every row's sources below n and increasing, every weight finite and >= 0 (one parallel pass);
+// the first row at fault, in row order, named with the entry that fails.
+template <class Src>
+void check_rows(const std::string& path, std::span<const std::uint64_t> start, std::span<const Src> src,
+                std::span<const double> weight, std::uint64_t n, GlobalId first_row, std::uint64_t first_edge) {
+  const std::uint64_t rows = start.size() - 1;
+  std::uint64_t bad_row = kMissingId;
+  const auto row_ok = [&](std::uint64_t v) {
+    for (std::uint64_t e = start[v]; e < start[v + 1]; ++e)
+      if (src[e] >= n || (e > start[v] && src[e] <= src[e - 1]) ||
+          (!weight.empty() && !(std::isfinite(weight[e]) && weight[e] >= 0)))
+        return false;
+    return true;
+  };
+#pragma omp parallel for schedule(dynamic, 1024) reduction(min : bad_row)
+  for (std::uint64_t v = 0; v < rows; ++v)
+    if (!row_ok(v)) bad_row = std::min<std::uint64_t>(bad_row, v);
+  if (bad_row == kMissingId) return;
+  for (std::uint64_t e = start[bad_row]; e < start[bad_row + 1]; ++e) {
+    const std::uint64_t s = src[e];
+    if (s >= n)
+      throw_input(path + ": /graph/in_sources entry " + std::to_string(first_edge + e) + " is " + std::to_string(s) +
+                  ", not a vertex (n = " + std::to_string(n) + ")");
+    if (e > start[bad_row] && s <= src[e - 1])
+      throw_input(path + ": /graph/in_sources must increase within a row, but entry " + std::to_string(first_edge + e) +
+                  " (row " + std::to_string(first_row + bad_row) + ") is not above the one before it");
+  }
+  throw_input(path + ": /graph/in_weights must be finite and >= 0; row " + std::to_string(first_row + bad_row) +
+              " has one that is not");
+}
+
 }  // namespace
 
 void write_prepared_graph(H5Writer& file, const DistGraph& g, const PreparedSource& source, const Comm& comm) {
@@ -205,33 +236,19 @@ LoadedPrepared read_prepared_graph(const std::string& path, const Comm& comm) {
     rows.start = f.read_slice<std::uint64_t>("/graph/in_offsets", pb, pe - pb + 1);
     const std::uint64_t e0 = rows.start.front(), e1 = rows.start.back();
     require_memory(saturating_mul(e1 - e0, h.weighted ? 16 : 8), path + " (in-edges of this rank)");
-    rows.src = f.read_slice<GlobalId>("/graph/in_sources", e0, e1 - e0);
+    const bool narrow = narrow_sources(h.n);
+    if (narrow)
+      rows.src32 = f.read_slice<std::uint32_t>("/graph/in_sources", e0, e1 - e0);
+    else
+      rows.src = f.read_slice<GlobalId>("/graph/in_sources", e0, e1 - e0);
     if (h.weighted) rows.weight = f.read_slice<double>("/graph/in_weights", e0, e1 - e0);
     stored_degree = f.read_slice<std::uint64_t>("/graph/out_degree", pb, pe - pb);
     const Stopwatch watch;
     for (std::uint64_t& s : rows.start) s -= e0;
-    std::uint64_t bad_row = kMissingId, bad_edge = 0;
-#pragma omp parallel for schedule(dynamic, 1024) reduction(min : bad_row)
-    for (std::uint64_t v = 0; v < pe - pb; ++v)
-      for (std::uint64_t e = rows.start[v]; e < rows.start[v + 1]; ++e)
-        if (rows.src[e] >= h.n || (e > rows.start[v] && rows.src[e] <= rows.src[e - 1]) ||
-            (h.weighted && !(std::isfinite(rows.weight[e]) && rows.weight[e] >= 0))) {
-          bad_row = std::min<std::uint64_t>(bad_row, v);
-          break;
-        }
-    if (bad_row != kMissingId) {
-      for (bad_edge = rows.start[bad_row]; bad_edge < rows.start[bad_row + 1]; ++bad_edge) {
-        const std::uint64_t s = rows.src[bad_edge];
-        if (s >= h.n)
-          throw_input(path + ": /graph/in_sources entry " + std::to_string(e0 + bad_edge) + " is " + std::to_string(s) +
-                      ", not a vertex (n = " + std::to_string(h.n) + ")");
-        if (bad_edge > rows.start[bad_row] && s <= rows.src[bad_edge - 1])
-          throw_input(path + ": /graph/in_sources must increase within a row, but entry " + std::to_string(e0 + bad_edge) +
-                      " (row " + std::to_string(pb + bad_row) + ") is not above the one before it");
-      }
-      throw_input(path + ": /graph/in_weights must be finite and >= 0; row " + std::to_string(pb + bad_row) +
-                  " has one that is not");
-    }
+    if (narrow)
+      check_rows(path, rows.start, std::span<const std::uint32_t>(rows.src32), rows.weight, h.n, pb, e0);
+    else
+      check_rows(path, rows.start, std::span<const GlobalId>(rows.src), rows.weight, h.n, pb, e0);
     check_seconds += watch.seconds();
   });
   const double read_seconds = total.seconds();

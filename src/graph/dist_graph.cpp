@@ -691,8 +691,14 @@ DistGraph assemble_graph(PreparedRows prepared, IdMap ids, Partition partition, 
   g.first = g.partition.begin(comm.rank());
   g.in.rows = static_cast<LocalId>(g.partition.count(comm.rank()));
   g.stats = stats;
-  Rows<GlobalId> rows{g.first, std::move(prepared.start), std::move(prepared.src), std::move(prepared.weight)};
-  build_csr_and_halo(rows, g.partition, g, comm);
+  if (g.ids.size() <= std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1) {
+    // 32-bit sources become the columns in place.
+    Rows<std::uint32_t> rows{g.first, std::move(prepared.start), std::move(prepared.src32), std::move(prepared.weight)};
+    build_csr_and_halo(rows, g.partition, g, comm);
+  } else {
+    Rows<GlobalId> rows{g.first, std::move(prepared.start), std::move(prepared.src), std::move(prepared.weight)};
+    build_csr_and_halo(rows, g.partition, g, comm);
+  }
   compute_out_weights(g, comm);
   edge_statistics(g, comm);
   return g;

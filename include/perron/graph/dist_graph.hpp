@@ -124,9 +124,10 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
 // their in-edges' sources as dense ids (increasing within a row), and their weights when the
 // graph is weighted.
 struct PreparedRows {
-  std::vector<EdgeIndex> start;  // rows + 1 offsets, from 0
-  std::vector<GlobalId> src;
-  std::vector<double> weight;  // empty: unweighted
+  std::vector<EdgeIndex> start;      // rows + 1 offsets, from 0
+  std::vector<std::uint32_t> src32;  // the sources while every dense id fits 32 bits (n <= 2^32)
+  std::vector<GlobalId> src;         // else here
+  std::vector<double> weight;        // empty: unweighted
 };
 
 // Collective: the graph that prepared rows describe, as build_graph builds it from the edges:
