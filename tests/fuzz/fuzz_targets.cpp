@@ -218,6 +218,67 @@ std::vector<std::string> hdf5_edges_target(const std::string& dir, std::span<con
   return pagerank_args(path, {"--format", "hdf5"});
 }
 
+// A scalar attribute of the right kind, or, when the bytes say so, one of any type and shape.
+void graph_attribute(hid_t obj, const std::string& name, double value, Bytes& b) {
+  if (b.below(10) == 9) return fuzzed_attribute(obj, name, b, value);  // past the input's end (zeros): well-formed
+  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  const bool is_signed = name == "layout_version" || name == "weighted" || name == "undirected";  // as perron writes them
+  H5Handle attr(
+      H5Acreate2(obj, name.c_str(), is_signed ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
+  const std::int64_t i = static_cast<std::int64_t>(value);
+  const std::uint64_t u = static_cast<std::uint64_t>(value);
+  if (attr.get() >= 0)
+    H5Awrite(attr.get(), is_signed ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64, is_signed ? static_cast<const void*>(&i) : &u);
+}
+
+// A prepared graph (perron convert --to graph): a well-formed CSR of up to 16 vertices, with
+// what the bytes choose damaged: one offset, source, out-degree, vertex id, weight, dataset
+// length, type or layout, an attribute's value, type or shape, the layout version, a missing
+// dataset.
+std::vector<std::string> graph_target(const std::string& dir, std::span<const std::uint8_t> data) {
+  Bytes b(data);
+  const std::string path = dir + "/graph.h5";
+  const std::uint64_t n = 1 + b.below(16);
+  std::vector<double> offsets{0}, sources, weights, out_degree(n, 0), ids;
+  for (std::uint64_t v = 0; v < n; ++v) {
+    ids.push_back(static_cast<double>(3 * v + 1));
+    for (std::uint64_t s = 0; s < n; ++s)
+      if (b.below(4) == 0) sources.push_back(static_cast<double>(s)), out_degree[s] += 1, weights.push_back(1 + b.below(4));
+    offsets.push_back(static_cast<double>(sources.size()));
+  }
+  const std::uint64_t m = sources.size();
+  const bool weighted = b.below(3) == 0;
+  std::vector<double>* lists[] = {&offsets, &sources, &weights, &out_degree, &ids};
+  const unsigned damage = b.below(9);  // 0: none; a byte string's end reads as zeros, so it ends well-formed
+  if (damage >= 1 && damage <= 5 && !lists[damage - 1]->empty())
+    (*lists[damage - 1])[b.below(static_cast<unsigned>(lists[damage - 1]->size()))] = b.value();
+  const std::uint64_t skew = damage == 6 ? 1 + b.below(3) : 0;  // a dataset one to three entries off
+  {
+    H5File f(path);
+    H5Handle g(H5Gcreate2(f.id, "graph", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    const unsigned missing = b.below(12);  // 1..5: that dataset is missing
+    const auto dataset = [&](const char* name, const std::vector<double>& values, hid_t type, unsigned which) {
+      if (missing == which) return;
+      const std::uint64_t length = values.size() + (b.below(6) == which ? skew : 0);
+      fuzzed_dataset(g.get(), name, {length}, b.below(8) == 7 ? pick_type(b, false) : type, b, &values);
+    };
+    dataset("vertex_id", ids, H5T_NATIVE_UINT64, 1);
+    dataset("in_offsets", offsets, H5T_NATIVE_UINT64, 2);
+    dataset("in_sources", sources, H5T_NATIVE_UINT32, 3);
+    dataset("out_degree", out_degree, H5T_NATIVE_UINT64, 4);
+    if (weighted) dataset("in_weights", weights, H5T_NATIVE_DOUBLE, 5);
+    graph_attribute(g.get(), "layout_version", damage == 7 ? static_cast<double>(b.below(4)) : 1.0, b);
+    graph_attribute(g.get(), "n", static_cast<double>(damage == 8 ? n + b.below(3) - 1 : n), b);
+    graph_attribute(g.get(), "m", static_cast<double>(m), b);
+    graph_attribute(g.get(), "weighted", weighted ? 1.0 : 0.0, b);
+    graph_attribute(g.get(), "undirected", 0.0, b);
+    graph_attribute(g.get(), "input_edges", static_cast<double>(m), b);
+    graph_attribute(g.get(), "duplicates_collapsed", 0.0, b);
+  }
+  return pagerank_args(path, {"--format", "graph"});
+}
+
 // q, k, v (and a mask) for attention or tokenrank, of fuzzed ranks, shapes and types, with
 // `causal` and `scale` attributes of any type.
 std::vector<std::string> qkv_target(const std::string& dir, std::span<const std::uint8_t> data) {
@@ -358,7 +419,7 @@ const std::vector<Target>& targets() {
   static const std::vector<Target> all{{"text", text_target},       {"mm", mm_target},         {"metis", metis_target},
                                        {"evlp", evlp_target},       {"binary", binary_target}, {"gzip", text_target},
                                        {"hdf5", hdf5_edges_target}, {"qkv", qkv_target},       {"checkpoint", checkpoint_target},
-                                       {"toml", toml_target}};
+                                       {"toml", toml_target},       {"graph", graph_target}};
   return all;
 }
 

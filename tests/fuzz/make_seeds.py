@@ -61,7 +61,7 @@ put("binary", "u64", binary(0, 0, [(0, 1), (1, 2), (2, 0)]))
 put("binary", "u32-f32", binary(1 | 2, 0, [(0, 1), (1, 2)], [0.5, 2.0]))
 put("binary", "u64-f64-declared", binary(4 | 8, 5, [(0, 1), (3, 4)], [1.0, 3.0]))
 
-for target in ("hdf5", "qkv", "checkpoint"):
+for target in ("hdf5", "qkv", "checkpoint", "graph"):
     put(target, "zeros", bytes(64))
     put(target, "ones", bytes([255]) * 96)  # every choice of below(n) away from 0: mostly well-formed
     for i in range(6):
