@@ -127,6 +127,7 @@ LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress&
     out.meta.format = "graph";
     out.load_seconds = prepared.read_seconds;
     out.partition_seconds = prepared.assemble_seconds;
+    out.check_seconds = prepared.check_seconds;
     return out;
   }
   Stopwatch watch;

@@ -152,6 +152,7 @@ class PagerankCommand final : public Command {
                         options().effective_toml(),
                         context.start_time,
                         {{"load_s", loaded.load_seconds},
+                         {"check_s", loaded.check_seconds},
                          {"partition_s", loaded.partition_seconds},
                          {"plan_s", solved.plan_seconds},
                          {"iterate_s", solved.result.seconds},
@@ -214,7 +215,8 @@ class PagerankCommand final : public Command {
       params.fixed_iterations = *loaded.meta.evlp->pr_iterations;
       check_pagerank_params(params);
     });
-    report.phase("load", loaded.load_seconds, fmt::format("{{\"format\": \"{}\"}}", loaded.meta.format));
+    report.phase("load", loaded.load_seconds,
+                 fmt::format("{{\"format\": \"{}\", \"check_s\": {}}}", loaded.meta.format, loaded.check_seconds));
     report.phase("partition", loaded.partition_seconds,
                  fmt::format("{{\"n\": {}, \"m\": {}, \"dangling\": {}}}", g.stats.n, g.stats.m, g.stats.dangling));
     if (comm.is_root())

@@ -59,6 +59,7 @@ struct LoadedGraph {
   LoadedInput meta;  // format, EVLP properties, generator parameters (edges already moved out)
   double load_seconds = 0.0;
   double partition_seconds = 0.0;
+  double check_seconds = 0.0;  // a prepared graph: of the load, its checks
 };
 LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress = {});
 

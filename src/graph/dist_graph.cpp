@@ -489,10 +489,29 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
   const GlobalId lo = g.first;
   const GlobalId hi = lo + g.in.rows;
   const auto owned = [&](GlobalId s) { return s >= lo && s < hi; };
-  for (const Src s : rows.src)
-    if (!owned(s)) g.ghost_ids.push_back(s);
-  __gnu_parallel::sort(g.ghost_ids.begin(), g.ghost_ids.end());
-  g.ghost_ids.erase(std::unique(g.ghost_ids.begin(), g.ghost_ids.end()), g.ghost_ids.end());
+  const std::size_t m = rows.src.size();
+  // The ghosts, sorted and distinct. While the vertices are no more than the edges (most
+  // graphs), a presence table over [0, n) finds them in two parallel passes, O(m + n), and then
+  // maps each to its column; otherwise every ghost occurrence is sorted, O(m log m).
+  const std::uint64_t n = part.n();
+  std::vector<LocalId> ghost_column;  // dense id → column − rows, where the table is used
+  if (n <= m) {
+    std::vector<std::uint8_t> seen(n, 0);
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < m; ++i)
+      if (!owned(rows.src[i])) std::atomic_ref<std::uint8_t>(seen[rows.src[i]]).store(1, std::memory_order_relaxed);
+    ghost_column.assign(n, 0);
+    for (GlobalId v = 0; v < n; ++v)
+      if (seen[v] != 0) {
+        ghost_column[v] = static_cast<LocalId>(g.ghost_ids.size());
+        g.ghost_ids.push_back(v);
+      }
+  } else {
+    for (const Src s : rows.src)
+      if (!owned(s)) g.ghost_ids.push_back(s);
+    __gnu_parallel::sort(g.ghost_ids.begin(), g.ghost_ids.end());
+    g.ghost_ids.erase(std::unique(g.ghost_ids.begin(), g.ghost_ids.end()), g.ghost_ids.end());
+  }
   g.ghost_ids.shrink_to_fit();
   comm.agree([&] {
     if (g.in.rows + g.ghost_ids.size() > std::numeric_limits<LocalId>::max())
@@ -503,11 +522,10 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
   g.in.columns = static_cast<LocalId>(g.in.rows + g.ghost_ids.size());
   g.in.row_start = std::move(rows.start);
   auto column_of = [&](GlobalId s) {
-    return owned(s) ? static_cast<LocalId>(s - lo)
-                    : static_cast<LocalId>(g.in.rows +
-                                           (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
+    if (owned(s)) return static_cast<LocalId>(s - lo);
+    if (!ghost_column.empty()) return static_cast<LocalId>(g.in.rows + ghost_column[s]);
+    return static_cast<LocalId>(g.in.rows + (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
   };
-  const std::size_t m = rows.src.size();
   if constexpr (std::is_same_v<Src, LocalId>) {
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < m; ++i) rows.src[i] = column_of(rows.src[i]);
@@ -518,6 +536,7 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
     for (std::size_t i = 0; i < m; ++i) g.in.column[i] = column_of(rows.src[i]);
     std::vector<Src>().swap(rows.src);
   }
+  std::vector<LocalId>().swap(ghost_column);
   if (g.weighted) g.in.weight = std::move(rows.weight);
   std::vector<double>().swap(rows.weight);
   // Ghosts are sorted by id, hence grouped by owner: ask each owner for its run.
