@@ -10,6 +10,7 @@
 #include "perron/core/range.hpp"
 #include "perron/core/timer.hpp"
 #include "perron/io/text_records.hpp"
+#include "result_files.hpp"
 
 namespace perron {
 namespace {
@@ -134,16 +135,11 @@ void write_prepared_graph(H5Writer& file, const DistGraph& g, const PreparedSour
   }
   file.write_distributed<std::uint64_t>("/graph/out_degree", g.out_degree_count, g.first, n, true);
   file.set_attribute(kGroup, "layout_version", kPreparedGraphLayout);
-  file.set_attribute(kGroup, "n", n);
-  file.set_attribute(kGroup, "m", m);
-  file.set_attribute(kGroup, "weighted", g.weighted);
+  write_graph_statistics(file, kGroup, g);
   file.set_attribute(kGroup, "undirected", g.stats.undirected);
   file.set_attribute(kGroup, "drop_self_loops", source.options.drop_self_loops);
   file.set_attribute(kGroup, "keep_duplicates", source.options.keep_duplicates);
   file.set_attribute(kGroup, "input_edges", g.stats.input_edges);
-  file.set_attribute(kGroup, "duplicates_collapsed", g.stats.duplicates);
-  file.set_attribute(kGroup, "self_loops", g.stats.self_loops);
-  file.set_attribute(kGroup, "dangling", g.stats.dangling);
   file.set_attribute(kGroup, "max_in_degree", g.stats.max_in_degree);
   file.set_attribute(kGroup, "max_out_degree", g.stats.max_out_degree);
   file.set_attribute(kGroup, "source", source.input);

@@ -6,6 +6,15 @@
 
 namespace perron {
 
+void write_graph_statistics(H5Writer& file, const std::string& group, const DistGraph& g) {
+  file.set_attribute(group, "n", g.stats.n);
+  file.set_attribute(group, "m", g.stats.m);
+  file.set_attribute(group, "dangling", g.stats.dangling);
+  file.set_attribute(group, "self_loops", g.stats.self_loops);
+  file.set_attribute(group, "duplicates_collapsed", g.stats.duplicates);
+  file.set_attribute(group, "weighted", g.weighted);
+}
+
 void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& comm) {
   const DistGraph& g = r.graph;
   const std::string group = "/pagerank";
@@ -26,12 +35,7 @@ void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& 
   file.set_attribute(group, "kernel", r.kernel);
   // What ran on rank 0 (auto decides per rank, from the size of its part of the vector).
   file.set_attribute(group, "kernel_used", name_of<PageRankKernel>(kPageRankKernels, r.result.kernel));
-  file.set_attribute(group, "n", g.stats.n);
-  file.set_attribute(group, "m", g.stats.m);
-  file.set_attribute(group, "dangling", g.stats.dangling);
-  file.set_attribute(group, "self_loops", g.stats.self_loops);
-  file.set_attribute(group, "duplicates_collapsed", g.stats.duplicates);
-  file.set_attribute(group, "weighted", g.weighted);
+  write_graph_statistics(file, group, g);
   file.set_attribute(group, "personalized", r.personalized);
   file.set_attribute(group, "dangling_vector", r.dangling_vector);
   file.set_attribute(group, "convention", r.convention);

@@ -19,6 +19,10 @@ namespace perron {
 
 // ---- writing (collective; the caller adds /provenance and publishes the file) --------------
 
+// What a built graph is, as attributes of `group`: n, m, dangling, self_loops,
+// duplicates_collapsed, weighted (a PageRank result and a prepared graph both carry them).
+void write_graph_statistics(H5Writer& file, const std::string& group, const DistGraph& graph);
+
 // /pagerank: the scores by original id, the history, the top k, and what the run was.
 struct PageRankRecord {
   const DistGraph& graph;
