@@ -6,6 +6,7 @@
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "output.hpp"
+#include "perron/core/error.hpp"
 #include "perron/core/timer.hpp"
 #include "prepared_graph.hpp"
 
@@ -31,6 +32,12 @@ class ConvertCommand final : public Command {
     apply_threads(c_.threads, comm);
     AtomicOutput output(output_, overwrite_, comm, {c_.spec.input, c_.spec.vertices_file, options().config_path()});
     if (to_ == ConvertTarget::graph) return prepare(context, output, comm);
+    const bool prepared = is_prepared_graph(c_.spec.input, comm);
+    comm.agree([&] {
+      if (prepared)
+        throw_usage(c_.spec.input + " is a prepared graph: convert writes an edge list from the input it was prepared from "
+                                    "(its /graph@source), or --to graph again");
+    });
     const Stopwatch watch;
     LoadedInput in = load_edges(c_.spec, comm);
     EdgeShare& share = in.share;

@@ -50,6 +50,8 @@ grep -q "edges (m)" "$WORK/out.log" && echo "ok   info describes it" || fail "in
 expect_ok "inspect a prepared graph" 1 inspect "$WORK/k.g.h5"
 grep -q "prepared graph" "$WORK/out.log" && echo "ok   inspect says what it is" || fail "inspect output"
 expect_exit 3 "diff refuses a graph" 1 "is a prepared graph, not a result" "" diff "$WORK/k.g.h5" "$WORK/kk.h5"
+expect_exit 2 "no edge list from a prepared graph" 1 "is a prepared graph: convert writes an edge list from the input" "$OUT" \
+  convert --input "$WORK/k.g.h5" --output "$OUT"
 expect_exit 2 "build options have nothing to act on" 2 "--undirected: .* is a prepared graph, built already" "$OUT" \
   pagerank --input "$WORK/k.g.h5" --undirected --output "$OUT"
 
