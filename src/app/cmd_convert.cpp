@@ -35,8 +35,9 @@ class ConvertCommand final : public Command {
     const bool prepared = is_prepared_graph(c_.spec.input, comm);
     comm.agree([&] {
       if (prepared)
-        throw_usage(c_.spec.input + " is a prepared graph: convert writes an edge list from the input it was prepared from "
-                                    "(its /graph@source), or --to graph again");
+        throw_usage(c_.spec.input +
+                    " is a prepared graph: convert writes an edge list from the input it was prepared from "
+                    "(its /graph@source), or --to graph again");
     });
     const Stopwatch watch;
     LoadedInput in = load_edges(c_.spec, comm);
