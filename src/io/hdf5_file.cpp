@@ -141,7 +141,8 @@ struct ChunkedSlice {
 // integers widened with their own sign, float32 widened to float64.
 bool converts_simply(H5T_class_t cls, std::size_t size, bool is_signed, ElemType want) {
   if (cls == H5T_INTEGER && (size == 1 || size == 2 || size == 4 || size == 8))
-    return (want.kind == ElemKind::u64 && !is_signed) || (want.kind == ElemKind::i64 && is_signed);
+    return (want.kind == ElemKind::u64 && !is_signed) || (want.kind == ElemKind::i64 && is_signed) ||
+           (want.kind == ElemKind::u32 && !is_signed && size <= 4);  // 32-bit ids of a prepared graph
   if (cls == H5T_FLOAT && (size == 4 || size == 8))
     return want.kind == ElemKind::f64 || (want.kind == ElemKind::f32 && size == 4);
   return false;
@@ -207,7 +208,8 @@ void copy_converted(const std::byte* chunk, std::size_t elem_size, H5T_class_t c
     if (elem_size == 8) return (void)std::memcpy(out, src, n * 8);
     return widen(std::type_identity<float>{}, static_cast<double*>(out));
   }
-  // Integers: by stored size, into int64 or uint64 by sign (sign- or zero-extended).
+  // Integers: by stored size, into int64 or uint64 by sign (sign- or zero-extended), or
+  // unsigned ones of at most 32 bits into uint32.
   auto by_size = [&](auto wide_tag) {
     using W = typename decltype(wide_tag)::type;
     using S = std::make_signed_t<W>;
@@ -230,6 +232,7 @@ void copy_converted(const std::byte* chunk, std::size_t elem_size, H5T_class_t c
         return as(std::type_identity<S>{}, std::type_identity<U>{});
     }
   };
+  if (want.kind == ElemKind::u32) return by_size(std::type_identity<std::uint32_t>{});
   if (is_signed) return by_size(std::type_identity<std::int64_t>{});
   return by_size(std::type_identity<std::uint64_t>{});
 }
