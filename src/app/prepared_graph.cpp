@@ -159,7 +159,9 @@ bool is_prepared_graph(const std::string& path, const Comm& comm) {
       return;  // unreadable: load_edges says so in its own words
     }
     if (head != std::string("\x89HDF\r\n\x1a\n", 8)) return;
-    prepared = H5Reader(path).exists(kGroup);
+    // The group and its layout version: an HDF5 edge list may well sit in a group named graph.
+    const H5Reader f(path);
+    prepared = f.exists(kGroup) && f.has_attribute(kGroup, "layout_version");
   });
   return comm.bcast_value<int>(prepared ? 1 : 0, 0) == 1;
 }

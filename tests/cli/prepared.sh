@@ -33,6 +33,11 @@ assert a.attrs["input_format"] == "graph"
 assert (a["vertex_id"][:] == b["vertex_id"][:]).all()
 PY
 
+# An HDF5 edge list in a group named graph is an edge list, not a prepared graph.
+expect_ok "an edge list in group /graph" 2 convert --input "$WORK/w.txt" --group graph --output "$WORK/w-edges.h5"
+expect_ok "read as an edge list" 2 pagerank --input "$WORK/w-edges.h5" --hdf5-group graph --vertices "$WORK/extra.txt" --output "$WORK/wh.h5"
+expect_ok "the same scores as the text" 1 diff "$WORK/wh.h5" "$WORK/we2.h5" --max-l1 1e-12
+
 # Fewer vertices than ranks: ranks without a vertex or an edge load nothing and take part.
 printf '5 9\n9 5\n9 7\n' >"$WORK/tiny.txt"
 expect_ok "prepare a 3-vertex graph" 1 convert --to graph --input "$WORK/tiny.txt" --output "$WORK/tiny.g.h5"
