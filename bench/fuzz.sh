@@ -14,7 +14,7 @@ source "$(dirname "$0")/../jobs/lib.sh"
 seconds=${1:?usage: bench/fuzz.sh SECONDS [TARGET ...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(text mm metis evlp binary gzip hdf5 qkv checkpoint toml)
+[ ${#targets[@]} -gt 0 ] || targets=(text mm metis evlp binary gzip hdf5 qkv checkpoint toml graph)
 PERRON_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)
 perron_install
 perron_mpi_env
