@@ -36,8 +36,7 @@ RunFingerprint fingerprint(const DistGraph& g, double damping, const VertexDistr
   const LocalCsr& csr = g.in;
   for (LocalId v = 0; v < csr.rows; ++v)
     for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
-      const LocalId c = csr.column[e];
-      const GlobalId src = c < csr.rows ? g.first + c : g.ghost_ids[c - csr.rows];
+      const GlobalId src = g.global_id(csr.column[e]);
       const std::uint64_t w = csr.weight.empty() ? 0 : std::bit_cast<std::uint64_t>(csr.weight[e]);
       local[0] += mix64(mix64(g.first + v) ^ (src * 0xC2B2AE3D27D4EB4Full) ^ w);
     }

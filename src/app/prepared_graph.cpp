@@ -25,10 +25,7 @@ std::vector<GlobalId> global_sources(const DistGraph& g) {
   const LocalCsr& csr = g.in;
   std::vector<GlobalId> src(csr.edges());
 #pragma omp parallel for schedule(static)
-  for (std::size_t e = 0; e < src.size(); ++e) {
-    const LocalId c = csr.column[e];
-    src[e] = c < csr.rows ? g.first + c : g.ghost_ids[c - csr.rows];
-  }
+  for (std::size_t e = 0; e < src.size(); ++e) src[e] = g.global_id(csr.column[e]);
   return src;
 }
 

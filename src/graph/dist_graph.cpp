@@ -732,8 +732,7 @@ bool is_symmetric(const DistGraph& graph, const Comm& comm) {
 #pragma omp parallel for schedule(dynamic, 1024) reduction(+ : forward, backward)
   for (LocalId v = 0; v < csr.rows; ++v)
     for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
-      const LocalId c = csr.column[e];
-      const GlobalId src = c < csr.rows ? graph.first + c : graph.ghost_ids[c - csr.rows];
+      const GlobalId src = graph.global_id(csr.column[e]);
       const std::uint64_t w = csr.weight.empty() ? 0 : std::bit_cast<std::uint64_t>(csr.weight[e]);
       forward += h(src, graph.first + v, w);
       backward += h(graph.first + v, src, w);

@@ -111,6 +111,8 @@ struct DistGraph {
   bool weighted = false;
 
   LocalId rows() const { return in.rows; }
+  // The global dense id of CSR column c: an owned vertex below rows(), a ghost above.
+  GlobalId global_id(LocalId c) const { return c < in.rows ? first + c : ghost_ids[c - in.rows]; }
 };
 
 // Collective: redistributes the edges of every rank to their owners and builds the graph.
