@@ -2,10 +2,13 @@
 """Driver of bench/prepared.sh. One directed Kronecker graph (Graph500 edges read as directed),
 as a binary edge list and as a prepared graph; perron loads each at 1 x 2 and 2 x 1, interleaved
 and repeated, medians. Reported per configuration: load + partition seconds (from each run's
-/provenance, one PageRank step), peak RSS summed over ranks against the CSR the ranks end up
-holding (8 bytes a row offset, 4 a column, 16 a vertex for out-weight and out-degree), and the
-wall time of the whole `perron pagerank` run to 1e-10 (process start to exit). The prepared
-graph's ratios against the binary list are the figures that matter."""
+/provenance, one PageRank step); the memory of the load: the peak RSS up to the end of the
+build less the RSS before the load (both summed over ranks), against the bytes the ranks end up
+holding for the graph (/provenance@graph_bytes_sum: CSR, ghosts, halo plan, out-weights and
+degrees, id map), and the raw peak against the bare CSR (8 bytes a row offset, 4 a column, 16 a
+vertex for out-weight and out-degree); and the wall time of the whole `perron pagerank` run to
+1e-10 (process start to exit). The prepared graph's ratios against the binary list are the
+figures that matter."""
 import argparse
 import json
 import os
@@ -63,7 +66,9 @@ for rep in range(a.repetitions):
                    "--overwrite", "--quiet", "--top-k", "1"))
         with h5py.File(out) as f:
             p = f["provenance"].attrs
-            load[(kind, np_)].append((p["load_s"], p["partition_s"], int(p["peak_rss_bytes_sum"]), p.get("check_s", 0.0)))
+            load[(kind, np_)].append((p["load_s"], p["partition_s"], int(p["build_peak_rss_bytes_sum"]), p.get("check_s", 0.0),
+                                      int(p["build_peak_rss_bytes_sum"]) - int(p["rss_before_load_bytes_sum"]),
+                                      int(p["graph_bytes_sum"])))
         t = time.perf_counter()
         run(mpirun(np_, "pagerank", "--input", inputs[kind], "--tolerance", "1e-10", "--output", out, "--overwrite", "--quiet"))
         whole[(kind, np_)].append(time.perf_counter() - t)
@@ -72,21 +77,24 @@ for rep in range(a.repetitions):
 print()
 print("directed Kronecker scale %d: n = %d, m = %d; CSR the ranks hold: %.0f MB; %d interleaved repetitions, medians"
       % (a.scale, n, m, csr_bytes / 1e6, a.repetitions))
-print("%-18s %13s %9s %10s %12s %10s %12s %14s %12s" % ("input", "ranks x thr", "load (s)", "checks (s)", "partition (s)",
-                                                          "sum (s)", "vs binary", "peak RSS/CSR", "run to 1e-10 (s)"))
+print("%-18s %13s %9s %10s %12s %10s %10s %13s %13s %12s" % (
+    "input", "ranks x thr", "load (s)", "checks (s)", "partition (s)", "sum (s)", "vs binary", "load mem/graph",
+    "peak RSS/CSR", "run to 1e-10 (s)"))
 rows = []
 for kind, np_ in configs:
     l = statistics.median(s[0] for s in load[(kind, np_)])
     b = statistics.median(s[1] for s in load[(kind, np_)])
     rss = statistics.median(s[2] for s in load[(kind, np_)])
     checks = statistics.median(s[3] for s in load[(kind, np_)])
+    grown = statistics.median(s[4] / s[5] for s in load[(kind, np_)])
     base = statistics.median(s[0] + s[1] for s in load[("binary edge list", np_)])
     w = statistics.median(whole[(kind, np_)])
     wbase = statistics.median(whole[("binary edge list", np_)])
     rows.append(dict(input=kind, ranks=np_, threads=2 // np_, load_s=l, check_s=checks, partition_s=b, load_partition_vs_binary=(l + b) / base,
-                     peak_rss_bytes_sum=rss, peak_rss_vs_csr=rss / csr_bytes, run_s=w, run_vs_binary=w / wbase))
-    print("%-18s %13s %9.3f %10.3f %12.3f %10.3f %11.2fx %13.2fx %9.2f (%.2fx)" % (
-        kind, "%d x %d" % (np_, 2 // np_), l, checks, b, l + b, (l + b) / base, rss / csr_bytes, w, w / wbase))
+                     build_peak_rss_bytes_sum=rss, load_memory_vs_graph=grown, peak_rss_vs_csr=rss / csr_bytes, run_s=w,
+                     run_vs_binary=w / wbase))
+    print("%-18s %13s %9.3f %10.3f %12.3f %10.3f %9.2fx %13.2fx %12.2fx %9.2f (%.2fx)" % (
+        kind, "%d x %d" % (np_, 2 // np_), l, checks, b, l + b, (l + b) / base, grown, rss / csr_bytes, w, w / wbase))
 json.dump({"scale": a.scale, "n": n, "m": m, "csr_bytes": csr_bytes, "repetitions": a.repetitions, "rows": rows},
           open(a.json, "w"), indent=1)
 print("wrote", a.json)

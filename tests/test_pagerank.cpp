@@ -408,6 +408,27 @@ TEST(PageRank, VerifierStepMeasuresTheTrueResidual) {
   EXPECT_LT(residual, early.residual.back()) << "but the third step moves less than the second";
 }
 
+// Kernel auto's forecast of the steps left: exact for a residual that shrinks geometrically,
+// the larger ratio of the last two when it does not, the limit when it does not shrink.
+TEST(PageRank, ForecastOfTheStepsLeft) {
+  PageRankParams p;
+  p.tolerance = 1e-10;
+  std::vector<double> r;
+  for (int k = 0; k < 4; ++k) r.push_back(std::pow(0.5, k));  // 1, 1/2, 1/4, 1/8
+  // 2^-3 · 2^-j < 1e-10 first at j = 31.
+  EXPECT_EQ(forecast_steps_left(r, p), 31);
+  EXPECT_TRUE(blocked_layout_repays(std::vector<double>{1.0, 0.9, 0.81}, p)) << "0.9 per step: 213 steps left";
+  EXPECT_FALSE(blocked_layout_repays(r, p)) << "30 steps do not repay the layout's build";
+  EXPECT_FALSE(blocked_layout_repays(std::vector<double>{1.0, 0.9}, p)) << "no rate from two residuals";
+  // ρ = 0.8 (the slower of 0.5 and 0.8): 0.4 · 0.8^j < 1e-10 first at j = 100.
+  EXPECT_EQ(forecast_steps_left(std::vector<double>{1.0, 0.5, 0.4}, p), 100);
+  EXPECT_EQ(forecast_steps_left(std::vector<double>{1.0, 1.0, 2.0}, p), p.max_iterations - 3) << "not shrinking";
+  EXPECT_EQ(forecast_steps_left(std::vector<double>{1.0, 0.5, 1e-11}, p), 0) << "converged";
+  p.fixed_iterations = 60;
+  EXPECT_EQ(forecast_steps_left(std::vector<double>{1.0}, p), 59) << "a fixed count is known from the start";
+  EXPECT_TRUE(blocked_layout_repays(std::vector<double>{1.0}, p));
+}
+
 TEST(PageRank, FixedIterationsRunExactly) {
   const Comm comm = world();
   const DistGraph graph = build_graph(share_of(random_graph(13, 50, 200, false), comm), {}, comm);

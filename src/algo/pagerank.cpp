@@ -2,6 +2,7 @@
 // pagerank_anderson and pagerank_cg.
 #include "perron/algo/pagerank.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -49,6 +50,43 @@ VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std:
   });
   for (double& v : d.values) v /= total;
   return d;
+}
+
+WarmStart warm_start(std::span<const VertexId> ids, std::span<const double> scores, const DistGraph& graph,
+                     const VertexDistribution& teleport, const Comm& comm, const std::string& what) {
+  const std::vector<GlobalId> dense = graph.ids.to_dense(ids, comm);
+  std::vector<GlobalId> kept_id;
+  std::vector<double> kept_score;
+  std::uint64_t ignored = 0;
+  for (std::size_t i = 0; i < dense.size(); ++i) {
+    if (dense[i] == kMissingId) {
+      ++ignored;
+      continue;
+    }
+    kept_id.push_back(dense[i]);
+    kept_score.push_back(scores[i]);
+  }
+  WarmStart out;
+  out.ignored = comm.allreduce(ignored, ReduceOp::sum);
+  out.x = sum_into_owners(kept_id, kept_score, graph, comm);
+  // Which vertices the previous result covered: a second sum, of ones.
+  const std::vector<double> covered = sum_into_owners(kept_id, std::vector<double>(kept_id.size(), 1.0), graph, comm);
+  const double n_inv = 1.0 / static_cast<double>(graph.stats.n);
+  std::uint64_t fresh = 0;
+  for (LocalId v = 0; v < graph.rows(); ++v)
+    if (covered[v] == 0.0) {
+      out.x[v] = teleport.uniform() ? n_inv : teleport.values[v];
+      ++fresh;
+    }
+  out.new_vertices = comm.allreduce(fresh, ReduceOp::sum);
+  double local = 0.0;
+  for (double v : out.x) local += v;
+  const double total = comm.sum_ordered(local);
+  comm.agree([&] {
+    if (!(total > 0.0)) throw_input(what + ": its scores sum to 0 over this graph's vertices: nothing to start from");
+  });
+  for (double& v : out.x) v /= total;
+  return out;
 }
 
 PageRankPlan::PageRankPlan(const DistGraph& graph, const PageRankParams& params, const Comm& comm)
@@ -166,6 +204,23 @@ double pagerank_step_residual(const DistGraph& graph, const PageRankPlan& plan, 
   const Solve s{op, params, teleport, dangling, 1.0 / static_cast<double>(graph.stats.n), comm, no_observer, no_hook, buffers};
   const double dangling_sum = comm.sum_ordered(dangling_mass(x, op.inv_out(), buffers.block_scalar));
   return s.step(x, dangling_sum, y)[0];
+}
+
+int forecast_steps_left(std::span<const double> residual, const PageRankParams& params) {
+  const int done = static_cast<int>(residual.size());
+  const int limit = params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations;
+  if (params.fixed_iterations > 0 || done < 3) return std::max(0, limit - done);
+  const double r = residual[done - 1];
+  if (r < params.tolerance) return 0;
+  const double rho = std::max(r / residual[done - 2], residual[done - 2] / residual[done - 3]);
+  if (!(rho < 1.0) || !(r > 0.0)) return std::max(0, limit - done);
+  const double left = std::ceil(std::log(params.tolerance / r) / std::log(rho));
+  return static_cast<int>(std::min<double>(left, limit - done));
+}
+
+bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params) {
+  if (params.fixed_iterations == 0 && residual.size() < 3) return false;  // no rate yet
+  return forecast_steps_left(residual, params) * (1.0 - kBlockedStepInCsrSteps) > kBlockedBuildInCsrSteps;
 }
 
 }  // namespace perron

@@ -145,9 +145,8 @@ LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, L
   return out;
 }
 
-bool BlockedCsr::worthwhile(const LocalCsr& csr, int ranks_on_node) {
-  const std::uint64_t share = last_level_cache_bytes() / static_cast<std::uint64_t>(std::max(1, ranks_on_node));
-  return static_cast<std::uint64_t>(csr.columns) * sizeof(double) > share / 2;
+bool BlockedCsr::worthwhile(const LocalCsr& csr, std::uint64_t cache_share) {
+  return static_cast<std::uint64_t>(csr.columns) * sizeof(double) > cache_share / 2;
 }
 
 BlockedCsr::BlockedCsr(const LocalCsr& csr, const WorkOrder& order, bool weighted, LocalId segment_shift,

@@ -64,9 +64,9 @@ LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, L
 // Costs 2 bytes per edge plus 6 per run (row, count) beside the CSR.
 class BlockedCsr {
  public:
-  // Used when the contributions outgrow half of the L3 share of this rank: below that the
-  // plain gather hits L3 anyway, and blocking only adds work.
-  static bool worthwhile(const LocalCsr& csr, int ranks_on_node);
+  // Used when the contributions outgrow half of this rank's share of the cache (bytes): below
+  // that the plain gather hits the cache anyway, and blocking only adds work.
+  static bool worthwhile(const LocalCsr& csr, std::uint64_t cache_share);
 
   BlockedCsr(const LocalCsr& csr, const WorkOrder& order, bool weighted, LocalId segment_shift, LocalId tile_rows);
 

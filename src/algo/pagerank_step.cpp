@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "perron/core/error.hpp"
+#include "perron/core/memory.hpp"
 
 namespace perron::pagerank_detail {
 
@@ -42,10 +43,8 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
           "solver cg needs a symmetric graph (every edge u->v matched by v->u of the same weight: "
           "an undirected or symmetric input); the solvers anderson and power take a directed graph");
   });
-  const int ranks_here = params.kernel == PageRankKernel::automatic ? comm.ranks_on_node() : 1;
-  const bool want_blocked = params.kernel == PageRankKernel::automatic
-                                ? comm.allreduce(BlockedCsr::worthwhile(graph.in, ranks_here) ? 1 : 0, ReduceOp::max) == 1
-                                : params.kernel == PageRankKernel::blocked;
+  const bool want_blocked = params.kernel == PageRankKernel::automatic ? blocked_layout_may_pay(graph, params, comm)
+                                                                       : params.kernel == PageRankKernel::blocked;
   std::optional<Elimination> eliminated;
   if (params.solver == PageRankSolver::cg && params.cg_eliminate) {
     eliminated.emplace(pagerank_detail::independent_low_degree_set(graph, comm, kEliminationRounds));
@@ -121,3 +120,14 @@ void StepOperator::eliminated_terms(const DistGraph& graph, const Elimination& e
 }
 
 }  // namespace perron::pagerank_detail
+
+namespace perron {
+
+bool blocked_layout_may_pay(const DistGraph& graph, const PageRankParams& params, const Comm& comm) {
+  const std::uint64_t share =
+      params.cache_bytes > 0 ? params.cache_bytes : last_level_cache_bytes() / static_cast<std::uint64_t>(comm.ranks_on_node());
+  const bool here = pagerank_detail::BlockedCsr::worthwhile(graph.in, share);
+  return comm.allreduce(here ? 1 : 0, ReduceOp::max) == 1;
+}
+
+}  // namespace perron

@@ -108,6 +108,7 @@ void apply_threads(int threads, const Comm& comm) {
 
 LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress) {
   LoadedGraph out;
+  out.rss_before = current_rss_bytes();
   if (config.spec.format == "graph" || (config.spec.format == "auto" && is_prepared_graph(config.spec.input, comm))) {
     // A prepared graph is built already: options that shape a build have nothing to act on.
     comm.agree([&] {
@@ -128,6 +129,8 @@ LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress&
     out.load_seconds = prepared.read_seconds;
     out.partition_seconds = prepared.assemble_seconds;
     out.check_seconds = prepared.check_seconds;
+    out.build_peak_rss = peak_rss_bytes();
+    out.graph_bytes = out.graph.bytes();
     return out;
   }
   Stopwatch watch;
@@ -137,6 +140,8 @@ LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress&
   watch.restart();
   out.graph = build_graph(std::move(out.meta.share), config.graph, comm);
   out.partition_seconds = watch.seconds();
+  out.build_peak_rss = peak_rss_bytes();
+  out.graph_bytes = out.graph.bytes();
   return out;
 }
 

@@ -41,11 +41,13 @@ struct PagerankConfig {
   int checkpoint_every = 0;
   std::string checkpoint;
   std::string restart;
+  std::string initial;
   std::string log_json;
   PageRankSolver solver = PageRankSolver::power;
   int anderson_depth = 5;
   bool cg_eliminate = true;
   PageRankKernel kernel = PageRankKernel::automatic;
+  std::uint64_t cache_kib = 0;
   bool verify = false;
 };
 
@@ -107,7 +109,11 @@ class PagerankCommand final : public Command {
     o.add("--cg-eliminate", c_.cg_eliminate,
           "cg: first eliminate an independent set of low-degree vertices and solve for the rest (true or false)");
     o.add_choice("--kernel", c_.kernel, ChoiceTable<PageRankKernel>(kPageRankKernels),
-                 "auto (cache-blocked when the vector outgrows half of the L3 cache), csr (plain pull) or blocked");
+                 "auto (csr, switching to blocked once the vector outgrows half of the cache and the steps forecast "
+                 "left repay the blocked layout's build), csr (plain pull) or blocked (cache-blocked pull)");
+    o.add("--cache-kib", c_.cache_kib,
+          "kernel auto: the cache one rank may count on, in KiB (0: the L3 that Linux reports, shared by the node's ranks)")
+        ->check(CLI::NonNegativeNumber);
     o.add("--personalization", c_.personalization, "file of 'id [weight]' lines: the teleport vector (default uniform)");
     o.add("--seeds", c_.seeds, "comma-separated vertex ids: personalize on them with equal weights");
     o.add("--dangling", c_.dangling,
@@ -121,6 +127,9 @@ class PagerankCommand final : public Command {
     o.add("--checkpoint", c_.checkpoint, "checkpoint file (default: the output with .ckpt.h5 for .h5)");
     o.add("--log-json", c_.log_json, "also write one JSON record per event (phases, iterations, result) to this file");
     o.add("--restart", c_.restart, "resume from this checkpoint (any number of ranks; same graph and parameters)");
+    o.add("--initial", c_.initial,
+          "a previous perron pagerank result (HDF5) to start from, matched by original vertex id: re-ranking a changed "
+          "graph takes fewer steps (new vertices start at their teleport share; any damping or teleport it had is fine)");
     o.add_flag("--verify", c_.verify,
                "after the solve, take one true step from the result and fail if it moves more than 10 x the tolerance");
   }
@@ -130,8 +139,8 @@ class PagerankCommand final : public Command {
     apply_threads(c_.input.threads, comm);
     PageRankParams params = make_params();
     refuse_before_input(params, comm);
-    const std::vector<std::string> inputs{c_.input.spec.input, c_.input.spec.vertices_file, c_.personalization, c_.dangling,
-                                          options().config_path()};
+    const std::vector<std::string> inputs{c_.input.spec.input, c_.input.spec.vertices_file, c_.personalization,
+                                          c_.dangling,         options().config_path(),     c_.initial};
     AtomicOutput output(c_.output, c_.overwrite, comm, with(inputs, c_.restart), {checkpoint_path(), c_.log_json});
     check_other_outputs(inputs, comm);
     Reporter report(c_.quiet, c_.log_json, comm, c_.overwrite);
@@ -156,7 +165,10 @@ class PagerankCommand final : public Command {
                          {"partition_s", loaded.partition_seconds},
                          {"plan_s", solved.plan_seconds},
                          {"iterate_s", solved.result.seconds},
-                         {"write_s", write_seconds}}},
+                         {"write_s", write_seconds}},
+                        {{"rss_before_load_bytes", loaded.rss_before},
+                         {"build_peak_rss_bytes", loaded.build_peak_rss},
+                         {"graph_bytes", loaded.graph_bytes}}},
                        comm);
       file.close();
       output.commit();
@@ -171,6 +183,7 @@ class PagerankCommand final : public Command {
     PageRankResult result;
     double plan_seconds = 0.0, verify_residual = -1.0;
     std::uint64_t iterating_rss = 0;
+    std::uint64_t initial_ignored = 0, initial_new = 0;  // --initial: its ids not in the graph; vertices not in it
     std::vector<ScoredVertex> top;
     std::vector<VertexId> top_original;
     std::vector<double> top_score;
@@ -186,6 +199,12 @@ class PagerankCommand final : public Command {
       if (c_.checkpoint_every > 0 && c_.output.empty() && c_.checkpoint.empty())
         throw_usage("--checkpoint-every needs --output or --checkpoint (where would the checkpoint go?)");
       if (!c_.personalization.empty() && !c_.seeds.empty()) throw_usage("give --personalization or --seeds, not both");
+      if (!c_.initial.empty() && !c_.restart.empty())
+        throw_usage("give --initial or --restart, not both (a checkpoint resumes its own run; --initial starts a new one)");
+      if (!c_.initial.empty() && comm.is_root()) {
+        require_readable_file(c_.initial, "PageRank result");
+        require_pagerank_result(H5Reader(c_.initial), c_.initial);
+      }
       check_pagerank_params(params);
     });
   }
@@ -244,7 +263,10 @@ class PagerankCommand final : public Command {
       report.iteration(r, params.tolerance, params.fixed_iterations);
     };
     const RunFingerprint fp = fingerprint(g, params.damping, s.teleport, s.dangling, comm);
-    const PageRankState start = c_.restart.empty() ? PageRankState{} : restart_state(g, fp, params, comm);
+    PageRankState start;
+    if (!c_.restart.empty()) start = restart_state(g, fp, params, comm);
+    if (!c_.initial.empty()) start = initial_state(g, s, comm);
+    const PageRankState* from = c_.restart.empty() && c_.initial.empty() ? nullptr : &start;
     // After each step: a checkpoint when due, and a clean stop once any rank got SIGTERM/SIGINT.
     int stopped_by = 0;
     const std::string checkpoint = checkpoint_path();
@@ -254,13 +276,35 @@ class PagerankCommand final : public Command {
       if ((due || stopped_by) && !checkpoint.empty()) write_checkpoint(checkpoint, g, iteration, x(), residual, fp, comm);
       return stopped_by == 0;
     };
-    const Stopwatch plan_watch;
-    const PageRankPlan plan(g, params, comm);
-    s.plan_seconds = plan_watch.seconds();
-    report_plan(plan, s.plan_seconds, report, comm);
-    // The blocked kernel keeps its own copy of the edges: the CSR's columns go once it is built.
-    if (!plan.reads_csr()) loaded.graph.in.release_edges();
-    s.result = pagerank(g, plan, params, s.teleport, s.dangling, comm, observe, c_.restart.empty() ? nullptr : &start, hook);
+    // Kernel auto, by cost (blocked_layout_repays): a solve that might gain from the blocked
+    // layout starts on the CSR, which needs no build, and builds the layout once the residuals
+    // forecast enough steps left to repay it; it goes on from the step reached.
+    const bool by_cost = params.kernel == PageRankKernel::automatic && params.solver != PageRankSolver::cg &&
+                         blocked_layout_may_pay(g, params, comm);
+    PageRankParams run = params;
+    if (by_cost) run.kernel = PageRankKernel::csr;
+    int switch_after = 0;
+    const StepHook hook_or_switch = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
+      if (!hook(iteration, x, residual)) return false;
+      if (!by_cost || !blocked_layout_repays(residual, params)) return true;
+      switch_after = iteration;
+      return false;
+    };
+    PageRankPlan plan = make_plan(loaded, run, s, report, comm);
+    s.result = pagerank(g, plan, run, s.teleport, s.dangling, comm, observe, from, hook_or_switch);
+    if (switch_after > 0) {
+      const PageRankState reached{s.result.score, s.result.iterations, s.result.residual};
+      const double csr_seconds = s.result.seconds;
+      const int left = forecast_steps_left(s.result.residual, params);
+      report.event("kernel_switch", fmt::format("{{\"after\": {}, \"steps_forecast\": {}}}", switch_after, left));
+      if (comm.is_root() && !c_.quiet)
+        fmt::print("kernel auto: {} steps forecast after step {}; building the blocked layout\n", left, switch_after);
+      run.kernel = PageRankKernel::blocked;
+      plan = make_plan(loaded, run, s, report, comm);
+      s.result = pagerank(g, plan, run, s.teleport, s.dangling, comm, observe, &reached, hook);
+      s.result.seconds += csr_seconds;
+      s.result.kernel_switched_after = switch_after;
+    }
     if (s.result.stopped_early)
       throw stopped_error(stopped_by, "after iteration " + std::to_string(s.result.iterations) +
                                           (checkpoint.empty() ? std::string("; no checkpoint (no --output or --checkpoint)")
@@ -272,6 +316,30 @@ class PagerankCommand final : public Command {
     for (const ScoredVertex& v : s.top) top_dense.push_back(v.id), s.top_score.push_back(v.score);
     s.top_original = g.ids.to_original(top_dense, comm);
     return s;
+  }
+
+  // The plan of a solve, timed and reported (its seconds add up in s.plan_seconds). The blocked
+  // kernel keeps its own copy of the edges: the CSR's columns go once it is built.
+  PageRankPlan make_plan(LoadedGraph& loaded, const PageRankParams& params, Solved& s, Reporter& report, const Comm& comm) const {
+    const Stopwatch watch;
+    PageRankPlan plan(loaded.graph, params, comm);
+    const double seconds = watch.seconds();
+    s.plan_seconds += seconds;
+    report_plan(plan, seconds, report, comm);
+    if (!plan.reads_csr()) loaded.graph.in.release_edges();
+    return plan;
+  }
+
+  // --initial: the start vector from a previous result (warm_start), at iteration 0.
+  PageRankState initial_state(const DistGraph& g, Solved& s, const Comm& comm) const {
+    const RankedScores previous = read_pagerank_slice(c_.initial, comm);
+    const WarmStart w = warm_start(previous.id, previous.score, g, s.teleport, comm, c_.initial);
+    s.initial_ignored = w.ignored;
+    s.initial_new = w.new_vertices;
+    if (comm.is_root())
+      fmt::print("starting from {}: {} of its vertex ids not in this graph (ignored), {} vertices new to it\n", c_.initial,
+                 w.ignored, w.new_vertices);
+    return PageRankState{w.x, 0, {}};
   }
 
   PageRankState restart_state(const DistGraph& g, const RunFingerprint& fp, const PageRankParams& params,
@@ -327,7 +395,10 @@ class PagerankCommand final : public Command {
                           loaded.meta.format,
                           !s.teleport.uniform(),
                           s.iterating_rss,
-                          s.verify_residual};
+                          s.verify_residual,
+                          c_.initial,
+                          s.initial_ignored,
+                          s.initial_new};
   }
 
   void summarize(const PageRankParams& params, const Solved& s, const AtomicOutput& output, double write_seconds,
@@ -347,8 +418,8 @@ class PagerankCommand final : public Command {
   }
 
   PageRankParams make_params() const {
-    return PageRankParams{c_.damping,        c_.tolerance,    c_.max_iterations, c_.iterations,  c_.solver,
-                          c_.anderson_depth, c_.cg_eliminate, c_.kernel,         BlockedLayout{}};
+    return PageRankParams{c_.damping,        c_.tolerance,    c_.max_iterations, c_.iterations,   c_.solver,
+                          c_.anderson_depth, c_.cg_eliminate, c_.kernel,         BlockedLayout{}, c_.cache_kib << 10};
   }
   static std::vector<std::string> with(std::vector<std::string> list, const std::string& more) {
     list.push_back(more);

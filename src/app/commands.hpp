@@ -59,7 +59,10 @@ struct LoadedGraph {
   LoadedInput meta;  // format, EVLP properties, generator parameters (edges already moved out)
   double load_seconds = 0.0;
   double partition_seconds = 0.0;
-  double check_seconds = 0.0;  // a prepared graph: of the load, its checks
+  double check_seconds = 0.0;        // a prepared graph: of the load, its checks
+  std::uint64_t rss_before = 0;      // this rank's resident memory before the load
+  std::uint64_t build_peak_rss = 0;  // its peak resident memory up to the end of the build
+  std::uint64_t graph_bytes = 0;     // what this rank holds for the graph once built (DistGraph::bytes)
 };
 LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress = {});
 

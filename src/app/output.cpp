@@ -43,6 +43,10 @@ void write_provenance(H5Writer& file, const Provenance& p, const Comm& comm) {
   for (const auto& [name, seconds] : p.timings) file.set_attribute("/provenance", name, seconds);
   file.set_attribute("/provenance", "peak_rss_bytes_max_rank", rss_max);
   file.set_attribute("/provenance", "peak_rss_bytes_sum", rss_sum);
+  for (const auto& [name, bytes] : p.memory) {
+    file.set_attribute("/provenance", name + "_sum", comm.allreduce(bytes, ReduceOp::sum));
+    file.set_attribute("/provenance", name + "_max_rank", comm.allreduce(bytes, ReduceOp::max));
+  }
 }
 
 TempFile::TempFile(const std::string& target, const Comm& comm) : comm_(comm) {

@@ -19,6 +19,9 @@ struct Provenance {
   std::string config_toml;  // the full effective configuration
   std::string start_time;
   std::vector<std::pair<std::string, double>> timings;  // e.g. {"load_s", 1.2}
+  // This rank's memory figures, e.g. {"build_peak_rss_bytes", ...}: written as NAME_sum and
+  // NAME_max_rank over the ranks.
+  std::vector<std::pair<std::string, std::uint64_t>> memory = {};
 };
 
 // Writes /provenance with its attributes (collective); adds version, commit, ranks, threads,

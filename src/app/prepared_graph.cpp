@@ -221,11 +221,10 @@ LoadedPrepared read_prepared_graph(const std::string& path, const Comm& comm) {
     if (partition.count(comm.rank()) > std::numeric_limits<LocalId>::max())
       throw_input(path + ": a rank would own more than 2^32 vertices: use more ranks");
   });
-  // 3. This rank's rows: offsets, sources (checked below n and increasing within a row),
-  //    weights, and the stored out-degrees to check against the edges.
+  // 3. This rank's rows: offsets, sources (checked below n and increasing within a row) and
+  //    weights.
   const GlobalId pb = partition.begin(comm.rank()), pe = partition.end(comm.rank());
   PreparedRows rows;
-  std::vector<std::uint64_t> stored_degree;
   comm.agree([&] {
     const H5Reader f(path);
     rows.start = f.read_slice<std::uint64_t>("/graph/in_offsets", pb, pe - pb + 1);
@@ -237,7 +236,6 @@ LoadedPrepared read_prepared_graph(const std::string& path, const Comm& comm) {
     else
       rows.src = f.read_slice<GlobalId>("/graph/in_sources", e0, e1 - e0);
     if (h.weighted) rows.weight = f.read_slice<double>("/graph/in_weights", e0, e1 - e0);
-    stored_degree = f.read_slice<std::uint64_t>("/graph/out_degree", pb, pe - pb);
     const Stopwatch watch;
     for (std::uint64_t& s : rows.start) s -= e0;
     if (narrow)
@@ -251,9 +249,11 @@ LoadedPrepared read_prepared_graph(const std::string& path, const Comm& comm) {
   LoadedPrepared out{assemble_graph(std::move(rows), std::move(ids), std::move(partition), h.stats, h.weighted, comm),
                      read_seconds, check_seconds, 0.0};
   out.assemble_seconds = assemble.seconds();
-  // 4. The stored out-degrees against the edges (assemble_graph counted them).
+  // 4. The stored out-degrees against the edges (assemble_graph counted them), read only now:
+  //    the build's peak memory is then over.
   comm.agree([&] {
     const DistGraph& g = out.graph;
+    const std::vector<std::uint64_t> stored_degree = H5Reader(path).read_slice<std::uint64_t>("/graph/out_degree", pb, pe - pb);
     for (LocalId v = 0; v < g.rows(); ++v)
       if (g.out_degree_count[v] != stored_degree[v])
         throw_input(path + ": /graph/out_degree of vertex " + std::to_string(g.first + v) + " is " +

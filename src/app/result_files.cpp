@@ -1,7 +1,11 @@
 #include "result_files.hpp"
 
+#include <cmath>
+#include <utility>
+
 #include "choices.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/range.hpp"
 #include "perron/io/text_records.hpp"
 
 namespace perron {
@@ -35,6 +39,8 @@ void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& 
   file.set_attribute(group, "kernel", r.kernel);
   // What ran on rank 0 (auto decides per rank, from the size of its part of the vector).
   file.set_attribute(group, "kernel_used", name_of<PageRankKernel>(kPageRankKernels, r.result.kernel));
+  // Kernel auto by cost: the step after which the blocked layout took over (0: no switch).
+  file.set_attribute(group, "kernel_switched_after", static_cast<std::int64_t>(r.result.kernel_switched_after));
   write_graph_statistics(file, group, g);
   file.set_attribute(group, "personalized", r.personalized);
   file.set_attribute(group, "dangling_vector", r.dangling_vector);
@@ -46,6 +52,11 @@ void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& 
   file.set_attribute(group, "iterating_rss_bytes_sum", comm.allreduce(r.iterating_rss, ReduceOp::sum));
   file.set_attribute(group, "iterating_rss_bytes_max_rank", comm.allreduce(r.iterating_rss, ReduceOp::max));
   if (r.verify_residual >= 0) file.set_attribute(group, "verify_residual", r.verify_residual);
+  file.set_attribute(group, "initial", r.initial);
+  if (!r.initial.empty()) {
+    file.set_attribute(group, "initial_ids_ignored", r.initial_ignored);
+    file.set_attribute(group, "initial_new_vertices", r.initial_new_vertices);
+  }
 }
 
 void write_attention_result(H5Writer& file, const AttentionRecord& r) {
@@ -145,6 +156,43 @@ TopList read_top(const H5Reader& file, ResultKind kind) {
       break;
   }
   return {{}, {}, "vertex_id"};
+}
+
+void require_pagerank_result(const H5Reader& file, const std::string& path) {
+  const std::pair<const char*, const char*> others[] = {{"/attention", "an attention result"},
+                                                        {"/tokenrank", "a TokenRank result"},
+                                                        {"/checkpoint", "a checkpoint (resume it with --restart)"},
+                                                        {"/graph", "a prepared graph"}};
+  if (!file.exists("/pagerank"))
+    for (const auto& [group, what] : others)
+      if (file.exists(group))
+        throw_input(path + " is " + what + ", not a PageRank result: --initial takes the output of perron pagerank");
+  if (!file.exists("/pagerank/score") || !file.exists("/pagerank/vertex_id"))
+    throw_input(path + " holds no PageRank result (/pagerank/score and /pagerank/vertex_id): --initial takes the output of " +
+                "perron pagerank");
+}
+
+RankedScores read_pagerank_slice(const std::string& path, const Comm& comm) {
+  RankedScores s;
+  comm.agree([&] {
+    require_readable_file(path, "PageRank result");
+    const H5Reader file(path);
+    require_pagerank_result(file, path);
+    const std::uint64_t n = file.info("/pagerank/score").dims.empty() ? 0 : file.info("/pagerank/score").dims[0];
+    const std::uint64_t ids = file.info("/pagerank/vertex_id").dims.empty() ? 0 : file.info("/pagerank/vertex_id").dims[0];
+    if (n != ids)
+      throw_input(path + ": /pagerank/vertex_id holds " + std::to_string(ids) + " ids for " + std::to_string(n) +
+                  " scores in /pagerank/score");
+    const auto P = static_cast<std::uint64_t>(comm.size()), r = static_cast<std::uint64_t>(comm.rank());
+    const std::uint64_t first = block_begin(n, r, P), count = block_begin(n, r + 1, P) - first;
+    s.id = file.read_slice<std::uint64_t>("/pagerank/vertex_id", first, count);
+    s.score = file.read_slice<double>("/pagerank/score", first, count);
+    for (std::size_t i = 0; i < s.score.size(); ++i)
+      if (!std::isfinite(s.score[i]) || s.score[i] < 0.0)
+        throw_input(path + ": /pagerank/score entry " + std::to_string(first + i) + " is " + std::to_string(s.score[i]) +
+                    "; a start vector needs finite scores >= 0");
+  });
+  return s;
 }
 
 RankedScores read_ranked_scores(const std::string& path) {

@@ -34,6 +34,8 @@ struct PageRankRecord {
   bool personalized = false;
   std::uint64_t iterating_rss = 0;  // this rank's resident memory while iterating
   double verify_residual = -1.0;    // --verify: ‖F(x) − x‖₁ of one true step; < 0: not verified
+  std::string initial;              // --initial: the result the run started from ("" for none)
+  std::uint64_t initial_ignored = 0, initial_new_vertices = 0;
 };
 void write_pagerank_result(H5Writer& file, const PageRankRecord& record, const Comm& comm);
 
@@ -84,5 +86,14 @@ struct RankedScores {
   std::vector<double> score;
 };
 RankedScores read_ranked_scores(const std::string& path);
+
+// Collective: this rank's share of a PageRank result's scores (/pagerank/vertex_id and
+// /pagerank/score, an even slice each), for a warm start. Throws an input error naming the
+// file for anything else (a missing or non-HDF5 file, an attention or TokenRank result, a
+// checkpoint, a prepared graph) and naming the dataset for a score that is negative or not
+// finite.
+RankedScores read_pagerank_slice(const std::string& path, const Comm& comm);
+// The same refusals, on one rank, from the file's groups alone (before a run loads its input).
+void require_pagerank_result(const H5Reader& file, const std::string& path);
 
 }  // namespace perron

@@ -467,19 +467,32 @@ Rows<Src> redistribute_rows(Rows<Src>& rows, bool with_weights, const Partition&
 // plan run in reverse.
 void compute_out_weights(DistGraph& g, const Comm& comm) {
   const LocalCsr& csr = g.in;
-  std::vector<double> weight(csr.columns, 0.0);
+  const std::span<const LocalId> column(csr.column);
+  // Edges per column: integers, so threads add them in any order (relaxed atomics on mostly
+  // distinct columns). The ghosts' counts go to their owners; the array then keeps its owned
+  // part as the out-degrees (no copy: the build's peak memory is one array of columns).
   std::vector<std::uint64_t> count(csr.columns, 0);
-  for (EdgeIndex e = 0; e < csr.edges(); ++e) {
-    weight[csr.column[e]] += csr.weight.empty() ? 1.0 : csr.weight[e];
-    ++count[csr.column[e]];
-  }
-  const std::span<double> w(weight);
+#pragma omp parallel for schedule(static)
+  for (std::size_t e = 0; e < column.size(); ++e)
+    std::atomic_ref<std::uint64_t>(count[column[e]]).fetch_add(1, std::memory_order_relaxed);
   const std::span<std::uint64_t> c(count);
-  g.out_weight.assign(w.begin(), w.begin() + csr.rows);
-  std::vector<std::uint64_t> owned_count(c.begin(), c.begin() + csr.rows);
+  g.halo.scatter_reduce<std::uint64_t>(c.subspan(csr.rows), c.first(csr.rows), std::plus<>(), comm);
+  count.resize(csr.rows);
+  g.out_degree_count = std::move(count);
+  g.out_weight.resize(csr.rows);
+  if (!g.weighted) {  // the graph's flag, not this rank's weights: a rank without edges has none
+                      // Unweighted: o(u) is the out-degree, exactly.
+#pragma omp parallel for schedule(static)
+    for (LocalId u = 0; u < csr.rows; ++u) g.out_weight[u] = static_cast<double>(g.out_degree_count[u]);
+    return;
+  }
+  // Weighted: summed serially in edge order, then the ghosts' sums added in rank order, so the
+  // bits do not depend on the thread count.
+  std::vector<double> weight(csr.columns, 0.0);
+  for (std::size_t e = 0; e < column.size(); ++e) weight[column[e]] += csr.weight.empty() ? 1.0 : csr.weight[e];
+  const std::span<double> w(weight);
+  std::copy(w.begin(), w.begin() + csr.rows, g.out_weight.begin());
   g.halo.scatter_reduce<double>(w.subspan(csr.rows), g.out_weight, std::plus<>(), comm);
-  g.halo.scatter_reduce<std::uint64_t>(c.subspan(csr.rows), owned_count, std::plus<>(), comm);
-  g.out_degree_count.assign(owned_count.begin(), owned_count.end());
 }
 
 // Local CSR over columns [owned | ghosts] from this rank's rows, and the plan that fills the
@@ -551,17 +564,17 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
 
 // m, self-loops (kept ones), dangling vertices and the largest degrees, from the built CSR.
 void edge_statistics(DistGraph& g, const Comm& comm) {
-  std::uint64_t local[3] = {g.in.edges(), 0, 0};  // edges, self-loops, dangling
+  std::uint64_t self_loops = 0, dangling = 0, max_in = 0, max_out = 0;
+#pragma omp parallel for schedule(static) reduction(+ : self_loops, dangling) reduction(max : max_in, max_out)
   for (LocalId v = 0; v < g.in.rows; ++v) {
-    for (EdgeIndex e = g.in.row_start[v]; e < g.in.row_start[v + 1]; ++e) local[1] += g.in.column[e] == v ? 1 : 0;
-    local[2] += g.out_weight[v] == 0.0 ? 1 : 0;
+    for (EdgeIndex e = g.in.row_start[v]; e < g.in.row_start[v + 1]; ++e) self_loops += g.in.column[e] == v ? 1 : 0;
+    dangling += g.out_weight[v] == 0.0 ? 1 : 0;
+    max_in = std::max<std::uint64_t>(max_in, g.in.row_start[v + 1] - g.in.row_start[v]);
+    max_out = std::max<std::uint64_t>(max_out, g.out_degree_count[v]);
   }
+  std::uint64_t local[3] = {g.in.edges(), self_loops, dangling};
   comm.allreduce_inplace<std::uint64_t>(local, ReduceOp::sum);
-  std::uint64_t max_deg[2] = {0, 0};
-  for (LocalId v = 0; v < g.in.rows; ++v) {
-    max_deg[0] = std::max<std::uint64_t>(max_deg[0], g.in.row_start[v + 1] - g.in.row_start[v]);
-    max_deg[1] = std::max<std::uint64_t>(max_deg[1], g.out_degree_count[v]);
-  }
+  std::uint64_t max_deg[2] = {max_in, max_out};
   comm.allreduce_inplace<std::uint64_t>(max_deg, ReduceOp::max);
   g.stats.m = local[0];
   g.stats.self_loops = local[1];

@@ -39,7 +39,9 @@ enum class PageRankSolver {
 };
 
 enum class PageRankKernel {
-  automatic,  // blocked when the contributions outgrow half of this rank's share of L3, else csr
+  automatic,  // in a plan: blocked when the contributions outgrow half of this rank's share of
+              // L3, else csr; `perron pagerank` also weighs the layout's build against the steps
+              // left (blocked_layout_may_pay, blocked_layout_repays)
   csr,        // the plain pull over the CSR
   blocked,    // degree-sorted, cache-blocked pull (column segments of 64 Ki)
 };
@@ -62,6 +64,10 @@ struct PageRankParams {
   bool cg_eliminate = true;  // cg: eliminate an independent set of low-degree vertices first
   PageRankKernel kernel = PageRankKernel::automatic;
   BlockedLayout blocked_layout;
+  // The last-level cache this rank may count on, in bytes, for kernel auto's cache rule; 0:
+  // the machine's L3 shared evenly by the ranks on the node. On a node shared with other jobs
+  // the L3 that Linux reports is not what a rank gets: measure and set it (docs/benchmarks.md).
+  std::uint64_t cache_bytes = 0;
 };
 
 // A probability vector over the vertices: uniform (1/n each) when `values` is empty, else
@@ -77,6 +83,21 @@ struct VertexDistribution {
 // total that is not positive.
 VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std::span<const double> weights,
                                              const DistGraph& graph, const Comm& comm, const std::string& what);
+
+// Warm start: the start vector of a run that re-ranks a changed graph (a crawl re-ranked day
+// after day) from a previous result's (original id, score) pairs, which any rank may hold.
+// A vertex in both takes its previous score; a vertex new to the graph starts at its teleport
+// share; ids no longer in the graph are dropped and counted; the vector is then renormalised
+// to sum 1. Any start converges to the same fixed point; a close one needs fewer steps.
+struct WarmStart {
+  std::vector<double> x;           // this rank's vertices, dense order
+  std::uint64_t ignored = 0;       // ids of the previous result not in the graph (every rank)
+  std::uint64_t new_vertices = 0;  // vertices absent from the previous result (every rank)
+};
+// Collective. Throws an input error, prefixed by `what`, when no previous score lands on the
+// graph with a positive total.
+WarmStart warm_start(std::span<const VertexId> ids, std::span<const double> scores, const DistGraph& graph,
+                     const VertexDistribution& teleport, const Comm& comm, const std::string& what);
 
 struct IterationReport {
   int iteration;    // 1-based
@@ -115,6 +136,7 @@ struct PageRankResult {
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank
   bool stopped_early = false;                       // the step hook asked to stop
   PageRankKernel kernel = PageRankKernel::csr;      // the kernel this rank ran (csr or blocked)
+  int kernel_switched_after = 0;                    // > 0: csr up to this step, blocked after
   std::uint64_t eliminated = 0;                     // cg: vertices solved for by elimination, every rank
 };
 
@@ -156,6 +178,32 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
 PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const PageRankParams& params,
                         const VertexDistribution& teleport, const VertexDistribution& dangling, const Comm& comm,
                         const IterationObserver& observe = {}, const PageRankState* start = nullptr, const StepHook& hook = {});
+
+// Kernel auto, by cost. The blocked layout makes each step cheaper once the contributions
+// outgrow the cache, but building it is itself a pass over the edges that costs about
+// kBlockedBuildInCsrSteps steps of the plain kernel, and a blocked step then costs about
+// kBlockedStepInCsrSteps of one (measured at Kronecker scales 20-22 on 1 x 2 and 2 x 1,
+// docs/benchmarks.md "Kernel auto"). Both are passes over the same edges, so their ratio moves
+// less between machines than either time. The build repays itself when more than
+// kBlockedBuildInCsrSteps / (1 − kBlockedStepInCsrSteps) = 40 steps remain. A solve therefore
+// starts on the CSR, which needs no build, and switches once the residuals forecast that many
+// steps left; a graph that converges in 13 steps never pays for the layout, a web graph that
+// needs 100 does after its first few. The forecast reads only residuals, so the choice is
+// the same on every rank and for every rank count.
+inline constexpr double kBlockedBuildInCsrSteps = 16.0;
+inline constexpr double kBlockedStepInCsrSteps = 0.6;
+
+// Collective: whether the blocked kernel could help at all on this graph (the plan's cache
+// rule: some rank's contributions outgrow half of its share of the cache, params.cache_bytes).
+bool blocked_layout_may_pay(const DistGraph& graph, const PageRankParams& params, const Comm& comm);
+
+// The steps left until the tolerance (or the iteration limit), forecast from the residuals so
+// far: the last residual shrinking by ρ = the larger of the last two ratios per step. A fixed
+// iteration count is known exactly. Needs 3 residuals (else returns the limit's steps left).
+int forecast_steps_left(std::span<const double> residual, const PageRankParams& params);
+
+// Whether building the blocked layout now repays itself over the forecast steps left.
+bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params);
 
 // The verifier (as GAPBS's pr.cc verifies): one true step F from `score` (dense order, as
 // PageRankResult::score holds it), whatever solver produced it; returns ‖F(x) − x‖₁ over every

@@ -70,6 +70,10 @@ class HaloPlan {
   std::span<const std::int64_t> ghost_counts() const { return recv_counts_; }
   // Values this rank sends per exchange (8 bytes each).
   std::uint64_t values_sent() const { return send_index_.size(); }
+  // Bytes this rank holds for the plan (not counting the per-exchange send buffer).
+  std::uint64_t bytes() const {
+    return (send_counts_.capacity() + recv_counts_.capacity()) * sizeof(std::int64_t) + send_index_.capacity() * sizeof(LocalId);
+  }
   std::uint64_t values_received() const;
 
  private:
@@ -113,6 +117,14 @@ struct DistGraph {
   LocalId rows() const { return in.rows; }
   // The global dense id of CSR column c: an owned vertex below rows(), a ghost above.
   GlobalId global_id(LocalId c) const { return c < in.rows ? first + c : ghost_ids[c - in.rows]; }
+  // Bytes this rank holds for the graph: the CSR, the ghosts and their plan, the out-weights
+  // and degrees, and its part of the id map.
+  std::uint64_t bytes() const {
+    return in.row_start.capacity() * sizeof(EdgeIndex) + in.column.capacity() * sizeof(LocalId) +
+           in.weight.capacity() * sizeof(double) + ghost_ids.capacity() * sizeof(GlobalId) +
+           out_weight.capacity() * sizeof(double) + out_degree_count.capacity() * sizeof(std::uint64_t) + halo.bytes() +
+           ids.bytes();
+  }
 };
 
 // Collective: redistributes the edges of every rank to their owners and builds the graph.

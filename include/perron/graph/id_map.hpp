@@ -41,6 +41,14 @@ class IdMap {
 
  private:
   int owner_of_id(VertexId id) const;
+
+ public:
+  // Bytes this rank holds for the map.
+  std::uint64_t bytes() const {
+    return (splitters_.capacity() + owned_.capacity()) * sizeof(VertexId) + slice_bounds_.capacity() * sizeof(GlobalId);
+  }
+
+ private:
   int owner_of_dense(GlobalId d) const;
 
   bool identity_ = false;
