@@ -31,7 +31,7 @@ work = tempfile.mkdtemp(prefix="perron-warm-")
 
 
 def perron(*args):
-    r = subprocess.run([a.perron, *args, "--quiet"], env=env, capture_output=True, text=True)
+    r = subprocess.run([a.perron, *args], env=env, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit("perron %s failed:\n%s%s" % (" ".join(args), r.stdout, r.stderr))
 
@@ -89,7 +89,7 @@ for name, edges in graphs:
         for kind, extra in (("old", []), ("cold", []), ("warm", ["--initial", os.path.join(work, "old.h5")])):
             result = os.path.join(work, kind + ".h5")
             perron("pagerank", "--input", old if kind == "old" else new, "--solver", solver, "--output", result,
-                   "--overwrite", *extra)
+                   "--overwrite", "--quiet", *extra)
             with h5py.File(result) as f:
                 out[kind] = (int(f["pagerank"].attrs["iterations"]), float(f["provenance"].attrs["iterate_s"]))
         (cs, ct), (ws, wt) = out["cold"], out["warm"]

@@ -218,9 +218,10 @@ int forecast_steps_left(std::span<const double> residual, const PageRankParams& 
   return static_cast<int>(std::min<double>(left, limit - done));
 }
 
-bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params) {
+bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params, int threads_per_rank) {
   if (params.fixed_iterations == 0 && residual.size() < 3) return false;  // no rate yet
-  return forecast_steps_left(residual, params) * (1.0 - kBlockedStepInCsrSteps) > kBlockedBuildInCsrSteps;
+  const BlockedLayoutCost cost = threads_per_rank > 1 ? kBlockedCostThreads : kBlockedCostOneThread;
+  return forecast_steps_left(residual, params) * (1.0 - cost.step_in_csr_steps) > cost.build_in_csr_steps;
 }
 
 }  // namespace perron

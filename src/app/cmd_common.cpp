@@ -129,6 +129,7 @@ LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress&
     out.load_seconds = prepared.read_seconds;
     out.partition_seconds = prepared.assemble_seconds;
     out.check_seconds = prepared.check_seconds;
+    out.partition_laps = std::move(prepared.assemble_laps);
     out.build_peak_rss = peak_rss_bytes();
     out.graph_bytes = out.graph.bytes();
     return out;
@@ -138,7 +139,7 @@ LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress&
   out.meta = load_edges(config.spec, comm);
   out.load_seconds = watch.seconds();
   watch.restart();
-  out.graph = build_graph(std::move(out.meta.share), config.graph, comm);
+  out.graph = build_graph(std::move(out.meta.share), config.graph, comm, &out.partition_laps);
   out.partition_seconds = watch.seconds();
   out.build_peak_rss = peak_rss_bytes();
   out.graph_bytes = out.graph.bytes();

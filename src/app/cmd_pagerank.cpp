@@ -1,5 +1,6 @@
 // `perron pagerank`: load → partition → power iteration → one HDF5 file.
 #include <fmt/core.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -81,6 +82,18 @@ VertexDistribution seed_distribution(const std::string& list, const DistGraph& g
   });
   if (!comm.is_root()) ids.clear();
   return distribution_from_weights(ids, std::vector<double>(ids.size(), 1.0), graph, comm, "--seeds");
+}
+
+// Collective: sub-phases as a JSON object of seconds, each the slowest rank's (every rank
+// times the same sub-phases in the same order).
+std::string slowest_laps_json(const Laps& laps, const Comm& comm) {
+  std::vector<double> seconds;
+  for (const auto& lap : laps.laps()) seconds.push_back(lap.second);
+  comm.allreduce_inplace<double>(seconds, ReduceOp::max);
+  std::string json = "{";
+  for (std::size_t i = 0; i < seconds.size(); ++i)
+    json += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", laps.laps()[i].first, seconds[i]);
+  return json + "}";
 }
 
 void print_top(const std::vector<ScoredVertex>& top, const std::vector<VertexId>& original, std::size_t count) {
@@ -237,7 +250,8 @@ class PagerankCommand final : public Command {
     report.phase("load", loaded.load_seconds,
                  fmt::format("{{\"format\": \"{}\", \"check_s\": {}}}", loaded.meta.format, loaded.check_seconds));
     report.phase("partition", loaded.partition_seconds,
-                 fmt::format("{{\"n\": {}, \"m\": {}, \"dangling\": {}}}", g.stats.n, g.stats.m, g.stats.dangling));
+                 fmt::format("{{\"n\": {}, \"m\": {}, \"dangling\": {}, \"sub_phases\": {}}}", g.stats.n, g.stats.m,
+                             g.stats.dangling, slowest_laps_json(loaded.partition_laps, comm)));
     if (comm.is_root())
       fmt::print(
           "perron pagerank: {} vertices, {} edges ({} dangling, {} self-loops, {} duplicates collapsed) on {} ranks; "
@@ -284,9 +298,10 @@ class PagerankCommand final : public Command {
     PageRankParams run = params;
     if (by_cost) run.kernel = PageRankKernel::csr;
     int switch_after = 0;
+    const int threads = comm.allreduce(omp_get_max_threads(), ReduceOp::min);
     const StepHook hook_or_switch = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
       if (!hook(iteration, x, residual)) return false;
-      if (!by_cost || !blocked_layout_repays(residual, params)) return true;
+      if (!by_cost || !blocked_layout_repays(residual, params, threads)) return true;
       switch_after = iteration;
       return false;
     };

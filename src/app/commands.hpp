@@ -63,6 +63,7 @@ struct LoadedGraph {
   std::uint64_t rss_before = 0;      // this rank's resident memory before the load
   std::uint64_t build_peak_rss = 0;  // its peak resident memory up to the end of the build
   std::uint64_t graph_bytes = 0;     // what this rank holds for the graph once built (DistGraph::bytes)
+  Laps partition_laps;               // the build's sub-phases on this rank (build_graph, assemble_graph)
 };
 LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress = {});
 

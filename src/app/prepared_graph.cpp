@@ -246,8 +246,9 @@ LoadedPrepared read_prepared_graph(const std::string& path, const Comm& comm) {
   });
   const double read_seconds = total.seconds();
   const Stopwatch assemble;
-  LoadedPrepared out{assemble_graph(std::move(rows), std::move(ids), std::move(partition), h.stats, h.weighted, comm),
-                     read_seconds, check_seconds, 0.0};
+  Laps laps;
+  LoadedPrepared out{assemble_graph(std::move(rows), std::move(ids), std::move(partition), h.stats, h.weighted, comm, &laps),
+                     read_seconds, check_seconds, 0.0, std::move(laps)};
   out.assemble_seconds = assemble.seconds();
   // 4. The stored out-degrees against the edges (assemble_graph counted them), read only now:
   //    the build's peak memory is then over.

@@ -37,6 +37,7 @@ struct LoadedPrepared {
   double read_seconds = 0.0;      // reading the slices, checks included
   double check_seconds = 0.0;     // of which the checks
   double assemble_seconds = 0.0;  // columns, ghosts, halo plan, out-weights
+  Laps assemble_laps;             // its sub-phases (assemble_graph)
 };
 LoadedPrepared read_prepared_graph(const std::string& path, const Comm& comm);
 

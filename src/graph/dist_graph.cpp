@@ -587,7 +587,8 @@ void edge_statistics(DistGraph& g, const Comm& comm) {
 // Phase 1: rows under a uniform partition, where all copies of an edge meet and collapse and
 // exact in-degrees are known. Phase 2: rows move to a partition balanced on those degrees.
 template <class Src>
-void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOptions& options, DistGraph& g, const Comm& comm) {
+void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOptions& options, DistGraph& g, const Comm& comm,
+                        Laps& laps) {
   const std::uint64_t n = g.ids.size();
   const Partition uniform = Partition::uniform(n, comm.size());
   const auto owner = [&](GlobalId v) { return uniform.owner(v); };
@@ -600,12 +601,15 @@ void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOption
   if constexpr (sizeof(Src) == 4) {
     edges.pack();  // dense ids fit: the exchange and the sort move 8 bytes an edge, not 16
     edges = redistribute(edges, PackedEnds{edges.keys().data()}, both_directions, owner, comm);
+    laps.lap("exchange");
     rows = collapse(PackedEnds{edges.keys().data()});
   } else {
     edges.widen();
     edges = redistribute(edges, ColumnEnds{edges.src().data(), edges.dst().data()}, both_directions, owner, comm);
+    laps.lap("exchange");
     rows = collapse(ColumnEnds{edges.src().data(), edges.dst().data()});
   }
+  laps.lap("collapse");
   g.stats.duplicates = comm.allreduce(duplicates, ReduceOp::sum);
   // Multi-edges merged into one edge carry their multiplicity as a weight.
   if (options.keep_duplicates && g.stats.duplicates > 0) g.weighted = true;
@@ -620,7 +624,9 @@ void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOption
       throw_input("a rank would own more than 2^32 vertices: use more ranks");
   });
   g.in.rows = static_cast<LocalId>(g.partition.count(comm.rank()));
+  laps.lap("balance");
   build_csr_and_halo(rows, g.partition, g, comm);
+  laps.lap("csr");
 }
 
 }  // namespace
@@ -677,7 +683,9 @@ void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts,
   comm.alltoallv_into<double>(send_buffer_, send_counts_, ghosts, recv_counts_);
 }
 
-DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm) {
+DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm, Laps* laps_out) {
+  Laps own;
+  Laps& laps = laps_out ? *laps_out : own;
   DistGraph g;
   g.weighted = input.weighted;
   const std::string source = input.edge_source;
@@ -685,6 +693,7 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
   EdgeList edges = remap(input, g.ids, comm);
   return_free_memory();  // the remap's id tables, freed: resident until handed back
   input.edges.release();
+  laps.lap("remap");
   std::uint64_t dropped_loops = 0;
   if (options.drop_self_loops) dropped_loops = edges.keep_if([](const RawEdge& e) { return e.src != e.dst; });
   std::uint64_t directed_edges = edges.size();  // as read, an undirected edge counting twice
@@ -702,12 +711,14 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
                   "the graph is empty: the input has no edges and declares no vertices");
   });
   if (n <= std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1) {
-    build_rows_and_csr<std::uint32_t>(edges, both_directions, options, g, comm);
+    build_rows_and_csr<std::uint32_t>(edges, both_directions, options, g, comm, laps);
   } else {
-    build_rows_and_csr<GlobalId>(edges, both_directions, options, g, comm);
+    build_rows_and_csr<GlobalId>(edges, both_directions, options, g, comm, laps);
   }
   compute_out_weights(g, comm);
+  laps.lap("out_weights");
   edge_statistics(g, comm);
+  laps.lap("statistics");
   g.stats.n = n;
   g.stats.self_loops = options.drop_self_loops ? comm.allreduce(dropped_loops, ReduceOp::sum) : g.stats.self_loops;
   g.stats.undirected = options.undirected;
@@ -715,7 +726,9 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
 }
 
 DistGraph assemble_graph(PreparedRows prepared, IdMap ids, Partition partition, const GraphStats& stats, bool weighted,
-                         const Comm& comm) {
+                         const Comm& comm, Laps* laps_out) {
+  Laps own;
+  Laps& laps = laps_out ? *laps_out : own;
   DistGraph g;
   g.weighted = weighted;
   g.ids = std::move(ids);
@@ -731,8 +744,11 @@ DistGraph assemble_graph(PreparedRows prepared, IdMap ids, Partition partition, 
     Rows<GlobalId> rows{g.first, std::move(prepared.start), std::move(prepared.src), std::move(prepared.weight)};
     build_csr_and_halo(rows, g.partition, g, comm);
   }
+  laps.lap("csr");
   compute_out_weights(g, comm);
+  laps.lap("out_weights");
   edge_statistics(g, comm);
+  laps.lap("statistics");
   return g;
 }
 

@@ -2,6 +2,8 @@
 // Wall-clock timing for the phases recorded in every output file.
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace perron {
 
@@ -14,6 +16,21 @@ class Stopwatch {
  private:
   using clock = std::chrono::steady_clock;
   clock::time_point start_;
+};
+
+// The sub-phases of a phase, timed in turn: lap("remap") records the seconds since the last
+// lap (or since construction) under that name.
+class Laps {
+ public:
+  void lap(std::string name) {
+    laps_.emplace_back(std::move(name), watch_.seconds());
+    watch_.restart();
+  }
+  const std::vector<std::pair<std::string, double>>& laps() const { return laps_; }
+
+ private:
+  Stopwatch watch_;
+  std::vector<std::pair<std::string, double>> laps_;
 };
 
 // Local time as ISO 8601 with offset, e.g. 2026-11-25T19:14:55+0000.

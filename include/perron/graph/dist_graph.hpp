@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "perron/comm/comm.hpp"
+#include "perron/core/timer.hpp"
 #include "perron/core/types.hpp"
 #include "perron/graph/id_map.hpp"
 #include "perron/graph/partition.hpp"
@@ -131,8 +132,11 @@ struct DistGraph {
 // Duplicate edges collapse into one keeping the largest weight, or with keep_duplicates into
 // one whose weight is their sum (the same chain as the multigraph); the vertex set is every
 // id in an edge plus every declared id. Throws the same input error on every rank for an empty
-// graph or an undeclared endpoint.
-DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm);
+// graph or an undeclared endpoint. With `laps`, times its sub-phases on this rank: remap (ids
+// to dense ids), exchange (edges to the rows' owners), collapse (sorting rows, merging
+// duplicates), balance (rows to the balanced partition), csr (columns, ghosts, halo plan),
+// out_weights, statistics.
+DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm, Laps* laps = nullptr);
 
 // A built graph's rows as a prepared graph file stores them: this rank's rows of a partition,
 // their in-edges' sources as dense ids (increasing within a row), and their weights when the
@@ -149,8 +153,9 @@ struct PreparedRows {
 // self-loops, dangling, largest degrees); `stats` brings the rest (input edges, duplicates,
 // undirected). Nothing is parsed, remapped or exchanged but the ghosts' requests. The caller
 // has checked the rows (offsets monotone, sources below n and increasing within a row).
+// With `laps`, times csr, out_weights and statistics as build_graph does.
 DistGraph assemble_graph(PreparedRows rows, IdMap ids, Partition partition, const GraphStats& stats, bool weighted,
-                         const Comm& comm);
+                         const Comm& comm, Laps* laps = nullptr);
 
 // Collective: whether every edge u→v of weight w has its reverse v→u of the same weight (as
 // many times). True at once for a graph built undirected; otherwise compares two sums over the
