@@ -58,6 +58,15 @@ class Result:
                 self.head_scores = g["score"][:]
                 self.scores = _table({"position": np.arange(self.score.size), "score": self.score})
                 self.top = _table({"position": g["top_position"][:], "score": g["top_score"][:]})
+            elif "attention" in f:
+                raise ValueError("%s is a perron attention result (/attention/out, /attention/lse): it holds no ranking; "
+                                 "rank its q and k with perron tokenrank" % path)
+            elif "graph" in f and "layout_version" in f["graph"].attrs:
+                raise ValueError("%s is a prepared graph (perron convert --to graph), not a result: rank it with "
+                                 "perron pagerank" % path)
+            elif "src" in f and "dst" in f:
+                raise ValueError("%s is an HDF5 edge list (perron convert or attention-graph), not a result: rank it "
+                                 "with perron pagerank" % path)
             else:
                 raise ValueError("%s holds no perron result (no /pagerank or /tokenrank group)" % path)
             self.attrs = {k: _plain(v) for k, v in g.attrs.items()}

@@ -59,10 +59,11 @@ class InspectCommand final : public Command {
       const H5Reader file(file_);
       const ResultKind result = result_kind(file, file_);
       const std::string kind = result_group(result);
-      const auto attrs = file.attributes("/" + kind);
+      const auto attrs = file.attributes(result == ResultKind::edges ? std::string("/") : "/" + kind);
       const auto prov = file.exists("/provenance") ? file.attributes("/provenance") : std::vector<H5Reader::Attribute>{};
-      std::vector<double> residual =
-          file.exists("/" + kind + "/residual") ? file.read_doubles("/" + kind + "/residual") : std::vector<double>{};
+      std::vector<double> residual = !kind.empty() && file.exists("/" + kind + "/residual")
+                                         ? file.read_doubles("/" + kind + "/residual")
+                                         : std::vector<double>{};
       const TopList top_list = read_top(file, result);
       const std::vector<std::uint64_t>& top_id = top_list.id;
       const std::vector<double>& top_score = top_list.score;
@@ -75,13 +76,16 @@ class InspectCommand final : public Command {
         std::string res = "[";
         for (std::size_t i = 0; i < residual.size(); ++i) res += fmt::format("{}{}", i ? ", " : "", residual[i]);
         fmt::print("{{\"file\": {}, \"kind\": {}, \"attributes\": {}, \"provenance\": {}, \"residual\": {}], \"top\": {}]}}\n",
-                   json_quote(file_), json_quote(kind), json_object(attrs), json_object(prov, "config"), res, top);
+                   json_quote(file_), json_quote(kind.empty() ? std::string("edges") : kind), json_object(attrs),
+                   json_object(prov, "config"), res, top);
         return;
       }
       fmt::print("file        {}\nkind        {}\n", file_,
                  kind == "pagerank"    ? "PageRank result"
                  : kind == "tokenrank" ? "TokenRank result"
                  : kind == "graph"     ? "prepared graph (perron convert --to graph)"
+                 : kind == "attention" ? "attention result (/attention/out, /attention/lse)"
+                 : kind.empty()        ? "HDF5 edge list (/src, /dst; perron convert or attention-graph)"
                                        : "PageRank checkpoint");
       for (const auto& a : attrs) fmt::print("  {:<26} {}\n", a.name, text_value(a));
       if (!residual.empty())
@@ -118,6 +122,13 @@ class DiffCommand final : public Command {
     comm.agree([&] {
       if (!comm.is_root()) return;
       const RankedScores a = read_ranked_scores(a_), b = read_ranked_scores(b_);
+      if (a.id_name != b.id_name)
+        throw_input(a_ + " is a " + (a.id_name == "position" ? "TokenRank" : "PageRank") + " result and " + b_ + " a " +
+                    (b.id_name == "position" ? "TokenRank" : "PageRank") + " one: diff compares results of one kind");
+      if (a.id_name == "position" && a.id.size() != b.id.size())
+        throw_input(a_ + " ranks " + std::to_string(a.id.size()) + " positions and " + b_ + " " + std::to_string(b.id.size()) +
+                    ": TokenRanks of different lengths rank different sequences");
+      const std::string unit = a.id_name == "position" ? "position" : "vertex";
       // Both files list vertices by increasing id: merge on id.
       double l1 = 0, max_diff = 0;
       std::uint64_t max_id = 0, common = 0;
@@ -153,13 +164,13 @@ class DiffCommand final : public Command {
       if (json_) {
         fmt::print(
             "{{\"a\": {}, \"b\": {}, \"common_vertices\": {}, \"only_a\": {}, \"only_b\": {}, \"l1\": {}, \"max_abs_diff\": {}, "
-            "\"max_abs_diff_vertex_id\": {}, \"top_k\": {}, \"top_k_overlap\": {}}}\n",
+            "\"max_abs_diff_vertex_id\": {}, \"top_k\": {}, \"top_k_overlap\": {}, \"id_name\": \"{}\"}}\n",
             json_quote(a_), json_quote(b_), common, a.id.size() - common, b.id.size() - common, l1, max_diff, max_id, k,
-            static_cast<double>(overlap) / static_cast<double>(k));
+            static_cast<double>(overlap) / static_cast<double>(k), a.id_name);
       } else {
-        fmt::print("vertices      {} in both, {} only in {}, {} only in {}\n", common, a.id.size() - common, a_,
-                   b.id.size() - common, b_);
-        fmt::print("L1            {:.6e}\nmax |a - b|   {:.6e} (vertex {})\ntop-{} overlap {}/{} ({:.1f}%)\n", l1, max_diff,
+        fmt::print("{:<13} {} in both, {} only in {}, {} only in {}\n", unit == "vertex" ? "vertices" : "positions", common,
+                   a.id.size() - common, a_, b.id.size() - common, b_);
+        fmt::print("L1            {:.6e}\nmax |a - b|   {:.6e} ({} {})\ntop-{} overlap {}/{} ({:.1f}%)\n", l1, max_diff, unit,
                    max_id, k, overlap, k, 100.0 * static_cast<double>(overlap) / static_cast<double>(k));
       }
       if (max_l1_ >= 0 && !(l1 <= max_l1_))

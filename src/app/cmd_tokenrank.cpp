@@ -234,7 +234,7 @@ class TokenRankCommand final : public Command {
     o.add("--log-json", log_json_, "also write one JSON record per event to this file");
     o.add_flag("--verify", verify_,
                "after the solve, take one true step from the result and fail if it moves more than 10 x the tolerance");
-    o.add_flag("-q,--quiet", quiet_, "print nothing but errors");
+    o.add_flag("-q,--quiet", quiet_, "print only the summary, not every phase and iteration (as pagerank -q)");
   }
 
   // load → solve (→ verify) → write → report.
@@ -321,7 +321,7 @@ class TokenRankCommand final : public Command {
                  const AtomicOutput& output, double total_seconds, Reporter& report, const Comm& comm) const {
     report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}}}",
                                      res.iterations, res.converged, solver_name(res.solver), json_quote(output.path())));
-    if (!comm.is_root() || quiet_) return;
+    if (!comm.is_root()) return;  // -q keeps the summary, as pagerank -q does
     fmt::print(
         "perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
         "LSE pass {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
@@ -366,10 +366,15 @@ class AttentionGraphCommand final : public Command {
     apply_threads(c_.s.threads, comm);
     AtomicOutput output(output_, overwrite_, comm, {c_.s.input, options().config_path()});
     const Stopwatch watch;
-    const LoadedChain lc = load_chain(options(), c_, comm);
     comm.agree([&] {
       if (head_ < -1) throw_usage("--head must be a query head >= 0, or -1 for the mean of all heads");
+      // The rollout chain is a product of layers' matrices: dense, N^2 edges, never built here.
+      if (c_.rollout)
+        throw_usage(
+            "attention-graph exports one layer's attention A (--layer L); --rollout ranks the product of the layers' "
+            "(A + I)/2, which has N^2 edges: rank it with perron tokenrank --rollout instead");
     });
+    const LoadedChain lc = load_chain(options(), c_, comm);
     const TokenRankParams p = chain_params(c_);
     const AttentionEdges edges = attention_top_k(lc.problem, static_cast<std::size_t>(layer_), p, head_, top_k_, comm);
     const double compute_s = watch.seconds() - lc.seconds;

@@ -130,6 +130,10 @@ std::string result_group(ResultKind kind) {
       return "tokenrank";
     case ResultKind::graph:
       return "graph";
+    case ResultKind::attention:
+      return "attention";
+    case ResultKind::edges:
+      return "";
     case ResultKind::checkpoint:
       break;
   }
@@ -137,12 +141,16 @@ std::string result_group(ResultKind kind) {
 }
 
 ResultKind result_kind(const H5Reader& file, const std::string& path) {
-  for (ResultKind kind : {ResultKind::pagerank, ResultKind::tokenrank, ResultKind::checkpoint, ResultKind::graph}) {
+  for (ResultKind kind :
+       {ResultKind::pagerank, ResultKind::tokenrank, ResultKind::checkpoint, ResultKind::graph, ResultKind::attention}) {
     std::string group = "/";  // appended, not "/" + ...: GCC 12 warns falsely (-Wrestrict) on that
     group += result_group(kind);
     if (file.exists(group)) return kind;
   }
-  throw_input(path + " holds no perron result (no /pagerank, /tokenrank, /checkpoint or /graph group)");
+  if (file.exists("/src") && file.exists("/dst")) return ResultKind::edges;
+  throw_input(path +
+              " holds no perron result (no /pagerank, /tokenrank, /attention, /checkpoint or /graph group, nor an edge "
+              "list's /src and /dst)");
 }
 
 TopList read_top(const H5Reader& file, ResultKind kind) {
@@ -153,6 +161,8 @@ TopList read_top(const H5Reader& file, ResultKind kind) {
       return {file.read_uint64("/tokenrank/top_position"), file.read_doubles("/tokenrank/top_score"), "position"};
     case ResultKind::checkpoint:
     case ResultKind::graph:
+    case ResultKind::attention:
+    case ResultKind::edges:
       break;
   }
   return {{}, {}, "vertex_id"};
@@ -199,7 +209,7 @@ RankedScores read_ranked_scores(const std::string& path) {
   require_readable_file(path, "result");
   const H5Reader file(path);
   if (file.exists("/tokenrank/mean_score")) {  // TokenRank: the mean chain, by position
-    RankedScores s{{}, file.read_doubles("/tokenrank/mean_score")};
+    RankedScores s{{}, file.read_doubles("/tokenrank/mean_score"), "position"};
     for (std::uint64_t i = 0; i < s.score.size(); ++i) s.id.push_back(i);
     return s;
   }

@@ -66,10 +66,13 @@ void write_tokenrank_result(H5Writer& file, const TokenRankRecord& record);
 
 // ---- reading (one rank; small parts of a file) ---------------------------------------------
 
-enum class ResultKind { pagerank, tokenrank, checkpoint, graph };
-// The kind of result `file` holds, from its top-level group; an input error otherwise.
+enum class ResultKind { pagerank, tokenrank, checkpoint, graph, attention, edges };
+// The kind of file perron wrote, from its top-level group (an HDF5 edge list, as `convert` and
+// `attention-graph` write by default: /src and /dst); an input error otherwise.
 ResultKind result_kind(const H5Reader& file, const std::string& path);
-std::string result_group(ResultKind kind);  // "pagerank", "tokenrank", "checkpoint", "graph"
+// "pagerank", "tokenrank", "checkpoint", "graph", "attention"; "" for an edge list (its
+// attributes sit on the root group).
+std::string result_group(ResultKind kind);
 
 // The top list a result records (empty for a checkpoint), and what its ids are.
 struct TopList {
@@ -84,6 +87,7 @@ TopList read_top(const H5Reader& file, ResultKind kind);
 struct RankedScores {
   std::vector<std::uint64_t> id;
   std::vector<double> score;
+  std::string id_name = "vertex_id";  // or "position" (TokenRank)
 };
 RankedScores read_ranked_scores(const std::string& path);
 

@@ -57,4 +57,34 @@ import sys; sys.path.insert(0, '$SOURCE_DIR/python'); import perron_h5
 r = perron_h5.load('$WORK/a.h5')
 assert r.attrs['n'] == 5 and len(r.residual) == r.attrs['iterations'] and abs(sum(r.score) - 1) < 1e-12
 print('perron_h5:', r)" || FAILURES=$((FAILURES + 1))
+# Perron's other outputs are described, not refused; results of another kind or length are
+# not compared; the attention-family commands keep their word (-q summary, no silent --rollout).
+expect_ok "qkv 64" 1 generate qkv --heads 2 --seq 64 --dim 8 --output "$WORK/q64.h5"
+expect_ok "qkv 32" 1 generate qkv --heads 2 --seq 32 --dim 8 --output "$WORK/q32.h5"
+expect_ok "attention result" 1 attention --input "$WORK/q64.h5" --output "$WORK/att.h5"
+expect_ok "inspect an attention result" 1 inspect "$WORK/att.h5"
+grep -q "kind        attention result" "$WORK/out.log" || fail "inspect: an attention result"
+expect_ok "attention-graph" 1 attention-graph --input "$WORK/q64.h5" --top-k 4 --output "$WORK/edges.h5"
+expect_ok "inspect an edge list" 1 inspect --json "$WORK/edges.h5"
+grep -q '"kind": "edges"' "$WORK/out.log" || fail "inspect: an edge list"
+expect_exit 2 "attention-graph --rollout" 1 "rank it with perron tokenrank --rollout" "$WORK/roll.h5" \
+  attention-graph --input "$WORK/q64.h5" --rollout --top-k 4 --output "$WORK/roll.h5"
+expect_ok "tokenrank -q prints its summary" 2 tokenrank --input "$WORK/q64.h5" --output "$WORK/t64.h5" -q
+grep -q "^perron tokenrank: N 64" "$WORK/out.log" || fail "tokenrank -q: no summary"
+grep -Eq "^ *iteration +[0-9]" "$WORK/out.log" && fail "tokenrank -q: iterations printed"
+expect_ok "tokenrank of 32" 1 tokenrank --input "$WORK/q32.h5" --output "$WORK/t32.h5" -q
+expect_ok "diff of TokenRanks" 1 diff "$WORK/t64.h5" "$WORK/t64.h5"
+grep -q "^positions .* 64 in both" "$WORK/out.log" && grep -q "(position " "$WORK/out.log" || fail "diff: positions, not vertices"
+expect_exit 3 "diff of TokenRanks of different lengths" 1 "ranks 64 positions and .* 32: TokenRanks of different lengths" "" \
+  diff "$WORK/t64.h5" "$WORK/t32.h5"
+expect_exit 3 "diff of a TokenRank and a PageRank" 1 "is a TokenRank result and .* a PageRank one" "" diff "$WORK/t64.h5" "$WORK/a.h5"
+"$PYTHON" -c "
+import sys; sys.path.insert(0, '$SOURCE_DIR/python'); import perron_h5
+for path, what in (('$WORK/att.h5', 'attention result'), ('$WORK/edges.h5', 'HDF5 edge list')):
+    try:
+        perron_h5.load(path)
+        raise SystemExit('perron_h5 loaded ' + path)
+    except ValueError as e:
+        assert what in str(e), e
+print('perron_h5 names attention results and edge lists')" || FAILURES=$((FAILURES + 1))
 finish
