@@ -47,6 +47,7 @@ class AttentionCommand final : public Command {
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.s.threads, comm);
     check_score_options(options(), c_.s, comm);
+    apply_input_attributes(options(), c_.s, comm);
     AtomicOutput output(c_.output, c_.overwrite, comm, {c_.s.input, options().config_path()});
     const Stopwatch total;
     const Shapes sh = check_inputs(comm);

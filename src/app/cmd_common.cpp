@@ -1,4 +1,5 @@
 #include <cblas.h>
+#include <fmt/core.h>
 #include <omp.h>
 #include <sched.h>
 
@@ -9,6 +10,7 @@
 #include "perron/core/error.hpp"
 #include "perron/core/memory.hpp"
 #include "perron/core/timer.hpp"
+#include "perron/io/hdf5_file.hpp"
 #include "prepared_graph.hpp"
 
 namespace perron {
@@ -54,10 +56,12 @@ void add_score_options(OptionSet& o, ScoreConfig& c, const std::string& input_he
   o.add("--mask", c.mask,
         "dataset of a mask: boolean (true = attend) or float (added to the scores); "
         "[Nq, Nk] or [batch|1, heads|1, Nq, Nk]");
-  o.add_flag("--causal", c.causal, "query i sees keys j <= i (upper-left aligned)");
+  o.add_flag("--causal", c.causal,
+             "query i sees keys j <= i (upper-left aligned); default: the input's root attribute 'causal', else off");
+  o.add_flag("--no-causal", c.no_causal, "every query sees every key, whatever the input's attribute 'causal' says");
   o.add("--window", c.window, "sliding window W > 0: i - W < j <= i with --causal, |i - j| < W without (default: none)")
       ->check(CLI::NonNegativeNumber);
-  o.add("--scale", c.scale, "score scale (0: 1/sqrt(d))")->check(CLI::NonNegativeNumber);
+  o.add("--scale", c.scale, "score scale (0: the input's root attribute 'scale', else 1/sqrt(d))")->check(CLI::NonNegativeNumber);
   o.add("--softcap", c.softcap, "c > 0: score -> c * tanh(score / c), before masking (0: none)")->check(CLI::NonNegativeNumber);
   // A tile's scores are tile-q x tile-k floats per thread: 256 x 512 is 512 kB; the bound keeps
   // a typo from asking for gigabytes.
@@ -67,9 +71,41 @@ void add_score_options(OptionSet& o, ScoreConfig& c, const std::string& input_he
       ->check(CLI::NonNegativeNumber);
 }
 
+void apply_input_attributes(const OptionSet& options, ScoreConfig& c, const Comm& comm) {
+  // Rank 0 reads the root attributes; an unreadable input is left for the loader to name.
+  double said[2] = {-1.0, 0.0};  // causal (-1: not said, else 0 or 1), scale (0: not said)
+  if (comm.is_root()) {
+    try {
+      const H5Reader file(c.input);
+      for (const H5Reader::Attribute& a : file.attributes("/")) {
+        const bool integer =
+            a.kind == H5Reader::Attribute::Kind::integer || a.kind == H5Reader::Attribute::Kind::unsigned_integer;
+        if (a.name == "causal" && integer) said[0] = (a.i != 0 || a.u != 0) ? 1.0 : 0.0;
+        if (a.name == "scale" && a.kind == H5Reader::Attribute::Kind::real && a.d > 0.0) said[1] = a.d;
+      }
+    } catch (const Error&) {}
+  }
+  said[0] = comm.bcast_value(said[0], 0);
+  said[1] = comm.bcast_value(said[1], 0);
+  if (said[0] >= 0.0) {
+    const bool file_causal = said[0] > 0.0;
+    const bool flagged = options.given("causal") || options.given("no-causal");
+    if (!flagged) c.causal = file_causal;
+    if (flagged && c.causal != file_causal && comm.is_root())
+      fmt::print(stderr, "perron: warning: {} says causal = {}; {} overrides it\n", c.input, file_causal,
+                 c.causal ? "--causal" : "--no-causal");
+  }
+  if (said[1] > 0.0) {
+    if (!options.given("scale")) c.scale = said[1];
+    if (options.given("scale") && c.scale != said[1] && comm.is_root())
+      fmt::print(stderr, "perron: warning: {} says scale = {}; --scale {} overrides it\n", c.input, said[1], c.scale);
+  }
+}
+
 void check_score_options(const OptionSet& options, const ScoreConfig& c, const Comm& comm) {
   comm.agree([&] {
     if (c.input.empty()) throw_usage("needs --input FILE.h5");
+    if (c.causal && c.no_causal) throw_usage("give --causal or --no-causal, not both");
     if ((options.given("window") && c.window <= 0) || c.window < 0)
       throw_usage("--window must be a positive number of positions, got " + std::to_string(c.window));
     if (c.scale < 0 || c.softcap < 0) throw_usage("--scale and --softcap must be >= 0");

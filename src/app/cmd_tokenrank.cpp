@@ -245,6 +245,8 @@ class TokenRankCommand final : public Command {
     check_output_path("--log-json", log_json_, overwrite_, inputs, {output_}, comm);
     Reporter report(quiet_, log_json_, comm, overwrite_);
     const Stopwatch total;
+    check_score_options(options(), c_.s, comm);
+    apply_input_attributes(options(), c_.s, comm);
     LoadedChain lc = load_chain(options(), c_, comm);
     const std::vector<double> teleport = read_teleport(teleport_, lc, comm);
     lc.problem.teleport = teleport;
@@ -374,6 +376,8 @@ class AttentionGraphCommand final : public Command {
             "attention-graph exports one layer's attention A (--layer L); --rollout ranks the product of the layers' "
             "(A + I)/2, which has N^2 edges: rank it with perron tokenrank --rollout instead");
     });
+    check_score_options(options(), c_.s, comm);
+    apply_input_attributes(options(), c_.s, comm);
     const LoadedChain lc = load_chain(options(), c_, comm);
     const TokenRankParams p = chain_params(c_);
     const AttentionEdges edges = attention_top_k(lc.problem, static_cast<std::size_t>(layer_), p, head_, top_k_, comm);

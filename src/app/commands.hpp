@@ -73,6 +73,7 @@ struct ScoreConfig {
   std::string input;
   std::string q = "q", k = "k", mask;
   bool causal = false;
+  bool no_causal = false;   // --no-causal: not causal, whatever the input's attribute says
   std::int64_t window = 0;  // 0: none
   double scale = 0.0, softcap = 0.0;
   int tile_q = 256, tile_k = 512;  // the fastest measured here (bench/attention.sh)
@@ -81,6 +82,11 @@ struct ScoreConfig {
 void add_score_options(OptionSet& options, ScoreConfig& config, const std::string& input_help);
 // Collective: usage errors for a window, scale or softcap out of range.
 void check_score_options(const OptionSet& options, const ScoreConfig& config, const Comm& comm);
+// Collective: the input says what it is. Its root attributes `causal` (integer or bool) and
+// `scale` (> 0, when not 1/sqrt(d)), as perron_torch.py writes them, set --causal and --scale
+// where the user did not (by flag or config file); where the user did and the file disagrees,
+// rank 0 prints a warning naming both values, and the user's value holds.
+void apply_input_attributes(const OptionSet& options, ScoreConfig& config, const Comm& comm);
 
 // Applies --threads (0 keeps OpenMP's default).
 void apply_threads(int threads, const Comm& comm);

@@ -743,6 +743,18 @@ std::vector<H5Reader::Attribute> H5Reader::attributes(const std::string& object)
         v.kind = Attribute::Kind::text;
         v.s = attribute_string(object, v.name);
         break;
+      case H5T_ENUM: {
+        // An enum over a small integer, as h5py stores a bool (FALSE = 0, TRUE = 1): read in the
+        // file's own type (no conversion path is needed) and widened.
+        const std::size_t size = H5Tget_size(type.get());
+        std::int64_t value = 0;
+        if (size <= sizeof value && H5Aread(a.get(), type.get(), &value) >= 0) {
+          if (size < sizeof value && (value >> (8 * size - 1) & 1) != 0) value -= std::int64_t{1} << (8 * size);
+          v.kind = Attribute::Kind::integer;
+          v.i = value;
+        }
+        break;
+      }
       default:
         break;
     }

@@ -126,4 +126,32 @@ expect_ok "tokenrank --verify" 2 tokenrank --input "$WORK/s.h5" --output "$WORK/
   "$WORK/tv.h5" && echo "ok   /tokenrank@verify_residual recorded" || fail "/tokenrank@verify_residual"
 expect_exit 5 "tokenrank --verify after one step" 2 "more than 10 x the tolerance" "$WORK/t-unverified.h5" \
   tokenrank --input "$WORK/s.h5" --output "$WORK/t-unverified.h5" --solver power --max-iterations 1 --verify
+
+# The input says what it is: root attributes causal (h5py's bool) and scale set the chain unless
+# a flag says otherwise, with a warning naming both values when they disagree.
+expect_ok "qkv for attributes" 1 generate qkv --heads 2 --seq 48 --dim 8 --seed 9 --output "$WORK/said.h5"
+cp "$WORK/said.h5" "$WORK/plain.h5"
+"$PYTHON" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'a'); f.attrs['causal'] = True; f.attrs['scale'] = 0.2" "$WORK/said.h5"
+expect_ok "tokenrank of a file that says causal" 2 tokenrank --input "$WORK/said.h5" --output "$WORK/said-t.h5" --quiet
+expect_ok "the same by flags" 2 tokenrank --input "$WORK/plain.h5" --causal --scale 0.2 --output "$WORK/flags-t.h5" --quiet
+expect_ok "--no-causal overrides it" 2 tokenrank --input "$WORK/said.h5" --no-causal --output "$WORK/nc-t.h5"
+grep -q "warning: .*said.h5 says causal = true; --no-causal overrides it" "$WORK/out.log" || fail "no warning naming both values"
+expect_ok "the plain file, scale 0.2" 2 tokenrank --input "$WORK/plain.h5" --scale 0.2 --output "$WORK/plain-t.h5" --quiet
+expect_ok "attention of a file that says causal" 1 attention --input "$WORK/said.h5" --output "$WORK/said-a.h5"
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, h5py, numpy as np
+w = sys.argv[1]
+def t(name):
+    with h5py.File(f"{w}/{name}.h5") as f:
+        g = f["tokenrank"]
+        return g["mean_score"][:], bool(g.attrs["causal"]), float(g.attrs["scale"])
+said, flags, nc, plain = t("said-t"), t("flags-t"), t("nc-t"), t("plain-t")
+assert said[1:] == (True, 0.2) and np.array_equal(said[0], flags[0]), "the file's attributes act as the flags"
+assert nc[1:] == (False, 0.2) and np.array_equal(nc[0], plain[0]), "--no-causal wins, the file's scale stays"
+with h5py.File(f"{w}/said-a.h5") as f:
+    assert bool(f["attention"].attrs["causal"]) and abs(f["attention"].attrs["scale"] - 0.2) < 1e-7  # a float32 scale
+print("ok   the input's causal and scale attributes, and the flags over them")
+PY
+expect_exit 2 "--causal and --no-causal" 1 "give --causal or --no-causal, not both" "$WORK/both.h5" \
+  tokenrank --input "$WORK/said.h5" --causal --no-causal --output "$WORK/both.h5"
 finish
