@@ -13,11 +13,12 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
 import h5py
+
+from bench_common import run
 import numpy as np
 
 ap = argparse.ArgumentParser()
@@ -26,16 +27,8 @@ ap.add_argument("--scale", type=int, default=22)
 ap.add_argument("--repetitions", type=int, default=3)
 ap.add_argument("--json", required=True)
 a = ap.parse_args()
-env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1",
-           OPENBLAS_NUM_THREADS="1", HDF5_USE_FILE_LOCKING="FALSE")
 work = tempfile.mkdtemp(prefix="perron-ingest-")
 
-
-def run(cmd):
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit("step failed: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
 
 
 binary = os.path.join(work, "g.bin")

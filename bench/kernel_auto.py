@@ -11,11 +11,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 
 import h5py
+
+from bench_common import run
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--perron", required=True)
@@ -23,16 +23,8 @@ ap.add_argument("--scales", default="18,20,22")
 ap.add_argument("--repetitions", type=int, default=3)
 ap.add_argument("--json", required=True)
 a = ap.parse_args()
-env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1",
-           OPENBLAS_NUM_THREADS="1", HDF5_USE_FILE_LOCKING="FALSE")
 work = tempfile.mkdtemp(prefix="perron-kernel-auto-")
 
-
-def run(cmd):
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit("step failed: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
 
 
 def mpirun(np_, *args):

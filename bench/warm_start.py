@@ -11,11 +11,11 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import h5py
+
+from bench_common import run
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--perron", required=True)
@@ -24,16 +24,11 @@ ap.add_argument("--fraction", type=float, default=0.01)
 ap.add_argument("--scale", type=int, default=20)
 ap.add_argument("--json", required=True)
 a = ap.parse_args()
-env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1",
-           HDF5_USE_FILE_LOCKING="FALSE")
 work = tempfile.mkdtemp(prefix="perron-warm-")
 
 
 def perron(*args):
-    r = subprocess.run([a.perron, *args], env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit("perron %s failed:\n%s%s" % (" ".join(args), r.stdout, r.stderr))
+    run([a.perron, *args])
 
 
 def read_edges(path, skip):

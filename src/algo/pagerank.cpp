@@ -34,6 +34,22 @@ void check_pagerank_params(const PageRankParams& p) {
   if (p.blocked_layout.tile_rows < 1) throw_usage("blocked tile rows must be >= 1");
 }
 
+namespace {
+
+// Collective: divides this rank's slice by the sum over every rank (in rank order); throws the
+// input error `refusal` on every rank when that sum is not positive.
+void normalize_or_refuse(std::vector<double>& x, const Comm& comm, const std::string& refusal) {
+  double local = 0.0;
+  for (double v : x) local += v;
+  const double total = comm.sum_ordered(local);
+  comm.agree([&] {
+    if (!(total > 0.0)) throw_input(refusal);
+  });
+  for (double& v : x) v /= total;
+}
+
+}  // namespace
+
 VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std::span<const double> weights,
                                              const DistGraph& graph, const Comm& comm, const std::string& what) {
   const std::vector<GlobalId> dense = graph.ids.to_dense(ids, comm);
@@ -42,13 +58,7 @@ VertexDistribution distribution_from_weights(std::span<const VertexId> ids, std:
       if (dense[i] == kMissingId) throw_input(what + ": vertex " + std::to_string(ids[i]) + " is not in the graph");
   });
   VertexDistribution d{sum_into_owners(dense, weights, graph, comm)};
-  double local = 0.0;
-  for (double v : d.values) local += v;
-  const double total = comm.sum_ordered(local);
-  comm.agree([&] {
-    if (!(total > 0.0)) throw_input(what + ": the weights sum to 0; at least one must be positive");
-  });
-  for (double& v : d.values) v /= total;
+  normalize_or_refuse(d.values, comm, what + ": the weights sum to 0; at least one must be positive");
   return d;
 }
 
@@ -79,13 +89,7 @@ WarmStart warm_start(std::span<const VertexId> ids, std::span<const double> scor
       ++fresh;
     }
   out.new_vertices = comm.allreduce(fresh, ReduceOp::sum);
-  double local = 0.0;
-  for (double v : out.x) local += v;
-  const double total = comm.sum_ordered(local);
-  comm.agree([&] {
-    if (!(total > 0.0)) throw_input(what + ": its scores sum to 0 over this graph's vertices: nothing to start from");
-  });
-  for (double& v : out.x) v /= total;
+  normalize_or_refuse(out.x, comm, what + ": its scores sum to 0 over this graph's vertices: nothing to start from");
   return out;
 }
 
