@@ -480,8 +480,9 @@ void compute_out_weights(DistGraph& g, const Comm& comm) {
   count.resize(csr.rows);
   g.out_degree_count = std::move(count);
   g.out_weight.resize(csr.rows);
-  if (!g.weighted) {  // the graph's flag, not this rank's weights: a rank without edges has none
-                      // Unweighted: o(u) is the out-degree, exactly.
+  // Unweighted: o(u) is the out-degree, exactly. (The graph's flag decides, not this rank's
+  // weights: a rank without edges has none, and every rank must take the same collectives.)
+  if (!g.weighted) {
 #pragma omp parallel for schedule(static)
     for (LocalId u = 0; u < csr.rows; ++u) g.out_weight[u] = static_cast<double>(g.out_degree_count[u]);
     return;

@@ -39,16 +39,13 @@ class IdMap {
   GlobalId slice_begin() const { return slice_begin_; }
   std::vector<VertexId> slice_ids() const;
 
- private:
-  int owner_of_id(VertexId id) const;
-
- public:
   // Bytes this rank holds for the map.
   std::uint64_t bytes() const {
     return (splitters_.capacity() + owned_.capacity()) * sizeof(VertexId) + slice_bounds_.capacity() * sizeof(GlobalId);
   }
 
  private:
+  int owner_of_id(VertexId id) const;
   int owner_of_dense(GlobalId d) const;
 
   bool identity_ = false;
