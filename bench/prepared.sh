@@ -13,5 +13,7 @@ reps=${2:-5}
 binary=${PERRON_BINARY:-$root/build/bin/perron}
 [ -x "$binary" ] || { echo "build perron first (jobs/quickstart.sh)" >&2; exit 2; }
 mkdir -p "$root/results"
+# PERRON_BASELINE=/path/to/an/older/perron: its run of the binary edge list is timed too (the
+# issue's "today's run"), and the whole runs are also given against it.
 exec /usr/bin/python3 "$here/prepared_bench.py" --perron "$binary" --scale "$scale" --repetitions "$reps" \
-  --json "$root/results/bench-prepared-scale$scale.json"
+  --json "$root/results/bench-prepared-scale$scale.json" ${PERRON_BASELINE:+--baseline "$PERRON_BASELINE"}

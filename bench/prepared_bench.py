@@ -26,13 +26,14 @@ ap.add_argument("--perron", required=True)
 ap.add_argument("--scale", type=int, default=22)
 ap.add_argument("--repetitions", type=int, default=5)
 ap.add_argument("--json", required=True)
+ap.add_argument("--baseline", help="another perron binary (e.g. the release before): its run of the binary edge list "
+                                   "is timed too, and the whole runs are also given against it")
 a = ap.parse_args()
 work = tempfile.mkdtemp(prefix="perron-prepared-")
 
 
-
-def mpirun(np_, *args):
-    return ["mpirun", "-np", str(np_), "--bind-to", "none", a.perron, *args, "--threads", str(2 // np_)]
+def mpirun(np_, *args, binary=None):
+    return ["mpirun", "-np", str(np_), "--bind-to", "none", binary or a.perron, *args, "--threads", str(2 // np_)]
 
 
 edges = os.path.join(work, "g.bin")
@@ -47,21 +48,30 @@ with h5py.File(prepared) as f:
 csr_bytes = 8 * (n + 2) + 4 * m + 16 * n
 
 inputs = {"binary edge list": edges, "prepared graph": prepared}
+binary_of = {}
+BASELINE = "binary, baseline perron"
+if a.baseline:
+    inputs[BASELINE] = edges
+    binary_of[BASELINE] = a.baseline
 configs = [(kind, np_) for np_ in (1, 2) for kind in inputs]
 load = {c: [] for c in configs}
 whole = {c: [] for c in configs}
 for rep in range(a.repetitions):
     for kind, np_ in configs:
         out = os.path.join(work, "r.h5")
+        binary = binary_of.get(kind)
         run(mpirun(np_, "pagerank", "--input", inputs[kind], "--iterations", "1", "--kernel", "csr", "--output", out,
-                   "--overwrite", "--quiet", "--top-k", "1"))
+                   "--overwrite", "--quiet", "--top-k", "1", binary=binary))
         with h5py.File(out) as f:
             p = f["provenance"].attrs
-            load[(kind, np_)].append((p["load_s"], p["partition_s"], int(p["build_peak_rss_bytes_sum"]), p.get("check_s", 0.0),
-                                      int(p["build_peak_rss_bytes_sum"]) - int(p["rss_before_load_bytes_sum"]),
-                                      int(p["graph_bytes_sum"])))
+            # An older perron records only the whole run's peak.
+            peak = int(p.get("build_peak_rss_bytes_sum", p["peak_rss_bytes_sum"]))
+            load[(kind, np_)].append((p["load_s"], p["partition_s"], peak, p.get("check_s", 0.0),
+                                      peak - int(p.get("rss_before_load_bytes_sum", 0)),
+                                      int(p.get("graph_bytes_sum", csr_bytes))))
         t = time.perf_counter()
-        run(mpirun(np_, "pagerank", "--input", inputs[kind], "--tolerance", "1e-10", "--output", out, "--overwrite", "--quiet"))
+        run(mpirun(np_, "pagerank", "--input", inputs[kind], "--tolerance", "1e-10", "--output", out, "--overwrite", "--quiet",
+                   binary=binary))
         whole[(kind, np_)].append(time.perf_counter() - t)
     print("repetition %d/%d done" % (rep + 1, a.repetitions), flush=True)
 
@@ -81,11 +91,17 @@ for kind, np_ in configs:
     base = statistics.median(s[0] + s[1] for s in load[("binary edge list", np_)])
     w = statistics.median(whole[(kind, np_)])
     wbase = statistics.median(whole[("binary edge list", np_)])
-    rows.append(dict(input=kind, ranks=np_, threads=2 // np_, load_s=l, check_s=checks, partition_s=b, load_partition_vs_binary=(l + b) / base,
-                     build_peak_rss_bytes_sum=rss, load_memory_vs_graph=grown, peak_rss_vs_csr=rss / csr_bytes, run_s=w,
-                     run_vs_binary=w / wbase))
-    print("%-18s %13s %9.3f %10.3f %12.3f %10.3f %9.2fx %13.2fx %12.2fx %9.2f (%.2fx)" % (
-        kind, "%d x %d" % (np_, 2 // np_), l, checks, b, l + b, (l + b) / base, grown, rss / csr_bytes, w, w / wbase))
+    row = dict(input=kind, ranks=np_, threads=2 // np_, load_s=l, check_s=checks, partition_s=b,
+               load_partition_vs_binary=(l + b) / base, build_peak_rss_bytes_sum=rss, load_memory_vs_graph=grown,
+               peak_rss_vs_csr=rss / csr_bytes, run_s=w, run_vs_binary=w / wbase)
+    against = ""
+    if a.baseline:
+        row["run_vs_baseline"] = w / statistics.median(whole[(BASELINE, np_)])
+        against = "  %.2fx of the baseline's" % row["run_vs_baseline"]
+    rows.append(row)
+    print("%-18s %13s %9.3f %10.3f %12.3f %10.3f %9.2fx %13.2fx %12.2fx %9.2f (%.2fx)%s" % (
+        kind, "%d x %d" % (np_, 2 // np_), l, checks, b, l + b, (l + b) / base, grown, rss / csr_bytes, w, w / wbase,
+        against))
 json.dump({"scale": a.scale, "n": n, "m": m, "csr_bytes": csr_bytes, "repetitions": a.repetitions, "rows": rows},
           open(a.json, "w"), indent=1)
 print("wrote", a.json)
