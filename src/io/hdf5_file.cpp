@@ -745,11 +745,14 @@ std::vector<H5Reader::Attribute> H5Reader::attributes(const std::string& object)
         break;
       case H5T_ENUM: {
         // An enum over a small integer, as h5py stores a bool (FALSE = 0, TRUE = 1): read in the
-        // file's own type (no conversion path is needed) and widened.
+        // file's own type (no conversion path is needed) and widened, sign-extended only when
+        // the enum's base integer is signed.
         const std::size_t size = H5Tget_size(type.get());
+        Hid base(H5Tget_super(type.get()), H5Tclose);
+        const bool is_signed = base.ok() && H5Tget_sign(base.get()) == H5T_SGN_2;
         std::int64_t value = 0;
         if (size <= sizeof value && H5Aread(a.get(), type.get(), &value) >= 0) {
-          if (size < sizeof value && (value >> (8 * size - 1) & 1) != 0) value -= std::int64_t{1} << (8 * size);
+          if (is_signed && size < sizeof value && (value >> (8 * size - 1) & 1) != 0) value -= std::int64_t{1} << (8 * size);
           v.kind = Attribute::Kind::integer;
           v.i = value;
         }
