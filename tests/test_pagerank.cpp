@@ -73,7 +73,9 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
                                  Variant{PageRankKernel::csr, PageRankSolver::anderson, {}, "csr anderson"},
                                  Variant{PageRankKernel::blocked, PageRankSolver::anderson, small_cells(), "blocked anderson"},
                                  Variant{PageRankKernel::csr, PageRankSolver::cg, {}, "csr cg"},
-                                 Variant{PageRankKernel::blocked, PageRankSolver::cg, small_cells(), "blocked cg"}}) {
+                                 Variant{PageRankKernel::blocked, PageRankSolver::cg, small_cells(), "blocked cg"},
+                                 Variant{PageRankKernel::csr, PageRankSolver::bicgstab, {}, "csr bicgstab"},
+                                 Variant{PageRankKernel::blocked, PageRankSolver::bicgstab, small_cells(), "blocked bicgstab"}}) {
     if (variant.solver == PageRankSolver::cg && !c.undirected) continue;  // cg needs a symmetric graph
     PageRankParams p = tight();
     p.kernel = variant.kernel;
@@ -85,9 +87,10 @@ TEST_P(OracleTest, MatchesDenseFloat64Solve) {
     const auto got = gather_by_id(graph, r.score, comm);
     EXPECT_EQ(graph.stats.n, expected.size());
     EXPECT_LT(l1_distance(got, expected), 1e-10) << variant.name;
-    if (variant.solver == PageRankSolver::cg) {
-      EXPECT_GT(r.eliminated, 0u) << variant.name << ": cg solved on the Schur complement";
+    if (variant.solver == PageRankSolver::cg || variant.solver == PageRankSolver::bicgstab) {
+      EXPECT_GT(r.eliminated, 0u) << variant.name << ": solved on the Schur complement";
     }
+    EXPECT_EQ(r.solver, variant.solver) << variant.name;
   }
 }
 
@@ -241,6 +244,156 @@ TEST(PageRank, EliminationKeepsTheAnswerAndSavesSteps) {
     EXPECT_LE(l1_distance(gather_by_id(graph, whole.score, comm), power), 1e-12);
     EXPECT_EQ(pagerank(graph, p, teleport, teleport, comm).score, reduced.score) << "same ranks x threads, same bits";
   }
+}
+
+// The directed independent set: no member has a self-loop, dangles, or links to or from
+// another member (checked from both ends: in-edges here, out-edges through the rows that read
+// a member); the dangling vertices are exactly the trailing class; the same vertices at any
+// rank count.
+TEST(PageRank, DirectedEliminatedSetIsIndependentBothWays) {
+  const Comm comm = world();
+  const TestGraph g = graph_with_periphery(33);
+  auto classes = [&](const Comm& c) {
+    const DistGraph graph = build_graph(share_of(g, c), GraphOptions{}, c);
+    const pagerank_detail::Elimination e = pagerank_detail::independent_low_degree_set(graph, c, 2, true);
+    const LocalId rows = graph.rows();
+    std::uint64_t dangling = 0;
+    for (LocalId v = 0; v < rows; ++v) {
+      const bool dangles = !(graph.out_weight[v] > 0.0);
+      dangling += dangles ? 1 : 0;
+      EXPECT_EQ(e.owned[v] == pagerank_detail::kTrailingRow, dangles) << "trailing is dangling";
+      for (EdgeIndex k = graph.in.row_start[v]; k < graph.in.row_start[v + 1]; ++k) {
+        const LocalId col = graph.in.column[k];
+        if (e.owned[v] == pagerank_detail::kEliminatedRow) {
+          EXPECT_NE(col, v) << "an eliminated vertex with a self-loop";
+          EXPECT_FALSE(e.column(col, rows)) << "an edge from an eliminated vertex into another";
+        }
+      }
+    }
+    EXPECT_EQ(c.allreduce<std::uint64_t>(dangling, ReduceOp::sum), e.trailing);
+    EXPECT_EQ(e.trailing, graph.stats.dangling);
+    EXPECT_GT(e.count, 100u);
+    std::vector<std::uint8_t> eliminated(e.owned.size()), owners_flags(e.ghost.size());
+    for (std::size_t v = 0; v < e.owned.size(); ++v) eliminated[v] = e.owned[v] == pagerank_detail::kEliminatedRow ? 1 : 0;
+    graph.halo.gather<std::uint8_t>(eliminated, owners_flags, c);
+    EXPECT_EQ(owners_flags, e.ghost);
+    return gather_by_id(graph, std::vector<double>(e.owned.begin(), e.owned.end()), c);
+  };
+  const auto all = classes(comm);
+  const Comm sub = comm.split(comm.rank() == 0 ? 0 : 1, comm.rank());
+  EXPECT_EQ(classes(sub), all) << "ranks " << comm.size() << " vs " << sub.size();
+}
+
+// BiCGSTAB on a directed graph with dangling vertices, a periphery, self-loops and weights:
+// the answer of power iteration to 1e-12 (personalized too), with and without elimination and
+// on both kernels; the same bits for the same ranks x threads; the same answer to 1e-12 on the
+// ranks split in two; the verifier's true step within the tolerance.
+TEST(PageRank, BiCgStabOnDirectedGraphs) {
+  const Comm comm = world();
+  const TestGraph g = graph_with_periphery(34);
+  const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{}, comm);
+  ASSERT_GT(graph.stats.dangling, 500u);
+  ASSERT_FALSE(is_symmetric(graph, comm));
+  for (const bool personalized : {false, true}) {
+    const VertexDistribution teleport =
+        personalized ? distribution_of({{g.edges[3].src, 1.0}, {2000000005, 2.0}}, graph, comm) : VertexDistribution{};
+    PageRankParams p = tight();
+    const auto power = gather_by_id(graph, pagerank(graph, p, teleport, teleport, comm).score, comm);
+    p.solver = PageRankSolver::bicgstab;
+    for (const PageRankKernel kernel : {PageRankKernel::csr, PageRankKernel::blocked}) {
+      for (const bool eliminate : {false, true}) {
+        p.kernel = kernel;
+        p.blocked_layout = small_cells();
+        p.cg_eliminate = eliminate;
+        const PageRankPlan plan(graph, p, comm);
+        EXPECT_EQ(plan.trailing(), graph.stats.dangling);
+        const PageRankResult r = pagerank(graph, plan, p, teleport, teleport, comm);
+        const std::string what = std::string(eliminate ? "eliminated" : "whole") + (personalized ? ", personalized" : "") +
+                                 (kernel == PageRankKernel::blocked ? ", blocked" : ", csr");
+        EXPECT_TRUE(r.converged) << what;
+        EXPECT_EQ(r.solver, PageRankSolver::bicgstab);
+        EXPECT_EQ(r.eliminated > 0, eliminate) << what;
+        EXPECT_LT(r.mass_error, 1e-12) << what;
+        EXPECT_LE(l1_distance(gather_by_id(graph, r.score, comm), power), 1e-12) << what;
+        EXPECT_EQ(pagerank(graph, plan, p, teleport, teleport, comm).score, r.score)
+            << what << ": same ranks x threads, same bits";
+        EXPECT_LT(pagerank_step_residual(graph, plan, p, teleport, teleport, r.score, comm), 10 * p.tolerance) << what;
+      }
+    }
+    const Comm sub = comm.split(comm.rank() == 0 ? 0 : 1, comm.rank());
+    const DistGraph part = build_graph(share_of(g, sub), GraphOptions{}, sub);
+    const VertexDistribution sub_teleport =
+        personalized ? distribution_of({{g.edges[3].src, 1.0}, {2000000005, 2.0}}, part, sub) : VertexDistribution{};
+    const auto split = gather_by_id(part, pagerank(part, p, sub_teleport, sub_teleport, sub).score, sub);
+    EXPECT_LE(l1_distance(split, power), 1e-12) << "ranks " << comm.size() << " vs " << sub.size();
+  }
+}
+
+// BiCGSTAB stopped by the step hook hands out a probability vector, and a run resumed from it
+// (a fresh Krylov space from that iterate, scaled to z's scale) converges to the same scores;
+// so does one from a poor start (uniform over a few vertices).
+TEST(PageRank, BiCgStabResumesFromAStoppedIterate) {
+  const Comm comm = world();
+  const DistGraph graph = build_graph(share_of(graph_with_periphery(35), comm), GraphOptions{}, comm);
+  PageRankParams p = tight();
+  p.solver = PageRankSolver::bicgstab;
+  const PageRankResult whole = pagerank(graph, p, {}, {}, comm);
+  PageRankState at5;
+  const PageRankResult stopped = pagerank(graph, p, {}, {}, comm, {}, nullptr, stop_at(5, at5));
+  EXPECT_TRUE(stopped.stopped_early);
+  EXPECT_EQ(stopped.score, at5.x);
+  double mass = 0.0;
+  for (double v : at5.x) mass += v;
+  EXPECT_NEAR(comm.sum_ordered(mass), 1.0, 1e-12);
+  const PageRankResult resumed = pagerank(graph, p, {}, {}, comm, {}, &at5);
+  EXPECT_TRUE(resumed.converged);
+  EXPECT_GT(resumed.iterations, 5);
+  const auto expected = gather_by_id(graph, whole.score, comm);
+  EXPECT_LE(l1_distance(gather_by_id(graph, resumed.score, comm), expected), 1e-12);
+}
+
+// What solver auto stands for: cg on a symmetric graph, bicgstab on a directed one, power for
+// a fixed step count, at damping 1, or with the dangling mass sent elsewhere than the teleport
+// vector on a graph with dangling vertices; a named solver stays as named.
+TEST(PageRank, SolverAutoChoosesByGraphAndParameters) {
+  const Comm comm = world();
+  const TestGraph g = graph_with_periphery(36);
+  const DistGraph directed = build_graph(share_of(g, comm), GraphOptions{}, comm);
+  const DistGraph undirected = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  PageRankParams p;
+  p.solver = PageRankSolver::automatic;
+  EXPECT_EQ(choose_solver(directed, p, true, comm), PageRankSolver::bicgstab);
+  EXPECT_EQ(choose_solver(undirected, p, true, comm), PageRankSolver::cg);
+  EXPECT_EQ(choose_solver(directed, p, false, comm), PageRankSolver::power) << "dangling vector elsewhere";
+  p.fixed_iterations = 20;
+  EXPECT_EQ(choose_solver(undirected, p, true, comm), PageRankSolver::power) << "fixed steps are power steps";
+  p.fixed_iterations = 0;
+  p.damping = 1.0;
+  EXPECT_EQ(choose_solver(directed, p, true, comm), PageRankSolver::power) << "damping 1";
+  p.damping = 0.85;
+  p.solver = PageRankSolver::anderson;
+  EXPECT_EQ(choose_solver(directed, p, true, comm), PageRankSolver::anderson);
+  // The library's own entry point resolves auto with the real distributions.
+  p.solver = PageRankSolver::automatic;
+  const VertexDistribution elsewhere = distribution_of({{g.edges[0].src, 1.0}}, directed, comm);
+  EXPECT_EQ(pagerank(directed, p, {}, {}, comm).solver, PageRankSolver::bicgstab);
+  EXPECT_EQ(pagerank(directed, p, {}, elsewhere, comm).solver, PageRankSolver::power);
+  p.solver = PageRankSolver::bicgstab;
+  EXPECT_THROW(pagerank(directed, p, {}, elsewhere, comm), Error) << "bicgstab needs the dangling vector to be t";
+}
+
+// Solver auto's switch from power to bicgstab: none while the forecast is short, once the
+// steps left repay the plan; never for a fixed step count.
+TEST(PageRank, KrylovSwitchRepaysItsPlan) {
+  PageRankParams p;
+  p.tolerance = 1e-10;
+  const std::vector<double> fast{1.0, 0.13, 0.0169};  // ρ = 0.13: 10 steps left
+  const std::vector<double> slow{1.0, 0.8, 0.64};     // ρ = 0.8: 93 steps left
+  EXPECT_FALSE(krylov_solver_repays(fast, p));
+  EXPECT_TRUE(krylov_solver_repays(slow, p));
+  EXPECT_FALSE(krylov_solver_repays(std::span<const double>(slow).first(2), p)) << "no rate yet";
+  p.fixed_iterations = 100;
+  EXPECT_FALSE(krylov_solver_repays(slow, p));
 }
 
 // cg refuses what it cannot solve, on every rank alike: a directed graph (one reverse edge

@@ -25,8 +25,9 @@ void check_pagerank_params(const PageRankParams& p) {
   if (!(p.tolerance > 0.0)) throw_usage("tolerance must be > 0, got " + std::to_string(p.tolerance));
   if (p.max_iterations < 1) throw_usage("max-iterations must be >= 1, got " + std::to_string(p.max_iterations));
   if (p.fixed_iterations < 0) throw_usage("iterations must be >= 0, got " + std::to_string(p.fixed_iterations));
-  if (p.solver == PageRankSolver::cg && !(p.damping < 1.0))
-    throw_usage("solver cg needs damping < 1 (at 1, I - P is singular); the solvers power and anderson take any damping");
+  if ((p.solver == PageRankSolver::cg || p.solver == PageRankSolver::bicgstab) && !(p.damping < 1.0))
+    throw_usage(std::string("solver ") + (p.solver == PageRankSolver::cg ? "cg" : "bicgstab") +
+                " needs damping < 1 (at 1, I - P is singular); the solvers power and anderson take any damping");
   if (p.anderson_depth < 1 || p.anderson_depth > 10)
     throw_usage("anderson-depth must be in [1, 10], got " + std::to_string(p.anderson_depth));
   if (p.blocked_layout.segment_shift < 1 || p.blocked_layout.segment_shift > 16)
@@ -101,6 +102,15 @@ PageRankPlan::~PageRankPlan() = default;
 PageRankKernel PageRankPlan::kernel() const { return step_->kernel(); }
 bool PageRankPlan::reads_csr() const { return step_->reads_graph_csr(); }
 std::uint64_t PageRankPlan::eliminated() const { return step_->eliminated_count(); }
+std::uint64_t PageRankPlan::trailing() const { return step_->trailing_count(); }
+PageRankSolver PageRankPlan::solver() const { return step_->solver(); }
+
+PageRankSolver choose_solver(const DistGraph& graph, const PageRankParams& params, bool dangling_is_teleport, const Comm& comm) {
+  if (params.solver != PageRankSolver::automatic) return params.solver;
+  const bool same = comm.allreduce(dangling_is_teleport ? 1 : 0, ReduceOp::min) == 1;
+  if (params.fixed_iterations > 0 || !(params.damping < 1.0) || (graph.stats.dangling > 0 && !same)) return PageRankSolver::power;
+  return is_symmetric(graph, comm) ? PageRankSolver::cg : PageRankSolver::bicgstab;
+}
 
 namespace {
 
@@ -139,8 +149,11 @@ double fixed_point_solve(const Solve& s, std::vector<double>& x, int first, Page
 PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, const VertexDistribution& teleport,
                         const VertexDistribution& dangling, const Comm& comm, const IterationObserver& observe,
                         const PageRankState* start, const StepHook& hook) {
-  const PageRankPlan plan(graph, params, comm);
-  return pagerank(graph, plan, params, teleport, dangling, comm, observe, start, hook);
+  PageRankParams concrete = params;
+  const bool same = (teleport.uniform() && dangling.uniform()) || teleport.values == dangling.values;
+  concrete.solver = choose_solver(graph, params, same, comm);
+  const PageRankPlan plan(graph, concrete, comm);
+  return pagerank(graph, plan, concrete, teleport, dangling, comm, observe, start, hook);
 }
 
 PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const PageRankParams& params,
@@ -153,14 +166,16 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
   if (start && start->x.size() != rows)
     throw Error(ErrorKind::internal,
                 "restart state holds " + std::to_string(start->x.size()) + " values for " + std::to_string(rows) + " vertices");
-  if (params.solver == PageRankSolver::cg && graph.stats.dangling > 0) {
+  const PageRankSolver solver = op.solver();
+  const bool krylov = solver == PageRankSolver::cg || solver == PageRankSolver::bicgstab;
+  if (krylov && graph.stats.dangling > 0) {
     // x = z/Σz holds when dangling vertices send their mass along the teleport vector.
     const bool same = (teleport_dense.uniform() && dangling_dense.uniform()) || teleport_dense.values == dangling_dense.values;
     comm.agree([&] {
       if (comm.allreduce(same ? 1 : 0, ReduceOp::min) == 0)
-        throw_usage(
-            "solver cg needs the dangling vector to be the teleport vector on a graph with dangling vertices; "
-            "the solvers anderson and power take any dangling vector");
+        throw_usage(std::string("solver ") + (solver == PageRankSolver::cg ? "cg" : "bicgstab") +
+                    " needs the dangling vector to be the teleport vector on a graph with dangling vertices; "
+                    "the solvers anderson and power take any dangling vector (--solver auto picks power)");
     });
   }
   const VertexDistribution teleport = in_work_order(op, teleport_dense);
@@ -181,13 +196,16 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
   StepBuffers buffers;
   const Solve solve{op, params, teleport, dangling, n_inv, comm, observe, hook, buffers};
   const Stopwatch total;
-  const double mass = params.solver == PageRankSolver::cg ? pagerank_detail::cg_solve(solve, x, first, start != nullptr, result)
-                                                          : fixed_point_solve(solve, x, first, result);
+  const double mass = solver == PageRankSolver::cg ? pagerank_detail::cg_solve(solve, x, first, start != nullptr, result)
+                      : solver == PageRankSolver::bicgstab
+                          ? pagerank_detail::bicgstab_solve(solve, x, first, start != nullptr, result)
+                          : fixed_point_solve(solve, x, first, result);
   result.seconds = total.seconds();
   result.converged = !result.stopped_early && !result.residual.empty() && result.residual.back() < params.tolerance;
   result.mass_error = std::abs(mass - 1.0);
   result.halo_bytes_sent_per_iteration = op.values_sent() * sizeof(double);
   result.eliminated = op.eliminated_count();
+  result.solver = solver;
   result.score = op.to_dense(x);
   return result;
 }
@@ -220,6 +238,11 @@ int forecast_steps_left(std::span<const double> residual, const PageRankParams& 
   if (!(rho < 1.0) || !(r > 0.0)) return std::max(0, limit - done);
   const double left = std::ceil(std::log(params.tolerance / r) / std::log(rho));
   return static_cast<int>(std::min<double>(left, limit - done));
+}
+
+bool krylov_solver_repays(std::span<const double> residual, const PageRankParams& params) {
+  if (params.fixed_iterations > 0 || residual.size() < 3) return false;  // fixed steps are power steps; no rate yet
+  return forecast_steps_left(residual, params) * (1.0 - kKrylovCost.time_per_power_step) > kKrylovCost.plan_in_csr_steps;
 }
 
 bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params, int threads_per_rank) {

@@ -1,6 +1,7 @@
 #include "pagerank_layout.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include "perron/core/hash.hpp"
 #include "perron/core/memory.hpp"
@@ -8,7 +9,7 @@
 namespace perron::pagerank_detail {
 namespace {
 
-enum Status : std::uint8_t { kCandidate = 0, kEliminated = 1, kOut = 2 };
+enum Status : std::uint8_t { kCandidate = 0, kEliminated = 1, kOut = 2, kTrailing = 3 };
 
 // (degree, hash of the global id) in one word: the lower key wins; hash ties only keep both
 // out, never both in.
@@ -20,18 +21,21 @@ std::uint64_t priority(std::uint64_t degree, GlobalId id) {
 
 }  // namespace
 
-Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm, int rounds) {
+Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm, int rounds, bool directed) {
   const LocalCsr& csr = graph.in;
   const LocalId rows = csr.rows;
   const std::size_t ghosts = csr.columns - rows;
   const std::span<const EdgeIndex> start(csr.row_start);
   const std::span<const LocalId> column(csr.column);
-  // Status and key of every column (owned rows, then ghosts from their owners).
+  // Status and key of every column (owned rows, then ghosts from their owners). A directed
+  // graph's dangling vertices are no candidates (kTrailing); its keys count both directions.
   std::vector<std::uint8_t> status(csr.columns, kCandidate);
   std::vector<std::uint64_t> key(csr.columns);
 #pragma omp parallel for schedule(static)
   for (LocalId v = 0; v < rows; ++v) {
-    key[v] = priority(start[v + 1] - start[v], graph.first + v);
+    const std::uint64_t out = directed ? graph.out_degree_count[v] : 0;
+    key[v] = priority(start[v + 1] - start[v] + out, graph.first + v);
+    if (directed && !(graph.out_weight[v] > 0.0)) status[v] = kTrailing;
     for (EdgeIndex e = start[v]; e < start[v + 1]; ++e)
       if (column[e] == v) status[v] = kOut;  // a self-loop: its diagonal entry is not 1
   }
@@ -41,14 +45,40 @@ Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm,
     graph.halo.gather<std::uint8_t>(std::span<const std::uint8_t>(status).first(rows),
                                     std::span<std::uint8_t>(status).subspan(rows), comm);
   };
-  std::vector<std::uint8_t> change(rows);
-  for (int round = 0; round < rounds; ++round) {
-    refresh_ghosts();
-    // Join: a candidate below every candidate neighbour (the graph is symmetric: in-neighbours
-    // are all the neighbours). Hubs stop at their first lower neighbour.
+  // Directed: per column u, the fold of `value(v)` over u's out-neighbours v (the rows that
+  // read u), owners completed from every rank's ghosts. Only rows' own values are read, so
+  // each rank computes its part alone and one reverse exchange finishes it.
+  auto over_out_neighbours = [&](std::uint64_t identity, auto value, auto fold) {
+    std::vector<std::uint64_t> acc(csr.columns, identity);
 #pragma omp parallel for schedule(dynamic, 4096)
     for (LocalId v = 0; v < rows; ++v) {
-      bool joins = status[v] == kCandidate;
+      const std::uint64_t mine = value(v);
+      if (mine == identity) continue;
+      for (EdgeIndex e = start[v]; e < start[v + 1]; ++e) {
+        std::atomic_ref<std::uint64_t> slot(acc[column[e]]);
+        std::uint64_t seen = slot.load(std::memory_order_relaxed);
+        while (fold(seen, mine) != seen && !slot.compare_exchange_weak(seen, fold(seen, mine), std::memory_order_relaxed)) {}
+      }
+    }
+    graph.halo.scatter_reduce<std::uint64_t>(std::span<const std::uint64_t>(acc).subspan(rows),
+                                             std::span<std::uint64_t>(acc).first(rows), fold, comm);
+    acc.resize(rows);
+    return acc;
+  };
+  const auto min = [](std::uint64_t a, std::uint64_t b) { return std::min(a, b); };
+  const auto max = [](std::uint64_t a, std::uint64_t b) { return std::max(a, b); };
+  constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  std::vector<std::uint8_t> change(rows);
+  std::vector<std::uint64_t> beyond;  // directed: the lowest candidate key, then membership, among out-neighbours
+  for (int round = 0; round < rounds; ++round) {
+    refresh_ghosts();
+    if (directed)
+      beyond = over_out_neighbours(
+          kNone, [&](LocalId v) { return status[v] == kCandidate ? key[v] : kNone; }, min);
+      // Join: a candidate below every candidate neighbour. Hubs stop at their first lower neighbour.
+#pragma omp parallel for schedule(dynamic, 4096)
+    for (LocalId v = 0; v < rows; ++v) {
+      bool joins = status[v] == kCandidate && (!directed || beyond[v] > key[v]);
       for (EdgeIndex e = start[v]; joins && e < start[v + 1]; ++e)
         joins = status[column[e]] != kCandidate || key[column[e]] > key[v];
       change[v] = joins ? 1 : 0;
@@ -56,10 +86,13 @@ Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm,
     for (LocalId v = 0; v < rows; ++v)
       if (change[v] != 0) status[v] = kEliminated;
     refresh_ghosts();
-    // Drop out: a candidate next to a member.
+    if (directed)
+      beyond = over_out_neighbours(
+          0, [&](LocalId v) { return status[v] == kEliminated ? 1 : 0; }, max);
+      // Drop out: a candidate next to a member.
 #pragma omp parallel for schedule(dynamic, 4096)
     for (LocalId v = 0; v < rows; ++v) {
-      bool next_to_member = false;
+      bool next_to_member = status[v] == kCandidate && directed && beyond[v] != 0;
       if (status[v] == kCandidate)
         for (EdgeIndex e = start[v]; !next_to_member && e < start[v + 1]; ++e) next_to_member = status[column[e]] == kEliminated;
       change[v] = next_to_member ? 1 : 0;
@@ -71,10 +104,15 @@ Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm,
   Elimination out;
   out.owned.resize(rows);
   out.ghost.resize(ghosts);
-  for (LocalId v = 0; v < rows; ++v) out.owned[v] = status[v] == kEliminated ? 1 : 0;
+  std::uint64_t members = 0, trailing = 0;
+  for (LocalId v = 0; v < rows; ++v) {
+    out.owned[v] = status[v] == kEliminated ? kEliminatedRow : status[v] == kTrailing ? kTrailingRow : kKeptRow;
+    members += status[v] == kEliminated ? 1 : 0;
+    trailing += status[v] == kTrailing ? 1 : 0;
+  }
   for (std::size_t g = 0; g < ghosts; ++g) out.ghost[g] = status[rows + g] == kEliminated ? 1 : 0;
-  const auto here = static_cast<std::uint64_t>(std::count(out.owned.begin(), out.owned.end(), std::uint8_t{1}));
-  out.count = comm.allreduce<std::uint64_t>(here, ReduceOp::sum);
+  out.count = comm.allreduce<std::uint64_t>(members, ReduceOp::sum);
+  out.trailing = comm.allreduce<std::uint64_t>(trailing, ReduceOp::sum);
   return out;
 }
 
@@ -91,31 +129,38 @@ WorkOrder make_work_order(const DistGraph& graph, const Elimination* eliminated,
       ++reads[column[e]];
     }
   }
-  auto out_of_set = [&](LocalId c) { return eliminated && eliminated->column(c, rows); };
-  // Appends the columns of [first, last) in class `in_set` to `order`, most read first.
-  auto append = [&](LocalId first, LocalId last, bool in_set, std::vector<LocalId>& order) {
+  // A row's class (kept, eliminated, trailing), a ghost's (kept or eliminated).
+  auto class_of = [&](LocalId c) -> std::uint8_t {
+    if (!eliminated) return kKeptRow;
+    if (c < rows) return eliminated->owned[c];
+    return eliminated->ghost[c - rows] != 0 ? kEliminatedRow : kKeptRow;
+  };
+  // Appends the columns of [first, last) of class `wanted` to `order`, most read first.
+  auto append = [&](LocalId first, LocalId last, std::uint8_t wanted, std::vector<LocalId>& order) {
     const std::size_t from = order.size();
     for (LocalId c = first; c < last; ++c)
-      if (out_of_set(c) == in_set) order.push_back(c);
+      if (class_of(c) == wanted) order.push_back(c);
     if (by_reads)
       std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(from), order.end(),
                        [&](LocalId a, LocalId b) { return reads[a] > reads[b]; });
   };
   WorkOrder w;
   w.vertex.reserve(rows);
-  append(0, rows, false, w.vertex);
+  append(0, rows, kKeptRow, w.vertex);
   w.kept_rows = static_cast<LocalId>(w.vertex.size());
-  append(0, rows, true, w.vertex);
+  append(0, rows, kEliminatedRow, w.vertex);
+  w.trailing_rows = static_cast<LocalId>(w.vertex.size());
+  append(0, rows, kTrailingRow, w.vertex);
   w.position.resize(rows);
   for (LocalId k = 0; k < rows; ++k) w.position[w.vertex[k]] = k;
   std::vector<LocalId> ghost_order;  // columns, kept then eliminated, by owner inside each
-  for (const bool in_set : {false, true}) {
+  for (const std::uint8_t wanted : {kKeptRow, kEliminatedRow}) {
     LocalId group = rows;
     for (const std::int64_t count : graph.halo.ghost_counts()) {
-      append(group, static_cast<LocalId>(group + count), in_set, ghost_order);
+      append(group, static_cast<LocalId>(group + count), wanted, ghost_order);
       group = static_cast<LocalId>(group + count);
     }
-    if (!in_set) w.kept_ghosts = static_cast<LocalId>(ghost_order.size());
+    if (wanted == kKeptRow) w.kept_ghosts = static_cast<LocalId>(ghost_order.size());
   }
   w.ghost_column.resize(csr.columns - rows);
   for (LocalId k = 0; k < static_cast<LocalId>(ghost_order.size()); ++k) w.ghost_column[ghost_order[k] - rows] = k;

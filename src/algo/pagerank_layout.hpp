@@ -12,33 +12,44 @@
 
 namespace perron::pagerank_detail {
 
-// An independent set C of low-degree vertices, for a symmetric graph: no two members adjacent
-// and none with a self-loop, so the block of I − αP on C is the identity and CG can solve for
-// the other vertices F alone, through the Schur complement (see cg_solve). Chosen by local
-// minima (Luby 1986, with fixed priorities): a candidate joins when its key, (degree, hash of
-// its global id), is below every candidate neighbour's; then its neighbours drop out; `rounds`
-// times. Keys depend only on the graph, so C is the same for every rank count.
-// On power-law graphs this is most of the vertices and few of the edges (docs/benchmarks.md).
+// An independent set C of low-degree vertices: no two members adjacent (in either direction)
+// and none with a self-loop, so the block of I − αP on C is the identity and a Krylov solver
+// can solve for the other vertices F alone, through the Schur complement (see cg_solve and
+// bicgstab_solve). Chosen by local minima (Luby 1986, with fixed priorities): a candidate joins
+// when its key, (degree, hash of its global id), is below every candidate neighbour's; then its
+// neighbours drop out; `rounds` times. Keys depend only on the graph, so C is the same for every
+// rank count. On power-law graphs this is most of the vertices and few of the edges
+// (docs/benchmarks.md).
+// A symmetric graph's in-neighbours are all its neighbours. A directed graph's out-neighbours
+// are found by sending each row's key and membership back along its in-edges (the halo's
+// reverse, scatter_reduce); and its dangling vertices (no out-weight) are not candidates but a
+// class of their own, `trailing`: no vertex reads them (their columns of P are zero), so the
+// solve leaves their rows out and finishes them in one pass at the end (Langville & Meyer,
+// "A reordering for the PageRank problem", 2006).
+enum RowClass : std::uint8_t { kKeptRow = 0, kEliminatedRow = 1, kTrailingRow = 2 };
 struct Elimination {
-  std::vector<std::uint8_t> owned;  // 1 for an eliminated owned vertex (dense local id)
+  std::vector<std::uint8_t> owned;  // RowClass of each owned vertex (dense local id)
   std::vector<std::uint8_t> ghost;  // 1 for an eliminated ghost
   std::uint64_t count = 0;          // eliminated vertices, every rank
+  std::uint64_t trailing = 0;       // directed: dangling vertices ordered last, every rank
 
   // Whether CSR column c (owned below `rows`, ghost c − rows above) is eliminated.
-  bool column(LocalId c, LocalId rows) const { return (c < rows ? owned[c] : ghost[c - rows]) != 0; }
+  bool column(LocalId c, LocalId rows) const { return c < rows ? owned[c] == kEliminatedRow : ghost[c - rows] != 0; }
 };
-Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm, int rounds);
+Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm, int rounds, bool directed = false);
 
 // The order a solve keeps its vectors in ("work order"): kept rows first, then eliminated
-// ones; the columns are the owned rows in that order, then the kept ghosts, then the eliminated
-// ghosts, each group of ghosts ordered by owner rank (so a halo exchange lands it in place).
-// With `by_reads`, vertices inside each class are sorted by how many of this rank's edges read
-// them, most first (Faldu, Diamond & Grot 2019): the blocked kernel's hot columns pack together.
+// ones, then trailing ones; the columns are the owned rows in that order, then the kept ghosts,
+// then the eliminated ghosts, each group of ghosts ordered by owner rank (so a halo exchange
+// lands it in place). With `by_reads`, vertices inside each class are sorted by how many of
+// this rank's edges read them, most first (Faldu, Diamond & Grot 2019): the blocked kernel's hot
+// columns pack together.
 struct WorkOrder {
   std::vector<LocalId> vertex;        // work row → dense local row
   std::vector<LocalId> position;      // dense local row → work row
   std::vector<LocalId> ghost_column;  // ghost g → its work column − rows
-  LocalId kept_rows = 0;              // rows [0, kept_rows) are kept, the rest eliminated
+  LocalId kept_rows = 0;              // rows [0, kept_rows) are kept,
+  LocalId trailing_rows = 0;          // [kept_rows, trailing_rows) eliminated, the rest trailing
   LocalId kept_ghosts = 0;            // ghost columns rows + [0, kept_ghosts) are kept
 
   LocalId column(LocalId c, LocalId rows) const { return c < rows ? position[c] : rows + ghost_column[c - rows]; }

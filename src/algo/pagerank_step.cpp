@@ -35,31 +35,40 @@ std::vector<double> permuted(std::span<const double> values, std::span<const Loc
 // is), the work order, the halo plans in that order, and for cg the eliminated set with the
 // terms its Schur complement needs.
 StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params, const Comm& comm)
-    : rows_(graph.rows()), columns_(graph.in.columns), weighted_(graph.weighted) {
+    : rows_(graph.rows()), columns_(graph.in.columns), weighted_(graph.weighted), solver_(params.solver) {
   check_pagerank_params(params);
+  if (solver_ == PageRankSolver::automatic) solver_ = choose_solver(graph, params, true, comm);
   comm.agree([&] {
-    if (params.solver == PageRankSolver::cg && !is_symmetric(graph, comm))
+    if (solver_ == PageRankSolver::cg && !is_symmetric(graph, comm))
       throw_usage(
           "solver cg needs a symmetric graph (every edge u->v matched by v->u of the same weight: "
-          "an undirected or symmetric input); the solvers anderson and power take a directed graph");
+          "an undirected or symmetric input); --solver auto runs bicgstab on a directed graph, and the solvers "
+          "anderson and power take one too");
   });
   const bool want_blocked = params.kernel == PageRankKernel::automatic ? blocked_layout_may_pay(graph, params, comm)
                                                                        : params.kernel == PageRankKernel::blocked;
+  // cg eliminates an independent set; bicgstab also orders the dangling vertices last.
   std::optional<Elimination> eliminated;
-  if (params.solver == PageRankSolver::cg && params.cg_eliminate) {
-    eliminated.emplace(pagerank_detail::independent_low_degree_set(graph, comm, kEliminationRounds));
-    if (eliminated->count == 0) eliminated.reset();
+  const bool directed = solver_ == PageRankSolver::bicgstab;
+  if ((solver_ == PageRankSolver::cg && params.cg_eliminate) || directed) {
+    const int rounds = params.cg_eliminate ? kEliminationRounds : 0;
+    eliminated.emplace(pagerank_detail::independent_low_degree_set(graph, comm, rounds, directed));
+    if (eliminated->count == 0 && eliminated->trailing == 0) eliminated.reset();
   }
-  kept_rows_ = rows_;
+  kept_rows_ = trailing_rows_ = rows_;
   kept_ghosts_ = columns_ - rows_;
   if (want_blocked || eliminated) {
     order_.emplace(pagerank_detail::make_work_order(graph, eliminated ? &*eliminated : nullptr, want_blocked));
     kept_rows_ = order_->kept_rows;
+    trailing_rows_ = order_->trailing_rows;
     kept_ghosts_ = order_->kept_ghosts;
   }
   if (eliminated) {
     split_by_elimination(graph, *eliminated, comm);
-    eliminated_terms(graph, *eliminated, params.damping, comm);
+    if (directed)
+      sum_weights_directed(graph, params.damping, comm);
+    else
+      eliminated_terms(graph, *eliminated, params.damping, comm);
   } else if (order_) {
     kept_halo_ = graph.halo.relabeled(order_->position, order_->ghost_column, comm);
   }
@@ -78,10 +87,17 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
 
 void StepOperator::split_by_elimination(const DistGraph& graph, const Elimination& eliminated, const Comm& comm) {
   eliminated_count_ = eliminated.count;
-  eliminated_csr_ = pagerank_detail::work_rows(graph.in, *order_, kept_rows_, rows_);
-  std::vector<std::uint8_t> keep_owned(rows_), keep_ghost(eliminated.ghost.size());
+  trailing_count_ = eliminated.trailing;
+  eliminated_csr_ = pagerank_detail::work_rows(graph.in, *order_, kept_rows_, trailing_rows_);
+  trailing_csr_ = pagerank_detail::work_rows(graph.in, *order_, trailing_rows_, rows_);
+  // The kept halo also carries any trailing vertex that a row reads (only through an edge of
+  // weight 0, which sends nothing): every ghost is kept or eliminated.
+  std::vector<std::uint8_t> keep_owned(rows_), eliminated_owned(rows_), keep_ghost(eliminated.ghost.size());
   std::vector<LocalId> kept_ghost_column, eliminated_ghost_column;
-  for (LocalId v = 0; v < rows_; ++v) keep_owned[v] = eliminated.owned[v] == 0 ? 1 : 0;
+  for (LocalId v = 0; v < rows_; ++v) {
+    eliminated_owned[v] = eliminated.owned[v] == kEliminatedRow ? 1 : 0;
+    keep_owned[v] = 1 - eliminated_owned[v];
+  }
   for (std::size_t g = 0; g < keep_ghost.size(); ++g) {
     keep_ghost[g] = eliminated.ghost[g] == 0 ? 1 : 0;
     if (keep_ghost[g] != 0)
@@ -91,7 +107,38 @@ void StepOperator::split_by_elimination(const DistGraph& graph, const Eliminatio
   }
   kept_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, kept_ghost_column, comm);
   eliminated_halo_ =
-      graph.halo.subset(eliminated.owned, eliminated.ghost).relabeled(order_->position, eliminated_ghost_column, comm);
+      graph.halo.subset(eliminated_owned, eliminated.ghost).relabeled(order_->position, eliminated_ghost_column, comm);
+}
+
+void StepOperator::sum_weights_directed(const DistGraph& graph, double alpha, const Comm& comm) {
+  const LocalCsr& csr = graph.in;
+  // Σ over u's out-edges into the work rows [first, last) of w·factor(row), for every column u:
+  // each of those rows adds its in-edges to their sources, owned or ghost; the ghosts' parts
+  // go back to their owners.
+  auto into_rows = [&](LocalId first, LocalId last, auto factor) {
+    std::vector<double> out(csr.columns, 0.0);
+    for (LocalId w = first; w < last; ++w) {
+      const LocalId c = order_->vertex[w];
+      const double f = factor(c);
+      for (EdgeIndex e = csr.row_start[c]; e < csr.row_start[c + 1]; ++e)
+        out[csr.column[e]] += (csr.weight.empty() ? 1.0 : csr.weight[e]) * f;
+    }
+    graph.halo.scatter_reduce<double>(std::span<const double>(out).subspan(rows_), std::span<double>(out).first(rows_),
+                                      std::plus<>(), comm);
+    out.resize(rows_);
+    return out;
+  };
+  auto share = [&](const std::vector<double>& to, LocalId v) {
+    return graph.out_weight[v] > 0.0 ? to[v] / graph.out_weight[v] : 0.0;
+  };
+  const std::vector<double> to_trailing = into_rows(trailing_rows_, rows_, [](LocalId) { return 1.0; });
+  const std::vector<double> to_eliminated =
+      into_rows(kept_rows_, trailing_rows_, [&](LocalId c) { return 1.0 + alpha * share(to_trailing, c); });
+  sum_weight_.assign(trailing_rows_, 1.0);
+  for (LocalId w = 0; w < trailing_rows_; ++w) {
+    const LocalId v = order_->vertex[w];
+    sum_weight_[w] = 1.0 + alpha * share(to_trailing, v) + (w < kept_rows_ ? alpha * share(to_eliminated, v) : 0.0);
+  }
 }
 
 void StepOperator::eliminated_terms(const DistGraph& graph, const Elimination& eliminated, double alpha, const Comm& comm) {

@@ -155,7 +155,7 @@ std::array<double, 3> ordered_sums(LocalId rows, std::vector<std::array<double, 
 // What a solve needs besides its vectors: contributions (owned, then ghosts) and block sums.
 struct StepBuffers {
   std::vector<double> contrib;
-  std::vector<std::array<double, 3>> block_sum, eliminated_sum;
+  std::vector<std::array<double, 3>> block_sum, eliminated_sum, trailing_sum;
   std::vector<double> block_scalar;
 };
 
@@ -164,11 +164,13 @@ struct StepBuffers {
 // blocked kernel; the plain kernel over the whole graph reads the graph's own CSR in dense
 // order). The choice is collective (the plan's relabeling is): blocked when any rank's vector
 // outgrows its cache.
-// For cg it also splits the vertices into kept ones and an eliminated independent set
-// (independent_low_degree_set), stored last in work order with their own small CSR; a step
-// then runs in two phases: the eliminated rows pull from kept columns, then the kept rows pull
-// from everything. Each phase exchanges only its own ghosts, so a step still sends each ghost
-// value once.
+// For cg and bicgstab it also splits the vertices into kept ones and an eliminated independent
+// set (independent_low_degree_set), stored after the kept ones in work order with their own
+// small CSR; a step then runs in two phases: the eliminated rows pull from kept columns, then
+// the kept rows pull from everything. Each phase exchanges only its own ghosts, so a step still
+// sends each ghost value once. For bicgstab the dangling vertices come last ("trailing", with a
+// CSR of their own): no row reads them, so the solver's products skip their rows and a full
+// step finishes them in a third phase, after the other two (nothing to exchange).
 class StepOperator {
  public:
   StepOperator(const DistGraph& graph, const PageRankParams& params, const Comm& comm);
@@ -178,12 +180,22 @@ class StepOperator {
   bool reads_graph_csr() const { return !order_; }
   LocalId rows() const { return rows_; }
   LocalId kept_rows() const { return kept_rows_; }
+  LocalId trailing_rows() const { return trailing_rows_; }  // the first trailing row (rows() without any)
   bool eliminates() const { return eliminated_count_ > 0; }
   std::uint64_t eliminated_count() const { return eliminated_count_; }
+  std::uint64_t trailing_count() const { return trailing_count_; }
+  PageRankSolver solver() const { return solver_; }
   // Per kept row: the share of its out-weight that goes to eliminated vertices, and the
   // diagonal of the Schur complement S (empty without elimination).
   std::span<const double> eliminated_share() const { return eliminated_share_; }
   std::span<const double> schur_diagonal() const { return schur_diagonal_; }
+  // bicgstab: Σz over every row from the kept values alone, exactly, for any z_F (the other
+  // rows being what z_F makes them):
+  //   Σz = Σ_{v ∈ F} sum_weight(v)·z(v) + Σ_{c ∈ C} sum_weight(c)·b(c) + Σ_{d ∈ D} b(d),
+  // with, for kept v, 1 + α·Σ_{v→c∈C} P(c,v)(1 + α·s_D(c)) + α·s_D(v), and for eliminated c,
+  // 1 + α·s_D(c), where s_D(u) is the part of u's out-weight going to trailing vertices.
+  // Over rows [0, trailing_rows()); empty for the other solvers.
+  std::span<const double> sum_weight() const { return sum_weight_; }
   std::uint64_t values_sent() const {
     return (order_ ? kept_halo_.values_sent() : dense_halo_->values_sent()) + eliminated_halo_.values_sent();
   }
@@ -205,17 +217,30 @@ class StepOperator {
       y[v] = finish(v, sum, acc);
       return x[v];
     };
-    return apply_to([x](std::size_t u) { return x[u]; }, eliminated_row, finish, y, buffers, comm);
+    return apply_to([x](std::size_t u) { return x[u]; }, eliminated_row, finish, y, buffers, comm, true);
   }
 
-  // The two phases of a step, for any values: kept u sends value(u)/o(u); eliminated row v,
+  // The phases of a step, for any values: kept u sends value(u)/o(u); eliminated row v,
   // given the sum s over its in-edges, sends eliminated(v, s, acc)/o(v) (and may add to its
-  // block's sums); kept row v becomes finish(v, its in-edge sum, acc) in y[v].
+  // block's sums); kept row v becomes finish(v, its in-edge sum, acc) in y[v], and so do the
+  // trailing rows with `trailing` (y then spans every row).
   template <class Value, class Eliminated, class Finish>
   std::array<double, 3> apply_to(Value value, const Eliminated& eliminated, const Finish& finish, std::span<double> y,
+                                 StepBuffers& buffers, const Comm& comm, bool trailing = false) const {
+    pull_eliminated(value, eliminated, buffers, comm);
+    return pull_kept(finish, y, buffers, comm, trailing);
+  }
+
+  // Every row but the kept ones, from the kept values alone: phase 1, then the eliminated
+  // ghosts, then the trailing rows, y(v) = trailing(v, in-edge sum, acc). The sums of both.
+  template <class Value, class Eliminated, class Trailing>
+  std::array<double, 3> complete(Value value, const Eliminated& eliminated, const Trailing& trailing, std::span<double> y,
                                  StepBuffers& buffers, const Comm& comm) const {
     pull_eliminated(value, eliminated, buffers, comm);
-    return pull_kept(finish, y, buffers, comm);
+    if (eliminates()) exchange_eliminated(buffers, comm);
+    pull_trailing_rows(trailing, y, buffers);
+    buffers.block_sum.clear();
+    return sums_of_all_phases(buffers, comm);
   }
 
   // Phase 1 alone: the kept contributions and their ghosts, then every eliminated row.
@@ -229,25 +254,29 @@ class StepOperator {
     else
       dense_halo_->exchange(contrib.first(rows_), contrib.subspan(rows_), comm);
     buffers.eliminated_sum.clear();
+    buffers.trailing_sum.clear();
     if (!eliminates()) return;
     const std::span<const double> inv_out(inv_out_);
     const auto send = [&](LocalId i, double sum, std::array<double, 3>& acc) {
       const LocalId v = kept_rows_ + i;
       return eliminated(v, sum, acc) * inv_out[v];
     };
-    const std::span<double> eliminated_contrib = contrib.subspan(kept_rows_, rows_ - kept_rows_);
+    const std::span<double> eliminated_contrib = contrib.subspan(kept_rows_, trailing_rows_ - kept_rows_);
     if (weighted_)
       pull_step<true>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
     else
       pull_step<false>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
   }
 
-  // Phase 2: the eliminated rows' ghosts, then every kept row; the sums of both phases.
+  // Phase 2: the eliminated rows' ghosts, then every kept row, and with `trailing` phase 3,
+  // the trailing rows; the sums of every phase.
   template <class Finish>
-  std::array<double, 3> pull_kept(const Finish& finish, std::span<double> y, StepBuffers& buffers, const Comm& comm) const {
+  std::array<double, 3> pull_kept(const Finish& finish, std::span<double> y, StepBuffers& buffers, const Comm& comm,
+                                  bool trailing = false) const {
     if (eliminates()) exchange_eliminated(buffers, comm);
     pull_kept_rows(finish, y, buffers, 0);
-    return sums_of_both_phases(buffers, comm);
+    if (trailing) pull_trailing_rows(finish, y, buffers);
+    return sums_of_all_phases(buffers, comm);
   }
 
   // y(v) = finish(v, Σ over v's in-edges from eliminated u of w(u,v)·value(u)/o(u)) for the
@@ -287,9 +316,24 @@ class StepOperator {
       pull_step<false>(csr, contrib, finish, kept, buffers.block_sum);
   }
 
-  std::array<double, 3> sums_of_both_phases(const StepBuffers& buffers, const Comm& comm) const {
+  // Phase 3: y(v) = finish(v, in-edge sum, acc) for the trailing rows (after every value they
+  // read is in contrib: no row reads a trailing one).
+  template <class Finish>
+  void pull_trailing_rows(const Finish& finish, std::span<double> y, StepBuffers& buffers) const {
+    buffers.trailing_sum.clear();
+    if (trailing_rows_ == rows_) return;
+    const std::span<const double> contrib(buffers.contrib);
+    const auto at = [&](LocalId i, double sum, std::array<double, 3>& acc) { return finish(trailing_rows_ + i, sum, acc); };
+    const std::span<double> out = y.subspan(trailing_rows_, rows_ - trailing_rows_);
+    if (weighted_)
+      pull_step<true>(trailing_csr_, contrib, at, out, buffers.trailing_sum);
+    else
+      pull_step<false>(trailing_csr_, contrib, at, out, buffers.trailing_sum);
+  }
+
+  std::array<double, 3> sums_of_all_phases(const StepBuffers& buffers, const Comm& comm) const {
     std::array<double, 3> sums{0.0, 0.0, 0.0};
-    for (const auto* part : {&buffers.block_sum, &buffers.eliminated_sum})
+    for (const auto* part : {&buffers.block_sum, &buffers.eliminated_sum, &buffers.trailing_sum})
       for (const auto& b : *part)
         for (std::size_t k = 0; k < 3; ++k) sums[k] += b[k];
     comm.sum_ordered(sums);
@@ -309,19 +353,24 @@ class StepOperator {
   // Σ_c w(c,v)/o(v), and the diagonal of S = I − αP_FF − α²P_FC P_CF,
   // S(v,v) = 1 − α·w(v,v)/o(v) − α²·Σ_c w(c,v)²/(o(c)·o(v)), over eliminated c.
   void eliminated_terms(const DistGraph& graph, const Elimination& eliminated, double alpha, const Comm& comm);
+  // bicgstab's weights of Σz (sum_weight), from the eliminated and trailing rows' in-edges
+  // sent back to their sources; no diagonal (bicgstab is not preconditioned).
+  void sum_weights_directed(const DistGraph& graph, double alpha, const Comm& comm);
 
-  LocalId rows_, columns_, kept_rows_ = 0, kept_ghosts_ = 0;
+  LocalId rows_, columns_, kept_rows_ = 0, trailing_rows_ = 0, kept_ghosts_ = 0;
   bool weighted_;
-  std::uint64_t eliminated_count_ = 0;
+  PageRankSolver solver_;
+  std::uint64_t eliminated_count_ = 0, trailing_count_ = 0;
   std::optional<WorkOrder> order_;        // absent: the plain kernel in dense order
   std::optional<BlockedCsr> blocked_;     // the kept rows, blocked
   LocalCsr kept_csr_;                     // the kept rows in work order (plain kernel with an order)
   LocalCsr eliminated_csr_;               // the eliminated rows in work order
+  LocalCsr trailing_csr_;                 // the trailing rows in work order
   HaloPlan kept_halo_, eliminated_halo_;  // in work order
   const LocalCsr* graph_csr_ = nullptr;   // without an order: the graph's own CSR
   const HaloPlan* dense_halo_ = nullptr;  // and halo plan
   std::vector<double> inv_out_;
-  std::vector<double> eliminated_share_, schur_diagonal_;
+  std::vector<double> eliminated_share_, schur_diagonal_, sum_weight_;
 };
 
 // Everything a solver loop reads but does not own; vectors in work order.
@@ -364,6 +413,10 @@ struct Solve {
 // (work order; with `resume`, a restart's iterate) to the solution, recording every step in
 // `result`. Returns the mass Σx of the last true step.
 double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, PageRankResult& result);
+
+// BiCGSTAB on the Schur complement with the dangling vertices last, for directed graphs
+// (pagerank_bicgstab.cpp); the same contract as cg_solve.
+double bicgstab_solve(const Solve& s, std::vector<double>& x, int first, bool resume, PageRankResult& result);
 
 }  // namespace pagerank_detail
 }  // namespace perron

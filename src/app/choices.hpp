@@ -53,8 +53,11 @@ enum class Convention { perron, graphalytics };
 enum class ConvertTarget { edges, graph };
 
 inline constexpr Choice<ConvertTarget> kConvertTargets[] = {{"edges", ConvertTarget::edges}, {"graph", ConvertTarget::graph}};
-inline constexpr Choice<PageRankSolver> kPageRankSolvers[] = {
-    {"power", PageRankSolver::power}, {"anderson", PageRankSolver::anderson}, {"cg", PageRankSolver::cg}};
+inline constexpr Choice<PageRankSolver> kPageRankSolvers[] = {{"auto", PageRankSolver::automatic},
+                                                              {"power", PageRankSolver::power},
+                                                              {"anderson", PageRankSolver::anderson},
+                                                              {"cg", PageRankSolver::cg},
+                                                              {"bicgstab", PageRankSolver::bicgstab}};
 inline constexpr Choice<PageRankKernel> kPageRankKernels[] = {
     {"auto", PageRankKernel::automatic}, {"csr", PageRankKernel::csr}, {"blocked", PageRankKernel::blocked}};
 inline constexpr Choice<Convention> kConventions[] = {{"default", Convention::perron},

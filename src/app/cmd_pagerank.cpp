@@ -44,7 +44,7 @@ struct PagerankConfig {
   std::string restart;
   std::string initial;
   std::string log_json;
-  PageRankSolver solver = PageRankSolver::power;
+  PageRankSolver solver = PageRankSolver::automatic;
   int anderson_depth = 5;
   bool cg_eliminate = true;
   PageRankKernel kernel = PageRankKernel::automatic;
@@ -116,11 +116,12 @@ class PagerankCommand final : public Command {
     o.add("--iterations", c_.iterations, "run exactly this many steps, ignoring the tolerance (0: off)")
         ->check(CLI::NonNegativeNumber);
     o.add_choice("--solver", c_.solver, ChoiceTable<PageRankSolver>(kPageRankSolvers),
-                 "power (plain iteration), anderson (Anderson acceleration of the same step: fewer steps to the tolerance), "
-                 "or cg (conjugate gradients: fewest steps, for a symmetric graph)");
+                 "auto (cg on a symmetric graph, bicgstab on a directed one; power for --iterations, damping 1 or a "
+                 "--dangling vector), power (plain iteration), anderson (Anderson acceleration of the same step), "
+                 "cg (conjugate gradients, for a symmetric graph) or bicgstab (BiCGSTAB, dangling vertices solved last)");
     o.add("--anderson-depth", c_.anderson_depth, "anderson: how many past steps it combines (1-10)")->check(CLI::Range(1, 10));
     o.add("--cg-eliminate", c_.cg_eliminate,
-          "cg: first eliminate an independent set of low-degree vertices and solve for the rest (true or false)");
+          "cg, bicgstab: first eliminate an independent set of low-degree vertices and solve for the rest (true or false)");
     o.add_choice("--kernel", c_.kernel, ChoiceTable<PageRankKernel>(kPageRankKernels),
                  "auto (csr, switching to blocked once the vector outgrows half of the cache and the steps forecast "
                  "left repay the blocked layout's build), csr (plain pull) or blocked (cache-blocked pull)");
@@ -290,36 +291,7 @@ class PagerankCommand final : public Command {
       if ((due || stopped_by) && !checkpoint.empty()) write_checkpoint(checkpoint, g, iteration, x(), residual, fp, comm);
       return stopped_by == 0;
     };
-    // Kernel auto, by cost (blocked_layout_repays): a solve that might gain from the blocked
-    // layout starts on the CSR, which needs no build, and builds the layout once the residuals
-    // forecast enough steps left to repay it; it goes on from the step reached.
-    const bool by_cost = params.kernel == PageRankKernel::automatic && params.solver != PageRankSolver::cg &&
-                         blocked_layout_may_pay(g, params, comm);
-    PageRankParams run = params;
-    if (by_cost) run.kernel = PageRankKernel::csr;
-    int switch_after = 0;
-    const int threads = comm.allreduce(omp_get_max_threads(), ReduceOp::min);
-    const StepHook hook_or_switch = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
-      if (!hook(iteration, x, residual)) return false;
-      if (!by_cost || !blocked_layout_repays(residual, params, threads)) return true;
-      switch_after = iteration;
-      return false;
-    };
-    PageRankPlan plan = make_plan(loaded, run, s, report, comm);
-    s.result = pagerank(g, plan, run, s.teleport, s.dangling, comm, observe, from, hook_or_switch);
-    if (switch_after > 0) {
-      const PageRankState reached{s.result.score, s.result.iterations, s.result.residual};
-      const double csr_seconds = s.result.seconds;
-      const int left = forecast_steps_left(s.result.residual, params);
-      report.event("kernel_switch", fmt::format("{{\"after\": {}, \"steps_forecast\": {}}}", switch_after, left));
-      if (comm.is_root() && !c_.quiet)
-        fmt::print("kernel auto: {} steps forecast after step {}; building the blocked layout\n", left, switch_after);
-      run.kernel = PageRankKernel::blocked;
-      plan = make_plan(loaded, run, s, report, comm);
-      s.result = pagerank(g, plan, run, s.teleport, s.dangling, comm, observe, &reached, hook);
-      s.result.seconds += csr_seconds;
-      s.result.kernel_switched_after = switch_after;
-    }
+    const PageRankPlan plan = solve_by_cost(loaded, params, s, report, observe, from, hook, comm);
     if (s.result.stopped_early)
       throw stopped_error(stopped_by, "after iteration " + std::to_string(s.result.iterations) +
                                           (checkpoint.empty() ? std::string("; no checkpoint (no --output or --checkpoint)")
@@ -331,6 +303,61 @@ class PagerankCommand final : public Command {
     for (const ScoredVertex& v : s.top) top_dense.push_back(v.id), s.top_score.push_back(v.score);
     s.top_original = g.ids.to_original(top_dense, comm);
     return s;
+  }
+
+  // Solver auto and kernel auto, by cost (krylov_solver_repays, blocked_layout_repays): a
+  // solve that might gain from bicgstab, or from the blocked layout, starts with power
+  // steps on the CSR, which need no plan, and stops at the step where the residuals forecast
+  // enough steps left to repay one of them; it goes on from the iterate reached. cg and
+  // bicgstab themselves run on the CSR under kernel auto: they end long before the blocked
+  // layout would repay its build (docs/benchmarks.md). Returns the plan of the last stage.
+  PageRankPlan solve_by_cost(LoadedGraph& loaded, const PageRankParams& params, Solved& s, Reporter& report,
+                             const IterationObserver& observe, const PageRankState* from, const StepHook& hook,
+                             const Comm& comm) const {
+    const DistGraph& g = loaded.graph;
+    const PageRankSolver chosen = choose_solver(g, params, c_.dangling.empty(), comm);
+    const bool krylov = chosen == PageRankSolver::cg || chosen == PageRankSolver::bicgstab;
+    const bool solver_by_cost = chosen == PageRankSolver::bicgstab && params.solver == PageRankSolver::automatic;
+    const bool kernel_by_cost =
+        params.kernel == PageRankKernel::automatic && (!krylov || solver_by_cost) && blocked_layout_may_pay(g, params, comm);
+    PageRankParams run = params;
+    run.solver = solver_by_cost ? PageRankSolver::power : chosen;
+    if (params.kernel == PageRankKernel::automatic && (krylov || kernel_by_cost)) run.kernel = PageRankKernel::csr;
+    enum class Switch { none, solver, kernel };
+    Switch next = Switch::none;
+    int after = 0;
+    const int threads = comm.allreduce(omp_get_max_threads(), ReduceOp::min);
+    const StepHook hook_or_switch = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
+      if (!hook(iteration, x, residual)) return false;
+      if (solver_by_cost && krylov_solver_repays(residual, params))
+        next = Switch::solver;
+      else if (kernel_by_cost && blocked_layout_repays(residual, params, threads))
+        next = Switch::kernel;
+      else
+        return true;
+      after = iteration;
+      return false;
+    };
+    PageRankPlan plan = make_plan(loaded, run, s, report, comm);
+    s.result = pagerank(g, plan, run, s.teleport, s.dangling, comm, observe, from, hook_or_switch);
+    if (next == Switch::none) return plan;
+    const PageRankState reached{s.result.score, s.result.iterations, s.result.residual};
+    const double first_seconds = s.result.seconds;
+    const int left = forecast_steps_left(s.result.residual, params);
+    const std::string what = next == Switch::solver ? "solver" : "kernel";
+    if (next == Switch::solver)
+      run.solver = chosen;
+    else
+      run.kernel = PageRankKernel::blocked;
+    const std::string to = next == Switch::solver ? name_of<PageRankSolver>(kPageRankSolvers, chosen) : "blocked";
+    report.event(what + "_switch", fmt::format("{{\"after\": {}, \"steps_forecast\": {}, \"to\": \"{}\"}}", after, left, to));
+    if (comm.is_root() && !c_.quiet)
+      fmt::print("{} auto: {} steps forecast after step {}; going on with {}\n", what, left, after, to);
+    plan = make_plan(loaded, run, s, report, comm);
+    s.result = pagerank(g, plan, run, s.teleport, s.dangling, comm, observe, &reached, hook);
+    s.result.seconds += first_seconds;
+    (next == Switch::solver ? s.result.solver_switched_after : s.result.kernel_switched_after) = after;
+    return plan;
   }
 
   // The plan of a solve, timed and reported (its seconds add up in s.plan_seconds). The blocked
@@ -372,10 +399,14 @@ class PagerankCommand final : public Command {
 
   void report_plan(const PageRankPlan& plan, double seconds, Reporter& report, const Comm& comm) const {
     const std::string kernel = name_of<PageRankKernel>(kPageRankKernels, plan.kernel());
-    report.phase("plan", seconds, fmt::format("{{\"kernel\": \"{}\", \"eliminated\": {}}}", kernel, plan.eliminated()));
+    const std::string solver = name_of<PageRankSolver>(kPageRankSolvers, plan.solver());
+    report.phase("plan", seconds,
+                 fmt::format("{{\"kernel\": \"{}\", \"solver\": \"{}\", \"eliminated\": {}, \"dangling_last\": {}}}", kernel,
+                             solver, plan.eliminated(), plan.trailing()));
     if (comm.is_root() && !c_.quiet)
-      fmt::print("plan {:.3f} s: {} kernel{}\n", seconds, kernel,
-                 plan.eliminated() > 0 ? fmt::format(", {} low-degree vertices eliminated", plan.eliminated()) : "");
+      fmt::print("plan {:.3f} s: {} kernel, solver {}{}{}\n", seconds, kernel, solver,
+                 plan.eliminated() > 0 ? fmt::format(", {} low-degree vertices eliminated", plan.eliminated()) : "",
+                 plan.trailing() > 0 ? fmt::format(", {} dangling vertices solved last", plan.trailing()) : "");
   }
 
   // --verify: one true step from the result; more than 10× the tolerance away fails the run

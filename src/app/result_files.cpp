@@ -36,6 +36,10 @@ void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& 
   file.set_attribute(group, "fixed_iterations", static_cast<std::int64_t>(r.params.fixed_iterations));
   file.set_attribute(group, "converged", r.result.converged);
   file.set_attribute(group, "solver", r.solver);
+  // The solver that ran (auto names cg, bicgstab or power).
+  file.set_attribute(group, "solver_used", name_of<PageRankSolver>(kPageRankSolvers, r.result.solver));
+  // Solver auto by cost: the power step after which cg or bicgstab took over (0: no switch).
+  file.set_attribute(group, "solver_switched_after", static_cast<std::int64_t>(r.result.solver_switched_after));
   file.set_attribute(group, "kernel", r.kernel);
   // What ran on rank 0 (auto decides per rank, from the size of its part of the vector).
   file.set_attribute(group, "kernel_used", name_of<PageRankKernel>(kPageRankKernels, r.result.kernel));

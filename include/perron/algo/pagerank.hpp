@@ -29,13 +29,19 @@
 namespace perron {
 
 enum class PageRankSolver {
-  power,     // x ← F(x): one step per iteration, bit-identical restarts
-  anderson,  // Anderson acceleration of the same step (depth m): for this linear fixed point,
-             // equivalent to GMRES(m) on (I − αPᵀ)x = (1 − α)t (Walker & Ni 2011)
-  cg,        // conjugate gradients on (I − αP)z = (1 − α)t, x = z/Σz, for symmetric graphs:
-             // there I − αP is self-adjoint in the inner product weighted by 1/o; with
-             // cg_eliminate, on the Schur complement left by an independent set of
-             // low-degree vertices (fewer and cheaper products)
+  automatic,  // cg on a symmetric graph, bicgstab on a directed one, power where neither applies
+              // (a fixed iteration count, damping 1, or dangling mass sent elsewhere than the
+              // teleport vector): choose_solver
+  power,      // x ← F(x): one step per iteration, bit-identical restarts
+  anderson,   // Anderson acceleration of the same step (depth m): for this linear fixed point,
+              // equivalent to GMRES(m) on (I − αPᵀ)x = (1 − α)t (Walker & Ni 2011)
+  cg,         // conjugate gradients on (I − αP)z = (1 − α)t, x = z/Σz, for symmetric graphs:
+              // there I − αP is self-adjoint in the inner product weighted by 1/o; with
+              // cg_eliminate, on the Schur complement left by an independent set of
+              // low-degree vertices (fewer and cheaper products)
+  bicgstab,   // BiCGSTAB (van der Vorst 1992) on the same system for a directed graph: the
+              // dangling vertices ordered last and solved for in one pass at the end, the
+              // Schur complement of an independent set (cg_eliminate) on the rest
 };
 
 enum class PageRankKernel {
@@ -61,7 +67,7 @@ struct PageRankParams {
   int fixed_iterations = 0;  // > 0: run exactly this many steps, ignoring the tolerance
   PageRankSolver solver = PageRankSolver::power;
   int anderson_depth = 5;    // m: differences kept by the Anderson solver
-  bool cg_eliminate = true;  // cg: eliminate an independent set of low-degree vertices first
+  bool cg_eliminate = true;  // cg, bicgstab: eliminate an independent set of low-degree vertices first
   PageRankKernel kernel = PageRankKernel::automatic;
   BlockedLayout blocked_layout;
   // The last-level cache this rank may count on, in bytes, for kernel auto's cache rule; 0:
@@ -137,8 +143,17 @@ struct PageRankResult {
   bool stopped_early = false;                       // the step hook asked to stop
   PageRankKernel kernel = PageRankKernel::csr;      // the kernel this rank ran (csr or blocked)
   int kernel_switched_after = 0;                    // > 0: csr up to this step, blocked after
-  std::uint64_t eliminated = 0;                     // cg: vertices solved for by elimination, every rank
+  int solver_switched_after = 0;                    // > 0: power up to this step, `solver` after
+  std::uint64_t eliminated = 0;                     // cg, bicgstab: vertices solved for by elimination, every rank
+  PageRankSolver solver = PageRankSolver::power;    // the solver that ran (never automatic)
 };
+
+// Collective: the solver that `automatic` stands for on this graph. cg and bicgstab solve
+// (I − αP)z = t and normalise, which is PageRank only when the dangling mass goes where the
+// teleport does (`dangling_is_teleport`, or no vertex dangles); neither runs at damping 1 (the
+// system is singular) or for a fixed iteration count, which means power steps (Graphalytics).
+// Any other solver is returned as it is.
+PageRankSolver choose_solver(const DistGraph& graph, const PageRankParams& params, bool dangling_is_teleport, const Comm& comm);
 
 // Throws a usage error naming the first parameter out of range.
 void check_pagerank_params(const PageRankParams& params);
@@ -153,7 +168,8 @@ class StepOperator;
 // edges (2 bytes each), so once the plan is built a caller with no further use for the CSR's
 // columns may release them (LocalCsr::release_edges) when reads_csr() is false: the solve then
 // holds 2 bytes per edge instead of 6. Throws a usage error on every rank for solver cg on a graph that is not
-// symmetric (is_symmetric).
+// symmetric (is_symmetric). Solver automatic is chosen here (choose_solver) as if the dangling
+// mass went where the teleport does; choose first when it may not.
 class PageRankPlan {
  public:
   PageRankPlan(const DistGraph& graph, const PageRankParams& params, const Comm& comm);
@@ -163,7 +179,9 @@ class PageRankPlan {
 
   PageRankKernel kernel() const;     // csr or blocked, as chosen
   bool reads_csr() const;            // whether a solve reads the graph's CSR
-  std::uint64_t eliminated() const;  // cg: vertices eliminated (every rank)
+  std::uint64_t eliminated() const;  // cg, bicgstab: vertices eliminated (every rank)
+  std::uint64_t trailing() const;    // bicgstab: dangling vertices ordered last (every rank)
+  PageRankSolver solver() const;     // the solver the plan is for (never automatic)
   const pagerank_detail::StepOperator& step() const { return *step_; }
 
  private:
@@ -198,6 +216,29 @@ struct BlockedLayoutCost {
 };
 inline constexpr BlockedLayoutCost kBlockedCostOneThread{11.5, 0.54};
 inline constexpr BlockedLayoutCost kBlockedCostThreads{18.0, 0.68};
+
+// Solver auto, by cost, on a directed graph. bicgstab takes fewer products than power
+// iteration takes steps when the chain mixes slowly, but its plan (the independent set, the
+// work order, the CSR copied into it) is itself worth several csr steps, and where power
+// converges in a few steps no Krylov method does better: a Kronecker graph read as directed
+// takes 13 power steps to 1e-10 and 14 BiCGSTAB products. Measured at Kronecker 22 and on the
+// real directed graphs (docs/benchmarks.md "Solver auto"): the plan costs 9–12 csr steps, and
+// BiCGSTAB spends about half of the time that power iteration needs for the same stretch on a
+// slowly mixing graph. So `perron pagerank --solver auto` on a directed graph starts with power
+// steps on the CSR, and once the residuals forecast more than plan / (1 − time ratio) = 24
+// steps left, goes on with bicgstab from the iterate reached; it reads residuals, never
+// clocks, so every rank and run decides alike. (A symmetric graph goes to cg at once: there
+// power needs 36 steps at Kronecker 22 and cg's 13 products repay the plan, while the early
+// residuals, which shrink fast before the slow modes dominate, forecast only 11.)
+struct KrylovCost {
+  double plan_in_csr_steps;
+  double time_per_power_step;  // a Krylov solve's time per power step it replaces
+};
+inline constexpr KrylovCost kKrylovCost{12.0, 0.5};
+
+// Whether switching from power iteration to cg or bicgstab now repays the plan, over the
+// steps left forecast from the residuals so far (forecast_steps_left; needs 3 residuals).
+bool krylov_solver_repays(std::span<const double> residual, const PageRankParams& params);
 
 // Collective: whether the blocked kernel could help at all on this graph (the plan's cache
 // rule: some rank's contributions outgrow half of its share of the cache, params.cache_bytes).
