@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Checkpoint and restart: a run stopped by SIGTERM (as Slurm does before the time limit) or
 # killed outright, then resumed, gives the scores of a run never interrupted: bit-identical at
-# the same ranks × threads, within 1e-12 at another rank count.
+# the same ranks × threads, within 1e-12 at another rank count (power steps: cg and bicgstab
+# resume with a fresh Krylov space, tested in tests/test_pagerank.cpp).
 source "$(dirname "$0")/common.sh"
 GRAPH=kronecker:scale=16,seed=3
 long_run() {  # runs until stopped: the tolerance is never reached
-  "$MPIEXEC" -np 2 --oversubscribe --bind-to none "$PERRON" pagerank --input "$GRAPH" --tolerance 1e-300 \
+  "$MPIEXEC" -np 2 --oversubscribe --bind-to none "$PERRON" pagerank --input "$GRAPH" --solver power --tolerance 1e-300 \
     --max-iterations 100000 --checkpoint-every 5 --output "$WORK/run.h5" --quiet >"$WORK/out.log" 2>&1 &
   RUN=$!
   for _ in $(seq 1 600); do [ -f "$WORK/run.ckpt.h5" ] && break; sleep 0.05; done

@@ -37,7 +37,10 @@ import json
 recs = [json.loads(l) for l in open('$WORK/log.jsonl')]
 kinds = [r['event'] for r in recs]
 assert kinds[0] == 'start' and kinds[-1] == 'done' and kinds.count('iteration') == recs[-1]['details']['iterations'], kinds
-assert [r['phase'] for r in recs if r['event'] == 'phase'] == ['load', 'partition', 'plan']
+# Solver auto switched from power to bicgstab on this directed graph: a second plan, announced.
+assert [r['phase'] for r in recs if r['event'] == 'phase'] == ['load', 'partition', 'plan', 'plan'], kinds
+switch = [r['details'] for r in recs if r['event'] == 'solver_switch']
+assert len(switch) == 1 and switch[0]['to'] == 'bicgstab' and switch[0]['after'] >= 3, switch
 print('log-json: %d records' % len(recs))" || FAILURES=$((FAILURES + 1))
 
 if "$PYTHON" "$SOURCE_DIR/python/perron_plot.py" "$WORK/a.h5" --outdir "$WORK/plots" >"$WORK/out.log" 2>&1; then
