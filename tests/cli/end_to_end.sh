@@ -58,8 +58,8 @@ PY
   expect_ok "hollins solver bicgstab" 2 pagerank --input "$DATA/real/hollins.txt" --solver bicgstab --output "$WORK/hb.h5" \
     --quiet && check "$WORK/hb.h5" "$DATA/real/hollins.txt"
   for g in wiki-Vote.txt p2p-Gnutella08.txt california.el; do
-    expect_ok "$g solver bicgstab, np3" 3 pagerank --input "$DATA/real/$g" --solver bicgstab --output "$WORK/bi.h5" --quiet &&
-      check "$WORK/bi.h5" "$DATA/real/$g"
+    expect_ok "$g solver bicgstab, np3" 3 pagerank --input "$DATA/real/$g" --solver bicgstab --output "$WORK/bi-$g.h5" --quiet &&
+      check "$WORK/bi-$g.h5" "$DATA/real/$g"
   done
   "$PYTHON" - "$WORK" "$WORK/wv1.h5" <<'PY' || FAILURES=$((FAILURES + 1))
 import sys, h5py
