@@ -7,11 +7,13 @@
 //   - SuiteSparse:GraphBLAS (when built with it): the same iteration as GrB operations on an
 //     iso CSR matrix of in-edges (mxv with PLUS_SECOND), as LAGraph writes PageRank;
 //   - STREAM triad a = b + s·c (float64) for the machine's bandwidth;
-//   - time to L1 < 1e-10: perron's power iteration, its Anderson solver, and conjugate gradients
-//     with and without elimination, each with its plan's build time.
+//   - time to L1 < 1e-10: perron's power iteration, its Anderson solver, and its Krylov solver
+//     (conjugate gradients on an undirected graph, BiCGSTAB on a directed one) with and without
+//     elimination, each with its plan's build time.
 // Repetitions are interleaved; prints one JSON object with the medians.
 //
-//   perron_pagerank_peers GRAPH.bin ITERATIONS REPETITIONS   (run as one MPI rank)
+//   perron_pagerank_peers GRAPH.bin ITERATIONS REPETITIONS [directed]   (run as one MPI rank;
+//   the edges are read as undirected unless `directed`)
 #include <omp.h>
 
 #include <algorithm>
@@ -193,8 +195,9 @@ double l1(const std::vector<double>& a, const std::vector<double>& b) {
 int main(int argc, char** argv) {
   perron::Environment env(argc, argv);
   const perron::Comm comm = perron::Environment::world();
-  if (argc != 4 || comm.size() != 1) {
-    std::fprintf(stderr, "usage: perron_pagerank_peers GRAPH.bin ITERATIONS REPETITIONS (one MPI rank)\n");
+  const bool directed = argc == 5 && std::string(argv[4]) == "directed";
+  if ((argc != 4 && !directed) || comm.size() != 1) {
+    std::fprintf(stderr, "usage: perron_pagerank_peers GRAPH.bin ITERATIONS REPETITIONS [directed] (one MPI rank)\n");
     return 2;
   }
   const int iterations = std::atoi(argv[2]), repetitions = std::atoi(argv[3]);
@@ -202,7 +205,7 @@ int main(int argc, char** argv) {
   spec.input = argv[1];
   spec.format = "binary";
   perron::GraphOptions options;
-  options.undirected = true;
+  options.undirected = !directed;
   const auto t0 = Clock::now();
   perron::DistGraph g = perron::build_graph(perron::load_edges(spec, comm).share, options, comm);
   const double build_s = seconds_since(t0);
@@ -228,12 +231,13 @@ int main(int argc, char** argv) {
   GrB_finalize();
 #endif
   // Time to L1 < 1e-10 from the uniform start, by solver (interleaved): power iteration,
-  // Anderson acceleration, conjugate gradients on the Schur complement (the graph is
-  // undirected) and on the whole system. The plan (layout, and cg's eliminated set) is timed
-  // apart from the solve.
+  // Anderson acceleration, the Krylov solver (cg on an undirected graph, bicgstab on a
+  // directed one) on the Schur complement and on the whole system. The plan (layout, and the
+  // eliminated set) is timed apart from the solve.
   constexpr int kSolvers = 4;
-  const perron::PageRankSolver solvers[kSolvers] = {perron::PageRankSolver::power, perron::PageRankSolver::anderson,
-                                                    perron::PageRankSolver::cg, perron::PageRankSolver::cg};
+  const perron::PageRankSolver krylov = directed ? perron::PageRankSolver::bicgstab : perron::PageRankSolver::cg;
+  const perron::PageRankSolver solvers[kSolvers] = {perron::PageRankSolver::power, perron::PageRankSolver::anderson, krylov,
+                                                    krylov};
   const bool eliminate[kSolvers] = {false, false, true, false};
   std::vector<double> conv_s[kSolvers], plan_s[kSolvers];
   int conv_it[kSolvers] = {0, 0, 0, 0};
@@ -252,7 +256,7 @@ int main(int argc, char** argv) {
       conv_x[s] = r.score;
     }
   std::printf(
-      "{\"n\": %llu, \"m\": %llu, \"threads\": %d, \"build_s\": %.6f, \"stream_triad_gbs\": %.3f,"
+      "{\"krylov\": \"%s\", \"n\": %llu, \"m\": %llu, \"threads\": %d, \"build_s\": %.6f, \"stream_triad_gbs\": %.3f,"
       " \"baseline_s\": %.6f, \"perron_s\": %.6f, \"perron_csr_s\": %.6f, \"graphblas_s\": %.6f,"
       " \"l1_perron_baseline\": %.3e, \"l1_graphblas_baseline\": %.3e,"
       " \"power_iterations\": %d, \"power_s\": %.6f, \"anderson_iterations\": %d, \"anderson_s\": %.6f,"
@@ -260,7 +264,8 @@ int main(int argc, char** argv) {
       " \"power_plan_s\": %.6f, \"anderson_plan_s\": %.6f, \"cg_plan_s\": %.6f, \"cg_whole_plan_s\": %.6f,"
       " \"l1_anderson_power\": %.3e, \"l1_cg_power\": %.3e, \"l1_cg_whole_power\": %.3e,"
       " \"peak_rss_bytes\": %llu, \"rss_after_build_bytes\": %llu}\n",
-      static_cast<unsigned long long>(g.stats.n), static_cast<unsigned long long>(g.stats.m), omp_get_max_threads(), build_s,
+      directed ? "bicgstab" : "cg", static_cast<unsigned long long>(g.stats.n), static_cast<unsigned long long>(g.stats.m),
+      omp_get_max_threads(), build_s,
       stream_triad(), median(tb), median(tp), median(tc), tg.empty() ? -1.0 : median(tg), l1(xp, xb),
       xg.empty() ? -1.0 : l1(xg, xb), conv_it[0], median(conv_s[0]), conv_it[1], median(conv_s[1]), conv_it[2], median(conv_s[2]),
       conv_it[3], median(conv_s[3]), median(plan_s[0]), median(plan_s[1]), median(plan_s[2]), median(plan_s[3]),

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Baseline for bench/pagerank.sh: PageRank power iteration with scipy's CSR SpMV (float64),
-same conventions as perron (undirected Graph500 edges, duplicates collapsed, self-loops kept,
-dangling mass to the uniform teleport). Prints one JSON line with seconds per iteration,
+same conventions as perron (Graph500 edges read as undirected, or as directed with --directed;
+duplicates collapsed, self-loops kept, dangling mass to the uniform teleport). Prints one JSON line with seconds per iteration,
 peak RSS and the scores' checksum; writes the scores for the cross-check when asked.
 
-usage: scipy_pagerank.py EDGES.bin ITERATIONS [SCORES.npy]
+usage: scipy_pagerank.py EDGES.bin ITERATIONS [SCORES.npy] [--directed]
 """
 import json
 import resource
@@ -15,13 +15,16 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def graph_matrix(path):
+def graph_matrix(path, directed=False):
     """The graph of a binary Graph500 edge list as perron reads it with --undirected: ids (sorted
     original ids) and A with A[v, u] = 1 for each edge u - v in either direction, duplicates
-    collapsed, a self-loop once."""
+    collapsed, a self-loop once; `directed`: each edge u → v in its own direction only."""
     pairs = np.fromfile(path, dtype="<u8").reshape(-1, 2)
-    src = np.concatenate([pairs[:, 0], pairs[pairs[:, 0] != pairs[:, 1], 1]])
-    dst = np.concatenate([pairs[:, 1], pairs[pairs[:, 0] != pairs[:, 1], 0]])
+    if directed:
+        src, dst = pairs[:, 0].copy(), pairs[:, 1].copy()
+    else:
+        src = np.concatenate([pairs[:, 0], pairs[pairs[:, 0] != pairs[:, 1], 1]])
+        dst = np.concatenate([pairs[:, 1], pairs[pairs[:, 0] != pairs[:, 1], 0]])
     del pairs
     ids = np.unique(np.concatenate([src, dst]))
     n = len(ids)
@@ -35,9 +38,11 @@ def graph_matrix(path):
 
 
 def main():
-    path, iterations = sys.argv[1], int(sys.argv[2])
+    directed = "--directed" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--directed"]
+    path, iterations = args[0], int(args[1])
     t0 = time.perf_counter()
-    ids, A = graph_matrix(path)
+    ids, A = graph_matrix(path, directed)
     n = len(ids)
     out = np.asarray(A.sum(axis=0)).ravel()
     dangling = out == 0
@@ -50,8 +55,8 @@ def main():
         y = alpha * (A @ (x * inv)) + (alpha * x[dangling].sum() + 1.0 - alpha) / n
         x = y
     iterate_s = time.perf_counter() - t1
-    if len(sys.argv) > 3:
-        np.save(sys.argv[3], np.stack([ids.astype(np.float64), x]))
+    if len(args) > 2:
+        np.save(args[2], np.stack([ids.astype(np.float64), x]))
     print(json.dumps({"n": int(n), "m": int(A.nnz), "load_s": load_s, "s_per_iteration": iterate_s / iterations,
                       "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 
