@@ -8,7 +8,7 @@ export PERRON_ROOT
 # Debian 12 packages perron needs to build, test and post-process (../shared/docs/toolchain.md).
 PERRON_PACKAGES=(g++ make cmake pkg-config git openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libboost-graph-dev libopenblas-dev libgtest-dev libcli11-dev libtomlplusplus-dev libfmt-dev zlib1g-dev
-  python3-h5py python3-numpy python3-scipy python3-matplotlib)
+  python3-h5py python3-numpy python3-scipy python3-matplotlib python3-torch)
 
 # Installs the missing packages with apt-get (no prompts); skips apt entirely when all are present.
 perron_install() {
