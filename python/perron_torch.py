@@ -51,8 +51,8 @@ Source = Union[str, Callable]
 @dataclass
 class Projections:
     """Where a custom attention module's q, k and v come from: submodule names relative to the
-    model (with ':i' for the i-th of a tuple output), or callables of the dict of captured
-    outputs. heads: query heads; kv_heads: key/value heads (GQA; default heads)."""
+    model (with ':i' for the i-th of a tuple output), or callables given the dict of every
+    submodule's output by name. heads: query heads; kv_heads: key/value heads (GQA; default heads)."""
     q: Source
     k: Source
     v: Optional[Source] = None
@@ -138,6 +138,7 @@ def capture(model, *inputs, modules=None, **kwargs):
     outputs = {}  # custom sources: submodule name → its last output
 
     def mha_wrapper(name, m):
+        name = name or type(m).__name__  # the model itself
         original = m.forward
 
         def forward(query, key, value, *args, **kw):
@@ -180,6 +181,11 @@ def capture(model, *inputs, modules=None, **kwargs):
         if not modules:
             raise ValueError("the model has no torch.nn.MultiheadAttention: name its attention's projections with "
                              "modules=[Projections(q=..., k=..., heads=...)]")
+    def watch(base):
+        if base not in outputs:
+            outputs[base] = None
+            hooks.append(named[base].register_forward_hook(store(base)))
+
     for spec in modules:
         if isinstance(spec, Projections):
             projections.append(spec)
@@ -188,9 +194,11 @@ def capture(model, *inputs, modules=None, **kwargs):
                     base = source.split(":")[0]
                     if base not in named:
                         raise ValueError(f"no submodule named '{base}' in the model")
-                    if base not in outputs:
-                        outputs[base] = None
-                        hooks.append(named[base].register_forward_hook(store(base)))
+                    watch(base)
+                elif callable(source):  # it may read any submodule's output
+                    for base in named:
+                        if base:
+                            watch(base)
         elif spec in named and isinstance(named[spec], torch.nn.MultiheadAttention):
             mha_wrapper(spec, named[spec])
         else:

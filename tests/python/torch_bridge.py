@@ -85,7 +85,7 @@ for index, captured in enumerate(cap.layers):
     check(rel(mine, captured.output[0]) < 1e-5, "TransformerEncoder layer %d: causal attention = torch's (rel %.1e)"
           % (index, rel(mine, captured.output[0])))
 result = os.path.join(work, "enc-tr.h5")
-run("tokenrank", "--input", path, "--output", result, "--overwrite")
+run("tokenrank", "--input", path, "--output", result, "--overwrite", "--precision", "double", "--tolerance", "1e-13")
 r = subprocess.run([sys.executable, os.path.join(source, "tests/python/check_tokenrank.py"), path, result, "--causal"],
                    capture_output=True, text=True)
 check(r.returncode == 0, "TransformerEncoder: TokenRank of both layers = the dense float64 oracle " + r.stdout.strip())
@@ -162,7 +162,8 @@ before = perron_torch.capture(gqa, x, modules=[perron_torch.Projections(q="q_pro
 path = perron_torch.write(os.path.join(work, "gqa-before.h5"), before)
 check(rel(perron_attention(path, 0, ranks=1), own) > 1e-2, "GQA: the projections before RoPE do not give the model's attention")
 result = os.path.join(work, "gqa-tr.h5")
-run("tokenrank", "--input", os.path.join(work, "gqa.h5"), "--output", result, "--overwrite")
+run("tokenrank", "--input", os.path.join(work, "gqa.h5"), "--output", result, "--overwrite", "--precision", "double",
+    "--tolerance", "1e-13")
 with h5py.File(os.path.join(work, "gqa.h5")) as f:
     q, k = f["layer_0/q"][:].astype(np.float64), f["layer_0/k"][:].astype(np.float64)
 s_ = np.einsum("hnd,hmd->hnm", q, np.repeat(k, 2, axis=0)) * 0.3
@@ -173,7 +174,7 @@ t = np.full(18, 1 / 18)
 x_ = np.linalg.solve((np.eye(18) - 0.85 * a).T, t)
 x_ /= x_.sum()
 with h5py.File(result) as f:
-    got = f["tokenrank/score"][:]
+    got = f["tokenrank/mean_score"][:]
 check(np.abs(got - x_).sum() < 1e-9, "GQA: TokenRank = the dense float64 oracle (L1 %.1e)" % np.abs(got - x_).sum())
 
 # 5. What the bridge refuses: a model without MultiheadAttention and no projections named, a
