@@ -374,5 +374,58 @@ TEST(AttentionGraph, EdgesAreTheEntriesOfA) {
   }
 }
 
+// The positional null (tokenrank_null) against a dense float64 oracle: U built entry by entry
+// (1/|V_i| on the keys query i sees), the chain Ũ = U^L (or ((U + I)/2)^L with rollout),
+// π = α π Ũ + (1 − α) t by dense power iteration; causal, causal windowed, windowed, full,
+// one and three layers, rollout, a non-uniform teleport.
+TEST(TokenRank, PositionalNullMatchesDenseUniformAttention) {
+  const std::int64_t n = 37;
+  std::vector<double> teleport(n);
+  for (std::int64_t j = 0; j < n; ++j) teleport[j] = 1.0 + static_cast<double>(j % 5);
+  double total = 0.0;
+  for (double w : teleport) total += w;
+  for (double& w : teleport) w /= total;
+  struct Case {
+    bool causal;
+    std::int64_t window;
+    int layers;
+    bool rollout, personalized;
+  };
+  for (const Case c : {Case{true, 0, 1, false, false}, Case{true, 5, 1, false, true}, Case{false, 4, 1, false, false},
+                       Case{false, 0, 1, false, true}, Case{true, 0, 3, false, false}, Case{true, 6, 2, true, true},
+                       Case{false, 3, 3, true, false}}) {
+    TokenRankParams p;
+    p.causal = c.causal, p.window = c.window, p.rollout = c.rollout;
+    std::vector<double> u(n * n, 0.0);
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::vector<std::int64_t> seen;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const bool visible =
+            c.causal ? (j <= i && (c.window == 0 || j > i - c.window)) : (c.window == 0 || std::abs(i - j) < c.window);
+        if (visible) seen.push_back(j);
+      }
+      for (std::int64_t j : seen) u[i * n + j] = 1.0 / static_cast<double>(seen.size());
+    }
+    std::vector<double> x(n);
+    for (std::int64_t j = 0; j < n; ++j) x[j] = c.personalized ? teleport[j] : 1.0 / n;
+    for (int it = 0; it < 3000; ++it) {
+      std::vector<double> y = x;
+      for (int l = 0; l < c.layers; ++l) {
+        std::vector<double> z(n, 0.0);
+        for (std::int64_t i = 0; i < n; ++i)
+          for (std::int64_t j = 0; j < n; ++j)
+            z[j] += y[i] * (c.rollout ? 0.5 * (u[i * n + j] + (i == j ? 1.0 : 0.0)) : u[i * n + j]);
+        y = z;
+      }
+      for (std::int64_t j = 0; j < n; ++j) x[j] = 0.85 * y[j] + 0.15 * (c.personalized ? teleport[j] : 1.0 / n);
+    }
+    const std::vector<double> null =
+        tokenrank_null(n, c.layers, p, c.personalized ? std::span<const double>(teleport) : std::span<const double>());
+    double l1 = 0.0;
+    for (std::int64_t j = 0; j < n; ++j) l1 += std::abs(null[j] - x[j]);
+    EXPECT_LT(l1, 1e-13) << "causal " << c.causal << " window " << c.window << " layers " << c.layers << " rollout " << c.rollout;
+  }
+}
+
 }  // namespace
 }  // namespace perron::test

@@ -72,7 +72,9 @@ class InspectCommand final : public Command {
       if (json_) {
         std::string top = "[";
         for (std::size_t i = 0; i < k; ++i)
-          top += fmt::format("{}{{\"{}\": {}, \"score\": {}}}", i ? ", " : "", id_name, top_id[i], top_score[i]);
+          top += fmt::format("{}{{\"{}\": {}, {}\"score\": {}}}", i ? ", " : "", id_name, top_id[i],
+                             top_list.token.empty() ? std::string() : "\"token\": " + json_quote(top_list.token[i]) + ", ",
+                             top_score[i]);
         std::string res = "[";
         for (std::size_t i = 0; i < residual.size(); ++i) res += fmt::format("{}{}", i ? ", " : "", residual[i]);
         fmt::print("{{\"file\": {}, \"kind\": {}, \"attributes\": {}, \"provenance\": {}, \"residual\": {}], \"top\": {}]}}\n",
@@ -95,8 +97,12 @@ class InspectCommand final : public Command {
       for (const auto& a : prov)
         if (a.name != "config") fmt::print("  {:<26} {}\n", a.name, text_value(a));
       if (k > 0) {
-        fmt::print("top {}\n  {:>4}  {:>20}  {:>14}\n", k, "#", id_name, "score");
-        for (std::size_t i = 0; i < k; ++i) fmt::print("  {:>4}  {:>20}  {:>14.8e}\n", i + 1, top_id[i], top_score[i]);
+        const bool words = !top_list.token.empty();
+        fmt::print("top {}\n  {:>4}  {:>20}  {}{:>14}\n", k, "#", id_name, words ? fmt::format("{:<20}  ", "token") : "",
+                   "score");
+        for (std::size_t i = 0; i < k; ++i)
+          fmt::print("  {:>4}  {:>20}  {}{:>14.8e}\n", i + 1, top_id[i],
+                     words ? fmt::format("{:<20}  ", json_quote(top_list.token[i])) : "", top_score[i]);
       }
     });
   }
@@ -164,14 +170,16 @@ class DiffCommand final : public Command {
       if (json_) {
         fmt::print(
             "{{\"a\": {}, \"b\": {}, \"common_vertices\": {}, \"only_a\": {}, \"only_b\": {}, \"l1\": {}, \"max_abs_diff\": {}, "
-            "\"max_abs_diff_vertex_id\": {}, \"top_k\": {}, \"top_k_overlap\": {}, \"id_name\": \"{}\"}}\n",
+            "\"max_abs_diff_vertex_id\": {}, \"top_k\": {}, \"top_k_overlap\": {}, \"id_name\": \"{}\"{}}}\n",
             json_quote(a_), json_quote(b_), common, a.id.size() - common, b.id.size() - common, l1, max_diff, max_id, k,
-            static_cast<double>(overlap) / static_cast<double>(k), a.id_name);
+            static_cast<double>(overlap) / static_cast<double>(k), a.id_name,
+            a.token.empty() ? std::string() : ", \"max_abs_diff_token\": " + json_quote(a.token[max_id]));
       } else {
         fmt::print("{:<13} {} in both, {} only in {}, {} only in {}\n", unit == "vertex" ? "vertices" : "positions", common,
                    a.id.size() - common, a_, b.id.size() - common, b_);
-        fmt::print("L1            {:.6e}\nmax |a - b|   {:.6e} ({} {})\ntop-{} overlap {}/{} ({:.1f}%)\n", l1, max_diff, unit,
-                   max_id, k, overlap, k, 100.0 * static_cast<double>(overlap) / static_cast<double>(k));
+        fmt::print("L1            {:.6e}\nmax |a - b|   {:.6e} ({} {}{})\ntop-{} overlap {}/{} ({:.1f}%)\n", l1, max_diff, unit,
+                   max_id, a.token.empty() ? std::string() : " " + json_quote(a.token[max_id]), k, overlap, k,
+                   100.0 * static_cast<double>(overlap) / static_cast<double>(k));
       }
       if (max_l1_ >= 0 && !(l1 <= max_l1_))
         throw_input(fmt::format("the results differ by L1 {:.3e}, more than --max-l1 {:.3e}", l1, max_l1_));

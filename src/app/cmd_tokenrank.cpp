@@ -54,6 +54,7 @@ struct LoadedChain {
   std::vector<float> mask_rows, mask_cols;
   TokenRankProblem problem;
   std::vector<GlobalId> positions;  // of this rank's rows
+  std::vector<std::string> tokens;  // the input's /tokens (every rank), or none
   bool zigzag = false;
   double seconds = 0.0;
 };
@@ -94,6 +95,7 @@ LoadedChain load_chain(const OptionSet& options, const ChainConfig& c, const Com
       lc.q_shapes.push_back(qs), lc.k_shapes.push_back(ks);
     }
     if (!c.s.mask.empty()) mask = check_mask(f, c.s.input, c.s.mask, lc.qs, lc.ks);
+    lc.tokens = read_tokens(f, c.s.input, lc.qs, c.batch_index);
   });
   lc.zigzag = c.s.causal && comm.size() > 1;
   lc.problem.n = static_cast<std::int64_t>(lc.qs.seq);
@@ -208,9 +210,8 @@ std::vector<double> read_teleport(const std::string& path, const LoadedChain& lc
     }
     if (!(sum > 0)) throw_input(path + ": the teleport weights sum to 0; at least one position needs a positive weight");
   });
-  std::vector<double> mine;
-  for (GlobalId p : lc.positions) mine.push_back(full[p] / sum);
-  return mine;
+  for (double& w : full) w /= sum;
+  return full;
 }
 
 std::string solver_name(TokenRankSolver s) { return name_of<TokenRankSolver>(kTokenRankSolvers, s); }
@@ -248,19 +249,24 @@ class TokenRankCommand final : public Command {
     check_score_options(options(), c_.s, comm);
     apply_input_attributes(options(), c_.s, comm);
     LoadedChain lc = load_chain(options(), c_, comm);
-    const std::vector<double> teleport = read_teleport(teleport_, lc, comm);
+    const std::vector<double> teleport_full = read_teleport(teleport_, lc, comm);
+    std::vector<double> teleport;  // this rank's positions
+    if (!teleport_full.empty())
+      for (GlobalId pos : lc.positions) teleport.push_back(teleport_full[pos]);
     lc.problem.teleport = teleport;
     report.phase("load", lc.seconds,
                  fmt::format("{{\"n\": {}, \"heads\": {}, \"layers\": {}}}", lc.qs.seq, lc.qs.heads, lc.layer_names.size()));
     const TokenRankParams p = params();
     const TokenRankResult res = solve(lc, p, report, comm);
     const std::vector<ScoredVertex> top = top_k(res.mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
+    const Baselines base = baselines(lc, p, res, teleport_full, comm);
     double write_s = 0;
     if (output.enabled()) {
       const Stopwatch watch;
       H5Writer file(output.temp_path(), comm);
       write_tokenrank_result(file, {p, res, lc.qs.seq, lc.qs.heads, lc.problem.segments, top, solver_name(res.solver),
-                                    teleport_.empty() ? std::string("uniform") : teleport_,
+                                    teleport_.empty() ? std::string("uniform") : teleport_, lc.tokens, base.null_score,
+                                    base.relative_score, base.relative_mean_score,
                                     [&](H5Writer& f, const std::string& group) { write_chain_attributes(f, group, c_, lc, p); }});
       write_s = watch.seconds();
       write_provenance(
@@ -273,10 +279,35 @@ class TokenRankCommand final : public Command {
       file.close();
       output.commit();
     }
-    summarize(lc, res, top, output, total.seconds(), report, comm);
+    summarize(lc, res, top, base, output, total.seconds(), report, comm);
   }
 
  private:
+  // The positional null and the scores relative to it (tokenrank_null), beside the scores.
+  // With an explicit --mask the null would need the mask's every row: not computed.
+  struct Baselines {
+    std::vector<double> null_score;           // [N], every rank
+    std::vector<double> relative_score;       // [heads][rows]
+    std::vector<double> relative_mean_score;  // [rows]
+    std::vector<ScoredVertex> top_relative;   // of the mean chain
+  };
+  Baselines baselines(const LoadedChain& lc, const TokenRankParams& p, const TokenRankResult& res,
+                      std::span<const double> teleport_full, const Comm& comm) const {
+    Baselines b;
+    if (!c_.s.mask.empty()) return b;
+    b.null_score = tokenrank_null(lc.problem.n, static_cast<int>(lc.layer_names.size()), p, teleport_full);
+    std::vector<double> null_rows;
+    for (GlobalId pos : lc.positions) null_rows.push_back(b.null_score[pos]);
+    const std::size_t rows = lc.positions.size();
+    for (std::size_t h = 0; h < lc.qs.heads; ++h) {
+      const std::vector<double> r = relative_to_null(std::span<const double>(res.score).subspan(h * rows, rows), null_rows, comm);
+      b.relative_score.insert(b.relative_score.end(), r.begin(), r.end());
+    }
+    b.relative_mean_score = relative_to_null(res.mean_score, null_rows, comm);
+    b.top_relative = top_k(b.relative_mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
+    return b;
+  }
+
   TokenRankParams params() const {
     TokenRankParams p = chain_params(c_);
     p.damping = damping_, p.tolerance = tolerance_, p.max_iterations = max_iterations_;
@@ -319,10 +350,17 @@ class TokenRankCommand final : public Command {
     return res;
   }
 
-  void summarize(const LoadedChain& lc, const TokenRankResult& res, const std::vector<ScoredVertex>& top,
+  void summarize(const LoadedChain& lc, const TokenRankResult& res, const std::vector<ScoredVertex>& top, const Baselines& base,
                  const AtomicOutput& output, double total_seconds, Reporter& report, const Comm& comm) const {
-    report.event("done", fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}}}",
-                                     res.iterations, res.converged, solver_name(res.solver), json_quote(output.path())));
+    // The top positions, with their words when the input has them.
+    std::string top_json = "[";
+    for (std::size_t i = 0; i < std::min<std::size_t>(top.size(), 10); ++i)
+      top_json +=
+          fmt::format("{}{{\"position\": {}, {}\"score\": {}}}", i ? ", " : "", top[i].id,
+                      lc.tokens.empty() ? std::string() : "\"token\": " + json_quote(lc.tokens[top[i].id]) + ", ", top[i].score);
+    report.event("done",
+                 fmt::format("{{\"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", \"output\": {}, \"top\": {}]}}",
+                             res.iterations, res.converged, solver_name(res.solver), json_quote(output.path()), top_json));
     if (!comm.is_root()) return;  // -q keeps the summary, as pagerank -q does
     fmt::print(
         "perron tokenrank: N {}, {} query heads, {} layer{} on {} ranks: {} solver, {} ({} iterations{}), "
@@ -332,9 +370,15 @@ class TokenRankCommand final : public Command {
         res.residual.empty() ? std::string() : fmt::format(", last residual {:.2e}", res.residual.back()), res.lse_seconds,
         res.solve_seconds, total_seconds);
     if (!res.note.empty()) fmt::print("note: {}\n", res.note);
-    fmt::print("top positions (mean chain):");
-    for (std::size_t i = 0; i < std::min<std::size_t>(top.size(), 10); ++i) fmt::print(" {} ({:.4g})", top[i].id, top[i].score);
-    fmt::print("\n");
+    auto print_top = [&](const char* what, const std::vector<ScoredVertex>& list) {
+      fmt::print("{}:", what);
+      for (std::size_t i = 0; i < std::min<std::size_t>(list.size(), 10); ++i)
+        fmt::print(" {}{} ({:.4g})", list[i].id, lc.tokens.empty() ? std::string() : " " + json_quote(lc.tokens[list[i].id]),
+                   list[i].score);
+      fmt::print("\n");
+    };
+    print_top("top positions (mean chain)", top);
+    if (!base.top_relative.empty()) print_top("top positions by score / positional null", base.top_relative);
     if (output.enabled()) fmt::print("wrote {}\n", output.path());
   }
 

@@ -165,6 +165,22 @@ std::vector<Segment> rank_positions(std::uint64_t n, int rank, int ranks, bool z
   return {{static_cast<std::int64_t>(n * r / P), static_cast<std::int64_t>(n * (r + 1) / P - n * r / P)}};
 }
 
+std::vector<std::string> read_tokens(const H5Reader& f, const std::string& path, const QkvShape& s, std::uint64_t b) {
+  if (!f.exists("tokens")) return {};
+  H5Reader::StringArray t = f.read_strings("tokens");
+  const bool flat = t.dims.size() == 1 && t.dims[0] == s.seq;
+  const bool rows = t.dims.size() == 2 && t.dims[0] == s.batch && t.dims[1] == s.seq;
+  if (!flat && !rows) {
+    std::string shape;
+    for (std::size_t i = 0; i < t.dims.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.dims[i]);
+    throw_input(path + ": dataset 'tokens' must be [N] or [batch, N] strings with N = " + std::to_string(s.seq) +
+                " and batch = " + std::to_string(s.batch) + ", found [" + shape + "]");
+  }
+  if (flat) return std::move(t.values);
+  const auto first = t.values.begin() + static_cast<std::ptrdiff_t>(b * s.seq);
+  return std::vector<std::string>(first, first + static_cast<std::ptrdiff_t>(s.seq));
+}
+
 std::uint64_t total_rows(const std::vector<Segment>& runs) {
   std::uint64_t n = 0;
   for (const Segment& s : runs) n += static_cast<std::uint64_t>(s.count);

@@ -55,4 +55,9 @@ std::vector<Segment> rank_positions(std::uint64_t n, int rank, int ranks, bool z
 
 std::uint64_t total_rows(const std::vector<Segment>& runs);
 
+// The input's /tokens for batch entry b: the words of the N positions, from a string dataset
+// [N] or [batch, N] (perron_torch writes it); empty when the file has none. An input error
+// naming the file and dataset for any other shape or a dataset that holds no strings.
+std::vector<std::string> read_tokens(const H5Reader& f, const std::string& path, const QkvShape& s, std::uint64_t b);
+
 }  // namespace perron

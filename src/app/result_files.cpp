@@ -109,11 +109,22 @@ void write_tokenrank_result(H5Writer& file, const TokenRankRecord& r) {
   file.write_blocks<double>("/tokenrank/score", {r.heads, r.n}, ss, sc, r.result.score);
   file.write_blocks<double>("/tokenrank/mean_score", {r.n}, ms, mc, r.result.mean_score);
   file.write_replicated<double>("/tokenrank/residual", r.result.residual);
+  if (!r.null_score.empty()) {  // the positional null and the scores against it
+    file.write_replicated<double>("/tokenrank/null_score", r.null_score);
+    file.write_blocks<double>("/tokenrank/relative_score", {r.heads, r.n}, ss, sc, r.relative_score);
+    file.write_blocks<double>("/tokenrank/relative_mean_score", {r.n}, ms, mc, r.relative_mean_score);
+  }
   std::vector<std::uint64_t> top_pos;
   std::vector<double> top_score;
   for (const ScoredVertex& v : r.top) top_pos.push_back(v.id), top_score.push_back(v.score);
   file.write_replicated<std::uint64_t>("/tokenrank/top_position", top_pos);
   file.write_replicated<double>("/tokenrank/top_score", top_score);
+  if (!r.tokens.empty()) {  // the words: all of them, and those of the top positions
+    file.write_strings("/tokens", std::vector<std::string>(r.tokens.begin(), r.tokens.end()));
+    std::vector<std::string> top_token;
+    for (const std::uint64_t p : top_pos) top_token.push_back(r.tokens[p]);
+    file.write_strings("/tokenrank/top_token", top_token);
+  }
   file.set_attribute(group, "damping", r.params.damping);
   file.set_attribute(group, "tolerance", r.params.tolerance);
   file.set_attribute(group, "iterations", static_cast<std::int64_t>(r.result.iterations));
@@ -160,16 +171,18 @@ ResultKind result_kind(const H5Reader& file, const std::string& path) {
 TopList read_top(const H5Reader& file, ResultKind kind) {
   switch (kind) {
     case ResultKind::pagerank:
-      return {file.read_uint64("/pagerank/top_vertex_id"), file.read_doubles("/pagerank/top_score"), "vertex_id"};
+      return {file.read_uint64("/pagerank/top_vertex_id"), file.read_doubles("/pagerank/top_score"), "vertex_id", {}};
     case ResultKind::tokenrank:
-      return {file.read_uint64("/tokenrank/top_position"), file.read_doubles("/tokenrank/top_score"), "position"};
+      return {
+          file.read_uint64("/tokenrank/top_position"), file.read_doubles("/tokenrank/top_score"), "position",
+          file.exists("/tokenrank/top_token") ? file.read_strings("/tokenrank/top_token").values : std::vector<std::string>{}};
     case ResultKind::checkpoint:
     case ResultKind::graph:
     case ResultKind::attention:
     case ResultKind::edges:
       break;
   }
-  return {{}, {}, "vertex_id"};
+  return {{}, {}, "vertex_id", {}};
 }
 
 void require_pagerank_result(const H5Reader& file, const std::string& path) {
@@ -213,8 +226,12 @@ RankedScores read_ranked_scores(const std::string& path) {
   require_readable_file(path, "result");
   const H5Reader file(path);
   if (file.exists("/tokenrank/mean_score")) {  // TokenRank: the mean chain, by position
-    RankedScores s{{}, file.read_doubles("/tokenrank/mean_score"), "position"};
+    RankedScores s{{}, file.read_doubles("/tokenrank/mean_score"), "position", {}};
     for (std::uint64_t i = 0; i < s.score.size(); ++i) s.id.push_back(i);
+    if (file.exists("/tokens")) s.token = file.read_strings("/tokens").values;
+    if (!s.token.empty() && s.token.size() != s.score.size())
+      throw_input(path + ": /tokens holds " + std::to_string(s.token.size()) + " strings for " + std::to_string(s.score.size()) +
+                  " positions");
     return s;
   }
   if (file.exists("/graph"))
@@ -222,7 +239,7 @@ RankedScores read_ranked_scores(const std::string& path) {
                 " describes the graph)");
   if (!file.exists("/pagerank/score"))
     throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
-  RankedScores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score")};
+  RankedScores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score"), "vertex_id", {}};
   if (s.id.size() != s.score.size()) throw_input(path + ": /pagerank/vertex_id and /pagerank/score differ in length");
   return s;
 }

@@ -60,6 +60,9 @@ struct TokenRankRecord {
   std::span<const Segment> runs;
   std::span<const ScoredVertex> top;  // positions of the mean chain, best first
   std::string solver, teleport;
+  std::span<const std::string> tokens;  // the input's /tokens (one per position), or none
+  // The positional null [N] and the scores relative to it ([heads][rows], [rows]); empty: none.
+  std::span<const double> null_score, relative_score, relative_mean_score;
   std::function<void(H5Writer&, const std::string& group)> chain_attributes;  // which chain it is
 };
 void write_tokenrank_result(H5Writer& file, const TokenRankRecord& record);
@@ -78,7 +81,8 @@ std::string result_group(ResultKind kind);
 struct TopList {
   std::vector<std::uint64_t> id;
   std::vector<double> score;
-  std::string id_name;  // "vertex_id" or "position"
+  std::string id_name;             // "vertex_id" or "position"
+  std::vector<std::string> token;  // TokenRank with tokens: /tokenrank/top_token (else empty)
 };
 TopList read_top(const H5Reader& file, ResultKind kind);
 
@@ -88,6 +92,7 @@ struct RankedScores {
   std::vector<std::uint64_t> id;
   std::vector<double> score;
   std::string id_name = "vertex_id";  // or "position" (TokenRank)
+  std::vector<std::string> token;     // TokenRank with tokens: /tokens, one per position (else empty)
 };
 RankedScores read_ranked_scores(const std::string& path);
 

@@ -428,6 +428,33 @@ void H5Writer::write_selection(const std::string& path, std::int64_t dset, ElemT
   require_all(comm_, selected && collective && rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
 }
 
+void H5Writer::write_strings(const std::string& path, const std::vector<std::string>& values) {
+  std::size_t width = 1;
+  for (const std::string& v : values) width = std::max(width, v.size());
+  reserve(dataset_reserve(values.size(), width));
+  Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
+  bool ok = type.ok() && H5Tset_size(type.get(), width) >= 0 && H5Tset_cset(type.get(), H5T_CSET_UTF8) >= 0 &&
+            H5Tset_strpad(type.get(), H5T_STR_NULLPAD) >= 0;
+  const hsize_t dims[1] = {values.size()};
+  Hid file_space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+  Hid dset(ok && file_space.ok()
+               ? H5Dcreate2(file_, path.c_str(), type.get(), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+               : -1,
+           H5Dclose);
+  require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
+  if (values.empty()) return;
+  std::string packed(values.size() * width, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), packed.begin() + i * width);
+  Hid mem_space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+  ok = mem_space.ok() && (comm_.is_root() || (H5Sselect_none(file_space.get()) >= 0 && H5Sselect_none(mem_space.get()) >= 0));
+  Hid xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  const bool collective = xfer.ok() && H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE) >= 0;
+  const herr_t rc = ok ? H5Dwrite(dset.get(), type.get(), mem_space.get(), file_space.get(),
+                                  collective ? xfer.get() : H5P_DEFAULT, packed.data())
+                       : -1;
+  require_all(comm_, ok && collective && rc >= 0, ErrorKind::output, "HDF5: writing " + path + " to " + path_ + " failed");
+}
+
 void H5Writer::attribute_raw(const std::string& object, const std::string& name, const void* value, ElemType type) {
   Hid space(H5Screate(H5S_SCALAR), H5Sclose);
   Hid attr(H5Acreate_by_name(file_, object.c_str(), name.c_str(), native_type(type), space.get(), H5P_DEFAULT, H5P_DEFAULT,
@@ -684,6 +711,47 @@ void H5Reader::read_raw(const std::string& dataset, void* out, std::size_t, Elem
 std::vector<double> H5Reader::read_doubles(const std::string& dataset) const {
   std::vector<double> out(extent(dataset));
   read_raw(dataset, out.data(), out.size(), elem_type<double>());
+  return out;
+}
+
+H5Reader::StringArray H5Reader::read_strings(const std::string& dataset) const {
+  const std::string what = path_ + ": dataset '" + dataset + "'";
+  require(exists(dataset), ErrorKind::input, what + " is missing");
+  Hid dset(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), ErrorKind::input, "cannot open " + what);
+  Hid type(H5Dget_type(dset.get()), H5Tclose);
+  require(type.ok() && H5Tget_class(type.get()) == H5T_STRING, ErrorKind::input, what + " must hold strings");
+  Hid space(H5Dget_space(dset.get()), H5Sclose);
+  const int rank = space.ok() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  require(rank >= 0 && rank <= 8, ErrorKind::input, what + " has an unreadable shape");
+  std::vector<hsize_t> d(static_cast<std::size_t>(rank));
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), d.data(), nullptr);
+  StringArray out;
+  std::uint64_t count = 1;
+  for (hsize_t x : d) out.dims.push_back(x), count *= x;
+  out.values.resize(count);
+  if (count == 0) return out;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Hid mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    require(mem.ok() && H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 && H5Tset_cset(mem.get(), H5Tget_cset(type.get())) >= 0,
+            ErrorKind::input, "cannot read " + what);
+    std::vector<char*> ptrs(count, nullptr);
+    require(H5Dread(dset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) >= 0, ErrorKind::input,
+            "cannot read " + what);
+    for (std::uint64_t i = 0; i < count; ++i) out.values[i] = ptrs[i] ? ptrs[i] : "";
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    return out;
+  }
+  const std::size_t width = H5Tget_size(type.get());  // fixed length (numpy's bytes_): stop at the first NUL
+  require(width > 0 && width < (std::size_t{1} << 20) && count < (std::uint64_t{1} << 40) / width, ErrorKind::input,
+          what + " has an implausible string size");
+  std::string packed(count * width, '\0');
+  require(H5Dread(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, packed.data()) >= 0, ErrorKind::input,
+          "cannot read " + what);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::string_view s(packed.data() + i * width, width);
+    out.values[i] = std::string(s.substr(0, std::min(s.find('\0'), s.size())));
+  }
   return out;
 }
 

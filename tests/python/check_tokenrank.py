@@ -83,6 +83,22 @@ def main():
     top = r["top_position"][()]
     assert np.allclose(r["top_score"][()], mean[top]), "top_score is not mean_score at top_position"
     assert r.attrs["converged"], "not converged"
+    # The positional null (uniform attention over the visible keys, the same chain shape) and
+    # the scores relative to it, when written (not with --mask).
+    if "null_score" in r:
+        u = attention_matrices(np.zeros((1, n, 1)), np.zeros((1, n, 1)), a.causal, a.window, None)[0]
+        if a.rollout:
+            u = 0.5 * u + 0.5 * np.eye(n)
+        chain = np.linalg.matrix_power(u, len(layers))
+        null = np.linalg.solve((np.eye(n) - a.damping * chain).T, t)
+        null /= null.sum()
+        errors.append(np.abs(r["null_score"][()] - null).sum())
+        rel = mean / null
+        errors.append(np.abs(r["relative_mean_score"][()] - rel / rel.sum()).sum())
+        rel_h = score / null
+        errors.append(np.abs(r["relative_score"][()] - rel_h / rel_h.sum(axis=1, keepdims=True)).sum(axis=1).max())
+    else:
+        assert a.mask, "/tokenrank/null_score is missing"
     worst = max(errors)
     print(f"tokenrank {a.result}: solver {r.attrs['solver']}, {r.attrs['iterations']} iterations, "
           f"L1 to the float64 reference {worst:.2e} (limit {a.max_l1:g})")

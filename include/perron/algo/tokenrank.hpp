@@ -95,6 +95,20 @@ struct TokenRankResult {
 TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
                           const IterationObserver& observe = {});
 
+// The positional null of TokenRank (tokenrank_baselines.cpp): the TokenRank of the same chain
+// (mask shape, window, number of layers, rollout, damping, teleport) with uniform attention
+// over the keys each query sees, U_ij = 1/|V_i| for j ∈ V_i. On a causal model uniform TokenRank
+// is mostly position (token 0 gets about 1 − α^… of the mass whatever the content), and this is
+// exactly that part: score / null shows what the content adds. x·U costs O(n) by running sums
+// (V_i is an interval: [i − W + 1, i] causal, (i − W, i + W) windowed, everything otherwise), so
+// the null is exact in O(n·layers) a step: a causal single layer by the backward sweep, else
+// power iteration to 1e-15. `teleport` is the whole vector (empty: uniform); returns [n].
+std::vector<double> tokenrank_null(std::int64_t n, int layers, const TokenRankParams& params, std::span<const double> teleport);
+
+// Collective: score / null, normalised to sum 1 over every rank (0 where the null is 0): the
+// relative score; both spans are this rank's rows.
+std::vector<double> relative_to_null(std::span<const double> score, std::span<const double> null, const Comm& comm);
+
 // The `top_k` strongest attention edges i → j of every query i of this rank, weight A_ij, of one
 // head (head ≥ 0) or of the mean chain (head = −1), for layer `layer`; top_k ≥ n gives every
 // edge with A_ij > 0. Edges of a row come by decreasing weight, ties by key position.

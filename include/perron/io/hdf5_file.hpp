@@ -59,6 +59,10 @@ class H5Writer {
     write_raw(path, data.data(), root ? data.size() : 0, 0, data.size(), elem_type<T>());
   }
 
+  // A 1-D dataset of UTF-8 strings of fixed length (the longest one's: parallel HDF5 writes no
+  // variable-length data; h5py reads them with .asstr()). Collective; every rank passes the
+  // same strings and rank 0 writes them.
+  void write_strings(const std::string& path, const std::vector<std::string>& values);
   void set_attribute(const std::string& object, const std::string& name, double value);
   void set_attribute(const std::string& object, const std::string& name, std::int64_t value);
   void set_attribute(const std::string& object, const std::string& name, std::uint64_t value);
@@ -147,6 +151,13 @@ class H5Reader {
     return decodes_in_parallel(dataset, elem_type<T>());
   }
   std::vector<double> read_doubles(const std::string& dataset) const;
+  // Every string of a string dataset (variable or fixed length, any number of dimensions),
+  // row-major, with its dimensions; an input error naming the dataset if it holds no strings.
+  struct StringArray {
+    std::vector<std::uint64_t> dims;
+    std::vector<std::string> values;
+  };
+  StringArray read_strings(const std::string& dataset) const;
   std::vector<std::uint64_t> read_uint64(const std::string& dataset) const;
   double attribute_double(const std::string& object, const std::string& name) const;
   std::int64_t attribute_int(const std::string& object, const std::string& name) const;
