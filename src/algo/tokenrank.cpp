@@ -295,6 +295,18 @@ class Chain {
     return step(x, y);
   }
 
+  // One step from the teleport vector (uniform for the baselines), with the chain's damping:
+  // at damping 1, x·Ã, the attention each position receives through the chain.
+  void one_step(TokenRankResult& res) const {
+    const auto nv = static_cast<std::size_t>(vec_.count());
+    std::vector<double> x(nv * rows()), y;
+    for (std::size_t v = 0; v < nv; ++v)
+      std::copy(teleport_.begin(), teleport_.end(), x.begin() + static_cast<std::ptrdiff_t>(v * rows()));
+    res.residual.push_back(step(x, y));
+    res.iterations = 1;
+    unpack(y, res);
+  }
+
   // Damped power iteration: x ← α·x·Ã + (1 − Σ α·x·Ã)·t, so the teleport also takes the mass
   // of rows that see no key (dangling) and any rounding leak; stops when every chain's
   // ‖x_k − x_{k−1}‖₁ < tolerance.
@@ -669,6 +681,24 @@ TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams
   check_problem(problem, params, comm);
   return params.precision == Precision::double_precision ? run_tokenrank<double>(problem, params, comm, observe)
                                                          : run_tokenrank<float>(problem, params, comm, observe);
+}
+
+TokenRankResult tokenrank_one_step(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm) {
+  TokenRankProblem uniform = problem;
+  uniform.teleport = {};
+  TokenRankParams undamped = params;
+  undamped.damping = 1.0;
+  check_problem(uniform, undamped, comm);
+  auto run = [&](auto chain) {
+    TokenRankResult res;
+    const Stopwatch watch;
+    chain.compute_lse();
+    chain.one_step(res);
+    res.solve_seconds = watch.seconds();
+    return res;
+  };
+  return params.precision == Precision::double_precision ? run(Chain<double>(uniform, undamped, comm))
+                                                         : run(Chain<float>(uniform, undamped, comm));
 }
 
 AttentionEdges attention_top_k(const TokenRankProblem& problem, std::size_t layer, const TokenRankParams& params, int head,

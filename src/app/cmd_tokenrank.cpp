@@ -265,17 +265,21 @@ class TokenRankCommand final : public Command {
       const Stopwatch watch;
       H5Writer file(output.temp_path(), comm);
       write_tokenrank_result(file, {p, res, lc.qs.seq, lc.qs.heads, lc.problem.segments, top, solver_name(res.solver),
-                                    teleport_.empty() ? std::string("uniform") : teleport_, lc.tokens, base.null_score,
-                                    base.relative_score, base.relative_mean_score,
+                                    teleport_.empty() ? std::string("uniform") : teleport_, lc.tokens, &base.column_sum,
+                                    lc.layer_names.size() > 1 ? &base.rollout : nullptr, base.null_score, base.relative_score,
+                                    base.mean_relative_score,
                                     [&](H5Writer& f, const std::string& group) { write_chain_attributes(f, group, c_, lc, p); }});
       write_s = watch.seconds();
-      write_provenance(
-          file,
-          {context.command_line,
-           options().effective_toml(),
-           context.start_time,
-           {{"load_s", lc.seconds}, {"lse_s", res.lse_seconds}, {"solve_s", res.solve_seconds}, {"write_s", write_s}}},
-          comm);
+      write_provenance(file,
+                       {context.command_line,
+                        options().effective_toml(),
+                        context.start_time,
+                        {{"load_s", lc.seconds},
+                         {"lse_s", res.lse_seconds},
+                         {"solve_s", res.solve_seconds},
+                         {"baselines_s", base.seconds},
+                         {"write_s", write_s}}},
+                       comm);
       file.close();
       output.commit();
     }
@@ -283,17 +287,30 @@ class TokenRankCommand final : public Command {
   }
 
  private:
-  // The positional null and the scores relative to it (tokenrank_null), beside the scores.
-  // With an explicit --mask the null would need the mask's every row: not computed.
+  // The baselines beside the scores: the column sums (one step of the chain from uniform,
+  // tokenrank_one_step), for several layers the rollout, and the positional null with the
+  // scores relative to it (tokenrank_null; with an explicit --mask the null would need the
+  // mask's every row: not computed).
   struct Baselines {
+    TokenRankResult column_sum, rollout;      // score [heads][rows], mean_score [rows]
     std::vector<double> null_score;           // [N], every rank
     std::vector<double> relative_score;       // [heads][rows]
-    std::vector<double> relative_mean_score;  // [rows]
+    std::vector<double> mean_relative_score;  // [rows]
     std::vector<ScoredVertex> top_relative;   // of the mean chain
+    double seconds = 0.0;
   };
   Baselines baselines(const LoadedChain& lc, const TokenRankParams& p, const TokenRankResult& res,
                       std::span<const double> teleport_full, const Comm& comm) const {
+    const Stopwatch watch;
     Baselines b;
+    TokenRankParams one = p;
+    one.verify = false;
+    b.column_sum = tokenrank_one_step(lc.problem, one, comm);
+    if (lc.layer_names.size() > 1) {
+      one.rollout = true;
+      b.rollout = tokenrank_one_step(lc.problem, one, comm);
+    }
+    b.seconds = watch.seconds();
     if (!c_.s.mask.empty()) return b;
     b.null_score = tokenrank_null(lc.problem.n, static_cast<int>(lc.layer_names.size()), p, teleport_full);
     std::vector<double> null_rows;
@@ -303,8 +320,9 @@ class TokenRankCommand final : public Command {
       const std::vector<double> r = relative_to_null(std::span<const double>(res.score).subspan(h * rows, rows), null_rows, comm);
       b.relative_score.insert(b.relative_score.end(), r.begin(), r.end());
     }
-    b.relative_mean_score = relative_to_null(res.mean_score, null_rows, comm);
-    b.top_relative = top_k(b.relative_mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
+    b.mean_relative_score = relative_to_null(res.mean_score, null_rows, comm);
+    b.top_relative = top_k(b.mean_relative_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
+    b.seconds = watch.seconds();
     return b;
   }
 

@@ -109,10 +109,18 @@ void write_tokenrank_result(H5Writer& file, const TokenRankRecord& r) {
   file.write_blocks<double>("/tokenrank/score", {r.heads, r.n}, ss, sc, r.result.score);
   file.write_blocks<double>("/tokenrank/mean_score", {r.n}, ms, mc, r.result.mean_score);
   file.write_replicated<double>("/tokenrank/residual", r.result.residual);
+  if (r.column_sum) {  // the attention each position receives, one step of the chain from uniform
+    file.write_blocks<double>("/tokenrank/column_sum", {r.heads, r.n}, ss, sc, r.column_sum->score);
+    file.write_blocks<double>("/tokenrank/mean_column_sum", {r.n}, ms, mc, r.column_sum->mean_score);
+  }
+  if (r.rollout) {  // the mean over query rows of the rollout product
+    file.write_blocks<double>("/tokenrank/rollout", {r.heads, r.n}, ss, sc, r.rollout->score);
+    file.write_blocks<double>("/tokenrank/mean_rollout", {r.n}, ms, mc, r.rollout->mean_score);
+  }
   if (!r.null_score.empty()) {  // the positional null and the scores against it
     file.write_replicated<double>("/tokenrank/null_score", r.null_score);
     file.write_blocks<double>("/tokenrank/relative_score", {r.heads, r.n}, ss, sc, r.relative_score);
-    file.write_blocks<double>("/tokenrank/relative_mean_score", {r.n}, ms, mc, r.relative_mean_score);
+    file.write_blocks<double>("/tokenrank/mean_relative_score", {r.n}, ms, mc, r.mean_relative_score);
   }
   std::vector<std::uint64_t> top_pos;
   std::vector<double> top_score;

@@ -61,8 +61,12 @@ struct TokenRankRecord {
   std::span<const ScoredVertex> top;  // positions of the mean chain, best first
   std::string solver, teleport;
   std::span<const std::string> tokens;  // the input's /tokens (one per position), or none
-  // The positional null [N] and the scores relative to it ([heads][rows], [rows]); empty: none.
-  std::span<const double> null_score, relative_score, relative_mean_score;
+  // The baselines: one step of the chain from uniform (column sums), of the rollout chain (null
+  // for a single layer), the positional null [N] and the scores relative to it ([heads][rows],
+  // [rows]; empty: none).
+  const TokenRankResult* column_sum = nullptr;
+  const TokenRankResult* rollout = nullptr;
+  std::span<const double> null_score, relative_score, mean_relative_score;
   std::function<void(H5Writer&, const std::string& group)> chain_attributes;  // which chain it is
 };
 void write_tokenrank_result(H5Writer& file, const TokenRankRecord& record);

@@ -56,6 +56,7 @@ def main():
         m = f[a.mask][()]
         mask = np.where(m, 0.0, -np.inf) if m.dtype == bool else m.astype(np.float64)
     chains = None
+    rollouts = None  # the rollout chain's, for the /tokenrank/rollout baseline
     for layer in reversed(layers):  # a step applies the top layer first: Ã = A_{L-1} ... A_0
         prefix = layer + "/" if layer else ""
         q = f[prefix + "q"][()].astype(np.float64)
@@ -63,8 +64,10 @@ def main():
         mats = attention_matrices(q, k, a.causal, a.window, mask)
         mats.append(sum(mats) / len(mats))
         n = q.shape[1]
+        halves = [0.5 * m + 0.5 * np.eye(n) for m in mats]
+        rollouts = halves if rollouts is None else [c @ m for c, m in zip(rollouts, halves)]
         if a.rollout:
-            mats = [0.5 * m + 0.5 * np.eye(n) for m in mats]
+            mats = halves
         chains = mats if chains is None else [c @ m for c, m in zip(chains, mats)]
     n = chains[0].shape[0]
     t = np.full(n, 1.0 / n) if not a.teleport else h5py.File(a.teleport, "r")["teleport"][()].astype(np.float64)
@@ -83,6 +86,19 @@ def main():
     top = r["top_position"][()]
     assert np.allclose(r["top_score"][()], mean[top]), "top_score is not mean_score at top_position"
     assert r.attrs["converged"], "not converged"
+    # One undamped step of each chain from uniform (the column sums), and for several layers of
+    # the rollout chain; a row that sees no key gives its mass back uniformly.
+    def one_step(c):
+        u = np.full(n, 1.0 / n)
+        y = u @ c
+        return y + (1.0 - y.sum()) * u
+    for name, mats in (("column_sum", chains), ("rollout", rollouts if len(layers) > 1 else None)):
+        if mats is None:
+            assert name not in r, "/tokenrank/%s written for one layer" % name
+            continue
+        want = [one_step(c) for c in mats]
+        errors.append(np.abs(r[name][()] - np.array(want[:-1])).sum(axis=1).max())
+        errors.append(np.abs(r["mean_" + name][()] - want[-1]).sum())
     # The positional null (uniform attention over the visible keys, the same chain shape) and
     # the scores relative to it, when written (not with --mask).
     if "null_score" in r:
@@ -94,7 +110,7 @@ def main():
         null /= null.sum()
         errors.append(np.abs(r["null_score"][()] - null).sum())
         rel = mean / null
-        errors.append(np.abs(r["relative_mean_score"][()] - rel / rel.sum()).sum())
+        errors.append(np.abs(r["mean_relative_score"][()] - rel / rel.sum()).sum())
         rel_h = score / null
         errors.append(np.abs(r["relative_score"][()] - rel_h / rel_h.sum(axis=1, keepdims=True)).sum(axis=1).max())
     else:

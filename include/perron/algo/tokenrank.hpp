@@ -95,6 +95,13 @@ struct TokenRankResult {
 TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
                           const IterationObserver& observe = {});
 
+// Collective: one undamped step of every chain from the uniform vector, x·Ã with x = 1/n: the
+// attention each position receives through the chain, normalised (a row that sees no key gives
+// its mass back uniformly): the one-step shortcut that TokenRank's fixed point refines. With
+// params.rollout, the mean over query rows of the rollout product Π (A_l + I)/2 (Abnar &
+// Zuidema 2020), as n×1 products, never n×n. Returns score [heads][rows] and mean_score.
+TokenRankResult tokenrank_one_step(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm);
+
 // The positional null of TokenRank (tokenrank_baselines.cpp): the TokenRank of the same chain
 // (mask shape, window, number of layers, rollout, damping, teleport) with uniform attention
 // over the keys each query sees, U_ij = 1/|V_i| for j ∈ V_i. On a causal model uniform TokenRank
