@@ -80,6 +80,11 @@ assert len(made) == 4 and made[-1].endswith("-positions.png"), made
 out = subprocess.run([sys.executable, sys.argv[1] + "/tokenrank_vs_attention.py", sys.argv[2] + "/tg.h5", sys.argv[2] + "/g.h5"],
                      check=True, capture_output=True, text=True).stdout
 assert "Spearman" in out, out
+# Its picture (its refusal of two files about different chains is checked below, with tiny_t.h5).
+plot = sys.argv[2] + "/tva.png"
+subprocess.run([sys.executable, sys.argv[1] + "/tokenrank_vs_attention.py", sys.argv[2] + "/tg.h5", sys.argv[2] + "/g.h5",
+                "--plot", plot], check=True, capture_output=True)
+assert open(plot, "rb").read(8) == b"\x89PNG\r\n\x1a\n", "no PNG"
 print("python tools on TokenRank results:", out.splitlines()[0])
 PY
 # The batched layout with float64 q and float16 k: --precision double keeps float64 inputs float64.
@@ -108,6 +113,10 @@ PY
 # More ranks than tokens: ranks with no positions take part and the answer is still exact.
 expect_ok "generate 2 tokens" 1 generate qkv --heads 2 --seq 2 --dim 4 --output "$WORK/tiny.h5"
 expect_ok "3 ranks, 2 tokens" 3 tokenrank --input "$WORK/tiny.h5" --output "$WORK/tiny_t.h5" --precision double && check "$WORK/tiny.h5" "$WORK/tiny_t.h5"
+"$PYTHON" "$SOURCE_DIR/python/tokenrank_vs_attention.py" "$WORK/tiny_t.h5" "$WORK/g.h5" >"$WORK/tva.log" 2>&1 &&
+  fail "tokenrank_vs_attention compared TokenRanks of different lengths" ||
+  { grep -q "different chains: n = " "$WORK/tva.log" && echo "ok   tokenrank_vs_attention refuses another N: $(cat "$WORK/tva.log")" ||
+    fail "tokenrank_vs_attention: no clear refusal of another N: $(cat "$WORK/tva.log")"; }
 expect_ok "3 ranks, 2 tokens, causal" 3 tokenrank --input "$WORK/tiny.h5" --output "$WORK/tiny_c.h5" --precision double --causal &&
   check "$WORK/tiny.h5" "$WORK/tiny_c.h5" --causal
 OUT=$WORK/err.h5
