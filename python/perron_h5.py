@@ -6,6 +6,8 @@
     r.scores        # pandas.DataFrame(vertex_id, score) when pandas is installed, else a dict of arrays
     r.top           # the top-k table, same type
     r.residual      # numpy array: the L1 change of every iteration
+    r.tokens        # TokenRank: the words of the positions (numpy array of str), or None
+    r.baselines     # TokenRank: dict of the baselines written (mean_column_sum, null_score, ...)
     r.attrs         # dict: damping, iterations, converged, n, m, ...
     r.provenance    # dict: perron_version, git_commit, config (TOML text), ranks, timings, ...
 
@@ -58,6 +60,11 @@ class Result:
                 self.head_scores = g["score"][:]
                 self.scores = _table({"position": np.arange(self.score.size), "score": self.score})
                 self.top = _table({"position": g["top_position"][:], "score": g["top_score"][:]})
+                # The words (from the input's /tokens) and the baselines, when written.
+                self.tokens = f["tokens"].asstr()[:] if "tokens" in f else None
+                self.baselines = {name: g[name][:] for name in ("mean_column_sum", "null_score", "mean_relative_score",
+                                                                "mean_rollout", "column_sum", "relative_score")
+                                  if name in g}
             elif "attention" in f:
                 raise ValueError("%s is a perron attention result (/attention/out, /attention/lse): it holds no ranking; "
                                  "rank its q and k with perron tokenrank" % path)

@@ -76,7 +76,8 @@ r = perron_h5.load(sys.argv[2] + "/t2.h5")
 assert r.kind == "tokenrank" and r.head_scores.shape == (4, 150) and abs(r.score.sum() - 1) < 1e-12, r
 made = subprocess.run([sys.executable, sys.argv[1] + "/perron_plot.py", sys.argv[2] + "/t2.h5"], check=True,
                       capture_output=True, text=True).stdout.split()
-assert len(made) == 4 and made[-1].endswith("-positions.png"), made
+assert [m.rsplit("-", 1)[1] for m in made] == ["convergence.png", "scores.png", "top.png", "positions.png", "heads.png",
+                                              "baselines.png"], made
 out = subprocess.run([sys.executable, sys.argv[1] + "/tokenrank_vs_attention.py", sys.argv[2] + "/tg.h5", sys.argv[2] + "/g.h5"],
                      check=True, capture_output=True, text=True).stdout
 assert "Spearman" in out, out

@@ -89,6 +89,13 @@ run("tokenrank", "--input", path, "--output", result, "--overwrite", "--precisio
 r = subprocess.run([sys.executable, os.path.join(source, "tests/python/check_tokenrank.py"), path, result, "--causal"],
                    capture_output=True, text=True)
 check(r.returncode == 0, "TransformerEncoder: TokenRank of both layers = the dense float64 oracle " + r.stdout.strip())
+with h5py.File(result) as f:
+    check(list(f["tokenrank/top_token"].asstr()[:3]) == [words[int(p)] for p in f["tokenrank/top_position"][:3]]
+          and len(f["tokens"]) == 20, "TransformerEncoder: the words flow to /tokens and /tokenrank/top_token")
+made = subprocess.run([sys.executable, os.path.join(source, "python/perron_plot.py"), result, "--outdir", work, "--top", "15"],
+                      capture_output=True, text=True, check=True).stdout.split()
+check(any(m.endswith("-text.png") for m in made) and any(m.endswith("-baselines.png") for m in made),
+      "perron_plot draws the text coloured by relative score and the baselines: %s" % [os.path.basename(m) for m in made])
 
 # 3. A TransformerDecoderLayer: its self-attention is captured, its cross-attention skipped.
 dec = torch.nn.TransformerDecoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True).eval()
