@@ -5,7 +5,8 @@ undirected, prepared once (`perron convert --to graph`, so the build is not time
 1e-10 with every kernel at 1 rank x 2 threads and 2 x 1, interleaved and repeated, medians of
 plan_s + iterate_s from each result's /provenance. A fixed-count row (`--iterations 60`, as a
 Graphalytics run asks) shows the other side: there the blocked layout repays its build and auto
-must switch to it from the first step."""
+must switch to it from the first step. Power iteration throughout (--solver power): cg and
+bicgstab run on the CSR under kernel auto, and bench/solver_auto.sh measures them."""
 import argparse
 import json
 import os
@@ -54,7 +55,7 @@ for rep in range(a.repetitions):
         for np_ in (1, 2):
             for kernel in kernels:
                 out = os.path.join(work, "r.h5")
-                run(mpirun(np_, "pagerank", "--input", path, "--kernel", kernel, "--tolerance", "1e-10", *extra,
+                run(mpirun(np_, "pagerank", "--input", path, "--solver", "power", "--kernel", kernel, "--tolerance", "1e-10", *extra,
                            "--output", out, "--overwrite", "--quiet", "--top-k", "1"))
                 with h5py.File(out) as f:
                     p, r = f["provenance"].attrs, f["pagerank"].attrs

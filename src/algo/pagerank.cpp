@@ -114,6 +114,11 @@ PageRankSolver choose_solver(const DistGraph& graph, const PageRankParams& param
 
 namespace {
 
+// Whether the dangling mass goes where the teleport does (this rank's slices agree).
+bool dangling_follows_teleport(const VertexDistribution& teleport, const VertexDistribution& dangling) {
+  return (teleport.uniform() && dangling.uniform()) || teleport.values == dangling.values;
+}
+
 // A distribution in the operator's work order (uniform stays uniform).
 VertexDistribution in_work_order(const StepOperator& op, const VertexDistribution& dense) {
   return VertexDistribution{dense.uniform() ? std::vector<double>{} : op.to_work(dense.values)};
@@ -150,8 +155,7 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankParams& params, co
                         const VertexDistribution& dangling, const Comm& comm, const IterationObserver& observe,
                         const PageRankState* start, const StepHook& hook) {
   PageRankParams concrete = params;
-  const bool same = (teleport.uniform() && dangling.uniform()) || teleport.values == dangling.values;
-  concrete.solver = choose_solver(graph, params, same, comm);
+  concrete.solver = choose_solver(graph, params, dangling_follows_teleport(teleport, dangling), comm);
   const PageRankPlan plan(graph, concrete, comm);
   return pagerank(graph, plan, concrete, teleport, dangling, comm, observe, start, hook);
 }
@@ -170,7 +174,7 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
   const bool krylov = solver == PageRankSolver::cg || solver == PageRankSolver::bicgstab;
   if (krylov && graph.stats.dangling > 0) {
     // x = z/Σz holds when dangling vertices send their mass along the teleport vector.
-    const bool same = (teleport_dense.uniform() && dangling_dense.uniform()) || teleport_dense.values == dangling_dense.values;
+    const bool same = dangling_follows_teleport(teleport_dense, dangling_dense);
     comm.agree([&] {
       if (comm.allreduce(same ? 1 : 0, ReduceOp::min) == 0)
         throw_usage(std::string("solver ") + (solver == PageRankSolver::cg ? "cg" : "bicgstab") +

@@ -143,15 +143,10 @@ double bicgstab_solve(const Solve& s, std::vector<double>& x, int first, bool re
       z_sum = total_of(sums[1]), estimate = estimate_of(sums[0]);
       restart();
     } else if (it == s.limit() || (s.params.fixed_iterations == 0 && estimate < target)) {  // the true step
-      const std::array<double, 3> sums = true_step(z_sum);
-      if (it == s.limit() || s.below_tolerance(sums[0])) {
-        x.swap(y);
-        final_mass = sums[2];
-        s.record(result, it, sums[0], watch.seconds(), true, {});
-        return final_mass;
-      }
-      target = 0.5 * s.params.tolerance * estimate / sums[0];
-      if (!s.record(result, it, sums[0], watch.seconds(), false, [&] { return op.to_dense(xn); })) break;
+      const Confirmed c = confirm_step(s, it, true_step(z_sum), watch.seconds(), estimate, target, x, y, final_mass, result,
+                                       [&] { return op.to_dense(xn); });
+      if (c == Confirmed::done) return final_mass;
+      if (c == Confirmed::stopped) break;
       continue;
     } else if (next == Next::first_half) {  // p = r + β(p − ωv), v = Sp, a = ρ/(r̂, v), s = r − a·v
       const auto direction = [&](std::size_t u) { return p[u] = r[u] + beta * (p[u] - omega * v[u]); };

@@ -127,15 +127,10 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
       rz = sums[1], z_sum = sums[2] + eliminated_b, estimate = sums[0] / z_sum;
       residual_known = true;
     } else if (it == s.limit() || (s.params.fixed_iterations == 0 && estimate < target)) {  // the true step
-      const std::array<double, 3> sums = true_step(z_sum);
-      if (it == s.limit() || s.below_tolerance(sums[0])) {
-        x.swap(y);
-        final_mass = sums[2];
-        s.record(result, it, sums[0], watch.seconds(), true, {});
-        return final_mass;
-      }
-      target = 0.5 * s.params.tolerance * estimate / sums[0];
-      if (!s.record(result, it, sums[0], watch.seconds(), false, [&] { return op.to_dense(xn); })) break;
+      const Confirmed c = confirm_step(s, it, true_step(z_sum), watch.seconds(), estimate, target, x, y, final_mass, result,
+                                       [&] { return op.to_dense(xn); });
+      if (c == Confirmed::done) return final_mass;
+      if (c == Confirmed::stopped) break;
       continue;
     } else {  // one CG step: p = h + β·p (on the way into the product), q = Sp, z += a·p, r −= a·q
       const auto direction = [&](std::size_t u) { return p[u] = r[u] * precondition(static_cast<LocalId>(u)) + beta * p[u]; };

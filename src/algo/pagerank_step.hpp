@@ -409,6 +409,26 @@ struct Solve {
   }
 };
 
+// The confirming power step of cg and bicgstab, once their estimate fell below `target`:
+// `sums` = {‖F(x) − x‖₁, ·, Σ F(x)} of the true step from their iterate x, with F(x) in y. At the
+// last step or below the tolerance it is the result (x takes y, Σ F(x) in final_mass): done.
+// Otherwise the estimate understated the true change, so its target shrinks by that ratio (and
+// half again), the step is recorded (`iterate` gives x for a checkpoint), and the solve goes on
+// unless the step hook stopped it.
+enum class Confirmed { done, go_on, stopped };
+inline Confirmed confirm_step(const Solve& s, int it, const std::array<double, 3>& sums, double seconds, double estimate,
+                              double& target, std::vector<double>& x, std::vector<double>& y, double& final_mass,
+                              PageRankResult& result, const IterateFn& iterate) {
+  if (it == s.limit() || s.below_tolerance(sums[0])) {
+    x.swap(y);
+    final_mass = sums[2];
+    s.record(result, it, sums[0], seconds, true, {});
+    return Confirmed::done;
+  }
+  target = 0.5 * s.params.tolerance * estimate / sums[0];
+  return s.record(result, it, sums[0], seconds, false, iterate) ? Confirmed::go_on : Confirmed::stopped;
+}
+
 // Conjugate gradients on the Schur complement, for symmetric graphs (pagerank_cg.cpp): from x
 // (work order; with `resume`, a restart's iterate) to the solution, recording every step in
 // `result`. Returns the mass Σx of the last true step.
