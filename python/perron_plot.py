@@ -2,6 +2,7 @@
 """Figures of a perron result file, as PNG.
 
     /usr/bin/python3 python/perron_plot.py results/quickstart.h5 [--outdir DIR] [--top K]
+    /usr/bin/python3 python/perron_plot.py layer0.h5 layer1.h5 ... [--outdir DIR]
 
 writes DIR/NAME-convergence.png (residual per iteration, log scale; for the exact triangular
 solve, which has no iterations, a panel that says so), DIR/NAME-scores.png (score against rank,
@@ -9,8 +10,11 @@ log-log) and DIR/NAME-top.png (the --top best, labelled with vertex ids, or posi
 words), and for a TokenRank result DIR/NAME-positions.png (score by position, the mean chain),
 DIR/NAME-heads.png (small multiples, one panel per head), DIR/NAME-baselines.png (TokenRank
 against the column sums and against the positional null) and, when the result has /tokens,
-DIR/NAME-text.png (the text coloured by score / null). Every title names the file and the chain
-(causal, layers, rollout, teleport). Prints the paths. Needs h5py, numpy and matplotlib (Debian:
+DIR/NAME-text.png (the text coloured by score / null). Given several TokenRank results (one per
+layer, say: `perron tokenrank --q layer_L/q --k layer_L/k`), it draws them all and also
+DIR/NAME-compared.png, small multiples of their scores by position, one panel per file, on a
+shared scale. Every title names the file and the chain (causal, layers, rollout, teleport).
+Prints the paths. Needs h5py, numpy and matplotlib (Debian:
 python3-h5py python3-matplotlib).
 """
 import argparse
@@ -170,6 +174,29 @@ def text(r, path):
     plt.close(fig)
 
 
+def compared(results, path):
+    """Small multiples: one panel per result (one per layer, say), TokenRank by position with
+    the positional null, on a shared scale."""
+    cols = min(4, len(results))
+    rows = (len(results) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows + 0.4), sharey=True, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(results):
+            ax.axis("off")
+            continue
+        r = results[i]
+        pos = np.arange(r.score.size)
+        ax.semilogy(pos, np.maximum(r.score, 1e-300), lw=0.9, label="TokenRank")
+        if "null_score" in r.baselines:
+            ax.semilogy(pos, np.maximum(r.baselines["null_score"], 1e-300), "k--", lw=0.7, label="null")
+        ax.set_title(_chain(r).replace(": ", ":\n", 1), fontsize=7)
+        ax.set_xlabel("position", fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle("TokenRank by position, one panel per result", fontsize=8)
+    _save(fig, path)
+
+
 def top(r, path, k):
     """The k best from the full scores (not only the file's stored top list), labelled."""
     k = min(k, r.score.size)
@@ -190,21 +217,34 @@ def top(r, path, k):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("result")
+    ap.add_argument("result", nargs="+", help="one result, or several TokenRank results to compare")
     ap.add_argument("--outdir", default=None, help="where to write the PNGs (default: beside the result)")
     ap.add_argument("--top", type=int, default=20, help="bars in the top-k chart (from the full scores)")
     a = ap.parse_args()
     try:
-        r = perron_h5.load(a.result)
+        results = [perron_h5.load(path) for path in a.result]
     except (OSError, ValueError) as e:
         sys.exit("perron_plot: %s" % e)
-    outdir = a.outdir or os.path.dirname(os.path.abspath(a.result))
+    for r in results:
+        draw(r, a.outdir, a.top)
+    if len(results) > 1:
+        if any(r.kind != "tokenrank" for r in results):
+            sys.exit("perron_plot: several files are compared only when all are TokenRank results")
+        outdir = a.outdir or os.path.dirname(os.path.abspath(a.result[0]))
+        path = os.path.join(outdir, os.path.splitext(os.path.basename(a.result[0]))[0] + "-compared.png")
+        compared(results, path)
+        print(path)
+
+
+def draw(r, outdir, top_k):
+    """Every figure of one result; prints their paths."""
+    outdir = outdir or os.path.dirname(os.path.abspath(r.path))
     os.makedirs(outdir, exist_ok=True)
-    stem = os.path.join(outdir, os.path.splitext(os.path.basename(a.result))[0])
+    stem = os.path.join(outdir, os.path.splitext(os.path.basename(r.path))[0])
     made = [stem + "-convergence.png", stem + "-scores.png", stem + "-top.png"]
     convergence(r, made[0])
     scores(r, made[1])
-    top(r, made[2], a.top)
+    top(r, made[2], top_k)
     if r.kind == "tokenrank":
         made.append(stem + "-positions.png")
         positions(r, made[-1])

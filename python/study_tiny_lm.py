@@ -171,8 +171,22 @@ def main():
         personalized[str(q)] = {"query": words_of[q], "top": [[i, words_of[i], float(p[i])] for i in top],
                                 "mass_on_itself": float(p[q])}
 
+    # Each layer alone, for the small multiples and the summary.
+    per_layer = {}
+    layer_results = []
+    for layer in range(len(cap.layers)):
+        out = os.path.join(a.out, "passage-layer%d.h5" % layer)
+        run(mpirun + ["tokenrank", "--input", qkv, "--q", "layer_%d/q" % layer, "--k", "layer_%d/k" % layer, "--output", out,
+                      "--overwrite", "--precision", "double", "--tolerance", "1e-12", "--quiet"])
+        with h5py.File(out) as f:
+            s_l = f["tokenrank/mean_score"][:]
+        per_layer[str(layer)] = {"mass_at_position_0": float(s_l[0]), "spearman_vs_position": spearman(s_l, -np.arange(n)),
+                                 "top": [words_of[i] for i in np.argsort(-s_l)[:8]]}
+        layer_results.append(out)
+
     # 4. Figures and the summary.
-    figures = run(["/usr/bin/python3", os.path.join(here, "perron_plot.py"), result, "--outdir", a.out, "--top", "15"]).split()
+    figures = run(["/usr/bin/python3", os.path.join(here, "perron_plot.py"), result, *layer_results, "--outdir", a.out,
+                   "--top", "15"]).split()
 
     def top(v, k=10):
         return [[int(i), words_of[i], float(v[i])] for i in np.argsort(-v)[:k]]
@@ -191,7 +205,7 @@ def main():
                      "relative_vs_column_sum_over_null": spearman(relative, column / null)},
         "l1": {"tokenrank_vs_null": float(np.abs(score - null).sum()), "tokenrank_vs_column_sum": float(np.abs(score - column).sum())},
         "top_by_tokenrank": top(score), "top_by_relative_score": top(relative), "top_by_column_sum": top(column),
-        "personalized": personalized,
+        "personalized": personalized, "per_layer": per_layer,
         "figures": figures, "seconds": time.time() - started, "training_seconds": train_s,
     }
     path = os.path.join(a.out, "summary.json")
