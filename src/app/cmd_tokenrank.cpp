@@ -260,6 +260,7 @@ class TokenRankCommand final : public Command {
     const TokenRankResult res = solve(lc, p, report, comm);
     const std::vector<ScoredVertex> top = top_k(res.mean_score, lc.positions, static_cast<std::size_t>(top_k_), comm);
     const Baselines base = baselines(lc, p, res, teleport_full, comm);
+    report.phase("baselines", base.seconds, fmt::format("{{\"null\": {}}}", base.null_score.empty() ? "false" : "true"));
     double write_s = 0;
     if (output.enabled()) {
       const Stopwatch watch;
