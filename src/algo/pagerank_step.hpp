@@ -262,10 +262,7 @@ class StepOperator {
       return eliminated(v, sum, acc) * inv_out[v];
     };
     const std::span<double> eliminated_contrib = contrib.subspan(kept_rows_, trailing_rows_ - kept_rows_);
-    if (weighted_)
-      pull_step<true>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
-    else
-      pull_step<false>(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
+    pull_rows(eliminated_csr_, contrib, send, eliminated_contrib, buffers.eliminated_sum);
   }
 
   // Phase 2: the eliminated rows' ghosts, then every kept row, and with `trailing` phase 3,
@@ -310,10 +307,8 @@ class StepOperator {
       blocked_pull_step<true>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
     else if (blocked_)
       blocked_pull_step<false>(*blocked_, contrib, finish, kept, buffers.block_sum, first_column);
-    else if (weighted_)
-      pull_step<true>(csr, contrib, finish, kept, buffers.block_sum);
     else
-      pull_step<false>(csr, contrib, finish, kept, buffers.block_sum);
+      pull_rows(csr, contrib, finish, kept, buffers.block_sum);
   }
 
   // Phase 3: y(v) = finish(v, in-edge sum, acc) for the trailing rows (after every value they
@@ -325,10 +320,17 @@ class StepOperator {
     const std::span<const double> contrib(buffers.contrib);
     const auto at = [&](LocalId i, double sum, std::array<double, 3>& acc) { return finish(trailing_rows_ + i, sum, acc); };
     const std::span<double> out = y.subspan(trailing_rows_, rows_ - trailing_rows_);
+    pull_rows(trailing_csr_, contrib, at, out, buffers.trailing_sum);
+  }
+
+  // pull_step over a plain CSR of rows, weighted or not as the graph is.
+  template <class Finish>
+  void pull_rows(const LocalCsr& csr, std::span<const double> contrib, const Finish& finish, std::span<double> y,
+                 std::vector<std::array<double, 3>>& block_sum) const {
     if (weighted_)
-      pull_step<true>(trailing_csr_, contrib, at, out, buffers.trailing_sum);
+      pull_step<true>(csr, contrib, finish, y, block_sum);
     else
-      pull_step<false>(trailing_csr_, contrib, at, out, buffers.trailing_sum);
+      pull_step<false>(csr, contrib, finish, y, block_sum);
   }
 
   std::array<double, 3> sums_of_all_phases(const StepBuffers& buffers, const Comm& comm) const {

@@ -56,12 +56,11 @@ std::vector<double> tokenrank_null(std::int64_t n, int layers, const TokenRankPa
       window_sum += pi[j] / v.count(j);
     }
   } else {
-    std::vector<double> x(pi.size()), y(pi.size()), diff;
+    std::vector<double> x(pi.size()), y(pi.size()), stepped(pi.size()), diff;
     for (std::int64_t j = 0; j < n; ++j) x[j] = t(j);
     for (int it = 0; it < 100000; ++it) {
       std::copy(x.begin(), x.end(), y.begin());
       for (int l = 0; l < layers; ++l) {
-        std::vector<double> stepped(pi.size());
         uniform_step(v, y, stepped, diff);
         if (params.rollout)
           for (std::int64_t j = 0; j < n; ++j) stepped[j] = 0.5 * (stepped[j] + y[j]);
