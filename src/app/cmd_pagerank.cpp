@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <optional>
 
 #include "checkpoint.hpp"
 #include "commands.hpp"
@@ -18,6 +19,7 @@
 #include "perron/core/timer.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "perron/io/text_records.hpp"
+#include "personalized_run.hpp"
 #include "report.hpp"
 #include "result_files.hpp"
 #include "signals.hpp"
@@ -35,6 +37,7 @@ struct PagerankConfig {
   int iterations = 0;
   std::string personalization;
   std::string seeds;
+  std::string seed_sets;
   std::string dangling;
   Convention convention = Convention::perron;
   int top_k = 100;
@@ -134,7 +137,14 @@ class PagerankCommand final : public Command {
           "file of 'id [weight]' lines: where dangling vertices send their mass (default: the teleport vector)");
     o.add_choice("--convention", c_.convention, ChoiceTable<Convention>(kConventions),
                  "default (perron's), or graphalytics: damping and fixed iterations from the .properties file");
-    o.add("--top-k", c_.top_k, "how many top vertices to record in the output")->check(CLI::NonNegativeNumber);
+    o.add("--seed-sets", c_.seed_sets,
+          "batched personalized PageRank: a file with one seed set a line (vertex ids separated by commas or blanks, "
+          "each optionally id:weight), or all-vertices (one vector per vertex, up to 65536 vertices). The vectors advance "
+          "together, 16 at a time; writes /pagerank/personalized [k, n], or with --top-k only each vector's top K "
+          "(/pagerank/personalized_top_vertex_id and _top_score [k, K]), so n x k never needs to fit on disk");
+    o.add("--top-k", c_.top_k,
+          "how many top vertices to record in the output (with --seed-sets: giving it writes only each vector's top K)")
+        ->check(CLI::NonNegativeNumber);
     o.add_flag("-q,--quiet", c_.quiet, "print only the summary, not every iteration");
     o.add("--checkpoint-every", c_.checkpoint_every, "write a checkpoint every K iterations (0: only on SIGTERM/SIGINT)")
         ->check(CLI::NonNegativeNumber);
@@ -150,6 +160,7 @@ class PagerankCommand final : public Command {
 
   // load → plan → solve (→ verify) → write → report.
   void run(const RunContext& context, const Comm& comm) override {
+    if (!c_.seed_sets.empty()) return run_batch(context, comm);
     apply_threads(c_.input.threads, comm);
     PageRankParams params = make_params();
     refuse_before_input(params, comm);
@@ -202,6 +213,83 @@ class PagerankCommand final : public Command {
     std::vector<VertexId> top_original;
     std::vector<double> top_score;
   };
+
+  // --seed-sets: the sets (read first: a bad file fails before the graph loads) → load →
+  // blocks of personalized vectors, each written as it finishes → provenance.
+  void run_batch(const RunContext& context, const Comm& comm) {
+    apply_threads(c_.input.threads, comm);
+    const PageRankParams params = make_params();
+    refuse_in_batch(params, comm);
+    const SeedSets sets = read_seed_sets_on_root(c_.seed_sets, comm);
+    const std::vector<std::string> inputs{c_.input.spec.input, c_.input.spec.vertices_file, options().config_path(),
+                                          c_.seed_sets == kAllVertices ? std::string() : c_.seed_sets};
+    AtomicOutput output(c_.output, c_.overwrite, comm, inputs, {c_.log_json});
+    check_output_path("--log-json", c_.log_json, c_.overwrite, inputs, {c_.output}, comm);
+    Reporter report(c_.quiet, c_.log_json, comm, c_.overwrite);
+    report.event("start", fmt::format("{{\"command_line\": {}, \"ranks\": {}}}", json_quote(context.command_line), comm.size()));
+    install_stop_signal_handlers();
+    PageRankParams loaded_params = params;
+    LoadedGraph loaded = load(loaded_params, report, comm);
+    const PersonalizedOptions batch{
+        c_.seed_sets,
+        PersonalizedParams{loaded_params.damping, loaded_params.tolerance, loaded_params.max_iterations,
+                           loaded_params.fixed_iterations, loaded_params.solver},
+        static_cast<std::size_t>(c_.top_k), options().given("top-k"), c_.quiet};
+    std::optional<H5Writer> file;
+    if (output.enabled()) file.emplace(output.temp_path(), comm);
+    const PersonalizedSummary done = run_personalized(loaded.graph, batch, sets, file ? &*file : nullptr, report, comm);
+    if (file) {
+      write_provenance(*file,
+                       {context.command_line,
+                        options().effective_toml(),
+                        context.start_time,
+                        {{"load_s", loaded.load_seconds},
+                         {"check_s", loaded.check_seconds},
+                         {"partition_s", loaded.partition_seconds},
+                         {"plan_s", done.plan_seconds},
+                         {"iterate_s", done.seconds},
+                         {"write_s", done.write_seconds}},
+                        {{"rss_before_load_bytes", loaded.rss_before},
+                         {"build_peak_rss_bytes", loaded.build_peak_rss},
+                         {"graph_bytes", loaded.graph_bytes}}},
+                       comm);
+      file->close();
+      output.commit();
+    }
+    report.event("done", fmt::format("{{\"vectors\": {}, \"steps\": {}, \"not_converged\": {}, \"iterate_s\": {}, "
+                                     "\"write_s\": {}, \"output\": {}}}",
+                                     done.vectors, done.steps, done.not_converged, done.seconds, done.write_seconds,
+                                     json_quote(output.path())));
+    if (!comm.is_root()) return;
+    fmt::print("{} personalized vectors ({} blocks, {} steps in all, {} to {} per vector; {}) in {:.3f} s (plan {:.3f} s)\n",
+               done.vectors, done.blocks, done.steps, done.min_iterations, done.max_iterations,
+               done.not_converged == 0 ? std::string(loaded_params.fixed_iterations > 0 ? "fixed iterations" : "all converged")
+                                       : fmt::format("{} NOT converged", done.not_converged),
+               done.seconds, done.plan_seconds);
+    for (std::size_t s = 0; s < done.first_sets.size(); ++s) {
+      std::string top;
+      for (const auto& [id, score] : done.first_top[s]) top += fmt::format("  {} ({:.4e})", id, score);
+      fmt::print("  seeds {:<24} top:{}\n", done.first_sets[s], top);
+    }
+    if (output.enabled()) fmt::print("wrote {} (write {:.3f} s)\n", output.path(), done.write_seconds);
+  }
+
+  // What a batch cannot take: the options of a single vector's run.
+  void refuse_in_batch(const PageRankParams& params, const Comm& comm) const {
+    comm.agree([&] {
+      auto refuse = [](const std::string& what) { throw_usage("--seed-sets runs a batch of personalized vectors; " + what); };
+      if (!c_.personalization.empty() || !c_.seeds.empty())
+        refuse("--personalization and --seeds give the single vector's teleport (put it in the seed-set file)");
+      if (!c_.dangling.empty()) refuse("each vector's dangling mass follows its teleport, so --dangling does not apply");
+      if (!c_.restart.empty() || !c_.initial.empty() || c_.checkpoint_every > 0 || !c_.checkpoint.empty())
+        refuse("--restart, --initial and checkpoints are for a single vector");
+      if (c_.verify) refuse("--verify is for a single vector");
+      if (c_.kernel == PageRankKernel::blocked) refuse("it runs the csr kernel (--kernel blocked is for a single vector)");
+      if (params.solver == PageRankSolver::anderson || params.solver == PageRankSolver::bicgstab)
+        refuse("its solvers are power and cg (auto picks cg on a symmetric graph, power otherwise)");
+      check_pagerank_params(params);
+    });
+  }
 
   std::string checkpoint_path() const {
     return !c_.checkpoint.empty() ? c_.checkpoint : (c_.output.empty() ? std::string() : default_checkpoint_path(c_.output));

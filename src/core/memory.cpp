@@ -1,18 +1,23 @@
 #include "perron/core/memory.hpp"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <string>
 
+#include "perron/core/error.hpp"
 #include "perron/core/files.hpp"
 #include "perron/core/timer.hpp"
+#include "perron/core/types.hpp"
 
 namespace perron {
 
@@ -44,6 +49,15 @@ std::uint64_t memory_limit_bytes() {
     std::ifstream in(file);
     std::uint64_t value = 0;
     if (in >> value && value > 0 && value < limit) limit = value;
+  }
+  if (const char* env = std::getenv("PERRON_MEMORY_LIMIT"); env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const double number = std::strtod(env, &end);
+    const std::string unit(end);
+    const int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
+    if (end == env || shift < 0 || !(number > 0.0) || !(number < 1e15))
+      throw Error(ErrorKind::usage, std::string("PERRON_MEMORY_LIMIT=") + env + ": expected a size in bytes, e.g. 8G or 512M");
+    limit = std::min(limit, static_cast<std::uint64_t>(number * static_cast<double>(std::uint64_t{1} << shift)));
   }
   return limit;
 }
@@ -81,6 +95,24 @@ std::string iso8601_now() {
   char buf[64];
   const std::size_t len = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &local);
   return std::string(buf, len);
+}
+
+}  // namespace perron
+
+namespace perron {
+
+void* allocate_huge_pages(std::size_t bytes) {
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  if (bytes < kHuge) {
+    void* p = std::malloc(std::max<std::size_t>(bytes, 1));
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+  }
+  const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KiB
+  return p;
 }
 
 }  // namespace perron

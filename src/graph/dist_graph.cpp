@@ -684,6 +684,19 @@ void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts,
   comm.alltoallv_into<double>(send_buffer_, send_counts_, ghosts, recv_counts_);
 }
 
+void HaloPlan::exchange_block(std::span<const double> owned, std::span<double> ghosts, std::size_t width,
+                              const Comm& comm) const {
+  const std::size_t count = send_index_.size();
+  send_buffer_.resize(count * width);
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < count; ++i)
+    std::copy_n(owned.data() + static_cast<std::size_t>(send_index_[i]) * width, width, send_buffer_.data() + i * width);
+  std::vector<std::int64_t> send_counts(send_counts_), recv_counts(recv_counts_);
+  for (auto& c : send_counts) c *= static_cast<std::int64_t>(width);
+  for (auto& c : recv_counts) c *= static_cast<std::int64_t>(width);
+  comm.alltoallv_into<double>(send_buffer_, send_counts, ghosts, recv_counts);
+}
+
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm, Laps* laps_out) {
   Laps own;
   Laps& laps = laps_out ? *laps_out : own;

@@ -409,6 +409,36 @@ void H5Writer::write_blocks_raw(const std::string& path, const std::vector<std::
   write_selection(path, dset.get(), type, mem_space.get(), file_space.get(), data, ok);
 }
 
+void H5Writer::create_matrix_raw(const std::string& path, std::uint64_t rows, std::uint64_t columns, ElemType type) {
+  reserve(dataset_reserve(rows * columns, type.size));
+  const hsize_t dims[2] = {rows, columns};
+  Hid file_space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  bool ok = file_space.ok() && dcpl.ok();
+  if (rows > 0 && columns > 0) {
+    const hsize_t chunk[2] = {1, std::min<hsize_t>(columns, hsize_t{1} << 20)};
+    ok = ok && H5Pset_chunk(dcpl.get(), 2, chunk) >= 0 && H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER) >= 0;
+  }
+  Hid dset(ok ? H5Dcreate2(file_, path.c_str(), native_type(type), file_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT) : -1,
+           H5Dclose);
+  require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
+}
+
+void H5Writer::write_matrix_block_raw(const std::string& path, std::uint64_t row, std::uint64_t column, std::uint64_t count_rows,
+                                      std::uint64_t count_columns, const void* data, ElemType type) {
+  Hid dset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), H5Dclose);
+  Hid file_space(dset.ok() ? H5Dget_space(dset.get()) : -1, H5Sclose);
+  const hsize_t count[2] = {count_rows, count_columns}, start[2] = {row, column};
+  const hsize_t flat[1] = {std::max<hsize_t>(count_rows * count_columns, 1)};
+  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
+  const bool empty = count_rows == 0 || count_columns == 0;
+  const bool ok = dset.ok() && file_space.ok() && mem_space.ok() &&
+                  (empty ? H5Sselect_none(file_space.get()) >= 0 && H5Sselect_none(mem_space.get()) >= 0
+                         : H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0);
+  require_all(comm_, dset.ok() && file_space.ok(), ErrorKind::output, "HDF5: cannot open dataset " + path + " in " + path_);
+  write_selection(path, dset.get(), type, mem_space.get(), file_space.get(), data, ok);
+}
+
 // The collective write that ends write_raw and write_blocks_raw. `selected` says whether
 // this rank's selections succeeded; a rank whose selection failed still takes part in the
 // collective transfer (selecting nothing), so no rank is left waiting, and every rank then

@@ -26,7 +26,10 @@ void return_free_memory();
 std::uint64_t last_level_cache_bytes(std::uint64_t fallback = std::uint64_t{32} << 20);
 
 // The memory this process may use at most: the machine's physical memory, or the cgroup's
-// limit (a Slurm or container job) when lower.
+// limit (a Slurm or container job) when lower, or the environment's PERRON_MEMORY_LIMIT
+// (bytes, with an optional K, M, G or T suffix, powers of 1024) when lower still: a rank that
+// shares its node with others, under a scheduler that sets no cgroup, says what is its share.
+// Throws a usage error for a PERRON_MEMORY_LIMIT that is not such a size.
 std::uint64_t memory_limit_bytes();
 
 // Checks a size that came from a file or a flag before anything is allocated for it: throws

@@ -44,6 +44,10 @@ class HaloPlan {
 
   // Collective: ghosts[i] ← the owner's owned[...] for every ghost of this rank.
   void exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const;
+  // Collective: the same for `width` values per vertex, stored vertex-major (the values of
+  // owned v at owned[v·width ..), of ghost g at ghosts[g·width ..)): one message per rank pair
+  // carrying every value of each ghost, as a batch of vectors needs.
+  void exchange_block(std::span<const double> owned, std::span<double> ghosts, std::size_t width, const Comm& comm) const;
   // Typed forms for other algorithms (labels, flags): owners → ghosts, and ghosts → owners
   // combined with `op` (the plan run backwards).
   template <class T>

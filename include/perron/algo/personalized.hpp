@@ -1,0 +1,117 @@
+#pragma once
+// Batched personalized PageRank: k teleport vectors t_1..t_k on the same graph, advancing
+// together. Vector j is the fixed point of
+//
+//   x_j = α P x_j + α (Σ_{u∈D} x_j(u)) t_j + (1 − α) t_j
+//
+// (the dangling mass follows the teleport, as in a single personalized run), i.e.
+// x_j = (1 − α) t_j (I − αP)⁻¹ up to normalisation.
+//
+// Design: the k iterates live side by side, vertex-major (the k values of vertex u are
+// contiguous), so one pass over the in-edges updates k sums per edge and one halo exchange
+// carries k values per ghost (SpMM instead of SpMV). A step's cost is the edge and ghost
+// traffic, which grows by k×8 bytes per gathered source but is read in one contiguous run,
+// so 16 vectors cost little more than one (the same argument as GraphBLAS's mxm with a dense
+// k-column operand). Every vector's arithmetic runs in the same order whatever k and whatever
+// the other vectors are, and the reductions are ordered (blocks, then ranks), so each vector
+// is the same as a run on its own, to rounding, at every rank count.
+//
+// Solvers: power iteration on any graph; on a symmetric graph conjugate gradients, one Krylov
+// space per vector sharing each product (the vectors' scalars are independent; the product is
+// one SpMM), on (D − αW)u = (1 − α)t with z = D u, x = z/Σz: D − αW is symmetric positive
+// definite for α < 1 (Jacobi-preconditioned; an isolated vertex counts as degree 1).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "perron/algo/pagerank.hpp"
+#include "perron/comm/comm.hpp"
+#include "perron/graph/dist_graph.hpp"
+
+namespace perron {
+
+// The widest block that advances together; larger batches run block after block, so memory
+// stays that of one block whatever k is. Measured on Kronecker 20 (docs/benchmarks.md
+// "Batched personalized PageRank"): a step's time per vector falls from 1 vector (22 ms) to
+// 16 (13.8 ms each), and rises past it (32: 37 ms each): once a block's hot sources outgrow
+// the cache, every gathered line is a miss.
+inline constexpr int kMaxBlockVectors = 16;
+
+// One teleport vector of a batch on this rank: its entries at owned rows, normalised over all
+// ranks to sum 1 (several entries of one row add up).
+struct SparseTeleport {
+  std::vector<LocalId> row;
+  std::vector<double> weight;
+};
+
+// Collective: the teleports of seed sets given as (original id, weight) pairs that rank 0
+// holds, set s being ids[set_start[s] .. set_start[s+1]). Weights of a set must be positive
+// and finite (checked by the caller, who knows the file and line); `where(s)` names set s in
+// the error for an id that is not a vertex of the graph.
+std::vector<SparseTeleport> sparse_teleports(std::span<const VertexId> ids, std::span<const double> weights,
+                                             std::span<const std::size_t> set_start, const DistGraph& graph, const Comm& comm,
+                                             const std::function<std::string(std::size_t)>& where);
+
+struct PersonalizedParams {
+  double damping = 0.85;
+  double tolerance = 1e-10;
+  int max_iterations = 1000;
+  int fixed_iterations = 0;                           // > 0: exactly this many power steps
+  PageRankSolver solver = PageRankSolver::automatic;  // automatic, power or cg
+};
+
+// Collective: the solver `automatic` stands for (cg on a symmetric graph at damping < 1 without
+// fixed iterations, else power); power and cg as given. Throws a usage error on every rank for
+// cg on a graph that is not symmetric, at damping 1 or with fixed iterations, and for a solver
+// that has no batched form (anderson, bicgstab).
+PageRankSolver choose_personalized_solver(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm);
+
+// Bytes one rank holds to advance a block of `vectors` vectors (its iterates, contributions
+// with ghosts, and for cg the Krylov vectors), besides the plan; nothing per edge.
+std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors);
+
+namespace pagerank_detail {
+struct BatchLayout;
+}
+
+// The layout every block of a batch runs on, built once (collective): the vertices sorted by
+// how many of this rank's edges read them, most first (Faldu, Diamond & Grot 2019), the CSR and
+// the halo plan in that order. A gather of k values per edge misses the cache k/8 times as
+// often as a single vector's unless the sources it reads pack together; on a power-law graph
+// the hubs that most edges read then share the first lines of the block.
+class PersonalizedPlan {
+ public:
+  PersonalizedPlan(const DistGraph& graph, const Comm& comm);
+  PersonalizedPlan(PersonalizedPlan&&) noexcept;
+  ~PersonalizedPlan();
+  const pagerank_detail::BatchLayout& layout() const { return *layout_; }
+  std::uint64_t bytes() const;  // what the plan holds on this rank (its copy of the edges)
+
+ private:
+  std::unique_ptr<pagerank_detail::BatchLayout> layout_;
+};
+
+struct PersonalizedBlock {
+  std::vector<double> score;                        // vector-major: score[j·rows + v], owned rows, dense order
+  std::vector<int> iterations;                      // per vector: the step at which it met the tolerance (or the last)
+  std::vector<double> residual;                     // per vector: ‖x_j − x_j,prev‖₁ of that step
+  std::vector<std::uint8_t> converged;              // per vector
+  std::vector<double> history;                      // per step: the largest residual of the vectors still going
+  double seconds = 0.0;                             // time in the iteration loop
+  std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank, for the whole block
+  PageRankSolver solver = PageRankSolver::power;
+};
+
+// Collective: the block of personalized vectors with these teleports (at most
+// kMaxBlockVectors). The solver must be power or cg as choose_personalized_solver returned.
+// Each vector stops updating once its step falls below the tolerance; the block ends when all
+// have (or at the iteration limit). `observe` sees every step with the largest residual of
+// the vectors still going.
+PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,
+                                        std::span<const SparseTeleport> teleports, const Comm& comm,
+                                        const IterationObserver& observe = {});
+
+}  // namespace perron

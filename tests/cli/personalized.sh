@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# pagerank --seed-sets: every vector of the batch against the dense float64 solve (scipy), the
+# same file at 1-4 ranks to 1e-12, more sets than one block, --top-k's top lists against the
+# full matrix, all-vertices as the influence matrix, and every bad input refused with its
+# file and line, exit code and no output file.
+source "$(dirname "$0")/common.sh"
+
+# A directed graph with dangling vertices and an isolated one (declared in a vertex file), and
+# 20 seed sets: single seeds, weighted sets, a set naming the same id twice, the isolated vertex.
+"$PYTHON" - "$WORK" <<'PY'
+import random, sys
+work = sys.argv[1]
+rng = random.Random(3)
+n = 300
+edges = sorted({(rng.randrange(n - 40), rng.randrange(n)) for _ in range(2400)})  # 40 sinks
+with open(f"{work}/g.txt", "w") as f:
+    f.write("".join(f"{u} {v}\n" for u, v in edges))
+with open(f"{work}/g.v", "w") as f:
+    f.write("".join(f"{v}\n" for v in range(n)) + "1000\n")
+with open(f"{work}/sets.txt", "w") as f:
+    f.write("# seed sets, one a line\n")
+    for j in range(17):
+        f.write(f"{rng.randrange(n)}\n")
+    f.write("5:2, 17:0.5 280\n")  # 280 dangles
+    f.write("9:1 9:3\n")
+    f.write("1000\n")  # isolated
+PY
+for np in 1 2 3 4; do
+  expect_ok "seed sets np$np" "$np" pagerank --input "$WORK/g.txt" --vertices "$WORK/g.v" --seed-sets "$WORK/sets.txt" \
+    --tolerance 1e-14 --output "$WORK/b$np.h5" --quiet
+done
+expect_ok "seed sets, top 5" 2 pagerank --input "$WORK/g.txt" --vertices "$WORK/g.v" --seed-sets "$WORK/sets.txt" \
+  --tolerance 1e-14 --top-k 5 --output "$WORK/top.h5" --log-json "$WORK/top.jsonl"
+grep -q "personalized vectors (2 blocks" "$WORK/out.log" || fail "20 sets run as 2 blocks"
+# The undirected reading of the same graph: solver auto runs cg.
+expect_ok "seed sets, undirected" 3 pagerank --input "$WORK/g.txt" --vertices "$WORK/g.v" --undirected \
+  --seed-sets "$WORK/sets.txt" --tolerance 1e-14 --output "$WORK/u.h5" --quiet
+# All vertices: the influence matrix, one vector per vertex.
+expect_ok "all vertices" 2 pagerank --input "$WORK/g.txt" --seed-sets all-vertices --output "$WORK/all.h5" --quiet
+
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys, json
+import h5py, numpy as np
+work = sys.argv[1]
+alpha = 0.85
+edges = np.loadtxt(f"{work}/g.txt", dtype=np.int64)
+ids = sorted(set(range(300)) | {1000})
+
+def oracle(vertex_ids, edge_list, teleports):
+    """(1 − α) t (I − αA)⁻¹ with the dangling mass along t, densely, per teleport row."""
+    index = {v: i for i, v in enumerate(vertex_ids)}
+    n = len(vertex_ids)
+    a = np.zeros((n, n))
+    for u, v in edge_list:
+        a[index[u], index[v]] = 1.0
+    out = a.sum(axis=1)
+    p = np.divide(a, out[:, None], out=np.zeros_like(a), where=out[:, None] > 0)
+    rows = []
+    for t in teleports:
+        m = np.eye(n) - alpha * p.T - alpha * np.outer(t, out == 0)
+        rows.append(np.linalg.solve(m, (1 - alpha) * t))
+    return np.array(rows)
+
+def teleports_of(vertex_ids, sets):
+    index = {v: i for i, v in enumerate(vertex_ids)}
+    ts = []
+    for s in sets:
+        t = np.zeros(len(vertex_ids))
+        for token in s.replace(",", " ").split():
+            v, _, w = token.partition(":")
+            t[index[int(v)]] += float(w) if w else 1.0
+        ts.append(t / t.sum())
+    return ts
+
+with h5py.File(f"{work}/b1.h5") as f:
+    g = f["pagerank"]
+    sets = list(g["seed_set"].asstr()[:])
+    vid = g["vertex_id"][:]
+    X = g["personalized"][:]
+    assert X.shape == (20, 301), X.shape
+    assert sets[17] == "5:2, 17:0.5 280" and sets[19] == "1000", sets[17:]
+    assert list(vid) == ids
+    assert g.attrs["solver_used"] == "power" and int(g.attrs["vectors"]) == 20
+    assert f["pagerank"].attrs["personalized"] and int(f["provenance"].attrs["ranks"]) == 1
+    its = g["personalized_iterations"][:]
+    assert its[19] == 1, "the isolated vertex's chain is its teleport after one step"
+    assert (g["personalized_residual"][:] < 1e-14).all() and g["personalized_converged"][:].all()
+    assert len(g["residual"][:]) > 0, "the convergence history"
+expect = oracle(ids, edges, teleports_of(ids, sets))
+err = np.abs(X - expect).sum(axis=1).max()
+assert err < 1e-12, f"L1 to the dense solve: {err:.2e}"
+for np_ in (2, 3, 4):
+    with h5py.File(f"{work}/b{np_}.h5") as f:
+        d = np.abs(f["pagerank/personalized"][:] - X).sum(axis=1).max()
+        assert d < 1e-12, f"np{np_}: {d:.2e}"
+# --top-k: only the top lists, each the head of its row of the full matrix.
+with h5py.File(f"{work}/top.h5") as f:
+    g = f["pagerank"]
+    assert "personalized" not in g, "--top-k writes the top lists only"
+    tid, tsc = g["personalized_top_vertex_id"][:], g["personalized_top_score"][:]
+    assert tid.shape == (20, 5) and tsc.shape == (20, 5)
+    for j in range(20):
+        order = np.argsort(-X[j], kind="stable")[:5]
+        assert np.allclose(tsc[j], X[j][order], rtol=0, atol=1e-13), j
+        assert set(tid[j][tsc[j] > tsc[j][-1] + 1e-12]) <= set(np.array(ids)[order]), j
+events = [json.loads(line)["event"] for line in open(f"{work}/top.jsonl")]
+assert events.count("personalized_block") == 2 and "personalized_plan" in events, events
+# Undirected: cg, the same oracle on the symmetric graph.
+sym = np.concatenate([edges, edges[:, ::-1]])
+with h5py.File(f"{work}/u.h5") as f:
+    assert f["pagerank"].attrs["solver_used"] == "cg"
+    err = np.abs(f["pagerank/personalized"][:] - oracle(ids, sym, teleports_of(ids, sets))).sum(axis=1).max()
+    assert err < 1e-10, f"cg L1 to the dense solve: {err:.2e}"
+# All vertices: row j is the chain restarted at vertex j (no vertex file: 300 vertices at most).
+with h5py.File(f"{work}/all.h5") as f:
+    vid = list(f["pagerank/vertex_id"][:])
+    A = f["pagerank/personalized"][:]
+    assert A.shape == (len(vid), len(vid))
+    assert list(f["pagerank/seed_set"].asstr()[:]) == [str(v) for v in vid]
+    err = np.abs(A - oracle(vid, edges, list(np.eye(len(vid))))).sum(axis=1).max()
+    assert err < 1e-9, f"influence matrix: {err:.2e}"
+print(f"ok batch: 20 vectors and the {len(vid)} x {len(vid)} influence matrix match the dense solve")
+PY
+
+# Bad input: each names the file and line, exits 3 (2 for usage), and writes nothing.
+printf '1\n\n2\n' >"$WORK/empty.txt"
+expect_exit 3 "empty seed set" 2 "empty.txt:2: empty seed set" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/empty.txt" --output "$WORK/bad.h5"
+printf '1\n2,5000\n' >"$WORK/missing.txt"
+expect_exit 3 "id not a vertex" 3 "missing.txt:2: vertex 5000 is not in the graph" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/missing.txt" --output "$WORK/bad.h5"
+printf '1:0\n' >"$WORK/zero.txt"
+expect_exit 3 "weight 0" 2 "zero.txt:1: the weight of 1 must be > 0" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/zero.txt" --output "$WORK/bad.h5"
+printf '3\n1:inf\n' >"$WORK/inf.txt"
+expect_exit 3 "weight not finite" 2 "inf.txt:2: the weight of 1 must be > 0 and finite" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/inf.txt" --output "$WORK/bad.h5"
+printf '1;2\n' >"$WORK/syntax.txt"
+expect_exit 3 "not an id" 1 "syntax.txt:1: expected a vertex id" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/syntax.txt" --output "$WORK/bad.h5"
+expect_exit 3 "no such file" 2 "nope.txt" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/nope.txt" --output "$WORK/bad.h5"
+expect_exit 2 "all-vertices too large" 2 "up to 65536 vertices, and this graph has 131072" "$WORK/bad.h5" \
+  pagerank --input kronecker:scale=17,edge-factor=1 --seed-sets all-vertices --output "$WORK/bad.h5"
+# More vectors than fit: refused before the solve, with what it would need (a share of the
+# node set by PERRON_MEMORY_LIMIT, as on a node shared without cgroups).
+PERRON_MEMORY_LIMIT=4M expect_exit 3 "more vectors than fit" 2 \
+  "--seed-sets: 16384 personalized vectors, 16 at a time .* needs .* of memory; this rank has 4.19 MB" "$WORK/bad.h5" \
+  pagerank --input kronecker:scale=14 --seed-sets all-vertices --output "$WORK/bad.h5"
+expect_exit 2 "with --seeds" 1 "--personalization and --seeds give the single vector" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --seeds 3 --output "$WORK/bad.h5"
+expect_exit 2 "bicgstab" 1 "its solvers are power and cg" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --solver bicgstab --output "$WORK/bad.h5"
+expect_exit 2 "cg on a directed graph" 2 "solver cg needs a symmetric graph" "$WORK/bad.h5" \
+  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --solver cg --output "$WORK/bad.h5"
+finish

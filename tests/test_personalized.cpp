@@ -1,0 +1,225 @@
+// Batched personalized PageRank against the dense float64 oracle and against single runs, at
+// 1, 2, 3 and 4 ranks (and on split ranks); the seed-set reader's errors.
+#include <unistd.h>
+
+#include <fstream>
+
+#include "perron/algo/personalized.hpp"
+#include "perron/core/error.hpp"
+#include "perron/io/seed_sets.hpp"
+#include "support.hpp"
+
+namespace perron::test {
+namespace {
+
+// A batch of seed sets by original id: one seed, several weighted ones, a dangling vertex, an
+// isolated one, and an id given twice (its weights add up).
+std::vector<std::map<VertexId, double>> seed_sets_of(const TestGraph& g) {
+  return {{{g.edges[0].src, 1.0}},
+          {{g.edges[3].dst, 2.0}, {g.edges[7].src, 0.5}, {g.edges[9].dst, 1.5}},
+          {{g.edges[1].dst, 1.0}, {g.extra_vertices[0], 3.0}},
+          {{g.extra_vertices[0], 1.0}},
+          {{g.edges[2].src, 1.0}, {g.edges[4].src, 1.0}}};
+}
+
+// The teleports of `sets` on this graph (rank 0 holds the pairs, as the CLI's reader does).
+std::vector<SparseTeleport> teleports_of(const std::vector<std::map<VertexId, double>>& sets, const DistGraph& graph,
+                                         const Comm& comm, bool repeat_first_id = false) {
+  std::vector<VertexId> ids;
+  std::vector<double> weights;
+  std::vector<std::size_t> start{0};
+  if (comm.is_root())
+    for (const auto& set : sets) {
+      for (const auto& [id, w] : set) {
+        if (repeat_first_id && &set == &sets.front()) {  // the same id twice, half the weight each
+          ids.push_back(id), weights.push_back(w / 2);
+          ids.push_back(id), weights.push_back(w / 2);
+        } else {
+          ids.push_back(id), weights.push_back(w);
+        }
+      }
+      start.push_back(ids.size());
+    }
+  if (!comm.is_root()) start.clear();
+  return sparse_teleports(ids, weights, start, graph, comm, [](std::size_t s) { return "set " + std::to_string(s); });
+}
+
+PersonalizedParams tight(PageRankSolver solver) {
+  PersonalizedParams p;
+  p.tolerance = 1e-14;
+  p.max_iterations = 100000;
+  p.solver = solver;
+  return p;
+}
+
+// Vector j of a block, by original id.
+std::map<VertexId, double> vector_of(const PersonalizedBlock& b, int j, const DistGraph& graph, const Comm& comm) {
+  const std::vector<double> mine(b.score.begin() + static_cast<std::ptrdiff_t>(j) * graph.rows(),
+                                 b.score.begin() + static_cast<std::ptrdiff_t>(j + 1) * graph.rows());
+  return gather_by_id(graph, mine, comm);
+}
+
+struct Case {
+  std::uint64_t seed;
+  int n, m;
+  bool weighted, undirected;
+};
+
+class PersonalizedOracle : public testing::TestWithParam<Case> {};
+
+// Every vector of the batch is the dense solve (1 − α)·t_j·(I − αA)⁻¹ (dangling mass along
+// t_j), and the single run with teleport t_j, to 1e-12 in L1; with power iteration and, on
+// symmetric graphs, conjugate gradients.
+TEST_P(PersonalizedOracle, EachVectorIsTheDenseSolveAndTheSingleRun) {
+  const Case c = GetParam();
+  const Comm comm = world();
+  TestGraph g = random_graph(c.seed, c.n, c.m, c.weighted);
+  const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{c.undirected, false}, comm);
+  if (c.undirected) {
+    const auto count = g.edges.size();
+    for (std::size_t i = 0; i < count; ++i)
+      if (g.edges[i].src != g.edges[i].dst) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
+  }
+  const auto sets = seed_sets_of(g);
+  const std::vector<SparseTeleport> teleports = teleports_of(sets, graph, comm, true);
+  const PersonalizedPlan plan(graph, comm);
+  for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg}) {
+    if (solver == PageRankSolver::cg && !c.undirected) continue;
+    const PersonalizedBlock block = personalized_pagerank(graph, plan, tight(solver), teleports, comm);
+    ASSERT_EQ(block.iterations.size(), sets.size());
+    for (std::size_t j = 0; j < sets.size(); ++j) {
+      const std::string what = std::string(solver == PageRankSolver::cg ? "cg" : "power") + " vector " + std::to_string(j);
+      EXPECT_TRUE(block.converged[j]) << what;
+      const auto got = vector_of(block, static_cast<int>(j), graph, comm);
+      EXPECT_LT(l1_distance(got, dense_pagerank(g, 0.85, sets[j])), 1e-12) << what;
+      PageRankParams single;
+      single.tolerance = 1e-14;
+      single.max_iterations = 100000;
+      single.solver = solver;
+      const VertexDistribution t = distribution_of(sets[j], graph, comm);
+      const auto alone = gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm);
+      EXPECT_LT(l1_distance(got, alone), 1e-12) << what;
+    }
+    // The isolated vertex's own chain: all its mass stays home, found by the first step.
+    EXPECT_EQ(block.iterations[3], solver == PageRankSolver::power ? 1 : block.iterations[3]);
+    EXPECT_FALSE(block.history.empty());
+    EXPECT_EQ(block.solver, solver);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(RandomGraphs, PersonalizedOracle,
+                         testing::Values(Case{31, 60, 240, false, false}, Case{32, 120, 500, true, false},
+                                         Case{33, 90, 400, false, true}, Case{34, 110, 500, true, true}),
+                         [](const auto& param_info) {
+                           const Case& c = param_info.param;
+                           return "seed" + std::to_string(c.seed) + (c.weighted ? "_weighted" : "") +
+                                  (c.undirected ? "_undirected" : "");
+                         });
+
+// The batch on all P ranks and on the ranks split in two agrees to 1e-12 per vector.
+TEST(Personalized, RankCountInvariance) {
+  const Comm comm = world();
+  if (comm.size() < 2) GTEST_SKIP() << "rank-count invariance needs at least 2 ranks";
+  const TestGraph g = random_graph(35, 300, 2000, true);
+  const auto sets = seed_sets_of(g);
+  const Comm sub = comm.split(comm.rank() == 0 ? 0 : 1, comm.rank());
+  for (const bool undirected : {false, true}) {
+    const PersonalizedParams p = undirected ? tight(PageRankSolver::cg) : tight(PageRankSolver::power);
+    const DistGraph full = build_graph(share_of(g, comm), GraphOptions{undirected, false}, comm);
+    const DistGraph part = build_graph(share_of(g, sub), GraphOptions{undirected, false}, sub);
+    const PersonalizedBlock a =
+        personalized_pagerank(full, PersonalizedPlan(full, comm), p, teleports_of(sets, full, comm), comm);
+    const PersonalizedBlock b = personalized_pagerank(part, PersonalizedPlan(part, sub), p, teleports_of(sets, part, sub), sub);
+    for (int j = 0; j < static_cast<int>(sets.size()); ++j)
+      EXPECT_LE(l1_distance(vector_of(a, j, full, comm), vector_of(b, j, part, sub)), 1e-12)
+          << "vector " << j << (undirected ? " (cg)" : " (power)") << ", ranks " << comm.size() << " vs " << sub.size();
+  }
+}
+
+// Sixteen vectors (the widest block) and a fixed iteration count: each vector takes exactly
+// that many steps, as a single run does, and equals it.
+TEST(Personalized, WidestBlockAndFixedIterations) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(36, 200, 1200, false);
+  const DistGraph graph = build_graph(share_of(g, comm), {}, comm);
+  std::vector<std::map<VertexId, double>> sets;
+  for (int j = 0; j < kMaxBlockVectors; ++j) sets.push_back({{g.edges[static_cast<std::size_t>(j)].src, 1.0}});
+  PersonalizedParams p;
+  p.fixed_iterations = 7;
+  p.solver = PageRankSolver::power;
+  const PersonalizedBlock block =
+      personalized_pagerank(graph, PersonalizedPlan(graph, comm), p, teleports_of(sets, graph, comm), comm);
+  EXPECT_EQ(block.history.size(), 7u);
+  PageRankParams single;
+  single.fixed_iterations = 7;
+  single.solver = PageRankSolver::power;
+  for (int j = 0; j < kMaxBlockVectors; ++j) {
+    EXPECT_EQ(block.iterations[static_cast<std::size_t>(j)], 7);
+    const VertexDistribution t = distribution_of(sets[static_cast<std::size_t>(j)], graph, comm);
+    EXPECT_LT(l1_distance(vector_of(block, j, graph, comm), gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm)),
+              1e-13)
+        << "vector " << j;
+  }
+}
+
+TEST(Personalized, SolverChoiceAndRefusals) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(37, 80, 300, false);
+  const DistGraph directed = build_graph(share_of(g, comm), {}, comm);
+  const DistGraph undirected = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  PersonalizedParams p;
+  EXPECT_EQ(choose_personalized_solver(directed, p, comm), PageRankSolver::power);
+  EXPECT_EQ(choose_personalized_solver(undirected, p, comm), PageRankSolver::cg);
+  p.fixed_iterations = 5;
+  EXPECT_EQ(choose_personalized_solver(undirected, p, comm), PageRankSolver::power);
+  p.fixed_iterations = 0;
+  p.solver = PageRankSolver::cg;
+  expect_error([&] { choose_personalized_solver(directed, p, comm); }, "symmetric");
+  p.solver = PageRankSolver::bicgstab;
+  expect_error([&] { choose_personalized_solver(undirected, p, comm); }, "no batched form");
+  // An id that is not a vertex names its set.
+  std::vector<VertexId> ids{g.edges[0].src, 4};  // 4: not among the random ids (all > 1e6 in practice)
+  std::vector<double> w{1.0, 1.0};
+  std::vector<std::size_t> start{0, 1, 2};
+  if (!comm.is_root()) ids.clear(), w.clear(), start.clear();
+  expect_error(
+      [&] { sparse_teleports(ids, w, start, directed, comm, [](std::size_t s) { return "sets.txt:" + std::to_string(s + 1); }); },
+      "sets.txt:2: vertex 4 is not in the graph");
+}
+
+// The seed-set reader: the accepted syntax, and every refusal naming the file and line.
+TEST(Personalized, SeedSetFiles) {
+  const std::string path = "/tmp/perron_seed_sets_" + std::to_string(getpid()) + "_" + std::to_string(world().rank()) + ".txt";
+  auto write = [&](const std::string& text) { std::ofstream(path) << text; };
+  auto refused = [&](const std::string& text, const std::string& needle) {
+    write(text);
+    try {
+      read_seed_sets(path);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  write("# seeds\n3,17\n5:2.5 7  9:1e-3\n\t42 ,\n");
+  const SeedSets s = read_seed_sets(path);
+  ASSERT_EQ(s.sets(), 3u);
+  EXPECT_EQ(s.id, (std::vector<VertexId>{3, 17, 5, 7, 9, 42}));
+  EXPECT_EQ(s.weight, (std::vector<double>{1, 1, 2.5, 1, 1e-3, 1}));
+  EXPECT_EQ(s.start, (std::vector<std::size_t>{0, 2, 5, 6}));
+  EXPECT_EQ(s.line, (std::vector<std::uint64_t>{2, 3, 4}));
+  EXPECT_EQ(s.text[1], "5:2.5 7  9:1e-3");
+  refused("1\n\n2\n", path + ":2: empty seed set");
+  refused("1,x\n", path + ":1: expected a vertex id");
+  refused("1,-3\n", path + ":1: expected a vertex id");
+  refused("1\n2:0\n", path + ":2: the weight of 2 must be > 0");
+  refused("2:-1\n", "must be > 0");
+  refused("2:nan\n", "must be > 0 and finite");
+  refused("2:inf\n", "must be > 0 and finite");
+  refused("2:\n", "expected a weight");
+  refused("# only a comment\n", "no seed set");
+  std::remove(path.c_str());
+  EXPECT_EQ(parse_seed_list("5, 17", "--seeds").id, (std::vector<VertexId>{5, 17}));
+}
+
+}  // namespace
+}  // namespace perron::test
