@@ -131,8 +131,8 @@ std::vector<double> dense_solve(const Matrix& chain, double alpha, const std::ve
   return x;
 }
 
-// Reference scores: [hq + 1][n], the mean chain last.
-std::vector<std::vector<double>> reference(const TrCase& c, const Inputs& in, double alpha) {
+// The dense chains Ã: [hq + 1], each head's, then the mean chain's.
+std::vector<Matrix> dense_chains(const TrCase& c, const Inputs& in) {
   const auto n = static_cast<std::size_t>(c.n);
   std::vector<Matrix> chains(static_cast<std::size_t>(c.hq) + 1);
   for (int l = c.layers - 1; l >= 0; --l) {  // Ã = A_{L−1} ⋯ A_0: a step applies the top layer first
@@ -152,8 +152,13 @@ std::vector<std::vector<double>> reference(const TrCase& c, const Inputs& in, do
       chain = chain.empty() ? a : multiply(chain, a, n);
     }
   }
+  return chains;
+}
+
+// Reference scores: [hq + 1][n], the mean chain last.
+std::vector<std::vector<double>> reference(const TrCase& c, const Inputs& in, double alpha) {
   std::vector<std::vector<double>> pi;
-  for (const Matrix& chain : chains) pi.push_back(dense_solve(chain, alpha, in.teleport));
+  for (const Matrix& chain : dense_chains(c, in)) pi.push_back(dense_solve(chain, alpha, in.teleport));
   return pi;
 }
 
@@ -254,6 +259,52 @@ TEST_P(TokenRankTest, MatchesDenseFloat64) {
   for (std::size_t i = 0; i < lp.position.size(); ++i)
     diff += std::abs(exact.mean_score[i] - alone.mean_score[static_cast<std::size_t>(lp.position[i])]);
   EXPECT_LT(comm.sum_ordered(diff), 1e-12) << comm.size() << " ranks against one";
+}
+
+// Personalized chains, batched (tokenrank_personalized): one per query position (and one
+// seed set of two weighted positions), each the dense solve of the mean chain with its teleport,
+// π_v ∝ t_v (I − αÃ)⁻¹, and the single run with that teleport (its mean chain), to 1e-12 in
+// double precision at every rank count; 1e-5 in single precision.
+TEST_P(TokenRankTest, PersonalizedChainsMatchDenseSolvesAndSingleRuns) {
+  const TrCase c = GetParam();
+  const Comm comm = world();
+  const Inputs in = make_inputs(c);
+  const Matrix mean_chain = dense_chains(c, in).back();
+  const LocalProblem lp = local_problem(c, in, comm);
+  const auto n = static_cast<std::size_t>(c.n);
+  std::vector<std::vector<double>> full;  // every teleport, [n]
+  for (const std::size_t q : {std::size_t{0}, std::size_t{7}, n / 2, n - 1}) {
+    full.emplace_back(n, 0.0);
+    full.back()[q] = 1.0;
+  }
+  full.emplace_back(n, 0.0);
+  full.back()[3] = 0.75, full.back()[n - 2] = 0.25;
+  std::vector<std::vector<double>> mine;  // this rank's positions
+  for (const auto& t : full) {
+    mine.emplace_back();
+    for (const std::int64_t p : lp.position) mine.back().push_back(t[static_cast<std::size_t>(p)]);
+  }
+  for (const Precision precision : {Precision::double_precision, Precision::single}) {
+    const TokenRankParams p = params_of(c, precision);
+    const TokenRankResult batch = tokenrank_personalized(lp.problem, mine, p, comm);
+    EXPECT_TRUE(batch.converged);
+    const double bound = precision == Precision::double_precision ? 1e-12 : 1e-5;
+    const std::size_t rows = lp.position.size();
+    ASSERT_EQ(batch.score.size(), full.size() * rows);
+    for (std::size_t v = 0; v < full.size(); ++v) {
+      const std::vector<double> expect = dense_solve(mean_chain, 0.85, full[v]);
+      LocalProblem single = lp;
+      single.problem.teleport = mine[v];
+      const TokenRankResult alone = tokenrank(single.problem, p, comm);
+      double to_dense = 0, to_single = 0;
+      for (std::size_t i = 0; i < rows; ++i) {
+        to_dense += std::abs(batch.score[v * rows + i] - expect[static_cast<std::size_t>(lp.position[i])]);
+        to_single += std::abs(batch.score[v * rows + i] - alone.mean_score[i]);
+      }
+      EXPECT_LT(comm.sum_ordered(to_dense), bound) << "chain " << v << (precision == Precision::single ? " (single)" : "");
+      EXPECT_LT(comm.sum_ordered(to_single), bound) << "chain " << v << " against its single run";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,5 +1,7 @@
 #include "perron/algo/tokenrank.hpp"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -129,17 +131,22 @@ std::span<const Real> as_real(std::span<const float> in32, std::span<const doubl
   return copy;
 }
 
-// Vectors that advance together: one per head, then the mean chain (when there are ≥ 2 heads).
+// Vectors that advance together: one per head, then the mean chain (when there are ≥ 2 heads);
+// or, personalized, k chains of the mean chain, each with its own teleport.
 struct Vectors {
   int heads = 1;
-  int count() const { return heads > 1 ? heads + 1 : 1; }
+  int personalized = 0;  // > 0: k personalized chains of the mean chain
+  int count() const { return personalized > 0 ? personalized : heads > 1 ? heads + 1 : 1; }
   int mean() const { return heads > 1 ? heads : 0; }
 };
 
 template <class Real>
 class Chain {
  public:
-  Chain(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm)
+  // `personal`: k teleports of this rank's positions, one personalized mean chain each (empty:
+  // the chains of every head and the mean, with the problem's teleport).
+  Chain(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
+        std::span<const std::vector<double>> personal = {})
       : pb_(problem),
         pp_(params),
         comm_(comm),
@@ -159,9 +166,14 @@ class Chain {
     }
     const std::int64_t max_rows = comm.allreduce(rows_, ReduceOp::max);
     max_rows_ = static_cast<std::size_t>(max_rows);
-    teleport_.resize(static_cast<std::size_t>(rows_));
-    for (std::size_t i = 0; i < teleport_.size(); ++i)
-      teleport_[i] = problem.teleport.empty() ? 1.0 / static_cast<double>(problem.n) : problem.teleport[i];
+    vec_.personalized = static_cast<int>(personal.size());
+    const auto nv = static_cast<std::size_t>(vec_.count());
+    teleport_.resize(nv * rows());
+    for (std::size_t v = 0; v < nv; ++v)
+      for (std::size_t i = 0; i < rows(); ++i)
+        teleport_[v * rows() + i] = !personal.empty()          ? personal[v][i]
+                                    : problem.teleport.empty() ? 1.0 / static_cast<double>(problem.n)
+                                                               : problem.teleport[i];
   }
 
   std::size_t rows() const { return static_cast<std::size_t>(rows_); }
@@ -245,6 +257,7 @@ class Chain {
 #pragma omp parallel
       {
         std::vector<Real> s(static_cast<std::size_t>(tq_) * static_cast<std::size_t>(tk_));
+        std::vector<double> p64;
 #pragma omp for schedule(dynamic, 1)
         for (std::size_t item = 0; item < k_tiles.size(); ++item) {
           const Tile& kt = k_tiles[item];
@@ -253,7 +266,7 @@ class Chain {
               if (!vis_.any(qt.pos, qt.pos + qt.count, kt.pos, kt.pos + kt.count)) continue;
               const std::size_t qrow0 = static_cast<std::size_t>(head) * brows + static_cast<std::size_t>(qt.row);
               scores(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), qt, kt, s.data());
-              accumulate_exp(s.data(), lb + qrow0, qt, kt, head, xb, brows, y);
+              accumulate_exp(s.data(), lb + qrow0, qt, kt, head, xb, brows, y, p64);
             }
         }
       }
@@ -276,7 +289,7 @@ class Chain {
     for (std::size_t v = 0; v < nv; ++v)
       for (std::size_t i = 0; i < rows(); ++i) {
         double& yi = y[v * rows() + i];
-        yi = pp_.damping * yi + (1.0 - sums[v]) * teleport_[i];
+        yi = pp_.damping * yi + (1.0 - sums[v]) * teleport_[v * rows() + i];
         sums[nv + v] += std::abs(yi - x[v * rows() + i]);
       }
     comm_.sum_ordered(std::span<double>(sums.data() + nv, nv));
@@ -288,7 +301,7 @@ class Chain {
   double verify(const TokenRankResult& res) const {
     std::vector<double> x(static_cast<std::size_t>(vec_.count()) * rows());
     std::copy(res.score.begin(), res.score.end(), x.begin());
-    if (vec_.heads > 1)
+    if (vec_.heads > 1 && vec_.personalized == 0)
       std::copy(res.mean_score.begin(), res.mean_score.end(),
                 x.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(vec_.mean()) * rows()));
     std::vector<double> y;
@@ -298,10 +311,7 @@ class Chain {
   // One step from the teleport vector (uniform for the baselines), with the chain's damping:
   // at damping 1, x·Ã, the attention each position receives through the chain.
   void one_step(TokenRankResult& res) const {
-    const auto nv = static_cast<std::size_t>(vec_.count());
-    std::vector<double> x(nv * rows()), y;
-    for (std::size_t v = 0; v < nv; ++v)
-      std::copy(teleport_.begin(), teleport_.end(), x.begin() + static_cast<std::ptrdiff_t>(v * rows()));
+    std::vector<double> x = teleport_, y;
     res.residual.push_back(step(x, y));
     res.iterations = 1;
     unpack(y, res);
@@ -311,10 +321,7 @@ class Chain {
   // of rows that see no key (dangling) and any rounding leak; stops when every chain's
   // ‖x_k − x_{k−1}‖₁ < tolerance.
   void power(TokenRankResult& res, const IterationObserver& observe) const {
-    const auto nv = static_cast<std::size_t>(vec_.count());
-    std::vector<double> x(nv * rows());
-    for (std::size_t v = 0; v < nv; ++v)
-      std::copy(teleport_.begin(), teleport_.end(), x.begin() + static_cast<std::ptrdiff_t>(v * rows()));
+    std::vector<double> x = teleport_;  // x₀ = t, per chain
     for (int it = 1; it <= pp_.max_iterations; ++it) {
       const Stopwatch watch;
       std::vector<double> y;
@@ -365,25 +372,29 @@ class Chain {
       const Tile& bt = o.tile;
       const auto cnt = static_cast<std::size_t>(bt.count);
       if (o.rank == comm_.rank()) {
-        // Diagonal block: every head's P, the mean's as their average; solve j = cnt−1 … 0.
-        std::vector<double> diag(nv * cnt * cnt, 0.0);  // [vector][query j][key j']
+        // Diagonal block: every head's P, the mean's as their average (personalized chains all
+        // solve with the mean's); solve j = cnt−1 … 0.
+        const bool personal = vec_.personalized > 0;
+        const std::size_t blocks = personal ? 1 : nv;
+        const std::size_t mean_block = personal ? 0 : static_cast<std::size_t>(vec_.mean());
+        std::vector<double> diag(blocks * cnt * cnt, 0.0);  // [vector][query j][key j']
         for (int head = 0; head < l.hq; ++head) {
           const std::size_t row0 = static_cast<std::size_t>(head) * rows() + static_cast<std::size_t>(bt.row);
           probabilities(l, head, l.q.data() + row0 * static_cast<std::size_t>(l.d), l.lse.data() + row0, bt, bt, s.data());
           for (std::size_t e = 0; e < cnt * cnt; ++e) {
             const auto p = static_cast<double>(s[e]);
-            if (vec_.heads > 1) diag[static_cast<std::size_t>(vec_.mean()) * cnt * cnt + e] += p / vec_.heads;
-            diag[static_cast<std::size_t>(head) * cnt * cnt + e] = p;
+            if (vec_.heads > 1) diag[mean_block * cnt * cnt + e] += p / vec_.heads;
+            if (!personal) diag[static_cast<std::size_t>(head) * cnt * cnt + e] = p;
           }
         }
         for (std::size_t v = 0; v < nv; ++v) {
-          const double* a = diag.data() + v * cnt * cnt;
+          const double* a = diag.data() + (personal ? 0 : v) * cnt * cnt;
           double* yv = y.data() + v * rows() + static_cast<std::size_t>(bt.row);
           double* pv = pi.data() + v * rows() + static_cast<std::size_t>(bt.row);
+          const double* tv = teleport_.data() + v * rows() + static_cast<std::size_t>(bt.row);
           for (std::size_t j = cnt; j-- > 0;) {
             const double ajj = w * a[j * cnt + j] + (1.0 - w);
-            pv[j] = ((1.0 - pp_.damping) * teleport_[static_cast<std::size_t>(bt.row) + j] + pp_.damping * yv[j]) /
-                    (1.0 - pp_.damping * ajj);
+            pv[j] = ((1.0 - pp_.damping) * tv[j] + pp_.damping * yv[j]) / (1.0 - pp_.damping * ajj);
             for (std::size_t jj = 0; jj < j; ++jj) yv[jj] += w * pv[j] * a[j * cnt + jj];
           }
         }
@@ -411,6 +422,7 @@ class Chain {
 #pragma omp parallel
       {
         std::vector<Real> st(T * static_cast<std::size_t>(tq_));
+        std::vector<double> p64;
 #pragma omp for schedule(dynamic, 1)
         for (std::size_t item = 0; item < own.size(); ++item) {
           const Tile& kt = own[item];
@@ -418,7 +430,7 @@ class Chain {
           for (int head = 0; head < l.hq; ++head) {
             const std::size_t qrow0 = static_cast<std::size_t>(head) * cnt;
             scores(l, head, qb + qrow0 * static_cast<std::size_t>(l.d), query, kt, st.data());
-            accumulate_exp(st.data(), lb + qrow0, query, kt, head, xb, cnt, y);
+            accumulate_exp(st.data(), lb + qrow0, query, kt, head, xb, cnt, y, p64);
           }
         }
       }
@@ -565,8 +577,12 @@ class Chain {
 
   // y_J += Pᵀ x_I with P = exp(S − LSE) formed on the fly, for the head's own chain, and
   // (1/H)·Pᵀ x̄_I for the mean chain; x rows of the block are [vector][brows], y [vector][rows].
-  void accumulate_exp(const Real* s, const Real* lse, const Tile& qt, const Tile& kt, int head, const double* x,
-                      std::size_t brows, std::vector<double>& y) const {
+  // Personalized chains take the tile's exponentials once for all k of them: P in float64
+  // (`p64`, the thread's scratch), then Y_J += (1/H)·X_I·P, one DGEMM of k rows, so a step
+  // costs the scores and exponentials of one chain plus 2k flops per score.
+  void accumulate_exp(Real* s, const Real* lse, const Tile& qt, const Tile& kt, int head, const double* x, std::size_t brows,
+                      std::vector<double>& y, std::vector<double>& p64) const {
+    if (vec_.personalized > 0) return accumulate_exp_batch(s, lse, qt, kt, x, brows, y, p64);
     const auto hv = static_cast<std::size_t>(head), mv = static_cast<std::size_t>(vec_.mean());
     double* yh = y.data() + hv * rows() + static_cast<std::size_t>(kt.row);
     double* ym = vec_.heads > 1 ? y.data() + mv * rows() + static_cast<std::size_t>(kt.row) : nullptr;
@@ -584,6 +600,22 @@ class Chain {
                ym);
   }
 
+  void accumulate_exp_batch(Real* s, const Real* lse, const Tile& qt, const Tile& kt, const double* x, std::size_t brows,
+                            std::vector<double>& y, std::vector<double>& p64) const {
+    const auto cols = static_cast<std::size_t>(kt.count), qrows = static_cast<std::size_t>(qt.count);
+    for (std::size_t r = 0; r < qrows; ++r) exp_shift(s + r * cols, kt.count, kernels::probability_shift(lse[r]));
+    const double* p = nullptr;
+    if constexpr (std::is_same_v<Real, double>) {
+      p = s;
+    } else {
+      p64.assign(s, s + qrows * cols);
+      p = p64.data();
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, vec_.personalized, kt.count, qt.count, 1.0 / vec_.heads,
+                x + static_cast<std::size_t>(qt.row), static_cast<int>(brows), p, kt.count, 1.0,
+                y.data() + static_cast<std::size_t>(kt.row), static_cast<int>(rows()));
+  }
+
   // The keys of tile `kt` for query head `head` in a travelling K block (header h).
   const Real* travelling_keys(const Layer<Real>& l, const Real* kb, const kernels::BlockHeader& h, int head,
                               const Tile& kt) const {
@@ -599,6 +631,10 @@ class Chain {
   }
 
   void unpack(const std::vector<double>& x, TokenRankResult& res) const {
+    if (vec_.personalized > 0) {
+      res.score = x;  // [k][rows]
+      return;
+    }
     const auto h = static_cast<std::size_t>(vec_.heads);
     res.score.assign(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(h * rows()));
     const auto m = static_cast<std::size_t>(vec_.mean());
@@ -644,8 +680,8 @@ void check_problem(const TokenRankProblem& pb, const TokenRankParams& p, const C
 
 template <class Real>
 TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm,
-                              const IterationObserver& observe) {
-  Chain<Real> chain(pb, p, comm);
+                              const IterationObserver& observe, std::span<const std::vector<double>> personal = {}) {
+  Chain<Real> chain(pb, p, comm, personal);
   TokenRankResult res;
   Stopwatch watch;
   chain.compute_lse();
@@ -681,6 +717,21 @@ TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams
   check_problem(problem, params, comm);
   return params.precision == Precision::double_precision ? run_tokenrank<double>(problem, params, comm, observe)
                                                          : run_tokenrank<float>(problem, params, comm, observe);
+}
+
+TokenRankResult tokenrank_personalized(const TokenRankProblem& problem, std::span<const std::vector<double>> teleports,
+                                       const TokenRankParams& params, const Comm& comm, const IterationObserver& observe) {
+  check_problem(problem, params, comm);
+  std::int64_t rows = 0;
+  for (const Segment& seg : problem.segments) rows += seg.count;
+  comm.agree([&] {
+    if (teleports.empty()) throw Error(ErrorKind::internal, "tokenrank_personalized: no teleport vectors");
+    for (const std::vector<double>& t : teleports)
+      if (static_cast<std::int64_t>(t.size()) != rows)
+        throw Error(ErrorKind::internal, "tokenrank_personalized: a teleport vector does not match this rank's positions");
+  });
+  return params.precision == Precision::double_precision ? run_tokenrank<double>(problem, params, comm, observe, teleports)
+                                                         : run_tokenrank<float>(problem, params, comm, observe, teleports);
 }
 
 TokenRankResult tokenrank_one_step(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "commands.hpp"
 #include "output.hpp"
@@ -15,6 +16,7 @@
 #include "perron/core/error.hpp"
 #include "perron/core/timer.hpp"
 #include "perron/io/hdf5_file.hpp"
+#include "perron/io/seed_sets.hpp"
 #include "perron/io/text_records.hpp"
 #include "qkv_input.hpp"
 #include "report.hpp"
@@ -214,6 +216,31 @@ std::vector<double> read_teleport(const std::string& path, const LoadedChain& lc
   return full;
 }
 
+// `--seeds 5,17:2`: the teleport on these positions (weight 1 each unless given), normalised;
+// `what` names the option in errors.
+std::vector<double> seeds_teleport(const std::string& list, std::int64_t n, const std::string& what, const Comm& comm) {
+  std::vector<double> full(static_cast<std::size_t>(n), 0.0);
+  comm.agree([&] {
+    const SeedSets set = parse_seed_list(list, what);
+    double sum = 0.0;
+    for (std::size_t i = 0; i < set.id.size(); ++i) {
+      if (set.id[i] >= static_cast<std::uint64_t>(n))
+        throw_usage(what + ": position " + std::to_string(set.id[i]) + " is past the sequence (N = " + std::to_string(n) +
+                    ", positions 0.." + std::to_string(n - 1) + ")");
+      full[set.id[i]] += set.weight[i];
+      sum += set.weight[i];
+    }
+    for (double& w : full) w /= sum;
+  });
+  return full;
+}
+
+// Personalized TokenRank per query: how many chains advance together (one DGEMM of that many
+// rows per tile), and the largest N that `--per-query all` takes (the N×N influence matrix:
+// 4096² × 8 bytes = 128 MiB written, N/64 blocks of solves).
+constexpr std::size_t kPerQueryBlock = 64;
+constexpr std::int64_t kPerQueryAllLimit = 4096;
+
 std::string solver_name(TokenRankSolver s) { return name_of<TokenRankSolver>(kTokenRankSolvers, s); }
 
 class TokenRankCommand final : public Command {
@@ -229,6 +256,13 @@ class TokenRankCommand final : public Command {
     o.add("--max-iterations", max_iterations_, "iteration limit of the power method")->check(CLI::PositiveNumber);
     o.add("--teleport", teleport_,
           "teleport vector: text 'position [weight]' lines, or HDF5 with dataset 'teleport' [N] (default uniform)");
+    o.add("--seeds", seeds_,
+          "teleport on these positions, comma-separated, each optionally position:weight (instead of --teleport)");
+    o.add("--per-query", per_query_,
+          "personalized TokenRank, one chain per query position: a comma-separated list, or all (every position, N up to "
+          "4096: the influence matrix (1 - alpha)(I - alpha A)^-1). Each chain is the mean chain with the teleport on its "
+          "query; they advance together, 64 at a time, each tile's exponentials computed once for all. Writes "
+          "/tokenrank/personalized [k, N] and /tokenrank/personalized_query [k]");
     o.add_choice("--solver", solver_, ChoiceTable<TokenRankSolver>(kTokenRankSolvers),
                  "auto (triangular for a causal single layer, else power), power, triangular");
     o.add("--top-k", top_k_, "positions listed in /tokenrank/top_position (by the mean chain)")->check(CLI::NonNegativeNumber);
@@ -241,6 +275,13 @@ class TokenRankCommand final : public Command {
   // load → solve (→ verify) → write → report.
   void run(const RunContext& context, const Comm& comm) override {
     apply_threads(c_.s.threads, comm);
+    comm.agree([&] {
+      if (!seeds_.empty() && !teleport_.empty()) throw_usage("give --seeds or --teleport, not both");
+      if (!per_query_.empty() && (!seeds_.empty() || !teleport_.empty()))
+        throw_usage("--per-query puts each chain's teleport on its query; --seeds and --teleport do not apply");
+      if (!per_query_.empty() && verify_) throw_usage("--verify is for the global chains, not --per-query");
+    });
+    if (!per_query_.empty()) return run_per_query(context, comm);
     const std::vector<std::string> inputs{c_.s.input, teleport_, options().config_path()};
     AtomicOutput output(output_, overwrite_, comm, inputs, {log_json_});
     check_output_path("--log-json", log_json_, overwrite_, inputs, {output_}, comm);
@@ -249,7 +290,8 @@ class TokenRankCommand final : public Command {
     check_score_options(options(), c_.s, comm);
     apply_input_attributes(options(), c_.s, comm);
     LoadedChain lc = load_chain(options(), c_, comm);
-    const std::vector<double> teleport_full = read_teleport(teleport_, lc, comm);
+    const std::vector<double> teleport_full =
+        !seeds_.empty() ? seeds_teleport(seeds_, lc.problem.n, "--seeds", comm) : read_teleport(teleport_, lc, comm);
     std::vector<double> teleport;  // this rank's positions
     if (!teleport_full.empty())
       for (GlobalId pos : lc.positions) teleport.push_back(teleport_full[pos]);
@@ -266,9 +308,11 @@ class TokenRankCommand final : public Command {
       const Stopwatch watch;
       H5Writer file(output.temp_path(), comm);
       write_tokenrank_result(file, {p, res, lc.qs.seq, lc.qs.heads, lc.problem.segments, top, solver_name(res.solver),
-                                    teleport_.empty() ? std::string("uniform") : teleport_, lc.tokens, &base.column_sum,
-                                    lc.layer_names.size() > 1 ? &base.rollout : nullptr, base.null_score, base.relative_score,
-                                    base.mean_relative_score,
+                                    !seeds_.empty()     ? "seeds " + seeds_
+                                    : teleport_.empty() ? std::string("uniform")
+                                                        : teleport_,
+                                    lc.tokens, &base.column_sum, lc.layer_names.size() > 1 ? &base.rollout : nullptr,
+                                    base.null_score, base.relative_score, base.mean_relative_score,
                                     [&](H5Writer& f, const std::string& group) { write_chain_attributes(f, group, c_, lc, p); }});
       write_s = watch.seconds();
       write_provenance(file,
@@ -288,6 +332,159 @@ class TokenRankCommand final : public Command {
   }
 
  private:
+  // --per-query: the query positions (every rank), checked against N.
+  std::vector<std::int64_t> query_positions(std::int64_t n, const Comm& comm) const {
+    std::vector<std::int64_t> out;
+    comm.agree([&] {
+      if (per_query_ == "all") {
+        if (n > kPerQueryAllLimit)
+          throw_usage(
+              fmt::format("--per-query all ranks from every position: N up to {}, and this input has N = {}; list the "
+                          "query positions you need",
+                          kPerQueryAllLimit, n));
+        out.resize(static_cast<std::size_t>(n));
+        std::iota(out.begin(), out.end(), std::int64_t{0});
+        return;
+      }
+      const SeedSets list = parse_seed_list(per_query_, "--per-query");
+      for (std::size_t i = 0; i < list.id.size(); ++i) {
+        if (list.weight[i] != 1.0 || list.text[0].find(':') != std::string::npos)
+          throw_usage("--per-query: expected query positions, without weights (a chain's teleport is its query)");
+        if (list.id[i] >= static_cast<std::uint64_t>(n))
+          throw_usage("--per-query: position " + std::to_string(list.id[i]) + " is past the sequence (N = " + std::to_string(n) +
+                      ", positions 0.." + std::to_string(n - 1) + ")");
+        out.push_back(static_cast<std::int64_t>(list.id[i]));
+      }
+    });
+    return out;
+  }
+
+  // --per-query: load → blocks of personalized chains (tokenrank_personalized), each block
+  // written as it finishes → provenance. The file holds /tokenrank/personalized [k, N], the
+  // query of each row, their words when the input has them, and the chain's attributes.
+  void run_per_query(const RunContext& context, const Comm& comm) {
+    const std::vector<std::string> inputs{c_.s.input, options().config_path()};
+    AtomicOutput output(output_, overwrite_, comm, inputs, {log_json_});
+    check_output_path("--log-json", log_json_, overwrite_, inputs, {output_}, comm);
+    Reporter report(quiet_, log_json_, comm, overwrite_);
+    const Stopwatch total;
+    check_score_options(options(), c_.s, comm);
+    apply_input_attributes(options(), c_.s, comm);
+    LoadedChain lc = load_chain(options(), c_, comm);
+    const std::vector<std::int64_t> queries = query_positions(lc.problem.n, comm);
+    report.phase("load", lc.seconds,
+                 fmt::format("{{\"n\": {}, \"heads\": {}, \"layers\": {}, \"queries\": {}}}", lc.qs.seq, lc.qs.heads,
+                             lc.layer_names.size(), queries.size()));
+    const TokenRankParams p = params();
+    const auto k = static_cast<std::uint64_t>(queries.size()), n = static_cast<std::uint64_t>(lc.problem.n);
+    std::optional<H5Writer> file;
+    if (output.enabled()) {
+      file.emplace(output.temp_path(), comm);
+      file->create_group("/tokenrank");
+      file->create_matrix<double>("/tokenrank/personalized", k, n);
+    }
+    std::vector<double> history;
+    double lse_s = 0, solve_s = 0, write_s = 0;
+    int iterations = 0;
+    bool converged = true;
+    TokenRankSolver used = TokenRankSolver::power;
+    std::vector<std::vector<ScoredVertex>> first_top;
+    for (std::size_t first = 0; first < queries.size(); first += kPerQueryBlock) {
+      const std::size_t count = std::min(kPerQueryBlock, queries.size() - first);
+      std::vector<std::vector<double>> teleports(count, std::vector<double>(lc.positions.size(), 0.0));
+      for (std::size_t v = 0; v < count; ++v)
+        for (std::size_t i = 0; i < lc.positions.size(); ++i)
+          if (static_cast<std::int64_t>(lc.positions[i]) == queries[first + v]) teleports[v][i] = 1.0;
+      const TokenRankResult res = tokenrank_personalized(lc.problem, teleports, p, comm, [&](const IterationReport& r) {
+        if (!quiet_) report.iteration(r, p.tolerance, 0);
+      });
+      require_finite(res, p, comm);
+      lse_s += res.lse_seconds, solve_s += res.solve_seconds;
+      iterations = std::max(iterations, res.iterations);
+      converged = converged && res.converged;
+      used = res.solver;
+      history.insert(history.end(), res.residual.begin(), res.residual.end());
+      report.event("personalized_block", fmt::format("{{\"first\": {}, \"queries\": {}, \"iterations\": {}, \"solve_s\": {}}}",
+                                                     first, count, res.iterations, res.solve_seconds));
+      const std::size_t rows = lc.positions.size();
+      for (std::size_t v = 0; v < count && first + v < 5; ++v)
+        first_top.push_back(top_k(std::span<const double>(res.score).subspan(v * rows, rows), lc.positions, 5, comm));
+      if (!file) continue;
+      const Stopwatch watch;
+      std::vector<std::vector<std::uint64_t>> starts, counts;
+      for (const Segment& run : lc.problem.segments) {
+        starts.push_back({first, static_cast<std::uint64_t>(run.begin)});
+        counts.push_back({count, static_cast<std::uint64_t>(run.count)});
+      }
+      file->write_matrix_blocks<double>("/tokenrank/personalized", starts, counts, res.score);
+      write_s += watch.seconds();
+    }
+    if (file) {
+      const Stopwatch watch;
+      H5Writer& f = *file;
+      f.write_replicated<std::int64_t>("/tokenrank/personalized_query", queries);
+      f.write_replicated<double>("/tokenrank/residual", history);
+      if (!lc.tokens.empty()) {
+        f.write_strings("/tokens", std::vector<std::string>(lc.tokens.begin(), lc.tokens.end()));
+        std::vector<std::string> words;
+        for (const std::int64_t q : queries) words.push_back(lc.tokens[static_cast<std::size_t>(q)]);
+        f.write_strings("/tokenrank/personalized_query_token", words);
+      }
+      const std::string group = "/tokenrank";
+      f.set_attribute(group, "personalized", true);
+      f.set_attribute(group, "per_query", per_query_);
+      f.set_attribute(group, "chain", "mean");
+      f.set_attribute(group, "damping", p.damping);
+      f.set_attribute(group, "tolerance", p.tolerance);
+      f.set_attribute(group, "iterations", static_cast<std::int64_t>(iterations));
+      f.set_attribute(group, "converged", converged);
+      f.set_attribute(group, "solver", solver_name(solver_));
+      f.set_attribute(group, "solver_used", solver_name(used));
+      f.set_attribute(group, "block_queries", static_cast<std::uint64_t>(kPerQueryBlock));
+      write_chain_attributes(f, group, c_, lc, p);
+      write_s += watch.seconds();
+      write_provenance(f,
+                       {context.command_line,
+                        options().effective_toml(),
+                        context.start_time,
+                        {{"load_s", lc.seconds}, {"lse_s", lse_s}, {"solve_s", solve_s}, {"write_s", write_s}}},
+                       comm);
+      f.close();
+      output.commit();
+    }
+    report.event("done", fmt::format("{{\"queries\": {}, \"iterations\": {}, \"converged\": {}, \"solver\": \"{}\", "
+                                     "\"output\": {}}}",
+                                     k, iterations, converged, solver_name(used), json_quote(output.path())));
+    if (!comm.is_root()) return;
+    fmt::print(
+        "perron tokenrank --per-query: N {}, {} queries of the mean chain ({} heads, {} layer{}) on {} ranks: {} solver, {} "
+        "({} iterations at most), LSE {:.3f} s, solve {:.3f} s, total {:.3f} s\n",
+        n, k, lc.qs.heads, lc.layer_names.size(), lc.layer_names.size() > 1 ? "s" : "", comm.size(), solver_name(used),
+        converged ? "converged" : "NOT converged", iterations, lse_s, solve_s, total.seconds());
+    for (std::size_t v = 0; v < first_top.size(); ++v) {
+      fmt::print("  query {}{}:", queries[v],
+                 lc.tokens.empty() ? std::string() : " " + json_quote(lc.tokens[static_cast<std::size_t>(queries[v])]));
+      for (const ScoredVertex& t : first_top[v])
+        fmt::print(" {}{} ({:.4g})", t.id, lc.tokens.empty() ? std::string() : " " + json_quote(lc.tokens[t.id]), t.score);
+      fmt::print("\n");
+    }
+    if (output.enabled()) fmt::print("wrote {} (write {:.3f} s)\n", output.path(), write_s);
+  }
+
+  // Finite inputs can still overflow: q·k beyond the range of the score type gives ∞ − ∞ in
+  // the softmax; refused on every rank.
+  void require_finite(const TokenRankResult& res, const TokenRankParams& p, const Comm& comm) const {
+    const bool finite = std::all_of(res.score.begin(), res.score.end(), [](double v) { return std::isfinite(v); }) &&
+                        std::all_of(res.mean_score.begin(), res.mean_score.end(), [](double v) { return std::isfinite(v); });
+    comm.agree([&] {
+      if (!finite)
+        throw_input(c_.s.input + ": the attention scores overflow (q and k so large that q·k exceeds the range of " +
+                    std::string(p.precision == Precision::double_precision ? "float64" : "float32") +
+                    "), so TokenRank is undefined; scale the inputs down" +
+                    (p.precision == Precision::double_precision ? std::string() : std::string(" or use --precision double")));
+    });
+  }
+
   // The baselines beside the scores: the column sums (one step of the chain from uniform,
   // tokenrank_one_step), for several layers the rollout, and the positional null with the
   // scores relative to it (tokenrank_null; with an explicit --mask the null would need the
@@ -339,16 +536,7 @@ class TokenRankCommand final : public Command {
   // more than 10 x the tolerance away fails the run (no result is written).
   TokenRankResult solve(const LoadedChain& lc, const TokenRankParams& p, Reporter& report, const Comm& comm) const {
     TokenRankResult res = tokenrank(lc.problem, p, comm, [&](const IterationReport& r) { report.iteration(r, p.tolerance, 0); });
-    // Finite inputs can still overflow: q·k beyond float32's range gives ∞ − ∞ in the softmax.
-    const bool finite = std::all_of(res.score.begin(), res.score.end(), [](double v) { return std::isfinite(v); }) &&
-                        std::all_of(res.mean_score.begin(), res.mean_score.end(), [](double v) { return std::isfinite(v); });
-    comm.agree([&] {
-      if (!finite)
-        throw_input(c_.s.input + ": the attention scores overflow (q and k so large that q·k exceeds the range of " +
-                    std::string(p.precision == Precision::double_precision ? "float64" : "float32") +
-                    "), so TokenRank is undefined; scale the inputs down" +
-                    (p.precision == Precision::double_precision ? std::string() : std::string(" or use --precision double")));
-    });
+    require_finite(res, p, comm);
     report.phase("lse", res.lse_seconds);
     report.phase("solve", res.solve_seconds,
                  fmt::format("{{\"solver\": \"{}\", \"iterations\": {}}}", solver_name(res.solver), res.iterations));
@@ -402,7 +590,7 @@ class TokenRankCommand final : public Command {
   }
 
   ChainConfig c_;
-  std::string output_, teleport_, log_json_;
+  std::string output_, teleport_, seeds_, per_query_, log_json_;
   TokenRankSolver solver_ = TokenRankSolver::automatic;
   bool overwrite_ = false, quiet_ = false, verify_ = false;
   double damping_ = 0.85, tolerance_ = 1e-10;

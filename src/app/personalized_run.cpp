@@ -149,8 +149,8 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
                                                    count, result.history.size(), result.seconds));
     const Stopwatch write_watch;
     if (file && !o.top_only)
-      file->write_matrix_block<double>("/pagerank/personalized", first, g.first, static_cast<std::uint64_t>(count), g.rows(),
-                                       result.score);
+      file->write_matrix_blocks<double>("/pagerank/personalized", {{first, g.first}},
+                                        {{static_cast<std::uint64_t>(count), g.rows()}}, result.score);
     out.write_seconds += write_watch.seconds();
     // The top K of every vector (and the first few for the summary).
     std::vector<GlobalId> dense;

@@ -392,21 +392,7 @@ void H5Writer::write_blocks_raw(const std::string& path, const std::vector<std::
            H5Dclose);
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
   if (std::find(d.begin(), d.end(), hsize_t{0}) != d.end()) return;  // empty: nothing to write
-  hsize_t elements = 0;
-  bool ok = H5Sselect_none(file_space.get()) >= 0;
-  for (std::size_t b = 0; b < starts.size(); ++b) {
-    const std::vector<hsize_t> st(starts[b].begin(), starts[b].end()), n(counts[b].begin(), counts[b].end());
-    hsize_t block = 1;
-    for (hsize_t x : n) block *= x;
-    if (block == 0) continue;
-    ok = ok && st.size() == d.size() && n.size() == d.size() &&
-         H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, st.data(), nullptr, n.data(), nullptr) >= 0;
-    elements += block;
-  }
-  const hsize_t flat[1] = {std::max<hsize_t>(elements, 1)};
-  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
-  ok = ok && mem_space.ok() && (elements > 0 || H5Sselect_none(mem_space.get()) >= 0);
-  write_selection(path, dset.get(), type, mem_space.get(), file_space.get(), data, ok);
+  write_selected_blocks(path, dset.get(), file_space.get(), starts, counts, d.size(), data, type);
 }
 
 void H5Writer::create_matrix_raw(const std::string& path, std::uint64_t rows, std::uint64_t columns, ElemType type) {
@@ -424,19 +410,35 @@ void H5Writer::create_matrix_raw(const std::string& path, std::uint64_t rows, st
   require_all(comm_, dset.ok(), ErrorKind::output, "HDF5: cannot create dataset " + path + " in " + path_);
 }
 
-void H5Writer::write_matrix_block_raw(const std::string& path, std::uint64_t row, std::uint64_t column, std::uint64_t count_rows,
-                                      std::uint64_t count_columns, const void* data, ElemType type) {
+void H5Writer::write_matrix_blocks_raw(const std::string& path, const std::vector<std::vector<std::uint64_t>>& starts,
+                                       const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type) {
   Hid dset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), H5Dclose);
   Hid file_space(dset.ok() ? H5Dget_space(dset.get()) : -1, H5Sclose);
-  const hsize_t count[2] = {count_rows, count_columns}, start[2] = {row, column};
-  const hsize_t flat[1] = {std::max<hsize_t>(count_rows * count_columns, 1)};
-  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
-  const bool empty = count_rows == 0 || count_columns == 0;
-  const bool ok = dset.ok() && file_space.ok() && mem_space.ok() &&
-                  (empty ? H5Sselect_none(file_space.get()) >= 0 && H5Sselect_none(mem_space.get()) >= 0
-                         : H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0);
   require_all(comm_, dset.ok() && file_space.ok(), ErrorKind::output, "HDF5: cannot open dataset " + path + " in " + path_);
-  write_selection(path, dset.get(), type, mem_space.get(), file_space.get(), data, ok);
+  write_selected_blocks(path, dset.get(), file_space.get(), starts, counts, 2, data, type);
+}
+
+// Selects the union of the blocks in `file_space` and writes `data` (their elements in the
+// file's row-major order) there, collectively; a rank with no elements selects nothing.
+void H5Writer::write_selected_blocks(const std::string& path, std::int64_t dset, std::int64_t file_space,
+                                     const std::vector<std::vector<std::uint64_t>>& starts,
+                                     const std::vector<std::vector<std::uint64_t>>& counts, std::size_t rank, const void* data,
+                                     ElemType type) {
+  hsize_t elements = 0;
+  bool ok = H5Sselect_none(file_space) >= 0;
+  for (std::size_t b = 0; b < starts.size(); ++b) {
+    const std::vector<hsize_t> st(starts[b].begin(), starts[b].end()), n(counts[b].begin(), counts[b].end());
+    hsize_t block = 1;
+    for (hsize_t x : n) block *= x;
+    if (block == 0) continue;
+    ok = ok && st.size() == rank && n.size() == rank &&
+         H5Sselect_hyperslab(file_space, H5S_SELECT_OR, st.data(), nullptr, n.data(), nullptr) >= 0;
+    elements += block;
+  }
+  const hsize_t flat[1] = {std::max<hsize_t>(elements, 1)};
+  Hid mem_space(H5Screate_simple(1, flat, nullptr), H5Sclose);
+  ok = ok && mem_space.ok() && (elements > 0 || H5Sselect_none(mem_space.get()) >= 0);
+  write_selection(path, dset, type, mem_space.get(), file_space, data, ok);
 }
 
 // The collective write that ends write_raw and write_blocks_raw. `selected` says whether

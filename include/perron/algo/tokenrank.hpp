@@ -95,6 +95,18 @@ struct TokenRankResult {
 TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
                           const IterationObserver& observe = {});
 
+// Collective: personalized TokenRank, batched. One chain per teleport t_v (this rank's
+// positions of a vector whose global sum is 1: a query position's one-hot vector for "which
+// tokens matter to this token", or a set of seeds), all of the mean chain Ā (per layer
+// (1/H)·Σ_h A_h, layers multiplied as in `tokenrank`): π_v = α·π_v·Ã + (1 − α)·t_v, i.e.
+// (1 − α)·t_v·(I − αÃ)⁻¹ up to the mass that rows seeing no key hand back to t_v. The k chains
+// advance together: each tile's scores and exponentials are computed once per step for all
+// of them, and the k products are one DGEMM; a causal single layer is one backward sweep
+// with k right-hand sides. Returns score [k][rows] (mean_score empty); the residual is the
+// largest over the chains, and the block runs until every chain meets the tolerance.
+TokenRankResult tokenrank_personalized(const TokenRankProblem& problem, std::span<const std::vector<double>> teleports,
+                                       const TokenRankParams& params, const Comm& comm, const IterationObserver& observe = {});
+
 // Collective: one undamped step of every chain from the uniform vector, x·Ã with x = 1/n: the
 // attention each position receives through the chain, normalised (a row that sees no key gives
 // its mass back uniformly): the one-step shortcut that TokenRank's fixed point refines. With

@@ -55,17 +55,18 @@ class H5Writer {
   // A matrix written block by block as a computation produces it (a batch of vectors, a few
   // rows at a time): create_matrix makes the rows × columns dataset, chunked by row (one row
   // and up to 1 Mi columns per chunk, so a reader of one row touches only its chunks);
-  // write_matrix_block writes this rank's block of `count_rows` × `count_columns` (row-major
-  // in `local`) at (row, column), every rank in one collective transfer (a rank with nothing
-  // passes counts of 0).
+  // write_matrix_blocks writes this rank's blocks into it, each {row, column} of shape
+  // {rows, columns}, their union in `local` in the file's row-major order (blocks of the same
+  // rows side by side: row by row, block after block), every rank in one collective transfer
+  // (a rank with nothing passes no blocks).
   template <class T>
   void create_matrix(const std::string& path, std::uint64_t rows, std::uint64_t columns) {
     create_matrix_raw(path, rows, columns, elem_type<T>());
   }
   template <class T>
-  void write_matrix_block(const std::string& path, std::uint64_t row, std::uint64_t column, std::uint64_t count_rows,
-                          std::uint64_t count_columns, std::span<const T> local) {
-    write_matrix_block_raw(path, row, column, count_rows, count_columns, local.data(), elem_type<T>());
+  void write_matrix_blocks(const std::string& path, const std::vector<std::vector<std::uint64_t>>& starts,
+                           const std::vector<std::vector<std::uint64_t>>& counts, std::span<const T> local) {
+    write_matrix_blocks_raw(path, starts, counts, local.data(), elem_type<T>());
   }
 
   // 1-D dataset whose contents every rank holds identically; rank 0 writes it.
@@ -100,8 +101,12 @@ class H5Writer {
                         const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type);
 
   void create_matrix_raw(const std::string& path, std::uint64_t rows, std::uint64_t columns, ElemType type);
-  void write_matrix_block_raw(const std::string& path, std::uint64_t row, std::uint64_t column, std::uint64_t count_rows,
-                              std::uint64_t count_columns, const void* data, ElemType type);
+  void write_matrix_blocks_raw(const std::string& path, const std::vector<std::vector<std::uint64_t>>& starts,
+                               const std::vector<std::vector<std::uint64_t>>& counts, const void* data, ElemType type);
+  void write_selected_blocks(const std::string& path, std::int64_t dset, std::int64_t file_space,
+                             const std::vector<std::vector<std::uint64_t>>& starts,
+                             const std::vector<std::vector<std::uint64_t>>& counts, std::size_t rank, const void* data,
+                             ElemType type);
   void reserve(std::uint64_t bytes);
   void write_selection(const std::string& path, std::int64_t dset, ElemType type, std::int64_t mem_space, std::int64_t file_space,
                        const void* data, bool selected);
