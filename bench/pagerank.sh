@@ -6,10 +6,12 @@
 # the table also goes to results/bench-pagerank-scaleS[-directed].json. Then end to end, from the
 # binary edge list to the HDF5 result at 1e-10, with solver auto and power: load, partition,
 # plan, solve and write seconds and the wall time per configuration (PERRON_BASELINE=binary
-# adds an older perron's default run beside them).
+# adds an older perron's default run beside them). Mode `batched`: personalized PageRank,
+# k = 1, 16 and 64 seed sets in one run (--seed-sets) against one vector (--seeds), with peak
+# RSS (bench/personalized_bench.py; SCALE defaults to 20 there).
 #
-#   bench/pagerank.sh [SCALE] [REPETITIONS] [undirected|directed]   (defaults 22, 5, undirected;
-#                                                                    20 for a quick run)
+#   bench/pagerank.sh [SCALE] [REPETITIONS] [undirected|directed|batched]   (defaults 22, 5,
+#                                                                            undirected; 20 for a quick run)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -19,7 +21,15 @@ mode=${3:-undirected}
 case $mode in
   undirected) mode_flags=() suffix="" ;;
   directed) mode_flags=(--directed) suffix="-directed" ;;
-  *) echo "mode must be undirected or directed, got '$mode'" >&2; exit 2 ;;
+  batched)
+    # shellcheck source=jobs/lib.sh
+    source "$root/jobs/lib.sh"
+    perron_install
+    perron_build >/dev/null
+    mkdir -p "$root/results"
+    exec /usr/bin/python3 "$here/personalized_bench.py" pagerank --perron "$root/build/bin/perron" --scale "${1:-20}" \
+      --repetitions "$reps" --json "$root/results/bench-pagerank-batched-scale${1:-20}.json" ;;
+  *) echo "mode must be undirected, directed or batched, got '$mode'" >&2; exit 2 ;;
 esac
 [ -n "${PERRON_BASELINE:-}" ] && mode_flags+=(--baseline-perron "$PERRON_BASELINE")
 # shellcheck source=jobs/lib.sh

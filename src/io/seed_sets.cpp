@@ -13,7 +13,7 @@ namespace {
 bool separator(char c) { return c == ',' || c == ' ' || c == '\t' || c == '\r'; }
 
 // Adds one line's set to `out`; `where` prefixes errors ("FILE:LINE").
-void parse_set(const std::string& line, std::uint64_t number, const std::string& where, SeedSets& out) {
+void parse_set(const std::string& line, std::uint64_t number, const std::string& where, bool in_file, SeedSets& out) {
   std::size_t at = 0;
   const std::size_t before = out.id.size();
   while (at < line.size()) {
@@ -42,7 +42,8 @@ void parse_set(const std::string& line, std::uint64_t number, const std::string&
     at = end;
   }
   if (out.id.size() == before)
-    throw_input(where + ": empty seed set (every line needs at least one id; '#' starts a comment line)");
+    throw_input(where + (in_file ? ": empty seed set (every line needs at least one id; '#' starts a comment line)"
+                                 : ": empty list (give at least one id, e.g. 5,17)"));
   std::size_t first = 0, last = line.size();
   while (first < last && separator(line[first])) ++first;
   while (last > first && separator(line[last - 1])) --last;
@@ -65,7 +66,7 @@ SeedSets read_seed_sets(const std::string& path) {
     ++number;
     if (!line.empty() && line[0] == '#') continue;
     if (line.find('\0') != std::string::npos) throw_input(path + ":" + std::to_string(number) + ": not a text file");
-    parse_set(line, number, path + ":" + std::to_string(number), out);
+    parse_set(line, number, path + ":" + std::to_string(number), true, out);
   }
   if (in.bad()) throw_input(path + ": read error");
   if (out.sets() == 0) throw_input(path + ": no seed set in the file (one set a line: ids separated by commas or blanks)");
@@ -75,7 +76,7 @@ SeedSets read_seed_sets(const std::string& path) {
 SeedSets parse_seed_list(const std::string& list, const std::string& what) {
   SeedSets out;
   out.start.push_back(0);
-  parse_set(list, 1, what, out);
+  parse_set(list, 1, what, false, out);
   out.line.back() = 0;
   return out;
 }

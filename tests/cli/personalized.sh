@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# pagerank --seed-sets: every vector of the batch against the dense float64 solve (scipy), the
+# pagerank --seed-sets: every vector of the batch against the dense float64 solve (numpy), the
 # same file at 1-4 ranks to 1e-12, more sets than one block, --top-k's top lists against the
 # full matrix, all-vertices as the influence matrix, and every bad input refused with its
-# file and line, exit code and no output file.
+# file and line, exit code and no output file. tokenrank --per-query and --seeds: each chain
+# against the dense solve of the mean chain, causal and not, at 1-4 ranks, with the words of
+# the queries; and their bad input.
 source "$(dirname "$0")/common.sh"
 
 # A directed graph with dangling vertices and an isolated one (declared in a vertex file), and
@@ -153,4 +155,90 @@ expect_exit 2 "bicgstab" 1 "its solvers are power and cg" "$WORK/bad.h5" \
   pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --solver bicgstab --output "$WORK/bad.h5"
 expect_exit 2 "cg on a directed graph" 2 "solver cg needs a symmetric graph" "$WORK/bad.h5" \
   pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --solver cg --output "$WORK/bad.h5"
+
+# ---- tokenrank --per-query ---------------------------------------------------------------
+expect_ok "qkv" 1 generate qkv --heads 3 --seq 90 --dim 16 --output "$WORK/qkv.h5"
+"$PYTHON" - "$WORK/qkv.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    f.create_dataset("tokens", data=[f"w{i}" for i in range(90)], dtype=h5py.string_dtype("utf-8"))
+PY
+for np in 1 2 3 4; do
+  expect_ok "per-query np$np" "$np" tokenrank --input "$WORK/qkv.h5" --per-query 0,7,45,89 --precision double \
+    --tolerance 1e-14 --tile-q 16 --tile-k 8 --output "$WORK/pq$np.h5" --quiet
+  expect_ok "per-query causal np$np" "$np" tokenrank --input "$WORK/qkv.h5" --per-query 0,7,45,89 --causal \
+    --precision double --tile-q 16 --tile-k 8 --output "$WORK/pqc$np.h5" --quiet
+done
+grep -q 'query 7 "w7":' "$WORK/out.log" || fail "the summary names each query's word"
+expect_ok "seeds, the single run" 2 tokenrank --input "$WORK/qkv.h5" --seeds 7 --precision double --tolerance 1e-14 \
+  --output "$WORK/s7.h5" --quiet
+expect_ok "per-query all" 2 tokenrank --input "$WORK/qkv.h5" --per-query all --precision double --output "$WORK/pqa.h5" --quiet
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import sys
+import h5py, numpy as np
+work = sys.argv[1]
+alpha = 0.85
+with h5py.File(f"{work}/qkv.h5") as f:
+    q, k = f["q"][:].astype(np.float64), f["k"][:].astype(np.float64)
+H, N, d = q.shape
+
+def mean_chain(causal):
+    a = np.zeros((N, N))
+    for h in range(H):
+        s = q[h] @ k[h].T / np.sqrt(d)
+        if causal:
+            s[np.triu_indices(N, 1)] = -np.inf
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        a += p / p.sum(axis=1, keepdims=True) / H
+    return a
+
+def solve(a, t):
+    x = np.linalg.solve((np.eye(N) - alpha * a).T, (1 - alpha) * t)
+    return x / x.sum()
+
+for name, causal in (("pq", False), ("pqc", True)):
+    a = mean_chain(causal)
+    with h5py.File(f"{work}/{name}1.h5") as f:
+        g = f["tokenrank"]
+        X = g["personalized"][:]
+        assert X.shape == (4, N) and list(g["personalized_query"][:]) == [0, 7, 45, 89]
+        assert list(g["personalized_query_token"].asstr()[:]) == ["w0", "w7", "w45", "w89"]
+        assert g.attrs["solver_used"] == ("triangular" if causal else "power"), g.attrs["solver_used"]
+        assert bool(g.attrs["causal"]) == causal and g.attrs["chain"] == "mean"
+    for j, pos in enumerate([0, 7, 45, 89]):
+        t = np.zeros(N)
+        t[pos] = 1
+        err = np.abs(X[j] - solve(a, t)).sum()
+        assert err < 1e-12, f"{name} query {pos}: {err:.2e}"
+    for np_ in (2, 3, 4):
+        with h5py.File(f"{work}/{name}{np_}.h5") as f:
+            diff = np.abs(f["tokenrank/personalized"][:] - X).sum(axis=1).max()
+            assert diff < 1e-12, f"{name} np{np_}: {diff:.2e}"
+with h5py.File(f"{work}/s7.h5") as f, h5py.File(f"{work}/pq2.h5") as b:
+    assert np.abs(f["tokenrank/mean_score"][:] - b["tokenrank/personalized"][1]).sum() < 1e-12, "--seeds 7 is chain 1"
+    assert f["tokenrank"].attrs["teleport"] == "seeds 7", f["tokenrank"].attrs["teleport"]
+with h5py.File(f"{work}/pqa.h5") as f:
+    M = f["tokenrank/personalized"][:]
+    inf = (1 - alpha) * np.linalg.inv(np.eye(N) - alpha * mean_chain(False))  # rows sum to 1: A is row-stochastic
+    err = np.abs(M - inf).sum(axis=1).max()
+    assert err < 1e-9, f"influence matrix: {err:.2e}"
+print("ok tokenrank --per-query: every chain is the dense solve, causal and not, at 1-4 ranks; all = the influence matrix")
+PY
+expect_exit 2 "query past N" 2 "--per-query: position 90 is past the sequence \\(N = 90" "$WORK/bad.h5" \
+  tokenrank --input "$WORK/qkv.h5" --per-query 3,90 --output "$WORK/bad.h5"
+expect_exit 2 "seed past N" 1 "--seeds: position 1000 is past the sequence" "$WORK/bad.h5" \
+  tokenrank --input "$WORK/qkv.h5" --seeds 5,1000 --output "$WORK/bad.h5"
+expect_exit 3 "empty query list" 1 "--per-query: empty list" "$WORK/bad.h5" \
+  tokenrank --input "$WORK/qkv.h5" --per-query , --output "$WORK/bad.h5"
+expect_exit 3 "seed weight 0" 1 "--seeds: the weight of 5 must be > 0 and finite" "$WORK/bad.h5" \
+  tokenrank --input "$WORK/qkv.h5" --seeds 5:0 --output "$WORK/bad.h5"
+expect_exit 3 "seed weight nan" 1 "must be > 0 and finite, got nan" "$WORK/bad.h5" \
+  tokenrank --input "$WORK/qkv.h5" --seeds 5:nan --output "$WORK/bad.h5"
+expect_exit 2 "weights on queries" 1 "--per-query: expected query positions, without weights" "$WORK/bad.h5" \
+  tokenrank --input "$WORK/qkv.h5" --per-query 5:2 --output "$WORK/bad.h5"
+expect_exit 2 "per-query with seeds" 1 "--seeds and --teleport do not apply" "$WORK/bad.h5" \
+  tokenrank --input "$WORK/qkv.h5" --per-query 5 --seeds 3 --output "$WORK/bad.h5"
+expect_ok "qkv 5000" 1 generate qkv --heads 1 --seq 5000 --dim 8 --output "$WORK/big.h5"
+expect_exit 2 "all past its limit" 1 "--per-query all ranks from every position: N up to 4096, and this input has N = 5000" \
+  "$WORK/bad.h5" tokenrank --input "$WORK/big.h5" --per-query all --output "$WORK/bad.h5"
 finish
