@@ -28,11 +28,12 @@ int run_cli(int argc, char** argv, const Comm& comm) {
   commands.push_back(make_tokenrank_command(app));
   commands.push_back(make_attention_graph_command(app));
   commands.push_back(make_info_command(app));
+  commands.push_back(make_plan_command(app));
   commands.push_back(make_convert_command(app));
   commands.push_back(make_inspect_command(app));
   commands.push_back(make_diff_command(app));
-  const std::vector<std::string> sections{"pagerank",  "generate",        "info", "convert",  "inspect", "diff", "attention",
-                                          "tokenrank", "attention-graph", "qkv",  "kronecker"};
+  const std::vector<std::string> sections{"pagerank",  "generate",        "info", "convert",   "inspect", "diff", "attention",
+                                          "tokenrank", "attention-graph", "qkv",  "kronecker", "plan"};
 
   try {
     try {

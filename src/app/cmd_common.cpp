@@ -167,6 +167,7 @@ LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress&
     out.check_seconds = prepared.check_seconds;
     out.partition_laps = std::move(prepared.assemble_laps);
     out.build_peak_rss = peak_rss_bytes();
+    out.rss_after_build = current_rss_bytes();
     out.graph_bytes = out.graph.bytes();
     return out;
   }
@@ -178,6 +179,7 @@ LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress&
   out.graph = build_graph(std::move(out.meta.share), config.graph, comm, &out.partition_laps);
   out.partition_seconds = watch.seconds();
   out.build_peak_rss = peak_rss_bytes();
+  out.rss_after_build = current_rss_bytes();
   out.graph_bytes = out.graph.bytes();
   return out;
 }

@@ -193,6 +193,7 @@ class PagerankCommand final : public Command {
                          {"write_s", write_seconds}},
                         {{"rss_before_load_bytes", loaded.rss_before},
                          {"build_peak_rss_bytes", loaded.build_peak_rss},
+                         {"rss_after_build_bytes", loaded.rss_after_build},
                          {"graph_bytes", loaded.graph_bytes}}},
                        comm);
       file.close();
@@ -251,6 +252,7 @@ class PagerankCommand final : public Command {
                          {"write_s", done.write_seconds}},
                         {{"rss_before_load_bytes", loaded.rss_before},
                          {"build_peak_rss_bytes", loaded.build_peak_rss},
+                         {"rss_after_build_bytes", loaded.rss_after_build},
                          {"graph_bytes", loaded.graph_bytes}}},
                        comm);
       file->close();

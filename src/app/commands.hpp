@@ -36,6 +36,7 @@ class Command {
 
 std::unique_ptr<Command> make_pagerank_command(CLI::App& parent);
 std::unique_ptr<Command> make_info_command(CLI::App& parent);
+std::unique_ptr<Command> make_plan_command(CLI::App& parent);
 std::unique_ptr<Command> make_convert_command(CLI::App& parent);
 std::unique_ptr<Command> make_inspect_command(CLI::App& parent);
 std::unique_ptr<Command> make_diff_command(CLI::App& parent);
@@ -59,11 +60,12 @@ struct LoadedGraph {
   LoadedInput meta;  // format, EVLP properties, generator parameters (edges already moved out)
   double load_seconds = 0.0;
   double partition_seconds = 0.0;
-  double check_seconds = 0.0;        // a prepared graph: of the load, its checks
-  std::uint64_t rss_before = 0;      // this rank's resident memory before the load
-  std::uint64_t build_peak_rss = 0;  // its peak resident memory up to the end of the build
-  std::uint64_t graph_bytes = 0;     // what this rank holds for the graph once built (DistGraph::bytes)
-  Laps partition_laps;               // the build's sub-phases on this rank (build_graph, assemble_graph)
+  double check_seconds = 0.0;         // a prepared graph: of the load, its checks
+  std::uint64_t rss_before = 0;       // this rank's resident memory before the load
+  std::uint64_t build_peak_rss = 0;   // its peak resident memory up to the end of the build
+  std::uint64_t rss_after_build = 0;  // its resident memory once the build is over
+  std::uint64_t graph_bytes = 0;      // what this rank holds for the graph once built (DistGraph::bytes)
+  Laps partition_laps;                // the build's sub-phases on this rank (build_graph, assemble_graph)
 };
 LoadedGraph load_graph(InputConfig config, const Comm& comm, const ReadProgress& progress = {});
 

@@ -478,6 +478,7 @@ void compute_out_weights(DistGraph& g, const Comm& comm) {
   const std::span<std::uint64_t> c(count);
   g.halo.scatter_reduce<std::uint64_t>(c.subspan(csr.rows), c.first(csr.rows), std::plus<>(), comm);
   count.resize(csr.rows);
+  count.shrink_to_fit();  // the ghosts' part is done with: the graph keeps rows, not columns
   g.out_degree_count = std::move(count);
   g.out_weight.resize(csr.rows);
   // Unweighted: o(u) is the out-degree, exactly. (The graph's flag decides, not this rank's
@@ -553,6 +554,11 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
   std::vector<LocalId>().swap(ghost_column);
   if (g.weighted) g.in.weight = std::move(rows.weight);
   std::vector<double>().swap(rows.weight);
+  // The rows arrived with room for every edge before duplicates collapsed: give it back, the
+  // graph is held for the whole run.
+  g.in.column.shrink_to_fit();
+  g.in.weight.shrink_to_fit();
+  g.in.row_start.shrink_to_fit();
   // Ghosts are sorted by id, hence grouped by owner: ask each owner for its run.
   std::vector<std::int64_t> recv_counts(static_cast<std::size_t>(comm.size()), 0);
   for (GlobalId v : g.ghost_ids) ++recv_counts[static_cast<std::size_t>(part.owner(v))];

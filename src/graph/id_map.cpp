@@ -101,6 +101,7 @@ IdMap IdMap::build(std::vector<VertexId> ids, const Comm& comm) {
   std::vector<VertexId> mine = comm.alltoallv<VertexId>(ids, counts);
   __gnu_parallel::sort(mine.begin(), mine.end());
   mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  mine.shrink_to_fit();  // ids repeated across ranks arrived too: the map keeps the distinct ones
   map.owned_ = std::move(mine);
 
   const std::uint64_t count = map.owned_.size();

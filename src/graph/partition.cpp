@@ -17,8 +17,9 @@ int Partition::owner(GlobalId v) const {
   return static_cast<int>(std::upper_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin()) - 1;
 }
 
-Partition balance_on_in_degree(GlobalId first, std::span<const std::uint64_t> in_degree, std::uint64_t n, const Comm& comm) {
-  const auto P = static_cast<std::uint64_t>(comm.size());
+Partition balance_on_in_degree(GlobalId first, std::span<const std::uint64_t> in_degree, std::uint64_t n, const Comm& comm,
+                               std::uint64_t ranks) {
+  const auto P = ranks > 0 ? ranks : static_cast<std::uint64_t>(comm.size());
   std::uint64_t local = 0;
   for (std::uint64_t d : in_degree) local += d + kVertexCostInEdges;
   const std::uint64_t before = comm.exscan_sum(local);

@@ -36,7 +36,9 @@ inline constexpr std::uint64_t kVertexCostInEdges = 4;
 
 // Collective. Each rank passes the in-degrees of the vertices [first, first + size) that it
 // holds under some current contiguous partition; returns bounds that give every rank an equal
-// share of Σ (in-degree + kVertexCostInEdges).
-Partition balance_on_in_degree(GlobalId first, std::span<const std::uint64_t> in_degree, std::uint64_t n, const Comm& comm);
+// share of Σ (in-degree + kVertexCostInEdges). With `ranks` > 0, the partition for that many
+// ranks instead of comm.size() (capacity planning: what a run on P ranks would own).
+Partition balance_on_in_degree(GlobalId first, std::span<const std::uint64_t> in_degree, std::uint64_t n, const Comm& comm,
+                               std::uint64_t ranks = 0);
 
 }  // namespace perron

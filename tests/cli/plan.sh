@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# perron plan: for P = 1..4 virtual ranks, planned from one real rank (and from two), against
+# real pagerank runs on P ranks: halo bytes per step exactly, the graph's bytes, iterating and
+# peak memory per rank within 15% (the peak of the load, build and iterations: writing the
+# HDF5 result adds the library's few MB beyond it); directed and undirected. Bad --ranks are
+# usage errors.
+source "$(dirname "$0")/common.sh"
+
+for mode in directed undirected; do
+  flags=()
+  [ "$mode" = undirected ] && flags=(--undirected)
+  expect_ok "kronecker $mode" 1 generate kronecker --scale 12 --output "$WORK/k-$mode.bin" --overwrite
+  expect_ok "plan $mode on 1 rank" 1 plan --input "$WORK/k-$mode.bin" "${flags[@]}" --ranks 1,2,3,4,1024 \
+    --json "$WORK/plan1-$mode.json" --output "$WORK/plan1-$mode.h5"
+  expect_ok "plan $mode on 2 ranks" 2 plan --input "$WORK/k-$mode.bin" "${flags[@]}" --ranks 1,2,3,4,1024 \
+    --json "$WORK/plan2-$mode.json" --quiet
+  for np in 1 2 3 4; do
+    expect_ok "pagerank $mode np$np" "$np" pagerank --input "$WORK/k-$mode.bin" "${flags[@]}" --solver power --kernel csr \
+      --output "$WORK/run$np-$mode.h5" --quiet
+  done
+done
+"$PYTHON" - "$WORK" <<'PY' || FAILURES=$((FAILURES + 1))
+import json, sys
+import h5py
+work = sys.argv[1]
+for mode in ("directed", "undirected"):
+    one = {p["ranks"]: p for p in json.load(open(f"{work}/plan1-{mode}.json"))["plans"]}
+    two = {p["ranks"]: p for p in json.load(open(f"{work}/plan2-{mode}.json"))["plans"]}
+    for P in (1, 2, 3, 4, 1024):
+        for key in ("halo_bytes_per_step", "ghosts_max", "values_sent_max", "messages_per_step", "in_edges_max", "rows_max"):
+            assert one[P][key] == two[P][key], f"{mode} P={P} {key}: planned on 1 rank {one[P][key]}, on 2 {two[P][key]}"
+    with h5py.File(f"{work}/plan1-{mode}.h5") as f:
+        assert list(f["plan/ranks"][:]) == [1, 2, 3, 4, 1024] and "provenance" in f
+        assert list(f["plan/halo_bytes_per_step"][:]) == [one[P]["halo_bytes_per_step"] for P in (1, 2, 3, 4, 1024)]
+    for P in (1, 2, 3, 4):
+        with h5py.File(f"{work}/run{P}-{mode}.h5") as f:
+            g, p = f["pagerank"].attrs, f["provenance"].attrs
+            halo = int(g["halo_bytes_per_iteration"])
+            assert halo == one[P]["halo_bytes_per_step"], f"{mode} P={P}: run {halo} halo bytes, plan {one[P]['halo_bytes_per_step']}"
+            for what, real, model in (("graph bytes", int(p["graph_bytes_max_rank"]), one[P]["graph_bytes_max"]),
+                                      ("iterating RSS", int(g["iterating_rss_bytes_max_rank"]), one[P]["iterating_bytes_max"]),
+                                      ("peak RSS", max(int(p["build_peak_rss_bytes_max_rank"]),
+                                                       int(g["iterating_rss_bytes_max_rank"])), one[P]["peak_bytes_max"])):
+                ratio = model / real
+                print(f"  {mode} P={P} {what}: plan {model / 2**20:.1f} MiB, run {real / 2**20:.1f} MiB ({ratio:.3f})")
+                assert abs(ratio - 1) <= 0.15, f"{mode} P={P} {what}: plan/run = {ratio:.3f}"
+print("ok plan: halo bytes exact, memory within 15% at 1-4 ranks, the same plan from 1 or 2 real ranks")
+PY
+
+expect_exit 2 "ranks 0" 1 "--ranks: a rank count must be in \[1, 1048576\], got 0" "" plan --input "$WORK/k-directed.bin" --ranks 1,0
+expect_exit 2 "ranks too many" 1 "got 2000000" "" plan --input "$WORK/k-directed.bin" --ranks 2000000
+expect_exit 2 "ranks not a number" 1 "--ranks: expected comma-separated rank counts, e.g. 1,16,1024, found 'x'" "" \
+  plan --input "$WORK/k-directed.bin" --ranks 4,x
+expect_exit 2 "ranks missing" 1 "--ranks" "" plan --input "$WORK/k-directed.bin"
+finish
