@@ -55,15 +55,26 @@ struct PlanRow {
 // beyond the graph (heap the allocator keeps, communication buffers), the graph the rank
 // holds (DistGraph::bytes, exactly), and power iteration's vectors (x, y, 1/o per row;
 // contributions per row and ghost; the halo's send buffer) beyond that retained heap, which
-// they are allocated from first. Peak: the build, whose transient
-// memory beyond what it leaves is proportional to the graph it builds (`build_factor` bytes
-// per byte of graph, as measured here). Writing the HDF5 result adds the library's few MB
-// beyond both, whatever the graph.
+// they are allocated from first. Peak: the build, whose transient memory beyond what it
+// leaves has two parts: the id remap's tables, 20 bytes per distinct endpoint of the rank's
+// share of the edges as read (its sorted endpoints and their dense ids, 8 bytes each, and the
+// 4-byte direct table; remap in dist_graph.cpp), which is most of the vertices on every rank
+// until P nears m/n; and the rest, proportional to the graph the rank builds (`build_factor`
+// bytes per byte of graph, measured here net of the remap's part). Writing the HDF5 result
+// adds the library's few MB beyond both, whatever the graph.
 struct MemoryBasis {
-  std::uint64_t process = 0;   // resident before the load
-  std::uint64_t retained = 0;  // resident after the build, beyond the process and the graph
-  double build_factor = 0.0;   // (peak of the build − resident after it) / graph bytes
+  std::uint64_t process = 0;            // resident before the load
+  std::uint64_t retained = 0;           // resident after the build, beyond the process and the graph
+  double build_factor = 0.0;            // (peak of the build − resident after it − remap tables) / graph bytes
+  std::uint64_t n = 0, edges_read = 0;  // vertices; edges as read (before an undirected doubling)
 };
+
+constexpr std::uint64_t kRemapBytesPerEndpoint = 20;
+
+// The remap's tables on each of P ranks: the distinct endpoints of m/P edges, at most n.
+std::uint64_t remap_bytes(const MemoryBasis& m, std::uint64_t P) {
+  return kRemapBytesPerEndpoint * std::min(m.n, 2 * m.edges_read / P);
+}
 
 PlanRow summarise(const CapacityPlan& plan, const MemoryBasis& m) {
   const RankFigures& f = plan.per_rank;
@@ -93,7 +104,8 @@ PlanRow summarise(const CapacityPlan& plan, const MemoryBasis& m) {
     const std::uint64_t held = m.process + m.retained + f.graph_bytes[r];
     // The vectors come first out of the heap the build left free.
     const std::uint64_t iterating = held + vectors - std::min(vectors, m.retained);
-    const auto build = held + static_cast<std::uint64_t>(m.build_factor * static_cast<double>(f.graph_bytes[r]));
+    const auto build =
+        held + remap_bytes(m, plan.ranks) + static_cast<std::uint64_t>(m.build_factor * static_cast<double>(f.graph_bytes[r]));
     row.iterating_bytes_max = std::max(row.iterating_bytes_max, iterating);
     row.peak_bytes_max = std::max(row.peak_bytes_max, std::max(iterating, build));
   }
@@ -164,7 +176,12 @@ class PlanCommand final : public Command {
     const std::uint64_t before = loaded.rss_before, after = loaded.rss_after_build;
     m.process = comm.allreduce(before, ReduceOp::max);
     m.retained = comm.allreduce(after - std::min(after, before + loaded.graph_bytes), ReduceOp::max);
-    m.build_factor = comm.allreduce(static_cast<double>(loaded.build_peak_rss - std::min(loaded.build_peak_rss, after)) /
+    const GraphStats& s = loaded.graph.stats;
+    m.n = s.n;
+    m.edges_read = s.undirected ? s.input_edges / 2 : s.input_edges;
+    const std::uint64_t transient = loaded.build_peak_rss - std::min(loaded.build_peak_rss, after);
+    const std::uint64_t remap = remap_bytes(m, static_cast<std::uint64_t>(comm.size()));
+    m.build_factor = comm.allreduce(static_cast<double>(transient - std::min(transient, remap)) /
                                         static_cast<double>(std::max<std::uint64_t>(loaded.graph_bytes, 1)),
                                     ReduceOp::max);
     return m;
