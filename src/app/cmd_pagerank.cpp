@@ -181,21 +181,7 @@ class PagerankCommand final : public Command {
       H5Writer file(output.temp_path(), comm);
       write_pagerank_result(file, record(loaded, params, solved), comm);
       write_seconds = watch.seconds();
-      write_provenance(file,
-                       {context.command_line,
-                        options().effective_toml(),
-                        context.start_time,
-                        {{"load_s", loaded.load_seconds},
-                         {"check_s", loaded.check_seconds},
-                         {"partition_s", loaded.partition_seconds},
-                         {"plan_s", solved.plan_seconds},
-                         {"iterate_s", solved.result.seconds},
-                         {"write_s", write_seconds}},
-                        {{"rss_before_load_bytes", loaded.rss_before},
-                         {"build_peak_rss_bytes", loaded.build_peak_rss},
-                         {"rss_after_build_bytes", loaded.rss_after_build},
-                         {"graph_bytes", loaded.graph_bytes}}},
-                       comm);
+      write_provenance(file, provenance(context, loaded, solved.plan_seconds, solved.result.seconds, write_seconds), comm);
       file.close();
       output.commit();
     }
@@ -240,21 +226,7 @@ class PagerankCommand final : public Command {
     if (output.enabled()) file.emplace(output.temp_path(), comm);
     const PersonalizedSummary done = run_personalized(loaded.graph, batch, sets, file ? &*file : nullptr, report, comm);
     if (file) {
-      write_provenance(*file,
-                       {context.command_line,
-                        options().effective_toml(),
-                        context.start_time,
-                        {{"load_s", loaded.load_seconds},
-                         {"check_s", loaded.check_seconds},
-                         {"partition_s", loaded.partition_seconds},
-                         {"plan_s", done.plan_seconds},
-                         {"iterate_s", done.seconds},
-                         {"write_s", done.write_seconds}},
-                        {{"rss_before_load_bytes", loaded.rss_before},
-                         {"build_peak_rss_bytes", loaded.build_peak_rss},
-                         {"rss_after_build_bytes", loaded.rss_after_build},
-                         {"graph_bytes", loaded.graph_bytes}}},
-                       comm);
+      write_provenance(*file, provenance(context, loaded, done.plan_seconds, done.seconds, done.write_seconds), comm);
       file->close();
       output.commit();
     }
@@ -291,6 +263,23 @@ class PagerankCommand final : public Command {
         refuse("its solvers are power and cg (auto picks cg on a symmetric graph, power otherwise)");
       check_pagerank_params(params);
     });
+  }
+
+  // What /provenance records of a pagerank run: its phases' seconds and the build's memory.
+  Provenance provenance(const RunContext& context, const LoadedGraph& loaded, double plan_s, double iterate_s, double write_s) {
+    return {context.command_line,
+            options().effective_toml(),
+            context.start_time,
+            {{"load_s", loaded.load_seconds},
+             {"check_s", loaded.check_seconds},
+             {"partition_s", loaded.partition_seconds},
+             {"plan_s", plan_s},
+             {"iterate_s", iterate_s},
+             {"write_s", write_s}},
+            {{"rss_before_load_bytes", loaded.rss_before},
+             {"build_peak_rss_bytes", loaded.build_peak_rss},
+             {"rss_after_build_bytes", loaded.rss_after_build},
+             {"graph_bytes", loaded.graph_bytes}}};
   }
 
   std::string checkpoint_path() const {

@@ -281,7 +281,6 @@ class TokenRankCommand final : public Command {
         throw_usage("--per-query puts each chain's teleport on its query; --seeds and --teleport do not apply");
       if (!per_query_.empty() && verify_) throw_usage("--verify is for the global chains, not --per-query");
     });
-    if (!per_query_.empty()) return run_per_query(context, comm);
     const std::vector<std::string> inputs{c_.s.input, teleport_, options().config_path()};
     AtomicOutput output(output_, overwrite_, comm, inputs, {log_json_});
     check_output_path("--log-json", log_json_, overwrite_, inputs, {output_}, comm);
@@ -290,6 +289,7 @@ class TokenRankCommand final : public Command {
     check_score_options(options(), c_.s, comm);
     apply_input_attributes(options(), c_.s, comm);
     LoadedChain lc = load_chain(options(), c_, comm);
+    if (!per_query_.empty()) return run_per_query(context, lc, output, report, total, comm);
     const std::vector<double> teleport_full =
         !seeds_.empty() ? seeds_teleport(seeds_, lc.problem.n, "--seeds", comm) : read_teleport(teleport_, lc, comm);
     std::vector<double> teleport;  // this rank's positions
@@ -359,18 +359,12 @@ class TokenRankCommand final : public Command {
     return out;
   }
 
-  // --per-query: load → blocks of personalized chains (tokenrank_personalized), each block
-  // written as it finishes → provenance. The file holds /tokenrank/personalized [k, N], the
-  // query of each row, their words when the input has them, and the chain's attributes.
-  void run_per_query(const RunContext& context, const Comm& comm) {
-    const std::vector<std::string> inputs{c_.s.input, options().config_path()};
-    AtomicOutput output(output_, overwrite_, comm, inputs, {log_json_});
-    check_output_path("--log-json", log_json_, overwrite_, inputs, {output_}, comm);
-    Reporter report(quiet_, log_json_, comm, overwrite_);
-    const Stopwatch total;
-    check_score_options(options(), c_.s, comm);
-    apply_input_attributes(options(), c_.s, comm);
-    LoadedChain lc = load_chain(options(), c_, comm);
+  // --per-query, once the chain is loaded: blocks of personalized chains
+  // (tokenrank_personalized), each block written as it finishes → provenance. The file holds
+  // /tokenrank/personalized [k, N], the query of each row, their words when the input has
+  // them, and the chain's attributes.
+  void run_per_query(const RunContext& context, const LoadedChain& lc, AtomicOutput& output, Reporter& report,
+                     const Stopwatch& total, const Comm& comm) {
     const std::vector<std::int64_t> queries = query_positions(lc.problem.n, comm);
     report.phase("load", lc.seconds,
                  fmt::format("{{\"n\": {}, \"heads\": {}, \"layers\": {}, \"queries\": {}}}", lc.qs.seq, lc.qs.heads,

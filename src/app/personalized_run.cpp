@@ -50,30 +50,20 @@ std::vector<SparseTeleport> block_teleports(const DistGraph& g, const Personaliz
   return sparse_teleports(ids, weights, start, g, comm, [&](std::size_t s) { return sets.where(o.seed_sets, first + s); });
 }
 
-// Every set's text, on every rank (HDF5 attributes and string datasets are collective).
+// Every set's text, on every rank (HDF5 attributes and string datasets are collective): rank
+// 0's texts, or for all-vertices the vertices' original ids, one a line, broadcast.
 std::vector<std::string> set_texts(const DistGraph& g, const PersonalizedOptions& o, const SeedSets& sets, std::uint64_t k,
                                    const Comm& comm) {
-  std::vector<std::string> texts(k);
+  std::string joined;
   if (o.seed_sets == kAllVertices) {
     std::vector<GlobalId> dense(comm.is_root() ? k : 0);
     for (std::size_t i = 0; i < dense.size(); ++i) dense[i] = i;
-    const std::vector<VertexId> original = g.ids.to_original(dense, comm);
-    std::string joined;
-    if (comm.is_root())
-      for (VertexId id : original) joined += std::to_string(id) + "\n";
-    joined = comm.bcast_string(joined, 0);
-    std::size_t at = 0;
-    for (std::uint64_t s = 0; s < k; ++s) {
-      const std::size_t nl = joined.find('\n', at);
-      texts[s] = joined.substr(at, nl - at);
-      at = nl + 1;
-    }
-    return texts;
-  }
-  std::string joined;
-  if (comm.is_root())
+    for (VertexId id : g.ids.to_original(dense, comm)) joined += std::to_string(id) + "\n";
+  } else if (comm.is_root()) {
     for (const std::string& t : sets.text) joined += t + "\n";
+  }
   joined = comm.bcast_string(joined, 0);
+  std::vector<std::string> texts(k);
   std::size_t at = 0;
   for (std::uint64_t s = 0; s < k; ++s) {
     const std::size_t nl = joined.find('\n', at);
