@@ -1,4 +1,5 @@
 // Partition balance and the halo plan: each rank receives exactly the ghost values it reads.
+#include "perron/graph/capacity.hpp"
 #include "perron/graph/partition.hpp"
 #include "support.hpp"
 
@@ -88,6 +89,38 @@ TEST(DistGraph, StatisticsCountWhatTheInputHas) {
   const DistGraph und = build_graph(share_of(t, comm), GraphOptions{true, false}, comm);
   EXPECT_EQ(und.stats.m, 5u);         // 1-2, 2-1, 2-2, 2-3, 3-2
   EXPECT_EQ(und.stats.dangling, 1u);  // only 9
+}
+
+// The capacity plan for P = this run's ranks is this run, rank by rank: its rows, in-edges,
+// ghosts, values sent, DistGraph::bytes; and the same plan (messages too) comes out of a
+// graph built on one rank alone.
+TEST(CapacityPlan, PredictsTheRunOnThatManyRanks) {
+  const Comm comm = world();
+  for (const bool undirected : {false, true}) {
+    const TestGraph tg = random_graph(41, 400, 3000, true);
+    const DistGraph g = build_graph(share_of(tg, comm), GraphOptions{undirected, false}, comm);
+    const auto P = static_cast<std::uint64_t>(comm.size());
+    const CapacityPlan plan = plan_capacity(g, P, comm);
+    const auto r = static_cast<std::size_t>(comm.rank());
+    EXPECT_EQ(plan.per_rank.rows[r], g.rows());
+    EXPECT_EQ(plan.per_rank.in_edges[r], g.in.edges());
+    EXPECT_EQ(plan.per_rank.ghosts[r], g.ghost_ids.size());
+    EXPECT_EQ(plan.per_rank.values_sent[r], g.halo.values_sent());
+    // Exact but for the id map, whose slices the plan spreads evenly (a few ids either way).
+    EXPECT_NEAR(static_cast<double>(plan.per_rank.graph_bytes[r]), static_cast<double>(g.bytes()),
+                0.01 * static_cast<double>(g.bytes()))
+        << (undirected ? "undirected" : "directed");
+    EXPECT_EQ(plan.halo_bytes_per_step, comm.allreduce(g.halo.values_sent() * sizeof(double), ReduceOp::sum));
+    const Comm self = comm.split(comm.rank(), 0);
+    const DistGraph whole = build_graph(share_of(tg, self), GraphOptions{undirected, false}, self);
+    const CapacityPlan alone = plan_capacity(whole, P, self);
+    EXPECT_EQ(alone.per_rank.ghosts, plan.per_rank.ghosts);
+    EXPECT_EQ(alone.per_rank.values_sent, plan.per_rank.values_sent);
+    EXPECT_EQ(alone.per_rank.messages, plan.per_rank.messages);
+    EXPECT_EQ(alone.messages_per_step, plan.messages_per_step);
+  }
+  expect_error([&] { plan_capacity(build_graph(share_of(random_graph(42, 20, 40, false), comm), {}, comm), 0, comm); },
+               "rank count must be in [1, 2^20]");
 }
 
 }  // namespace

@@ -27,8 +27,9 @@ std::uint64_t graph_bytes_of(std::uint64_t rows, std::uint64_t edges, std::uint6
 }  // namespace
 
 CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, const Comm& comm) {
-  if (P < 1 || P > (std::uint64_t{1} << 20))
-    throw Error(ErrorKind::usage, "plan: a rank count must be in [1, 2^20], got " + std::to_string(P));
+  comm.agree([&] {
+    if (P < 1 || P > (std::uint64_t{1} << 20)) throw_usage("plan: a rank count must be in [1, 2^20], got " + std::to_string(P));
+  });
   const LocalId rows = g.rows();
   const LocalCsr& csr = g.in;
   std::vector<std::uint64_t> in_degree(rows);

@@ -47,6 +47,14 @@ for mode in ("directed", "undirected"):
 print("ok plan: halo bytes exact, memory within 15% at 1-4 ranks, the same plan from 1 or 2 real ranks")
 PY
 
+# The scaling model of docs/scaling.md runs from its committed plans and prints every table.
+if "$PYTHON" "$SOURCE_DIR/python/scaling_model.py" >"$WORK/model.md" 2>&1 &&
+  grep -q "| WDC 2012 | 4096 |" "$WORK/model.md" && grep -q "| 16M | 512 |" "$WORK/model.md"; then
+  echo "ok   python/scaling_model.py"
+else
+  echo "FAIL: python/scaling_model.py"; sed 's/^/    | /' "$WORK/model.md" | head; FAILURES=$((FAILURES + 1))
+fi
+
 expect_exit 2 "ranks 0" 1 "--ranks: a rank count must be in \[1, 1048576\], got 0" "" plan --input "$WORK/k-directed.bin" --ranks 1,0
 expect_exit 2 "ranks too many" 1 "got 2000000" "" plan --input "$WORK/k-directed.bin" --ranks 2000000
 expect_exit 2 "ranks not a number" 1 "--ranks: expected comma-separated rank counts, e.g. 1,16,1024, found 'x'" "" \
