@@ -16,6 +16,13 @@
     t.head_scores   # numpy array [heads, N]: the chain of every head
     t.top, t.residual, t.attrs, t.provenance as above
 
+    b = perron_h5.load("seeds.h5")   # a batch: pagerank --seed-sets, or tokenrank --per-query
+    b.kind          # "pagerank-personalized" or "tokenrank-personalized"
+    b.seeds         # what each vector is personalized on: the seed sets as read, or the query positions
+    b.personalized  # numpy array [k, n] (vertex_id columns; positions for TokenRank), or None with --top-k
+    b.top           # DataFrame(vector, vertex_id|position, score): each vector's top list
+    b.iterations    # PageRank: steps per vector
+
 Needs h5py and numpy (Debian: python3-h5py); pandas is optional.
 """
 import h5py
@@ -46,7 +53,31 @@ class Result:
         self.path = path
         with h5py.File(path, "r") as f:
             self.provenance = {k: _plain(v) for k, v in f["provenance"].attrs.items()} if "provenance" in f else {}
-            if "pagerank" in f:
+            if "pagerank" in f and "seed_set" in f["pagerank"]:
+                g = f["pagerank"]
+                self.kind = "pagerank-personalized"
+                self.vertex_id = g["vertex_id"][:]
+                self.seeds = g["seed_set"].asstr()[:]
+                self.iterations = g["personalized_iterations"][:]
+                self.personalized = g["personalized"][:] if "personalized" in g else None
+                if self.personalized is None:
+                    ids, scores = g["personalized_top_vertex_id"][:], g["personalized_top_score"][:]
+                else:
+                    order = np.argsort(-self.personalized, axis=1, kind="stable")[:, :10]
+                    ids = self.vertex_id[order]
+                    scores = np.take_along_axis(self.personalized, order, axis=1)
+                self.top = _table({"vector": np.repeat(np.arange(ids.shape[0]), ids.shape[1]), "vertex_id": ids.ravel(),
+                                   "score": scores.ravel()})
+            elif "tokenrank" in f and "personalized_query" in f["tokenrank"]:
+                g = f["tokenrank"]
+                self.kind = "tokenrank-personalized"
+                self.seeds = g["personalized_query"][:]
+                self.personalized = g["personalized"][:]
+                self.tokens = f["tokens"].asstr()[:] if "tokens" in f else None
+                order = np.argsort(-self.personalized, axis=1, kind="stable")[:, :10]
+                self.top = _table({"vector": np.repeat(np.arange(order.shape[0]), order.shape[1]), "position": order.ravel(),
+                                   "score": np.take_along_axis(self.personalized, order, axis=1).ravel()})
+            elif "pagerank" in f:
                 g = f["pagerank"]
                 self.kind = "pagerank"
                 self.vertex_id = g["vertex_id"][:]
@@ -95,5 +126,5 @@ if __name__ == "__main__":
     for p in sys.argv[1:]:
         r = load(p)
         print(r)
-        key = "vertex_id" if r.kind == "pagerank" else "position"
+        key = "vertex_id" if r.kind.startswith("pagerank") else "position"
         print(r.top if _pd is not None else list(zip(r.top[key][:10], r.top["score"][:10])))

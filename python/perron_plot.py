@@ -35,6 +35,10 @@ def _chain(r):
     """What the result ranks, for every title: the file and, for TokenRank, the chain."""
     a = r.attrs
     name = os.path.basename(r.path)
+    if r.kind.endswith("personalized"):
+        return "%s: %d personalized %s, damping %s, solver %s" % (
+            name, len(r.seeds), "PageRank vectors" if r.kind.startswith("pagerank") else "TokenRank chains (mean chain)",
+            a.get("damping"), a.get("solver_used", a.get("solver")))
     if r.kind == "pagerank":
         return "%s: PageRank, damping %s, %s, solver %s" % (name, a.get("damping"),
                                                             "personalized" if a.get("personalized") else "uniform teleport",
@@ -236,11 +240,44 @@ def main():
         print(path)
 
 
+def personalized(r, path, columns=60, rows=40):
+    """A batch: each vector's scores over the vertices (or positions) that take the most mass
+    across the batch, log scale; one row per seed set or query."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    if r.personalized is None:  # --top-k only: each vector's top list
+        ax.axis("off")
+        ax.text(0.5, 0.5, "written with --top-k: each vector's top list only\n(no matrix to draw; see r.top)",
+                ha="center", va="center", fontsize=11)
+    else:
+        m = r.personalized[:rows]
+        keep = np.sort(np.argsort(-m.sum(axis=0), kind="stable")[:columns])
+        names = r.vertex_id[keep] if r.kind.startswith("pagerank") else keep
+        im = ax.imshow(np.log10(np.maximum(m[:, keep], 1e-12)), aspect="auto", cmap="viridis")
+        fig.colorbar(im, ax=ax, label="log10 score")
+        ax.set_xticks(range(len(keep)))
+        ax.set_xticklabels([str(v) for v in names], rotation=90, fontsize=5)
+        ax.set_yticks(range(m.shape[0]))
+        ax.set_yticklabels([str(s)[:24] for s in r.seeds[:rows]], fontsize=6)
+        ax.set_xlabel("the %d %s with the most mass over the batch" % (len(keep), "vertices" if r.kind.startswith(
+            "pagerank") else "positions"))
+        ax.set_ylabel("personalized on")
+    ax.set_title(_chain(r), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def draw(r, outdir, top_k):
     """Every figure of one result; prints their paths."""
     outdir = outdir or os.path.dirname(os.path.abspath(r.path))
     os.makedirs(outdir, exist_ok=True)
     stem = os.path.join(outdir, os.path.splitext(os.path.basename(r.path))[0])
+    if r.kind.endswith("personalized"):
+        made = [stem + "-convergence.png", stem + "-personalized.png"]
+        convergence(r, made[0])
+        personalized(r, made[1])
+        print("\n".join(made))
+        return
     made = [stem + "-convergence.png", stem + "-scores.png", stem + "-top.png"]
     convergence(r, made[0])
     scores(r, made[1])

@@ -96,6 +96,19 @@ class InspectCommand final : public Command {
       if (!prov.empty()) fmt::print("provenance\n");
       for (const auto& a : prov)
         if (a.name != "config") fmt::print("  {:<26} {}\n", a.name, text_value(a));
+      const PersonalizedTops batch = read_personalized_tops(file, result, 5, 5);
+      if (batch.vectors > 0) {
+        fmt::print("personalized {} vectors; the first {}, each with its top {}:\n", batch.vectors, batch.top.size(),
+                   batch.top.empty() ? 0 : batch.top.front().id.size());
+        for (std::size_t j = 0; j < batch.top.size(); ++j) {
+          fmt::print("  {:<28}", batch.label[j]);
+          for (std::size_t i = 0; i < batch.top[j].id.size(); ++i)
+            fmt::print("  {}{} ({:.4e})", batch.top[j].id[i],
+                       batch.top[j].token.empty() ? std::string() : " " + json_quote(batch.top[j].token[i]),
+                       batch.top[j].score[i]);
+          fmt::print("\n");
+        }
+      }
       if (k > 0) {
         const bool words = !top_list.token.empty();
         fmt::print("top {}\n  {:>4}  {:>20}  {}{:>14}\n", k, "#", id_name, words ? fmt::format("{:<20}  ", "token") : "",

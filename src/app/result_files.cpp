@@ -1,9 +1,13 @@
 #include "result_files.hpp"
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
 #include "choices.hpp"
+#include "output.hpp"
 #include "perron/core/error.hpp"
 #include "perron/core/range.hpp"
 #include "perron/io/text_records.hpp"
@@ -177,6 +181,7 @@ ResultKind result_kind(const H5Reader& file, const std::string& path) {
 }
 
 TopList read_top(const H5Reader& file, ResultKind kind) {
+  if (file.exists("/pagerank/seed_set") || file.exists("/tokenrank/personalized_query")) return {{}, {}, "vertex_id", {}};
   switch (kind) {
     case ResultKind::pagerank:
       return {file.read_uint64("/pagerank/top_vertex_id"), file.read_doubles("/pagerank/top_score"), "vertex_id", {}};
@@ -191,6 +196,52 @@ TopList read_top(const H5Reader& file, ResultKind kind) {
       break;
   }
   return {{}, {}, "vertex_id", {}};
+}
+
+PersonalizedTops read_personalized_tops(const H5Reader& file, ResultKind kind, std::size_t vectors, std::size_t k) {
+  PersonalizedTops out;
+  const bool pagerank = kind == ResultKind::pagerank && file.exists("/pagerank/seed_set");
+  const bool tokenrank = kind == ResultKind::tokenrank && file.exists("/tokenrank/personalized_query");
+  if (!pagerank && !tokenrank) return out;
+  std::vector<std::string> tokens =
+      tokenrank && file.exists("/tokens") ? file.read_strings("/tokens").values : std::vector<std::string>{};
+  std::vector<std::uint64_t> ids;  // the matrix's columns: vertex ids, or positions
+  if (pagerank) {
+    out.label = file.read_strings("/pagerank/seed_set").values;
+    ids = file.read_uint64("/pagerank/vertex_id");
+  } else {
+    for (const std::uint64_t q : file.read_uint64("/tokenrank/personalized_query"))
+      out.label.push_back(tokens.empty() ? fmt::format("query {}", q) : fmt::format("query {} {}", q, json_quote(tokens[q])));
+  }
+  out.vectors = out.label.size();
+  const std::string group = pagerank ? "/pagerank" : "/tokenrank";
+  const bool top_only = !file.exists(group + "/personalized");
+  const std::uint64_t n = top_only ? 0 : file.info(group + "/personalized").dims.at(1);
+  if (tokenrank)
+    for (std::uint64_t i = 0; i < n; ++i) ids.push_back(i);
+  const std::vector<std::uint64_t> top_ids =  // --top-k: the [k, K] table of ids
+      top_only ? file.read_uint64_all("/pagerank/personalized_top_vertex_id") : std::vector<std::uint64_t>{};
+  for (std::size_t j = 0; j < std::min<std::size_t>(vectors, out.vectors); ++j) {
+    TopList t{{}, {}, pagerank ? "vertex_id" : "position", {}};
+    if (top_only) {  // pagerank --top-k: [k, K] lists
+      const std::uint64_t width = file.info("/pagerank/personalized_top_score").dims.at(1);
+      const std::vector<double> score = file.read_double_block("/pagerank/personalized_top_score", {j, 0}, {1, width});
+      for (std::uint64_t i = 0; i < std::min<std::uint64_t>(width, k); ++i)
+        t.id.push_back(top_ids[j * width + i]), t.score.push_back(score[i]);
+    } else {
+      const std::vector<double> row = file.read_double_block(group + "/personalized", {j, 0}, {1, n});
+      std::vector<std::size_t> order(row.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      const std::size_t take = std::min(k, order.size());
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(take), order.end(),
+                        [&](std::size_t a, std::size_t b) { return row[a] != row[b] ? row[a] > row[b] : ids[a] < ids[b]; });
+      for (std::size_t i = 0; i < take; ++i) t.id.push_back(ids[order[i]]), t.score.push_back(row[order[i]]);
+    }
+    if (!tokens.empty())
+      for (const std::uint64_t p : t.id) t.token.push_back(tokens[p]);
+    out.top.push_back(std::move(t));
+  }
+  return out;
 }
 
 void require_pagerank_result(const H5Reader& file, const std::string& path) {
@@ -245,6 +296,11 @@ RankedScores read_ranked_scores(const std::string& path) {
   if (file.exists("/graph"))
     throw_input(path + " is a prepared graph, not a result: diff compares PageRank or TokenRank results (perron inspect " + path +
                 " describes the graph)");
+  if (file.exists("/pagerank/seed_set") || file.exists("/tokenrank/personalized_query"))
+    throw_input(path +
+                " holds a batch of personalized vectors (/pagerank/personalized or /tokenrank/personalized): diff "
+                "compares single results; perron inspect " +
+                path + " lists the batch");
   if (!file.exists("/pagerank/score"))
     throw_input(path + " holds no PageRank or TokenRank result (/pagerank/score, /tokenrank/mean_score)");
   RankedScores s{file.read_uint64("/pagerank/vertex_id"), file.read_doubles("/pagerank/score"), "vertex_id", {}};

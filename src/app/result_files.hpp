@@ -90,6 +90,16 @@ struct TopList {
 };
 TopList read_top(const H5Reader& file, ResultKind kind);
 
+// A batch of personalized vectors (pagerank --seed-sets, tokenrank --per-query): how many,
+// and for the first `vectors` of them what they are personalized on and their top K, from the
+// top lists when the file has only those, else from their rows of the matrix.
+struct PersonalizedTops {
+  std::uint64_t vectors = 0;       // 0: the file is no batch
+  std::vector<std::string> label;  // the seed set as read, or "query P [token]"
+  std::vector<TopList> top;
+};
+PersonalizedTops read_personalized_tops(const H5Reader& file, ResultKind kind, std::size_t vectors, std::size_t k);
+
 // Every score with its id, by increasing id: PageRank by original vertex id, TokenRank's mean
 // chain by position. What `diff` compares.
 struct RankedScores {

@@ -793,6 +793,14 @@ std::vector<std::uint64_t> H5Reader::read_uint64(const std::string& dataset) con
   return out;
 }
 
+std::vector<std::uint64_t> H5Reader::read_uint64_all(const std::string& dataset) const {
+  std::size_t elements = 1;
+  for (const std::uint64_t d : info(dataset).dims) elements *= static_cast<std::size_t>(d);
+  std::vector<std::uint64_t> out(elements);
+  read_raw(dataset, out.data(), out.size(), elem_type<std::uint64_t>());
+  return out;
+}
+
 double H5Reader::attribute_double(const std::string& object, const std::string& name) const {
   double v = 0;
   read_scalar_attribute(object, name, &v, H5T_NATIVE_DOUBLE);

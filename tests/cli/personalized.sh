@@ -124,6 +124,29 @@ with h5py.File(f"{work}/all.h5") as f:
 print(f"ok batch: 20 vectors and the {len(vid)} x {len(vid)} influence matrix match the dense solve")
 PY
 
+# The tools read a batch: inspect lists it, diff refuses it by name, perron_h5 and perron_plot load it.
+if perron 1 inspect "$WORK/b1.h5" && grep -q "personalized 20 vectors; the first 5, each with its top 5" "$WORK/out.log"
+then echo "ok   inspect a batch"; else fail "inspect a batch"; fi
+if perron 1 inspect "$WORK/top.h5" && grep -q "personalized 20 vectors" "$WORK/out.log"; then
+  echo "ok   inspect a --top-k batch"
+else fail "inspect a --top-k batch"; fi
+expect_exit 3 "diff of a batch" 1 "holds a batch of personalized vectors" "" diff "$WORK/b1.h5" "$WORK/b2.h5"
+if "$PYTHON" - "$WORK" "$SOURCE_DIR/python" >"$WORK/out.log" 2>&1 <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import perron_h5
+b = perron_h5.load(f"{sys.argv[1]}/b1.h5")
+assert b.kind == "pagerank-personalized" and b.personalized.shape == (20, 301) and b.seeds[19] == "1000", b
+t = perron_h5.load(f"{sys.argv[1]}/top.h5")
+assert t.personalized is None and len(t.top["vertex_id"]) == 20 * 5
+PY
+then echo "ok   perron_h5 loads a batch"; else fail "perron_h5 loads a batch"; fi
+if "$PYTHON" "$SOURCE_DIR/python/perron_plot.py" "$WORK/b1.h5" --outdir "$WORK/plots" >"$WORK/out.log" 2>&1 &&
+  "$PYTHON" "$SOURCE_DIR/python/perron_plot.py" "$WORK/top.h5" --outdir "$WORK/plots" >>"$WORK/out.log" 2>&1 &&
+  [ -s "$WORK/plots/b1-personalized.png" ] && [ -s "$WORK/plots/top-personalized.png" ]; then
+  echo "ok   perron_plot draws a batch"
+else fail "perron_plot draws a batch"; fi
+
 # Bad input: each names the file and line, exits 3 (2 for usage), and writes nothing.
 printf '1\n\n2\n' >"$WORK/empty.txt"
 expect_exit 3 "empty seed set" 2 "empty.txt:2: empty seed set" "$WORK/bad.h5" \
@@ -224,6 +247,8 @@ with h5py.File(f"{work}/pqa.h5") as f:
     assert err < 1e-9, f"influence matrix: {err:.2e}"
 print("ok tokenrank --per-query: every chain is the dense solve, causal and not, at 1-4 ranks; all = the influence matrix")
 PY
+if perron 1 inspect "$WORK/pq1.h5" && grep -q 'query 7 "w7"' "$WORK/out.log"; then echo "ok   inspect per-query chains"
+else fail "inspect per-query chains"; fi
 expect_exit 2 "query past N" 2 "--per-query: position 90 is past the sequence \\(N = 90" "$WORK/bad.h5" \
   tokenrank --input "$WORK/qkv.h5" --per-query 3,90 --output "$WORK/bad.h5"
 expect_exit 2 "seed past N" 1 "--seeds: position 1000 is past the sequence" "$WORK/bad.h5" \

@@ -183,6 +183,8 @@ class H5Reader {
   };
   StringArray read_strings(const std::string& dataset) const;
   std::vector<std::uint64_t> read_uint64(const std::string& dataset) const;
+  // Every element of a dataset of any rank, row-major (e.g. a [k, K] table of ids).
+  std::vector<std::uint64_t> read_uint64_all(const std::string& dataset) const;
   double attribute_double(const std::string& object, const std::string& name) const;
   std::int64_t attribute_int(const std::string& object, const std::string& name) const;
   std::uint64_t attribute_uint(const std::string& object, const std::string& name) const;
