@@ -219,6 +219,18 @@ TEST(Personalized, SeedSetFiles) {
   refused("# only a comment\n", "no seed set");
   std::remove(path.c_str());
   EXPECT_EQ(parse_seed_list("5, 17", "--seeds").id, (std::vector<VertexId>{5, 17}));
+  EXPECT_EQ(parse_seed_list("5:2,17", "--seeds").weight, (std::vector<double>{2, 1}));
+  for (const auto& [list, needle] : {std::pair<std::string, std::string>{",", "--per-query: empty list"},
+                                     {"", "--per-query: empty list"},
+                                     {"3,x", "--per-query: expected a vertex id"},
+                                     {"3:0", "--per-query: the weight of 3 must be > 0"}}) {
+    try {
+      parse_seed_list(list, "--per-query");
+      ADD_FAILURE() << "accepted: '" << list << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 # same file at 1-4 ranks to 1e-12, more sets than one block, --top-k's top lists against the
 # full matrix, all-vertices as the influence matrix, and every bad input refused with its
 # file and line, exit code and no output file. tokenrank --per-query and --seeds: each chain
-# against the dense solve of the mean chain, causal and not, at 1-4 ranks, with the words of
-# the queries; and their bad input.
+# against the dense solve of the mean chain, causal and not, at 1 and 3 ranks, with the words
+# of the queries; and their bad input. The tools (inspect, diff, perron_h5, perron_plot) on a batch.
 source "$(dirname "$0")/common.sh"
 
 # A directed graph with dangling vertices and an isolated one (declared in a vertex file), and
@@ -147,24 +147,17 @@ if "$PYTHON" "$SOURCE_DIR/python/perron_plot.py" "$WORK/b1.h5" --outdir "$WORK/p
   echo "ok   perron_plot draws a batch"
 else fail "perron_plot draws a batch"; fi
 
-# Bad input: each names the file and line, exits 3 (2 for usage), and writes nothing.
+# Bad input: each names the file and line, exits 3 (2 for usage), and writes nothing. (Every
+# syntax the reader refuses, weights of 0, and empty inline lists: Personalized.SeedSetFiles.)
 printf '1\n\n2\n' >"$WORK/empty.txt"
 expect_exit 3 "empty seed set" 2 "empty.txt:2: empty seed set" "$WORK/bad.h5" \
   pagerank --input "$WORK/g.txt" --seed-sets "$WORK/empty.txt" --output "$WORK/bad.h5"
 printf '1\n2,5000\n' >"$WORK/missing.txt"
 expect_exit 3 "id not a vertex" 3 "missing.txt:2: vertex 5000 is not in the graph" "$WORK/bad.h5" \
   pagerank --input "$WORK/g.txt" --seed-sets "$WORK/missing.txt" --output "$WORK/bad.h5"
-printf '1:0\n' >"$WORK/zero.txt"
-expect_exit 3 "weight 0" 2 "zero.txt:1: the weight of 1 must be > 0" "$WORK/bad.h5" \
-  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/zero.txt" --output "$WORK/bad.h5"
 printf '3\n1:inf\n' >"$WORK/inf.txt"
 expect_exit 3 "weight not finite" 2 "inf.txt:2: the weight of 1 must be > 0 and finite" "$WORK/bad.h5" \
   pagerank --input "$WORK/g.txt" --seed-sets "$WORK/inf.txt" --output "$WORK/bad.h5"
-printf '1;2\n' >"$WORK/syntax.txt"
-expect_exit 3 "not an id" 1 "syntax.txt:1: expected a vertex id" "$WORK/bad.h5" \
-  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/syntax.txt" --output "$WORK/bad.h5"
-expect_exit 3 "no such file" 2 "nope.txt" "$WORK/bad.h5" \
-  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/nope.txt" --output "$WORK/bad.h5"
 expect_exit 2 "all-vertices too large" 2 "up to 65536 vertices, and this graph has 131072" "$WORK/bad.h5" \
   pagerank --input kronecker:scale=17,edge-factor=1 --seed-sets all-vertices --output "$WORK/bad.h5"
 # More vectors than fit: refused before the solve, with what it would need (a share of the
@@ -174,8 +167,6 @@ PERRON_MEMORY_LIMIT=4M expect_exit 3 "more vectors than fit" 2 \
   pagerank --input kronecker:scale=14 --seed-sets all-vertices --output "$WORK/bad.h5"
 expect_exit 2 "with --seeds" 1 "--personalization and --seeds give the single vector" "$WORK/bad.h5" \
   pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --seeds 3 --output "$WORK/bad.h5"
-expect_exit 2 "bicgstab" 1 "its solvers are power and cg" "$WORK/bad.h5" \
-  pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --solver bicgstab --output "$WORK/bad.h5"
 expect_exit 2 "cg on a directed graph" 2 "solver cg needs a symmetric graph" "$WORK/bad.h5" \
   pagerank --input "$WORK/g.txt" --seed-sets "$WORK/sets.txt" --solver cg --output "$WORK/bad.h5"
 
@@ -186,7 +177,9 @@ import sys, h5py
 with h5py.File(sys.argv[1], "a") as f:
     f.create_dataset("tokens", data=[f"w{i}" for i in range(90)], dtype=h5py.string_dtype("utf-8"))
 PY
-for np in 1 2 3 4; do
+# (unit_np1..4 check every chain at each rank count against the dense solve; here 1 and 3 ranks,
+# the uneven split.)
+for np in 1 3; do
   expect_ok "per-query np$np" "$np" tokenrank --input "$WORK/qkv.h5" --per-query 0,7,45,89 --precision double \
     --tolerance 1e-14 --tile-q 16 --tile-k 8 --output "$WORK/pq$np.h5" --quiet
   expect_ok "per-query causal np$np" "$np" tokenrank --input "$WORK/qkv.h5" --per-query 0,7,45,89 --causal \
@@ -233,11 +226,11 @@ for name, causal in (("pq", False), ("pqc", True)):
         t[pos] = 1
         err = np.abs(X[j] - solve(a, t)).sum()
         assert err < 1e-12, f"{name} query {pos}: {err:.2e}"
-    for np_ in (2, 3, 4):
+    for np_ in (3,):
         with h5py.File(f"{work}/{name}{np_}.h5") as f:
             diff = np.abs(f["tokenrank/personalized"][:] - X).sum(axis=1).max()
             assert diff < 1e-12, f"{name} np{np_}: {diff:.2e}"
-with h5py.File(f"{work}/s7.h5") as f, h5py.File(f"{work}/pq2.h5") as b:
+with h5py.File(f"{work}/s7.h5") as f, h5py.File(f"{work}/pq3.h5") as b:
     assert np.abs(f["tokenrank/mean_score"][:] - b["tokenrank/personalized"][1]).sum() < 1e-12, "--seeds 7 is chain 1"
     assert f["tokenrank"].attrs["teleport"] == "seeds 7", f["tokenrank"].attrs["teleport"]
 with h5py.File(f"{work}/pqa.h5") as f:
@@ -245,7 +238,7 @@ with h5py.File(f"{work}/pqa.h5") as f:
     inf = (1 - alpha) * np.linalg.inv(np.eye(N) - alpha * mean_chain(False))  # rows sum to 1: A is row-stochastic
     err = np.abs(M - inf).sum(axis=1).max()
     assert err < 1e-9, f"influence matrix: {err:.2e}"
-print("ok tokenrank --per-query: every chain is the dense solve, causal and not, at 1-4 ranks; all = the influence matrix")
+print("ok tokenrank --per-query: every chain is the dense solve, causal and not, at 1 and 3 ranks; all = the influence matrix")
 PY
 if perron 1 inspect "$WORK/pq1.h5" && grep -q 'query 7 "w7"' "$WORK/out.log"; then echo "ok   inspect per-query chains"
 else fail "inspect per-query chains"; fi
@@ -253,16 +246,10 @@ expect_exit 2 "query past N" 2 "--per-query: position 90 is past the sequence \\
   tokenrank --input "$WORK/qkv.h5" --per-query 3,90 --output "$WORK/bad.h5"
 expect_exit 2 "seed past N" 1 "--seeds: position 1000 is past the sequence" "$WORK/bad.h5" \
   tokenrank --input "$WORK/qkv.h5" --seeds 5,1000 --output "$WORK/bad.h5"
-expect_exit 3 "empty query list" 1 "--per-query: empty list" "$WORK/bad.h5" \
-  tokenrank --input "$WORK/qkv.h5" --per-query , --output "$WORK/bad.h5"
-expect_exit 3 "seed weight 0" 1 "--seeds: the weight of 5 must be > 0 and finite" "$WORK/bad.h5" \
-  tokenrank --input "$WORK/qkv.h5" --seeds 5:0 --output "$WORK/bad.h5"
 expect_exit 3 "seed weight nan" 1 "must be > 0 and finite, got nan" "$WORK/bad.h5" \
   tokenrank --input "$WORK/qkv.h5" --seeds 5:nan --output "$WORK/bad.h5"
 expect_exit 2 "weights on queries" 1 "--per-query: expected query positions, without weights" "$WORK/bad.h5" \
   tokenrank --input "$WORK/qkv.h5" --per-query 5:2 --output "$WORK/bad.h5"
-expect_exit 2 "per-query with seeds" 1 "--seeds and --teleport do not apply" "$WORK/bad.h5" \
-  tokenrank --input "$WORK/qkv.h5" --per-query 5 --seeds 3 --output "$WORK/bad.h5"
 expect_ok "qkv 5000" 1 generate qkv --heads 1 --seq 5000 --dim 8 --output "$WORK/big.h5"
 expect_exit 2 "all past its limit" 1 "--per-query all ranks from every position: N up to 4096, and this input has N = 5000" \
   "$WORK/bad.h5" tokenrank --input "$WORK/big.h5" --per-query all --output "$WORK/bad.h5"
