@@ -318,6 +318,7 @@ INSTANTIATE_TEST_SUITE_P(
                     TrCase{.name = "two_layers", .n = 37, .layers = 2},
                     TrCase{.name = "three_layers_rollout", .n = 33, .layers = 3, .rollout = true},
                     TrCase{.name = "causal_rollout", .n = 41, .causal = true, .rollout = true},
+                    TrCase{.name = "causal_one_head", .hq = 1, .n = 43, .causal = true},
                     TrCase{.name = "big_tiles", .n = 90, .tile_q = 256, .tile_k = 512}),
     [](const auto& param_info) { return param_info.param.name; });
 

@@ -372,19 +372,22 @@ class Chain {
       const Tile& bt = o.tile;
       const auto cnt = static_cast<std::size_t>(bt.count);
       if (o.rank == comm_.rank()) {
-        // Diagonal block: every head's P, the mean's as their average (personalized chains all
-        // solve with the mean's); solve j = cnt−1 … 0.
+        // Diagonal block: every head's P, the mean's as their average; personalized chains all
+        // solve with the mean's (one block, which is the head's own with one head); solve
+        // j = cnt−1 … 0.
         const bool personal = vec_.personalized > 0;
-        const std::size_t blocks = personal ? 1 : nv;
-        const std::size_t mean_block = personal ? 0 : static_cast<std::size_t>(vec_.mean());
-        std::vector<double> diag(blocks * cnt * cnt, 0.0);  // [vector][query j][key j']
+        std::vector<double> diag((personal ? 1 : nv) * cnt * cnt, 0.0);  // [vector][query j][key j']
         for (int head = 0; head < l.hq; ++head) {
           const std::size_t row0 = static_cast<std::size_t>(head) * rows() + static_cast<std::size_t>(bt.row);
           probabilities(l, head, l.q.data() + row0 * static_cast<std::size_t>(l.d), l.lse.data() + row0, bt, bt, s.data());
           for (std::size_t e = 0; e < cnt * cnt; ++e) {
             const auto p = static_cast<double>(s[e]);
-            if (vec_.heads > 1) diag[mean_block * cnt * cnt + e] += p / vec_.heads;
-            if (!personal) diag[static_cast<std::size_t>(head) * cnt * cnt + e] = p;
+            if (personal) {
+              diag[e] += p / vec_.heads;
+              continue;
+            }
+            if (vec_.heads > 1) diag[static_cast<std::size_t>(vec_.mean()) * cnt * cnt + e] += p / vec_.heads;
+            diag[static_cast<std::size_t>(head) * cnt * cnt + e] = p;
           }
         }
         for (std::size_t v = 0; v < nv; ++v) {
