@@ -232,6 +232,18 @@ struct Batch {
     return total;
   }
 
+  // Ordered sums over the rows, `per` of them per vector: body(v, sums) adds row v's part to its
+  // block's width·per slots (vector j at sums[per·j ..]); then reduce(per).
+  template <class Body>
+  std::vector<double> row_sums(int per, const Body& body) {
+    const std::size_t slots = static_cast<std::size_t>(width) * per;
+    block_sum.assign(block_count(rows) * slots, 0.0);
+#pragma omp parallel for schedule(static)
+    for (LocalId b = 0; b < block_count(rows); ++b)
+      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) body(v, block_sum.data() + b * slots);
+    return reduce(per);
+  }
+
   // Runs the pull over c (owned values filled; ghosts exchanged here) with `finish`.
   template <class Finish>
   void pull(BlockVector& c, const Finish& finish) {
@@ -240,9 +252,9 @@ struct Batch {
     with_width(width, [&](auto s) {
       constexpr int S = decltype(s)::value;
       if (graph.weighted)
-        pull_block<S, true>(layout.csr, c.data(), [&](LocalId b, LocalId v, const double* acc) { finish(b, v, acc); });
+        pull_block<S, true>(layout.csr, c.data(), finish);
       else
-        pull_block<S, false>(layout.csr, c.data(), [&](LocalId b, LocalId v, const double* acc) { finish(b, v, acc); });
+        pull_block<S, false>(layout.csr, c.data(), finish);
     });
   }
 
@@ -276,13 +288,10 @@ struct Batch {
 
   // Σ over dangling u of x_j(u), per vector.
   std::vector<double> dangling_mass(const BlockVector& x) {
-    block_sum.assign(block_count(rows) * width, 0.0);
-#pragma omp parallel for schedule(static)
-    for (LocalId b = 0; b < block_count(rows); ++b)
-      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v)
-        if (inv_out[v] == 0.0)
-          for (int j = 0; j < width; ++j) block_sum[b * width + j] += x[at(v, j)];
-    return reduce(1);
+    return row_sums(1, [&](LocalId v, double* sums) {
+      if (inv_out[v] == 0.0)
+        for (int j = 0; j < width; ++j) sums[j] += x[at(v, j)];
+    });
   }
 
   // Vector j is done: its values from y (vertex-major) are its result.
@@ -344,17 +353,14 @@ struct Batch {
     }
     BlockVector u(owned, 0.0), r, q(owned), p(static_cast<std::size_t>(columns) * width, 0.0);
     teleport_block(r, [&](LocalId) { return 1.0 - alpha; });  // r₀ = b − M·0
-    std::vector<double> rs(width, 0.0), target(width, params.tolerance);
+    std::vector<double> target(width, params.tolerance);
     // p₀ = s₀ = r₀/m; rs = ⟨r, s⟩.
-    block_sum.assign(block_count(rows) * width, 0.0);
-#pragma omp parallel for schedule(static)
-    for (LocalId b = 0; b < block_count(rows); ++b)
-      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v)
-        for (int j = 0; j < width; ++j) {
-          p[at(v, j)] = r[at(v, j)] / m[v];
-          block_sum[b * width + j] += r[at(v, j)] * p[at(v, j)];
-        }
-    rs = reduce(1);
+    std::vector<double> rs = row_sums(1, [&](LocalId v, double* sums) {
+      for (int j = 0; j < width; ++j) {
+        p[at(v, j)] = r[at(v, j)] / m[v];
+        sums[j] += r[at(v, j)] * p[at(v, j)];
+      }
+    });
     std::vector<double> estimate(width, 1.0);
     BlockVector x, y(owned), contrib;
     for (int it = 1; it <= limit() && any_active(); ++it) {
@@ -378,20 +384,16 @@ struct Batch {
       for (int j = 0; j < vectors; ++j)
         if (active[j] && pq[j] > 0.0 && std::isfinite(rs[j] / pq[j])) a[j] = rs[j] / pq[j];
       // u += a p, r −= a q, then ⟨r, s⟩ with s = r/m, ‖r‖₁ and Σz = Σ D u.
-      block_sum.assign(block_count(rows) * width * 3, 0.0);
-#pragma omp parallel for schedule(static)
-      for (LocalId b = 0; b < block_count(rows); ++b)
-        for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v)
-          for (int j = 0; j < width; ++j) {
-            u[at(v, j)] += a[j] * p[at(v, j)];
-            const double rv = r[at(v, j)] - a[j] * q[at(v, j)];
-            r[at(v, j)] = rv;
-            double* sums = block_sum.data() + (b * width + j) * 3;
-            sums[0] += rv * rv / m[v];
-            sums[1] += std::abs(rv);
-            sums[2] += d[v] * u[at(v, j)];
-          }
-      const std::vector<double> sums = reduce(3);
+      const std::vector<double> sums = row_sums(3, [&](LocalId v, double* block) {
+        for (int j = 0; j < width; ++j) {
+          u[at(v, j)] += a[j] * p[at(v, j)];
+          const double rv = r[at(v, j)] - a[j] * q[at(v, j)];
+          r[at(v, j)] = rv;
+          block[3 * j] += rv * rv / m[v];
+          block[3 * j + 1] += std::abs(rv);
+          block[3 * j + 2] += d[v] * u[at(v, j)];
+        }
+      });
       std::vector<double> beta(width, 0.0);
       double largest = 0.0;
       for (int j = 0; j < vectors; ++j) {
@@ -422,12 +424,9 @@ struct Batch {
     const std::size_t owned = static_cast<std::size_t>(rows) * width;
     x.resize(owned);
     contrib.resize(static_cast<std::size_t>(columns) * width);
-    block_sum.assign(block_count(rows) * width, 0.0);
-#pragma omp parallel for schedule(static)
-    for (LocalId b = 0; b < block_count(rows); ++b)
-      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v)
-        for (int j = 0; j < width; ++j) block_sum[b * width + j] += d[v] * u[at(v, j)];
-    const std::vector<double> mass = reduce(1);
+    const std::vector<double> mass = row_sums(1, [&](LocalId v, double* sums) {
+      for (int j = 0; j < width; ++j) sums[j] += d[v] * u[at(v, j)];
+    });
 #pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v)
       for (int j = 0; j < width; ++j) x[at(v, j)] = mass[j] > 0.0 ? d[v] * u[at(v, j)] / mass[j] : 0.0;
