@@ -143,10 +143,8 @@ struct Vectors {
 template <class Real>
 class Chain {
  public:
-  // `personal`: k teleports of this rank's positions, one personalized mean chain each (empty:
-  // the chains of every head and the mean, with the problem's teleport).
-  Chain(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm,
-        std::span<const std::vector<double>> personal = {})
+  // The chains of every head and the mean, on the problem's teleport, until set_teleports.
+  Chain(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm)
       : pb_(problem),
         pp_(params),
         comm_(comm),
@@ -166,17 +164,24 @@ class Chain {
     }
     const std::int64_t max_rows = comm.allreduce(rows_, ReduceOp::max);
     max_rows_ = static_cast<std::size_t>(max_rows);
+    set_teleports({});
+  }
+
+  std::size_t rows() const { return static_cast<std::size_t>(rows_); }
+
+  // The vectors the next solve advances: with `personal`, one personalized mean chain per
+  // teleport; else every head's chain and the mean's, on the problem's teleport. The LSE pass
+  // does not depend on them, so one chain serves block after block of personalized teleports.
+  void set_teleports(std::span<const std::vector<double>> personal) {
     vec_.personalized = static_cast<int>(personal.size());
     const auto nv = static_cast<std::size_t>(vec_.count());
     teleport_.resize(nv * rows());
     for (std::size_t v = 0; v < nv; ++v)
       for (std::size_t i = 0; i < rows(); ++i)
-        teleport_[v * rows() + i] = !personal.empty()          ? personal[v][i]
-                                    : problem.teleport.empty() ? 1.0 / static_cast<double>(problem.n)
-                                                               : problem.teleport[i];
+        teleport_[v * rows() + i] = !personal.empty()      ? personal[v][i]
+                                    : pb_.teleport.empty() ? 1.0 / static_cast<double>(pb_.n)
+                                                           : pb_.teleport[i];
   }
-
-  std::size_t rows() const { return static_cast<std::size_t>(rows_); }
 
   // The LSE pass (FlashAttention's softmax statistics without V): Q stays, the K blocks travel
   // around the ring; each (head, query tile) keeps a running max m and sum l,
@@ -681,15 +686,12 @@ void check_problem(const TokenRankProblem& pb, const TokenRankParams& p, const C
   });
 }
 
+// The solve of a chain whose LSE pass is done: e₀ for an undamped causal chain, the triangular
+// sweep for a causal single layer (or when asked), else power iteration; into `res`, timed.
 template <class Real>
-TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm,
-                              const IterationObserver& observe, std::span<const std::vector<double>> personal = {}) {
-  Chain<Real> chain(pb, p, comm, personal);
-  TokenRankResult res;
-  Stopwatch watch;
-  chain.compute_lse();
-  res.lse_seconds = watch.seconds();
-  watch.restart();
+void solve_chain(const Chain<Real>& chain, const TokenRankProblem& pb, const TokenRankParams& p, const IterationObserver& observe,
+                 TokenRankResult& res) {
+  const Stopwatch watch;
   const bool causal_single = p.causal && pb.layers.size() == 1;
   if (p.causal && p.damping == 1.0 && chain.first_row_sees_keys()) {
     res.solver = p.solver == TokenRankSolver::automatic ? TokenRankSolver::triangular : p.solver;
@@ -705,6 +707,17 @@ TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams&
     chain.power(res, observe);
   }
   res.solve_seconds = watch.seconds();
+}
+
+template <class Real>
+TokenRankResult run_tokenrank(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm,
+                              const IterationObserver& observe) {
+  Chain<Real> chain(pb, p, comm);
+  TokenRankResult res;
+  Stopwatch watch;
+  chain.compute_lse();
+  res.lse_seconds = watch.seconds();
+  solve_chain(chain, pb, p, observe, res);
   if (p.verify) {
     watch.restart();
     res.verify_residual = chain.verify(res);
@@ -722,19 +735,55 @@ TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams
                                                          : run_tokenrank<float>(problem, params, comm, observe);
 }
 
+namespace {
+
+// One chain, its LSE pass once, then block after block of personalized teleports.
+template <class Real>
+double run_personalized(const TokenRankProblem& pb, const TokenRankParams& p, const Comm& comm, std::size_t chains,
+                        std::size_t block, const TeleportBlockFn& teleports, const ChainBlockFn& on_block,
+                        const IterationObserver& observe) {
+  Chain<Real> chain(pb, p, comm);
+  const Stopwatch watch;
+  chain.compute_lse();
+  const double lse_seconds = watch.seconds();
+  for (std::size_t first = 0; first < chains; first += block) {
+    const std::vector<std::vector<double>> t = teleports(first, std::min(block, chains - first));
+    comm.agree([&] {
+      for (const std::vector<double>& v : t)
+        if (v.size() != chain.rows())
+          throw Error(ErrorKind::internal, "tokenrank_personalized: a teleport vector does not match this rank's positions");
+    });
+    chain.set_teleports(t);
+    TokenRankResult res;
+    res.lse_seconds = first == 0 ? lse_seconds : 0.0;
+    solve_chain(chain, pb, p, observe, res);
+    on_block(first, res);
+  }
+  return lse_seconds;
+}
+
+}  // namespace
+
+double tokenrank_personalized(const TokenRankProblem& problem, std::size_t chains, std::size_t block,
+                              const TeleportBlockFn& teleports, const ChainBlockFn& on_block, const TokenRankParams& params,
+                              const Comm& comm, const IterationObserver& observe) {
+  check_problem(problem, params, comm);
+  comm.agree([&] {
+    if (chains == 0 || block == 0) throw Error(ErrorKind::internal, "tokenrank_personalized: no chains, or blocks of none");
+  });
+  return params.precision == Precision::double_precision
+             ? run_personalized<double>(problem, params, comm, chains, block, teleports, on_block, observe)
+             : run_personalized<float>(problem, params, comm, chains, block, teleports, on_block, observe);
+}
+
 TokenRankResult tokenrank_personalized(const TokenRankProblem& problem, std::span<const std::vector<double>> teleports,
                                        const TokenRankParams& params, const Comm& comm, const IterationObserver& observe) {
-  check_problem(problem, params, comm);
-  std::int64_t rows = 0;
-  for (const Segment& seg : problem.segments) rows += seg.count;
-  comm.agree([&] {
-    if (teleports.empty()) throw Error(ErrorKind::internal, "tokenrank_personalized: no teleport vectors");
-    for (const std::vector<double>& t : teleports)
-      if (static_cast<std::int64_t>(t.size()) != rows)
-        throw Error(ErrorKind::internal, "tokenrank_personalized: a teleport vector does not match this rank's positions");
-  });
-  return params.precision == Precision::double_precision ? run_tokenrank<double>(problem, params, comm, observe, teleports)
-                                                         : run_tokenrank<float>(problem, params, comm, observe, teleports);
+  TokenRankResult out;
+  const auto all = [&](std::size_t, std::size_t) { return std::vector<std::vector<double>>(teleports.begin(), teleports.end()); };
+  tokenrank_personalized(
+      problem, teleports.size(), std::max<std::size_t>(teleports.size(), 1), all,
+      [&](std::size_t, const TokenRankResult& r) { out = r; }, params, comm, observe);
+  return out;
 }
 
 TokenRankResult tokenrank_one_step(const TokenRankProblem& problem, const TokenRankParams& params, const Comm& comm) {

@@ -237,7 +237,7 @@ std::vector<double> seeds_teleport(const std::string& list, std::int64_t n, cons
 
 // Personalized TokenRank per query: how many chains advance together (one DGEMM of that many
 // rows per tile), and the largest N that `--per-query all` takes (the N×N influence matrix:
-// 4096² × 8 bytes = 128 MiB written, N/64 blocks of solves).
+// 4096² × 8 bytes = 128 MiB written, N/64 blocks of solves after one LSE pass).
 constexpr std::size_t kPerQueryBlock = 64;
 constexpr std::int64_t kPerQueryAllLimit = 4096;
 
@@ -383,27 +383,29 @@ class TokenRankCommand final : public Command {
     bool converged = true;
     TokenRankSolver used = TokenRankSolver::power;
     std::vector<std::vector<ScoredVertex>> first_top;
-    for (std::size_t first = 0; first < queries.size(); first += kPerQueryBlock) {
-      const std::size_t count = std::min(kPerQueryBlock, queries.size() - first);
-      std::vector<std::vector<double>> teleports(count, std::vector<double>(lc.positions.size(), 0.0));
+    const std::size_t rows = lc.positions.size();
+    // Each block's teleports: the one-hot vector of its queries, on this rank's positions.
+    const auto teleports = [&](std::size_t first, std::size_t count) {
+      std::vector<std::vector<double>> t(count, std::vector<double>(rows, 0.0));
       for (std::size_t v = 0; v < count; ++v)
-        for (std::size_t i = 0; i < lc.positions.size(); ++i)
-          if (static_cast<std::int64_t>(lc.positions[i]) == queries[first + v]) teleports[v][i] = 1.0;
-      const TokenRankResult res = tokenrank_personalized(lc.problem, teleports, p, comm, [&](const IterationReport& r) {
-        if (!quiet_) report.iteration(r, p.tolerance, 0);
-      });
+        for (std::size_t i = 0; i < rows; ++i)
+          if (static_cast<std::int64_t>(lc.positions[i]) == queries[first + v]) t[v][i] = 1.0;
+      return t;
+    };
+    // Each block's result: checked, reported, written as it finishes.
+    const auto on_block = [&](std::size_t first, const TokenRankResult& res) {
+      const std::size_t count = std::min(kPerQueryBlock, queries.size() - first);
       require_finite(res, p, comm);
-      lse_s += res.lse_seconds, solve_s += res.solve_seconds;
+      solve_s += res.solve_seconds;
       iterations = std::max(iterations, res.iterations);
       converged = converged && res.converged;
       used = res.solver;
       history.insert(history.end(), res.residual.begin(), res.residual.end());
       report.event("personalized_block", fmt::format("{{\"first\": {}, \"queries\": {}, \"iterations\": {}, \"solve_s\": {}}}",
                                                      first, count, res.iterations, res.solve_seconds));
-      const std::size_t rows = lc.positions.size();
       for (std::size_t v = 0; v < count && first + v < 5; ++v)
         first_top.push_back(top_k(std::span<const double>(res.score).subspan(v * rows, rows), lc.positions, 5, comm));
-      if (!file) continue;
+      if (!file) return;
       const Stopwatch watch;
       std::vector<std::vector<std::uint64_t>> starts, counts;
       for (const Segment& run : lc.problem.segments) {
@@ -412,7 +414,11 @@ class TokenRankCommand final : public Command {
       }
       file->write_matrix_blocks<double>("/tokenrank/personalized", starts, counts, res.score);
       write_s += watch.seconds();
-    }
+    };
+    lse_s = tokenrank_personalized(lc.problem, queries.size(), kPerQueryBlock, teleports, on_block, p, comm,
+                                   [&](const IterationReport& r) {
+                                     if (!quiet_) report.iteration(r, p.tolerance, 0);
+                                   });
     if (file) {
       const Stopwatch watch;
       H5Writer& f = *file;

@@ -15,6 +15,7 @@
 // over key tiles, π_j = [(1−α) t_j + α Σ_{i>j} π_i A_ij] / (1 − α A_jj); without damping the
 // only stationary distribution is e₀ (token 0 absorbs everything, A_00 = 1).
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -106,6 +107,16 @@ TokenRankResult tokenrank(const TokenRankProblem& problem, const TokenRankParams
 // largest over the chains, and the block runs until every chain meets the tolerance.
 TokenRankResult tokenrank_personalized(const TokenRankProblem& problem, std::span<const std::vector<double>> teleports,
                                        const TokenRankParams& params, const Comm& comm, const IterationObserver& observe = {});
+
+// The same for many chains, `block` at a time: the LSE pass (which the teleports do not touch)
+// runs once, then for each block teleports(first, count) gives its teleports (this rank's
+// positions) and on_block(first, result) receives its result (score [count][rows]; the first
+// block's lse_seconds is the pass's). Returns the LSE pass's seconds.
+using TeleportBlockFn = std::function<std::vector<std::vector<double>>(std::size_t first, std::size_t count)>;
+using ChainBlockFn = std::function<void(std::size_t first, const TokenRankResult& block)>;
+double tokenrank_personalized(const TokenRankProblem& problem, std::size_t chains, std::size_t block,
+                              const TeleportBlockFn& teleports, const ChainBlockFn& on_block, const TokenRankParams& params,
+                              const Comm& comm, const IterationObserver& observe = {});
 
 // Collective: one undamped step of every chain from the uniform vector, x·Ã with x = 1/n: the
 // attention each position receives through the chain, normalised (a row that sees no key gives
