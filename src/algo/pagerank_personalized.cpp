@@ -14,9 +14,12 @@ namespace perron {
 
 namespace pagerank_detail {
 struct BatchLayout {
-  WorkOrder order;  // by reads, no elimination: every row kept
-  LocalCsr csr;     // all rows, work order
-  HaloPlan halo;    // ghosts landing in work order
+  WorkOrder order;              // by reads, no elimination: every row kept
+  LocalCsr csr;                 // all rows, work order
+  HaloPlan halo;                // ghosts landing in work order
+  std::vector<double> inv_out;  // 1/o per row (0 for a dangling one)
+  std::vector<double> degree;   // CG's D: o per row, 1 for an isolated one
+  std::vector<double> self;     // the weight of a row's self-loops
 };
 }  // namespace pagerank_detail
 
@@ -25,6 +28,18 @@ PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const Comm& comm)
   layout_->order = pagerank_detail::make_work_order(graph, nullptr, true);
   layout_->csr = pagerank_detail::work_rows(graph.in, layout_->order, 0, graph.rows());
   layout_->halo = graph.halo.relabeled(layout_->order.position, layout_->order.ghost_column, comm);
+  const LocalCsr& csr = layout_->csr;
+  const LocalId rows = graph.rows();
+  layout_->inv_out.resize(rows);
+  layout_->degree.resize(rows);
+  layout_->self.assign(rows, 0.0);
+  for (LocalId w = 0; w < rows; ++w) {
+    const double o = graph.out_weight[layout_->order.vertex[w]];
+    layout_->inv_out[w] = o > 0.0 ? 1.0 / o : 0.0;
+    layout_->degree[w] = o > 0.0 ? o : 1.0;
+    for (EdgeIndex e = csr.row_start[w]; e < csr.row_start[w + 1]; ++e)
+      if (csr.column[e] == w) layout_->self[w] += csr.weight.empty() ? 1.0 : csr.weight[e];
+  }
 }
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;
 PersonalizedPlan::~PersonalizedPlan() = default;
@@ -32,6 +47,7 @@ std::uint64_t PersonalizedPlan::bytes() const {
   const LocalCsr& c = layout_->csr;
   return c.row_start.capacity() * sizeof(EdgeIndex) + c.column.capacity() * sizeof(LocalId) +
          c.weight.capacity() * sizeof(double) + layout_->halo.bytes() +
+         (layout_->inv_out.capacity() + layout_->degree.capacity() + layout_->self.capacity()) * sizeof(double) +
          (layout_->order.vertex.capacity() + layout_->order.position.capacity() + layout_->order.ghost_column.capacity()) *
              sizeof(LocalId);
 }
@@ -166,7 +182,7 @@ struct Batch {
   const Comm& comm;
   int vectors, width;  // b vectors, padded to S values per vertex
   LocalId rows, columns;
-  std::vector<double> inv_out;
+  const std::vector<double>& inv_out;
   std::vector<LocalId> tele_start;  // per row: its teleport entries (vector, weight), CSR-like
   std::vector<int> tele_vector;
   std::vector<double> tele_weight;
@@ -184,12 +200,8 @@ struct Batch {
         width(padded_width(vectors)),
         rows(g.rows()),
         columns(g.in.columns),
-        inv_out(rows),
+        inv_out(l.inv_out),
         tele_start(rows + 1, 0) {
-    for (LocalId w = 0; w < rows; ++w) {
-      const double o = g.out_weight[l.order.vertex[w]];
-      inv_out[w] = o > 0.0 ? 1.0 / o : 0.0;
-    }
     for (const SparseTeleport& t : teleports)
       for (LocalId r : t.row) ++tele_start[l.order.position[r] + 1];
     for (LocalId v = 0; v < rows; ++v) tele_start[v + 1] += tele_start[v];
@@ -341,16 +353,9 @@ struct Batch {
   void cg(const IterationObserver& observe) {
     const double alpha = params.damping;
     const std::size_t owned = static_cast<std::size_t>(rows) * width;
-    std::vector<double> d(rows), m(rows);
-    const LocalCsr& csr = layout.csr;
-    for (LocalId v = 0; v < rows; ++v) {
-      const double o = graph.out_weight[layout.order.vertex[v]];
-      d[v] = o > 0.0 ? o : 1.0;
-      double self = 0.0;
-      for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e)
-        if (csr.column[e] == v) self += csr.weight.empty() ? 1.0 : csr.weight[e];
-      m[v] = d[v] - alpha * self;
-    }
+    const std::vector<double>& d = layout.degree;
+    std::vector<double> m(rows);
+    for (LocalId v = 0; v < rows; ++v) m[v] = d[v] - alpha * layout.self[v];
     BlockVector u(owned, 0.0), r, q(owned), p(static_cast<std::size_t>(columns) * width, 0.0);
     teleport_block(r, [&](LocalId) { return 1.0 - alpha; });  // r₀ = b − M·0
     std::vector<double> target(width, params.tolerance);

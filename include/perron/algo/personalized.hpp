@@ -79,7 +79,8 @@ struct BatchLayout;
 
 // The layout every block of a batch runs on, built once (collective): the vertices sorted by
 // how many of this rank's edges read them, most first (Faldu, Diamond & Grot 2019), the CSR and
-// the halo plan in that order. A gather of k values per edge misses the cache k/8 times as
+// the halo plan in that order, and the per-row terms every block's steps read (1/o, CG's
+// degrees and self-loop weights). A gather of k values per edge misses the cache k/8 times as
 // often as a single vector's unless the sources it reads pack together; on a power-law graph
 // the hubs that most edges read then share the first lines of the block.
 class PersonalizedPlan {
