@@ -168,6 +168,12 @@ void write_chain_attributes(H5Writer& file, const std::string& group, const Chai
   file.set_attribute(group, "layout_across_ranks", std::string(lc.zigzag ? "zigzag" : "contiguous"));
 }
 
+// "WHAT: position P is past the sequence (N = n, positions 0..n−1)": a teleport file's, --seeds
+// or --per-query's position beyond the input.
+std::string past_sequence(const std::string& what, std::uint64_t position, std::int64_t n) {
+  return fmt::format("{}: position {} is past the sequence (N = {}, positions 0..{})", what, position, n, n - 1);
+}
+
 // The teleport vector for this rank's positions: uniform, or from FILE: text lines
 // "position [weight]" (weight 1 when missing; as --personalization of pagerank) or an HDF5
 // file whose dataset `teleport` holds N non-negative weights. Normalised to sum 1.
@@ -195,9 +201,7 @@ std::vector<double> read_teleport(const std::string& path, const LoadedChain& lc
     std::vector<IdValue> all = comm.allgatherv<IdValue>(records.records);
     comm.agree([&] {
       for (const IdValue& r : all) {
-        if (r.id >= n)
-          throw_input(path + ": position " + std::to_string(r.id) + " is past the sequence (N = " + std::to_string(n) +
-                      ", positions 0.." + std::to_string(n - 1) + ")");
+        if (r.id >= n) throw_input(past_sequence(path, r.id, static_cast<std::int64_t>(n)));
         full[r.id] += records.valued ? r.value : 1.0;
       }
     });
@@ -224,9 +228,7 @@ std::vector<double> seeds_teleport(const std::string& list, std::int64_t n, cons
     const SeedSets set = parse_seed_list(list, what);
     double sum = 0.0;
     for (std::size_t i = 0; i < set.id.size(); ++i) {
-      if (set.id[i] >= static_cast<std::uint64_t>(n))
-        throw_usage(what + ": position " + std::to_string(set.id[i]) + " is past the sequence (N = " + std::to_string(n) +
-                    ", positions 0.." + std::to_string(n - 1) + ")");
+      if (set.id[i] >= static_cast<std::uint64_t>(n)) throw_usage(past_sequence(what, set.id[i], n));
       full[set.id[i]] += set.weight[i];
       sum += set.weight[i];
     }
@@ -350,9 +352,7 @@ class TokenRankCommand final : public Command {
       for (std::size_t i = 0; i < list.id.size(); ++i) {
         if (list.weight[i] != 1.0 || list.text[0].find(':') != std::string::npos)
           throw_usage("--per-query: expected query positions, without weights (a chain's teleport is its query)");
-        if (list.id[i] >= static_cast<std::uint64_t>(n))
-          throw_usage("--per-query: position " + std::to_string(list.id[i]) + " is past the sequence (N = " + std::to_string(n) +
-                      ", positions 0.." + std::to_string(n - 1) + ")");
+        if (list.id[i] >= static_cast<std::uint64_t>(n)) throw_usage(past_sequence("--per-query", list.id[i], n));
         out.push_back(static_cast<std::int64_t>(list.id[i]));
       }
     });

@@ -97,10 +97,6 @@ std::string iso8601_now() {
   return std::string(buf, len);
 }
 
-}  // namespace perron
-
-namespace perron {
-
 void* allocate_huge_pages(std::size_t bytes) {
   constexpr std::size_t kHuge = std::size_t{2} << 20;
   if (bytes < kHuge) {

@@ -45,8 +45,8 @@ CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, const Comm& comm
   std::vector<std::uint32_t> stamp(g.stats.n, kNone), seen(P, kNone);
   std::vector<SplitGhost> split;
   const GlobalId mine_begin = g.first, mine_end = g.first + rows;
-  const int first_rank = part.owner(std::min<GlobalId>(mine_begin, g.stats.n - 1));
-  for (auto r = static_cast<std::uint64_t>(rows > 0 ? first_rank : static_cast<int>(P)); r < P; ++r) {
+  // The virtual ranks whose ranges meet this rank's rows, from the one that owns the first.
+  for (auto r = static_cast<std::uint64_t>(rows > 0 ? part.owner(mine_begin) : part.ranks()); r < P; ++r) {
     const GlobalId b = part.begin(static_cast<int>(r)), e = part.end(static_cast<int>(r));
     if (b >= mine_end) break;
     const GlobalId lo = std::max(b, mine_begin), hi = std::min(e, mine_end);
