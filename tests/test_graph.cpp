@@ -1,4 +1,7 @@
 // Partition balance and the halo plan: each rank receives exactly the ghost values it reads.
+#include <functional>
+#include <numeric>
+
 #include "perron/graph/capacity.hpp"
 #include "perron/graph/partition.hpp"
 #include "support.hpp"
@@ -89,6 +92,55 @@ TEST(DistGraph, StatisticsCountWhatTheInputHas) {
   const DistGraph und = build_graph(share_of(t, comm), GraphOptions{true, false}, comm);
   EXPECT_EQ(und.stats.m, 5u);         // 1-2, 2-1, 2-2, 2-3, 3-2
   EXPECT_EQ(und.stats.dangling, 1u);  // only 9
+}
+
+// The build's rows against a direct merge of the input, on a weighted multigraph large enough
+// that the build scatters its entries in several groups of buckets: each row lists its
+// distinct sources in increasing dense order, with the largest weight of the repeated edges or,
+// keeping duplicates, their sum (taken largest first); directed and undirected.
+TEST(DistGraph, RowsMergeRepeatedEdgesAsTheOptionsSay) {
+  const Comm comm = world();
+  TestGraph t = random_graph(53, 2000, 20000, true);
+  for (std::size_t e = 0; e < 20000; e += 7) t.edges.push_back({t.edges[e].src, t.edges[e].dst, 0.5 + t.edges[e].weight});
+  for (const bool undirected : {false, true})
+    for (const bool keep : {false, true}) {
+      GraphOptions options;
+      options.undirected = undirected;
+      options.keep_duplicates = keep;
+      const DistGraph g = build_graph(share_of(t, comm), options, comm);
+      std::map<std::pair<VertexId, VertexId>, std::vector<double>> want;  // (dst, src) → weights
+      for (const RawEdge& e : t.edges) {
+        want[{e.dst, e.src}].push_back(e.weight);
+        if (undirected && e.src != e.dst) want[{e.src, e.dst}].push_back(e.weight);
+      }
+      std::vector<GlobalId> row_ids(g.rows());
+      std::iota(row_ids.begin(), row_ids.end(), g.first);
+      const std::vector<VertexId> row_original = g.ids.to_original(row_ids, comm);
+      const std::vector<VertexId> ghost_original = g.ids.to_original(g.ghost_ids, comm);
+      std::uint64_t seen = 0;
+      for (LocalId r = 0; r < g.rows(); ++r) {
+        GlobalId previous = 0;
+        for (EdgeIndex e = g.in.row_start[r]; e < g.in.row_start[r + 1]; ++e) {
+          const LocalId c = g.in.column[e];
+          const GlobalId dense = c < g.rows() ? g.first + c : g.ghost_ids[c - g.rows()];
+          if (e > g.in.row_start[r]) {
+            EXPECT_LT(previous, dense) << "row " << row_original[r];
+          }
+          previous = dense;
+          const VertexId src = c < g.rows() ? row_original[c] : ghost_original[c - g.rows()];
+          const auto it = want.find({row_original[r], src});
+          ASSERT_NE(it, want.end()) << src << " -> " << row_original[r] << " is no input edge";
+          std::vector<double> w = it->second;
+          std::sort(w.begin(), w.end(), std::greater<>());
+          double merged = w[0];
+          if (keep)
+            for (std::size_t k = 1; k < w.size(); ++k) merged += w[k];
+          EXPECT_EQ(g.in.weight[e], merged) << src << " -> " << row_original[r] << (keep ? " (sum)" : " (largest)");
+          ++seen;
+        }
+      }
+      EXPECT_EQ(comm.allreduce(seen, ReduceOp::sum), want.size()) << (undirected ? "undirected" : "directed");
+    }
 }
 
 // The capacity plan for P = this run's ranks is this run, rank by rank: its rows, in-edges,

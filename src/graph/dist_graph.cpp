@@ -1,6 +1,9 @@
 #include "perron/graph/dist_graph.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <limits>
@@ -328,107 +331,221 @@ struct Rows {
   std::uint64_t rows() const { return start.size() - 1; }
 };
 
+// One entry of a row bucket: key = (row within the bucket) << src_bits | source, so that
+// sorting the keys sorts the bucket by row, then by source; with its weight when weights count.
+struct BucketKey {
+  std::uint64_t key;
+};
+struct BucketKeyWeight {
+  std::uint64_t key;
+  double weight;
+};
+
+// Sorts a bucket's entries by the low `bits` bits of their keys (the rest are zero): LSD radix
+// sort with 11-bit digits through `scratch` (2^11 counters stay in L1, and a bucket is sized to
+// stay in L2), skipping a digit that every key shares. Below 256 entries std::sort is faster.
+template <class E>
+void sort_bucket(std::span<E> e, unsigned bits, std::vector<E>& scratch) {
+  const auto by_key = [](const E& x, const E& y) { return x.key < y.key; };
+  if (e.size() < 256) {
+    std::sort(e.begin(), e.end(), by_key);
+    return;
+  }
+  constexpr unsigned kDigit = 11;
+  constexpr std::uint64_t kMask = (std::uint64_t{1} << kDigit) - 1;
+  if (scratch.size() < e.size()) scratch.resize(e.size());
+  E* from = e.data();
+  E* to = scratch.data();
+  std::array<std::uint32_t, kMask + 1> count;
+  for (unsigned shift = 0; shift < bits; shift += kDigit) {
+    count.fill(0);
+    for (std::size_t i = 0; i < e.size(); ++i) ++count[(from[i].key >> shift) & kMask];
+    if (count[(from[0].key >> shift) & kMask] == e.size()) continue;  // one digit: nothing moves
+    std::uint32_t at = 0;
+    for (auto& c : count) std::swap(c, at), at += c;
+    for (std::size_t i = 0; i < e.size(); ++i) to[count[(from[i].key >> shift) & kMask]++] = from[i];
+    std::swap(from, to);
+  }
+  if (from != e.data()) std::copy_n(from, e.size(), e.data());
+}
+
+// Merges a sorted bucket's repeated keys in place at its front and returns how many stay: the
+// largest weight survives, or with sum_weights the run's weights add up, largest first (the
+// order the sum is taken in depends on the weights alone, not on where the copies came from).
+// kept[row + 1] counts each row's survivors (rows of this bucket only: no other thread's).
+template <class E>
+std::size_t merge_bucket(std::span<E> e, unsigned src_bits, std::uint64_t row0, bool sum_weights, EdgeIndex* kept) {
+  std::size_t o = 0;
+  for (std::size_t i = 0; i < e.size();) {
+    std::size_t j = i + 1;
+    while (j < e.size() && e[j].key == e[i].key) ++j;
+    E out = e[i];
+    if constexpr (std::is_same_v<E, BucketKeyWeight>) {
+      if (j - i > 1) {
+        std::sort(e.begin() + static_cast<std::ptrdiff_t>(i), e.begin() + static_cast<std::ptrdiff_t>(j),
+                  [](const E& x, const E& y) { return x.weight > y.weight; });
+        out = e[i];
+        if (sum_weights)
+          for (std::size_t k = i + 1; k < j; ++k) out.weight += e[k].weight;
+      }
+    }
+    e[o++] = out;
+    ++kept[row0 + (out.key >> src_bits) + 1];
+    i = j;
+  }
+  return o;
+}
+
 // Groups this rank's edges by destination row [first, first + rows) and merges repeated
 // (dst, src): the largest weight survives, or with sum_weights (multi-edges) their sum.
-// Consumes `edges`; counts the merged entries into `duplicates`.
+// Consumes `edges`; counts the merged entries into `duplicates`. Sources are dense ids < n.
 //
 // With both_directions an edge u–v (u ≠ v) is an entry of row v (source u) and of row u
 // (source v), each where this rank owns the row: the undirected graph is never written out as
-// twice the edges. A counting sort by row (parallel, atomic slot counters, so the order inside
-// a row is arbitrary until each row sorts its few sources) moves only the source (4 or 8
-// bytes) and the weight when weights count, not the 24-byte edge; O(m + Σ d log d).
-// `ends` reads the endpoints (ColumnEnds, or PackedEnds for a packed list).
-template <class Src, class Ends>
-Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
-                             bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
+// twice the edges.
+//
+// A two-level radix sort, so that no pass makes a random access outside the caches. The rows
+// fall into buckets of 2^shift consecutive rows holding about 2^15 entries each (8 or 16 bytes:
+// a bucket and its scratch fit a core's L2). Per-thread counts of each bucket, then one pass
+// over the edges scatters (row in bucket, source) keys to their bucket, a streaming write;
+// each bucket is then radix-sorted by key on its own, in cache, and merged. The rows come out
+// sorted by source with no per-row sort. (An atomic counting sort by row, the earlier design,
+// spent 2.1 of 3.1 s at Kronecker 22 on a cache miss and a locked add per entry and on
+// insertion sorts of its rows.) To bound the memory, the buckets are scattered in groups of
+// about a quarter of the entries each, one pass over the edges per group: the keys of one
+// group (2 or 4 bytes per entry) beside the rows, not of all.
+template <class E, class Src, class Ends>
+Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows, std::uint64_t n,
+                            bool sum_weights, std::uint64_t& duplicates) {
+  constexpr bool kWeighted = std::is_same_v<E, BucketKeyWeight>;
   const std::uint64_t m = edges.size();
-  const auto owns = [=](GlobalId v) { return v - first < rows; };  // unsigned: v < first wraps high
-  // Raw pointers (inside `ends` too): through the vectors, every store into the rows made the
-  // compiler reload the columns' addresses (the loops ran 25% slower).
+  // Raw pointers (inside `ends` too): through the vectors, every store made the compiler
+  // reload the columns' addresses.
   const double* const ew = edges.has_weights() ? edges.weights().data() : nullptr;
-  const auto reverse_too = [=](std::size_t i) { return both_directions && ends.src(i) != ends.dst(i) && owns(ends.src(i)); };
+  // Calls f(row, source, i) for each entry of this rank: (dst, src) of an edge whose dst it owns,
+  // and with both_directions (src, dst) of one whose src it owns. An orphaned `omp for`: the
+  // same static split of [0, m) on every call, so each thread meets the same entries each time.
+  const auto each_entry = [&, ends, m, first, rows](auto&& f) {       // by value: registers in the loops, not reloads
+    const auto owned = [=](GlobalId v) { return v - first < rows; };  // unsigned: v < first wraps high
+    if (both_directions) {
+#pragma omp for schedule(static)
+      for (std::size_t i = 0; i < m; ++i) {
+        const GlobalId s = ends.src(i), d = ends.dst(i);
+        if (owned(d)) f(d, s, i);
+        if (s != d && owned(s)) f(s, d, i);
+      }
+    } else {
+#pragma omp for schedule(static)
+      for (std::size_t i = 0; i < m; ++i)
+        if (owned(ends.dst(i))) f(ends.dst(i), ends.src(i), i);
+    }
+  };
+  const auto src_bits = static_cast<int>(std::max<std::uint64_t>(1, std::bit_width(std::max<std::uint64_t>(n, 2) - 1)));
+  const std::uint64_t per_row = std::max<std::uint64_t>(1, (both_directions ? 2 : 1) * m / std::max<std::uint64_t>(rows, 1));
+  const int fit = static_cast<int>(std::bit_width((std::uint64_t{1} << 15) / per_row)) - 1;
+  const auto shift = static_cast<unsigned>(std::clamp(fit, 0, std::min(16, 64 - src_bits)));
+  const std::uint64_t buckets = (rows + (std::uint64_t{1} << shift) - 1) >> shift;
+  const std::uint64_t src_mask = src_bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << src_bits) - 1;
+
   Rows<Src> out;
   out.first = first;
-  std::vector<EdgeIndex> start(rows + 1, 0);
-  EdgeIndex* const at = start.data();
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < m; ++i) {
-    if (owns(ends.dst(i))) std::atomic_ref<EdgeIndex>(at[ends.dst(i) - first + 1]).fetch_add(1, std::memory_order_relaxed);
-    if (reverse_too(i)) std::atomic_ref<EdgeIndex>(at[ends.src(i) - first + 1]).fetch_add(1, std::memory_order_relaxed);
-  }
-  std::partial_sum(start.begin(), start.end(), start.begin());
-  std::vector<Src>& src = out.src;
-  std::vector<double>& weight = out.weight;
-  src.resize(start.back());
-  weight.resize(weights_count ? start.back() : 0);
-  {
-    // start[r] serves as row r's next free slot; once full it equals start[r + 1], so one shift
-    // restores the offsets (no second array of row offsets).
-    Src* const to_src = src.data();
-    double* const to_weight = weight.data();
-    auto place = [=](GlobalId row, GlobalId source, std::size_t i) {
-      const EdgeIndex slot = std::atomic_ref<EdgeIndex>(at[row - first]).fetch_add(1, std::memory_order_relaxed);
-      to_src[slot] = static_cast<Src>(source);
-      if (weights_count) to_weight[slot] = ew ? ew[i] : 1.0;
-    };
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < m; ++i) {
-      if (owns(ends.dst(i))) place(ends.dst(i), ends.src(i), i);
-      if (reverse_too(i)) place(ends.src(i), ends.dst(i), i);
-    }
-    std::copy_backward(start.begin(), start.end() - 1, start.end());
-    start[0] = 0;
-  }
-  edges.release();
-  // Each row sorted and collapsed in place, at the front of its range.
-  std::vector<EdgeIndex> kept(rows + 1, 0);
+  out.start.assign(rows + 1, 0);
+  EdgeIndex* const kept = out.start.data();  // survivors per row, then their offsets
+  std::vector<std::uint64_t> bucket_begin(buckets + 1, 0), bucket_kept(buckets, 0);
+  std::vector<std::uint64_t> cursor;                            // [thread][bucket]: counts, then where the next entry goes
+  std::vector<E> keys;                                          // one group's entries
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> groups;  // bucket ranges
+  Src* to_src = nullptr;
+  double* to_weight = nullptr;
+  std::uint64_t written = 0;  // survivors of the groups done
 #pragma omp parallel
   {
-    std::vector<std::pair<Src, double>> row;  // (source, weight) of one row
-#pragma omp for schedule(dynamic, 1024)
-    for (std::uint64_t r = 0; r < rows; ++r) {
-      const auto b = static_cast<std::ptrdiff_t>(start[r]), e = static_cast<std::ptrdiff_t>(start[r + 1]);
-      if (!weights_count) {
-        std::sort(src.begin() + b, src.begin() + e);
-        kept[r + 1] = static_cast<EdgeIndex>(std::unique(src.begin() + b, src.begin() + e) - (src.begin() + b));
-        continue;
+    const auto t = static_cast<std::size_t>(omp_get_thread_num());
+    const auto threads = static_cast<std::size_t>(omp_get_num_threads());
+#pragma omp single
+    cursor.assign(threads * buckets, 0);
+    std::uint64_t* const mine = cursor.data() + t * buckets;
+    each_entry([&](GlobalId row, GlobalId, std::size_t) { ++mine[(row - first) >> shift]; });
+#pragma omp single
+    {
+      for (std::uint64_t b = 0; b < buckets; ++b) {
+        std::uint64_t at = bucket_begin[b];
+        for (std::size_t u = 0; u < threads; ++u) std::swap(cursor[u * buckets + b], at), at += cursor[u * buckets + b];
+        bucket_begin[b + 1] = at;
       }
-      row.clear();
-      for (auto i = b; i < e; ++i) row.emplace_back(src[static_cast<std::size_t>(i)], weight[static_cast<std::size_t>(i)]);
-      // By source, the largest weight first: it survives collapsing.
-      std::sort(row.begin(), row.end(),
-                [](const auto& x, const auto& y) { return x.first != y.first ? x.first < y.first : x.second > y.second; });
-      auto o = static_cast<std::size_t>(b);
-      for (const auto& [s, w] : row) {
-        if (o != static_cast<std::size_t>(b) && src[o - 1] == s) {
-          if (sum_weights) weight[o - 1] += w;
-          continue;
+      const std::uint64_t entries = bucket_begin[buckets];
+      // Four groups of about a quarter of the entries each (one below 2^14 entries; the tests'
+      // graphs take four, as large ones do): group g ends at the first bucket boundary past
+      // (g + 1) quarters.
+      const std::uint64_t quarter = std::max<std::uint64_t>((entries + 3) / 4, std::uint64_t{1} << 12);
+      std::uint64_t largest = 0;
+      for (std::uint64_t b = 0; b < buckets;) {
+        const std::uint64_t goal = (groups.size() + 1) * quarter;
+        std::uint64_t e = b + 1;
+        while (e < buckets && bucket_begin[e] < goal) ++e;
+        groups.emplace_back(b, e);
+        largest = std::max(largest, bucket_begin[e] - bucket_begin[b]);
+        b = e;
+      }
+      keys.resize(largest + threads);  // and a spare slot per thread
+      out.src.resize(entries);
+      if (kWeighted) out.weight.resize(entries);
+      to_src = out.src.data();
+      to_weight = out.weight.data();
+    }
+    std::vector<E> scratch;
+    for (const auto& [b0, b1] : groups) {
+      // The entries of other groups go to this thread's spare slot past the group's: a select,
+      // where a branch mispredicted for most entries (3 times slower).
+      const std::uint64_t base = bucket_begin[b0], spare = keys.size() - threads + t;
+      const std::uint64_t low_mask = (std::uint64_t{1} << shift) - 1;
+      each_entry([=, to = keys.data()](GlobalId row, GlobalId source, std::size_t i) {
+        const std::uint64_t r = row - first, b = r >> shift, slot = mine[b];
+        const std::uint64_t here = b - b0 < b1 - b0 ? 1 : 0, keep = std::uint64_t{0} - here;
+        mine[b] = slot + here;
+        E& e = to[((slot - base) & keep) | (spare & ~keep)];
+        e.key = ((r & low_mask) << src_bits) | source;
+        if constexpr (kWeighted) e.weight = ew ? ew[i] : 1.0;
+      });
+#pragma omp for schedule(dynamic, 1)
+      for (std::uint64_t b = b0; b < b1; ++b) {
+        const std::span<E> bucket(keys.data() + (bucket_begin[b] - base), bucket_begin[b + 1] - bucket_begin[b]);
+        sort_bucket(bucket, shift + src_bits, scratch);
+        bucket_kept[b] = merge_bucket(bucket, src_bits, b << shift, sum_weights, kept);
+      }
+      // Each bucket's survivors go after those of the buckets before it.
+#pragma omp single
+      {
+        std::uint64_t at = written;
+        for (std::uint64_t b = b0; b < b1; ++b) std::swap(bucket_kept[b], at), at += bucket_kept[b];
+        written = at;
+      }
+#pragma omp for schedule(dynamic, 64)
+      for (std::uint64_t b = b0; b < b1; ++b) {
+        const std::uint64_t end = b + 1 < b1 ? bucket_kept[b + 1] : written;
+        const E* from = keys.data() + (bucket_begin[b] - base);
+        for (std::uint64_t k = bucket_kept[b]; k < end; ++k, ++from) {
+          to_src[k] = static_cast<Src>(from->key & src_mask);
+          if constexpr (kWeighted) to_weight[k] = from->weight;
         }
-        src[o] = s, weight[o] = w;
-        ++o;
       }
-      kept[r + 1] = o - static_cast<std::size_t>(b);
     }
   }
-  std::partial_sum(kept.begin(), kept.end(), kept.begin());
-  duplicates = start.back() - kept.back();
-  if (duplicates > 0) {  // close the gaps, row by row in order (a row only moves towards the front)
-    for (std::uint64_t r = 0; r < rows; ++r) {
-      const EdgeIndex n = kept[r + 1] - kept[r];
-      std::copy_n(src.begin() + static_cast<std::ptrdiff_t>(start[r]), n, src.begin() + static_cast<std::ptrdiff_t>(kept[r]));
-      if (weights_count)
-        std::copy_n(weight.begin() + static_cast<std::ptrdiff_t>(start[r]), n,
-                    weight.begin() + static_cast<std::ptrdiff_t>(kept[r]));
-    }
-    src.resize(kept.back());
-    src.shrink_to_fit();
-    if (weights_count) {
-      weight.resize(kept.back());
-      weight.shrink_to_fit();
-    }
-  }
-  out.start = std::move(kept);
+  edges.release();
+  std::vector<E>().swap(keys);
+  std::partial_sum(out.start.begin(), out.start.end(), out.start.begin());
+  duplicates = bucket_begin[buckets] - out.start.back();
+  out.src.resize(out.start.back());  // the CSR gives the merged duplicates' room back
+  if (kWeighted) out.weight.resize(out.start.back());
   return out;
+}
+
+template <class Src, class Ends>
+Rows<Src> collapse_rows_from(EdgeList& edges, Ends ends, bool both_directions, GlobalId first, std::uint64_t rows,
+                             std::uint64_t n, bool weights_count, bool sum_weights, std::uint64_t& duplicates) {
+  if (weights_count)
+    return collapse_bucketed<BucketKeyWeight, Src>(edges, ends, both_directions, first, rows, n, sum_weights, duplicates);
+  return collapse_bucketed<BucketKey, Src>(edges, ends, both_directions, first, rows, n, sum_weights, duplicates);
 }
 
 // Collective: moves rows to the ranks that own them under `target`. A rank's rows form one
@@ -468,13 +585,30 @@ Rows<Src> redistribute_rows(Rows<Src>& rows, bool with_weights, const Partition&
 void compute_out_weights(DistGraph& g, const Comm& comm) {
   const LocalCsr& csr = g.in;
   const std::span<const LocalId> column(csr.column);
-  // Edges per column: integers, so threads add them in any order (relaxed atomics on mostly
-  // distinct columns). The ghosts' counts go to their owners; the array then keeps its owned
-  // part as the out-degrees (no copy: the build's peak memory is one array of columns).
+  // Edges per column: integers, so threads add them in any order. The ghosts' counts go to
+  // their owners; the array then keeps its owned part as the out-degrees.
   std::vector<std::uint64_t> count(csr.columns, 0);
+  const auto threads = static_cast<std::size_t>(omp_get_max_threads());
+  if (threads == 1 || threads * csr.columns <= column.size() / 2) {
+    // A count per thread, then summed: a locked add per edge cost more than the pass itself
+    // (Kronecker 22: 0.22 s against 0.09 s on 2 threads, and on 1). Only while the extra
+    // arrays stay within a quarter of the columns' bytes; atomics otherwise.
+    std::vector<std::uint64_t> other((threads - 1) * csr.columns, 0);
+#pragma omp parallel num_threads(static_cast <int>(threads))
+    {
+      const auto t = static_cast<std::size_t>(omp_get_thread_num());
+      std::uint64_t* const mine = t == 0 ? count.data() : other.data() + (t - 1) * csr.columns;
+#pragma omp for schedule(static)
+      for (std::size_t e = 0; e < column.size(); ++e) ++mine[column[e]];
+#pragma omp for schedule(static)
+      for (std::size_t c = 0; c < csr.columns; ++c)
+        for (std::size_t u = 1; u < threads; ++u) count[c] += other[(u - 1) * csr.columns + c];
+    }
+  } else {
 #pragma omp parallel for schedule(static)
-  for (std::size_t e = 0; e < column.size(); ++e)
-    std::atomic_ref<std::uint64_t>(count[column[e]]).fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t e = 0; e < column.size(); ++e)
+      std::atomic_ref<std::uint64_t>(count[column[e]]).fetch_add(1, std::memory_order_relaxed);
+  }
   const std::span<std::uint64_t> c(count);
   g.halo.scatter_reduce<std::uint64_t>(c.subspan(csr.rows), c.first(csr.rows), std::plus<>(), comm);
   count.resize(csr.rows);
@@ -601,7 +735,7 @@ void build_rows_and_csr(EdgeList& edges, bool both_directions, const GraphOption
   const auto owner = [&](GlobalId v) { return uniform.owner(v); };
   std::uint64_t duplicates = 0;
   auto collapse = [&](auto ends) {
-    return collapse_rows_from<Src>(edges, ends, both_directions, uniform.begin(comm.rank()), uniform.count(comm.rank()),
+    return collapse_rows_from<Src>(edges, ends, both_directions, uniform.begin(comm.rank()), uniform.count(comm.rank()), n,
                                    g.weighted || options.keep_duplicates, options.keep_duplicates, duplicates);
   };
   Rows<Src> rows;

@@ -13,7 +13,7 @@ Partition Partition::uniform(std::uint64_t n, int ranks) {
   return Partition(std::move(bounds));
 }
 
-int Partition::owner(GlobalId v) const {
+int Partition::search_owner(GlobalId v) const {
   return static_cast<int>(std::upper_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin()) - 1;
 }
 

@@ -24,10 +24,20 @@ class Partition {
   GlobalId begin(int r) const { return bounds_[static_cast<std::size_t>(r)]; }
   GlobalId end(int r) const { return bounds_[static_cast<std::size_t>(r) + 1]; }
   std::uint64_t count(int r) const { return end(r) - begin(r); }
-  int owner(GlobalId v) const;
+  // The rank that owns v < n. Few ranks count the bounds at or below v without a branch: a
+  // binary search's branches mispredict on random ids, and the build asks for every edge's
+  // owner (an out-of-line search was 14% of a 2-rank build at Kronecker 22).
+  int owner(GlobalId v) const {
+    const std::size_t P = bounds_.size() - 1;
+    if (P > 16) return search_owner(v);
+    int r = 0;
+    for (std::size_t k = 1; k < P; ++k) r += v >= bounds_[k] ? 1 : 0;
+    return r;
+  }
   const std::vector<GlobalId>& bounds() const { return bounds_; }
 
  private:
+  int search_owner(GlobalId v) const;
   std::vector<GlobalId> bounds_{0};  // P+1 increasing offsets
 };
 
