@@ -840,6 +840,7 @@ void HaloPlan::exchange_block(std::span<const double> owned, std::span<double> g
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm, Laps* laps_out) {
   Laps own;
   Laps& laps = laps_out ? *laps_out : own;
+  laps.start();  // the caller's Laps may be older than the load: "remap" times the remap alone
   DistGraph g;
   g.weighted = input.weighted;
   const std::string source = input.edge_source;
@@ -883,6 +884,7 @@ DistGraph assemble_graph(PreparedRows prepared, IdMap ids, Partition partition, 
                          const Comm& comm, Laps* laps_out) {
   Laps own;
   Laps& laps = laps_out ? *laps_out : own;
+  laps.start();  // the caller's Laps may be older than the read of the rows
   DistGraph g;
   g.weighted = weighted;
   g.ids = std::move(ids);

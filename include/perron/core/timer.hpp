@@ -22,6 +22,8 @@ class Stopwatch {
 // lap (or since construction) under that name.
 class Laps {
  public:
+  // Starts the first lap now (otherwise it starts when the Laps is made).
+  void start() { watch_.restart(); }
   void lap(std::string name) {
     laps_.emplace_back(std::move(name), watch_.seconds());
     watch_.restart();
