@@ -488,8 +488,11 @@ Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, Gl
         b = e;
       }
       keys.resize(largest + threads);  // and a spare slot per thread
-      out.src.resize(entries);
-      if (kWeighted) out.weight.resize(entries);
+      // Room for every entry, but pages only as the groups' survivors arrive (no reallocation:
+      // the pointers stay valid), so the keys of the last group and the rows before it are
+      // resident together, not the keys and all the rows.
+      out.src.reserve(entries);
+      if (kWeighted) out.weight.reserve(entries);
       to_src = out.src.data();
       to_weight = out.weight.data();
     }
@@ -507,6 +510,8 @@ Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, Gl
         e.key = ((r & low_mask) << src_bits) | source;
         if constexpr (kWeighted) e.weight = ew ? ew[i] : 1.0;
       });
+#pragma omp single
+      if (b1 == buckets) edges.release();  // read for the last time
 #pragma omp for schedule(dynamic, 1)
       for (std::uint64_t b = b0; b < b1; ++b) {
         const std::span<E> bucket(keys.data() + (bucket_begin[b] - base), bucket_begin[b + 1] - bucket_begin[b]);
@@ -519,6 +524,8 @@ Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, Gl
         std::uint64_t at = written;
         for (std::uint64_t b = b0; b < b1; ++b) std::swap(bucket_kept[b], at), at += bucket_kept[b];
         written = at;
+        out.src.resize(written);
+        if (kWeighted) out.weight.resize(written);
       }
 #pragma omp for schedule(dynamic, 64)
       for (std::uint64_t b = b0; b < b1; ++b) {
@@ -531,12 +538,10 @@ Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, Gl
       }
     }
   }
-  edges.release();
+  edges.release();  // (when there were no buckets)
   std::vector<E>().swap(keys);
   std::partial_sum(out.start.begin(), out.start.end(), out.start.begin());
-  duplicates = bucket_begin[buckets] - out.start.back();
-  out.src.resize(out.start.back());  // the CSR gives the merged duplicates' room back
-  if (kWeighted) out.weight.resize(out.start.back());
+  duplicates = bucket_begin[buckets] - out.start.back();  // the CSR gives their room back
   return out;
 }
 
