@@ -162,7 +162,8 @@ DistGraph assemble_graph(PreparedRows rows, IdMap ids, Partition partition, cons
                          const Comm& comm, Laps* laps = nullptr);
 
 // Collective: whether every edge u→v of weight w has its reverse v→u of the same weight (as
-// many times). True at once for a graph built undirected; otherwise compares two sums over the
+// many times). True at once for a graph built undirected; false at once where a vertex has more
+// in-edges than out-edges or fewer (O(n)); otherwise compares two sums over the
 // edges of a 64-bit hash, of (u, v, w) and of (v, u, w): equal multisets give equal sums, and
 // a graph that is not symmetric passes with probability about 2^-64. Reads the CSR's columns.
 bool is_symmetric(const DistGraph& graph, const Comm& comm);
