@@ -82,9 +82,9 @@ TEST_P(PersonalizedOracle, EachVectorIsTheDenseSolveAndTheSingleRun) {
   }
   const auto sets = seed_sets_of(g);
   const std::vector<SparseTeleport> teleports = teleports_of(sets, graph, comm, true);
-  const PersonalizedPlan plan(graph, comm);
   for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg}) {
     if (solver == PageRankSolver::cg && !c.undirected) continue;
+    const PersonalizedPlan plan(graph, tight(solver), comm);
     const PersonalizedBlock block = personalized_pagerank(graph, plan, tight(solver), teleports, comm);
     ASSERT_EQ(block.iterations.size(), sets.size());
     for (std::size_t j = 0; j < sets.size(); ++j) {
@@ -128,8 +128,9 @@ TEST(Personalized, RankCountInvariance) {
     const DistGraph full = build_graph(share_of(g, comm), GraphOptions{undirected, false}, comm);
     const DistGraph part = build_graph(share_of(g, sub), GraphOptions{undirected, false}, sub);
     const PersonalizedBlock a =
-        personalized_pagerank(full, PersonalizedPlan(full, comm), p, teleports_of(sets, full, comm), comm);
-    const PersonalizedBlock b = personalized_pagerank(part, PersonalizedPlan(part, sub), p, teleports_of(sets, part, sub), sub);
+        personalized_pagerank(full, PersonalizedPlan(full, p, comm), p, teleports_of(sets, full, comm), comm);
+    const PersonalizedBlock b =
+        personalized_pagerank(part, PersonalizedPlan(part, p, sub), p, teleports_of(sets, part, sub), sub);
     for (int j = 0; j < static_cast<int>(sets.size()); ++j)
       EXPECT_LE(l1_distance(vector_of(a, j, full, comm), vector_of(b, j, part, sub)), 1e-12)
           << "vector " << j << (undirected ? " (cg)" : " (power)") << ", ranks " << comm.size() << " vs " << sub.size();
@@ -148,7 +149,7 @@ TEST(Personalized, WidestBlockAndFixedIterations) {
   p.fixed_iterations = 7;
   p.solver = PageRankSolver::power;
   const PersonalizedBlock block =
-      personalized_pagerank(graph, PersonalizedPlan(graph, comm), p, teleports_of(sets, graph, comm), comm);
+      personalized_pagerank(graph, PersonalizedPlan(graph, p, comm), p, teleports_of(sets, graph, comm), comm);
   EXPECT_EQ(block.history.size(), 7u);
   PageRankParams single;
   single.fixed_iterations = 7;

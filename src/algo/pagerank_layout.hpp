@@ -81,6 +81,11 @@ class BlockedCsr {
 
   BlockedCsr(const LocalCsr& csr, const WorkOrder& order, bool weighted, LocalId segment_shift, LocalId tile_rows);
 
+  std::uint64_t bytes() const {
+    return (cell_edge_.capacity() + cell_run_.capacity()) * sizeof(std::uint64_t) + run_row_.capacity() * sizeof(LocalId) +
+           (run_length_.capacity() + offset_.capacity()) * sizeof(std::uint16_t) + weight_.capacity() * sizeof(double);
+  }
+
   // y(w) = Σ over w's in-edges of weight·contrib(column) for the kept rows w (y.size() of
   // them); contrib in work order, read from the segment of `first_column` on (the columns
   // before it must contribute 0). Call from inside a parallel region: all threads walk the

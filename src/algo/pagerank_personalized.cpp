@@ -2,6 +2,7 @@
 // gradients over one SpMM per step.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "pagerank_layout.hpp"
@@ -12,45 +13,25 @@
 
 namespace perron {
 
-namespace pagerank_detail {
-struct BatchLayout {
-  WorkOrder order;              // by reads, no elimination: every row kept
-  LocalCsr csr;                 // all rows, work order
-  HaloPlan halo;                // ghosts landing in work order
-  std::vector<double> inv_out;  // 1/o per row (0 for a dangling one)
-  std::vector<double> degree;   // CG's D: o per row, 1 for an isolated one
-  std::vector<double> self;     // the weight of a row's self-loops
-};
-}  // namespace pagerank_detail
-
-PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const Comm& comm)
-    : layout_(std::make_unique<pagerank_detail::BatchLayout>()) {
-  layout_->order = pagerank_detail::make_work_order(graph, nullptr, true);
-  layout_->csr = pagerank_detail::work_rows(graph.in, layout_->order, 0, graph.rows());
-  layout_->halo = graph.halo.relabeled(layout_->order.position, layout_->order.ghost_column, comm);
-  const LocalCsr& csr = layout_->csr;
-  const LocalId rows = graph.rows();
-  layout_->inv_out.resize(rows);
-  layout_->degree.resize(rows);
-  layout_->self.assign(rows, 0.0);
-  for (LocalId w = 0; w < rows; ++w) {
-    const double o = graph.out_weight[layout_->order.vertex[w]];
-    layout_->inv_out[w] = o > 0.0 ? 1.0 / o : 0.0;
-    layout_->degree[w] = o > 0.0 ? o : 1.0;
-    for (EdgeIndex e = csr.row_start[w]; e < csr.row_start[w + 1]; ++e)
-      if (csr.column[e] == w) layout_->self[w] += csr.weight.empty() ? 1.0 : csr.weight[e];
-  }
+namespace {
+pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm) {
+  if (params.solver != PageRankSolver::power && params.solver != PageRankSolver::cg)
+    throw Error(ErrorKind::internal, "PersonalizedPlan: the solver must be power or cg (choose_personalized_solver)");
+  PageRankParams single;
+  single.damping = params.damping;
+  single.solver = params.solver;
+  single.kernel = PageRankKernel::csr;
+  return pagerank_detail::StepOperator(graph, single, comm);
 }
+}  // namespace
+
+PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm)
+    : op_(std::make_unique<pagerank_detail::StepOperator>(plan_operator(graph, params, comm))),
+      solver_(params.solver),
+      damping_(params.damping) {}
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;
 PersonalizedPlan::~PersonalizedPlan() = default;
-std::uint64_t PersonalizedPlan::bytes() const {
-  const LocalCsr& c = layout_->csr;
-  return c.row_start.capacity() * sizeof(EdgeIndex) + c.column.capacity() * sizeof(LocalId) +
-         c.weight.capacity() * sizeof(double) + layout_->halo.bytes() +
-         (layout_->inv_out.capacity() + layout_->degree.capacity() + layout_->self.capacity()) * sizeof(double) +
-         (layout_->order.vertex.capacity() + layout_->order.position.capacity() + layout_->order.ghost_column.capacity()) *
-             sizeof(LocalId);
-}
+std::uint64_t PersonalizedPlan::bytes() const { return op_->bytes(); }
 
 using pagerank_detail::block_count;
 using pagerank_detail::kBlock;
@@ -182,44 +163,53 @@ void pull_block(const LocalCsr& csr, const double* c, const Finish& finish) {
 // A block of vectors, vertex-major, on huge pages (gathered at random along every edge).
 using BlockVector = HugeVector<double>;
 
-// One block's vectors and the buffers its steps reuse; rows and columns in the plan's work
-// order, the results put back in dense order as each vector freezes.
+// One block's vectors and the buffers its steps reuse, in the plan's work order (kept rows
+// [0, K), then the eliminated ones [K, R)); the results go back to dense order as each vector
+// freezes. A step or product runs the single solve's phases (StepOperator) with S values per
+// vertex: the kept rows send, the eliminated rows pull from them and send, the kept rows pull
+// from everything. Every reduction is ordered as the single solve orders it (the kept rows'
+// blocks, then the eliminated rows' blocks, then the ranks), and every vector's arithmetic is
+// the single solve's, so each vector is the single run to rounding.
 struct Batch {
-  const DistGraph& graph;
-  const pagerank_detail::BatchLayout& layout;
+  const pagerank_detail::StepOperator& op;
+  const pagerank_detail::StepOperator::Phases phases;
   const PersonalizedParams& params;
   const Comm& comm;
+  bool weighted;
   int vectors, width;  // b vectors, padded to S values per vertex
-  LocalId rows, columns;
-  const std::vector<double>& inv_out;
-  std::vector<LocalId> tele_start;  // per row: its teleport entries (vector, weight), CSR-like
+  LocalId rows, kept, columns;
+  std::span<const double> inv_out;
+  std::vector<LocalId> tele_start;  // per work row: its teleport entries (vector, weight), CSR-like
   std::vector<int> tele_vector;
   std::vector<double> tele_weight;
-  std::vector<double> block_sum;  // blocks × S × 3 partial reductions
+  BlockVector contrib;            // columns × S: owned rows, kept ghosts, eliminated ghosts
+  std::vector<double> block_sum;  // per block (the kept rows' blocks, then the eliminated rows') × S × per
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
 
-  Batch(const DistGraph& g, const pagerank_detail::BatchLayout& l, const PersonalizedParams& p,
+  Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, const PersonalizedParams& p,
         std::span<const SparseTeleport> teleports, const Comm& c)
-      : graph(g),
-        layout(l),
+      : op(o),
+        phases(o.phases()),
         params(p),
         comm(c),
+        weighted(g.weighted),
         vectors(static_cast<int>(teleports.size())),
         width(padded_width(vectors)),
         rows(g.rows()),
+        kept(o.kept_rows()),
         columns(g.in.columns),
-        inv_out(l.inv_out),
+        inv_out(o.inv_out()),
         tele_start(rows + 1, 0) {
     for (const SparseTeleport& t : teleports)
-      for (LocalId r : t.row) ++tele_start[l.order.position[r] + 1];
+      for (LocalId r : t.row) ++tele_start[work_row(r) + 1];
     for (LocalId v = 0; v < rows; ++v) tele_start[v + 1] += tele_start[v];
     tele_vector.resize(tele_start[rows]);
     tele_weight.resize(tele_start[rows]);
     std::vector<LocalId> fill(tele_start.begin(), tele_start.end() - 1);
     for (int j = 0; j < vectors; ++j)
       for (std::size_t i = 0; i < teleports[j].row.size(); ++i) {
-        const LocalId at = fill[l.order.position[teleports[j].row[i]]]++;
+        const LocalId at = fill[work_row(teleports[j].row[i])]++;
         tele_vector[at] = j;
         tele_weight[at] = teleports[j].weight[i];
       }
@@ -230,99 +220,133 @@ struct Batch {
     active.assign(vectors, 1);
   }
 
+  LocalId work_row(LocalId dense) const { return phases.position.empty() ? dense : phases.position[dense]; }
   std::size_t at(LocalId v, int j) const { return static_cast<std::size_t>(v) * width + j; }
+  std::size_t owned_values() const { return static_cast<std::size_t>(rows) * width; }
   int limit() const { return params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations; }
   bool below_tolerance(double r) const { return params.fixed_iterations == 0 && r < params.tolerance; }
   bool any_active() const { return std::find(active.begin(), active.end(), 1) != active.end(); }
+  bool eliminates() const { return kept < rows; }
 
-  // t_j as a block (vertex-major), scaled by `scale(v)` per row.
-  template <class Scale>
-  void teleport_block(BlockVector& x, Scale scale) const {
-    x.assign(static_cast<std::size_t>(rows) * width, 0.0);
-    for (LocalId v = 0; v < rows; ++v)
-      for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i) x[at(v, tele_vector[i])] += tele_weight[i] * scale(v);
+  // Row v's teleport values t_j(v), one per vector, into tele[0, width).
+  void teleport_of(LocalId v, double* tele) const {
+    std::fill_n(tele, width, 0.0);
+    for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i) tele[tele_vector[i]] += tele_weight[i];
   }
 
-  // Ordered sums of `per` reductions per vector: the blocks' partial sums in block order,
-  // then over ranks in rank order.
+  // Ordered sums of the block sums, `per` per vector: the blocks in order (the kept rows'
+  // first), then the ranks in rank order.
   std::vector<double> reduce(int per) {
-    std::vector<double> total(static_cast<std::size_t>(width) * per, 0.0);
-    for (LocalId b = 0; b < block_count(rows); ++b)
-      for (std::size_t i = 0; i < total.size(); ++i) total[i] += block_sum[b * total.size() + i];
+    const std::size_t slots = static_cast<std::size_t>(width) * per;
+    std::vector<double> total(slots, 0.0);
+    for (std::size_t b = 0; b < block_sum.size() / slots; ++b)
+      for (std::size_t i = 0; i < slots; ++i) total[i] += block_sum[b * slots + i];
     comm.sum_ordered(total);
     return total;
   }
 
-  // Ordered sums over the rows, `per` of them per vector: body(v, sums) adds row v's part to its
-  // block's width·per slots (vector j at sums[per·j ..]); then reduce(per).
+  // Ordered sums over rows [first, first + count), `per` per vector: body(v, sums) adds row v's
+  // part to its block's slots (vector j at sums[per·j ..]); blocks of kBlock rows from `first`.
   template <class Body>
-  std::vector<double> row_sums(int per, const Body& body) {
+  std::vector<double> row_sums(LocalId first, LocalId count, int per, const Body& body) {
     const std::size_t slots = static_cast<std::size_t>(width) * per;
-    block_sum.assign(block_count(rows) * slots, 0.0);
+    block_sum.assign(block_count(count) * slots, 0.0);
 #pragma omp parallel for schedule(static)
-    for (LocalId b = 0; b < block_count(rows); ++b)
-      for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) body(v, block_sum.data() + b * slots);
+    for (LocalId b = 0; b < block_count(count); ++b)
+      for (LocalId i = b * kBlock; i < std::min(count, (b + 1) * kBlock); ++i) body(first + i, block_sum.data() + b * slots);
     return reduce(per);
   }
 
-  // Runs the pull over c (owned values filled; ghosts exchanged here) with `finish`.
+  // The SpMM over `csr`'s rows: finish(b, i, acc) gets row i's S in-edge sums (block b of kBlock rows).
   template <class Finish>
-  void pull(BlockVector& c, const Finish& finish) {
-    layout.halo.exchange_block(std::span<const double>(c).first(static_cast<std::size_t>(rows) * width),
-                               std::span<double>(c).subspan(static_cast<std::size_t>(rows) * width), width, comm);
+  void pull_rows(const LocalCsr& csr, const Finish& finish) const {
     with_width(width, [&](auto s) {
       constexpr int S = decltype(s)::value;
-      if (graph.weighted)
-        pull_block<S, true>(layout.csr, c.data(), finish);
+      if (weighted)
+        pull_block<S, true>(csr, contrib.data(), finish);
       else
-        pull_block<S, false>(layout.csr, c.data(), finish);
+        pull_block<S, false>(csr, contrib.data(), finish);
     });
   }
 
-  // The PageRank step of every vector, y_j = F_j(x_j) (RowFinish's formula per vector, the
-  // dangling mass d_j of x_j going where t_j does); returns per vector {‖y_j − x_j‖₁, d_j of
-  // y_j, Σ y_j}. `contrib` holds columns × S values.
-  std::vector<double> power_step(const BlockVector& x, const std::vector<double>& dangling, BlockVector& y,
-                                 BlockVector& contrib) {
-    const double alpha = params.damping;
+  // One step or product of the block, in the single solve's phases (StepOperator::apply_to),
+  // with `per` block sums per vector:
+  //   1. kept u sends value(u, j)/o(u); the kept ghosts arrive;
+  //   2. eliminated row v, its in-edge sum s (from kept columns only), sends
+  //      eliminated(v, j, s, sums)/o(v); the eliminated ghosts arrive;
+  //   3. kept row v gets kept(v, j, s, sums) with its in-edge sum s.
+  // Returns the ordered sums of every block.
+  template <class Value, class Eliminated, class Kept>
+  std::vector<double> apply(int per, const Value& value, const Eliminated& eliminated, const Kept& kept_row) {
+    const std::size_t slots = static_cast<std::size_t>(width) * per;
+    const LocalId kept_blocks = block_count(kept);
+    block_sum.assign((kept_blocks + block_count(rows - kept)) * slots, 0.0);
+    contrib.resize(static_cast<std::size_t>(columns) * width);
 #pragma omp parallel for schedule(static)
-    for (LocalId u = 0; u < rows; ++u)
-      for (int j = 0; j < width; ++j) contrib[at(u, j)] = x[at(u, j)] * inv_out[u];
-    const std::size_t per_block = static_cast<std::size_t>(width) * 3;
-    block_sum.assign(block_count(rows) * per_block, 0.0);
-    pull(contrib, [&](LocalId b, LocalId v, const double* acc) {
-      double tele[kMaxBlockVectors];
-      std::fill_n(tele, width, 0.0);
-      for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i) tele[tele_vector[i]] += tele_weight[i];
-      double* sums = block_sum.data() + b * per_block;
-      for (int j = 0; j < width; ++j) {
-        const double t = tele[j];
-        const double yv = alpha * acc[j] + alpha * dangling[j] * t + (1.0 - alpha) * t;
-        sums[3 * j] += std::abs(yv - x[at(v, j)]);
-        if (inv_out[v] == 0.0) sums[3 * j + 1] += yv;
-        sums[3 * j + 2] += yv;
-        y[at(v, j)] = yv;
-      }
+    for (LocalId u = 0; u < kept; ++u)
+      for (int j = 0; j < width; ++j) contrib[at(u, j)] = value(u, j) * inv_out[u];
+    const std::span<double> c(contrib);
+    const std::size_t kept_ghost_values = static_cast<std::size_t>(phases.kept_ghosts) * width;
+    phases.kept_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values(), kept_ghost_values), width, comm);
+    if (eliminates()) {
+      pull_rows(phases.eliminated, [&](LocalId b, LocalId i, const double* acc) {
+        const LocalId v = kept + i;
+        double* sums = block_sum.data() + (kept_blocks + b) * slots;
+        for (int j = 0; j < width; ++j) contrib[at(v, j)] = eliminated(v, j, acc[j], sums) * inv_out[v];
+      });
+      phases.eliminated_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values() + kept_ghost_values), width, comm);
+    }
+    pull_rows(phases.kept, [&](LocalId b, LocalId v, const double* acc) {
+      double* sums = block_sum.data() + b * slots;
+      for (int j = 0; j < width; ++j) kept_row(v, j, acc[j], sums);
     });
-    return reduce(3);
+    return reduce(per);
+  }
+
+  // The PageRank step y = F(x) of every vector (RowFinish per vector: the dangling mass d_j of
+  // x_j goes where t_j does) over every row, x complete on the kept rows; the eliminated rows'
+  // x comes from complete(v, j, s) (x as it is, or cg's iterate completed by its sum s).
+  // Returns per vector {‖y_j − x_j‖₁, d_j of y_j, Σ y_j}.
+  template <class Complete>
+  std::vector<double> power_step(const BlockVector& x, const std::vector<double>& dangling, BlockVector& y,
+                                 const Complete& complete) {
+    const double alpha = params.damping;
+    const auto finish = [&](LocalId v, int j, double sum, double xv, double* sums) {
+      double t = 0.0;
+      for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i)
+        if (tele_vector[i] == j) t += tele_weight[i];
+      const double yv = alpha * sum + alpha * dangling[j] * t + (1.0 - alpha) * t;
+      sums[3 * j] += std::abs(yv - xv);
+      if (inv_out[v] == 0.0) sums[3 * j + 1] += yv;
+      sums[3 * j + 2] += yv;
+      y[at(v, j)] = yv;
+    };
+    return apply(
+        3, [&](LocalId u, int j) { return x[at(u, j)]; },
+        [&](LocalId v, int j, double sum, double* sums) {
+          const double xv = complete(v, j, sum);
+          finish(v, j, sum, xv, sums);
+          return xv;
+        },
+        [&](LocalId v, int j, double sum, double* sums) { finish(v, j, sum, x[at(v, j)], sums); });
   }
 
   // Σ over dangling u of x_j(u), per vector.
   std::vector<double> dangling_mass(const BlockVector& x) {
-    return row_sums(1, [&](LocalId v, double* sums) {
+    return row_sums(0, rows, 1, [&](LocalId v, double* sums) {
       if (inv_out[v] == 0.0)
         for (int j = 0; j < width; ++j) sums[j] += x[at(v, j)];
     });
   }
 
-  // Vector j is done: its values from y (vertex-major) are its result.
+  // Vector j is done: its values from y (vertex-major, work order) are its result.
   void freeze(int j, const BlockVector& y, int iteration, double residual) {
     active[j] = 0;
     out.iterations[j] = iteration;
     out.residual[j] = residual;
     out.converged[j] = residual < params.tolerance && params.fixed_iterations == 0 ? 1 : 0;
     double* dst = out.score.data() + static_cast<std::size_t>(j) * rows;
-    for (LocalId w = 0; w < rows; ++w) dst[layout.order.vertex[w]] = y[at(w, j)];
+    for (LocalId w = 0; w < rows; ++w) dst[phases.vertex.empty() ? w : phases.vertex[w]] = y[at(w, j)];
   }
 
   void record(double seconds, const IterationObserver& observe, double largest) {
@@ -332,12 +356,12 @@ struct Batch {
 
   // Power iteration from x₀ = t_j; each vector is frozen at the step that meets the tolerance.
   void power(const IterationObserver& observe) {
-    BlockVector x, y(static_cast<std::size_t>(rows) * width), contrib(static_cast<std::size_t>(columns) * width);
-    teleport_block(x, [](LocalId) { return 1.0; });
+    BlockVector x(owned_values(), 0.0), y(owned_values());
+    for (LocalId v = 0; v < rows; ++v) teleport_of(v, x.data() + at(v, 0));
     std::vector<double> dangling = dangling_mass(x);
     for (int it = 1; it <= limit() && any_active(); ++it) {
       const Stopwatch watch;
-      const std::vector<double> sums = power_step(x, dangling, y, contrib);
+      const std::vector<double> sums = power_step(x, dangling, y, [&](LocalId v, int j, double) { return x[at(v, j)]; });
       double largest = 0.0;
       for (int j = 0; j < vectors; ++j) {
         if (!active[j]) continue;
@@ -350,77 +374,83 @@ struct Batch {
     }
   }
 
-  // Per-vector preconditioned conjugate gradients on M u = (1 − α) t with M = D − αW (D the
-  // out-weights, 1 for an isolated vertex; W the symmetric weights) and Jacobi's m = diag(M).
-  // The product q = M p is one SpMM over p with its ghosts: q(v) = D(v)p(v) − α Σ_{u→v} w p(u).
-  // Each vector keeps its own scalars; a frozen or padding vector gets step lengths 0, so it
-  // stays put while the block goes on. Once every vector still going estimates its PageRank
-  // residual ‖r_j‖₁/Σz_j (z = D u; the residual of (I − αP)z = (1 − α)t) below its target,
-  // a confirming power step from x_j = z_j/Σz_j measures the true one: a vector below the
-  // tolerance takes that step as its result (as single cg does, confirm_step), the others
-  // shrink their target by the ratio of estimate to truth and go on.
+  // cg_solve (pagerank_cg.cpp) for every vector at once: conjugate gradients on the Schur
+  // complement S z_F = b_F + αP_FC b_C in the inner product weighted by 1/o, Jacobi-
+  // preconditioned by diag(S), b = (1 − α)t_j; one product q = S p is one apply() over the
+  // block. Each vector keeps its own scalars; a frozen or padding vector gets step length 0 and
+  // stays put while the block goes on. Once every vector still going estimates its residual
+  // ‖r_j‖₁/Σz_j below its target, a confirming power step from x_j = z_j/Σz_j measures the
+  // true one: a vector below the tolerance takes that step as its result, the others shrink
+  // their target by the ratio of estimate to truth and go on.
   void cg(const IterationObserver& observe) {
     const double alpha = params.damping;
-    const std::size_t owned = static_cast<std::size_t>(rows) * width;
-    const std::vector<double>& d = layout.degree;
-    std::vector<double> m(rows);
-    for (LocalId v = 0; v < rows; ++v) m[v] = d[v] - alpha * layout.self[v];
-    BlockVector u(owned, 0.0), r, q(owned), p(static_cast<std::size_t>(columns) * width, 0.0);
-    teleport_block(r, [&](LocalId) { return 1.0 - alpha; });  // r₀ = b − M·0
-    std::vector<double> target(width, params.tolerance);
-    // p₀ = s₀ = r₀/m; rs = ⟨r, s⟩.
-    std::vector<double> rs = row_sums(1, [&](LocalId v, double* sums) {
-      for (int j = 0; j < width; ++j) {
-        p[at(v, j)] = r[at(v, j)] / m[v];
-        sums[j] += r[at(v, j)] * p[at(v, j)];
-      }
+    const std::span<const double> share = op.eliminated_share(), diagonal = op.schur_diagonal();
+    std::vector<double> weight(kept);
+    for (LocalId v = 0; v < kept; ++v) weight[v] = inv_out[v] > 0.0 ? inv_out[v] : 1.0;
+    const auto precondition = [&](LocalId v) { return diagonal.empty() ? 1.0 : 1.0 / diagonal[v]; };
+    const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
+    const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
+    BlockVector b(owned_values()), z(kept_values, 0.0), r(kept_values), p(kept_values, 0.0), q(kept_values);
+#pragma omp parallel for schedule(static)
+    for (LocalId v = 0; v < rows; ++v) {
+      teleport_of(v, b.data() + at(v, 0));
+      for (int j = 0; j < width; ++j) b[at(v, j)] *= 1.0 - alpha;
+    }
+    // r₀ = b_F + αP_FC b_C (the kept columns send 0), ⟨r, h⟩ and Σ_C b.
+    const auto none = [](LocalId, int) { return 0.0; };
+    std::vector<double> rz = apply(
+        1, none, [&](LocalId v, int j, double, double*) { return b[at(v, j)]; },
+        [&](LocalId v, int j, double sum, double* sums) {
+          const double rv = b[at(v, j)] + alpha * sum;
+          r[at(v, j)] = rv;
+          sums[j] += rv * weight[v] * rv * precondition(v);
+        });
+    const std::vector<double> eliminated_b = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
+      for (int j = 0; j < width; ++j) sums[j] += b[at(v, j)];
     });
-    std::vector<double> estimate(width, 1.0);
-    BlockVector x, y(owned), contrib;
+    std::vector<double> beta(width, 0.0), z_sum(width, 0.0), estimate(width, std::numeric_limits<double>::infinity());
+    std::vector<double> target(width, params.tolerance);
+    BlockVector x, y;
     for (int it = 1; it <= limit() && any_active(); ++it) {
       const Stopwatch watch;
       if (all_below(estimate, target) || it == limit()) {
-        confirm_step(it, u, d, x, y, contrib, estimate, target, watch, observe);
+        confirm_step(it, z, b, z_sum, x, y, estimate, target, watch, observe);
         continue;
       }
-      // q = M p, ⟨p, q⟩.
-      block_sum.assign(block_count(rows) * width, 0.0);
-      pull(p, [&](LocalId b, LocalId v, const double* acc) {
-        double* sums = block_sum.data() + b * width;
-        for (int j = 0; j < width; ++j) {
-          const double qv = d[v] * p[at(v, j)] - alpha * acc[j];
-          q[at(v, j)] = qv;
-          sums[j] += p[at(v, j)] * qv;
-        }
-      });
-      const std::vector<double> pq = reduce(1);
+      for (int j = 0; j < width; ++j)
+        if (j >= vectors || !active[j]) beta[j] = 0.0;  // a frozen vector's p stays finite
+      // p = h + β·p on the way into the product; q = S p (the eliminated rows send α·sum).
+      const std::vector<double> pq = apply(
+          1, [&](LocalId u, int j) { return p[at(u, j)] = r[at(u, j)] * precondition(u) + beta[j] * p[at(u, j)]; },
+          [&](LocalId, int, double sum, double*) { return alpha * sum; },
+          [&](LocalId v, int j, double sum, double* sums) {
+            const double qv = p[at(v, j)] - alpha * sum;
+            q[at(v, j)] = qv;
+            sums[j] += p[at(v, j)] * weight[v] * qv;
+          });
       std::vector<double> a(width, 0.0);
       for (int j = 0; j < vectors; ++j)
-        if (active[j] && pq[j] > 0.0 && std::isfinite(rs[j] / pq[j])) a[j] = rs[j] / pq[j];
-      // u += a p, r −= a q, then ⟨r, s⟩ with s = r/m, ‖r‖₁ and Σz = Σ D u.
-      const std::vector<double> sums = row_sums(3, [&](LocalId v, double* block) {
+        if (active[j] && pq[j] > 0.0) a[j] = rz[j] / pq[j];
+      // z += a·p, r −= a·q; ‖r‖₁, ⟨r, h⟩, Σz on the kept rows.
+      const std::vector<double> sums = row_sums(0, kept, 3, [&](LocalId v, double* block) {
         for (int j = 0; j < width; ++j) {
-          u[at(v, j)] += a[j] * p[at(v, j)];
-          const double rv = r[at(v, j)] - a[j] * q[at(v, j)];
-          r[at(v, j)] = rv;
-          block[3 * j] += rv * rv / m[v];
-          block[3 * j + 1] += std::abs(rv);
-          block[3 * j + 2] += d[v] * u[at(v, j)];
+          z[at(v, j)] += a[j] * p[at(v, j)];
+          r[at(v, j)] -= a[j] * q[at(v, j)];
+          block[3 * j] += std::abs(r[at(v, j)]);
+          block[3 * j + 1] += r[at(v, j)] * weight[v] * r[at(v, j)] * precondition(v);
+          block[3 * j + 2] += z[at(v, j)] * mass(v);
         }
       });
-      std::vector<double> beta(width, 0.0);
       double largest = 0.0;
       for (int j = 0; j < vectors; ++j) {
         if (!active[j]) continue;
-        if (rs[j] > 0.0 && a[j] != 0.0) beta[j] = sums[3 * j] / rs[j];
-        rs[j] = sums[3 * j];
-        estimate[j] = sums[3 * j + 2] > 0.0 ? sums[3 * j + 1] / sums[3 * j + 2] : 1.0;
+        beta[j] = rz[j] > 0.0 ? sums[3 * j + 1] / rz[j] : 0.0;
+        rz[j] = sums[3 * j + 1];
+        z_sum[j] = sums[3 * j + 2] + eliminated_b[j];
+        // A zero step (p·Sp = 0: r is already 0) leaves the estimate at 0, which ends the loop.
+        estimate[j] = a[j] > 0.0 ? sums[3 * j] / z_sum[j] : 0.0;
         largest = std::max(largest, estimate[j]);
       }
-      // p = s + β p.
-#pragma omp parallel for schedule(static)
-      for (LocalId v = 0; v < rows; ++v)
-        for (int j = 0; j < width; ++j) p[at(v, j)] = r[at(v, j)] / m[v] + beta[j] * p[at(v, j)];
       record(watch.seconds(), observe, largest);
     }
   }
@@ -431,21 +461,27 @@ struct Batch {
     return true;
   }
 
-  // CG's confirming power step (see cg): x_j = z_j/Σz_j, y = F(x), the true residuals.
-  void confirm_step(int it, const BlockVector& u, const std::vector<double>& d, BlockVector& x, BlockVector& y,
-                    BlockVector& contrib, std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
+  // CG's confirming power step (cg_solve's true_step): x_j = z_j/Σz_j on the kept rows and
+  // b_j/Σz_j on the eliminated ones, which the step's first phase completes by α·P_CF x_F
+  // before they send; before any CG step (Σz_j = 0) x_j = t_j. A dangling vertex of a
+  // symmetric graph has no weighted in-edges, so x's dangling mass is known before the step.
+  void confirm_step(int it, const BlockVector& z, const BlockVector& b, const std::vector<double>& z_sum, BlockVector& x,
+                    BlockVector& y, const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
                     const IterationObserver& observe) {
-    const std::size_t owned = static_cast<std::size_t>(rows) * width;
-    x.resize(owned);
-    contrib.resize(static_cast<std::size_t>(columns) * width);
-    const std::vector<double> mass = row_sums(1, [&](LocalId v, double* sums) {
-      for (int j = 0; j < width; ++j) sums[j] += d[v] * u[at(v, j)];
-    });
+    const double alpha = params.damping;
+    x.resize(owned_values());
+    y.resize(owned_values());
 #pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v)
-      for (int j = 0; j < width; ++j) x[at(v, j)] = mass[j] > 0.0 ? d[v] * u[at(v, j)] / mass[j] : 0.0;
+      for (int j = 0; j < width; ++j) {
+        const double total = z_sum[j];
+        x[at(v, j)] = !(total > 0.0) ? b[at(v, j)] / (1.0 - alpha) : v < kept ? z[at(v, j)] / total : b[at(v, j)] / total;
+      }
     const std::vector<double> dangling = dangling_mass(x);
-    const std::vector<double> sums = power_step(x, dangling, y, contrib);
+    const std::vector<double> sums = power_step(x, dangling, y, [&](LocalId v, int j, double sum) {
+      if (z_sum[j] > 0.0) x[at(v, j)] += alpha * sum;
+      return x[at(v, j)];
+    });
     double largest = 0.0;
     for (int j = 0; j < vectors; ++j) {
       if (!active[j]) continue;
@@ -465,7 +501,9 @@ struct Batch {
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors) {
   const std::uint64_t width = static_cast<std::uint64_t>(padded_width(vectors));
   const std::uint64_t rows = graph.rows(), columns = graph.in.columns;
-  const std::uint64_t vector_rows = solver == PageRankSolver::cg ? 5 * rows + 2 * columns : 2 * rows + columns;
+  // power: x, y and the contributions with ghosts; cg: b, z, r, p, q, the confirming step's x
+  // and y, and the contributions (z, r, p, q over the kept rows only: counted as all rows).
+  const std::uint64_t vector_rows = solver == PageRankSolver::cg ? 7 * rows + columns : 2 * rows + columns;
   return (vector_rows * width + rows * static_cast<std::uint64_t>(vectors)) * sizeof(double);
 }
 
@@ -475,11 +513,11 @@ PersonalizedBlock personalized_pagerank(const DistGraph& graph, const Personaliz
   if (teleports.empty() || teleports.size() > static_cast<std::size_t>(kMaxBlockVectors))
     throw Error(ErrorKind::internal, "personalized_pagerank: a block holds 1 to " + std::to_string(kMaxBlockVectors) +
                                          " vectors, got " + std::to_string(teleports.size()));
-  if (params.solver != PageRankSolver::power && params.solver != PageRankSolver::cg)
-    throw Error(ErrorKind::internal, "personalized_pagerank: the solver must be power or cg (choose_personalized_solver)");
-  if (plan.layout().order.vertex.size() != graph.rows())
+  if (params.solver != plan.solver() || params.damping != plan.damping())
+    throw Error(ErrorKind::internal, "personalized_pagerank: the plan was built for another solver or damping");
+  if (plan.op().rows() != graph.rows())
     throw Error(ErrorKind::internal, "personalized_pagerank: the plan was built for another graph");
-  Batch batch(graph, plan.layout(), params, teleports, comm);
+  Batch batch(graph, plan.op(), params, teleports, comm);
   const Stopwatch watch;
   if (params.solver == PageRankSolver::cg)
     batch.cg(observe);
@@ -487,8 +525,7 @@ PersonalizedBlock personalized_pagerank(const DistGraph& graph, const Personaliz
     batch.power(observe);
   batch.out.seconds = watch.seconds();
   batch.out.solver = params.solver;
-  batch.out.halo_bytes_sent_per_iteration =
-      plan.layout().halo.values_sent() * static_cast<std::uint64_t>(batch.width) * sizeof(double);
+  batch.out.halo_bytes_sent_per_iteration = plan.op().values_sent() * static_cast<std::uint64_t>(batch.width) * sizeof(double);
   return std::move(batch.out);
 }
 

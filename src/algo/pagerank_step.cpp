@@ -85,6 +85,25 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
   }
 }
 
+StepOperator::Phases StepOperator::phases() const {
+  if (blocked_ || trailing_rows_ != rows_)
+    throw Error(ErrorKind::internal, "StepOperator::phases: only the plain kernel without trailing rows has them");
+  if (!order_) return Phases{*graph_csr_, eliminated_csr_, *dense_halo_, eliminated_halo_, kept_ghosts_, {}, {}};
+  return Phases{kept_csr_, eliminated_csr_, kept_halo_, eliminated_halo_, kept_ghosts_, order_->vertex, order_->position};
+}
+
+std::uint64_t StepOperator::bytes() const {
+  std::uint64_t total = kept_halo_.bytes() + eliminated_halo_.bytes();
+  for (const LocalCsr* c : {&kept_csr_, &eliminated_csr_, &trailing_csr_})
+    total += c->row_start.capacity() * sizeof(EdgeIndex) + c->column.capacity() * sizeof(LocalId) +
+             c->weight.capacity() * sizeof(double);
+  if (order_)
+    total += (order_->vertex.capacity() + order_->position.capacity() + order_->ghost_column.capacity()) * sizeof(LocalId);
+  for (const std::vector<double>* v : {&inv_out_, &eliminated_share_, &schur_diagonal_, &sum_weight_})
+    total += v->capacity() * sizeof(double);
+  return total + (blocked_ ? blocked_->bytes() : 0);
+}
+
 void StepOperator::split_by_elimination(const DistGraph& graph, const Elimination& eliminated, const Comm& comm) {
   eliminated_count_ = eliminated.count;
   trailing_count_ = eliminated.trailing;

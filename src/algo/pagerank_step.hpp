@@ -212,6 +212,23 @@ class StepOperator {
     return (order_ ? kept_halo_.values_sent() : dense_halo_->values_sent()) + eliminated_halo_.values_sent();
   }
   std::span<const double> inv_out() const { return inv_out_; }
+
+  // What a solve that pulls several vectors at once runs on (personalized.hpp's batches): the
+  // plain kernel's CSRs and halo plans of the kept and the eliminated rows, and the work order
+  // (`vertex`: work row → dense row, `position` its inverse; both empty in the graph's own
+  // order). Only without the blocked kernel and trailing rows (kernel csr; power or cg).
+  struct Phases {
+    const LocalCsr& kept;
+    const LocalCsr& eliminated;
+    const HaloPlan& kept_halo;
+    const HaloPlan& eliminated_halo;
+    LocalId kept_ghosts;
+    std::span<const LocalId> vertex, position;
+  };
+  Phases phases() const;
+  // Bytes this operator holds beside the graph: its copies of the edges, halo plans, order and
+  // per-row terms.
+  std::uint64_t bytes() const;
   std::vector<double> to_work(std::span<const double> dense) const {
     return order_ ? permuted(dense, order_->position) : std::vector<double>(dense.begin(), dense.end());
   }

@@ -105,10 +105,9 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
     fmt::print("personalized: {} vectors in blocks of {}, solver {}, {} per rank per block\n", k, block, solver_name,
                format_bytes(out.block_bytes));
   const Stopwatch plan_watch;
-  const PersonalizedPlan plan(g, comm);
+  const PersonalizedPlan plan(g, params, comm);
   out.plan_seconds = plan_watch.seconds();
-  report.phase("plan", out.plan_seconds,
-               fmt::format("{{\"kernel\": \"csr\", \"order\": \"by reads\", \"bytes\": {}}}", plan.bytes()));
+  report.phase("plan", out.plan_seconds, fmt::format("{{\"kernel\": \"csr\", \"bytes\": {}}}", plan.bytes()));
   if (file) {
     file->create_group("/pagerank");
     if (!o.top_only) file->create_matrix<double>("/pagerank/personalized", k, g.stats.n);

@@ -10,16 +10,17 @@
 // Design: the k iterates live side by side, vertex-major (the k values of vertex u are
 // contiguous), so one pass over the in-edges updates k sums per edge and one halo exchange
 // carries k values per ghost (SpMM instead of SpMV). A step's cost is the edge and ghost
-// traffic, which grows by k×8 bytes per gathered source but is read in one contiguous run,
-// so 16 vectors cost little more than one (the same argument as GraphBLAS's mxm with a dense
-// k-column operand). Every vector's arithmetic runs in the same order whatever k and whatever
-// the other vectors are, and the reductions are ordered (blocks, then ranks), so each vector
-// is the same as a run on its own, to rounding, at every rank count.
+// traffic, which grows by k×8 bytes per gathered source: the edges and their indices are read
+// once for all k, but once a block's values outgrow the cache every gather is a miss of k×8
+// bytes, which the pull asks for ahead of time (prefetch_distance). Every vector's arithmetic
+// is that of the single solve and runs in the same order whatever k and whatever the other
+// vectors are, and the reductions are ordered (blocks, then ranks), so each vector is the
+// same as a run on its own, to rounding, at every rank count.
 //
-// Solvers: power iteration on any graph; on a symmetric graph conjugate gradients, one Krylov
-// space per vector sharing each product (the vectors' scalars are independent; the product is
-// one SpMM), on (D − αW)u = (1 − α)t with z = D u, x = z/Σz: D − αW is symmetric positive
-// definite for α < 1 (Jacobi-preconditioned; an isolated vertex counts as degree 1).
+// Solvers: power iteration on any graph; on a symmetric graph the single solve's conjugate
+// gradients on the Schur complement (cg_solve: an independent set of low-degree vertices
+// eliminated, Jacobi-preconditioned, the weighted inner product), one Krylov space per vector
+// sharing each product (the vectors' scalars are independent; the product is one SpMM).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,9 +36,9 @@ namespace perron {
 
 // The widest block that advances together; larger batches run block after block, so memory
 // stays that of one block whatever k is. Measured on Kronecker 20 (docs/benchmarks.md
-// "Batched personalized PageRank"): a step's time per vector falls from 1 vector (22 ms) to
-// 16 (13.8 ms each), and rises past it (32: 37 ms each): once a block's hot sources outgrow
-// the cache, every gathered line is a miss.
+// "Batched personalized PageRank"), power steps with prefetching: 1 vector 20 ms, 4: 30 ms,
+// 16: 80-95 ms, 32: 175-220 ms; 32 would save 10-30% of the time per vector for twice the
+// memory.
 inline constexpr int kMaxBlockVectors = 16;
 
 // One teleport vector of a batch on this rank: its entries at owned rows, normalised over all
@@ -74,25 +75,30 @@ PageRankSolver choose_personalized_solver(const DistGraph& graph, const Personal
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors);
 
 namespace pagerank_detail {
-struct BatchLayout;
+class StepOperator;
 }
 
-// The layout every block of a batch runs on, built once (collective): the vertices sorted by
-// how many of this rank's edges read them, most first (Faldu, Diamond & Grot 2019), the CSR and
-// the halo plan in that order, and the per-row terms every block's steps read (1/o, CG's
-// degrees and self-loop weights). A gather of k values per edge misses the cache k/8 times as
-// often as a single vector's unless the sources it reads pack together; on a power-law graph
-// the hubs that most edges read then share the first lines of the block.
+// What every block of a batch runs on, built once (collective): the single-vector solve's
+// operator for the solver (power or cg, as choose_personalized_solver returned) and damping,
+// with the plain CSR kernel. For cg it eliminates an independent set of low-degree vertices
+// (the Schur complement, as cg on one vector does: 14 products against 24 at Kronecker 20) and
+// holds the kept and eliminated rows' CSRs in its work order; for power it reads the graph's
+// own CSR and halo, nothing per edge beside them. The cache-blocked kernel is not used: its
+// segments would hold S values per column, S times fewer columns each.
 class PersonalizedPlan {
  public:
-  PersonalizedPlan(const DistGraph& graph, const Comm& comm);
+  PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm);
   PersonalizedPlan(PersonalizedPlan&&) noexcept;
   ~PersonalizedPlan();
-  const pagerank_detail::BatchLayout& layout() const { return *layout_; }
-  std::uint64_t bytes() const;  // what the plan holds on this rank (its copy of the edges)
+  const pagerank_detail::StepOperator& op() const { return *op_; }
+  PageRankSolver solver() const { return solver_; }
+  double damping() const { return damping_; }
+  std::uint64_t bytes() const;  // what the plan holds on this rank beside the graph
 
  private:
-  std::unique_ptr<pagerank_detail::BatchLayout> layout_;
+  std::unique_ptr<pagerank_detail::StepOperator> op_;
+  PageRankSolver solver_;
+  double damping_;
 };
 
 struct PersonalizedBlock {
