@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 
 #include "pagerank_layout.hpp"
 #include "pagerank_step.hpp"
 #include "perron/algo/personalized.hpp"
 #include "perron/core/error.hpp"
 #include "perron/core/timer.hpp"
+#include "target_clones.hpp"
 
 namespace perron {
 
@@ -100,62 +100,88 @@ int padded_width(int b) {
   while (width < b) width *= 2;
   return width;
 }
-static_assert(kMaxBlockVectors == 16, "with_width instantiates the kernels for widths 1 to 16");
 
-// Calls f(std::integral_constant<int, S>) for the padded width S.
-template <class F>
-void with_width(int width, F&& f) {
-  switch (width) {
-    case 1:
-      return f(std::integral_constant<int, 1>{});
+// Requests the S values at p (S·8 bytes, one cache line per 8 values) into the cache.
+template <int S>
+[[gnu::always_inline]] inline void prefetch_values(const double* p) {
+  for (int line = 0; line < (S * 8 + 63) / 64; ++line) __builtin_prefetch(p + line * 8);
+}
+
+// The SpMM's inner loop for rows [first, last): acc[(v − first)·S + j] = Σ_{u→v} w(u,v)·c(u, j),
+// j < S, over the CSR's in-edges, with c vertex-major (S values per column, ghosts after the
+// owned rows). One edge reads its source's S values in one contiguous run, asked for
+// prefetch_distance<S> edges ahead; each sum runs over the row's edges in the CSR's order.
+template <int S, bool kWeighted>
+[[gnu::always_inline]] inline void gather_rows_of(const LocalCsr& csr, const double* c, LocalId first, LocalId last,
+                                                  double* acc) {
+  const EdgeIndex* start = csr.row_start.data();
+  const LocalId* col = csr.column.data();
+  const double* w = csr.weight.data();
+  const EdgeIndex edges = start[csr.rows];
+  for (LocalId v = first; v < last; ++v) {
+    alignas(64) double sum[S] = {};  // in registers: acc might alias c
+    for (EdgeIndex e = start[v]; e < start[v + 1]; ++e) {
+      if (e + prefetch_distance<S> < edges) prefetch_values<S>(c + static_cast<std::size_t>(col[e + prefetch_distance<S>]) * S);
+      const double* src = c + static_cast<std::size_t>(col[e]) * S;
+      if constexpr (kWeighted) {
+        const double weight = w[e];
+        for (int j = 0; j < S; ++j) sum[j] += weight * src[j];
+      } else {
+        for (int j = 0; j < S; ++j) sum[j] += src[j];
+      }
+    }
+    std::copy_n(sum, S, acc + static_cast<std::size_t>(v - first) * S);
+  }
+}
+
+// gather_rows_of for the block's padded width, compiled for AVX-512, AVX2 and the baseline and
+// chosen at load time (PERRON_TARGET_CLONES): at 16 values an edge is 16 adds, which the
+// baseline's 2-wide registers take 8 instructions for.
+PERRON_TARGET_CLONES void gather_rows(int width, bool weighted, const LocalCsr& csr, const double* c, LocalId first, LocalId last,
+                                      double* acc) {
+  static_assert(kMaxBlockVectors == 16, "gather_rows has kernels for widths 1 to 16");
+  switch (width * 2 + (weighted ? 1 : 0)) {
     case 2:
-      return f(std::integral_constant<int, 2>{});
+      return gather_rows_of<1, false>(csr, c, first, last, acc);
+    case 3:
+      return gather_rows_of<1, true>(csr, c, first, last, acc);
     case 4:
-      return f(std::integral_constant<int, 4>{});
+      return gather_rows_of<2, false>(csr, c, first, last, acc);
+    case 5:
+      return gather_rows_of<2, true>(csr, c, first, last, acc);
     case 8:
-      return f(std::integral_constant<int, 8>{});
+      return gather_rows_of<4, false>(csr, c, first, last, acc);
+    case 9:
+      return gather_rows_of<4, true>(csr, c, first, last, acc);
     case 16:
-      return f(std::integral_constant<int, 16>{});
+      return gather_rows_of<8, false>(csr, c, first, last, acc);
+    case 17:
+      return gather_rows_of<8, true>(csr, c, first, last, acc);
+    case 32:
+      return gather_rows_of<16, false>(csr, c, first, last, acc);
+    case 33:
+      return gather_rows_of<16, true>(csr, c, first, last, acc);
     default:
       throw Error(ErrorKind::internal, "personalized PageRank: no kernel for width " + std::to_string(width));
   }
 }
 
-// Requests the S values at p (S·8 bytes, one cache line per 8 values) into the cache.
-template <int S>
-inline void prefetch_values(const double* p) {
-  for (int line = 0; line < (S * 8 + 63) / 64; ++line) __builtin_prefetch(p + line * 8);
-}
-
-// The SpMM pull, the whole cost of a step: for every owned row v,
-//   acc(j) = Σ_{u→v} w(u,v)·c(u, j),  j < S,
-// over the CSR's in-edges, with c vertex-major (S values per column, ghosts after the owned
-// rows). One edge reads its source's S values in one contiguous run, so a block of vectors
-// costs one pass over the edges and the index array. finish(block, v, acc) turns the sums into
-// the row's values and adds the block's reductions; rows go in the fixed blocks of the single
-// kernel (kBlock), so reductions are ordered and every vector sums its row as a single run does.
-template <int S, bool kWeighted, class Finish>
-void pull_block(const LocalCsr& csr, const double* c, const Finish& finish) {
+// The SpMM pull, the whole cost of a step: every row's `width` in-edge sums (gather_rows),
+// kChunkRows rows at a time, handed to finish(block, v, sums), which turns them into the row's
+// values and adds the block's reductions. Rows go in the fixed blocks of the single kernel
+// (kBlock) and in order inside each, so reductions are ordered and every vector sums its row as
+// a single run does.
+template <class Finish>
+void pull_block(const LocalCsr& csr, const double* c, int width, bool weighted, const Finish& finish) {
+  constexpr LocalId kChunkRows = 32;  // 4 KiB of sums at 16 values
   const LocalId rows = csr.rows;
-  const EdgeIndex* start = csr.row_start.data();
-  const LocalId* col = csr.column.data();
-  const double* w = csr.weight.data();
-  const EdgeIndex edges = start[rows];
 #pragma omp parallel for schedule(dynamic, 1)
   for (LocalId b = 0; b < block_count(rows); ++b) {
-    for (LocalId v = b * kBlock; v < std::min(rows, (b + 1) * kBlock); ++v) {
-      alignas(64) double acc[S] = {};
-      for (EdgeIndex e = start[v]; e < start[v + 1]; ++e) {
-        if (e + prefetch_distance<S> < edges) prefetch_values<S>(c + static_cast<std::size_t>(col[e + prefetch_distance<S>]) * S);
-        const double* src = c + static_cast<std::size_t>(col[e]) * S;
-        if constexpr (kWeighted) {
-          const double weight = w[e];
-          for (int j = 0; j < S; ++j) acc[j] += weight * src[j];
-        } else {
-          for (int j = 0; j < S; ++j) acc[j] += src[j];
-        }
-      }
-      finish(b, v, acc);
+    alignas(64) double acc[kChunkRows * kMaxBlockVectors];
+    for (LocalId first = b * kBlock; first < std::min(rows, (b + 1) * kBlock); first += kChunkRows) {
+      const LocalId last = std::min({rows, (b + 1) * kBlock, first + kChunkRows});
+      gather_rows(width, weighted, csr, c, first, last, acc);
+      for (LocalId v = first; v < last; ++v) finish(b, v, acc + static_cast<std::size_t>(v - first) * width);
     }
   }
 }
@@ -260,13 +286,7 @@ struct Batch {
   // The SpMM over `csr`'s rows: finish(b, i, acc) gets row i's S in-edge sums (block b of kBlock rows).
   template <class Finish>
   void pull_rows(const LocalCsr& csr, const Finish& finish) const {
-    with_width(width, [&](auto s) {
-      constexpr int S = decltype(s)::value;
-      if (weighted)
-        pull_block<S, true>(csr, contrib.data(), finish);
-      else
-        pull_block<S, false>(csr, contrib.data(), finish);
-    });
+    pull_block(csr, contrib.data(), width, weighted, finish);
   }
 
   // One step or product of the block, in the single solve's phases (StepOperator::apply_to),

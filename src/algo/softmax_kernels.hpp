@@ -17,16 +17,7 @@
 
 #include "perron/algo/attention.hpp"
 #include "perron/comm/comm.hpp"
-
-// Row kernels are compiled for several vector widths and picked at load time (GCC's
-// target_clones). Not under clang (14), which gives the load-time resolver of a function in an
-// anonymous namespace external linkage, so that two files defining one clash at link time;
-// clang builds (the fuzz targets) take the baseline code.
-#if defined(__clang__)
-#define PERRON_TARGET_CLONES
-#else
-#define PERRON_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+#include "target_clones.hpp"
 
 namespace perron::kernels {
 
