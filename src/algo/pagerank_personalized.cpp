@@ -13,6 +13,15 @@
 
 namespace perron {
 
+namespace pagerank_detail {
+// The vectors of a block (vertex-major, on huge pages: gathered at random along every edge).
+struct BatchBuffers {
+  using BlockVector = HugeVector<double>;
+  BlockVector b, z, r, p, q, x, y, contrib;
+};
+}  // namespace pagerank_detail
+using pagerank_detail::BatchBuffers;
+
 namespace {
 pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm) {
   if (params.solver != PageRankSolver::power && params.solver != PageRankSolver::cg)
@@ -27,6 +36,7 @@ pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const Person
 
 PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm)
     : op_(std::make_unique<pagerank_detail::StepOperator>(plan_operator(graph, params, comm))),
+      buffers_(std::make_unique<BatchBuffers>()),
       solver_(params.solver),
       damping_(params.damping) {}
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;
@@ -186,8 +196,7 @@ void pull_block(const LocalCsr& csr, const double* c, int width, bool weighted, 
   }
 }
 
-// A block of vectors, vertex-major, on huge pages (gathered at random along every edge).
-using BlockVector = HugeVector<double>;
+using BlockVector = BatchBuffers::BlockVector;
 
 // One block's vectors and the buffers its steps reuse, in the plan's work order (kept rows
 // [0, K), then the eliminated ones [K, R)); the results go back to dense order as each vector
@@ -208,12 +217,13 @@ struct Batch {
   std::vector<LocalId> tele_start;  // per work row: its teleport entries (vector, weight), CSR-like
   std::vector<int> tele_vector;
   std::vector<double> tele_weight;
-  BlockVector contrib;            // columns × S: owned rows, kept ghosts, eliminated ghosts
+  BatchBuffers& buf;              // the block's vectors, kept by the plan from block to block
+  BlockVector& contrib;           // columns × S: owned rows, kept ghosts, eliminated ghosts
   std::vector<double> block_sum;  // per block (the kept rows' blocks, then the eliminated rows') × S × per
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
 
-  Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, const PersonalizedParams& p,
+  Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
         std::span<const SparseTeleport> teleports, const Comm& c)
       : op(o),
         phases(o.phases()),
@@ -226,7 +236,9 @@ struct Batch {
         kept(o.kept_rows()),
         columns(g.in.columns),
         inv_out(o.inv_out()),
-        tele_start(rows + 1, 0) {
+        tele_start(rows + 1, 0),
+        buf(buffers),
+        contrib(buffers.contrib) {
     for (const SparseTeleport& t : teleports)
       for (LocalId r : t.row) ++tele_start[work_row(r) + 1];
     for (LocalId v = 0; v < rows; ++v) tele_start[v + 1] += tele_start[v];
@@ -376,7 +388,9 @@ struct Batch {
 
   // Power iteration from x₀ = t_j; each vector is frozen at the step that meets the tolerance.
   void power(const IterationObserver& observe) {
-    BlockVector x(owned_values(), 0.0), y(owned_values());
+    BlockVector &x = buf.x, &y = buf.y;
+    x.resize(owned_values());
+    y.resize(owned_values());
     for (LocalId v = 0; v < rows; ++v) teleport_of(v, x.data() + at(v, 0));
     std::vector<double> dangling = dangling_mass(x);
     for (int it = 1; it <= limit() && any_active(); ++it) {
@@ -410,7 +424,12 @@ struct Batch {
     const auto precondition = [&](LocalId v) { return diagonal.empty() ? 1.0 : 1.0 / diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
-    BlockVector b(owned_values()), z(kept_values, 0.0), r(kept_values), p(kept_values, 0.0), q(kept_values);
+    BlockVector &b = buf.b, &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
+    b.resize(owned_values());
+    z.assign(kept_values, 0.0);
+    r.resize(kept_values);
+    p.assign(kept_values, 0.0);
+    q.resize(kept_values);
 #pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v) {
       teleport_of(v, b.data() + at(v, 0));
@@ -430,7 +449,7 @@ struct Batch {
     });
     std::vector<double> beta(width, 0.0), z_sum(width, 0.0), estimate(width, std::numeric_limits<double>::infinity());
     std::vector<double> target(width, params.tolerance);
-    BlockVector x, y;
+    BlockVector &x = buf.x, &y = buf.y;
     for (int it = 1; it <= limit() && any_active(); ++it) {
       const Stopwatch watch;
       if (all_below(estimate, target) || it == limit()) {
@@ -537,7 +556,7 @@ PersonalizedBlock personalized_pagerank(const DistGraph& graph, const Personaliz
     throw Error(ErrorKind::internal, "personalized_pagerank: the plan was built for another solver or damping");
   if (plan.op().rows() != graph.rows())
     throw Error(ErrorKind::internal, "personalized_pagerank: the plan was built for another graph");
-  Batch batch(graph, plan.op(), params, teleports, comm);
+  Batch batch(graph, plan.op(), plan.buffers(), params, teleports, comm);
   const Stopwatch watch;
   if (params.solver == PageRankSolver::cg)
     batch.cg(observe);

@@ -76,7 +76,8 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
 
 namespace pagerank_detail {
 class StepOperator;
-}
+struct BatchBuffers;
+}  // namespace pagerank_detail
 
 // What every block of a batch runs on, built once (collective): the single-vector solve's
 // operator for the solver (power or cg, as choose_personalized_solver returned) and damping,
@@ -85,6 +86,9 @@ class StepOperator;
 // holds the kept and eliminated rows' CSRs in its work order; for power it reads the graph's
 // own CSR and halo, nothing per edge beside them. The cache-blocked kernel is not used: its
 // segments would hold S values per column, S times fewer columns each.
+// The plan also keeps a block's vectors from one block to the next (fresh pages for every
+// block cost the kernel's zeroing of each: 11% of a run of 64 vectors at Kronecker 20), so
+// blocks on one plan run one at a time.
 class PersonalizedPlan {
  public:
   PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm);
@@ -93,10 +97,12 @@ class PersonalizedPlan {
   const pagerank_detail::StepOperator& op() const { return *op_; }
   PageRankSolver solver() const { return solver_; }
   double damping() const { return damping_; }
-  std::uint64_t bytes() const;  // what the plan holds on this rank beside the graph
+  std::uint64_t bytes() const;  // what the plan holds on this rank beside the graph and the block
+  pagerank_detail::BatchBuffers& buffers() const { return *buffers_; }
 
  private:
   std::unique_ptr<pagerank_detail::StepOperator> op_;
+  std::unique_ptr<pagerank_detail::BatchBuffers> buffers_;
   PageRankSolver solver_;
   double damping_;
 };
