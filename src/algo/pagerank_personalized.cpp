@@ -391,6 +391,7 @@ struct Batch {
     BlockVector &x = buf.x, &y = buf.y;
     x.resize(owned_values());
     y.resize(owned_values());
+#pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v) teleport_of(v, x.data() + at(v, 0));
     std::vector<double> dangling = dangling_mass(x);
     for (int it = 1; it <= limit() && any_active(); ++it) {
@@ -426,10 +427,12 @@ struct Batch {
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
     BlockVector &b = buf.b, &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
     b.resize(owned_values());
-    z.assign(kept_values, 0.0);
+    z.resize(kept_values);
     r.resize(kept_values);
-    p.assign(kept_values, 0.0);
+    p.resize(kept_values);
     q.resize(kept_values);
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = 0.0;
 #pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v) {
       teleport_of(v, b.data() + at(v, 0));

@@ -66,15 +66,25 @@ using Column = std::vector<T, ZeroPagesAllocator<T>>;
 // of k vectors gathered along every edge: k·8 bytes per vertex): 2 MiB-aligned memory marked
 // for transparent huge pages (madvise; Linux's default "madvise" mode then backs it with 2 MiB
 // pages), so a gather misses the TLB 512 times less often. Small arrays take plain malloc.
+// Like a Column, a resize constructs nothing: every element is written before it is read, in
+// the user's parallel loops, so each page is faulted in (and zeroed by the kernel) by the
+// thread that first writes it, not by one thread's serial memset beforehand.
 void* allocate_huge_pages(std::size_t bytes);
 template <class T>
 struct HugePagesAllocator {
+  static_assert(std::is_trivial_v<T>, "elements are left unconstructed until written");
   using value_type = T;
   HugePagesAllocator() = default;
   template <class U>
   HugePagesAllocator(const HugePagesAllocator<U>&) noexcept {}
   T* allocate(std::size_t n) { return static_cast<T*>(allocate_huge_pages(n * sizeof(T))); }
   void deallocate(T* p, std::size_t) noexcept { std::free(p); }
+  template <class U>
+  void construct(U*) noexcept {}  // default-initialization: written before read
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <class U>
   bool operator==(const HugePagesAllocator<U>&) const noexcept {
     return true;
