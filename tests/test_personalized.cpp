@@ -44,6 +44,10 @@ std::vector<SparseTeleport> teleports_of(const std::vector<std::map<VertexId, do
   return sparse_teleports(ids, weights, start, graph, comm, [](std::size_t s) { return "set " + std::to_string(s); });
 }
 
+std::string name_of(PageRankSolver solver) {
+  return solver == PageRankSolver::cg ? "cg" : solver == PageRankSolver::bicgstab ? "bicgstab" : "power";
+}
+
 PersonalizedParams tight(PageRankSolver solver) {
   PersonalizedParams p;
   p.tolerance = 1e-14;
@@ -68,7 +72,7 @@ struct Case {
 class PersonalizedOracle : public testing::TestWithParam<Case> {};
 
 // Every vector of the batch is the dense solve (1 − α)·t_j·(I − αA)⁻¹ (dangling mass along
-// t_j), and the single run with teleport t_j, to 1e-12 in L1; with power iteration and, on
+// t_j), and the single run with teleport t_j, to 1e-12 in L1; with power iteration, bicgstab and, on
 // symmetric graphs, conjugate gradients.
 TEST_P(PersonalizedOracle, EachVectorIsTheDenseSolveAndTheSingleRun) {
   const Case c = GetParam();
@@ -82,13 +86,13 @@ TEST_P(PersonalizedOracle, EachVectorIsTheDenseSolveAndTheSingleRun) {
   }
   const auto sets = seed_sets_of(g);
   const std::vector<SparseTeleport> teleports = teleports_of(sets, graph, comm, true);
-  for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg}) {
+  for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
     if (solver == PageRankSolver::cg && !c.undirected) continue;
     const PersonalizedPlan plan(graph, tight(solver), comm);
     const PersonalizedBlock block = personalized_pagerank(graph, plan, tight(solver), teleports, comm);
     ASSERT_EQ(block.iterations.size(), sets.size());
     for (std::size_t j = 0; j < sets.size(); ++j) {
-      const std::string what = std::string(solver == PageRankSolver::cg ? "cg" : "power") + " vector " + std::to_string(j);
+      const std::string what = name_of(solver) + " vector " + std::to_string(j);
       EXPECT_TRUE(block.converged[j]) << what;
       const auto got = vector_of(block, static_cast<int>(j), graph, comm);
       EXPECT_LT(l1_distance(got, dense_pagerank(g, 0.85, sets[j])), 1e-12) << what;
@@ -124,7 +128,7 @@ TEST(Personalized, RankCountInvariance) {
   const auto sets = seed_sets_of(g);
   const Comm sub = comm.split(comm.rank() == 0 ? 0 : 1, comm.rank());
   for (const bool undirected : {false, true}) {
-    const PersonalizedParams p = undirected ? tight(PageRankSolver::cg) : tight(PageRankSolver::power);
+    const PersonalizedParams p = undirected ? tight(PageRankSolver::cg) : tight(PageRankSolver::bicgstab);
     const DistGraph full = build_graph(share_of(g, comm), GraphOptions{undirected, false}, comm);
     const DistGraph part = build_graph(share_of(g, sub), GraphOptions{undirected, false}, sub);
     const PersonalizedBlock a =
@@ -133,7 +137,7 @@ TEST(Personalized, RankCountInvariance) {
         personalized_pagerank(part, PersonalizedPlan(part, p, sub), p, teleports_of(sets, part, sub), sub);
     for (int j = 0; j < static_cast<int>(sets.size()); ++j)
       EXPECT_LE(l1_distance(vector_of(a, j, full, comm), vector_of(b, j, part, sub)), 1e-12)
-          << "vector " << j << (undirected ? " (cg)" : " (power)") << ", ranks " << comm.size() << " vs " << sub.size();
+          << "vector " << j << (undirected ? " (cg)" : " (bicgstab)") << ", ranks " << comm.size() << " vs " << sub.size();
   }
 }
 
@@ -169,14 +173,20 @@ TEST(Personalized, SolverChoiceAndRefusals) {
   const DistGraph directed = build_graph(share_of(g, comm), {}, comm);
   const DistGraph undirected = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
   PersonalizedParams p;
-  EXPECT_EQ(choose_personalized_solver(directed, p, comm), PageRankSolver::power);
+  EXPECT_EQ(choose_personalized_solver(directed, p, comm), PageRankSolver::bicgstab);
   EXPECT_EQ(choose_personalized_solver(undirected, p, comm), PageRankSolver::cg);
   p.fixed_iterations = 5;
   EXPECT_EQ(choose_personalized_solver(undirected, p, comm), PageRankSolver::power);
+  EXPECT_EQ(choose_personalized_solver(directed, p, comm), PageRankSolver::power);
   p.fixed_iterations = 0;
   p.solver = PageRankSolver::cg;
   expect_error([&] { choose_personalized_solver(directed, p, comm); }, "symmetric");
   p.solver = PageRankSolver::bicgstab;
+  EXPECT_EQ(choose_personalized_solver(undirected, p, comm), PageRankSolver::bicgstab);
+  p.damping = 1.0;
+  expect_error([&] { choose_personalized_solver(directed, p, comm); }, "damping < 1");
+  p.damping = 0.85;
+  p.solver = PageRankSolver::anderson;
   expect_error([&] { choose_personalized_solver(undirected, p, comm); }, "no batched form");
   // An id that is not a vertex names its set.
   std::vector<VertexId> ids{g.edges[0].src, 4};  // 4: not among the random ids (all > 1e6 in practice)

@@ -18,14 +18,15 @@ namespace pagerank_detail {
 struct BatchBuffers {
   using BlockVector = HugeVector<double>;
   BlockVector b, z, r, p, q, x, y, contrib;
+  BlockVector shadow, sp, half, st;  // bicgstab's r̂, Sp, s and Ss
 };
 }  // namespace pagerank_detail
 using pagerank_detail::BatchBuffers;
 
 namespace {
 pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm) {
-  if (params.solver != PageRankSolver::power && params.solver != PageRankSolver::cg)
-    throw Error(ErrorKind::internal, "PersonalizedPlan: the solver must be power or cg (choose_personalized_solver)");
+  if (params.solver != PageRankSolver::power && params.solver != PageRankSolver::cg && params.solver != PageRankSolver::bicgstab)
+    throw Error(ErrorKind::internal, "PersonalizedPlan: the solver must be power, cg or bicgstab (choose_personalized_solver)");
   PageRankParams single;
   single.damping = params.damping;
   single.solver = params.solver;
@@ -80,22 +81,26 @@ std::vector<SparseTeleport> sparse_teleports(std::span<const VertexId> ids, std:
 }
 
 PageRankSolver choose_personalized_solver(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm) {
-  PageRankSolver solver = params.solver;
+  const PageRankSolver solver = params.solver;
   comm.agree([&] {
-    if (solver == PageRankSolver::anderson || solver == PageRankSolver::bicgstab)
+    if (solver == PageRankSolver::anderson)
       throw_usage(
-          "--seed-sets runs the solvers power and cg (and auto, which picks one of them); anderson and bicgstab "
-          "have no batched form here");
+          "--seed-sets runs the solvers power, cg and bicgstab (and auto, which picks one of them); anderson has no "
+          "batched form here");
   });
   const bool krylov_possible = params.fixed_iterations == 0 && params.damping < 1.0;
-  if (solver == PageRankSolver::automatic)
-    return krylov_possible && is_symmetric(graph, comm) ? PageRankSolver::cg : PageRankSolver::power;
-  if (solver == PageRankSolver::cg) {
-    const bool symmetric = is_symmetric(graph, comm);
+  if (solver == PageRankSolver::automatic) {
+    if (!krylov_possible) return PageRankSolver::power;
+    return is_symmetric(graph, comm) ? PageRankSolver::cg : PageRankSolver::bicgstab;
+  }
+  if (solver == PageRankSolver::cg || solver == PageRankSolver::bicgstab) {
+    const bool cg_refused = solver == PageRankSolver::cg && krylov_possible && !is_symmetric(graph, comm);
     comm.agree([&] {
-      if (!krylov_possible) throw_usage("solver cg needs damping < 1 and no --iterations; solver power takes both");
-      if (!symmetric)
-        throw_usage("solver cg needs a symmetric graph; --solver auto runs power on a directed graph with --seed-sets");
+      if (!krylov_possible)
+        throw_usage(std::string("solver ") + (solver == PageRankSolver::cg ? "cg" : "bicgstab") +
+                    " needs damping < 1 and no --iterations; solver power takes both");
+      if (cg_refused)
+        throw_usage("solver cg needs a symmetric graph; --solver auto runs bicgstab on a directed graph with --seed-sets");
     });
   }
   return solver;
@@ -211,8 +216,8 @@ struct Batch {
   const PersonalizedParams& params;
   const Comm& comm;
   bool weighted;
-  int vectors, width;  // b vectors, padded to S values per vertex
-  LocalId rows, kept, columns;
+  int vectors, width;                     // b vectors, padded to S values per vertex
+  LocalId rows, kept, trailing, columns;  // kept rows [0, kept), eliminated [kept, trailing), trailing after
   std::span<const double> inv_out;
   std::vector<LocalId> tele_start;  // per work row: its teleport entries (vector, weight), CSR-like
   std::vector<int> tele_vector;
@@ -234,6 +239,7 @@ struct Batch {
         width(padded_width(vectors)),
         rows(g.rows()),
         kept(o.kept_rows()),
+        trailing(o.trailing_rows()),
         columns(g.in.columns),
         inv_out(o.inv_out()),
         tele_start(rows + 1, 0),
@@ -264,7 +270,6 @@ struct Batch {
   int limit() const { return params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations; }
   bool below_tolerance(double r) const { return params.fixed_iterations == 0 && r < params.tolerance; }
   bool any_active() const { return std::find(active.begin(), active.end(), 1) != active.end(); }
-  bool eliminates() const { return kept < rows; }
 
   // Row v's teleport values t_j(v), one per vector, into tele[0, width).
   void teleport_of(LocalId v, double* tele) const {
@@ -301,18 +306,26 @@ struct Batch {
     pull_block(csr, contrib.data(), width, weighted, finish);
   }
 
-  // One step or product of the block, in the single solve's phases (StepOperator::apply_to),
-  // with `per` block sums per vector:
-  //   1. kept u sends value(u, j)/o(u); the kept ghosts arrive;
-  //   2. eliminated row v, its in-edge sum s (from kept columns only), sends
-  //      eliminated(v, j, s, sums)/o(v); the eliminated ghosts arrive;
-  //   3. kept row v gets kept(v, j, s, sums) with its in-edge sum s.
-  // Returns the ordered sums of every block.
-  template <class Value, class Eliminated, class Kept>
-  std::vector<double> apply(int per, const Value& value, const Eliminated& eliminated, const Kept& kept_row) {
+  // What apply() runs: a product of the kept rows (phases 1 and 2), a full step (1, 2 and 3), or
+  // the rows the kept values determine (1 and 3: bicgstab's iterate completed to every row).
+  enum class Pass { product, step, complete };
+
+  // One step or product of the block, in the single solve's phases (StepOperator::apply_to,
+  // complete), with `per` block sums per vector:
+  //   1. kept u sends value(u, j)/o(u); the kept ghosts arrive; eliminated row v, its in-edge
+  //      sum s (from kept columns only), sends eliminated(v, j, s, sums)/o(v); the eliminated
+  //      ghosts arrive;
+  //   2. kept row v gets kept(v, j, s, sums) with its in-edge sum s;
+  //   3. trailing row v (bicgstab's dangling rows, which no row reads) gets
+  //      trailing(v, j, s, sums).
+  // Returns the ordered sums of every block (the kept rows', the eliminated rows', the trailing
+  // rows', then the ranks).
+  template <class Value, class Eliminated, class Kept, class Trailing>
+  std::vector<double> apply(Pass pass, int per, const Value& value, const Eliminated& eliminated, const Kept& kept_row,
+                            const Trailing& trailing_row) {
     const std::size_t slots = static_cast<std::size_t>(width) * per;
-    const LocalId kept_blocks = block_count(kept);
-    block_sum.assign((kept_blocks + block_count(rows - kept)) * slots, 0.0);
+    const LocalId kept_blocks = block_count(kept), eliminated_blocks = block_count(trailing - kept);
+    block_sum.assign((kept_blocks + eliminated_blocks + block_count(rows - trailing)) * slots, 0.0);
     contrib.resize(static_cast<std::size_t>(columns) * width);
 #pragma omp parallel for schedule(static)
     for (LocalId u = 0; u < kept; ++u)
@@ -320,7 +333,7 @@ struct Batch {
     const std::span<double> c(contrib);
     const std::size_t kept_ghost_values = static_cast<std::size_t>(phases.kept_ghosts) * width;
     phases.kept_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values(), kept_ghost_values), width, comm);
-    if (eliminates()) {
+    if (op.eliminates()) {
       pull_rows(phases.eliminated, [&](LocalId b, LocalId i, const double* acc) {
         const LocalId v = kept + i;
         double* sums = block_sum.data() + (kept_blocks + b) * slots;
@@ -328,16 +341,29 @@ struct Batch {
       });
       phases.eliminated_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values() + kept_ghost_values), width, comm);
     }
-    pull_rows(phases.kept, [&](LocalId b, LocalId v, const double* acc) {
-      double* sums = block_sum.data() + b * slots;
-      for (int j = 0; j < width; ++j) kept_row(v, j, acc[j], sums);
-    });
+    if (pass != Pass::complete)
+      pull_rows(phases.kept, [&](LocalId b, LocalId v, const double* acc) {
+        double* sums = block_sum.data() + b * slots;
+        for (int j = 0; j < width; ++j) kept_row(v, j, acc[j], sums);
+      });
+    if (pass != Pass::product && trailing < rows)
+      pull_rows(phases.trailing, [&](LocalId b, LocalId i, const double* acc) {
+        double* sums = block_sum.data() + (kept_blocks + eliminated_blocks + b) * slots;
+        for (int j = 0; j < width; ++j) trailing_row(trailing + i, j, acc[j], sums);
+      });
     return reduce(per);
   }
 
+  // A product of the kept rows (Pass::product: no trailing rows).
+  template <class Value, class Eliminated, class Kept>
+  std::vector<double> product(int per, const Value& value, const Eliminated& eliminated, const Kept& kept_row) {
+    return apply(Pass::product, per, value, eliminated, kept_row, [](LocalId, int, double, double*) {});
+  }
+
   // The PageRank step y = F(x) of every vector (RowFinish per vector: the dangling mass d_j of
-  // x_j goes where t_j does) over every row, x complete on the kept rows; the eliminated rows'
-  // x comes from complete(v, j, s) (x as it is, or cg's iterate completed by its sum s).
+  // x_j goes where t_j does) over every row, x complete on the kept and trailing rows; the
+  // eliminated rows' x comes from complete(v, j, s) (x as it is, or cg's iterate completed by
+  // its sum s).
   // Returns per vector {‖y_j − x_j‖₁, d_j of y_j, Σ y_j}.
   template <class Complete>
   std::vector<double> power_step(const BlockVector& x, const std::vector<double>& dangling, BlockVector& y,
@@ -353,14 +379,15 @@ struct Batch {
       sums[3 * j + 2] += yv;
       y[at(v, j)] = yv;
     };
+    const auto own_x = [&](LocalId v, int j, double sum, double* sums) { finish(v, j, sum, x[at(v, j)], sums); };
     return apply(
-        3, [&](LocalId u, int j) { return x[at(u, j)]; },
+        Pass::step, 3, [&](LocalId u, int j) { return x[at(u, j)]; },
         [&](LocalId v, int j, double sum, double* sums) {
           const double xv = complete(v, j, sum);
           finish(v, j, sum, xv, sums);
           return xv;
         },
-        [&](LocalId v, int j, double sum, double* sums) { finish(v, j, sum, x[at(v, j)], sums); });
+        own_x, own_x);
   }
 
   // Σ over dangling u of x_j(u), per vector.
@@ -387,7 +414,8 @@ struct Batch {
   }
 
   // Power iteration from x₀ = t_j; each vector is frozen at the step that meets the tolerance.
-  void power(const IterationObserver& observe) {
+  // go_on (if any) may stop the block after any step.
+  void power(const IterationObserver& observe, const BlockGoOn& go_on) {
     BlockVector &x = buf.x, &y = buf.y;
     x.resize(owned_values());
     y.resize(owned_values());
@@ -406,6 +434,10 @@ struct Batch {
       x.swap(y);
       for (int j = 0; j < width; ++j) dangling[j] = sums[3 * j + 1];
       record(watch.seconds(), observe, largest);
+      if (go_on && any_active() && !go_on(out.history)) {
+        out.stopped = true;
+        break;
+      }
     }
   }
 
@@ -440,7 +472,7 @@ struct Batch {
     }
     // r₀ = b_F + αP_FC b_C (the kept columns send 0), ⟨r, h⟩ and Σ_C b.
     const auto none = [](LocalId, int) { return 0.0; };
-    std::vector<double> rz = apply(
+    std::vector<double> rz = product(
         1, none, [&](LocalId v, int j, double, double*) { return b[at(v, j)]; },
         [&](LocalId v, int j, double sum, double* sums) {
           const double rv = b[at(v, j)] + alpha * sum;
@@ -462,7 +494,7 @@ struct Batch {
       for (int j = 0; j < width; ++j)
         if (j >= vectors || !active[j]) beta[j] = 0.0;  // a frozen vector's p stays finite
       // p = h + β·p on the way into the product; q = S p (the eliminated rows send α·sum).
-      const std::vector<double> pq = apply(
+      const std::vector<double> pq = product(
           1, [&](LocalId u, int j) { return p[at(u, j)] = r[at(u, j)] * precondition(u) + beta[j] * p[at(u, j)]; },
           [&](LocalId, int, double sum, double*) { return alpha * sum; },
           [&](LocalId v, int j, double sum, double* sums) {
@@ -497,6 +529,190 @@ struct Batch {
     }
   }
 
+  // bicgstab_solve (pagerank_bicgstab.cpp) for every vector at once: BiCGSTAB on the Schur
+  // complement S z_F = b_F + αP_FC b_C with the dangling vertices last (trailing), one Krylov
+  // space per vector. Each product is shared: vector j sends its own input, p_j = r_j + β_j(p_j −
+  // ω_j·Sp_j) in the first half of its iteration and s_j in the second, so vectors whose
+  // recurrences restarted at different products stay in step with the block. A vector keeps
+  // the single solve's scalars, halves, breakdown restarts and early exit at a half; a frozen or
+  // padding vector sends its residual and is left alone. The true step at the end is cg's.
+  void bicgstab(const IterationObserver& observe) {
+    const double alpha = params.damping;
+    const std::span<const double> weight = op.sum_weight();
+    const auto mass = [&](LocalId v) { return weight.empty() ? 1.0 : weight[v]; };
+    const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
+    BlockVector &b = buf.b, &z = buf.z, &r = buf.r, &shadow = buf.shadow, &p = buf.p, &sp = buf.sp, &half = buf.half,
+                &st = buf.st;
+    b.resize(owned_values());
+    for (BlockVector* kept_vector : {&z, &r, &shadow, &p, &sp, &half, &st}) kept_vector->resize(kept_values);
+#pragma omp parallel for schedule(static)
+    for (LocalId v = 0; v < rows; ++v) {
+      teleport_of(v, b.data() + at(v, 0));
+      for (int j = 0; j < width; ++j) b[at(v, j)] *= 1.0 - alpha;
+    }
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = sp[i] = 0.0;
+    // r = b_F + αP_FC b_C (the kept columns send 0); the part of Σz that z_F does not change.
+    product(
+        1, [](LocalId, int) { return 0.0; }, [&](LocalId v, int j, double, double*) { return b[at(v, j)]; },
+        [&](LocalId v, int j, double sum, double*) { r[at(v, j)] = b[at(v, j)] + alpha * sum; });
+    const std::vector<double> fixed_mass = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
+      for (int j = 0; j < width; ++j) sums[j] += (v < trailing ? mass(v) : 1.0) * b[at(v, j)];
+    });
+    std::vector<std::uint8_t> live(width, 0), first_half(width, 1), at_half(width, 0), restarting(width, 1), collapse(width, 0);
+    std::vector<double> rho(width, 1.0), omega(width, 1.0), beta(width, 0.0), step(width, 0.0), z_sum(fixed_mass);
+    std::vector<double> estimate(width, std::numeric_limits<double>::infinity()), target(width, params.tolerance);
+    // ‖r‖₁/Σz, measured against at least 1 − α (bicgstab_solve's estimate_of).
+    const auto estimate_of = [&](int j, double r_norm) { return r_norm / std::max(z_sum[j], 1.0 - alpha); };
+    // The vectors marked in `collapse` take z += a·p, r = s (done at a half); those marked in
+    // `restarting` start their recurrence again from r: r̂ = r, ρ = (r, r), β = 0, p = r next.
+    const auto restart = [&] {
+      const std::vector<double> rr = row_sums(0, kept, 1, [&](LocalId v, double* sums) {
+        for (int j = 0; j < width; ++j) {
+          if (collapse[j]) {
+            z[at(v, j)] += step[j] * p[at(v, j)];
+            r[at(v, j)] = half[at(v, j)];
+          }
+          if (!restarting[j]) continue;
+          shadow[at(v, j)] = r[at(v, j)];
+          sums[j] += r[at(v, j)] * r[at(v, j)];
+        }
+      });
+      for (int j = 0; j < width; ++j) {
+        if (restarting[j]) rho[j] = rr[j], beta[j] = 0.0, first_half[j] = 1;
+        restarting[j] = collapse[j] = 0;
+      }
+    };
+    restart();
+    BlockVector &x = buf.x, &y = buf.y;
+    for (int it = 1; it <= limit() && any_active(); ++it) {
+      const Stopwatch watch;
+      if (all_below(estimate, target) || it == limit()) {
+        confirm_bicgstab(it, z, p, b, z_sum, step, at_half, x, y, estimate, target, watch, observe);
+        continue;
+      }
+      for (int j = 0; j < width; ++j) {
+        live[j] = j < vectors && active[j];
+        if (!live[j]) first_half[j] = 1, beta[j] = 0.0;  // sends p = r, finite, and is left alone
+      }
+      // First half: p = r + β(p − ω·Sp), Sp, (r̂, Sp). Second half: Ss, (Ss, s), (Ss, Ss).
+      const std::vector<double> dots = product(
+          2,
+          [&](LocalId u, int j) {
+            if (!first_half[j]) return half[at(u, j)];
+            return p[at(u, j)] = r[at(u, j)] + beta[j] * (p[at(u, j)] - omega[j] * sp[at(u, j)]);
+          },
+          [&](LocalId, int, double sum, double*) { return alpha * sum; },
+          [&](LocalId v, int j, double sum, double* sums) {
+            if (first_half[j]) {
+              const double q = p[at(v, j)] - alpha * sum;
+              sp[at(v, j)] = q;
+              sums[2 * j] += shadow[at(v, j)] * q;
+            } else {
+              const double q = half[at(v, j)] - alpha * sum;
+              st[at(v, j)] = q;
+              sums[2 * j] += q * half[at(v, j)];
+              sums[2 * j + 1] += q * q;
+            }
+          });
+      for (int j = 0; j < width; ++j) {
+        if (!live[j]) continue;
+        if (first_half[j])
+          step[j] = dots[2 * j] != 0.0 ? rho[j] / dots[2 * j] : 0.0;
+        else
+          omega[j] = dots[2 * j + 1] > 0.0 ? dots[2 * j] / dots[2 * j + 1] : 0.0;
+      }
+      // First half: s = r − a·Sp, ‖s‖₁, Σ(z + a·p). Second half: z += a·p + ω·s, r = s − ω·Ss,
+      // ‖r‖₁, Σz, (r̂, r).
+      const std::vector<double> sums = row_sums(0, kept, 3, [&](LocalId v, double* block) {
+        for (int j = 0; j < width; ++j) {
+          if (!live[j]) continue;
+          const std::size_t i = at(v, j);
+          if (first_half[j]) {
+            half[i] = r[i] - step[j] * sp[i];
+            block[3 * j] += std::abs(half[i]);
+            block[3 * j + 1] += (z[i] + step[j] * p[i]) * mass(v);
+          } else {
+            z[i] += step[j] * p[i] + omega[j] * half[i];
+            r[i] = half[i] - omega[j] * st[i];
+            block[3 * j] += std::abs(r[i]);
+            block[3 * j + 1] += z[i] * mass(v);
+            block[3 * j + 2] += shadow[i] * r[i];
+          }
+        }
+      });
+      double largest = 0.0;
+      for (int j = 0; j < width; ++j) {
+        if (!live[j]) continue;
+        z_sum[j] = sums[3 * j + 1] + fixed_mass[j];
+        estimate[j] = estimate_of(j, sums[3 * j]);
+        largest = std::max(largest, estimate[j]);
+        if (first_half[j]) {
+          first_half[j] = 0;
+          at_half[j] = 1;
+          if (step[j] == 0.0 || estimate[j] < target[j]) collapse[j] = restarting[j] = 1, at_half[j] = 0;
+        } else {
+          at_half[j] = 0;
+          if (omega[j] == 0.0 || sums[3 * j + 2] == 0.0) {
+            restarting[j] = 1;
+          } else {
+            beta[j] = (sums[3 * j + 2] / rho[j]) * (step[j] / omega[j]);
+            rho[j] = sums[3 * j + 2];
+            first_half[j] = 1;
+          }
+        }
+      }
+      if (std::find(restarting.begin(), restarting.end(), 1) != restarting.end()) restart();
+      record(watch.seconds(), observe, largest);
+    }
+  }
+
+  // bicgstab's confirming power step (bicgstab_solve's true_step): x_j = z_j/Σz_j on the kept
+  // rows (z_j + a_j·p_j between the halves of an iteration), completed to the eliminated and
+  // trailing rows by their in-edges, x(v) = b(v)/Σz + α·sum (the trailing rows' x is the
+  // dangling mass); then y = F(x) over every row. Freezes and targets as cg's confirm_step.
+  void confirm_bicgstab(int it, const BlockVector& z, const BlockVector& p, const BlockVector& b,
+                        const std::vector<double>& z_sum, const std::vector<double>& step,
+                        const std::vector<std::uint8_t>& at_half, BlockVector& x, BlockVector& y,
+                        const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
+                        const IterationObserver& observe) {
+    const double alpha = params.damping;
+    x.resize(owned_values());
+    y.resize(owned_values());
+    // A padding vector (b = 0) has Σz = 0: it divides by 1 instead, so its lanes stay 0.
+    std::vector<double> total(width);
+    for (int j = 0; j < width; ++j) total[j] = z_sum[j] != 0.0 ? z_sum[j] : 1.0;
+    const auto completed = [&](LocalId v, int j, double sum) { return x[at(v, j)] = b[at(v, j)] / total[j] + alpha * sum; };
+    const std::vector<double> dangling = apply(
+        Pass::complete, 1,
+        [&](LocalId u, int j) {
+          const std::size_t i = at(u, j);
+          return x[i] = (at_half[j] ? z[i] + step[j] * p[i] : z[i]) / total[j];
+        },
+        [&](LocalId v, int j, double sum, double*) { return completed(v, j, sum); }, [](LocalId, int, double, double*) {},
+        [&](LocalId v, int j, double sum, double* sums) { sums[j] += completed(v, j, sum); });
+    const std::vector<double> sums = power_step(x, dangling, y, [&](LocalId v, int j, double) { return x[at(v, j)]; });
+    settle(it, y, sums, estimate, target, watch, observe);
+  }
+
+  // After a confirming step with y = F(x) and its sums: a vector whose true residual is below
+  // the tolerance (or at the last step) freezes with y; the others ask their estimate for less,
+  // by the ratio of estimate to truth and half again.
+  void settle(int it, const BlockVector& y, const std::vector<double>& sums, const std::vector<double>& estimate,
+              std::vector<double>& target, const Stopwatch& watch, const IterationObserver& observe) {
+    double largest = 0.0;
+    for (int j = 0; j < vectors; ++j) {
+      if (!active[j]) continue;
+      const double truth = sums[3 * j];
+      largest = std::max(largest, truth);
+      if (below_tolerance(truth) || it == limit())
+        freeze(j, y, it, truth);
+      else
+        target[j] = 0.5 * params.tolerance * estimate[j] / truth;
+    }
+    record(watch.seconds(), observe, largest);
+  }
+
   bool all_below(const std::vector<double>& estimate, const std::vector<double>& target) const {
     for (int j = 0; j < vectors; ++j)
       if (active[j] && !(estimate[j] < target[j])) return false;
@@ -524,17 +740,7 @@ struct Batch {
       if (z_sum[j] > 0.0) x[at(v, j)] += alpha * sum;
       return x[at(v, j)];
     });
-    double largest = 0.0;
-    for (int j = 0; j < vectors; ++j) {
-      if (!active[j]) continue;
-      const double truth = sums[3 * j];
-      largest = std::max(largest, truth);
-      if (below_tolerance(truth) || it == limit())
-        freeze(j, y, it, truth);
-      else
-        target[j] = 0.5 * params.tolerance * estimate[j] / truth;
-    }
-    record(watch.seconds(), observe, largest);
+    settle(it, y, sums, estimate, target, watch, observe);
   }
 };
 
@@ -544,14 +750,17 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
   const std::uint64_t width = static_cast<std::uint64_t>(padded_width(vectors));
   const std::uint64_t rows = graph.rows(), columns = graph.in.columns;
   // power: x, y and the contributions with ghosts; cg: b, z, r, p, q, the confirming step's x
-  // and y, and the contributions (z, r, p, q over the kept rows only: counted as all rows).
-  const std::uint64_t vector_rows = solver == PageRankSolver::cg ? 7 * rows + columns : 2 * rows + columns;
+  // and y, and the contributions; bicgstab: b, z, r, r̂, p, Sp, s, Ss, x, y and the
+  // contributions (the solvers' vectors over the kept rows only: counted as all rows).
+  const std::uint64_t vector_rows = solver == PageRankSolver::cg         ? 7 * rows + columns
+                                    : solver == PageRankSolver::bicgstab ? 10 * rows + columns
+                                                                         : 2 * rows + columns;
   return (vector_rows * width + rows * static_cast<std::uint64_t>(vectors)) * sizeof(double);
 }
 
 PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,
                                         std::span<const SparseTeleport> teleports, const Comm& comm,
-                                        const IterationObserver& observe) {
+                                        const IterationObserver& observe, const BlockGoOn& go_on) {
   if (teleports.empty() || teleports.size() > static_cast<std::size_t>(kMaxBlockVectors))
     throw Error(ErrorKind::internal, "personalized_pagerank: a block holds 1 to " + std::to_string(kMaxBlockVectors) +
                                          " vectors, got " + std::to_string(teleports.size()));
@@ -563,8 +772,10 @@ PersonalizedBlock personalized_pagerank(const DistGraph& graph, const Personaliz
   const Stopwatch watch;
   if (params.solver == PageRankSolver::cg)
     batch.cg(observe);
+  else if (params.solver == PageRankSolver::bicgstab)
+    batch.bicgstab(observe);
   else
-    batch.power(observe);
+    batch.power(observe, go_on);
   batch.out.seconds = watch.seconds();
   batch.out.solver = params.solver;
   batch.out.halo_bytes_sent_per_iteration = plan.op().values_sent() * static_cast<std::uint64_t>(batch.width) * sizeof(double);

@@ -86,10 +86,10 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
 }
 
 StepOperator::Phases StepOperator::phases() const {
-  if (blocked_ || trailing_rows_ != rows_)
-    throw Error(ErrorKind::internal, "StepOperator::phases: only the plain kernel without trailing rows has them");
-  if (!order_) return Phases{*graph_csr_, eliminated_csr_, *dense_halo_, eliminated_halo_, kept_ghosts_, {}, {}};
-  return Phases{kept_csr_, eliminated_csr_, kept_halo_, eliminated_halo_, kept_ghosts_, order_->vertex, order_->position};
+  if (blocked_) throw Error(ErrorKind::internal, "StepOperator::phases: the blocked kernel has no plain CSR of its rows");
+  if (!order_) return Phases{*graph_csr_, eliminated_csr_, trailing_csr_, *dense_halo_, eliminated_halo_, kept_ghosts_, {}, {}};
+  return Phases{kept_csr_,        eliminated_csr_, trailing_csr_,  kept_halo_,
+                eliminated_halo_, kept_ghosts_,    order_->vertex, order_->position};
 }
 
 std::uint64_t StepOperator::bytes() const {

@@ -214,12 +214,13 @@ class StepOperator {
   std::span<const double> inv_out() const { return inv_out_; }
 
   // What a solve that pulls several vectors at once runs on (personalized.hpp's batches): the
-  // plain kernel's CSRs and halo plans of the kept and the eliminated rows, and the work order
-  // (`vertex`: work row → dense row, `position` its inverse; both empty in the graph's own
-  // order). Only without the blocked kernel and trailing rows (kernel csr; power or cg).
+  // plain kernel's CSRs of the kept, eliminated and trailing rows, the halo plans of the kept
+  // and the eliminated rows, and the work order (`vertex`: work row → dense row, `position` its
+  // inverse; both empty in the graph's own order). Only without the blocked kernel.
   struct Phases {
     const LocalCsr& kept;
     const LocalCsr& eliminated;
+    const LocalCsr& trailing;
     const HaloPlan& kept_halo;
     const HaloPlan& eliminated_halo;
     LocalId kept_ghosts;

@@ -140,7 +140,9 @@ class PagerankCommand final : public Command {
     o.add("--seed-sets", c_.seed_sets,
           "batched personalized PageRank: a file with one seed set a line (vertex ids separated by commas or blanks, "
           "each optionally id:weight), or all-vertices (one vector per vertex, up to 65536 vertices). The vectors advance "
-          "together, 16 at a time; writes /pagerank/personalized [k, n], or with --top-k only each vector's top K "
+          "together, 16 at a time (solver auto: cg on a symmetric graph; on a directed one power, going on with bicgstab "
+          "when its first 5 steps forecast a slow mix); writes /pagerank/personalized [k, n], or with --top-k only each "
+          "vector's top K "
           "(/pagerank/personalized_top_vertex_id and _top_score [k, K]), so n x k never needs to fit on disk");
     o.add("--top-k", c_.top_k,
           "how many top vertices to record in the output (with --seed-sets: giving it writes only each vector's top K)")
@@ -259,8 +261,8 @@ class PagerankCommand final : public Command {
         refuse("--restart, --initial and checkpoints are for a single vector");
       if (c_.verify) refuse("--verify is for a single vector");
       if (c_.kernel == PageRankKernel::blocked) refuse("it runs the csr kernel (--kernel blocked is for a single vector)");
-      if (params.solver == PageRankSolver::anderson || params.solver == PageRankSolver::bicgstab)
-        refuse("its solvers are power and cg (auto picks cg on a symmetric graph, power otherwise)");
+      if (params.solver == PageRankSolver::anderson)
+        refuse("its solvers are power, cg and bicgstab (auto picks cg on a symmetric graph, bicgstab otherwise)");
       check_pagerank_params(params);
     });
   }

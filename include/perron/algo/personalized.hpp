@@ -17,10 +17,11 @@
 // vectors are, and the reductions are ordered (blocks, then ranks), so each vector is the
 // same as a run on its own, to rounding, at every rank count.
 //
-// Solvers: power iteration on any graph; on a symmetric graph the single solve's conjugate
-// gradients on the Schur complement (cg_solve: an independent set of low-degree vertices
-// eliminated, Jacobi-preconditioned, the weighted inner product), one Krylov space per vector
-// sharing each product (the vectors' scalars are independent; the product is one SpMM).
+// Solvers: power iteration on any graph; the single solves' Krylov methods on the Schur
+// complement (an independent set of low-degree vertices eliminated): conjugate gradients on a
+// symmetric graph (cg_solve: Jacobi-preconditioned, the weighted inner product) and BiCGSTAB on
+// any other (bicgstab_solve: the dangling vertices last). One Krylov space per vector, sharing
+// each product (the vectors' scalars are independent; the product is one SpMM).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,17 +62,17 @@ struct PersonalizedParams {
   double tolerance = 1e-10;
   int max_iterations = 1000;
   int fixed_iterations = 0;                           // > 0: exactly this many power steps
-  PageRankSolver solver = PageRankSolver::automatic;  // automatic, power or cg
+  PageRankSolver solver = PageRankSolver::automatic;  // automatic, power, cg or bicgstab
 };
 
-// Collective: the solver `automatic` stands for (cg on a symmetric graph at damping < 1 without
-// fixed iterations, else power); power and cg as given. Throws a usage error on every rank for
-// cg on a graph that is not symmetric, at damping 1 or with fixed iterations, and for a solver
-// that has no batched form (anderson, bicgstab).
+// Collective: the solver `automatic` stands for (at damping < 1 without fixed iterations, cg on
+// a symmetric graph and bicgstab on any other; else power); power, cg and bicgstab as given.
+// Throws a usage error on every rank for cg on a graph that is not symmetric, for cg or bicgstab
+// at damping 1 or with fixed iterations, and for anderson (no batched form).
 PageRankSolver choose_personalized_solver(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm);
 
 // Bytes one rank holds to advance a block of `vectors` vectors (its iterates, contributions
-// with ghosts, and for cg the Krylov vectors), besides the plan; nothing per edge.
+// with ghosts, and for cg and bicgstab the Krylov vectors), besides the plan; nothing per edge.
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors);
 
 namespace pagerank_detail {
@@ -80,11 +81,12 @@ struct BatchBuffers;
 }  // namespace pagerank_detail
 
 // What every block of a batch runs on, built once (collective): the single-vector solve's
-// operator for the solver (power or cg, as choose_personalized_solver returned) and damping,
-// with the plain CSR kernel. For cg it eliminates an independent set of low-degree vertices
-// (the Schur complement, as cg on one vector does: 14 products against 24 at Kronecker 20) and
-// holds the kept and eliminated rows' CSRs in its work order; for power it reads the graph's
-// own CSR and halo, nothing per edge beside them. The cache-blocked kernel is not used: its
+// operator for the solver (power, cg or bicgstab, as choose_personalized_solver returned) and
+// damping, with the plain CSR kernel. For cg and bicgstab it eliminates an independent set of
+// low-degree vertices (the Schur complement, as the single solves do: cg's 14 products against
+// 24 at Kronecker 20), bicgstab also orders the dangling vertices last, and it holds the
+// rows' CSRs in its work order; for power it reads the graph's own CSR and halo, nothing per
+// edge beside them. The cache-blocked kernel is not used: its
 // segments would hold S values per column, S times fewer columns each.
 // The plan also keeps a block's vectors from one block to the next (fresh pages for every
 // block cost the kernel's zeroing of each: 11% of a run of 64 vectors at Kronecker 20), so
@@ -115,16 +117,20 @@ struct PersonalizedBlock {
   std::vector<double> history;                      // per step: the largest residual of the vectors still going
   double seconds = 0.0;                             // time in the iteration loop
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank, for the whole block
+  bool stopped = false;                             // by go_on, before every vector converged
   PageRankSolver solver = PageRankSolver::power;
 };
 
 // Collective: the block of personalized vectors with these teleports (at most
-// kMaxBlockVectors). The solver must be power or cg as choose_personalized_solver returned.
+// kMaxBlockVectors). The solver must be the plan's, as choose_personalized_solver returned.
 // Each vector stops updating once its step falls below the tolerance; the block ends when all
 // have (or at the iteration limit). `observe` sees every step with the largest residual of
 // the vectors still going.
+// With `go_on`, power iteration asks it after every step, given the history so far, whether to
+// go on; false stops the block there (`stopped`; vectors not yet converged have no result).
+using BlockGoOn = std::function<bool(std::span<const double> history)>;
 PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,
                                         std::span<const SparseTeleport> teleports, const Comm& comm,
-                                        const IterationObserver& observe = {});
+                                        const IterationObserver& observe = {}, const BlockGoOn& go_on = {});
 
 }  // namespace perron
