@@ -23,6 +23,8 @@ ap.add_argument("--scale", type=int, default=20, help="pagerank: the Kronecker s
 ap.add_argument("--seq", type=int, default=8192, help="tokenrank: N")
 ap.add_argument("--repetitions", type=int, default=5)
 ap.add_argument("--json", required=True)
+ap.add_argument("--data", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "real"),
+                help="pagerank: the real directed graphs (skipped if missing)")
 a = ap.parse_args()
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OPENBLAS_NUM_THREADS="1",
            HDF5_USE_FILE_LOCKING="FALSE", OMP_NUM_THREADS="2")
@@ -93,7 +95,57 @@ def pagerank():
           % (res["--seed-sets k=16"]["block_mb"] * 2**20 / (16 * n)))
     print("16 single runs would take %.1f s of wall time; one batch of 16 took %.1f s; 64: %.1f s against %.1f s"
           % (16 * one["wall_s"], res["--seed-sets k=16"]["wall_s"], 64 * one["wall_s"], res["--seed-sets k=64"]["wall_s"]))
+    res.update(directed(graph))
     return res
+
+
+def directed(kronecker):
+    """16 seed sets on directed graphs: the real ones in ../shared/data/real (if present) and the
+    Kronecker graph read as directed, solver power against auto (power, and bicgstab once its
+    first steps forecast a slow mix)."""
+    graphs = [("Kronecker %d directed" % a.scale, ["--input", kronecker])]
+    if os.path.isdir(a.data):
+        for name, extra in (("wiki-Vote.txt", []), ("hollins.txt", []), ("p2p-Gnutella08.txt", []), ("california.el", []),
+                            ("email-Eu-core.txt", ["--header-lines", "1"])):
+            if os.path.exists(os.path.join(a.data, name)):
+                graphs.append((name, ["--input", os.path.join(a.data, name), *extra]))
+    else:
+        print("no %s: the real directed graphs are skipped" % a.data, flush=True)
+    configs = {}
+    rng = random.Random(2)
+    for name, inputs in graphs:
+        run([a.perron, "pagerank", *inputs, "--output", out, "--overwrite", "--quiet"])
+        with h5py.File(out) as f:
+            ids = [int(v) for v in f["pagerank/vertex_id"][:]]
+        sets = os.path.join(work, "sets-%s.txt" % name.replace(" ", "-"))
+        with open(sets, "w") as f:
+            f.write("".join("%d,%d\n" % tuple(rng.sample(ids, 2)) for _ in range(16)))
+        for solver in ("power", "auto"):
+            configs["%s, %s" % (name, solver)] = [a.perron, "pagerank", *inputs, "--seed-sets", sets, "--solver", solver,
+                                                  "--output", out, "--overwrite", "--quiet"]
+
+    def read():
+        with h5py.File(out) as f:
+            p, g = f["provenance"].attrs, f["pagerank"].attrs
+            return dict(solve_s=float(p["plan_s"]) + float(p["iterate_s"]), steps=len(f["pagerank/residual"][:]),
+                        solver=str(g["solver_used"]), rss_mb=int(p["peak_rss_bytes_max_rank"]) / 2**20)
+
+    samples = {name: [] for name in configs}
+    for _ in range(a.repetitions):
+        for name, cmd in configs.items():
+            run(cmd)
+            samples[name].append(read())
+    res = {name: dict(solver=runs[0]["solver"], **{key: statistics.median(s[key] for s in runs) for key in
+                                                   ("solve_s", "steps", "rss_mb")}) for name, runs in samples.items()}
+    print("\n16 personalized vectors on directed graphs, seed sets of 2 random vertices, 1 rank x 2 threads, to 1e-10 "
+          "(medians of %d interleaved runs; steps: every product of the block, auto's power steps included)"
+          % a.repetitions)
+    print("%-34s %9s %9s %9s %11s %11s" % ("run", "solver", "steps", "solve s", "vs power", "peak RSS MB"))
+    for name, r in res.items():
+        power = res[name.rsplit(", ", 1)[0] + ", power"]
+        print("%-34s %9s %9d %9.3f %10.2fx %11.0f" % (name, r["solver"], r["steps"], r["solve_s"], r["solve_s"] / power["solve_s"],
+                                                      r["rss_mb"]))
+    return {"directed " + name: r for name, r in res.items()}
 
 
 def tokenrank():
