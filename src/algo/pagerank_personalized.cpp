@@ -1,5 +1,5 @@
-// Batched personalized PageRank (personalized.hpp): power iteration and per-vector conjugate
-// gradients over one SpMM per step.
+// Batched personalized PageRank (personalized.hpp): power iteration, and the single solves'
+// conjugate gradients and BiCGSTAB per vector, over one SpMM per step.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -17,8 +17,8 @@ namespace pagerank_detail {
 // The vectors of a block (vertex-major, on huge pages: gathered at random along every edge).
 struct BatchBuffers {
   using BlockVector = HugeVector<double>;
-  BlockVector b, z, r, p, q, x, y, contrib;
-  BlockVector shadow, sp, half, st;  // bicgstab's r̂, Sp, s and Ss
+  BlockVector z, r, p, q, x, y, contrib;  // q is also cg's confirming y
+  BlockVector shadow, sp, half, st;       // bicgstab's r̂, Sp, s and Ss (also its confirming y)
 };
 }  // namespace pagerank_detail
 using pagerank_detail::BatchBuffers;
@@ -203,13 +203,14 @@ void pull_block(const LocalCsr& csr, const double* c, int width, bool weighted, 
 
 using BlockVector = BatchBuffers::BlockVector;
 
-// One block's vectors and the buffers its steps reuse, in the plan's work order (kept rows
-// [0, K), then the eliminated ones [K, R)); the results go back to dense order as each vector
-// freezes. A step or product runs the single solve's phases (StepOperator) with S values per
-// vertex: the kept rows send, the eliminated rows pull from them and send, the kept rows pull
-// from everything. Every reduction is ordered as the single solve orders it (the kept rows'
-// blocks, then the eliminated rows' blocks, then the ranks), and every vector's arithmetic is
-// the single solve's, so each vector is the single run to rounding.
+// One block's vectors and the buffers its steps reuse, in the plan's work order (kept rows,
+// then eliminated ones, then bicgstab's trailing dangling ones); the results go back to dense
+// order as each vector freezes. A step or product runs the single solve's phases
+// (StepOperator) with S values per vertex: the kept rows send, the eliminated rows pull from
+// them and send, the kept rows pull from everything, the trailing rows last. Every reduction is
+// ordered as the single solve orders it (the kept rows' blocks, the eliminated rows', the
+// trailing rows', then the ranks), and every vector's arithmetic is the single solve's, so each
+// vector is the single run to rounding.
 struct Batch {
   const pagerank_detail::StepOperator& op;
   const pagerank_detail::StepOperator::Phases phases;
@@ -224,7 +225,7 @@ struct Batch {
   std::vector<double> tele_weight;
   BatchBuffers& buf;              // the block's vectors, kept by the plan from block to block
   BlockVector& contrib;           // columns × S: owned rows, kept ghosts, eliminated ghosts
-  std::vector<double> block_sum;  // per block (the kept rows' blocks, then the eliminated rows') × S × per
+  std::vector<double> block_sum;  // per block (kept rows' blocks, eliminated rows', trailing rows') × S × per
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
 
@@ -272,6 +273,16 @@ struct Batch {
   bool any_active() const { return std::find(active.begin(), active.end(), 1) != active.end(); }
 
   // Row v's teleport values t_j(v), one per vector, into tele[0, width).
+  // t_j(v), and b_j(v) = (1 − α)·t_j(v), the Krylov solves' right-hand side (not stored: a row
+  // has few teleport entries, and a block of b would be one more vector per vertex).
+  double teleport(LocalId v, int j) const {
+    double t = 0.0;
+    for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i)
+      if (tele_vector[i] == j) t += tele_weight[i];
+    return t;
+  }
+  double b_of(LocalId v, int j) const { return (1.0 - params.damping) * teleport(v, j); }
+
   void teleport_of(LocalId v, double* tele) const {
     std::fill_n(tele, width, 0.0);
     for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i) tele[tele_vector[i]] += tele_weight[i];
@@ -370,9 +381,7 @@ struct Batch {
                                  const Complete& complete) {
     const double alpha = params.damping;
     const auto finish = [&](LocalId v, int j, double sum, double xv, double* sums) {
-      double t = 0.0;
-      for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i)
-        if (tele_vector[i] == j) t += tele_weight[i];
+      const double t = teleport(v, j);
       const double yv = alpha * sum + alpha * dangling[j] * t + (1.0 - alpha) * t;
       sums[3 * j] += std::abs(yv - xv);
       if (inv_out[v] == 0.0) sums[3 * j + 1] += yv;
@@ -457,38 +466,33 @@ struct Batch {
     const auto precondition = [&](LocalId v) { return diagonal.empty() ? 1.0 : 1.0 / diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
-    BlockVector &b = buf.b, &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
-    b.resize(owned_values());
+    // q over every row: the confirming step's y (q is recomputed by the next product).
+    BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
     z.resize(kept_values);
     r.resize(kept_values);
     p.resize(kept_values);
-    q.resize(kept_values);
+    q.resize(owned_values());
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = 0.0;
-#pragma omp parallel for schedule(static)
-    for (LocalId v = 0; v < rows; ++v) {
-      teleport_of(v, b.data() + at(v, 0));
-      for (int j = 0; j < width; ++j) b[at(v, j)] *= 1.0 - alpha;
-    }
     // r₀ = b_F + αP_FC b_C (the kept columns send 0), ⟨r, h⟩ and Σ_C b.
     const auto none = [](LocalId, int) { return 0.0; };
     std::vector<double> rz = product(
-        1, none, [&](LocalId v, int j, double, double*) { return b[at(v, j)]; },
+        1, none, [&](LocalId v, int j, double, double*) { return b_of(v, j); },
         [&](LocalId v, int j, double sum, double* sums) {
-          const double rv = b[at(v, j)] + alpha * sum;
+          const double rv = b_of(v, j) + alpha * sum;
           r[at(v, j)] = rv;
           sums[j] += rv * weight[v] * rv * precondition(v);
         });
     const std::vector<double> eliminated_b = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
-      for (int j = 0; j < width; ++j) sums[j] += b[at(v, j)];
+      for (int j = 0; j < width; ++j) sums[j] += b_of(v, j);
     });
     std::vector<double> beta(width, 0.0), z_sum(width, 0.0), estimate(width, std::numeric_limits<double>::infinity());
     std::vector<double> target(width, params.tolerance);
-    BlockVector &x = buf.x, &y = buf.y;
+    BlockVector& x = buf.x;
     for (int it = 1; it <= limit() && any_active(); ++it) {
       const Stopwatch watch;
       if (all_below(estimate, target) || it == limit()) {
-        confirm_step(it, z, b, z_sum, x, y, estimate, target, watch, observe);
+        confirm_step(it, z, z_sum, x, q, estimate, target, watch, observe);
         continue;
       }
       for (int j = 0; j < width; ++j)
@@ -541,23 +545,18 @@ struct Batch {
     const std::span<const double> weight = op.sum_weight();
     const auto mass = [&](LocalId v) { return weight.empty() ? 1.0 : weight[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
-    BlockVector &b = buf.b, &z = buf.z, &r = buf.r, &shadow = buf.shadow, &p = buf.p, &sp = buf.sp, &half = buf.half,
-                &st = buf.st;
-    b.resize(owned_values());
-    for (BlockVector* kept_vector : {&z, &r, &shadow, &p, &sp, &half, &st}) kept_vector->resize(kept_values);
-#pragma omp parallel for schedule(static)
-    for (LocalId v = 0; v < rows; ++v) {
-      teleport_of(v, b.data() + at(v, 0));
-      for (int j = 0; j < width; ++j) b[at(v, j)] *= 1.0 - alpha;
-    }
+    // Ss over every row: the confirming step's y (recomputed by the next second half).
+    BlockVector &z = buf.z, &r = buf.r, &shadow = buf.shadow, &p = buf.p, &sp = buf.sp, &half = buf.half, &st = buf.st;
+    for (BlockVector* kept_vector : {&z, &r, &shadow, &p, &sp, &half}) kept_vector->resize(kept_values);
+    st.resize(owned_values());
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = sp[i] = 0.0;
     // r = b_F + αP_FC b_C (the kept columns send 0); the part of Σz that z_F does not change.
     product(
-        1, [](LocalId, int) { return 0.0; }, [&](LocalId v, int j, double, double*) { return b[at(v, j)]; },
-        [&](LocalId v, int j, double sum, double*) { r[at(v, j)] = b[at(v, j)] + alpha * sum; });
+        1, [](LocalId, int) { return 0.0; }, [&](LocalId v, int j, double, double*) { return b_of(v, j); },
+        [&](LocalId v, int j, double sum, double*) { r[at(v, j)] = b_of(v, j) + alpha * sum; });
     const std::vector<double> fixed_mass = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
-      for (int j = 0; j < width; ++j) sums[j] += (v < trailing ? mass(v) : 1.0) * b[at(v, j)];
+      for (int j = 0; j < width; ++j) sums[j] += (v < trailing ? mass(v) : 1.0) * b_of(v, j);
     });
     std::vector<std::uint8_t> live(width, 0), first_half(width, 1), at_half(width, 0), restarting(width, 1), collapse(width, 0);
     std::vector<double> rho(width, 1.0), omega(width, 1.0), beta(width, 0.0), step(width, 0.0), z_sum(fixed_mass);
@@ -584,11 +583,11 @@ struct Batch {
       }
     };
     restart();
-    BlockVector &x = buf.x, &y = buf.y;
+    BlockVector& x = buf.x;
     for (int it = 1; it <= limit() && any_active(); ++it) {
       const Stopwatch watch;
       if (all_below(estimate, target) || it == limit()) {
-        confirm_bicgstab(it, z, p, b, z_sum, step, at_half, x, y, estimate, target, watch, observe);
+        confirm_bicgstab(it, z, p, z_sum, step, at_half, x, st, estimate, target, watch, observe);
         continue;
       }
       for (int j = 0; j < width; ++j) {
@@ -671,9 +670,8 @@ struct Batch {
   // rows (z_j + a_j·p_j between the halves of an iteration), completed to the eliminated and
   // trailing rows by their in-edges, x(v) = b(v)/Σz + α·sum (the trailing rows' x is the
   // dangling mass); then y = F(x) over every row. Freezes and targets as cg's confirm_step.
-  void confirm_bicgstab(int it, const BlockVector& z, const BlockVector& p, const BlockVector& b,
-                        const std::vector<double>& z_sum, const std::vector<double>& step,
-                        const std::vector<std::uint8_t>& at_half, BlockVector& x, BlockVector& y,
+  void confirm_bicgstab(int it, const BlockVector& z, const BlockVector& p, const std::vector<double>& z_sum,
+                        const std::vector<double>& step, const std::vector<std::uint8_t>& at_half, BlockVector& x, BlockVector& y,
                         const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
                         const IterationObserver& observe) {
     const double alpha = params.damping;
@@ -682,7 +680,7 @@ struct Batch {
     // A padding vector (b = 0) has Σz = 0: it divides by 1 instead, so its lanes stay 0.
     std::vector<double> total(width);
     for (int j = 0; j < width; ++j) total[j] = z_sum[j] != 0.0 ? z_sum[j] : 1.0;
-    const auto completed = [&](LocalId v, int j, double sum) { return x[at(v, j)] = b[at(v, j)] / total[j] + alpha * sum; };
+    const auto completed = [&](LocalId v, int j, double sum) { return x[at(v, j)] = b_of(v, j) / total[j] + alpha * sum; };
     const std::vector<double> dangling = apply(
         Pass::complete, 1,
         [&](LocalId u, int j) {
@@ -723,8 +721,8 @@ struct Batch {
   // b_j/Σz_j on the eliminated ones, which the step's first phase completes by α·P_CF x_F
   // before they send; before any CG step (Σz_j = 0) x_j = t_j. A dangling vertex of a
   // symmetric graph has no weighted in-edges, so x's dangling mass is known before the step.
-  void confirm_step(int it, const BlockVector& z, const BlockVector& b, const std::vector<double>& z_sum, BlockVector& x,
-                    BlockVector& y, const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
+  void confirm_step(int it, const BlockVector& z, const std::vector<double>& z_sum, BlockVector& x, BlockVector& y,
+                    const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
                     const IterationObserver& observe) {
     const double alpha = params.damping;
     x.resize(owned_values());
@@ -733,7 +731,7 @@ struct Batch {
     for (LocalId v = 0; v < rows; ++v)
       for (int j = 0; j < width; ++j) {
         const double total = z_sum[j];
-        x[at(v, j)] = !(total > 0.0) ? b[at(v, j)] / (1.0 - alpha) : v < kept ? z[at(v, j)] / total : b[at(v, j)] / total;
+        x[at(v, j)] = !(total > 0.0) ? b_of(v, j) / (1.0 - alpha) : v < kept ? z[at(v, j)] / total : b_of(v, j) / total;
       }
     const std::vector<double> dangling = dangling_mass(x);
     const std::vector<double> sums = power_step(x, dangling, y, [&](LocalId v, int j, double sum) {
@@ -749,11 +747,11 @@ struct Batch {
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors) {
   const std::uint64_t width = static_cast<std::uint64_t>(padded_width(vectors));
   const std::uint64_t rows = graph.rows(), columns = graph.in.columns;
-  // power: x, y and the contributions with ghosts; cg: b, z, r, p, q, the confirming step's x
-  // and y, and the contributions; bicgstab: b, z, r, r̂, p, Sp, s, Ss, x, y and the
+  // power: x, y and the contributions with ghosts; cg: z, r, p, q (also the confirming step's y)
+  // and its x, and the contributions; bicgstab: z, r, r̂, p, Sp, s, Ss (also y), x and the
   // contributions (the solvers' vectors over the kept rows only: counted as all rows).
-  const std::uint64_t vector_rows = solver == PageRankSolver::cg         ? 7 * rows + columns
-                                    : solver == PageRankSolver::bicgstab ? 10 * rows + columns
+  const std::uint64_t vector_rows = solver == PageRankSolver::cg         ? 5 * rows + columns
+                                    : solver == PageRankSolver::bicgstab ? 8 * rows + columns
                                                                          : 2 * rows + columns;
   return (vector_rows * width + rows * static_cast<std::uint64_t>(vectors)) * sizeof(double);
 }
