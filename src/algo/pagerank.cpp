@@ -249,10 +249,9 @@ bool krylov_solver_repays(std::span<const double> residual, const PageRankParams
   return forecast_steps_left(residual, params) * (1.0 - kKrylovCost.time_per_power_step) > kKrylovCost.plan_in_csr_steps;
 }
 
-bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params, int threads_per_rank) {
+bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params) {
   if (params.fixed_iterations == 0 && residual.size() < 3) return false;  // no rate yet
-  const BlockedLayoutCost cost = threads_per_rank > 1 ? kBlockedCostThreads : kBlockedCostOneThread;
-  return forecast_steps_left(residual, params) * (1.0 - cost.step_in_csr_steps) > cost.build_in_csr_steps;
+  return forecast_steps_left(residual, params) * (1.0 - kBlockedCost.step_in_csr_steps) > kBlockedCost.build_in_csr_steps;
 }
 
 }  // namespace perron

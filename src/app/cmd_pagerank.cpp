@@ -1,6 +1,5 @@
 // `perron pagerank`: load → partition → power iteration → one HDF5 file.
 #include <fmt/core.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -407,12 +406,11 @@ class PagerankCommand final : public Command {
     enum class Switch { none, solver, kernel };
     Switch next = Switch::none;
     int after = 0;
-    const int threads = comm.allreduce(omp_get_max_threads(), ReduceOp::min);
     const StepHook hook_or_switch = [&](int iteration, const IterateFn& x, std::span<const double> residual) {
       if (!hook(iteration, x, residual)) return false;
       if (solver_by_cost && krylov_solver_repays(residual, params))
         next = Switch::solver;
-      else if (kernel_by_cost && blocked_layout_repays(residual, params, threads))
+      else if (kernel_by_cost && blocked_layout_repays(residual, params))
         next = Switch::kernel;
       else
         return true;

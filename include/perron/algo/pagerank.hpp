@@ -200,22 +200,22 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
 // Kernel auto, by cost. The blocked layout makes each step cheaper once the contributions
 // outgrow the cache, but building it is itself a pass over the edges worth several steps of
 // the plain kernel. In units of one plain (csr) step, measured on directed and undirected
-// Kronecker 22 (docs/benchmarks.md "Kernel auto"): the build costs 17–19 steps with 2 threads
-// per rank and 10–13 with one, and a blocked step 0.67–0.70 of a csr step with 2 threads and
-// 0.45–0.62 with one (one thread's csr gather has the fewest misses in flight, so it gains
-// most from blocking). Both are passes over the same edges, so their ratio moves less between
-// machines than either time. The build repays itself when more than build / (1 − step)
-// steps remain: 56 with 2 or more threads per rank, 25 with one. A solve therefore starts on
-// the CSR, which needs no build, and switches once the residuals forecast that many steps
-// left; a Graph500 graph that converges in 13 steps never pays for the layout, a web graph
-// that needs 100 does after its first few. The rule reads residuals and the thread count,
-// never clocks, so the choice is the same on every rank, for every rank count and every run.
+// Kronecker 22 at 1 × 2 and 2 × 1 (docs/benchmarks.md "Kernel auto"), since the csr pull asks
+// for its sources ahead (prefetch_distance): the build costs 20–26 csr steps, and a blocked
+// step 0.77–0.85 of a csr step on the undirected graph, 0.9–1.1 on the directed one (before
+// the prefetch: 0.45–0.70, most with one thread per rank, whose plain gather then had the
+// fewest misses in flight; now one thread and two gain alike). Both are passes over the same
+// edges, so their ratio moves less between machines than either time. The build repays
+// itself when more than build / (1 − step) steps remain: 105. A solve therefore starts on the
+// CSR, which needs no build, and switches once the residuals forecast that many steps left; a
+// Graph500 graph that converges in 13–36 steps never pays for the layout, a web graph that
+// needs hundreds does after its first few. The rule reads residuals, never clocks, so the
+// choice is the same on every rank, for every rank count and every run.
 struct BlockedLayoutCost {
   double build_in_csr_steps;
   double step_in_csr_steps;
 };
-inline constexpr BlockedLayoutCost kBlockedCostOneThread{11.5, 0.54};
-inline constexpr BlockedLayoutCost kBlockedCostThreads{18.0, 0.68};
+inline constexpr BlockedLayoutCost kBlockedCost{21.0, 0.80};
 
 // Solver auto, by cost, on a directed graph. bicgstab takes fewer products than power
 // iteration takes steps when the chain mixes slowly, but its plan (the independent set, the
@@ -249,9 +249,8 @@ bool blocked_layout_may_pay(const DistGraph& graph, const PageRankParams& params
 // iteration count is known exactly. Needs 3 residuals (else returns the limit's steps left).
 int forecast_steps_left(std::span<const double> residual, const PageRankParams& params);
 
-// Whether building the blocked layout now repays itself over the forecast steps left, at
-// `threads_per_rank` threads (the fewest of any rank).
-bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params, int threads_per_rank);
+// Whether building the blocked layout now repays itself over the forecast steps left.
+bool blocked_layout_repays(std::span<const double> residual, const PageRankParams& params);
 
 // The verifier (as GAPBS's pr.cc verifies): one true step F from `score` (dense order, as
 // PageRankResult::score holds it), whatever solver produced it; returns ‖F(x) − x‖₁ over every
