@@ -149,33 +149,32 @@ template <int S, bool kWeighted>
   }
 }
 
+template <int S>
+[[gnu::always_inline]] inline void gather_rows_weighted_or_not(bool weighted, const LocalCsr& csr, const double* c, LocalId first,
+                                                               LocalId last, double* acc) {
+  if (weighted)
+    gather_rows_of<S, true>(csr, c, first, last, acc);
+  else
+    gather_rows_of<S, false>(csr, c, first, last, acc);
+}
+
 // gather_rows_of for the block's padded width, compiled for AVX-512, AVX2 and the baseline and
 // chosen at load time (PERRON_TARGET_CLONES): at 16 values an edge is 16 adds, which the
 // baseline's 2-wide registers take 8 instructions for.
 PERRON_TARGET_CLONES void gather_rows(int width, bool weighted, const LocalCsr& csr, const double* c, LocalId first, LocalId last,
                                       double* acc) {
   static_assert(kMaxBlockVectors == 16, "gather_rows has kernels for widths 1 to 16");
-  switch (width * 2 + (weighted ? 1 : 0)) {
+  switch (width) {
+    case 1:
+      return gather_rows_weighted_or_not<1>(weighted, csr, c, first, last, acc);
     case 2:
-      return gather_rows_of<1, false>(csr, c, first, last, acc);
-    case 3:
-      return gather_rows_of<1, true>(csr, c, first, last, acc);
+      return gather_rows_weighted_or_not<2>(weighted, csr, c, first, last, acc);
     case 4:
-      return gather_rows_of<2, false>(csr, c, first, last, acc);
-    case 5:
-      return gather_rows_of<2, true>(csr, c, first, last, acc);
+      return gather_rows_weighted_or_not<4>(weighted, csr, c, first, last, acc);
     case 8:
-      return gather_rows_of<4, false>(csr, c, first, last, acc);
-    case 9:
-      return gather_rows_of<4, true>(csr, c, first, last, acc);
+      return gather_rows_weighted_or_not<8>(weighted, csr, c, first, last, acc);
     case 16:
-      return gather_rows_of<8, false>(csr, c, first, last, acc);
-    case 17:
-      return gather_rows_of<8, true>(csr, c, first, last, acc);
-    case 32:
-      return gather_rows_of<16, false>(csr, c, first, last, acc);
-    case 33:
-      return gather_rows_of<16, true>(csr, c, first, last, acc);
+      return gather_rows_weighted_or_not<16>(weighted, csr, c, first, last, acc);
     default:
       throw Error(ErrorKind::internal, "personalized PageRank: no kernel for width " + std::to_string(width));
   }

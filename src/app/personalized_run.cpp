@@ -107,8 +107,8 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
   // kProbeSteps steps of the first block, bicgstab instead if their residuals forecast enough
   // steps left to repay its plan (krylov_solver_repays); else power goes on. A personalized
   // start (t_j) spreads from its seeds first, so the residuals of the first 3 steps overstate
-  // what is left (93 steps forecast on Kronecker 20 directed, where power takes 15); after 5
-  // they do not (14).
+  // what is left (93 steps forecast on Kronecker 20 directed with seeds among the hubs, where
+  // power takes 15); after 5 they do not (11).
   constexpr int kProbeSteps = 5;
   const bool probe = o.params.solver == PageRankSolver::automatic && params.solver == PageRankSolver::bicgstab;
   if (probe) params.solver = PageRankSolver::power;
