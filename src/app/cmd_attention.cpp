@@ -67,12 +67,8 @@ class AttentionCommand final : public Command {
                  zigzag, c_.s.causal, static_cast<double>(scale), c_.s.softcap, static_cast<std::int64_t>(c_.s.window), c_.s.mask,
                  name_of<TileKernel>(kTileKernels, c_.kernel), name_of<TileKernel>(kTileKernels, done.kernel_used)});
       write_s = watch.seconds();
-      write_provenance(file,
-                       {context.command_line,
-                        options().effective_toml(),
-                        context.start_time,
-                        {{"load_s", done.load_s}, {"compute_s", done.compute_s}, {"write_s", write_s}}},
-                       comm);
+      write_provenance(
+          file, provenance_of(context, {{"load_s", done.load_s}, {"compute_s", done.compute_s}, {"write_s", write_s}}), comm);
       file.close();
       output.commit();
     }

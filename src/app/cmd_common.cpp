@@ -20,6 +20,11 @@ Command::Command(CLI::App& parent, std::vector<std::string> section, const std::
   options_ = std::make_unique<OptionSet>(*app_, section_);
 }
 
+Provenance Command::provenance_of(const RunContext& context, std::vector<std::pair<std::string, double>> timings,
+                                  std::vector<std::pair<std::string, std::uint64_t>> memory) {
+  return {context.command_line, options().effective_toml(), context.start_time, std::move(timings), std::move(memory)};
+}
+
 void add_input_options(OptionSet& options, InputConfig& config) {
   InputSpec& in = config.spec;
   options.add(

@@ -50,12 +50,7 @@ class ConvertCommand final : public Command {
     const double load_s = watch.seconds();
     H5Writer file(output.temp_path(), comm);
     write_hdf5_edges(file, group_, share, in.format, comm);
-    write_provenance(file,
-                     {context.command_line,
-                      options().effective_toml(),
-                      context.start_time,
-                      {{"load_s", load_s}, {"write_s", watch.seconds() - load_s}}},
-                     comm);
+    write_provenance(file, provenance_of(context, {{"load_s", load_s}, {"write_s", watch.seconds() - load_s}}), comm);
     file.close();
     const std::string group = group_.empty() || group_ == "/" ? "" : (group_[0] == '/' ? "" : "/") + group_;
     verify_dataset(output.temp_path(), group + "/src", {m}, comm);
@@ -74,12 +69,11 @@ class ConvertCommand final : public Command {
     const Stopwatch watch;
     H5Writer file(output.temp_path(), comm);
     write_prepared_graph(file, g, {c_.spec.input, loaded.meta.format, c_.graph, graph_fingerprint}, comm);
-    write_provenance(file,
-                     {context.command_line,
-                      options().effective_toml(),
-                      context.start_time,
-                      {{"load_s", loaded.load_seconds}, {"partition_s", loaded.partition_seconds}, {"write_s", watch.seconds()}}},
-                     comm);
+    write_provenance(
+        file,
+        provenance_of(context,
+                      {{"load_s", loaded.load_seconds}, {"partition_s", loaded.partition_seconds}, {"write_s", watch.seconds()}}),
+        comm);
     file.close();
     verify_dataset(output.temp_path(), "/graph/in_offsets", {g.stats.n + 1}, comm);
     output.commit();

@@ -107,7 +107,7 @@ class GenerateQkvCommand final : public Command {
     file.set_attribute("/", "seed", seed_);
     file.set_attribute("/", "generator", context.command_line);
     file.set_attribute("/", "layers", static_cast<std::int64_t>(layers_));
-    write_provenance(file, {context.command_line, options().effective_toml(), context.start_time, {}}, comm);
+    write_provenance(file, provenance_of(context, {}), comm);
     file.close();
     verify_dataset(output.temp_path(), (layers_ > 0 ? "/layer_0" : "") + std::string("/q"),
                    {static_cast<std::uint64_t>(heads_), n, d}, comm);

@@ -268,19 +268,17 @@ class PagerankCommand final : public Command {
 
   // What /provenance records of a pagerank run: its phases' seconds and the build's memory.
   Provenance provenance(const RunContext& context, const LoadedGraph& loaded, double plan_s, double iterate_s, double write_s) {
-    return {context.command_line,
-            options().effective_toml(),
-            context.start_time,
-            {{"load_s", loaded.load_seconds},
-             {"check_s", loaded.check_seconds},
-             {"partition_s", loaded.partition_seconds},
-             {"plan_s", plan_s},
-             {"iterate_s", iterate_s},
-             {"write_s", write_s}},
-            {{"rss_before_load_bytes", loaded.rss_before},
-             {"build_peak_rss_bytes", loaded.build_peak_rss},
-             {"rss_after_build_bytes", loaded.rss_after_build},
-             {"graph_bytes", loaded.graph_bytes}}};
+    return provenance_of(context,
+                         {{"load_s", loaded.load_seconds},
+                          {"check_s", loaded.check_seconds},
+                          {"partition_s", loaded.partition_seconds},
+                          {"plan_s", plan_s},
+                          {"iterate_s", iterate_s},
+                          {"write_s", write_s}},
+                         {{"rss_before_load_bytes", loaded.rss_before},
+                          {"build_peak_rss_bytes", loaded.build_peak_rss},
+                          {"rss_after_build_bytes", loaded.rss_after_build},
+                          {"graph_bytes", loaded.graph_bytes}});
   }
 
   std::string checkpoint_path() const {

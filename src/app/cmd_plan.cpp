@@ -144,12 +144,11 @@ class PlanCommand final : public Command {
     if (output.enabled()) {
       H5Writer file(output.temp_path(), comm);
       write_hdf5(file, rows, loaded, basis);
-      write_provenance(file,
-                       {context.command_line,
-                        options().effective_toml(),
-                        context.start_time,
-                        {{"load_s", loaded.load_seconds}, {"partition_s", loaded.partition_seconds}, {"plan_s", seconds}}},
-                       comm);
+      write_provenance(
+          file,
+          provenance_of(context,
+                        {{"load_s", loaded.load_seconds}, {"partition_s", loaded.partition_seconds}, {"plan_s", seconds}}),
+          comm);
       file.close();
       output.commit();
     }

@@ -318,14 +318,11 @@ class TokenRankCommand final : public Command {
                                     [&](H5Writer& f, const std::string& group) { write_chain_attributes(f, group, c_, lc, p); }});
       write_s = watch.seconds();
       write_provenance(file,
-                       {context.command_line,
-                        options().effective_toml(),
-                        context.start_time,
-                        {{"load_s", lc.seconds},
-                         {"lse_s", res.lse_seconds},
-                         {"solve_s", res.solve_seconds},
-                         {"baselines_s", base.seconds},
-                         {"write_s", write_s}}},
+                       provenance_of(context, {{"load_s", lc.seconds},
+                                               {"lse_s", res.lse_seconds},
+                                               {"solve_s", res.solve_seconds},
+                                               {"baselines_s", base.seconds},
+                                               {"write_s", write_s}}),
                        comm);
       file.close();
       output.commit();
@@ -443,12 +440,9 @@ class TokenRankCommand final : public Command {
       f.set_attribute(group, "block_queries", static_cast<std::uint64_t>(kPerQueryBlock));
       write_chain_attributes(f, group, c_, lc, p);
       write_s += watch.seconds();
-      write_provenance(f,
-                       {context.command_line,
-                        options().effective_toml(),
-                        context.start_time,
-                        {{"load_s", lc.seconds}, {"lse_s", lse_s}, {"solve_s", solve_s}, {"write_s", write_s}}},
-                       comm);
+      write_provenance(
+          f, provenance_of(context, {{"load_s", lc.seconds}, {"lse_s", lse_s}, {"solve_s", solve_s}, {"write_s", write_s}}),
+          comm);
       f.close();
       output.commit();
     }
@@ -647,12 +641,11 @@ class AttentionGraphCommand final : public Command {
     file.set_attribute(g, "top_k", static_cast<std::int64_t>(top_k_));
     file.set_attribute(g, "head", static_cast<std::int64_t>(head_));
     file.set_attribute(g, "layer", static_cast<std::int64_t>(layer_));
-    write_provenance(file,
-                     {context.command_line,
-                      options().effective_toml(),
-                      context.start_time,
-                      {{"load_s", lc.seconds}, {"compute_s", compute_s}, {"write_s", watch.seconds() - lc.seconds - compute_s}}},
-                     comm);
+    write_provenance(
+        file,
+        provenance_of(context,
+                      {{"load_s", lc.seconds}, {"compute_s", compute_s}, {"write_s", watch.seconds() - lc.seconds - compute_s}}),
+        comm);
     file.close();
     output.commit();
     const std::uint64_t m = comm.allreduce<std::uint64_t>(share.edges.size(), ReduceOp::sum);

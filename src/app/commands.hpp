@@ -7,6 +7,7 @@
 #include <string>
 
 #include "options.hpp"
+#include "output.hpp"
 #include "perron/comm/comm.hpp"
 #include "perron/graph/dist_graph.hpp"
 #include "perron/io/edge_source.hpp"
@@ -29,6 +30,10 @@ class Command {
 
  protected:
   Command(CLI::App& parent, std::vector<std::string> section, const std::string& help);
+  // What /provenance records of a result this command writes: its command line, the full
+  // effective configuration and the start time, with these timings and memory figures.
+  Provenance provenance_of(const RunContext& context, std::vector<std::pair<std::string, double>> timings,
+                           std::vector<std::pair<std::string, std::uint64_t>> memory = {});
   CLI::App* app_;
   std::vector<std::string> section_;
   std::unique_ptr<OptionSet> options_;
