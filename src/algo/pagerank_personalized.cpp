@@ -271,7 +271,6 @@ struct Batch {
   bool below_tolerance(double r) const { return params.fixed_iterations == 0 && r < params.tolerance; }
   bool any_active() const { return std::find(active.begin(), active.end(), 1) != active.end(); }
 
-  // Row v's teleport values t_j(v), one per vector, into tele[0, width).
   // t_j(v), and b_j(v) = (1 − α)·t_j(v), the Krylov solves' right-hand side (not stored: a row
   // has few teleport entries, and a block of b would be one more vector per vertex).
   double teleport(LocalId v, int j) const {
@@ -282,6 +281,7 @@ struct Batch {
   }
   double b_of(LocalId v, int j) const { return (1.0 - params.damping) * teleport(v, j); }
 
+  // Row v's teleport values t_j(v), one per vector, into tele[0, width).
   void teleport_of(LocalId v, double* tele) const {
     std::fill_n(tele, width, 0.0);
     for (LocalId i = tele_start[v]; i < tele_start[v + 1]; ++i) tele[tele_vector[i]] += tele_weight[i];
@@ -340,6 +340,10 @@ struct Batch {
 #pragma omp parallel for schedule(static)
     for (LocalId u = 0; u < kept; ++u)
       for (int j = 0; j < width; ++j) contrib[at(u, j)] = value(u, j) * inv_out[u];
+    // The trailing rows send nothing, but an edge of weight 0 may still read one (and its
+    // ghost copies): 0, not whatever the reused buffer held.
+    std::fill(contrib.begin() + static_cast<std::ptrdiff_t>(at(trailing, 0)),
+              contrib.begin() + static_cast<std::ptrdiff_t>(owned_values()), 0.0);
     const std::span<double> c(contrib);
     const std::size_t kept_ghost_values = static_cast<std::size_t>(phases.kept_ghosts) * width;
     phases.kept_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values(), kept_ghost_values), width, comm);
