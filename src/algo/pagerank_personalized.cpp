@@ -122,13 +122,22 @@ template <int S>
   for (int line = 0; line < (S * 8 + 63) / 64; ++line) __builtin_prefetch(p + line * 8);
 }
 
+// Columns a pull may skip because they send 0 (the kept ones in the pass that only the
+// eliminated columns feed): owned columns below `owned_below` and ghosts in [ghosts_from,
+// ghosts_to). Skipping adds nothing that the sum would not have added as +0.
+struct SkippedColumns {
+  LocalId owned_below = 0, ghosts_from = 0, ghosts_to = 0;
+  bool none() const { return owned_below == 0 && ghosts_from == ghosts_to; }
+  bool skips(LocalId c) const { return c < owned_below || (c >= ghosts_from && c < ghosts_to); }
+};
+
 // The SpMM's inner loop for rows [first, last): acc[(v − first)·S + j] = Σ_{u→v} w(u,v)·c(u, j),
 // j < S, over the CSR's in-edges, with c vertex-major (S values per column, ghosts after the
 // owned rows). One edge reads its source's S values in one contiguous run, asked for
 // prefetch_distance<S> edges ahead; each sum runs over the row's edges in the CSR's order.
-template <int S, bool kWeighted>
-[[gnu::always_inline]] inline void gather_rows_of(const LocalCsr& csr, const double* c, LocalId first, LocalId last,
-                                                  double* acc) {
+template <int S, bool kWeighted, bool kSkip>
+[[gnu::always_inline]] inline void gather_rows_of(const LocalCsr& csr, const double* c, SkippedColumns skip, LocalId first,
+                                                  LocalId last, double* acc) {
   const EdgeIndex* start = csr.row_start.data();
   const LocalId* col = csr.column.data();
   const double* w = csr.weight.data();
@@ -136,7 +145,12 @@ template <int S, bool kWeighted>
   for (LocalId v = first; v < last; ++v) {
     alignas(64) double sum[S] = {};  // in registers: acc might alias c
     for (EdgeIndex e = start[v]; e < start[v + 1]; ++e) {
-      if (e + prefetch_distance<S> < edges) prefetch_values<S>(c + static_cast<std::size_t>(col[e + prefetch_distance<S>]) * S);
+      if (e + prefetch_distance<S> < edges) {
+        const LocalId ahead = col[e + prefetch_distance<S>];
+        if (!kSkip || !skip.skips(ahead)) prefetch_values<S>(c + static_cast<std::size_t>(ahead) * S);
+      }
+      if constexpr (kSkip)
+        if (skip.skips(col[e])) continue;
       const double* src = c + static_cast<std::size_t>(col[e]) * S;
       if constexpr (kWeighted) {
         const double weight = w[e];
@@ -150,31 +164,35 @@ template <int S, bool kWeighted>
 }
 
 template <int S>
-[[gnu::always_inline]] inline void gather_rows_weighted_or_not(bool weighted, const LocalCsr& csr, const double* c, LocalId first,
-                                                               LocalId last, double* acc) {
-  if (weighted)
-    gather_rows_of<S, true>(csr, c, first, last, acc);
+[[gnu::always_inline]] inline void gather_rows_of_width(bool weighted, const LocalCsr& csr, const double* c, SkippedColumns skip,
+                                                        LocalId first, LocalId last, double* acc) {
+  if (weighted && skip.none())
+    gather_rows_of<S, true, false>(csr, c, skip, first, last, acc);
+  else if (weighted)
+    gather_rows_of<S, true, true>(csr, c, skip, first, last, acc);
+  else if (skip.none())
+    gather_rows_of<S, false, false>(csr, c, skip, first, last, acc);
   else
-    gather_rows_of<S, false>(csr, c, first, last, acc);
+    gather_rows_of<S, false, true>(csr, c, skip, first, last, acc);
 }
 
 // gather_rows_of for the block's padded width, compiled for AVX-512, AVX2 and the baseline and
 // chosen at load time (PERRON_TARGET_CLONES): at 16 values an edge is 16 adds, which the
 // baseline's 2-wide registers take 8 instructions for.
-PERRON_TARGET_CLONES void gather_rows(int width, bool weighted, const LocalCsr& csr, const double* c, LocalId first, LocalId last,
-                                      double* acc) {
+PERRON_TARGET_CLONES void gather_rows(int width, bool weighted, const LocalCsr& csr, const double* c, SkippedColumns skip,
+                                      LocalId first, LocalId last, double* acc) {
   static_assert(kMaxBlockVectors == 16, "gather_rows has kernels for widths 1 to 16");
   switch (width) {
     case 1:
-      return gather_rows_weighted_or_not<1>(weighted, csr, c, first, last, acc);
+      return gather_rows_of_width<1>(weighted, csr, c, skip, first, last, acc);
     case 2:
-      return gather_rows_weighted_or_not<2>(weighted, csr, c, first, last, acc);
+      return gather_rows_of_width<2>(weighted, csr, c, skip, first, last, acc);
     case 4:
-      return gather_rows_weighted_or_not<4>(weighted, csr, c, first, last, acc);
+      return gather_rows_of_width<4>(weighted, csr, c, skip, first, last, acc);
     case 8:
-      return gather_rows_weighted_or_not<8>(weighted, csr, c, first, last, acc);
+      return gather_rows_of_width<8>(weighted, csr, c, skip, first, last, acc);
     case 16:
-      return gather_rows_weighted_or_not<16>(weighted, csr, c, first, last, acc);
+      return gather_rows_of_width<16>(weighted, csr, c, skip, first, last, acc);
     default:
       throw Error(ErrorKind::internal, "personalized PageRank: no kernel for width " + std::to_string(width));
   }
@@ -186,7 +204,7 @@ PERRON_TARGET_CLONES void gather_rows(int width, bool weighted, const LocalCsr& 
 // (kBlock) and in order inside each, so reductions are ordered and every vector sums its row as
 // a single run does.
 template <class Finish>
-void pull_block(const LocalCsr& csr, const double* c, int width, bool weighted, const Finish& finish) {
+void pull_block(const LocalCsr& csr, const double* c, int width, bool weighted, SkippedColumns skip, const Finish& finish) {
   constexpr LocalId kChunkRows = 32;  // 4 KiB of sums at 16 values
   const LocalId rows = csr.rows;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -194,7 +212,7 @@ void pull_block(const LocalCsr& csr, const double* c, int width, bool weighted, 
     alignas(64) double acc[kChunkRows * kMaxBlockVectors];
     for (LocalId first = b * kBlock; first < std::min(rows, (b + 1) * kBlock); first += kChunkRows) {
       const LocalId last = std::min({rows, (b + 1) * kBlock, first + kChunkRows});
-      gather_rows(width, weighted, csr, c, first, last, acc);
+      gather_rows(width, weighted, csr, c, skip, first, last, acc);
       for (LocalId v = first; v < last; ++v) finish(b, v, acc + static_cast<std::size_t>(v - first) * width);
     }
   }
@@ -312,8 +330,8 @@ struct Batch {
 
   // The SpMM over `csr`'s rows: finish(b, i, acc) gets row i's S in-edge sums (block b of kBlock rows).
   template <class Finish>
-  void pull_rows(const LocalCsr& csr, const Finish& finish) const {
-    pull_block(csr, contrib.data(), width, weighted, finish);
+  void pull_rows(const LocalCsr& csr, const Finish& finish, SkippedColumns skip = {}) const {
+    pull_block(csr, contrib.data(), width, weighted, skip, finish);
   }
 
   // What apply() runs: a product of the kept rows (phases 1 and 2), a full step (1, 2 and 3), or
@@ -365,6 +383,35 @@ struct Batch {
         double* sums = block_sum.data() + (kept_blocks + eliminated_blocks + b) * slots;
         for (int j = 0; j < width; ++j) trailing_row(trailing + i, j, acc[j], sums);
       });
+    return reduce(per);
+  }
+
+  // The Krylov solves' right-hand side pass (StepOperator::pull_from_eliminated): eliminated
+  // row v sends eliminated(v, j)/o(v) and the kept rows send 0, so the kept rows' pull skips
+  // their columns and their ghosts (neither written nor exchanged) and gathers only from the
+  // eliminated ones; kept row v gets kept(v, j, s, sums). The ordered sums of the kept rows.
+  template <class Eliminated, class Kept>
+  std::vector<double> from_eliminated(int per, const Eliminated& eliminated, const Kept& kept_row) {
+    const std::size_t slots = static_cast<std::size_t>(width) * per;
+    block_sum.assign(block_count(kept) * slots, 0.0);
+    contrib.resize(static_cast<std::size_t>(columns) * width);
+#pragma omp parallel for schedule(static)
+    for (LocalId v = kept; v < trailing; ++v)
+      for (int j = 0; j < width; ++j) contrib[at(v, j)] = eliminated(v, j) * inv_out[v];
+    std::fill(contrib.begin() + static_cast<std::ptrdiff_t>(at(trailing, 0)),
+              contrib.begin() + static_cast<std::ptrdiff_t>(owned_values()), 0.0);
+    const std::span<double> c(contrib);
+    const std::size_t kept_ghost_values = static_cast<std::size_t>(phases.kept_ghosts) * width;
+    if (op.eliminates())
+      phases.eliminated_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values() + kept_ghost_values), width, comm);
+    const SkippedColumns skip{kept, rows, rows + phases.kept_ghosts};
+    pull_rows(
+        phases.kept,
+        [&](LocalId b, LocalId v, const double* acc) {
+          double* sums = block_sum.data() + b * slots;
+          for (int j = 0; j < width; ++j) kept_row(v, j, acc[j], sums);
+        },
+        skip);
     return reduce(per);
   }
 
@@ -478,9 +525,8 @@ struct Batch {
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = 0.0;
     // r₀ = b_F + αP_FC b_C (the kept columns send 0), ⟨r, h⟩ and Σ_C b.
-    const auto none = [](LocalId, int) { return 0.0; };
-    std::vector<double> rz = product(
-        1, none, [&](LocalId v, int j, double, double*) { return b_of(v, j); },
+    std::vector<double> rz = from_eliminated(
+        1, [&](LocalId v, int j) { return b_of(v, j); },
         [&](LocalId v, int j, double sum, double* sums) {
           const double rv = b_of(v, j) + alpha * sum;
           r[at(v, j)] = rv;
@@ -555,8 +601,8 @@ struct Batch {
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = sp[i] = 0.0;
     // r = b_F + αP_FC b_C (the kept columns send 0); the part of Σz that z_F does not change.
-    product(
-        1, [](LocalId, int) { return 0.0; }, [&](LocalId v, int j, double, double*) { return b_of(v, j); },
+    from_eliminated(
+        1, [&](LocalId v, int j) { return b_of(v, j); },
         [&](LocalId v, int j, double sum, double*) { r[at(v, j)] = b_of(v, j) + alpha * sum; });
     const std::vector<double> fixed_mass = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
       for (int j = 0; j < width; ++j) sums[j] += (v < trailing ? mass(v) : 1.0) * b_of(v, j);
