@@ -334,6 +334,39 @@ struct Batch {
     pull_block(csr, contrib.data(), width, weighted, skip, finish);
   }
 
+  // contrib sized for the block, with the trailing rows' values 0: they send nothing, but an
+  // edge of weight 0 may still read one (or its ghost copy), which must not see whatever the
+  // reused buffer held.
+  void start_contributions() {
+    contrib.resize(static_cast<std::size_t>(columns) * width);
+    std::fill(contrib.begin() + static_cast<std::ptrdiff_t>(at(trailing, 0)),
+              contrib.begin() + static_cast<std::ptrdiff_t>(owned_values()), 0.0);
+  }
+
+  // The kept or the eliminated columns' ghosts from their owners, landing in place (the plans
+  // are the operator's, in work order: kept ghosts, then eliminated ones).
+  void exchange_ghosts(bool eliminated_ones) {
+    const std::span<double> c(contrib);
+    const std::size_t kept_ghost_values = static_cast<std::size_t>(phases.kept_ghosts) * width;
+    if (eliminated_ones)
+      phases.eliminated_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values() + kept_ghost_values), width, comm);
+    else
+      phases.kept_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values(), kept_ghost_values), width, comm);
+  }
+
+  // Kept row v gets kept_row(v, j, s, sums) with its in-edge sum s (the kept rows' blocks come
+  // first in block_sum, `slots` each).
+  template <class Kept>
+  void pull_kept(std::size_t slots, const Kept& kept_row, SkippedColumns skip = {}) {
+    pull_rows(
+        phases.kept,
+        [&](LocalId b, LocalId v, const double* acc) {
+          double* sums = block_sum.data() + b * slots;
+          for (int j = 0; j < width; ++j) kept_row(v, j, acc[j], sums);
+        },
+        skip);
+  }
+
   // What apply() runs: a product of the kept rows (phases 1 and 2), a full step (1, 2 and 3), or
   // the rows the kept values determine (1 and 3: bicgstab's iterate completed to every row).
   enum class Pass { product, step, complete };
@@ -354,30 +387,20 @@ struct Batch {
     const std::size_t slots = static_cast<std::size_t>(width) * per;
     const LocalId kept_blocks = block_count(kept), eliminated_blocks = block_count(trailing - kept);
     block_sum.assign((kept_blocks + eliminated_blocks + block_count(rows - trailing)) * slots, 0.0);
-    contrib.resize(static_cast<std::size_t>(columns) * width);
+    start_contributions();
 #pragma omp parallel for schedule(static)
     for (LocalId u = 0; u < kept; ++u)
       for (int j = 0; j < width; ++j) contrib[at(u, j)] = value(u, j) * inv_out[u];
-    // The trailing rows send nothing, but an edge of weight 0 may still read one (and its
-    // ghost copies): 0, not whatever the reused buffer held.
-    std::fill(contrib.begin() + static_cast<std::ptrdiff_t>(at(trailing, 0)),
-              contrib.begin() + static_cast<std::ptrdiff_t>(owned_values()), 0.0);
-    const std::span<double> c(contrib);
-    const std::size_t kept_ghost_values = static_cast<std::size_t>(phases.kept_ghosts) * width;
-    phases.kept_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values(), kept_ghost_values), width, comm);
+    exchange_ghosts(false);
     if (op.eliminates()) {
       pull_rows(phases.eliminated, [&](LocalId b, LocalId i, const double* acc) {
         const LocalId v = kept + i;
         double* sums = block_sum.data() + (kept_blocks + b) * slots;
         for (int j = 0; j < width; ++j) contrib[at(v, j)] = eliminated(v, j, acc[j], sums) * inv_out[v];
       });
-      phases.eliminated_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values() + kept_ghost_values), width, comm);
+      exchange_ghosts(true);
     }
-    if (pass != Pass::complete)
-      pull_rows(phases.kept, [&](LocalId b, LocalId v, const double* acc) {
-        double* sums = block_sum.data() + b * slots;
-        for (int j = 0; j < width; ++j) kept_row(v, j, acc[j], sums);
-      });
+    if (pass != Pass::complete) pull_kept(slots, kept_row);
     if (pass != Pass::product && trailing < rows)
       pull_rows(phases.trailing, [&](LocalId b, LocalId i, const double* acc) {
         double* sums = block_sum.data() + (kept_blocks + eliminated_blocks + b) * slots;
@@ -394,24 +417,12 @@ struct Batch {
   std::vector<double> from_eliminated(int per, const Eliminated& eliminated, const Kept& kept_row) {
     const std::size_t slots = static_cast<std::size_t>(width) * per;
     block_sum.assign(block_count(kept) * slots, 0.0);
-    contrib.resize(static_cast<std::size_t>(columns) * width);
+    start_contributions();
 #pragma omp parallel for schedule(static)
     for (LocalId v = kept; v < trailing; ++v)
       for (int j = 0; j < width; ++j) contrib[at(v, j)] = eliminated(v, j) * inv_out[v];
-    std::fill(contrib.begin() + static_cast<std::ptrdiff_t>(at(trailing, 0)),
-              contrib.begin() + static_cast<std::ptrdiff_t>(owned_values()), 0.0);
-    const std::span<double> c(contrib);
-    const std::size_t kept_ghost_values = static_cast<std::size_t>(phases.kept_ghosts) * width;
-    if (op.eliminates())
-      phases.eliminated_halo.exchange_block(c.first(owned_values()), c.subspan(owned_values() + kept_ghost_values), width, comm);
-    const SkippedColumns skip{kept, rows, rows + phases.kept_ghosts};
-    pull_rows(
-        phases.kept,
-        [&](LocalId b, LocalId v, const double* acc) {
-          double* sums = block_sum.data() + b * slots;
-          for (int j = 0; j < width; ++j) kept_row(v, j, acc[j], sums);
-        },
-        skip);
+    if (op.eliminates()) exchange_ghosts(true);
+    pull_kept(slots, kept_row, SkippedColumns{kept, rows, rows + phases.kept_ghosts});
     return reduce(per);
   }
 

@@ -155,24 +155,25 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       out.iterating_rss = std::max(out.iterating_rss, current_rss_bytes());
       if (!o.quiet) report.iteration(r, params.tolerance, params.fixed_iterations);
     };
+    // Every block's steps count, the probe's that were run again too.
+    const auto tally = [&](const PersonalizedBlock& r) {
+      out.seconds += r.seconds;
+      out.steps += static_cast<int>(r.history.size());
+      history.insert(history.end(), r.history.begin(), r.history.end());
+    };
     PersonalizedBlock result =
         personalized_pagerank(g, *plan, params, teleports, comm, observe, first == 0 ? go_on : BlockGoOn{});
     if (result.stopped) {  // solver auto's probe chose bicgstab: the block again, with it
+      tally(result);
       const Stopwatch switch_watch;
       params.solver = out.solver = PageRankSolver::bicgstab;
       out.block_bytes = fits(params.solver);
-      plan.reset();
-      plan.emplace(g, params, comm);
+      plan.emplace(g, params, comm);  // the power plan goes first
       out.plan_seconds += switch_watch.seconds();
-      out.seconds += result.seconds;
-      out.steps += static_cast<int>(result.history.size());
-      history.insert(history.end(), result.history.begin(), result.history.end());
       result = personalized_pagerank(g, *plan, params, teleports, comm, observe);
     }
-    out.seconds += result.seconds;
-    out.steps += static_cast<int>(result.history.size());
+    tally(result);
     ++out.blocks;
-    history.insert(history.end(), result.history.begin(), result.history.end());
     for (int j = 0; j < count; ++j) {
       iterations[first + j] = result.iterations[j];
       residual[first + j] = result.residual[j];
