@@ -94,9 +94,7 @@ StepOperator::Phases StepOperator::phases() const {
 
 std::uint64_t StepOperator::bytes() const {
   std::uint64_t total = kept_halo_.bytes() + eliminated_halo_.bytes();
-  for (const LocalCsr* c : {&kept_csr_, &eliminated_csr_, &trailing_csr_})
-    total += c->row_start.capacity() * sizeof(EdgeIndex) + c->column.capacity() * sizeof(LocalId) +
-             c->weight.capacity() * sizeof(double);
+  for (const LocalCsr* c : {&kept_csr_, &eliminated_csr_, &trailing_csr_}) total += c->bytes();
   if (order_)
     total += (order_->vertex.capacity() + order_->position.capacity() + order_->ghost_column.capacity()) * sizeof(LocalId);
   for (const std::vector<double>* v : {&inv_out_, &eliminated_share_, &schur_diagonal_, &sum_weight_})

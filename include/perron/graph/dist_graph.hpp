@@ -28,6 +28,9 @@ struct LocalCsr {
   std::vector<double> weight;  // per edge; empty when the graph is unweighted
 
   EdgeIndex edges() const { return row_start.empty() ? 0 : row_start.back(); }
+  std::uint64_t bytes() const {
+    return row_start.capacity() * sizeof(EdgeIndex) + column.capacity() * sizeof(LocalId) + weight.capacity() * sizeof(double);
+  }
   // Frees the columns and weights (the row offsets stay): for a caller whose kernel keeps its
   // own copy of the edges, e.g. PageRank's blocked layout. Nothing may read the edges after.
   void release_edges() {
@@ -125,10 +128,8 @@ struct DistGraph {
   // Bytes this rank holds for the graph: the CSR, the ghosts and their plan, the out-weights
   // and degrees, and its part of the id map.
   std::uint64_t bytes() const {
-    return in.row_start.capacity() * sizeof(EdgeIndex) + in.column.capacity() * sizeof(LocalId) +
-           in.weight.capacity() * sizeof(double) + ghost_ids.capacity() * sizeof(GlobalId) +
-           out_weight.capacity() * sizeof(double) + out_degree_count.capacity() * sizeof(std::uint64_t) + halo.bytes() +
-           ids.bytes();
+    return in.bytes() + ghost_ids.capacity() * sizeof(GlobalId) + out_weight.capacity() * sizeof(double) +
+           out_degree_count.capacity() * sizeof(std::uint64_t) + halo.bytes() + ids.bytes();
   }
 };
 
