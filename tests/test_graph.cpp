@@ -75,6 +75,52 @@ TEST(HaloPlan, DeliversExactlyTheGhostValues) {
   for (LocalId c : g.in.column) EXPECT_LT(c, g.in.columns);
 }
 
+// The two-level route delivers every ghost in the same place as the direct one, for one value
+// per vertex and for a block of them, and so do the plans derived from it (a subset, then
+// relabeled), which keep its routing; a rank meets at most C − 1 + R − 1 others.
+TEST(HaloPlan, TwoLevelDeliversWhatDirectDoes) {
+  const Comm comm = world();
+  DistGraph g = build_graph(share_of(random_graph(32, 600, 5000, false), comm), {}, comm);
+  const HaloPlan two = g.halo.routed(HaloRouting::two_level, comm);
+  ASSERT_EQ(two.routing(), HaloRouting::two_level);
+  EXPECT_EQ(g.halo.routed(HaloRouting::automatic, comm).routing(), HaloRouting::direct);  // fewer than 1024 ranks
+  const HaloGrid grid = HaloGrid::of(static_cast<std::uint64_t>(comm.size()));
+  EXPECT_EQ(grid.rows * grid.columns, static_cast<std::uint64_t>(comm.size()));
+  EXPECT_LE(two.messages_sent(), grid.rows - 1 + grid.columns - 1);
+  const std::size_t width = 3;
+  auto value_of = [](GlobalId v, std::size_t k) { return 1.0 + static_cast<double>(v) * 0.5 + static_cast<double>(k) * 1e-3; };
+  std::vector<double> owned(g.rows() * width), direct(g.ghost_ids.size() * width, -1.0), routed(direct.size(), -2.0);
+  for (LocalId i = 0; i < g.rows(); ++i)
+    for (std::size_t k = 0; k < width; ++k) owned[i * width + k] = value_of(g.first + i, k);
+  g.halo.exchange_block(owned, direct, width, comm);
+  two.exchange_block(owned, routed, width, comm);
+  EXPECT_EQ(routed, direct);
+  std::vector<double> one(g.rows()), ghosts(g.ghost_ids.size(), -1.0);
+  for (LocalId i = 0; i < g.rows(); ++i) one[i] = value_of(g.first + i, 0);
+  two.exchange(one, ghosts, comm);
+  for (std::size_t i = 0; i < ghosts.size(); ++i) EXPECT_EQ(ghosts[i], value_of(g.ghost_ids[i], 0));
+  // Odd vertices only, read in reverse: what a kernel's own order asks of the plan.
+  std::vector<std::uint8_t> keep(g.rows()), keep_ghost(g.ghost_ids.size());
+  for (LocalId i = 0; i < g.rows(); ++i) keep[i] = (g.first + i) % 2;
+  for (std::size_t i = 0; i < keep_ghost.size(); ++i) keep_ghost[i] = g.ghost_ids[i] % 2;
+  std::vector<LocalId> position(g.rows());
+  for (LocalId i = 0; i < g.rows(); ++i) position[i] = g.rows() - 1 - i;
+  std::vector<LocalId> ghost_position;
+  const HaloPlan kept = g.halo.subset(keep, keep_ghost, comm);
+  for (const std::int64_t c : kept.ghost_counts())
+    for (std::int64_t k = 0; k < c; ++k) ghost_position.push_back(static_cast<LocalId>(ghost_position.size() + c - 1 - 2 * k));
+  const HaloPlan a = g.halo.subset(keep, keep_ghost, comm).relabeled(position, ghost_position, comm);
+  const HaloPlan b = two.subset(keep, keep_ghost, comm).relabeled(position, ghost_position, comm);
+  EXPECT_EQ(a.routing(), HaloRouting::direct);
+  EXPECT_EQ(b.routing(), HaloRouting::two_level);
+  std::vector<double> reversed(g.rows());
+  for (LocalId i = 0; i < g.rows(); ++i) reversed[position[i]] = one[i];
+  std::vector<double> ga(ghost_position.size(), -1.0), gb(ghost_position.size(), -2.0);
+  a.exchange(reversed, ga, comm);
+  b.exchange(reversed, gb, comm);
+  EXPECT_EQ(ga, gb);
+}
+
 TEST(DistGraph, StatisticsCountWhatTheInputHas) {
   const Comm comm = world();
   TestGraph t;
@@ -143,36 +189,59 @@ TEST(DistGraph, RowsMergeRepeatedEdgesAsTheOptionsSay) {
     }
 }
 
-// The capacity plan for P = this run's ranks is this run, rank by rank: its rows, in-edges,
-// ghosts, values sent, DistGraph::bytes; and the same plan (messages too) comes out of a
-// graph built on one rank alone.
+// The capacity plan for P = this run's ranks is this run, rank by rank, routed direct or two-
+// level: its rows, in-edges, ghosts, values and messages sent, buffers, DistGraph::bytes; and
+// the same plan comes out of a graph built on one rank alone.
 TEST(CapacityPlan, PredictsTheRunOnThatManyRanks) {
   const Comm comm = world();
-  for (const bool undirected : {false, true}) {
-    const TestGraph tg = random_graph(41, 400, 3000, true);
-    const DistGraph g = build_graph(share_of(tg, comm), GraphOptions{undirected, false}, comm);
-    const auto P = static_cast<std::uint64_t>(comm.size());
-    const CapacityPlan plan = plan_capacity(g, P, comm);
-    const auto r = static_cast<std::size_t>(comm.rank());
-    EXPECT_EQ(plan.per_rank.rows[r], g.rows());
-    EXPECT_EQ(plan.per_rank.in_edges[r], g.in.edges());
-    EXPECT_EQ(plan.per_rank.ghosts[r], g.ghost_ids.size());
-    EXPECT_EQ(plan.per_rank.values_sent[r], g.halo.values_sent());
-    // Exact but for the id map, whose slices the plan spreads evenly (a few ids either way).
-    EXPECT_NEAR(static_cast<double>(plan.per_rank.graph_bytes[r]), static_cast<double>(g.bytes()),
-                0.01 * static_cast<double>(g.bytes()))
-        << (undirected ? "undirected" : "directed");
-    EXPECT_EQ(plan.halo_bytes_per_step, comm.allreduce(g.halo.values_sent() * sizeof(double), ReduceOp::sum));
-    const Comm self = comm.split(comm.rank(), 0);
-    const DistGraph whole = build_graph(share_of(tg, self), GraphOptions{undirected, false}, self);
-    const CapacityPlan alone = plan_capacity(whole, P, self);
-    EXPECT_EQ(alone.per_rank.ghosts, plan.per_rank.ghosts);
-    EXPECT_EQ(alone.per_rank.values_sent, plan.per_rank.values_sent);
-    EXPECT_EQ(alone.per_rank.messages, plan.per_rank.messages);
-    EXPECT_EQ(alone.messages_per_step, plan.messages_per_step);
-  }
-  expect_error([&] { plan_capacity(build_graph(share_of(random_graph(42, 20, 40, false), comm), {}, comm), 0, comm); },
-               "rank count must be in [1, 2^20]");
+  for (const bool undirected : {false, true})
+    for (const HaloRouting routing : {HaloRouting::direct, HaloRouting::two_level}) {
+      const TestGraph tg = random_graph(41, 400, 3000, true);
+      DistGraph g = build_graph(share_of(tg, comm), GraphOptions{undirected, false}, comm);
+      g.halo = g.halo.routed(routing, comm);
+      const auto P = static_cast<std::uint64_t>(comm.size());
+      const CapacityPlan plan = plan_capacity(g, P, routing, comm);
+      const auto r = static_cast<std::size_t>(comm.rank());
+      const std::string what =
+          std::string(undirected ? "undirected" : "directed") + (routing == HaloRouting::two_level ? ", two-level" : ", direct");
+      EXPECT_EQ(plan.routing, routing);
+      EXPECT_EQ(plan.per_rank.rows[r], g.rows());
+      EXPECT_EQ(plan.per_rank.in_edges[r], g.in.edges());
+      EXPECT_EQ(plan.per_rank.ghosts[r], g.ghost_ids.size());
+      EXPECT_EQ(plan.per_rank.values_sent[r], g.halo.values_sent()) << what;
+      EXPECT_EQ(plan.per_rank.messages[r], g.halo.messages_sent()) << what;
+      EXPECT_EQ(plan.per_rank.buffer_values[r], g.halo.buffer_values()) << what;
+      // Exact but for the id map, whose slices the plan spreads evenly (a few ids either way).
+      EXPECT_NEAR(static_cast<double>(plan.per_rank.graph_bytes[r]), static_cast<double>(g.bytes()),
+                  0.01 * static_cast<double>(g.bytes()))
+          << what;
+      EXPECT_EQ(plan.halo_bytes_per_step, comm.allreduce(g.halo.values_sent() * sizeof(double), ReduceOp::sum));
+      EXPECT_EQ(plan.messages_per_step, comm.allreduce(g.halo.messages_sent(), ReduceOp::sum));
+      const Comm self = comm.split(comm.rank(), 0);
+      const DistGraph whole = build_graph(share_of(tg, self), GraphOptions{undirected, false}, self);
+      const CapacityPlan alone = plan_capacity(whole, P, routing, self);
+      EXPECT_EQ(alone.per_rank.ghosts, plan.per_rank.ghosts);
+      EXPECT_EQ(alone.per_rank.values_sent, plan.per_rank.values_sent) << what;
+      EXPECT_EQ(alone.per_rank.messages, plan.per_rank.messages) << what;
+      EXPECT_EQ(alone.per_rank.buffer_values, plan.per_rank.buffer_values) << what;
+      EXPECT_EQ(alone.messages_per_step, plan.messages_per_step);
+    }
+  // Planned from one rank for a grid of 4 x 3 (12 ranks), two-level sends fewer messages than
+  // direct, and every rank meets at most 3 + 2 others.
+  const Comm self = comm.split(comm.rank(), 0);
+  const DistGraph whole = build_graph(share_of(random_graph(43, 2000, 40000, false), self), {}, self);
+  const CapacityPlan direct = plan_capacity(whole, 12, HaloRouting::direct, self);
+  const CapacityPlan two = plan_capacity(whole, 12, HaloRouting::two_level, self);
+  EXPECT_EQ(direct.messages_per_step, 12u * 11u);
+  EXPECT_LT(two.messages_per_step, direct.messages_per_step);
+  for (const std::uint64_t m : two.per_rank.messages) EXPECT_LE(m, 5u);
+  EXPECT_EQ(plan_capacity(whole, 12, HaloRouting::automatic, self).routing, HaloRouting::direct);
+  EXPECT_EQ(plan_capacity(whole, 1024, HaloRouting::automatic, self).routing, HaloRouting::two_level);
+  expect_error(
+      [&] {
+        plan_capacity(build_graph(share_of(random_graph(42, 20, 40, false), comm), {}, comm), 0, HaloRouting::direct, comm);
+      },
+      "rank count must be in [1, 2^20]");
 }
 
 }  // namespace

@@ -208,6 +208,7 @@ PageRankResult pagerank(const DistGraph& graph, const PageRankPlan& plan, const 
   result.converged = !result.stopped_early && !result.residual.empty() && result.residual.back() < params.tolerance;
   result.mass_error = std::abs(mass - 1.0);
   result.halo_bytes_sent_per_iteration = op.values_sent() * sizeof(double);
+  result.halo_messages_per_iteration = op.messages_sent();
   result.eliminated = op.eliminated_count();
   result.solver = solver;
   result.score = op.to_dense(x);

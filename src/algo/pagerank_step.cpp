@@ -122,9 +122,9 @@ void StepOperator::split_by_elimination(const DistGraph& graph, const Eliminatio
     else
       eliminated_ghost_column.push_back(order_->ghost_column[g] - kept_ghosts_);
   }
-  kept_halo_ = graph.halo.subset(keep_owned, keep_ghost).relabeled(order_->position, kept_ghost_column, comm);
+  kept_halo_ = graph.halo.subset(keep_owned, keep_ghost, comm).relabeled(order_->position, kept_ghost_column, comm);
   eliminated_halo_ =
-      graph.halo.subset(eliminated_owned, eliminated.ghost).relabeled(order_->position, eliminated_ghost_column, comm);
+      graph.halo.subset(eliminated_owned, eliminated.ghost, comm).relabeled(order_->position, eliminated_ghost_column, comm);
 }
 
 void StepOperator::sum_weights_directed(const DistGraph& graph, double alpha, const Comm& comm) {

@@ -208,8 +208,12 @@ class StepOperator {
   // 1 + α·s_D(c), where s_D(u) is the part of u's out-weight going to trailing vertices.
   // Over rows [0, trailing_rows()); empty for the other solvers.
   std::span<const double> sum_weight() const { return sum_weight_; }
+  // Per step, what this rank's halo exchanges send: values on the wire, and messages.
   std::uint64_t values_sent() const {
     return (order_ ? kept_halo_.values_sent() : dense_halo_->values_sent()) + eliminated_halo_.values_sent();
+  }
+  std::uint64_t messages_sent() const {
+    return (order_ ? kept_halo_.messages_sent() : dense_halo_->messages_sent()) + eliminated_halo_.messages_sent();
   }
   std::span<const double> inv_out() const { return inv_out_; }
 

@@ -12,6 +12,7 @@
 #include "perron/algo/pagerank.hpp"
 #include "perron/algo/tokenrank.hpp"
 #include "perron/core/error.hpp"
+#include "perron/graph/dist_graph.hpp"
 
 namespace perron {
 
@@ -60,6 +61,8 @@ inline constexpr Choice<PageRankSolver> kPageRankSolvers[] = {{"auto", PageRankS
                                                               {"bicgstab", PageRankSolver::bicgstab}};
 inline constexpr Choice<PageRankKernel> kPageRankKernels[] = {
     {"auto", PageRankKernel::automatic}, {"csr", PageRankKernel::csr}, {"blocked", PageRankKernel::blocked}};
+inline constexpr Choice<HaloRouting> kHaloRoutings[] = {
+    {"auto", HaloRouting::automatic}, {"direct", HaloRouting::direct}, {"two-level", HaloRouting::two_level}};
 inline constexpr Choice<Convention> kConventions[] = {{"default", Convention::perron},
                                                       {"graphalytics", Convention::graphalytics}};
 inline constexpr Choice<TileKernel> kTileKernels[] = {

@@ -50,6 +50,7 @@ struct PagerankConfig {
   int anderson_depth = 5;
   bool cg_eliminate = true;
   PageRankKernel kernel = PageRankKernel::automatic;
+  HaloRouting halo = HaloRouting::automatic;
   std::uint64_t cache_kib = 0;
   bool verify = false;
 };
@@ -127,6 +128,10 @@ class PagerankCommand final : public Command {
     o.add_choice("--kernel", c_.kernel, ChoiceTable<PageRankKernel>(kPageRankKernels),
                  "auto (csr, switching to blocked once the vector outgrows half of the cache and the steps forecast "
                  "left repay the blocked layout's build), csr (plain pull) or blocked (cache-blocked pull)");
+    o.add_choice("--halo", c_.halo, ChoiceTable<HaloRouting>(kHaloRoutings),
+                 "how the halo exchange travels: auto (two-level from 1024 ranks), direct (one alltoallv, up to P(P-1) "
+                 "messages a step) or two-level (along the rows, then the columns of a rank grid: about 2P sqrt(P) "
+                 "messages; the same result to the bit)");
     o.add("--cache-kib", c_.cache_kib,
           "kernel auto: the cache one rank may count on, in KiB (0: the L3 that Linux reports, shared by the node's ranks)")
         ->check(CLI::NonNegativeNumber);
@@ -316,6 +321,10 @@ class PagerankCommand final : public Command {
     LoadedGraph loaded =
         load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
     stop_if_signalled(comm, "the load and graph build");
+    if (halo_routing_for(c_.halo, static_cast<std::uint64_t>(comm.size())) != HaloRouting::direct) {
+      loaded.graph.halo = loaded.graph.halo.routed(c_.halo, comm);
+      loaded.graph_bytes = loaded.graph.bytes();
+    }
     const DistGraph& g = loaded.graph;
     comm.agree([&] {
       if (c_.convention != Convention::graphalytics) return;

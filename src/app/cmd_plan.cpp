@@ -8,6 +8,7 @@
 #include <fstream>
 #include <optional>
 
+#include "choices.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 #include "perron/core/error.hpp"
@@ -44,6 +45,7 @@ std::vector<std::uint64_t> parse_ranks(const std::string& list) {
 // One virtual rank count's figures, summarised over its ranks.
 struct PlanRow {
   std::uint64_t ranks;
+  HaloRouting routing;
   std::uint64_t rows_max, edges_max, ghosts_max, sent_max, messages_max;
   double rows_mean, edges_mean, ghosts_mean;
   std::uint64_t halo_bytes_per_step, messages_per_step;
@@ -54,7 +56,7 @@ struct PlanRow {
 // Iterating: the process before the load (MPI, libraries), what the build leaves resident
 // beyond the graph (heap the allocator keeps, communication buffers), the graph the rank
 // holds (DistGraph::bytes, exactly), and power iteration's vectors (x, y, 1/o per row;
-// contributions per row and ghost; the halo's send buffer) beyond that retained heap, which
+// contributions per row and ghost; the halo's buffers) beyond that retained heap, which
 // they are allocated from first. Peak: the build, whose transient memory beyond what it
 // leaves has two parts: the id remap's tables, 20 bytes per distinct endpoint of the rank's
 // share of the edges as read (its sorted endpoints and their dense ids, 8 bytes each, and the
@@ -86,6 +88,7 @@ PlanRow summarise(const CapacityPlan& plan, const MemoryBasis& m) {
     return s / P;
   };
   PlanRow row{plan.ranks,
+              plan.routing,
               max_of(f.rows),
               max_of(f.in_edges),
               max_of(f.ghosts),
@@ -100,7 +103,7 @@ PlanRow summarise(const CapacityPlan& plan, const MemoryBasis& m) {
               0,
               0};
   for (std::uint64_t r = 0; r < plan.ranks; ++r) {
-    const std::uint64_t vectors = (3 * f.rows[r] + f.rows[r] + f.ghosts[r] + f.values_sent[r]) * sizeof(double);
+    const std::uint64_t vectors = (3 * f.rows[r] + f.rows[r] + f.ghosts[r] + f.buffer_values[r]) * sizeof(double);
     const std::uint64_t held = m.process + m.retained + f.graph_bytes[r];
     // The vectors come first out of the heap the build left free.
     const std::uint64_t iterating = held + vectors - std::min(vectors, m.retained);
@@ -121,6 +124,8 @@ class PlanCommand final : public Command {
     OptionSet& o = options();
     add_input_options(o, c_);
     o.add_required("--ranks", ranks_, "rank counts to plan for, comma-separated, each in [1, 2^20], e.g. 1,16,1024,65536");
+    o.add_choice("--halo", halo_, ChoiceTable<HaloRouting>(kHaloRoutings),
+                 "the halo exchange to plan for, as pagerank --halo: auto (two-level from 1024 ranks), direct or two-level");
     o.add("--json", json_, "also write the table as JSON to this file");
     o.add("-o,--output", output_, "HDF5 file to write (/plan, one entry per rank count)");
     o.add_flag("--overwrite", overwrite_, "replace existing output files");
@@ -138,7 +143,7 @@ class PlanCommand final : public Command {
     const MemoryBasis basis = memory_basis(loaded, comm);
     std::vector<PlanRow> rows;
     const Stopwatch watch;
-    for (const std::uint64_t P : counts) rows.push_back(summarise(plan_capacity(loaded.graph, P, comm), basis));
+    for (const std::uint64_t P : counts) rows.push_back(summarise(plan_capacity(loaded.graph, P, halo_, comm), basis));
     const double seconds = watch.seconds();
     if (!json_.empty()) write_json(rows, loaded, comm);
     if (output.enabled()) {
@@ -158,11 +163,12 @@ class PlanCommand final : public Command {
         "perron plan: {} vertices, {} edges; built on {} ranks (process {}, left by the build {}, build transient {:.2f} x "
         "the graph)\n",
         s.n, s.m, comm.size(), format_bytes(basis.process), format_bytes(basis.retained), basis.build_factor);
-    fmt::print("{:>7} {:>11} {:>12} {:>9} {:>11} {:>10} {:>14} {:>11} {:>10} {:>12} {:>11}\n", "ranks", "rows max", "edges max",
-               "max/mean", "ghosts max", "sent max", "halo B/step", "msgs/step", "graph max", "iterating", "peak");
+    fmt::print("{:>7} {:>9} {:>11} {:>12} {:>9} {:>11} {:>10} {:>14} {:>11} {:>10} {:>12} {:>11}\n", "ranks", "halo", "rows max",
+               "edges max", "max/mean", "ghosts max", "sent max", "halo B/step", "msgs/step", "graph max", "iterating", "peak");
     for (const PlanRow& r : rows)
-      fmt::print("{:>7} {:>11} {:>12} {:>9.3f} {:>11} {:>10} {:>14} {:>11} {:>10} {:>12} {:>11}\n", r.ranks, r.rows_max,
-                 r.edges_max, r.edges_mean > 0 ? static_cast<double>(r.edges_max) / r.edges_mean : 0.0, r.ghosts_max, r.sent_max,
+      fmt::print("{:>7} {:>9} {:>11} {:>12} {:>9.3f} {:>11} {:>10} {:>14} {:>11} {:>10} {:>12} {:>11}\n", r.ranks,
+                 name_of<HaloRouting>(kHaloRoutings, r.routing), r.rows_max, r.edges_max,
+                 r.edges_mean > 0 ? static_cast<double>(r.edges_max) / r.edges_mean : 0.0, r.ghosts_max, r.sent_max,
                  r.halo_bytes_per_step, r.messages_per_step, format_bytes(r.graph_bytes_max), format_bytes(r.iterating_bytes_max),
                  format_bytes(r.peak_bytes_max));
     if (output.enabled()) fmt::print("wrote {}\n", output.path());
@@ -195,13 +201,14 @@ class PlanCommand final : public Command {
       for (std::size_t i = 0; i < rows.size(); ++i) {
         const PlanRow& r = rows[i];
         out << fmt::format(
-            "{}\n  {{\"ranks\": {}, \"rows_max\": {}, \"rows_mean\": {}, \"in_edges_max\": {}, \"in_edges_mean\": {}, "
+            "{}\n  {{\"ranks\": {}, \"halo\": \"{}\", \"rows_max\": {}, \"rows_mean\": {}, \"in_edges_max\": {}, "
+            "\"in_edges_mean\": {}, "
             "\"ghosts_max\": {}, \"ghosts_mean\": {}, \"values_sent_max\": {}, \"messages_max\": {}, "
             "\"halo_bytes_per_step\": {}, \"messages_per_step\": {}, \"graph_bytes_max\": {}, \"iterating_bytes_max\": {}, "
             "\"peak_bytes_max\": {}}}",
-            i ? "," : "", r.ranks, r.rows_max, r.rows_mean, r.edges_max, r.edges_mean, r.ghosts_max, r.ghosts_mean, r.sent_max,
-            r.messages_max, r.halo_bytes_per_step, r.messages_per_step, r.graph_bytes_max, r.iterating_bytes_max,
-            r.peak_bytes_max);
+            i ? "," : "", r.ranks, name_of<HaloRouting>(kHaloRoutings, r.routing), r.rows_max, r.rows_mean, r.edges_max,
+            r.edges_mean, r.ghosts_max, r.ghosts_mean, r.sent_max, r.messages_max, r.halo_bytes_per_step, r.messages_per_step,
+            r.graph_bytes_max, r.iterating_bytes_max, r.peak_bytes_max);
       }
       out << "\n]}\n";
       out.close();
@@ -217,6 +224,7 @@ class PlanCommand final : public Command {
       f.write_replicated<std::uint64_t>("/plan/" + name, v);
     };
     column("ranks", [](const PlanRow& r) { return r.ranks; });
+    column("two_level", [](const PlanRow& r) { return std::uint64_t{r.routing == HaloRouting::two_level}; });
     column("rows_max", [](const PlanRow& r) { return r.rows_max; });
     column("in_edges_max", [](const PlanRow& r) { return r.edges_max; });
     column("ghosts_max", [](const PlanRow& r) { return r.ghosts_max; });
@@ -238,6 +246,7 @@ class PlanCommand final : public Command {
   }
 
   InputConfig c_;
+  HaloRouting halo_ = HaloRouting::automatic;
   std::string ranks_, json_, output_;
   bool overwrite_ = false, quiet_ = false;
 };

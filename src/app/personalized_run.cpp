@@ -244,6 +244,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
   write_graph_statistics(f, group, g);
   f.set_attribute(group, "halo_bytes_per_iteration",
                   comm.allreduce(g.halo.values_sent() * sizeof(double) * static_cast<std::uint64_t>(block), ReduceOp::sum));
+  f.set_attribute(group, "halo_messages_per_iteration", comm.allreduce(g.halo.messages_sent(), ReduceOp::sum));
   f.set_attribute(group, "iterating_rss_bytes_max_rank", comm.allreduce(out.iterating_rss, ReduceOp::max));
   f.set_attribute(group, "block_bytes_max_rank", comm.allreduce(out.block_bytes, ReduceOp::max));
   out.write_seconds += write_watch.seconds();

@@ -21,6 +21,8 @@ void write_graph_statistics(H5Writer& file, const std::string& group, const Dist
   file.set_attribute(group, "self_loops", g.stats.self_loops);
   file.set_attribute(group, "duplicates_collapsed", g.stats.duplicates);
   file.set_attribute(group, "weighted", g.weighted);
+  // How the halo travelled (--halo): direct or two-level.
+  file.set_attribute(group, "halo_routing", name_of<HaloRouting>(kHaloRoutings, g.halo.routing()));
 }
 
 void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& comm) {
@@ -57,6 +59,7 @@ void write_pagerank_result(H5Writer& file, const PageRankRecord& r, const Comm& 
   file.set_attribute(group, "mass_error", r.result.mass_error);
   file.set_attribute(group, "eliminated", r.result.eliminated);
   file.set_attribute(group, "halo_bytes_per_iteration", comm.allreduce(r.result.halo_bytes_sent_per_iteration, ReduceOp::sum));
+  file.set_attribute(group, "halo_messages_per_iteration", comm.allreduce(r.result.halo_messages_per_iteration, ReduceOp::sum));
   file.set_attribute(group, "iterating_rss_bytes_sum", comm.allreduce(r.iterating_rss, ReduceOp::sum));
   file.set_attribute(group, "iterating_rss_bytes_max_rank", comm.allreduce(r.iterating_rss, ReduceOp::max));
   if (r.verify_residual >= 0) file.set_attribute(group, "verify_residual", r.verify_residual);

@@ -68,6 +68,8 @@ MPI_Op to_mpi(ReduceOp op) {
       return MPI_MAX;
     case ReduceOp::min:
       return MPI_MIN;
+    case ReduceOp::bit_or:
+      return MPI_BOR;
   }
   return MPI_SUM;
 }

@@ -799,10 +799,11 @@ HaloPlan HaloPlan::relabeled(std::span<const LocalId> position, std::span<const 
     const std::size_t group = i;
     for (std::int64_t k = 0; k < count; ++k, ++i) index[group + slot[i]] = position[send_index_[i]];
   }
-  return HaloPlan(send_counts_, std::move(index), recv_counts_);
+  return HaloPlan(send_counts_, std::move(index), recv_counts_).routed(routing(), comm);
 }
 
-HaloPlan HaloPlan::subset(std::span<const std::uint8_t> keep_owned, std::span<const std::uint8_t> keep_ghost) const {
+HaloPlan HaloPlan::subset(std::span<const std::uint8_t> keep_owned, std::span<const std::uint8_t> keep_ghost,
+                          const Comm& comm) const {
   std::vector<std::int64_t> send_counts(send_counts_.size(), 0), recv_counts(recv_counts_.size(), 0);
   std::vector<LocalId> index;
   std::size_t i = 0;
@@ -815,7 +816,135 @@ HaloPlan HaloPlan::subset(std::span<const std::uint8_t> keep_owned, std::span<co
   std::size_t g = 0;
   for (std::size_t r = 0; r < recv_counts_.size(); ++r)
     for (std::int64_t k = 0; k < recv_counts_[r]; ++k, ++g) recv_counts[r] += keep_ghost[g] != 0 ? 1 : 0;
-  return HaloPlan(std::move(send_counts), std::move(index), std::move(recv_counts));
+  return HaloPlan(std::move(send_counts), std::move(index), std::move(recv_counts)).routed(routing(), comm);
+}
+
+HaloPlan HaloPlan::routed(HaloRouting routing, const Comm& comm) const {
+  HaloPlan plan(send_counts_, send_index_, recv_counts_);
+  const auto P = static_cast<std::uint64_t>(comm.size());
+  if (halo_routing_for(routing, P) == HaloRouting::direct) return plan;
+  const HaloGrid grid = HaloGrid::of(P);
+  const auto C = static_cast<std::size_t>(grid.columns), R = static_cast<std::size_t>(grid.rows);
+  const auto me = static_cast<std::uint64_t>(comm.rank());
+  // The row's and the column's communicators: this plan's own when it has them (a plan derived
+  // from a routed one), else split from comm.
+  auto t = std::make_shared<TwoLevel>(
+      two_level_ ? TwoLevel(two_level_->row, two_level_->column)
+                 : TwoLevel(comm.split(static_cast<int>(grid.row(me)), static_cast<int>(grid.column(me))),
+                            comm.split(static_cast<int>(grid.column(me)), static_cast<int>(grid.row(me)))));
+  // Phase 1's groups: per column j, the owned positions any rank of column j reads, sorted and
+  // each once; and per destination d, where each of its values sits in its column's group.
+  std::vector<std::size_t> start(P + 1, 0);
+  for (std::size_t d = 0; d < P; ++d) start[d + 1] = start[d] + static_cast<std::size_t>(send_counts_[d]);
+  std::vector<std::vector<LocalId>> group(C);
+  for (std::size_t d = 0; d < P; ++d)
+    group[grid.column(d)].insert(group[grid.column(d)].end(), send_index_.begin() + static_cast<std::ptrdiff_t>(start[d]),
+                                 send_index_.begin() + static_cast<std::ptrdiff_t>(start[d + 1]));
+  t->first_send.assign(C, 0);
+  std::size_t first_values = 0;
+  for (std::size_t j = 0; j < C; ++j) {
+    std::sort(group[j].begin(), group[j].end());
+    group[j].erase(std::unique(group[j].begin(), group[j].end()), group[j].end());
+    t->first_send[j] = static_cast<std::int64_t>(group[j].size());
+    first_values += group[j].size();
+  }
+  t->first_index.reserve(first_values);  // exactly: bytes() counts capacities
+  for (std::size_t j = 0; j < C; ++j) t->first_index.insert(t->first_index.end(), group[j].begin(), group[j].end());
+  // To the rank of column j in this row: how many values phase 1 brings it, then for each
+  // reader of column j (rows 0..R−1) how many it wants from this rank, then their places in
+  // phase 1's group.
+  std::vector<std::int64_t> header_counts(C, static_cast<std::int64_t>(1 + R)), header;
+  std::vector<std::int64_t> place_counts(C, 0);
+  std::vector<LocalId> places;
+  for (std::size_t j = 0; j < C; ++j) {
+    header.push_back(t->first_send[j]);
+    for (std::size_t i = 0; i < R; ++i) header.push_back(send_counts_[i * C + j]);
+    for (std::size_t i = 0; i < R; ++i) {
+      const std::size_t d = i * C + j;
+      for (std::size_t k = start[d]; k < start[d + 1]; ++k)
+        places.push_back(
+            static_cast<LocalId>(std::lower_bound(group[j].begin(), group[j].end(), send_index_[k]) - group[j].begin()));
+      place_counts[j] += send_counts_[d];
+    }
+  }
+  std::vector<std::vector<LocalId>>().swap(group);
+  const std::vector<std::int64_t> headers = t->row.alltoallv<std::int64_t>(header, header_counts);
+  const std::vector<LocalId> arrived_places = t->row.alltoallv<LocalId>(places, place_counts);
+  // Phase 2's sends: to row i, the owners of this row in column order, each's wanted values.
+  t->first_recv.assign(C, 0);
+  std::vector<std::size_t> offset(C + 1, 0), cursor(C, 0);
+  for (std::size_t c = 0; c < C; ++c) {
+    t->first_recv[c] = headers[c * (1 + R)];
+    offset[c + 1] = offset[c] + static_cast<std::size_t>(t->first_recv[c]);
+  }
+  std::vector<std::size_t> place_start(C + 1, 0);
+  for (std::size_t c = 0; c < C; ++c) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < R; ++i) n += static_cast<std::size_t>(headers[c * (1 + R) + 1 + i]);
+    place_start[c + 1] = place_start[c] + n;
+  }
+  for (std::size_t c = 0; c < C; ++c) cursor[c] = place_start[c];
+  t->second_index.reserve(place_start[C]);
+  t->second_send.assign(R, 0);
+  for (std::size_t i = 0; i < R; ++i)
+    for (std::size_t c = 0; c < C; ++c) {
+      const auto wanted = static_cast<std::size_t>(headers[c * (1 + R) + 1 + i]);
+      for (std::size_t k = 0; k < wanted; ++k)
+        t->second_index.push_back(static_cast<LocalId>(offset[c] + arrived_places[cursor[c]++]));
+      t->second_send[i] += static_cast<std::int64_t>(wanted);
+    }
+  // Phase 2's arrivals from row i: this rank's ghosts from the owners of row i.
+  t->second_recv.assign(R, 0);
+  for (std::size_t i = 0; i < R; ++i)
+    for (std::size_t c = 0; c < C; ++c) t->second_recv[i] += recv_counts_[i * C + c];
+  t->first_buffer.resize(t->first_index.size());
+  t->arrived.resize(offset[C]);
+  t->second_buffer.resize(t->second_index.size());
+  plan.two_level_ = std::move(t);
+  return plan;
+}
+
+namespace {
+
+// Σ counts[k] over k ≠ skip, and how many of them are non-zero.
+std::pair<std::uint64_t, std::uint64_t> off_self(std::span<const std::int64_t> counts, std::size_t skip) {
+  std::uint64_t values = 0, messages = 0;
+  for (std::size_t k = 0; k < counts.size(); ++k)
+    if (k != skip && counts[k] > 0) values += static_cast<std::uint64_t>(counts[k]), ++messages;
+  return {values, messages};
+}
+
+}  // namespace
+
+std::uint64_t HaloPlan::values_sent() const {
+  if (!two_level_) return send_index_.size();
+  const TwoLevel& t = *two_level_;
+  return off_self(t.first_send, static_cast<std::size_t>(t.row.rank())).first +
+         off_self(t.second_send, static_cast<std::size_t>(t.column.rank())).first;
+}
+
+std::uint64_t HaloPlan::messages_sent() const {
+  if (!two_level_) return off_self(send_counts_, send_counts_.size()).second;
+  const TwoLevel& t = *two_level_;
+  return off_self(t.first_send, static_cast<std::size_t>(t.row.rank())).second +
+         off_self(t.second_send, static_cast<std::size_t>(t.column.rank())).second;
+}
+
+std::uint64_t HaloPlan::bytes() const {
+  std::uint64_t b =
+      (send_counts_.capacity() + recv_counts_.capacity()) * sizeof(std::int64_t) + send_index_.capacity() * sizeof(LocalId);
+  if (two_level_) {
+    const TwoLevel& t = *two_level_;
+    b += (t.first_send.capacity() + t.first_recv.capacity() + t.second_send.capacity() + t.second_recv.capacity()) *
+             sizeof(std::int64_t) +
+         (t.first_index.capacity() + t.second_index.capacity()) * sizeof(LocalId);
+  }
+  return b;
+}
+
+std::uint64_t HaloPlan::buffer_values() const {
+  if (!two_level_) return send_index_.size();
+  return two_level_->first_buffer.size() + two_level_->arrived.size() + two_level_->second_buffer.size();
 }
 
 std::uint64_t HaloPlan::values_received() const {
@@ -823,6 +952,7 @@ std::uint64_t HaloPlan::values_received() const {
 }
 
 void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const {
+  if (two_level_) return exchange_two_level(owned, ghosts, 1);
   const std::size_t count = send_index_.size();
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < count; ++i) send_buffer_[i] = owned[send_index_[i]];
@@ -831,6 +961,7 @@ void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts,
 
 void HaloPlan::exchange_block(std::span<const double> owned, std::span<double> ghosts, std::size_t width,
                               const Comm& comm) const {
+  if (two_level_) return exchange_two_level(owned, ghosts, width);
   const std::size_t count = send_index_.size();
   send_buffer_.resize(count * width);
 #pragma omp parallel for schedule(static)
@@ -840,6 +971,35 @@ void HaloPlan::exchange_block(std::span<const double> owned, std::span<double> g
   for (auto& c : send_counts) c *= static_cast<std::int64_t>(width);
   for (auto& c : recv_counts) c *= static_cast<std::int64_t>(width);
   comm.alltoallv_into<double>(send_buffer_, send_counts, ghosts, recv_counts);
+}
+
+namespace {
+
+// out[k·width ..) ← in[index[k]·width ..) for every k: a halo phase's packing.
+void pick(std::span<const double> in, std::span<const LocalId> index, std::size_t width, std::vector<double>& out) {
+  out.resize(index.size() * width);
+  const std::size_t count = index.size();
+#pragma omp parallel for schedule(static)
+  for (std::size_t k = 0; k < count; ++k)
+    std::copy_n(in.data() + static_cast<std::size_t>(index[k]) * width, width, out.data() + k * width);
+}
+
+std::vector<std::int64_t> scaled(std::span<const std::int64_t> counts, std::size_t width) {
+  std::vector<std::int64_t> out(counts.begin(), counts.end());
+  for (auto& c : out) c *= static_cast<std::int64_t>(width);
+  return out;
+}
+
+}  // namespace
+
+// Two alltoallvs, each within a row or a column of the grid: a rank meets C − 1 + R − 1 others.
+void HaloPlan::exchange_two_level(std::span<const double> owned, std::span<double> ghosts, std::size_t width) const {
+  const TwoLevel& t = *two_level_;
+  pick(owned, t.first_index, width, t.first_buffer);
+  t.arrived.resize(static_cast<std::size_t>(std::accumulate(t.first_recv.begin(), t.first_recv.end(), std::int64_t{0})) * width);
+  t.row.alltoallv_into<double>(t.first_buffer, scaled(t.first_send, width), t.arrived, scaled(t.first_recv, width));
+  pick(t.arrived, t.second_index, width, t.second_buffer);
+  t.column.alltoallv_into<double>(t.second_buffer, scaled(t.second_send, width), ghosts, scaled(t.second_recv, width));
 }
 
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm, Laps* laps_out) {

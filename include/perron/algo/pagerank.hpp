@@ -140,6 +140,7 @@ struct PageRankResult {
   double mass_error = 0.0;                          // |Σ x − 1| at the end: a check on the arithmetic
   double seconds = 0.0;                             // time in the iteration loop
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank
+  std::uint64_t halo_messages_per_iteration = 0;    // this rank sends (to other ranks)
   bool stopped_early = false;                       // the step hook asked to stop
   PageRankKernel kernel = PageRankKernel::csr;      // the kernel this rank ran (csr or blocked)
   int kernel_switched_after = 0;                    // > 0: csr up to this step, blocked after

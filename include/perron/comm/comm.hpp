@@ -44,7 +44,7 @@ constexpr ElemType elem_type() {
     return {ElemKind::bytes, sizeof(T)};  // structs travel as contiguous byte records
 }
 
-enum class ReduceOp { sum, max, min };
+enum class ReduceOp { sum, max, min, bit_or };  // bit_or: integers only
 
 // Items laid out for an Alltoallv: a stable counting sort by destination rank. position[i] is
 // where item i went in `send`, so answers that come back in send order can be put back.

@@ -5,6 +5,7 @@
 // [rows, rows + ghosts) of the CSR, refreshed each step by a HaloPlan built once, which
 // sends every rank exactly the values it reads and nothing else.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -39,11 +40,52 @@ struct LocalCsr {
   }
 };
 
+// How a halo exchange travels. direct: one alltoallv, a message per pair of ranks that share
+// a ghost (up to P(P − 1) per exchange). two_level: the ranks form an R × C grid (HaloGrid)
+// and every value goes first along its owner's row to the rank in its reader's column, then
+// down that column to the reader, so a rank sends at most C − 1 + R − 1 messages (2P√P in all
+// instead of P²). A value that several ranks of one column read crosses the row once. The
+// ghosts arrive in the same places and order either way: results do not change by a bit.
+// It is the row-then-column routing of 2D-partitioned BFS and SpMV (Buluç & Madduri, SC 2011)
+// applied to the 1D partition's halo.
+enum class HaloRouting : std::uint8_t { automatic, direct, two_level };
+
+// What `automatic` runs on P ranks: two_level from kTwoLevelFromRanks on, where the model of
+// docs/scaling.md has the P² messages' latency overtaking the halo's bytes; direct below.
+inline constexpr std::uint64_t kTwoLevelFromRanks = 1024;
+inline HaloRouting halo_routing_for(HaloRouting wanted, std::uint64_t ranks) {
+  if (wanted != HaloRouting::automatic) return wanted;
+  return ranks >= kTwoLevelFromRanks ? HaloRouting::two_level : HaloRouting::direct;
+}
+
+// The grid of a two-level exchange on P ranks: C columns, the largest divisor of P that is at
+// most √P, and R = P / C rows; rank p sits at row p / C, column p % C. A prime P has one
+// column: the second phase is then the direct exchange.
+struct HaloGrid {
+  std::uint64_t columns = 1, rows = 1;
+  static HaloGrid of(std::uint64_t ranks) {
+    HaloGrid g;
+    for (std::uint64_t c = 1; c * c <= ranks; ++c)
+      if (ranks % c == 0) g.columns = c;
+    g.rows = ranks / g.columns;
+    return g;
+  }
+  std::uint64_t row(std::uint64_t rank) const { return rank / columns; }
+  std::uint64_t column(std::uint64_t rank) const { return rank % columns; }
+};
+
 // Which owned values go to which rank each step, and where ghosts arrive.
 class HaloPlan {
  public:
   HaloPlan() = default;
   HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index, std::vector<std::int64_t> recv_counts);
+
+  // Collective: the same plan travelling by `routing` (automatic: halo_routing_for this
+  // communicator's size) for exchange and exchange_block (gather and
+  // scatter_reduce, which run once at set-up, always go direct). Plans derived from it by
+  // relabeled and subset keep its routing.
+  HaloPlan routed(HaloRouting routing, const Comm& comm) const;
+  HaloRouting routing() const { return two_level_ ? HaloRouting::two_level : HaloRouting::direct; }
 
   // Collective: ghosts[i] ← the owner's owned[...] for every ghost of this rank.
   void exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const;
@@ -73,22 +115,44 @@ class HaloPlan {
   // The plan of a subset of the values: owners send owned v only where keep_owned[v], and
   // ghost g is received only where keep_ghost[g], in the same relative order. The two masks
   // must agree (a ghost's flag is its owner's: gather the owners' flags with this plan).
-  HaloPlan subset(std::span<const std::uint8_t> keep_owned, std::span<const std::uint8_t> keep_ghost) const;
+  // Collective (it routes the result as this plan is routed).
+  HaloPlan subset(std::span<const std::uint8_t> keep_owned, std::span<const std::uint8_t> keep_ghost, const Comm& comm) const;
   // Ghosts per owner rank, in the order they arrive.
   std::span<const std::int64_t> ghost_counts() const { return recv_counts_; }
-  // Values this rank sends per exchange (8 bytes each).
-  std::uint64_t values_sent() const { return send_index_.size(); }
-  // Bytes this rank holds for the plan (not counting the per-exchange send buffer).
-  std::uint64_t bytes() const {
-    return (send_counts_.capacity() + recv_counts_.capacity()) * sizeof(std::int64_t) + send_index_.capacity() * sizeof(LocalId);
-  }
+  // Values this rank puts on the wire per exchange (8 bytes each; two-level: both phases, a
+  // value to itself not counted), and the messages it sends (non-empty, to another rank).
+  std::uint64_t values_sent() const;
+  std::uint64_t messages_sent() const;
+  // Bytes this rank holds for the plan (not counting the per-exchange buffers).
+  std::uint64_t bytes() const;
+  // Values one exchange moves through this rank's buffers beyond the ghosts: the send buffer,
+  // and for two-level the first phase's receive buffer and the second's send buffer.
+  std::uint64_t buffer_values() const;
   std::uint64_t values_received() const;
 
  private:
+  // The two phases of a two-level exchange on this rank (see HaloRouting). Phase 1, within
+  // the row: to column j, the owned values that any rank of column j reads, each once
+  // (first_index, grouped by column). Phase 2, within the column: to row i, for each owner of
+  // this rank's row in rank order, what the reader in row i wants from it, picked from phase
+  // 1's arrivals (second_index); the reader's arrivals from rows 0, 1, … are its ghosts from
+  // owners 0, 1, … in order, so they land in place.
+  struct TwoLevel {
+    TwoLevel(Comm row_comm, Comm column_comm) : row(std::move(row_comm)), column(std::move(column_comm)) {}
+    Comm row, column;
+    std::vector<std::int64_t> first_send, first_recv;    // per column of the row
+    std::vector<LocalId> first_index;                    // owned positions
+    std::vector<std::int64_t> second_send, second_recv;  // per row of the column
+    std::vector<LocalId> second_index;                   // positions in phase 1's arrivals
+    mutable std::vector<double> first_buffer, arrived, second_buffer;
+  };
+  void exchange_two_level(std::span<const double> owned, std::span<double> ghosts, std::size_t width) const;
+
   std::vector<std::int64_t> send_counts_;
   std::vector<LocalId> send_index_;  // owned local ids, grouped by destination rank
   std::vector<std::int64_t> recv_counts_;
   mutable std::vector<double> send_buffer_;
+  std::shared_ptr<const TwoLevel> two_level_;  // set when routed two-level
 };
 
 struct GraphOptions {
