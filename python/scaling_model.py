@@ -2,7 +2,8 @@
 """The scaling model of docs/scaling.md, from `perron plan` output: fits how the halo grows with
 P and the graph's size on Graph500 Kronecker graphs (docs/data/plan-kronecker-*.json, written by
 `perron plan --input kronecker:scale=S --ranks 16,...,65536 --json`), then extrapolates a
-PageRank step to WDC 2012 and ClueWeb12 and a Ring Attention step to million-token contexts on
+PageRank step to WDC 2012 and ClueWeb12 (direct and two-level halo exchange, the latter's bytes
+from docs/data/plan-two-level-kronecker-*.json) and a Ring Attention step to million-token contexts on
 the node stated below. Prints the markdown tables of docs/scaling.md.
 
     /usr/bin/python3 python/scaling_model.py [PLAN.json ...]
@@ -60,10 +61,38 @@ def fit(paths):
     return rows, a, math.exp(logc), gamma
 
 
+def grid(P):
+    """HaloGrid::of: C = the largest divisor of P that is at most √P, R = P / C."""
+    C = max(c for c in range(1, int(math.isqrt(P)) + 1) if P % c == 0)
+    return P // C, C
+
+
+def two_level_plans(paths):
+    """The two-level plan beside each direct one (plan-two-level-kronecker-S.json), by scale."""
+    out = {}
+    for path in paths:
+        twin = os.path.join(os.path.dirname(path), os.path.basename(path).replace("plan-", "plan-two-level-", 1))
+        if os.path.exists(twin):
+            out[path] = ({p["ranks"]: p for p in json.load(open(path))["plans"]},
+                         {p["ranks"]: p for p in json.load(open(twin))["plans"]})
+    return out
+
+
+def byte_factor(pairs, P):
+    """Two-level halo bytes / direct at P, from the largest planned graph (interpolated in log P)."""
+    direct, two = pairs[max(pairs)] if pairs else ({}, {})
+    Ps = sorted(p for p in direct if p in two)
+    if not Ps:
+        return 1.0
+    ratio = [two[p]["halo_bytes_per_step"] / max(direct[p]["halo_bytes_per_step"], 1) for p in Ps]
+    return float(np.interp(math.log(P), [math.log(p) for p in Ps], ratio))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     paths = sys.argv[1:] or glob.glob(os.path.join(here, "..", "docs", "data", "plan-kronecker-*.json"))
     rows, a, c, gamma = fit(paths)
+    pairs = two_level_plans(paths)
     print("### The fit\n")
     print("| plan | n | m | P0 | γ | largest error | halo / (8 m) at P = 16 … 65536 |")
     print("|---|---|---|---|---|---|---|")
@@ -72,10 +101,27 @@ def main():
                                                             " ".join("%.3f" % x for x in r["f"])))
     print("\nP0 = %.2f · n^%.3f; γ = %.3f (the two largest scales).\n" % (c, a, gamma))
 
+    for path, (direct, two) in sorted(pairs.items()):
+        d = json.load(open(path))
+        print("### Two-level exchange, planned before and after: %s (n = %d, m = %d)\n" % (os.path.basename(path), d["n"], d["m"]))
+        print("| P | grid | messages/step direct | two-level | largest rank's messages | halo bytes/step direct | two-level | "
+              "× | largest rank's values sent |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for P in sorted(direct):
+            if P not in two:
+                continue
+            R, C = grid(P)
+            dd, tt = direct[P], two[P]
+            print("| %d | %d × %d | %d | %d | %d → %d | %.3g | %.3g | %.2f | %d → %d |" % (
+                P, R, C, dd["messages_per_step"], tt["messages_per_step"], dd["messages_max"], tt["messages_max"],
+                dd["halo_bytes_per_step"], tt["halo_bytes_per_step"],
+                tt["halo_bytes_per_step"] / max(dd["halo_bytes_per_step"], 1), dd["values_sent_max"], tt["values_sent_max"]))
+        print()
+
     print("### PageRank step on WDC 2012 and ClueWeb12 (extrapolated)\n")
     print("| graph | P | edges/rank | ghosts/rank | memory/rank | halo/step (all) | wire/rank/step | "
-          "memory time | network time | latency time | step |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "memory time | network time | latency time | step | two-level: network | latency | step |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, g in GRAPHS.items():
         P0 = c * g["n"] ** a
         for P in (64, 256, 1024, 4096):
@@ -88,9 +134,16 @@ def main():
             t_net = wire / 2 / NET_BW
             t_lat = (P - 1) * LATENCY
             step = max(t_mem, t_net) + t_lat
+            # Two-level: the Kronecker plans' byte factor at this P, and R − 1 + C − 1 messages.
+            R, C = grid(P)
+            t_net2 = t_net * byte_factor(pairs, P)
+            t_lat2 = (R - 1 + C - 1) * LATENCY
+            step2 = max(t_mem, t_net2) + t_lat2
             fits = "" if held < NODE_MEMORY else " (over the node's memory)"
-            print("| %s | %d | %.2e | %.2e | %.1f GB%s | %.0f GB | %.2f GB | %.3f s | %.3f s | %.4f s | %.3f s |" % (
-                name, P, edges, ghosts, held / 1e9, fits, 8 * f * g["m"] / 1e9, wire / 1e9, t_mem, t_net, t_lat, step))
+            print("| %s | %d | %.2e | %.2e | %.1f GB%s | %.0f GB | %.2f GB | %.3f s | %.3f s | %.4f s | %.3f s | "
+                  "%.3f s | %.4f s | %.3f s |" % (
+                      name, P, edges, ghosts, held / 1e9, fits, 8 * f * g["m"] / 1e9, wire / 1e9, t_mem, t_net, t_lat, step,
+                      t_net2, t_lat2, step2))
 
     print("\n### Ring attention step (extrapolated)\n")
     H, HKV, D = 32, 8, 128

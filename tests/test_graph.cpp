@@ -83,7 +83,7 @@ TEST(HaloPlan, TwoLevelDeliversWhatDirectDoes) {
   DistGraph g = build_graph(share_of(random_graph(32, 600, 5000, false), comm), {}, comm);
   const HaloPlan two = g.halo.routed(HaloRouting::two_level, comm);
   ASSERT_EQ(two.routing(), HaloRouting::two_level);
-  EXPECT_EQ(g.halo.routed(HaloRouting::automatic, comm).routing(), HaloRouting::direct);  // fewer than 1024 ranks
+  EXPECT_EQ(g.halo.routed(HaloRouting::automatic, comm).routing(), HaloRouting::direct);  // fewer than 64 ranks
   const HaloGrid grid = HaloGrid::of(static_cast<std::uint64_t>(comm.size()));
   EXPECT_EQ(grid.rows * grid.columns, static_cast<std::uint64_t>(comm.size()));
   EXPECT_LE(two.messages_sent(), grid.rows - 1 + grid.columns - 1);
@@ -235,7 +235,7 @@ TEST(CapacityPlan, PredictsTheRunOnThatManyRanks) {
   EXPECT_EQ(direct.messages_per_step, 12u * 11u);
   EXPECT_LT(two.messages_per_step, direct.messages_per_step);
   for (const std::uint64_t m : two.per_rank.messages) EXPECT_LE(m, 5u);
-  EXPECT_EQ(plan_capacity(whole, 12, HaloRouting::automatic, self).routing, HaloRouting::direct);
+  EXPECT_EQ(plan_capacity(whole, 12, HaloRouting::automatic, self).routing, HaloRouting::direct);  // fewer than 64 ranks
   EXPECT_EQ(plan_capacity(whole, 1024, HaloRouting::automatic, self).routing, HaloRouting::two_level);
   expect_error(
       [&] {

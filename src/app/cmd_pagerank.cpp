@@ -129,7 +129,7 @@ class PagerankCommand final : public Command {
                  "auto (csr, switching to blocked once the vector outgrows half of the cache and the steps forecast "
                  "left repay the blocked layout's build), csr (plain pull) or blocked (cache-blocked pull)");
     o.add_choice("--halo", c_.halo, ChoiceTable<HaloRouting>(kHaloRoutings),
-                 "how the halo exchange travels: auto (two-level from 1024 ranks), direct (one alltoallv, up to P(P-1) "
+                 "how the halo exchange travels: auto (from 64 ranks, two-level where it costs less: 2 us a message, 12.5 GB/s), direct (one alltoallv, up to P(P-1) "
                  "messages a step) or two-level (along the rows, then the columns of a rank grid: about 2P sqrt(P) "
                  "messages; the same result to the bit)");
     o.add("--cache-kib", c_.cache_kib,
@@ -321,7 +321,7 @@ class PagerankCommand final : public Command {
     LoadedGraph loaded =
         load_graph(c_.input, comm, [&](std::uint64_t done, std::uint64_t total) { report.reading(done, total); });
     stop_if_signalled(comm, "the load and graph build");
-    if (halo_routing_for(c_.halo, static_cast<std::uint64_t>(comm.size())) != HaloRouting::direct) {
+    if (c_.halo != HaloRouting::direct) {
       loaded.graph.halo = loaded.graph.halo.routed(c_.halo, comm);
       loaded.graph_bytes = loaded.graph.bytes();
     }

@@ -98,8 +98,9 @@ CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, HaloRouting want
   const Partition part = balance_on_in_degree(g.first, in_degree, g.stats.n, comm, P);
   CapacityPlan plan;
   plan.ranks = P;
-  plan.routing = halo_routing_for(wanted, P);
-  const bool two_level = plan.routing == HaloRouting::two_level;
+  // Two-level figures when the run might route so (HaloPlan::routed's rule); auto then picks.
+  const bool two_level =
+      wanted == HaloRouting::two_level || (wanted == HaloRouting::automatic && P >= kTwoLevelMinRanks);
   const HaloGrid grid = HaloGrid::of(P);
   RankFigures& f = plan.per_rank;
   for (auto* v : {&f.rows, &f.in_edges, &f.ghosts, &f.values_sent, &f.messages}) v->assign(P, 0);
@@ -154,25 +155,35 @@ CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, HaloRouting want
   std::vector<std::uint32_t>().swap(stamp);
   // What a rank's plan indexes: the values it sends direct (a two-level plan keeps that index
   // beside its own two).
-  std::vector<std::uint64_t> direct_sent = f.values_sent;
-  if (two_level) {
-    add_first_phase(g, part, grid, t, comm);
+  if (two_level) add_first_phase(g, part, grid, t, comm);
+  for (auto* v : {&f.rows, &f.in_edges, &f.ghosts, &f.values_sent, &f.messages})
+    comm.allreduce_inplace<std::uint64_t>(*v, ReduceOp::sum);
+  if (two_level)
+    for (auto* v : {&t.sent, &t.messages, &t.first, &t.arrived, &t.second})
+      comm.allreduce_inplace<std::uint64_t>(*v, ReduceOp::sum);
+  const auto busiest = [P](const std::vector<std::uint64_t>& values, const std::vector<std::uint64_t>& messages) {
+    double cost = 0.0;
+    for (std::uint64_t r = 0; r < P; ++r) cost = std::max(cost, halo_cost(values[r], messages[r]));
+    return cost;
+  };
+  plan.routing = two_level && (wanted == HaloRouting::two_level || busiest(t.sent, t.messages) < busiest(f.values_sent, f.messages))
+                     ? HaloRouting::two_level
+                     : HaloRouting::direct;
+  const std::vector<std::uint64_t> direct_sent = f.values_sent;
+  if (plan.routing == HaloRouting::two_level) {
     f.values_sent = std::move(t.sent);
     f.messages = std::move(t.messages);
   }
-  for (auto* v : {&f.rows, &f.in_edges, &f.ghosts, &f.values_sent, &f.messages, &direct_sent})
-    comm.allreduce_inplace<std::uint64_t>(*v, ReduceOp::sum);
-  if (two_level)
-    for (auto* v : {&t.first, &t.arrived, &t.second}) comm.allreduce_inplace<std::uint64_t>(*v, ReduceOp::sum);
   // The id map's bytes spread evenly: every rank holds its slice of it.
   const std::uint64_t id_bytes = comm.allreduce(g.ids.bytes(), ReduceOp::sum) / P;
   f.graph_bytes.resize(P);
   f.buffer_values.resize(P);
   for (std::uint64_t r = 0; r < P; ++r) {
+    const bool routed = plan.routing == HaloRouting::two_level;
     const std::uint64_t route =
-        two_level ? (t.first[r] + t.second[r]) * sizeof(LocalId) + 2 * (grid.rows + grid.columns) * sizeof(std::int64_t) : 0;
+        routed ? (t.first[r] + t.second[r]) * sizeof(LocalId) + 2 * (grid.rows + grid.columns) * sizeof(std::int64_t) : 0;
     f.graph_bytes[r] = graph_bytes_of(f.rows[r], f.in_edges[r], f.ghosts[r], direct_sent[r], P, g.weighted, id_bytes, route);
-    f.buffer_values[r] = two_level ? t.first[r] + t.arrived[r] + t.second[r] : f.values_sent[r];
+    f.buffer_values[r] = routed ? t.first[r] + t.arrived[r] + t.second[r] : f.values_sent[r];
     plan.halo_bytes_per_step += f.values_sent[r] * sizeof(double);
     plan.messages_per_step += f.messages[r];
   }

@@ -819,10 +819,22 @@ HaloPlan HaloPlan::subset(std::span<const std::uint8_t> keep_owned, std::span<co
   return HaloPlan(std::move(send_counts), std::move(index), std::move(recv_counts)).routed(routing(), comm);
 }
 
+namespace {
+
+// Σ counts[k] over k ≠ skip, and how many of them are non-zero.
+std::pair<std::uint64_t, std::uint64_t> off_self(std::span<const std::int64_t> counts, std::size_t skip) {
+  std::uint64_t values = 0, messages = 0;
+  for (std::size_t k = 0; k < counts.size(); ++k)
+    if (k != skip && counts[k] > 0) values += static_cast<std::uint64_t>(counts[k]), ++messages;
+  return {values, messages};
+}
+
+}  // namespace
+
 HaloPlan HaloPlan::routed(HaloRouting routing, const Comm& comm) const {
   HaloPlan plan(send_counts_, send_index_, recv_counts_);
   const auto P = static_cast<std::uint64_t>(comm.size());
-  if (halo_routing_for(routing, P) == HaloRouting::direct) return plan;
+  if (routing == HaloRouting::direct || (routing == HaloRouting::automatic && P < kTwoLevelMinRanks)) return plan;
   const HaloGrid grid = HaloGrid::of(P);
   const auto C = static_cast<std::size_t>(grid.columns), R = static_cast<std::size_t>(grid.rows);
   const auto me = static_cast<std::uint64_t>(comm.rank());
@@ -901,20 +913,13 @@ HaloPlan HaloPlan::routed(HaloRouting routing, const Comm& comm) const {
   t->arrived.resize(offset[C]);
   t->second_buffer.resize(t->second_index.size());
   plan.two_level_ = std::move(t);
+  if (routing == HaloRouting::automatic) {
+    const double direct = halo_cost(send_index_.size(), off_self(send_counts_, send_counts_.size()).second);
+    const double two_level = halo_cost(plan.values_sent(), plan.messages_sent());
+    if (comm.allreduce(two_level, ReduceOp::max) >= comm.allreduce(direct, ReduceOp::max)) plan.two_level_.reset();
+  }
   return plan;
 }
-
-namespace {
-
-// Σ counts[k] over k ≠ skip, and how many of them are non-zero.
-std::pair<std::uint64_t, std::uint64_t> off_self(std::span<const std::int64_t> counts, std::size_t skip) {
-  std::uint64_t values = 0, messages = 0;
-  for (std::size_t k = 0; k < counts.size(); ++k)
-    if (k != skip && counts[k] > 0) values += static_cast<std::uint64_t>(counts[k]), ++messages;
-  return {values, messages};
-}
-
-}  // namespace
 
 std::uint64_t HaloPlan::values_sent() const {
   if (!two_level_) return send_index_.size();

@@ -40,7 +40,7 @@ struct CapacityPlan {
 };
 
 // Collective: the figures of a run on `ranks` ranks (1 ≤ ranks ≤ 2^20) of this graph whose
-// halo travels by `routing` (automatic: as halo_routing_for(ranks) picks).
+// halo travels by `routing` (automatic: as HaloPlan::routed would pick on that many ranks).
 CapacityPlan plan_capacity(const DistGraph& graph, std::uint64_t ranks, HaloRouting routing, const Comm& comm);
 
 }  // namespace perron

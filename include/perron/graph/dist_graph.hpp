@@ -50,12 +50,15 @@ struct LocalCsr {
 // applied to the 1D partition's halo.
 enum class HaloRouting : std::uint8_t { automatic, direct, two_level };
 
-// What `automatic` runs on P ranks: two_level from kTwoLevelFromRanks on, where the model of
-// docs/scaling.md has the P² messages' latency overtaking the halo's bytes; direct below.
-inline constexpr std::uint64_t kTwoLevelFromRanks = 1024;
-inline HaloRouting halo_routing_for(HaloRouting wanted, std::uint64_t ranks) {
-  if (wanted != HaloRouting::automatic) return wanted;
-  return ranks >= kTwoLevelFromRanks ? HaloRouting::two_level : HaloRouting::direct;
+// What `automatic` weighs: the α–β cost of an exchange on the node of docs/scaling.md, where a
+// message costs as much as kMessageBytes on the wire (2 µs at 12.5 GB/s), and an exchange
+// takes as long as its busiest rank's sends, 8 · values + kMessageBytes · messages. From
+// kTwoLevelMinRanks ranks on, auto routes two-level where that cost is lower; below, a rank
+// sends at most 63 messages (0.13 ms a step), too few to repay a second pass over the values.
+inline constexpr double kMessageBytes = 25e3;
+inline constexpr std::uint64_t kTwoLevelMinRanks = 64;
+inline double halo_cost(std::uint64_t values, std::uint64_t messages) {
+  return 8.0 * static_cast<double>(values) + kMessageBytes * static_cast<double>(messages);
 }
 
 // The grid of a two-level exchange on P ranks: C columns, the largest divisor of P that is at
@@ -80,8 +83,9 @@ class HaloPlan {
   HaloPlan() = default;
   HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index, std::vector<std::int64_t> recv_counts);
 
-  // Collective: the same plan travelling by `routing` (automatic: halo_routing_for this
-  // communicator's size) for exchange and exchange_block (gather and
+  // Collective: the same plan travelling by `routing` (automatic: two-level from
+  // kTwoLevelMinRanks ranks where halo_cost, the largest over the ranks, is lower) for
+  // exchange and exchange_block (gather and
   // scatter_reduce, which run once at set-up, always go direct). Plans derived from it by
   // relabeled and subset keep its routing.
   HaloPlan routed(HaloRouting routing, const Comm& comm) const;
