@@ -43,7 +43,9 @@ for scale in (int(s) for s in a.scales.split(",")):
     run([a.perron, "generate", "kronecker", "--scale", str(scale), "--output", edges])
     for mode, flags in (("directed", []), ("undirected", ["--undirected"])):
         plan_json = os.path.join(work, "plan.json")
-        plan_s = run([a.perron, "plan", "--input", edges, *flags, "--ranks", a.ranks, "--json", plan_json, "--overwrite", "--quiet"])
+        # Every run here shares this node: its shared-memory transport counts for every peer.
+        plan_s = run([a.perron, "plan", "--input", edges, *flags, "--ranks", a.ranks, "--ranks-per-node", str(max(ranks)),
+                      "--json", plan_json, "--overwrite", "--quiet"])
         plans = {p["ranks"]: p for p in json.load(open(plan_json))["plans"]}
         for P in ranks:
             out = os.path.join(work, "run.h5")

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <optional>
 
@@ -60,23 +61,41 @@ struct PlanRow {
 // they are allocated from first. Peak: the build, whose transient memory beyond what it
 // leaves has two parts: the id remap's tables, 20 bytes per distinct endpoint of the rank's
 // share of the edges as read (its sorted endpoints and their dense ids, 8 bytes each, and the
-// 4-byte direct table; remap in dist_graph.cpp), which is most of the vertices on every rank
-// until P nears m/n; and the rest, proportional to the graph the rank builds (`build_factor`
-// bytes per byte of graph, measured here net of the remap's part). Writing the HDF5 result
-// adds the library's few MB beyond both, whatever the graph.
+// 4-byte direct table; remap in dist_graph.cpp), and the rest, proportional to the graph the
+// rank builds (`build_factor` bytes per byte of graph, measured here net of the remap's part).
+// A share of 1/P of the edges in random order (Graph500's) holds vertex v, with d(v) endpoints
+// among all edges, with probability 1 − (1 − 1/P)^d(v): most vertices on every rank until P
+// nears the degrees (a file sorted by source has fewer distinct sources a share, so this errs
+// high there). Both add the memory of the shared-memory transport: Open MPI's vader keeps
+// about kPeerBytes resident per peer on the node once large messages have passed (measured
+// here: 1.2, 2.7 and 7.2–7.8 MiB per rank beyond the plan at 2, 4 and 8 ranks); peers on other
+// nodes cost what the fabric's library holds, which is not modelled. Writing the HDF5 result
+// adds the library's few MB beyond all this, whatever the graph.
+struct EndpointCount {
+  std::uint64_t d, vertices;  // how many vertices have d endpoints among the edges as read
+};
 struct MemoryBasis {
-  std::uint64_t process = 0;            // resident before the load
-  std::uint64_t retained = 0;           // resident after the build, beyond the process and the graph
-  double build_factor = 0.0;            // (peak of the build − resident after it − remap tables) / graph bytes
-  std::uint64_t n = 0, edges_read = 0;  // vertices; edges as read (before an undirected doubling)
+  std::uint64_t process = 0;             // resident before the load
+  std::uint64_t retained = 0;            // resident after the build, beyond the process and the graph
+  double build_factor = 0.0;             // (peak of the build − resident after it − remap tables) / graph bytes
+  std::vector<EndpointCount> endpoints;  // d > 0; a d may repeat (one entry per rank)
+  std::uint64_t ranks_per_node = 1;
 };
 
 constexpr std::uint64_t kRemapBytesPerEndpoint = 20;
+constexpr std::uint64_t kPeerBytes = 1100 << 10;
 
-// The remap's tables on each of P ranks: the distinct endpoints of m/P edges, at most n.
+// The remap's tables on each of P ranks: 20 bytes per expected distinct endpoint of its share.
 std::uint64_t remap_bytes(const MemoryBasis& m, std::uint64_t P) {
-  return kRemapBytesPerEndpoint * std::min(m.n, 2 * m.edges_read / P);
+  const double miss = std::log1p(-1.0 / static_cast<double>(P));  // log(1 − 1/P); −inf at P = 1
+  double distinct = 0.0;
+  for (const EndpointCount& e : m.endpoints)
+    distinct += static_cast<double>(e.vertices) * (P == 1 ? 1.0 : -std::expm1(static_cast<double>(e.d) * miss));
+  return static_cast<std::uint64_t>(static_cast<double>(kRemapBytesPerEndpoint) * distinct);
 }
+
+// The shared-memory transport's buffers, per peer on the node.
+std::uint64_t transport_bytes(const MemoryBasis& m, std::uint64_t P) { return (std::min(P, m.ranks_per_node) - 1) * kPeerBytes; }
 
 PlanRow summarise(const CapacityPlan& plan, const MemoryBasis& m) {
   const RankFigures& f = plan.per_rank;
@@ -104,7 +123,7 @@ PlanRow summarise(const CapacityPlan& plan, const MemoryBasis& m) {
               0};
   for (std::uint64_t r = 0; r < plan.ranks; ++r) {
     const std::uint64_t vectors = (3 * f.rows[r] + f.rows[r] + f.ghosts[r] + f.buffer_values[r]) * sizeof(double);
-    const std::uint64_t held = m.process + m.retained + f.graph_bytes[r];
+    const std::uint64_t held = m.process + m.retained + f.graph_bytes[r] + transport_bytes(m, plan.ranks);
     // The vectors come first out of the heap the build left free.
     const std::uint64_t iterating = held + vectors - std::min(vectors, m.retained);
     const auto build =
@@ -125,7 +144,12 @@ class PlanCommand final : public Command {
     add_input_options(o, c_);
     o.add_required("--ranks", ranks_, "rank counts to plan for, comma-separated, each in [1, 2^20], e.g. 1,16,1024,65536");
     o.add_choice("--halo", halo_, ChoiceTable<HaloRouting>(kHaloRoutings),
-                 "the halo exchange to plan for, as pagerank --halo: auto (from 64 ranks, two-level where it costs less: 2 us a message, 12.5 GB/s), direct or two-level");
+                 "the halo exchange to plan for, as pagerank --halo: auto (from 64 ranks, two-level where it costs less: 2 us a "
+                 "message, 12.5 GB/s), direct or two-level");
+    o.add("--ranks-per-node", ranks_per_node_,
+          "ranks sharing a node in the planned runs (their shared-memory transport holds about 1.1 MB per peer; "
+          "1: one rank per node)")
+        ->check(CLI::Range(std::uint64_t{1}, kMaxPlanRanks));
     o.add("--json", json_, "also write the table as JSON to this file");
     o.add("-o,--output", output_, "HDF5 file to write (/plan, one entry per rank count)");
     o.add_flag("--overwrite", overwrite_, "replace existing output files");
@@ -175,15 +199,32 @@ class PlanCommand final : public Command {
   }
 
  private:
+  // Collective: how many vertices have d endpoints among the edges as read (in- plus out-edges;
+  // a symmetric graph's rows hold each edge as read once per endpoint), for every d > 0.
+  static std::vector<EndpointCount> endpoint_histogram(const DistGraph& g, const Comm& comm) {
+    std::vector<std::uint64_t> d(g.rows());
+    for (LocalId v = 0; v < g.rows(); ++v)
+      d[v] = g.in.row_start[v + 1] - g.in.row_start[v] + (g.stats.undirected ? 0 : g.out_degree_count[v]);
+    std::sort(d.begin(), d.end());
+    std::vector<EndpointCount> runs;
+    for (const std::uint64_t x : d) {
+      if (x == 0) continue;
+      if (runs.empty() || runs.back().d != x) runs.push_back({x, 0});
+      ++runs.back().vertices;
+    }
+    return comm.allgatherv<EndpointCount>(runs);
+  }
+
   // Collective: the memory figures of this process's own load and build, the largest rank's.
-  static MemoryBasis memory_basis(const LoadedGraph& loaded, const Comm& comm) {
+  MemoryBasis memory_basis(const LoadedGraph& loaded, const Comm& comm) const {
     MemoryBasis m;
     const std::uint64_t before = loaded.rss_before, after = loaded.rss_after_build;
     m.process = comm.allreduce(before, ReduceOp::max);
-    m.retained = comm.allreduce(after - std::min(after, before + loaded.graph_bytes), ReduceOp::max);
-    const GraphStats& s = loaded.graph.stats;
-    m.n = s.n;
-    m.edges_read = s.undirected ? s.input_edges / 2 : s.input_edges;
+    // What this run's own transport holds is not retained by a build: it is added per P.
+    const std::uint64_t own_transport = static_cast<std::uint64_t>(comm.ranks_on_node() - 1) * kPeerBytes;
+    m.retained = comm.allreduce(after - std::min(after, before + loaded.graph_bytes + own_transport), ReduceOp::max);
+    m.endpoints = endpoint_histogram(loaded.graph, comm);
+    m.ranks_per_node = ranks_per_node_;
     const std::uint64_t transient = loaded.build_peak_rss - std::min(loaded.build_peak_rss, after);
     const std::uint64_t remap = remap_bytes(m, static_cast<std::uint64_t>(comm.size()));
     m.build_factor = comm.allreduce(static_cast<double>(transient - std::min(transient, remap)) /
@@ -247,6 +288,7 @@ class PlanCommand final : public Command {
 
   InputConfig c_;
   HaloRouting halo_ = HaloRouting::automatic;
+  std::uint64_t ranks_per_node_ = 1;
   std::string ranks_, json_, output_;
   bool overwrite_ = false, quiet_ = false;
 };
