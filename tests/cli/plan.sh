@@ -89,4 +89,8 @@ expect_exit 2 "ranks not a number" 1 "--ranks: expected comma-separated rank cou
   plan --input "$WORK/k-directed.bin" --ranks 4,x
 expect_exit 2 "ranks missing" 1 "--ranks" "" plan --input "$WORK/k-directed.bin"
 expect_exit 2 "halo unknown" 1 "--halo" "" plan --input "$WORK/k-directed.bin" --ranks 4 --halo three-level
+# An input that cannot fit one rank fails with what it would need, before anything is allocated.
+printf '%%%%MatrixMarket matrix coordinate pattern general\n100000000000 100000000000 1\n1 2\n' >"$WORK/huge.mtx"
+expect_exit 3 "input too large" 2 "huge.mtx .Matrix Market size line. declares 100000000000 vertices: the graph needs [0-9.]+ TB of memory" "" \
+  plan --input "$WORK/huge.mtx" --ranks 4,1024
 finish
