@@ -831,6 +831,25 @@ std::pair<std::uint64_t, std::uint64_t> off_self(std::span<const std::int64_t> c
 
 }  // namespace
 
+namespace {
+
+// Phase 1's groups of a two-level route: per grid column j, the owned positions that any rank
+// of column j reads, sorted, each once; `start` gives each destination's part of send_index.
+std::vector<std::vector<LocalId>> column_groups(std::span<const LocalId> send_index, std::span<const std::size_t> start,
+                                                const HaloGrid& grid) {
+  std::vector<std::vector<LocalId>> group(grid.columns);
+  for (std::size_t d = 0; d + 1 < start.size(); ++d)
+    group[grid.column(d)].insert(group[grid.column(d)].end(), send_index.begin() + static_cast<std::ptrdiff_t>(start[d]),
+                                 send_index.begin() + static_cast<std::ptrdiff_t>(start[d + 1]));
+  for (auto& g : group) {
+    std::sort(g.begin(), g.end());
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+  }
+  return group;
+}
+
+}  // namespace
+
 HaloPlan HaloPlan::routed(HaloRouting routing, const Comm& comm) const {
   HaloPlan plan(send_counts_, send_index_, recv_counts_);
   const auto P = static_cast<std::uint64_t>(comm.size());
@@ -844,68 +863,56 @@ HaloPlan HaloPlan::routed(HaloRouting routing, const Comm& comm) const {
       two_level_ ? TwoLevel(two_level_->row, two_level_->column)
                  : TwoLevel(comm.split(static_cast<int>(grid.row(me)), static_cast<int>(grid.column(me))),
                             comm.split(static_cast<int>(grid.column(me)), static_cast<int>(grid.row(me)))));
-  // Phase 1's groups: per column j, the owned positions any rank of column j reads, sorted and
-  // each once; and per destination d, where each of its values sits in its column's group.
   std::vector<std::size_t> start(P + 1, 0);
   for (std::size_t d = 0; d < P; ++d) start[d + 1] = start[d] + static_cast<std::size_t>(send_counts_[d]);
-  std::vector<std::vector<LocalId>> group(C);
-  for (std::size_t d = 0; d < P; ++d)
-    group[grid.column(d)].insert(group[grid.column(d)].end(), send_index_.begin() + static_cast<std::ptrdiff_t>(start[d]),
-                                 send_index_.begin() + static_cast<std::ptrdiff_t>(start[d + 1]));
-  t->first_send.assign(C, 0);
+  const std::vector<std::vector<LocalId>> group = column_groups(send_index_, start, grid);
   std::size_t first_values = 0;
-  for (std::size_t j = 0; j < C; ++j) {
-    std::sort(group[j].begin(), group[j].end());
-    group[j].erase(std::unique(group[j].begin(), group[j].end()), group[j].end());
-    t->first_send[j] = static_cast<std::int64_t>(group[j].size());
-    first_values += group[j].size();
-  }
+  for (const auto& g : group) first_values += g.size();
   t->first_index.reserve(first_values);  // exactly: bytes() counts capacities
-  for (std::size_t j = 0; j < C; ++j) t->first_index.insert(t->first_index.end(), group[j].begin(), group[j].end());
-  // To the rank of column j in this row: how many values phase 1 brings it, then for each
-  // reader of column j (rows 0..R−1) how many it wants from this rank, then their places in
-  // phase 1's group.
-  std::vector<std::int64_t> header_counts(C, static_cast<std::int64_t>(1 + R)), header;
-  std::vector<std::int64_t> place_counts(C, 0);
+  t->first_send.reserve(C);
+  t->first_recv.reserve(C);
+  for (const auto& g : group) {
+    t->first_send.push_back(static_cast<std::int64_t>(g.size()));
+    t->first_index.insert(t->first_index.end(), g.begin(), g.end());
+  }
+  // To the rank of column j in this row: how many values phase 1 brings it, and for each
+  // reader of column j (rows 0..R−1) how many it wants from this rank (a header of 1 + R
+  // counts); then the places of those values in phase 1's group, reader by reader.
+  std::vector<std::int64_t> header, place_counts(C, 0);
   std::vector<LocalId> places;
   for (std::size_t j = 0; j < C; ++j) {
     header.push_back(t->first_send[j]);
-    for (std::size_t i = 0; i < R; ++i) header.push_back(send_counts_[i * C + j]);
     for (std::size_t i = 0; i < R; ++i) {
       const std::size_t d = i * C + j;
+      header.push_back(send_counts_[d]);
+      place_counts[j] += send_counts_[d];
       for (std::size_t k = start[d]; k < start[d + 1]; ++k)
         places.push_back(
             static_cast<LocalId>(std::lower_bound(group[j].begin(), group[j].end(), send_index_[k]) - group[j].begin()));
-      place_counts[j] += send_counts_[d];
     }
   }
-  std::vector<std::vector<LocalId>>().swap(group);
-  const std::vector<std::int64_t> headers = t->row.alltoallv<std::int64_t>(header, header_counts);
+  const std::vector<std::int64_t> headers =
+      t->row.alltoallv<std::int64_t>(header, std::vector<std::int64_t>(C, static_cast<std::int64_t>(1 + R)));
   const std::vector<LocalId> arrived_places = t->row.alltoallv<LocalId>(places, place_counts);
-  // Phase 2's sends: to row i, the owners of this row in column order, each's wanted values.
-  t->first_recv.assign(C, 0);
-  std::vector<std::size_t> offset(C + 1, 0), cursor(C, 0);
+  const auto wanted = [&](std::size_t c, std::size_t i) { return static_cast<std::size_t>(headers[c * (1 + R) + 1 + i]); };
+  // Phase 1 arrives from the owners of this row in column order; phase 2 sends to the reader
+  // of row i, for each of those owners in turn, the values it wants, picked from the arrivals.
+  std::vector<std::size_t> offset(C + 1, 0), cursor(C + 1, 0);
   for (std::size_t c = 0; c < C; ++c) {
-    t->first_recv[c] = headers[c * (1 + R)];
+    t->first_recv.push_back(headers[c * (1 + R)]);
     offset[c + 1] = offset[c] + static_cast<std::size_t>(t->first_recv[c]);
+    cursor[c + 1] = cursor[c];
+    for (std::size_t i = 0; i < R; ++i) cursor[c + 1] += wanted(c, i);  // where owner c's places start
   }
-  std::vector<std::size_t> place_start(C + 1, 0);
-  for (std::size_t c = 0; c < C; ++c) {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < R; ++i) n += static_cast<std::size_t>(headers[c * (1 + R) + 1 + i]);
-    place_start[c + 1] = place_start[c] + n;
-  }
-  for (std::size_t c = 0; c < C; ++c) cursor[c] = place_start[c];
-  t->second_index.reserve(place_start[C]);
+  t->second_index.reserve(cursor[C]);
   t->second_send.assign(R, 0);
   for (std::size_t i = 0; i < R; ++i)
     for (std::size_t c = 0; c < C; ++c) {
-      const auto wanted = static_cast<std::size_t>(headers[c * (1 + R) + 1 + i]);
-      for (std::size_t k = 0; k < wanted; ++k)
+      for (std::size_t k = 0; k < wanted(c, i); ++k)
         t->second_index.push_back(static_cast<LocalId>(offset[c] + arrived_places[cursor[c]++]));
-      t->second_send[i] += static_cast<std::int64_t>(wanted);
+      t->second_send[i] += static_cast<std::int64_t>(wanted(c, i));
     }
-  // Phase 2's arrivals from row i: this rank's ghosts from the owners of row i.
+  // Phase 2's arrivals from row i: this rank's ghosts from the owners of row i, in place.
   t->second_recv.assign(R, 0);
   for (std::size_t i = 0; i < R; ++i)
     for (std::size_t c = 0; c < C; ++c) t->second_recv[i] += recv_counts_[i * C + c];
