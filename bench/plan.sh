@@ -2,7 +2,8 @@
 # Capacity plan against reality: `perron plan` on 1 rank for P = 1, 2, 4, 8 against real
 # pagerank runs on P ranks, Kronecker scales 18-22 read as directed and as undirected: halo
 # bytes per step must match exactly, the graph's bytes and the iterating and peak memory of
-# the largest rank within 15% (bench/plan_bench.py; fails otherwise).
+# the largest rank within 15% (bench/plan_bench.py; fails otherwise). Then the two-level halo
+# exchange against direct on this node: 20 power steps at 4 and 8 ranks, Kronecker 20.
 #
 #   bench/plan.sh [SCALES] [RANKS]     (defaults 18,20,22 and 1,2,4,8)
 set -euo pipefail
