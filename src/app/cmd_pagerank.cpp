@@ -129,9 +129,9 @@ class PagerankCommand final : public Command {
                  "auto (csr, switching to blocked once the vector outgrows half of the cache and the steps forecast "
                  "left repay the blocked layout's build), csr (plain pull) or blocked (cache-blocked pull)");
     o.add_choice("--halo", c_.halo, ChoiceTable<HaloRouting>(kHaloRoutings),
-                 "how the halo exchange travels: auto (from 64 ranks, two-level where it costs less: 2 us a message, 12.5 GB/s), direct (one alltoallv, up to P(P-1) "
-                 "messages a step) or two-level (along the rows, then the columns of a rank grid: about 2P sqrt(P) "
-                 "messages; the same result to the bit)");
+                 "how the halo exchange travels: auto (from 64 ranks, two-level where it costs less, counting 2 us a "
+                 "message and 12.5 GB/s), direct (one alltoallv, up to P(P-1) messages a step) or two-level (along the "
+                 "rows, then the columns of a rank grid: about 2P sqrt(P) messages; the same result to the bit)");
     o.add("--cache-kib", c_.cache_kib,
           "kernel auto: the cache one rank may count on, in KiB (0: the L3 that Linux reports, shared by the node's ranks)")
         ->check(CLI::NonNegativeNumber);

@@ -237,8 +237,8 @@ class PlanCommand final : public Command {
     comm.agree([&] {
       if (!comm.is_root()) return;
       std::ofstream out(json_);
-      out << fmt::format("{{\"input\": {}, \"n\": {}, \"m\": {}, \"built_on_ranks\": {}, \"plans\": [", json_quote(c_.spec.input),
-                         loaded.graph.stats.n, loaded.graph.stats.m, comm.size());
+      out << fmt::format("{{\"input\": {}, \"n\": {}, \"m\": {}, \"built_on_ranks\": {}, \"ranks_per_node\": {}, \"plans\": [",
+                         json_quote(c_.spec.input), loaded.graph.stats.n, loaded.graph.stats.m, comm.size(), ranks_per_node_);
       for (std::size_t i = 0; i < rows.size(); ++i) {
         const PlanRow& r = rows[i];
         out << fmt::format(
@@ -284,6 +284,7 @@ class PlanCommand final : public Command {
     f.set_attribute("/plan", "process_bytes", basis.process);
     f.set_attribute("/plan", "retained_bytes", basis.retained);
     f.set_attribute("/plan", "build_factor", basis.build_factor);
+    f.set_attribute("/plan", "ranks_per_node", basis.ranks_per_node);
   }
 
   InputConfig c_;

@@ -99,8 +99,7 @@ CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, HaloRouting want
   CapacityPlan plan;
   plan.ranks = P;
   // Two-level figures when the run might route so (HaloPlan::routed's rule); auto then picks.
-  const bool two_level =
-      wanted == HaloRouting::two_level || (wanted == HaloRouting::automatic && P >= kTwoLevelMinRanks);
+  const bool two_level = wanted == HaloRouting::two_level || (wanted == HaloRouting::automatic && P >= kTwoLevelMinRanks);
   const HaloGrid grid = HaloGrid::of(P);
   RankFigures& f = plan.per_rank;
   for (auto* v : {&f.rows, &f.in_edges, &f.ghosts, &f.values_sent, &f.messages}) v->assign(P, 0);
@@ -153,8 +152,6 @@ CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, HaloRouting want
   }
   std::vector<SplitGhost>().swap(all);
   std::vector<std::uint32_t>().swap(stamp);
-  // What a rank's plan indexes: the values it sends direct (a two-level plan keeps that index
-  // beside its own two).
   if (two_level) add_first_phase(g, part, grid, t, comm);
   for (auto* v : {&f.rows, &f.in_edges, &f.ghosts, &f.values_sent, &f.messages})
     comm.allreduce_inplace<std::uint64_t>(*v, ReduceOp::sum);
@@ -166,9 +163,12 @@ CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, HaloRouting want
     for (std::uint64_t r = 0; r < P; ++r) cost = std::max(cost, halo_cost(values[r], messages[r]));
     return cost;
   };
-  plan.routing = two_level && (wanted == HaloRouting::two_level || busiest(t.sent, t.messages) < busiest(f.values_sent, f.messages))
-                     ? HaloRouting::two_level
-                     : HaloRouting::direct;
+  plan.routing =
+      two_level && (wanted == HaloRouting::two_level || busiest(t.sent, t.messages) < busiest(f.values_sent, f.messages))
+          ? HaloRouting::two_level
+          : HaloRouting::direct;
+  // What a rank's plan indexes: the values it sends direct (a two-level plan keeps that index
+  // beside its own two).
   const std::vector<std::uint64_t> direct_sent = f.values_sent;
   if (plan.routing == HaloRouting::two_level) {
     f.values_sent = std::move(t.sent);

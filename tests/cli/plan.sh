@@ -68,7 +68,8 @@ for mode in ("directed", "undirected"):
             g = f["pagerank"].attrs
             assert g["halo_routing"] == "two-level" and d["pagerank"].attrs["halo_routing"] == "direct"
             assert (f["pagerank/score"][:] == d["pagerank/score"][:]).all(), f"{mode} P={P}: two-level changed the scores"
-            for key, attr in (("halo_bytes_per_step", "halo_bytes_per_iteration"), ("messages_per_step", "halo_messages_per_iteration")):
+            for key, attr in (("halo_bytes_per_step", "halo_bytes_per_iteration"),
+                              ("messages_per_step", "halo_messages_per_iteration")):
                 assert int(g[attr]) == one[P][key], f"{mode} two-level P={P}: run {attr} {int(g[attr])}, plan {one[P][key]}"
                 assert int(d["pagerank"].attrs[attr]) == direct[P][key], f"{mode} direct P={P}: {attr}"
 print("ok plan: halo bytes and messages exact (direct and two-level), memory within 15% at 1-4 ranks, the same plan "

@@ -84,10 +84,9 @@ class HaloPlan {
   HaloPlan(std::vector<std::int64_t> send_counts, std::vector<LocalId> send_index, std::vector<std::int64_t> recv_counts);
 
   // Collective: the same plan travelling by `routing` (automatic: two-level from
-  // kTwoLevelMinRanks ranks where halo_cost, the largest over the ranks, is lower) for
-  // exchange and exchange_block (gather and
-  // scatter_reduce, which run once at set-up, always go direct). Plans derived from it by
-  // relabeled and subset keep its routing.
+  // kTwoLevelMinRanks ranks where halo_cost, the largest over the ranks, is lower) for exchange
+  // and exchange_block; gather and scatter_reduce, which run once at set-up, always go direct.
+  // Plans derived from it by relabeled and subset keep its routing.
   HaloPlan routed(HaloRouting routing, const Comm& comm) const;
   HaloRouting routing() const { return two_level_ ? HaloRouting::two_level : HaloRouting::direct; }
 
