@@ -68,19 +68,20 @@ def grid(P):
 
 
 def two_level_plans(paths):
-    """The two-level plan beside each direct one (plan-two-level-kronecker-S.json), by scale."""
+    """The two-level plan beside each direct one (plan-two-level-kronecker-S.json): path → (edges, direct, two-level)."""
     out = {}
     for path in paths:
         twin = os.path.join(os.path.dirname(path), os.path.basename(path).replace("plan-", "plan-two-level-", 1))
         if os.path.exists(twin):
-            out[path] = ({p["ranks"]: p for p in json.load(open(path))["plans"]},
+            d = json.load(open(path))
+            out[path] = (d["m"], {p["ranks"]: p for p in d["plans"]},
                          {p["ranks"]: p for p in json.load(open(twin))["plans"]})
     return out
 
 
 def byte_factor(pairs, P):
     """Two-level halo bytes / direct at P, from the largest planned graph (interpolated in log P)."""
-    direct, two = pairs[max(pairs)] if pairs else ({}, {})
+    _, direct, two = max(pairs.values(), key=lambda t: t[0]) if pairs else (0, {}, {})
     Ps = sorted(p for p in direct if p in two)
     if not Ps:
         return 1.0
@@ -101,7 +102,7 @@ def main():
                                                             " ".join("%.3f" % x for x in r["f"])))
     print("\nP0 = %.2f · n^%.3f; γ = %.3f (the two largest scales).\n" % (c, a, gamma))
 
-    for path, (direct, two) in sorted(pairs.items()):
+    for path, (_, direct, two) in sorted(pairs.items()):
         d = json.load(open(path))
         print("### Two-level exchange, planned before and after: %s (n = %d, m = %d)\n" % (os.path.basename(path), d["n"], d["m"]))
         print("| P | grid | messages/step direct | two-level | largest rank's messages | halo bytes/step direct | two-level | "

@@ -99,7 +99,7 @@ CapacityPlan plan_capacity(const DistGraph& g, std::uint64_t P, HaloRouting want
   CapacityPlan plan;
   plan.ranks = P;
   // Two-level figures when the run might route so (HaloPlan::routed's rule); auto then picks.
-  const bool two_level = wanted == HaloRouting::two_level || (wanted == HaloRouting::automatic && P >= kTwoLevelMinRanks);
+  const bool two_level = may_route_two_level(wanted, P);
   const HaloGrid grid = HaloGrid::of(P);
   RankFigures& f = plan.per_rank;
   for (auto* v : {&f.rows, &f.in_edges, &f.ghosts, &f.values_sent, &f.messages}) v->assign(P, 0);

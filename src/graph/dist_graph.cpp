@@ -853,7 +853,7 @@ std::vector<std::vector<LocalId>> column_groups(std::span<const LocalId> send_in
 HaloPlan HaloPlan::routed(HaloRouting routing, const Comm& comm) const {
   HaloPlan plan(send_counts_, send_index_, recv_counts_);
   const auto P = static_cast<std::uint64_t>(comm.size());
-  if (routing == HaloRouting::direct || (routing == HaloRouting::automatic && P < kTwoLevelMinRanks)) return plan;
+  if (!may_route_two_level(routing, P)) return plan;
   const HaloGrid grid = HaloGrid::of(P);
   const auto C = static_cast<std::size_t>(grid.columns), R = static_cast<std::size_t>(grid.rows);
   const auto me = static_cast<std::uint64_t>(comm.rank());
@@ -919,9 +919,9 @@ HaloPlan HaloPlan::routed(HaloRouting routing, const Comm& comm) const {
   t->first_buffer.resize(t->first_index.size());
   t->arrived.resize(offset[C]);
   t->second_buffer.resize(t->second_index.size());
+  const double direct = halo_cost(plan.values_sent(), plan.messages_sent());  // before the route is set
   plan.two_level_ = std::move(t);
   if (routing == HaloRouting::automatic) {
-    const double direct = halo_cost(send_index_.size(), off_self(send_counts_, send_counts_.size()).second);
     const double two_level = halo_cost(plan.values_sent(), plan.messages_sent());
     if (comm.allreduce(two_level, ReduceOp::max) >= comm.allreduce(direct, ReduceOp::max)) plan.two_level_.reset();
   }
@@ -963,28 +963,6 @@ std::uint64_t HaloPlan::values_received() const {
   return static_cast<std::uint64_t>(std::accumulate(recv_counts_.begin(), recv_counts_.end(), std::int64_t{0}));
 }
 
-void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const {
-  if (two_level_) return exchange_two_level(owned, ghosts, 1);
-  const std::size_t count = send_index_.size();
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < count; ++i) send_buffer_[i] = owned[send_index_[i]];
-  comm.alltoallv_into<double>(send_buffer_, send_counts_, ghosts, recv_counts_);
-}
-
-void HaloPlan::exchange_block(std::span<const double> owned, std::span<double> ghosts, std::size_t width,
-                              const Comm& comm) const {
-  if (two_level_) return exchange_two_level(owned, ghosts, width);
-  const std::size_t count = send_index_.size();
-  send_buffer_.resize(count * width);
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < count; ++i)
-    std::copy_n(owned.data() + static_cast<std::size_t>(send_index_[i]) * width, width, send_buffer_.data() + i * width);
-  std::vector<std::int64_t> send_counts(send_counts_), recv_counts(recv_counts_);
-  for (auto& c : send_counts) c *= static_cast<std::int64_t>(width);
-  for (auto& c : recv_counts) c *= static_cast<std::int64_t>(width);
-  comm.alltoallv_into<double>(send_buffer_, send_counts, ghosts, recv_counts);
-}
-
 namespace {
 
 // out[k·width ..) ← in[index[k]·width ..) for every k: a halo phase's packing.
@@ -1003,6 +981,21 @@ std::vector<std::int64_t> scaled(std::span<const std::int64_t> counts, std::size
 }
 
 }  // namespace
+
+void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const {
+  if (two_level_) return exchange_two_level(owned, ghosts, 1);
+  const std::size_t count = send_index_.size();
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < count; ++i) send_buffer_[i] = owned[send_index_[i]];
+  comm.alltoallv_into<double>(send_buffer_, send_counts_, ghosts, recv_counts_);
+}
+
+void HaloPlan::exchange_block(std::span<const double> owned, std::span<double> ghosts, std::size_t width,
+                              const Comm& comm) const {
+  if (two_level_) return exchange_two_level(owned, ghosts, width);
+  pick(owned, send_index_, width, send_buffer_);
+  comm.alltoallv_into<double>(send_buffer_, scaled(send_counts_, width), ghosts, scaled(recv_counts_, width));
+}
 
 // Two alltoallvs, each within a row or a column of the grid: a rank meets C − 1 + R − 1 others.
 void HaloPlan::exchange_two_level(std::span<const double> owned, std::span<double> ghosts, std::size_t width) const {

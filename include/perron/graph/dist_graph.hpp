@@ -60,6 +60,11 @@ inline constexpr std::uint64_t kTwoLevelMinRanks = 64;
 inline double halo_cost(std::uint64_t values, std::uint64_t messages) {
   return 8.0 * static_cast<double>(values) + kMessageBytes * static_cast<double>(messages);
 }
+// Whether a plan asked for `wanted` on `ranks` ranks may travel two-level (auto then weighs
+// halo_cost): HaloPlan::routed and the capacity plan decide by it alike.
+inline bool may_route_two_level(HaloRouting wanted, std::uint64_t ranks) {
+  return wanted == HaloRouting::two_level || (wanted == HaloRouting::automatic && ranks >= kTwoLevelMinRanks);
+}
 
 // The grid of a two-level exchange on P ranks: C columns, the largest divisor of P that is at
 // most √P, and R = P / C rows; rank p sits at row p / C, column p % C. A prime P has one
