@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "perron/comm/comm.hpp"
+#include "perron/core/memory.hpp"
 
 namespace {
 
@@ -25,6 +26,7 @@ class RankTaggedFailures : public testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
+  perron::set_large_allocation_policy();  // as the perron binary runs
   perron::Environment env(argc, argv);
   testing::InitGoogleTest(&argc, argv);
   const perron::Comm world = perron::Environment::world();

@@ -1,14 +1,18 @@
 // The file-safety primitives every writer stands on (core/files): unique temporaries, a
-// publish that never replaces a file it may not, disk reservation, path identity.
+// publish that never replaces a file it may not, disk reservation, path identity; and the
+// memory policy for large arrays (core/memory, operator_new.cpp).
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "perron/core/error.hpp"
 #include "perron/core/files.hpp"
 #include "perron/core/memory.hpp"
+#include "perron/core/types.hpp"
 #include "support.hpp"
 #include <sys/stat.h>
 
@@ -115,6 +119,48 @@ TEST(Files, SizesAreCheckedAgainstMemory) {
   }
   EXPECT_EQ(format_bytes(999), "999 bytes");
   EXPECT_EQ(format_bytes(2100000000000), "2.10 TB");
+}
+
+// Whether the mapping that holds p may be backed by transparent huge pages (its THPeligible
+// line in /proc/self/smaps); nullopt when no mapping holds it or the kernel does not say.
+std::optional<bool> huge_page_eligible(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    std::uintptr_t first = 0, last = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &first, &last) == 2) {
+      inside = first <= at && at < last;
+    } else if (inside && line.rfind("THPeligible:", 0) == 0) {
+      return line.find('1') != std::string::npos;
+    }
+  }
+  return std::nullopt;
+}
+
+// The memory policy (src/core/operator_new.cpp, advise_huge_pages): a large vector, whether
+// from operator new or from a Column's calloc, lies in memory marked for huge pages, so that a
+// graph's arrays fault in 2 MiB at a time.
+TEST(Memory, LargeArraysAreMarkedForHugePages) {
+#ifndef PERRON_OPERATOR_NEW
+  GTEST_SKIP() << "a sanitizer build keeps the sanitizer's operator new";
+#else
+  std::ifstream mode_file("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(mode_file, mode);
+  if (mode.empty() || mode.find("[never]") != std::string::npos)
+    GTEST_SKIP() << "this kernel has transparent huge pages off ('" << mode << "')";
+  const std::vector<double> vector(std::size_t{8} << 20, 1.0);
+  const Column<double> column(std::size_t{8} << 20);
+  // The middles: calloc's block starts in the 2 MiB before its first aligned extent.
+  const auto vector_eligible = huge_page_eligible(vector.data() + vector.size() / 2),
+             column_eligible = huge_page_eligible(column.data() + column.size() / 2);
+  if (!vector_eligible || !column_eligible) GTEST_SKIP() << "/proc/self/smaps has no THPeligible lines";
+  EXPECT_TRUE(*vector_eligible);
+  EXPECT_TRUE(*column_eligible);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(vector.data()) % (std::uintptr_t{2} << 20), 0u);
+#endif
 }
 
 }  // namespace

@@ -5,8 +5,10 @@
 #include "perron/app/cli.hpp"
 #include "perron/comm/comm.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/memory.hpp"
 
 int main(int argc, char** argv) {
+  perron::set_large_allocation_policy();
   std::unique_ptr<perron::Environment> env;
   try {
     env = std::make_unique<perron::Environment>(argc, argv);

@@ -35,6 +35,12 @@ std::uint64_t current_rss_bytes() {
   return resident * static_cast<std::uint64_t>(page > 0 ? page : 4096);
 }
 
+void set_large_allocation_policy() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 2 << 20);
+#endif
+}
+
 void return_free_memory() {
 #ifdef __GLIBC__
   malloc_trim(0);
@@ -95,6 +101,14 @@ std::string iso8601_now() {
   char buf[64];
   const std::size_t len = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &local);
   return std::string(buf, len);
+}
+
+void advise_huge_pages(void* p, std::size_t bytes) noexcept {
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  if (bytes < 2 * kHuge) return;
+  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = (begin + bytes) & ~(kHuge - 1);
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);  // advice only
 }
 
 void* allocate_huge_pages(std::size_t bytes) {
