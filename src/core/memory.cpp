@@ -105,7 +105,6 @@ std::string iso8601_now() {
 
 void advise_huge_pages(void* p, std::size_t bytes) noexcept {
   constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  if (bytes < 2 * kHuge) return;
   const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p);
   const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = (begin + bytes) & ~(kHuge - 1);
   if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);  // advice only
@@ -121,7 +120,10 @@ void* allocate_huge_pages(std::size_t bytes) {
   const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
   void* p = std::aligned_alloc(kHuge, rounded);
   if (p == nullptr) throw std::bad_alloc();
-  madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KiB
+  // The whole 2 MiB pages inside the block only: its tail stays in 4 KiB pages, so a block
+  // costs no more resident memory than it touches (a 2 MiB tail page, half used on average,
+  // cost a plan's smaller ranks up to 17% more than it predicted; docs/benchmarks.md).
+  advise_huge_pages(p, bytes);
   return p;
 }
 

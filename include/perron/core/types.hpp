@@ -35,7 +35,8 @@ struct RawEdge {
 // pages). Pages already touched keep 4 KiB; so call it on fresh memory, before it is written.
 // Each fault then maps 2 MiB instead of 4 KiB: on a virtual machine, where a page fault costs
 // microseconds, faulting in a 500 MB edge list or CSR 4 KiB at a time took more than the pass
-// that wrote it (docs/benchmarks.md, "Huge pages"). Below 4 MiB it does nothing.
+// that wrote it (docs/benchmarks.md, "Huge pages"). The part of the block outside whole aligned
+// 2 MiB pages keeps 4 KiB pages, so the block's resident memory is still what it touches.
 void advise_huge_pages(void* p, std::size_t bytes) noexcept;
 
 // The allocator of columns that are written before they are read (an edge list's): memory from
