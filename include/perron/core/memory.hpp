@@ -23,8 +23,8 @@ std::uint64_t current_rss_bytes();
 void set_large_allocation_policy();
 
 // Hands the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
-// Buffers under glibc's mmap threshold (which rises to 32 MiB after large frees) stay
-// resident once freed; a phase that frees many of them calls this before the next one
+// Buffers under glibc's mmap threshold (2 MiB once set_large_allocation_policy ran; by default
+// it rises to 32 MiB after large frees) stay resident once freed; a phase that frees many of them calls this before the next one
 // allocates big.
 void return_free_memory();
 
