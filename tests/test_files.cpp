@@ -142,10 +142,14 @@ std::optional<bool> huge_page_eligible(const void* p) {
 // The memory policy (src/core/operator_new.cpp, advise_huge_pages): a large vector, whether
 // from operator new or from a Column's calloc, lies in memory marked for huge pages, so that a
 // graph's arrays fault in 2 MiB at a time.
-TEST(Memory, LargeArraysAreMarkedForHugePages) {
-#ifndef PERRON_OPERATOR_NEW
-  GTEST_SKIP() << "a sanitizer build keeps the sanitizer's operator new";
+#ifdef PERRON_OPERATOR_NEW
+constexpr bool kPerronOperatorNew = true;
 #else
+constexpr bool kPerronOperatorNew = false;
+#endif
+
+TEST(Memory, LargeArraysAreMarkedForHugePages) {
+  if (!kPerronOperatorNew) GTEST_SKIP() << "a sanitizer build keeps the sanitizer's operator new";
   std::ifstream mode_file("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string mode;
   std::getline(mode_file, mode);
@@ -160,7 +164,6 @@ TEST(Memory, LargeArraysAreMarkedForHugePages) {
   EXPECT_TRUE(*vector_eligible);
   EXPECT_TRUE(*column_eligible);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(vector.data()) % (std::uintptr_t{2} << 20), 0u);
-#endif
 }
 
 }  // namespace
