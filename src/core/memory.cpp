@@ -20,6 +20,14 @@
 #include "perron/core/types.hpp"
 
 namespace perron {
+namespace {
+
+// A transparent huge page on x86-64: the size from which a block is its own mapping
+// (set_large_allocation_policy) and is aligned and advised (allocate_huge_pages,
+// advise_huge_pages); the three agree by using this one figure.
+constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
+
+}  // namespace
 
 std::uint64_t peak_rss_bytes() {
   rusage usage{};
@@ -37,7 +45,7 @@ std::uint64_t current_rss_bytes() {
 
 void set_large_allocation_policy() {
 #ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 2 << 20);
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kHugePageBytes));
 #endif
 }
 
@@ -104,21 +112,20 @@ std::string iso8601_now() {
 }
 
 void advise_huge_pages(void* p, std::size_t bytes) noexcept {
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
   const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = (begin + bytes) & ~(kHuge - 1);
+  const std::uintptr_t first = (begin + kHugePageBytes - 1) & ~(kHugePageBytes - 1),
+                       last = (begin + bytes) & ~(kHugePageBytes - 1);
   if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);  // advice only
 }
 
 void* allocate_huge_pages(std::size_t bytes) {
-  constexpr std::size_t kHuge = std::size_t{2} << 20;
-  if (bytes < kHuge) {
+  if (bytes < kHugePageBytes) {
     void* p = std::malloc(std::max<std::size_t>(bytes, 1));
     if (p == nullptr) throw std::bad_alloc();
     return p;
   }
-  const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-  void* p = std::aligned_alloc(kHuge, rounded);
+  const std::size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  void* p = std::aligned_alloc(kHugePageBytes, rounded);
   if (p == nullptr) throw std::bad_alloc();
   // The whole 2 MiB pages inside the block only: its tail stays in 4 KiB pages, so a block
   // costs no more resident memory than it touches (a 2 MiB tail page, half used on average,
