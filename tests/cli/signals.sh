@@ -3,6 +3,7 @@
 # checkpoint, SIGINT (Ctrl-C) with 130, whichever phase the run is in; mpirun alone would exit 1
 # and turn SIGINT into SIGTERM (jobs/lib.sh: perron_launch).
 source "$(dirname "$0")/common.sh"
+unset OMPI_MCA_odls_base_sigkill_timeout  # mpirun's default grace between SIGTERM and SIGKILL, as users have
 cd "$WORK" || exit 1
 # Python starts the job with default signal dispositions (a shell's background job would
 # ignore SIGINT), waits for it to reach the wanted phase, and sends the signal.
