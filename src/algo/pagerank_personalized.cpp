@@ -31,7 +31,7 @@ pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const Person
   single.damping = params.damping;
   single.solver = params.solver;
   single.kernel = PageRankKernel::csr;
-  return pagerank_detail::StepOperator(graph, single, comm);
+  return pagerank_detail::StepOperator(graph, single, comm, pagerank_detail::WorkColumns::most_read_first);
 }
 }  // namespace
 

@@ -34,7 +34,7 @@ std::vector<double> permuted(std::span<const double> values, std::span<const Loc
 // vector outgrows its share of the cache; the choice is collective, as the plan's relabeling
 // is), the work order, the halo plans in that order, and for cg the eliminated set with the
 // terms its Schur complement needs.
-StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params, const Comm& comm)
+StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params, const Comm& comm, WorkColumns columns)
     : rows_(graph.rows()), columns_(graph.in.columns), weighted_(graph.weighted), solver_(params.solver) {
   check_pagerank_params(params);
   if (solver_ == PageRankSolver::automatic) solver_ = choose_solver(graph, params, true, comm);
@@ -58,7 +58,8 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
   kept_rows_ = trailing_rows_ = rows_;
   kept_ghosts_ = columns_ - rows_;
   if (want_blocked || eliminated) {
-    order_.emplace(pagerank_detail::make_work_order(graph, eliminated ? &*eliminated : nullptr, want_blocked));
+    order_.emplace(pagerank_detail::make_work_order(graph, eliminated ? &*eliminated : nullptr,
+                                                    want_blocked || columns == WorkColumns::most_read_first));
     kept_rows_ = order_->kept_rows;
     trailing_rows_ = order_->trailing_rows;
     kept_ghosts_ = order_->kept_ghosts;
