@@ -42,8 +42,8 @@ Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm,
 // ones, then trailing ones; the columns are the owned rows in that order, then the kept ghosts,
 // then the eliminated ghosts, each group of ghosts ordered by owner rank (so a halo exchange
 // lands it in place). With `by_reads`, vertices inside each class are sorted by how many of
-// this rank's edges read them, most first (Faldu, Diamond & Grot 2019): the blocked kernel's hot
-// columns pack together.
+// this rank's edges read them, most first (Faldu, Diamond & Grot 2019): the hot columns pack
+// together, for the blocked kernel's first segment and for a batch's block of vectors.
 struct WorkOrder {
   std::vector<LocalId> vertex;        // work row → dense local row
   std::vector<LocalId> position;      // dense local row → work row
