@@ -171,6 +171,15 @@ struct StepBuffers {
   std::vector<double> block_scalar;
 };
 
+// The order of the vertices inside each class of a plain-kernel work order (which cg and
+// bicgstab build; power on the plain kernel reads the graph's CSR): the graph's, or most read
+// first (as the blocked kernel's). A batch of 16 vectors gathers 128 bytes per edge
+// from a block of vectors far larger than the cache; most read first packs the hubs' rows, which
+// most edges read, into a part that stays cached: on Kronecker 20 a product of 16 vectors takes
+// 0.8× the time, for 0.15 s more plan (docs/benchmarks.md). One vector's 8 bytes per vertex
+// mostly stay cached anyway, and it gains less than the plan costs.
+enum class WorkColumns { graph_order, most_read_first };
+
 // One solve's pull operator: the kernel (plain or blocked), the halo plans in the kernel's
 // vertex order, and 1/o per vertex in that order ("work order", WorkOrder: by reads for the
 // blocked kernel; the plain kernel over the whole graph reads the graph's own CSR in dense
@@ -183,14 +192,6 @@ struct StepBuffers {
 // sends each ghost value once. For bicgstab the dangling vertices come last ("trailing", with a
 // CSR of their own): no row reads them, so the solver's products skip their rows and a full
 // step finishes them in a third phase, after the other two (nothing to exchange).
-// The order of the vertices inside each class of a plain-kernel work order: the graph's, or
-// most read first (as the blocked kernel's). A batch of 16 vectors gathers 128 bytes per edge
-// from a block of vectors far larger than the cache; most read first packs the hubs' rows, which
-// most edges read, into a part that stays cached: on Kronecker 20 a product of 16 vectors takes
-// 0.8× the time, for 0.15 s more plan (docs/benchmarks.md). One vector's 8 bytes per vertex
-// mostly stay cached anyway, and it gains less than the plan costs.
-enum class WorkColumns { graph_order, most_read_first };
-
 class StepOperator {
  public:
   StepOperator(const DistGraph& graph, const PageRankParams& params, const Comm& comm,
