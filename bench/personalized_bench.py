@@ -5,9 +5,11 @@ repeated, medians. Times come from each run's /provenance (plan and iterations f
 LSE pass and the solve for TokenRank), so start-up, load and I/O are not counted; the wall time
 of the whole command is reported beside them, and the peak RSS of the largest rank."""
 import argparse
+import atexit
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +31,7 @@ a = ap.parse_args()
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OPENBLAS_NUM_THREADS="1",
            HDF5_USE_FILE_LOCKING="FALSE", OMP_NUM_THREADS="2")
 work = tempfile.mkdtemp(prefix="perron-personalized-bench-")
+atexit.register(shutil.rmtree, work, True)  # the graphs it wrote go, also after a failure
 out = os.path.join(work, "out.h5")
 
 

@@ -6,8 +6,10 @@ per step (exact), the graph's bytes, iterating and peak (load, build, iterations
 largest rank (ratio plan/run). The plan's own time and peak RSS are reported beside it. Then the
 two-level halo exchange against direct: seconds of 20 power steps at 4 and 8 ranks."""
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ a = ap.parse_args()
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
            OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl_vader_single_copy_mechanism="none", HDF5_USE_FILE_LOCKING="FALSE")
 work = tempfile.mkdtemp(prefix="perron-plan-bench-")
+atexit.register(shutil.rmtree, work, True)  # the graphs it wrote go, also after a failure
 ranks = [int(p) for p in a.ranks.split(",")]
 
 
