@@ -163,7 +163,7 @@ TEST(Memory, LargeArraysAreMarkedForHugePages) {
   if (!vector_eligible || !column_eligible) GTEST_SKIP() << "/proc/self/smaps has no THPeligible lines";
   EXPECT_TRUE(*vector_eligible);
   EXPECT_TRUE(*column_eligible);
-  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(vector.data()) % (std::uintptr_t{2} << 20), 0u);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(vector.data()) % kHugePageBytes, 0u);
 }
 
 }  // namespace

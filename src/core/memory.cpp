@@ -20,14 +20,6 @@
 #include "perron/core/types.hpp"
 
 namespace perron {
-namespace {
-
-// A transparent huge page on x86-64: the size from which a block is its own mapping
-// (set_large_allocation_policy) and is aligned and advised (allocate_huge_pages,
-// advise_huge_pages); the three agree by using this one figure.
-constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
-
-}  // namespace
 
 std::uint64_t peak_rss_bytes() {
   rusage usage{};

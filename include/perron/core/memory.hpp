@@ -1,12 +1,18 @@
 #pragma once
 // Process memory figures for provenance and benchmarks, and the machine's cache size for the
 // kernels that block for it.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "perron/core/error.hpp"
 
 namespace perron {
+
+// A transparent huge page on x86-64: the size from which a block is its own mapping
+// (set_large_allocation_policy) and is aligned and advised (allocate_huge_pages,
+// advise_huge_pages); they, and the test of the policy, agree by using this one figure.
+inline constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
 
 // Peak resident set size of this process so far, in bytes (getrusage ru_maxrss).
 std::uint64_t peak_rss_bytes();
