@@ -2,6 +2,7 @@
 #include <functional>
 #include <numeric>
 
+#include "exchange.hpp"
 #include "perron/graph/capacity.hpp"
 #include "perron/graph/partition.hpp"
 #include "support.hpp"
@@ -54,6 +55,88 @@ TEST(Partition, BalancesInDegreePlusVertexTerm) {
     for (GlobalId v = p.begin(r); v < p.end(r); ++v) w += degree(v) + kVertexCostInEdges;
     EXPECT_LE(w, total / static_cast<std::uint64_t>(comm.size()) + 500 + kVertexCostInEdges) << "rank " << r;
     for (GlobalId v = p.begin(r); v < p.end(r); v += 97) EXPECT_EQ(p.owner(v), r);
+  }
+}
+
+// The build's edge exchange, in rounds of 8 entries: each rank ends with its own entries and
+// exactly those the others sent it, whether more or fewer arrive than leave (every pair sends
+// a different count, some none), with and without room past the list's end; and the same
+// counts give the same order again.
+TEST(EdgeExchange, ReceivesEverythingIntoTheEntriesSent) {
+  const Comm comm = world();
+  const auto P = static_cast<std::size_t>(comm.size()), self = static_cast<std::size_t>(comm.rank());
+  auto count = [](std::size_t from, std::size_t to) { return static_cast<std::int64_t>((from * 7 + to * 13) % 11 * 37); };
+  auto entry = [](std::size_t from, std::size_t to, std::int64_t i) {
+    return std::uint64_t{from} << 48 | std::uint64_t{to} << 32 | static_cast<std::uint64_t>(i);
+  };
+  std::vector<std::uint64_t> list, expected;  // the list: the others' buckets in rank order, then this rank's
+  std::vector<std::int64_t> send_counts(P, 0), recv_counts(P, 0);
+  for (std::size_t r = 0; r < P; ++r) {
+    if (r == self) continue;
+    send_counts[r] = count(self, r), recv_counts[r] = count(r, self);
+    for (std::int64_t i = 0; i < send_counts[r]; ++i) list.push_back(entry(self, r, i));
+    for (std::int64_t i = 0; i < recv_counts[r]; ++i) expected.push_back(entry(r, self, i));
+  }
+  const std::size_t sent = list.size(), arriving = expected.size();
+  for (std::int64_t i = 0; i < 50; ++i) list.push_back(entry(self, self, i)), expected.push_back(entry(self, self, i));
+  std::sort(expected.begin(), expected.end());
+  for (bool room : {false, true}) {
+    auto exchanged = [&] {
+      Column<std::uint64_t> column;
+      column.reserve(room ? list.size() + arriving : list.size());
+      column.assign(list.begin(), list.end());
+      exchange_into_sent(column, sent, send_counts, recv_counts, arriving, comm, 8 * sizeof(std::uint64_t));
+      return std::vector<std::uint64_t>(column.begin(), column.end());
+    };
+    const std::vector<std::uint64_t> once = exchanged();
+    std::vector<std::uint64_t> sorted = once;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, expected) << "room past the end: " << room;
+    EXPECT_EQ(exchanged(), once) << "room past the end: " << room;
+  }
+}
+
+// The exchange of a list as read, in rounds of 4 entries: each rank ends with exactly the
+// entries that name it, each with its own weight, whether more or fewer arrive than leave
+// (ranks own unequal shares), with and without room past the list's end; the same list gives
+// the same order again.
+TEST(EdgeExchange, SendsAnUnsortedListInPlace) {
+  const Comm comm = world();
+  const auto P = static_cast<std::uint64_t>(comm.size()), self = static_cast<std::uint64_t>(comm.rank());
+  // Entry i of rank r's list: r << 32 | i. Rank r holds 40 + 30 r entries and owns about an
+  // equal share of all (a hash of the key names the owner).
+  auto owner = [P](std::uint64_t key) { return static_cast<int>((key * 0x9e3779b97f4a7c15u >> 33) % P); };
+  auto list_of = [](std::uint64_t r) {
+    std::vector<std::uint64_t> list;
+    for (std::uint64_t i = 0; i < 40 + 30 * r; ++i) list.push_back(r << 32 | i);
+    return list;
+  };
+  auto weight_of = [](std::uint64_t key) {
+    return 0.5 + static_cast<double>(key % 1000003) + static_cast<double>(key >> 32) / 7;
+  };
+  std::vector<std::uint64_t> expected;
+  for (std::uint64_t r = 0; r < P; ++r)
+    for (std::uint64_t key : list_of(r))
+      if (static_cast<std::uint64_t>(owner(key)) == self) expected.push_back(key);
+  std::sort(expected.begin(), expected.end());
+  for (bool room : {false, true}) {
+    auto exchanged = [&] {
+      const std::vector<std::uint64_t> list = list_of(self);
+      Column<std::uint64_t> key;
+      Column<double> weight;
+      key.reserve(room ? 2 * list.size() + 200 : list.size());
+      key.assign(list.begin(), list.end());
+      for (std::uint64_t k : list) weight.push_back(weight_of(k));
+      exchange_in_place(key, &weight, owner, comm, 4 * (sizeof(std::uint64_t) + sizeof(double)));
+      EXPECT_EQ(key.size(), weight.size());
+      for (std::size_t i = 0; i < key.size() && i < weight.size(); ++i) EXPECT_EQ(weight[i], weight_of(key[i])) << key[i];
+      return std::vector<std::uint64_t>(key.begin(), key.end());
+    };
+    const std::vector<std::uint64_t> once = exchanged();
+    std::vector<std::uint64_t> sorted = once;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, expected) << "room past the end: " << room;
+    EXPECT_EQ(exchanged(), once) << "room past the end: " << room;
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <type_traits>
 
+#include "exchange.hpp"
 #include "perron/core/error.hpp"
 #include "perron/core/hash.hpp"
 #include "perron/core/memory.hpp"
@@ -38,80 +39,16 @@ struct PackedEnds {
   GlobalId dst(std::size_t i) const { return key[i] & 0xffffffffu; }
 };
 
-// The end of an exchange that keeps this rank's bucket where it lies: `column` holds the
-// buckets for the other ranks (its first `sent` entries, in rank order), then this rank's own.
-// The others' go out; this rank's moves to the front and the arrivals follow it, inside the
-// column's capacity when they fit. Otherwise the result is allocated at its final size and the
-// arrivals land in it directly: the column, the arrivals and a grown copy never coexist.
-template <class T, class Alloc>
-void exchange_keeping_own(std::vector<T, Alloc>& column, std::size_t sent, std::span<const std::int64_t> send_counts,
-                          std::span<const std::int64_t> recv_counts, std::size_t arriving, const Comm& comm) {
-  const std::size_t kept = column.size() - sent;
-  const auto own = column.begin() + static_cast<std::ptrdiff_t>(sent);
-  if (kept + arriving <= column.capacity()) {
-    std::vector<T, Alloc> arrived(arriving);  // (a Column: every entry arrives, no zeroing pass)
-    comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, arrived, recv_counts);
-    if (sent > 0) std::copy(own, column.end(), column.begin());
-    column.resize(kept);
-    column.insert(column.end(), arrived.begin(), arrived.end());
-    return;
-  }
-  std::vector<T, Alloc> result(kept + arriving);
-  std::copy(own, column.end(), result.begin());
-  comm.alltoallv_into<T>(std::span<const T>(column).first(sent), send_counts, std::span<T>(result).subspan(kept), recv_counts);
-  column.swap(result);
-}
-
-// redistribute for packed directed edges (each goes to one rank), without a second copy of
-// the list: the keys (and weights) are bucketed in place, the other ranks' buckets first in
-// rank order and this rank's last (American flag sort: every swap puts one edge in its final
-// bucket), sent from where they lie, and what arrives is appended to this rank's bucket
-// moved to the front, inside the list's capacity when it fits. The exchange then holds the
-// list and what arrives: 8 + 4 bytes per edge on two ranks, against 8 + 8 for a bucketed copy.
+// redistribute for packed directed edges (each goes to one rank) without a second copy of
+// the list: exchange_in_place sends it slice by slice and receives into the entries that
+// left (8 bytes an edge, 16 with weights, and two bounce buffers of kRoundBytes).
 template <class OwnerFn>
 EdgeList redistribute_in_place(EdgeList& edges, OwnerFn owner, const Comm& comm) {
-  const auto P = static_cast<std::size_t>(comm.size());
-  const auto self = static_cast<std::size_t>(comm.rank());
   const bool weighted = comm.allreduce(edges.has_weights() ? 1 : 0, ReduceOp::max) != 0;
   if (weighted) edges.ensure_weights();
-  Column<std::uint64_t>& key = edges.keys();
-  Column<double>& weight = edges.weights();
-  const std::size_t m = key.size();
-  // Bucket of rank r in the layout: others in rank order, then this rank.
-  auto bucket_of = [&](std::uint64_t k) {
-    const auto r = static_cast<std::size_t>(owner(k & 0xffffffffu));
-    return r == self ? P - 1 : (r < self ? r : r - 1);
-  };
-  std::vector<std::uint64_t> count(P, 0);
-#pragma omp parallel
-  {
-    std::vector<std::uint64_t> mine(P, 0);
-#pragma omp for schedule(static) nowait
-    for (std::size_t i = 0; i < m; ++i) ++mine[bucket_of(key[i])];
-#pragma omp critical
-    for (std::size_t b = 0; b < P; ++b) count[b] += mine[b];
-  }
-  std::vector<std::uint64_t> next(P, 0), end(P, 0);
-  for (std::size_t b = 0, at = 0; b < P; ++b) next[b] = at, at += count[b], end[b] = at;
-  for (std::size_t b = 0; b < P; ++b)
-    while (next[b] < end[b]) {
-      const std::size_t i = next[b], d = bucket_of(key[i]);
-      if (d == b) {
-        ++next[b];
-        continue;
-      }
-      std::swap(key[i], key[next[d]]);
-      if (weighted) std::swap(weight[i], weight[next[d]]);
-      ++next[d];
-    }
-  std::vector<std::int64_t> send_counts(P, 0);
-  for (std::size_t r = 0; r < P; ++r)
-    if (r != self) send_counts[r] = static_cast<std::int64_t>(count[r < self ? r : r - 1]);
-  const std::vector<std::int64_t> recv_counts = comm.alltoall_counts(send_counts);
-  const auto arriving = static_cast<std::size_t>(std::accumulate(recv_counts.begin(), recv_counts.end(), std::int64_t{0}));
-  const std::size_t sent = m - count[P - 1];
-  if (weighted) exchange_keeping_own(weight, sent, send_counts, recv_counts, arriving, comm);
-  exchange_keeping_own(key, sent, send_counts, recv_counts, arriving, comm);
+  Column<double>* weight = weighted ? &edges.weights() : nullptr;
+  exchange_in_place(
+      edges.keys(), weight, [&](std::uint64_t key) { return owner(key & 0xffffffffu); }, comm);
   return std::move(edges);
 }
 
@@ -184,7 +121,7 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
         if (const std::size_t o2 = other_owner(i, o); o2 < P) send[static_cast<std::size_t>(next[c * P + o2]++)] = column_of(i);
       }
     drop();
-    exchange_keeping_own(send, sent, send_counts, recv_counts, arriving, comm);
+    exchange_into_sent(send, sent, send_counts, recv_counts, arriving, comm);
     return send;
   };
   EdgeList out = packed ? EdgeList::packed_ids() : EdgeList();

@@ -58,6 +58,7 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
     // Read in blocks of at most kBlockRecords records, each converted before the next is
     // read, so the file's bytes are never held beside the whole edge list.
     constexpr std::uint64_t kBlockRecords = std::uint64_t{1} << 20;
+    if (P > 1) edges.reserve(EdgeList::exchange_room(last - first));
     edges.resize(last - first);
     std::vector<char> raw(std::min(last - first, kBlockRecords) * record);
     in.seekg(static_cast<std::streamoff>(first * record));

@@ -221,8 +221,12 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     constexpr std::uint64_t kBlock = std::uint64_t{1} << 22;
     const bool read_weights = has_weight && !spec.ignore_weights;
     share.edges = EdgeList::packed_ids();
+    if (comm.size() > 1) share.edges.reserve(EdgeList::exchange_room(e - b));
     share.edges.resize(e - b);
-    if (read_weights) share.edges.weights().resize(e - b);
+    if (read_weights) {
+      if (comm.size() > 1) share.edges.weights().reserve(EdgeList::exchange_room(e - b));
+      share.edges.weights().resize(e - b);
+    }
     const std::size_t buffer = static_cast<std::size_t>(std::min(kBlock, e - b));
     std::vector<std::uint64_t> s_ids(buffer), d_ids(buffer);
     for (std::uint64_t off = b; off < e; off += kBlock) {
