@@ -151,8 +151,9 @@ void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, Weig
   Refill<Key, KeyAlloc> key_refill(key);
   std::optional<Refill<Weight, WeightAlloc>> weight_refill;
   if (weight) weight_refill.emplace(*weight);
-  std::vector<Key, KeyAlloc> key_out(m / rounds + 1), key_in;
-  std::vector<Weight, WeightAlloc> weight_out(weight ? m / rounds + 1 : 0), weight_in;
+  const std::size_t spare = m / rounds + 1;  // a slice holds at most m / rounds + 1 edges
+  std::vector<Key, KeyAlloc> key_out(spare + 1), key_in;
+  std::vector<Weight, WeightAlloc> weight_out(weight ? spare + 1 : 0), weight_in;
   std::vector<std::int64_t> count(P), next(P);
   for (std::uint64_t t = 0; t < rounds; ++t) {
     const std::size_t begin = block_begin(m, t, rounds), end = block_begin(m, t + 1, rounds);
@@ -162,12 +163,22 @@ void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, Weig
     const std::vector<std::int64_t> got = comm.alltoall_counts(count);
     std::int64_t received = 0;
     for (std::size_t r = 0; r < P; ++r) next[r] = r == 0 ? 0 : next[r - 1] + count[r - 1], received += got[r];
+    // Without a branch (which edges stay is a coin toss on every edge): each edge is written
+    // both to the next staying entry and to its rank's next send entry, and only the one that
+    // counts advances; this rank's own send entry is a spare slot past the buffer's use.
+    next[self] = static_cast<std::int64_t>(spare);
     std::size_t stay = begin;
     for (std::size_t i = begin; i < end; ++i) {
-      const auto r = static_cast<std::size_t>(owner(key[i]));
-      const std::size_t to = r == self ? stay++ : static_cast<std::size_t>(next[r]++);
-      (r == self ? key[to] : key_out[to]) = key[i];
-      if (weight) (r == self ? (*weight)[to] : weight_out[to]) = (*weight)[i];
+      const Key k = key[i];
+      const auto r = static_cast<std::size_t>(owner(k));
+      const bool stays = r == self;
+      const auto to = static_cast<std::size_t>(next[r]);
+      key[stay] = k, key_out[to] = k;
+      if (weight) {
+        const Weight w = (*weight)[i];
+        (*weight)[stay] = w, weight_out[to] = w;
+      }
+      stay += stays ? 1 : 0, next[r] += stays ? 0 : 1;
     }
     key_in.resize(static_cast<std::size_t>(received));
     comm.alltoallv_into<Key>(key_out, count, key_in, got);
