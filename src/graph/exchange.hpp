@@ -139,8 +139,11 @@ void exchange_into_sent(std::vector<T, Alloc>& column, std::size_t sent, std::sp
 // how many it will get, gathers the departing edges into a send buffer while moving the
 // staying ones to the slice's front, and refills the slice's freed tail with what arrives
 // (Refill). One pass reads and writes each slice while it is in cache; the list is never
-// copied, bucketed in place (a swap per edge at random) or received into fresh memory.
-// The staying edges keep their order; the result's order depends on the counts alone.
+// copied, bucketed in place (a swap per edge at random) or received into fresh memory
+// beyond what arrives in excess of what leaves: that excess waits, then is appended (within
+// the reader's room, else the list grows once). The staying edges keep their order; the
+// result's order depends on the counts alone. Peak: the list, the excess and two bounce
+// buffers per column.
 template <class Key, class KeyAlloc, class Weight, class WeightAlloc, class OwnerFn>
 void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, WeightAlloc>* weight, OwnerFn owner, const Comm& comm,
                        std::size_t round_bytes = kRoundBytes) {
