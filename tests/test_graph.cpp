@@ -58,6 +58,17 @@ TEST(Partition, BalancesInDegreePlusVertexTerm) {
   }
 }
 
+// Runs an exchange twice: its result holds the `expected` entries (sorted) in some order, and
+// the same order the second time.
+template <class Exchange>
+void expect_every_entry_once(Exchange exchanged, const std::vector<std::uint64_t>& expected, bool room) {
+  const std::vector<std::uint64_t> once = exchanged();
+  std::vector<std::uint64_t> sorted = once;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, expected) << "room past the end: " << room;
+  EXPECT_EQ(exchanged(), once) << "room past the end: " << room;
+}
+
 // The build's edge exchange, in rounds of 8 entries: each rank ends with its own entries and
 // exactly those the others sent it, whether more or fewer arrive than leave (every pair sends
 // a different count, some none), with and without room past the list's end; and the same
@@ -88,11 +99,7 @@ TEST(EdgeExchange, ReceivesEverythingIntoTheEntriesSent) {
       exchange_into_sent(column, sent, send_counts, recv_counts, arriving, comm, 8 * sizeof(std::uint64_t));
       return std::vector<std::uint64_t>(column.begin(), column.end());
     };
-    const std::vector<std::uint64_t> once = exchanged();
-    std::vector<std::uint64_t> sorted = once;
-    std::sort(sorted.begin(), sorted.end());
-    EXPECT_EQ(sorted, expected) << "room past the end: " << room;
-    EXPECT_EQ(exchanged(), once) << "room past the end: " << room;
+    expect_every_entry_once(exchanged, expected, room);
   }
 }
 
@@ -132,11 +139,7 @@ TEST(EdgeExchange, SendsAnUnsortedListInPlace) {
       for (std::size_t i = 0; i < key.size() && i < weight.size(); ++i) EXPECT_EQ(weight[i], weight_of(key[i])) << key[i];
       return std::vector<std::uint64_t>(key.begin(), key.end());
     };
-    const std::vector<std::uint64_t> once = exchanged();
-    std::vector<std::uint64_t> sorted = once;
-    std::sort(sorted.begin(), sorted.end());
-    EXPECT_EQ(sorted, expected) << "room past the end: " << room;
-    EXPECT_EQ(exchanged(), once) << "room past the end: " << room;
+    expect_every_entry_once(exchanged, expected, room);
   }
 }
 
