@@ -172,13 +172,12 @@ std::vector<std::int64_t> Comm::alltoall_counts(std::span<const std::int64_t> se
   return recv;
 }
 
-void Comm::alltoallv_raw(const void* send, std::span<const std::int64_t> send_counts,
-                         const std::span<const std::int64_t>* send_offsets, void* recv, std::span<const std::int64_t> recv_counts,
-                         ElemType type) const {
+void Comm::alltoallv_raw(const void* send, std::span<const std::int64_t> send_counts, std::span<const std::int64_t> send_offsets,
+                         void* recv, std::span<const std::int64_t> recv_counts, ElemType type) const {
   Datatype dt(type);
   std::vector<int> sc = to_ints(send_counts, "alltoallv");
   std::vector<int> rc = to_ints(recv_counts, "alltoallv");
-  std::vector<int> sd = send_offsets ? to_ints(*send_offsets, "alltoallv") : displacements(sc, "alltoallv");
+  std::vector<int> sd = send_offsets.empty() ? displacements(sc, "alltoallv") : to_ints(send_offsets, "alltoallv");
   std::vector<int> rd = displacements(rc, "alltoallv");
   check(MPI_Alltoallv(send, sc.data(), sd.data(), dt.get(), recv, rc.data(), rd.data(), dt.get(), handle_->comm),
         "MPI_Alltoallv");

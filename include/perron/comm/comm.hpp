@@ -140,7 +140,7 @@ class Comm {
     std::int64_t total = 0;
     for (auto c : rc) total += c;
     std::vector<T> out(static_cast<std::size_t>(total));
-    alltoallv_raw(send.data(), send_counts, nullptr, out.data(), rc, elem_type<T>());
+    alltoallv_raw(send.data(), send_counts, {}, out.data(), rc, elem_type<T>());
     if (recv_counts) *recv_counts = std::move(rc);
     return out;
   }
@@ -151,7 +151,7 @@ class Comm {
   template <class T>
   void alltoallv_into(std::span<const T> send, std::span<const std::int64_t> send_counts, std::span<T> recv,
                       std::span<const std::int64_t> recv_counts) const {
-    alltoallv_raw(send.data(), send_counts, nullptr, recv.data(), recv_counts, elem_type<T>());
+    alltoallv_raw(send.data(), send_counts, {}, recv.data(), recv_counts, elem_type<T>());
   }
   // The same with the block for rank r anywhere in `send`: send_counts[r] elements from
   // send[send_offsets[r]] (slices of buckets sent from where they lie).
@@ -159,7 +159,7 @@ class Comm {
   void alltoallv_from(std::span<const T> send, std::span<const std::int64_t> send_offsets,
                       std::span<const std::int64_t> send_counts, std::span<T> recv,
                       std::span<const std::int64_t> recv_counts) const {
-    alltoallv_raw(send.data(), send_counts, &send_offsets, recv.data(), recv_counts, elem_type<T>());
+    alltoallv_raw(send.data(), send_counts, send_offsets, recv.data(), recv_counts, elem_type<T>());
   }
 
   // Collective error agreement. Runs `local_work` (which must not call collectives of its
@@ -209,10 +209,9 @@ class Comm {
   void allgather_raw(const void* in, void* out, ElemType type) const;
   void allgatherv_raw(const void* in, std::span<const std::int64_t> counts, void* out, ElemType type) const;
   void bcast_raw(void* data, std::size_t count, ElemType type, int root) const;
-  // send_offsets: nullptr for blocks packed in rank order.
-  void alltoallv_raw(const void* send, std::span<const std::int64_t> send_counts,
-                     const std::span<const std::int64_t>* send_offsets, void* recv, std::span<const std::int64_t> recv_counts,
-                     ElemType type) const;
+  // send_offsets empty: the blocks lie packed in rank order.
+  void alltoallv_raw(const void* send, std::span<const std::int64_t> send_counts, std::span<const std::int64_t> send_offsets,
+                     void* recv, std::span<const std::int64_t> recv_counts, ElemType type) const;
 
   std::shared_ptr<Handle> handle_;
   int rank_ = 0;

@@ -138,9 +138,9 @@ class EdgeList {
   }
 
   // Room a reader of a rank's share of n edges reserves for what the distributed graph build
-  // brings in beyond what it sends away (it receives into the list itself: exchange_into_sent
-  // in src/graph/dist_graph.cpp; shares are rarely off by more than a few percent). Memory
-  // never written costs address space, not resident memory.
+  // brings in beyond what it sends away (it receives into the list itself: Refill in
+  // src/graph/exchange.hpp; shares are rarely off by more than a few percent). Memory never
+  // written costs address space, not resident memory.
   static std::size_t exchange_room(std::size_t n) { return n + n / 16; }
 
   void reserve(std::size_t n) {
