@@ -154,9 +154,10 @@ void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, Weig
   Refill<Key, KeyAlloc> key_refill(key);
   std::optional<Refill<Weight, WeightAlloc>> weight_refill;
   if (weight) weight_refill.emplace(*weight);
-  const std::size_t spare = m / rounds + 1;  // a slice holds at most m / rounds + 1 edges
-  std::vector<Key, KeyAlloc> key_out(spare + 1), key_in;
-  std::vector<Weight, WeightAlloc> weight_out(weight ? spare + 1 : 0), weight_in;
+  const std::size_t slice = m / rounds + 1;  // a slice holds at most m / rounds + 1 edges
+  std::vector<Key, KeyAlloc> leaving(slice), key_out(slice), key_in;
+  std::vector<Weight, WeightAlloc> weight_leaving(weight ? slice : 0), weight_out(weight ? slice : 0), weight_in;
+  std::vector<std::uint32_t> rank_of(slice);
   std::vector<std::int64_t> count(P), next(P);
   for (std::uint64_t t = 0; t < rounds; ++t) {
     const std::size_t begin = block_begin(m, t, rounds), end = block_begin(m, t + 1, rounds);
@@ -166,22 +167,32 @@ void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, Weig
     const std::vector<std::int64_t> got = comm.alltoall_counts(count);
     std::int64_t received = 0;
     for (std::size_t r = 0; r < P; ++r) next[r] = r == 0 ? 0 : next[r - 1] + count[r - 1], received += got[r];
-    // Without a branch (which edges stay is a coin toss on every edge): each edge is written
-    // both to the next staying entry and to its rank's next send entry, and only the one that
-    // counts advances; this rank's own send entry is a spare slot past the buffer's use.
-    next[self] = static_cast<std::int64_t>(spare);
-    std::size_t stay = begin;
+    // Without a branch (which edges stay is a coin toss on every edge) or a counter in memory
+    // per rank: each edge is written both to the next staying entry and to the next departing
+    // one, and only the one that counts advances. The departing edges, in slice order, then
+    // go to their ranks' blocks in the send buffer by a counting sort, needed only when they
+    // go to more than one rank (on 2 ranks they never do).
+    std::size_t stay = begin, leave = 0;
     for (std::size_t i = begin; i < end; ++i) {
       const Key k = key[i];
-      const auto r = static_cast<std::size_t>(owner(k));
-      const bool stays = r == self;
-      const auto to = static_cast<std::size_t>(next[r]);
-      key[stay] = k, key_out[to] = k;
+      const auto r = static_cast<std::uint32_t>(owner(k));
+      const std::size_t stays = r == self ? 1 : 0;
+      key[stay] = k, leaving[leave] = k, rank_of[leave] = r;
       if (weight) {
         const Weight w = (*weight)[i];
-        (*weight)[stay] = w, weight_out[to] = w;
+        (*weight)[stay] = w, weight_leaving[leave] = w;
       }
-      stay += stays ? 1 : 0, next[r] += stays ? 0 : 1;
+      stay += stays, leave += 1 - stays;
+    }
+    if (std::count_if(count.begin(), count.end(), [](std::int64_t c) { return c > 0; }) > 1) {
+      for (std::size_t j = 0; j < leave; ++j) {
+        const auto to = static_cast<std::size_t>(next[rank_of[j]]++);
+        key_out[to] = leaving[j];
+        if (weight) weight_out[to] = weight_leaving[j];
+      }
+    } else {
+      key_out.swap(leaving);
+      weight_out.swap(weight_leaving);
     }
     key_in.resize(static_cast<std::size_t>(received));
     comm.alltoallv_into<Key>(key_out, count, key_in, got);
