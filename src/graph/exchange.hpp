@@ -162,20 +162,21 @@ void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, Weig
   for (std::uint64_t t = 0; t < rounds; ++t) {
     const std::size_t begin = block_begin(m, t, rounds), end = block_begin(m, t + 1, rounds);
     std::fill(count.begin(), count.end(), 0);
-    for (std::size_t i = begin; i < end; ++i) ++count[static_cast<std::size_t>(owner(key[i]))];
+    for (std::size_t i = begin; i < end; ++i) ++count[rank_of[i - begin] = static_cast<std::uint32_t>(owner(key[i]))];
     count[self] = 0;
     const std::vector<std::int64_t> got = comm.alltoall_counts(count);
     std::int64_t received = 0;
     for (std::size_t r = 0; r < P; ++r) next[r] = r == 0 ? 0 : next[r - 1] + count[r - 1], received += got[r];
     // Without a branch (which edges stay is a coin toss on every edge) or a counter in memory
     // per rank: each edge is written both to the next staying entry and to the next departing
-    // one, and only the one that counts advances. The departing edges, in slice order, then
-    // go to their ranks' blocks in the send buffer by a counting sort, needed only when they
-    // go to more than one rank (on 2 ranks they never do).
+    // one, and only the one that counts advances (rank_of, filled by the count, is rewritten
+    // in departing order: entry `leave` is never past the one just read). The departing edges,
+    // in slice order, then go to their ranks' blocks in the send buffer by a counting sort,
+    // needed only when they go to more than one rank (on 2 ranks they never do).
     std::size_t stay = begin, leave = 0;
     for (std::size_t i = begin; i < end; ++i) {
       const Key k = key[i];
-      const auto r = static_cast<std::uint32_t>(owner(k));
+      const std::uint32_t r = rank_of[i - begin];
       const std::size_t stays = r == self ? 1 : 0;
       key[stay] = k, leaving[leave] = k, rank_of[leave] = r;
       if (weight) {
