@@ -60,12 +60,13 @@ EdgeList redistribute_in_place(EdgeList& edges, OwnerFn owner, const Comm& comm)
 
 // Sends every edge to the owner of its destination (owner(v): the rank of vertex v), in the
 // order held: a parallel stable counting sort into rank buckets (counts per chunk, then each
-// chunk writes at its offsets), one Alltoallv per column. With both_directions an edge u–v
+// chunk writes at its offsets), then exchange_into_sent per column. With both_directions an edge u–v
 // also goes to the owner of u when that is another rank, so that every rank receives the
 // edges that touch its vertices from either end (collapse_rows_from then reads each from the
 // end it owns). `ends` reads the endpoints: packed edges (PackedEnds: one key column, the dst
 // column already freed) travel as that one column, 8 bytes an edge instead of 16, and arrive
-// packed. On one rank the edges stay where they are.
+// packed. Packed directed edges skip the bucketed copy (redistribute_in_place). On one rank
+// the edges stay where they are.
 template <class Ends, class OwnerFn>
 EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn owner, const Comm& comm) {
   if (comm.size() == 1) return std::move(edges);
@@ -109,9 +110,9 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
   // Each column is bucketed, sent and freed in turn; `drop` frees what the remaining columns no
   // longer need before the exchange. Directed edges send src first (owners come from dst), so
   // the peak is the input plus one bucketed column (24 bytes per edge, not 40). The bucketed
-  // column becomes the result: this rank's bucket moves to its front and what arrives from
-  // the others follows it, inside the capacity reserved for the larger of the two layouts. So
-  // an exchange holds the column and what arrives, not a second copy of the whole column.
+  // column becomes the result: this rank's bucket stays where it lies and what arrives fills
+  // the entries sent (exchange_into_sent), then the room reserved past them for the larger of
+  // the two layouts. So an exchange holds the column, not a second copy of it.
   const bool weighted = comm.allreduce(edges.has_weights() ? 1 : 0, ReduceOp::max) != 0;
   auto send_column = [&](auto column_of, auto drop) {
     using T = std::decay_t<decltype(column_of(std::size_t{0}))>;
