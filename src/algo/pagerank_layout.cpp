@@ -199,11 +199,15 @@ LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, L
     const LocalId v = order.vertex[first + i];
     out.row_start[i + 1] = out.row_start[i] + (csr.row_start[v + 1] - csr.row_start[v]);
   }
+  // The rows are read in the graph's order and written to their work rows: a work order sorted
+  // by reads visits the graph's rows at random, and a read that misses stalls the copy where a
+  // write that misses does not.
   out.column.resize(out.row_start.back());
   if (!csr.weight.empty()) out.weight.resize(out.row_start.back());
 #pragma omp parallel for schedule(dynamic, 1024)
-  for (LocalId i = 0; i < out.rows; ++i) {
-    const LocalId v = order.vertex[first + i];
+  for (LocalId v = 0; v < csr.rows; ++v) {
+    const LocalId i = order.position[v] - first;  // unsigned: v's work row is in [first, last)
+    if (i >= out.rows) continue;
     EdgeIndex to = out.row_start[i];
     for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e, ++to) {
       out.column[to] = order.column(csr.column[e], csr.rows);

@@ -165,9 +165,11 @@ void StepOperator::eliminated_terms(const DistGraph& graph, const Elimination& e
   graph.halo.gather<double>(graph.out_weight, ghost_out, comm);
   eliminated_share_.assign(kept_rows_, 0.0);
   schur_diagonal_.assign(kept_rows_, 1.0);
+  // The kept rows in the graph's order (a work order sorted by reads visits them at random).
 #pragma omp parallel for schedule(dynamic, 1024)
-  for (LocalId w = 0; w < kept_rows_; ++w) {
-    const LocalId v = order_->vertex[w];
+  for (LocalId v = 0; v < rows_; ++v) {
+    const LocalId w = order_->position[v];
+    if (w >= kept_rows_) continue;
     double to_eliminated = 0.0, self = 0.0, two_steps = 0.0;
     for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
       const LocalId c = csr.column[e];
