@@ -2,6 +2,7 @@
 // 1, 2, 3 and 4 ranks (and on split ranks); the seed-set reader's errors.
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "perron/algo/personalized.hpp"
@@ -164,6 +165,49 @@ TEST(Personalized, WidestBlockAndFixedIterations) {
     EXPECT_LT(l1_distance(vector_of(block, j, graph, comm), gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm)),
               1e-13)
         << "vector " << j;
+  }
+}
+
+// With a FrozenVector, every vector reaches it exactly once, at the step it freezes, with the
+// bits `score` would hold, in the order the vectors freeze (by step); `score` stays empty.
+// For every solver, on a directed and an undirected graph.
+TEST(Personalized, FrozenVectorsTakeTheResults) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(39, 300, 1800, false);
+  for (const bool undirected : {false, true}) {
+    const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{undirected, false}, comm);
+    std::vector<std::map<VertexId, double>> sets;
+    for (std::size_t j = 0; j < 6; ++j) sets.push_back({{g.edges[3 * j].src, 1.0}, {g.edges[3 * j + 1].dst, 0.5}});
+    for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
+      if (solver == PageRankSolver::cg && !undirected) continue;
+      const PersonalizedParams p = tight(solver);
+      const PersonalizedPlan plan(graph, p, comm);
+      const std::vector<SparseTeleport> teleports = teleports_of(sets, graph, comm);
+      const PersonalizedBlock held = personalized_pagerank(graph, plan, p, teleports, comm);
+      std::vector<int> order;
+      std::vector<std::vector<double>> taken(sets.size());
+      const PersonalizedBlock streamed =
+          personalized_pagerank(graph, plan, p, teleports, comm, {}, {}, [&](int j, std::span<const double> score) {
+            order.push_back(j);
+            taken[static_cast<std::size_t>(j)].assign(score.begin(), score.end());
+          });
+      const std::string what = name_of(solver) + (undirected ? ", undirected" : ", directed");
+      EXPECT_TRUE(streamed.score.empty()) << what;
+      ASSERT_EQ(order.size(), sets.size()) << what;
+      EXPECT_TRUE(std::is_permutation(order.begin(), order.end(), std::vector<int>{0, 1, 2, 3, 4, 5}.begin())) << what;
+      // Freeze order: by the step each vector met the tolerance.
+      for (std::size_t i = 1; i < order.size(); ++i)
+        EXPECT_LE(streamed.iterations[static_cast<std::size_t>(order[i - 1])],
+                  streamed.iterations[static_cast<std::size_t>(order[i])])
+            << what;
+      EXPECT_EQ(streamed.iterations, held.iterations) << what;
+      for (std::size_t j = 0; j < sets.size(); ++j) {
+        const auto rows = static_cast<std::ptrdiff_t>(graph.rows());
+        const std::vector<double> expected(held.score.begin() + static_cast<std::ptrdiff_t>(j) * rows,
+                                           held.score.begin() + static_cast<std::ptrdiff_t>(j + 1) * rows);
+        EXPECT_EQ(taken[j], expected) << what << " vector " << j;
+      }
+    }
   }
 }
 

@@ -19,6 +19,7 @@ struct BatchBuffers {
   using BlockVector = HugeVector<double>;
   BlockVector z, r, p, q, x, contrib;  // x: power's iterate; q is also cg's confirming x and y
   BlockVector shadow, sp, half, st;    // bicgstab's r̂, Sp, s and Ss (also its confirming x and y)
+  std::vector<double> result;          // a frozen vector in dense order, for the FrozenVector
 };
 }  // namespace pagerank_detail
 using pagerank_detail::BatchBuffers;
@@ -243,11 +244,13 @@ struct Batch {
   BatchBuffers& buf;              // the block's vectors, kept by the plan from block to block
   BlockVector& contrib;           // columns × S: owned rows, kept ghosts, eliminated ghosts
   std::vector<double> block_sum;  // per block (kept rows' blocks, eliminated rows', trailing rows') × S × per
+  const FrozenVector& frozen;     // takes each vector as it freezes (or out.score does)
+  double frozen_in_step = 0.0;    // seconds in `frozen` during the current step
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
 
   Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
-        std::span<const SparseTeleport> teleports, const Comm& c)
+        std::span<const SparseTeleport> teleports, const FrozenVector& frozen_vector, const Comm& c)
       : op(o),
         phases(o.phases()),
         params(p),
@@ -262,7 +265,8 @@ struct Batch {
         inv_out(o.inv_out()),
         tele_start(rows + 1, 0),
         buf(buffers),
-        contrib(buffers.contrib) {
+        contrib(buffers.contrib),
+        frozen(frozen_vector) {
     for (const SparseTeleport& t : teleports)
       for (LocalId r : t.row) ++tele_start[work_row(r) + 1];
     for (LocalId v = 0; v < rows; ++v) tele_start[v + 1] += tele_start[v];
@@ -275,7 +279,10 @@ struct Batch {
         tele_vector[at] = j;
         tele_weight[at] = teleports[j].weight[i];
       }
-    out.score.assign(static_cast<std::size_t>(vectors) * rows, 0.0);
+    if (frozen)
+      buf.result.resize(rows);
+    else
+      out.score.assign(static_cast<std::size_t>(vectors) * rows, 0.0);
     out.iterations.assign(vectors, 0);
     out.residual.assign(vectors, 0.0);
     out.converged.assign(vectors, 0);
@@ -477,12 +484,20 @@ struct Batch {
     out.iterations[j] = iteration;
     out.residual[j] = residual;
     out.converged[j] = residual < params.tolerance && params.fixed_iterations == 0 ? 1 : 0;
-    double* dst = out.score.data() + static_cast<std::size_t>(j) * rows;
+    double* dst = frozen ? buf.result.data() : out.score.data() + static_cast<std::size_t>(j) * rows;
     for (LocalId w = 0; w < rows; ++w) dst[phases.vertex.empty() ? w : phases.vertex[w]] = y[at(w, j)];
+    if (!frozen) return;
+    const Stopwatch watch;
+    frozen(j, std::span<const double>(buf.result.data(), rows));
+    frozen_in_step += watch.seconds();
   }
 
+  // A step's end; `seconds` since its start, of which the FrozenVector's time is not counted.
   void record(double seconds, const IterationObserver& observe, double largest) {
     out.history.push_back(largest);
+    out.frozen_seconds += frozen_in_step;
+    seconds -= frozen_in_step;
+    frozen_in_step = 0.0;
     if (observe) observe(IterationReport{static_cast<int>(out.history.size()), largest, seconds});
   }
 
@@ -809,16 +824,16 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
   // power: x (y takes its place) and the contributions with ghosts; cg: z, r, p, q (also the
   // confirming step's x and y) and the contributions; bicgstab: z, r, r̂, p, Sp, s, Ss (also
   // the confirming x and y) and the contributions (the solvers' vectors over the kept rows
-  // only: counted as all rows).
+  // only: counted as all rows); and one vector of results in dense order.
   const std::uint64_t vector_rows = solver == PageRankSolver::cg         ? 4 * rows + columns
                                     : solver == PageRankSolver::bicgstab ? 7 * rows + columns
                                                                          : rows + columns;
-  return (vector_rows * width + rows * static_cast<std::uint64_t>(vectors)) * sizeof(double);
+  return (vector_rows * width + rows) * sizeof(double);
 }
 
 PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,
                                         std::span<const SparseTeleport> teleports, const Comm& comm,
-                                        const IterationObserver& observe, const BlockGoOn& go_on) {
+                                        const IterationObserver& observe, const BlockGoOn& go_on, const FrozenVector& frozen) {
   if (teleports.empty() || teleports.size() > static_cast<std::size_t>(kMaxBlockVectors))
     throw Error(ErrorKind::internal, "personalized_pagerank: a block holds 1 to " + std::to_string(kMaxBlockVectors) +
                                          " vectors, got " + std::to_string(teleports.size()));
@@ -826,7 +841,7 @@ PersonalizedBlock personalized_pagerank(const DistGraph& graph, const Personaliz
     throw Error(ErrorKind::internal, "personalized_pagerank: the plan was built for another solver or damping");
   if (plan.op().rows() != graph.rows())
     throw Error(ErrorKind::internal, "personalized_pagerank: the plan was built for another graph");
-  Batch batch(graph, plan.op(), plan.buffers(), params, teleports, comm);
+  Batch batch(graph, plan.op(), plan.buffers(), params, teleports, frozen, comm);
   const Stopwatch watch;
   if (params.solver == PageRankSolver::cg)
     batch.cg(observe);
@@ -834,7 +849,7 @@ PersonalizedBlock personalized_pagerank(const DistGraph& graph, const Personaliz
     batch.bicgstab(observe);
   else
     batch.power(observe, go_on);
-  batch.out.seconds = watch.seconds();
+  batch.out.seconds = watch.seconds() - batch.out.frozen_seconds;
   batch.out.solver = params.solver;
   batch.out.halo_bytes_sent_per_iteration = plan.op().values_sent() * static_cast<std::uint64_t>(batch.width) * sizeof(double);
   return std::move(batch.out);

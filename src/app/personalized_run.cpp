@@ -155,6 +155,17 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       out.iterating_rss = std::max(out.iterating_rss, current_rss_bytes());
       if (!o.quiet) report.iteration(r, params.tolerance, params.fixed_iterations);
     };
+    // Each vector as it freezes: its row of /pagerank/personalized, and its top K. A vector of
+    // a block that solver auto's probe stopped may come again from the rerun, which replaces it.
+    std::vector<std::vector<ScoredVertex>> block_top(static_cast<std::size_t>(count));
+    const FrozenVector frozen = [&](int j, std::span<const double> scores) {
+      const Stopwatch write_watch;
+      if (file && !o.top_only)
+        file->write_matrix_blocks<double>("/pagerank/personalized", {{first + static_cast<std::uint64_t>(j), g.first}},
+                                          {{1, g.rows()}}, scores);
+      out.write_seconds += write_watch.seconds();
+      block_top[static_cast<std::size_t>(j)] = top_k(scores, g.first, K, comm);
+    };
     // Every block's steps count, the probe's that were run again too.
     const auto tally = [&](const PersonalizedBlock& r) {
       out.seconds += r.seconds;
@@ -162,7 +173,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       history.insert(history.end(), r.history.begin(), r.history.end());
     };
     PersonalizedBlock result =
-        personalized_pagerank(g, *plan, params, teleports, comm, observe, first == 0 ? go_on : BlockGoOn{});
+        personalized_pagerank(g, *plan, params, teleports, comm, observe, first == 0 ? go_on : BlockGoOn{}, frozen);
     if (result.stopped) {  // solver auto's probe chose bicgstab: the block again, with it
       tally(result);
       const Stopwatch switch_watch;
@@ -170,7 +181,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       out.block_bytes = fits(params.solver);
       plan.emplace(g, params, comm);  // the power plan goes first
       out.plan_seconds += switch_watch.seconds();
-      result = personalized_pagerank(g, *plan, params, teleports, comm, observe);
+      result = personalized_pagerank(g, *plan, params, teleports, comm, observe, {}, frozen);
     }
     tally(result);
     ++out.blocks;
@@ -181,20 +192,13 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
     }
     report.event("personalized_block", fmt::format("{{\"first\": {}, \"vectors\": {}, \"steps\": {}, \"seconds\": {}}}", first,
                                                    count, result.history.size(), result.seconds));
-    const Stopwatch write_watch;
-    if (file && !o.top_only)
-      file->write_matrix_blocks<double>("/pagerank/personalized", {{first, g.first}},
-                                        {{static_cast<std::uint64_t>(count), g.rows()}}, result.score);
-    out.write_seconds += write_watch.seconds();
     // The top K of every vector (and the first few for the summary).
     std::vector<GlobalId> dense;
-    for (int j = 0; j < count; ++j) {
-      const std::span<const double> scores(result.score.data() + static_cast<std::size_t>(j) * g.rows(), g.rows());
-      for (const ScoredVertex& v : top_k(scores, g.first, K, comm)) {
+    for (const std::vector<ScoredVertex>& top : block_top)
+      for (const ScoredVertex& v : top) {
         dense.push_back(v.id);
         top_score.push_back(v.score);
       }
-    }
     const std::vector<VertexId> original = g.ids.to_original(dense, comm);
     top_id.insert(top_id.end(), original.begin(), original.end());
   }

@@ -72,7 +72,8 @@ struct PersonalizedParams {
 PageRankSolver choose_personalized_solver(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm);
 
 // Bytes one rank holds to advance a block of `vectors` vectors (its iterates, contributions
-// with ghosts, and for cg and bicgstab the Krylov vectors), besides the plan; nothing per edge.
+// with ghosts, for cg and bicgstab the Krylov vectors, and one vector of results for the
+// FrozenVector that takes them), besides the plan; nothing per edge.
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors);
 
 namespace pagerank_detail {
@@ -111,12 +112,14 @@ class PersonalizedPlan {
 
 struct PersonalizedBlock {
   std::vector<double> score;                        // vector-major: score[j·rows + v], owned rows, dense order
+                                                    // (empty when a FrozenVector took the vectors)
   std::vector<int> iterations;                      // per vector: the step at which it met the tolerance (or the last)
   std::vector<double> residual;                     // per vector: ‖x_j − x_j,prev‖₁ of that step
   std::vector<std::uint8_t> converged;              // per vector
   std::vector<double> history;                      // per step: the largest residual of the vectors still going
   double seconds = 0.0;                             // time in the iteration loop
   std::uint64_t halo_bytes_sent_per_iteration = 0;  // this rank, for the whole block
+  double frozen_seconds = 0.0;                      // in the FrozenVector (not counted in `seconds`)
   bool stopped = false;                             // by go_on, before every vector converged
   PageRankSolver solver = PageRankSolver::power;
 };
@@ -128,9 +131,17 @@ struct PersonalizedBlock {
 // the vectors still going.
 // With `go_on`, power iteration asks it after every step, given the history so far, whether to
 // go on; false stops the block there (`stopped`; vectors not yet converged have no result).
+// With `frozen`, each vector's result goes to it as the vector freezes, instead of into
+// `score`: frozen(j, s) with s its scores at the owned rows in dense order, valid during the
+// call. Every rank calls it for the same vectors in the same order, so it may be collective
+// (write the vector, rank it). The block then holds one vector of results, not b (a block of
+// 16 on Kronecker 20: 83 MB less, whose first touch cost as much as a product). Its time is
+// not counted in `seconds` or the steps' times (it is `frozen_seconds`).
 using BlockGoOn = std::function<bool(std::span<const double> history)>;
+using FrozenVector = std::function<void(int vector, std::span<const double> score)>;
 PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,
                                         std::span<const SparseTeleport> teleports, const Comm& comm,
-                                        const IterationObserver& observe = {}, const BlockGoOn& go_on = {});
+                                        const IterationObserver& observe = {}, const BlockGoOn& go_on = {},
+                                        const FrozenVector& frozen = {});
 
 }  // namespace perron
