@@ -445,7 +445,7 @@ struct Batch {
   // its sum s).
   // y overwrites x in place: every row sends x/o before any y is written, and a row's y is
   // written after its own x was read (for |y − x|), so one array of the block does for both (a
-  // block of 16 on Kronecker 20 holds 83 MB less, whose first touch cost 0.05 s).
+  // block of 16 on Kronecker 20 holds 83 MB less).
   // Returns per vector {‖y_j − x_j‖₁, d_j of y_j, Σ y_j}.
   template <class Complete>
   std::vector<double> power_step(BlockVector& x, const std::vector<double>& dangling, const Complete& complete) {
