@@ -231,10 +231,13 @@ LoadedPrepared read_prepared_graph(const std::string& path, const Comm& comm) {
     const std::uint64_t e0 = rows.start.front(), e1 = rows.start.back();
     require_memory(saturating_mul(e1 - e0, h.weighted ? 16 : 8), path + " (in-edges of this rank)");
     const bool narrow = narrow_sources(h.n);
-    if (narrow)
-      rows.src32 = f.read_slice<std::uint32_t>("/graph/in_sources", e0, e1 - e0);
-    else
-      rows.src = f.read_slice<GlobalId>("/graph/in_sources", e0, e1 - e0);
+    if (narrow) {
+      rows.src32.resize(e1 - e0);
+      f.read_slice_into<std::uint32_t>("/graph/in_sources", e0, rows.src32);
+    } else {
+      rows.src.resize(e1 - e0);
+      f.read_slice_into<GlobalId>("/graph/in_sources", e0, rows.src);
+    }
     if (h.weighted) rows.weight = f.read_slice<double>("/graph/in_weights", e0, e1 - e0);
     const Stopwatch watch;
     for (std::uint64_t& s : rows.start) s -= e0;

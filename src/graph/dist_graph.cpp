@@ -269,7 +269,7 @@ template <class Src>
 struct Rows {
   GlobalId first = 0;
   std::vector<EdgeIndex> start;
-  std::vector<Src> src;
+  Column<Src> src;             // grown as survivors arrive: no serial zeroing, pages faulted in by the copying threads
   std::vector<double> weight;  // empty: every weight is 1
 
   std::uint64_t rows() const { return start.size() - 1; }
@@ -403,7 +403,7 @@ Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, Gl
   EdgeIndex* const kept = out.start.data();  // survivors per row, then their offsets
   std::vector<std::uint64_t> bucket_begin(buckets + 1, 0), bucket_kept(buckets, 0);
   std::vector<std::uint64_t> cursor;                            // [thread][bucket]: counts, then where the next entry goes
-  std::vector<E> keys;                                          // one group's entries
+  HugeVector<E> keys;                                           // one group's entries, unset until scattered (no serial memset)
   std::vector<std::pair<std::uint64_t, std::uint64_t>> groups;  // bucket ranges
   Src* to_src = nullptr;
   double* to_weight = nullptr;
@@ -490,7 +490,7 @@ Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, Gl
     }
   }
   edges.release();  // (when there were no buckets)
-  std::vector<E>().swap(keys);
+  HugeVector<E>().swap(keys);
   std::partial_sum(out.start.begin(), out.start.end(), out.start.begin());
   duplicates = bucket_begin[buckets] - out.start.back();  // the CSR gives their room back
   return out;
@@ -524,8 +524,10 @@ Rows<Src> redistribute_rows(Rows<Src>& rows, bool with_weights, const Partition&
   out.first = target.begin(comm.rank());
   const std::vector<EdgeIndex> got_length = comm.alltoallv<EdgeIndex>(length, row_counts);
   std::vector<EdgeIndex>().swap(length);
-  out.src = comm.alltoallv<Src>(rows.src, entry_counts);
-  std::vector<Src>().swap(rows.src);
+  const std::vector<std::int64_t> got_entries = comm.alltoall_counts(entry_counts);
+  out.src.resize(static_cast<std::size_t>(std::accumulate(got_entries.begin(), got_entries.end(), std::int64_t{0})));
+  comm.alltoallv_into<Src>(rows.src, entry_counts, out.src, got_entries);
+  Column<Src>().swap(rows.src);
   if (with_weights) {
     out.weight = comm.alltoallv<double>(rows.weight, entry_counts);
     std::vector<double>().swap(rows.weight);
@@ -639,7 +641,7 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
     g.in.column.resize(m);
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < m; ++i) g.in.column[i] = column_of(rows.src[i]);
-    std::vector<Src>().swap(rows.src);
+    Column<Src>().swap(rows.src);
   }
   std::vector<LocalId>().swap(ghost_column);
   if (g.weighted) g.in.weight = std::move(rows.weight);

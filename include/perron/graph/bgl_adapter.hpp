@@ -51,7 +51,7 @@ class CsrOutEdgeIterator : public boost::iterator_facade<CsrOutEdgeIterator, Csr
 };
 
 using CsrVertexIterator = boost::counting_iterator<LocalId>;
-using CsrAdjacencyIterator = std::vector<LocalId>::const_iterator;
+using CsrAdjacencyIterator = decltype(LocalCsr::column)::const_iterator;
 
 struct CsrTraversalTag : boost::incidence_graph_tag, boost::adjacency_graph_tag, boost::vertex_list_graph_tag {};
 

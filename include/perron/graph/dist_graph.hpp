@@ -25,8 +25,8 @@ struct LocalCsr {
   LocalId rows = 0;
   LocalId columns = 0;               // rows + ghosts
   std::vector<EdgeIndex> row_start;  // rows + 1 offsets into column / weight
-  std::vector<LocalId> column;
-  std::vector<double> weight;  // per edge; empty when the graph is unweighted
+  Column<LocalId> column;            // written before read: no serial zeroing of fresh pages
+  std::vector<double> weight;        // per edge; empty when the graph is unweighted
 
   EdgeIndex edges() const { return row_start.empty() ? 0 : row_start.back(); }
   std::uint64_t bytes() const {
@@ -35,7 +35,7 @@ struct LocalCsr {
   // Frees the columns and weights (the row offsets stay): for a caller whose kernel keeps its
   // own copy of the edges, e.g. PageRank's blocked layout. Nothing may read the edges after.
   void release_edges() {
-    std::vector<LocalId>().swap(column);
+    Column<LocalId>().swap(column);
     std::vector<double>().swap(weight);
   }
 };
@@ -219,10 +219,10 @@ DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& 
 // their in-edges' sources as dense ids (increasing within a row), and their weights when the
 // graph is weighted.
 struct PreparedRows {
-  std::vector<EdgeIndex> start;      // rows + 1 offsets, from 0
-  std::vector<std::uint32_t> src32;  // the sources while every dense id fits 32 bits (n <= 2^32)
-  std::vector<GlobalId> src;         // else here
-  std::vector<double> weight;        // empty: unweighted
+  std::vector<EdgeIndex> start;  // rows + 1 offsets, from 0
+  Column<std::uint32_t> src32;   // the sources while every dense id fits 32 bits (n <= 2^32)
+  Column<GlobalId> src;          // else here
+  std::vector<double> weight;    // empty: unweighted
 };
 
 // Collective: the graph that prepared rows describe, as build_graph builds it from the edges:
