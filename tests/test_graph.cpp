@@ -1,4 +1,6 @@
 // Partition balance and the halo plan: each rank receives exactly the ghost values it reads.
+#include <omp.h>
+
 #include <functional>
 #include <numeric>
 
@@ -224,6 +226,64 @@ TEST(DistGraph, StatisticsCountWhatTheInputHas) {
   const DistGraph und = build_graph(share_of(t, comm), GraphOptions{true, false}, comm);
   EXPECT_EQ(und.stats.m, 5u);         // 1-2, 2-1, 2-2, 2-3, 3-2
   EXPECT_EQ(und.stats.dangling, 1u);  // only 9
+}
+
+// Dense ids are the original ids' ranks in sorted order however the build finds them: ids
+// spread wide (sorted and looked up), ids in a narrow range (a presence bitmap marked per
+// thread, then ranked), and the same with more threads than the bitmap copies may take (atomic
+// ORs on one bitmap). The three inputs are one graph with its ids renamed in order, so every
+// rank must own the same rows with the same sources, and the declared isolated vertices (the
+// lowest and highest ids here) must extend the range.
+TEST(DistGraph, DenseIdsAreTheSortedOrderOnEveryPath) {
+  const Comm comm = world();
+  TestGraph t = random_graph(61, 3000, 30000, false);
+  t.extra_vertices.push_back(0);              // below every endpoint (checked next)
+  t.extra_vertices.push_back(2'000'000'000);  // above every one (ids are drawn below 10^9 + 7)
+  for (const RawEdge& e : t.edges) ASSERT_TRUE(e.src != 0 && e.dst != 0);
+  std::vector<VertexId> sorted;
+  for (const RawEdge& e : t.edges) sorted.push_back(e.src), sorted.push_back(e.dst);
+  sorted.insert(sorted.end(), t.extra_vertices.begin(), t.extra_vertices.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  const auto rank_of = [&](VertexId v) {
+    return static_cast<std::uint64_t>(std::lower_bound(sorted.begin(), sorted.end(), v) - sorted.begin());
+  };
+  // Each row as (its id's rank, its sources' ranks in order), rank by rank.
+  const auto rows_by_rank = [&](const DistGraph& g, const std::function<std::uint64_t(VertexId)>& rank) {
+    std::vector<GlobalId> dense(g.rows());
+    std::iota(dense.begin(), dense.end(), g.first);
+    const std::vector<VertexId> row_original = g.ids.to_original(dense, comm);
+    const std::vector<VertexId> ghost_original = g.ids.to_original(g.ghost_ids, comm);
+    std::vector<std::vector<std::uint64_t>> rows;
+    for (LocalId r = 0; r < g.rows(); ++r) {
+      EXPECT_EQ(rank(row_original[r]), g.first + r) << "vertex " << row_original[r];
+      std::vector<std::uint64_t> row{rank(row_original[r])};
+      for (EdgeIndex e = g.in.row_start[r]; e < g.in.row_start[r + 1]; ++e) {
+        const LocalId c = g.in.column[e];
+        row.push_back(rank(c < g.rows() ? row_original[c] : ghost_original[c - g.rows()]));
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  };
+  const auto renamed = [&](std::uint64_t step) {
+    TestGraph r = t;
+    for (RawEdge& e : r.edges) e.src = 5 + step * rank_of(e.src), e.dst = 5 + step * rank_of(e.dst);
+    for (VertexId& v : r.extra_vertices) v = 5 + step * rank_of(v);
+    return r;
+  };
+  const DistGraph wide = build_graph(share_of(t, comm), {}, comm);
+  EXPECT_EQ(wide.stats.n, sorted.size());
+  const auto want = rows_by_rank(wide, rank_of);
+  const DistGraph narrow = build_graph(share_of(renamed(3), comm), {}, comm);
+  EXPECT_EQ(narrow.stats.n, sorted.size());
+  EXPECT_EQ(rows_by_rank(narrow, [](VertexId v) { return (v - 5) / 3; }), want);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(16);  // 16 bitmaps over 750 000 ids would take more than the edges
+  const DistGraph spread = build_graph(share_of(renamed(250), comm), {}, comm);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(spread.stats.n, sorted.size());
+  EXPECT_EQ(rows_by_rank(spread, [](VertexId v) { return (v - 5) / 250; }), want);
 }
 
 // The build's rows against a direct merge of the input, on a weighted multigraph large enough
