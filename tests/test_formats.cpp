@@ -5,6 +5,7 @@
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/connected_components.hpp>
 #include <boost/graph/strong_components.hpp>
+#include <omp.h>
 
 #include <cstdio>
 #include <fstream>
@@ -12,6 +13,7 @@
 
 #include "perron/algo/components.hpp"
 #include "perron/core/error.hpp"
+#include "perron/core/range.hpp"
 #include "perron/io/edge_source.hpp"
 #include "perron/io/hdf5_file.hpp"
 #include "support.hpp"
@@ -269,6 +271,57 @@ TEST(Formats, BinaryVertexCountAndWeights) {
   InputSpec ws = input_spec(wpath, "binary");
   ws.binary_weight = "f64";
   expect_error([&] { load_edges(ws, comm); }, "is not a finite number >= 0");
+}
+
+// The binary reader converts each block of 2^20 records in parallel: over more than one
+// block, a weight other than 1 and an id past 2^32 that first appear in the second block must
+// give the list its weight column and its wide ids then, with every edge as written; and of
+// two bad records the error names the first, whatever the thread count.
+TEST(Formats, BinaryBlocksWidenAndNameTheFirstBadRecord) {
+  const Comm comm = world();
+  constexpr std::uint64_t kRecords = (std::uint64_t{1} << 20) + 3000, kWide = (std::uint64_t{1} << 20) + 1500;
+  const auto edge_at = [](std::uint64_t i) {
+    const VertexId dst = i == kWide ? (std::uint64_t{1} << 40) + 3 : (i * 7919) % 50021;
+    return RawEdge{i % 65537, dst, i > (std::uint64_t{1} << 20) + 100 && i % 3 == 0 ? 2.5 : 1.0};
+  };
+  const auto file_of = [&](const std::vector<std::pair<std::uint64_t, float>>& bad_weights) {
+    std::string bytes;
+    for (std::uint64_t i = 0; i < kRecords; ++i) {
+      const RawEdge e = edge_at(i);
+      auto w = static_cast<float>(e.weight);
+      for (const auto& [at, value] : bad_weights)
+        if (at == i) w = value;
+      bytes.append(reinterpret_cast<const char*>(&e.src), 8).append(reinterpret_cast<const char*>(&e.dst), 8);
+      bytes.append(reinterpret_cast<const char*>(&w), 4);
+    }
+    return bytes;
+  };
+  for (const int threads : {1, 2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    InputSpec spec = input_spec(put(comm, "blocks.bin", file_of({})), "binary");
+    spec.binary_weight = "f32";
+    const LoadedInput in = load_edges(spec, comm);
+    const EdgeList& got = in.share.edges;
+    const auto P = static_cast<std::uint64_t>(comm.size()), r = static_cast<std::uint64_t>(comm.rank());
+    const std::uint64_t first = block_begin(kRecords, r, P), last = block_begin(kRecords, r + 1, P);
+    ASSERT_EQ(got.size(), last - first);
+    EXPECT_EQ(got.packed(), !(first <= kWide && kWide < last));
+    std::uint64_t wrong = 0;
+    for (std::uint64_t i = first; i < last; ++i) {
+      const RawEdge want = edge_at(i), e = got[i - first];
+      wrong += e.src != want.src || e.dst != want.dst || e.weight != want.weight ? 1 : 0;
+    }
+    EXPECT_EQ(wrong, 0u);
+    InputSpec bad = input_spec(put(comm, "bad.bin", file_of({{kRecords - 10, -1.0f}, {kWide + 7, NAN}})), "binary");
+    bad.binary_weight = "f32";
+    const std::uint64_t named = kWide + 7;  // both bad records lie in the last rank's share (1-4 ranks)
+    ASSERT_GE(kWide + 7, block_begin(kRecords, P - 1, P));
+    expect_error([&] { load_edges(bad, comm); },
+                 "record " + std::to_string(named) + " (byte " + std::to_string(named * 20) + ")");
+    omp_set_num_threads(saved);
+  }
 }
 
 TEST(Graph, KeepDuplicatesAddsWeights) {

@@ -59,32 +59,50 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
     // read, so the file's bytes are never held beside the whole edge list.
     constexpr std::uint64_t kBlockRecords = std::uint64_t{1} << 20;
     if (P > 1) edges.reserve(EdgeList::exchange_room(last - first));
-    edges.resize(last - first);
+    edges.resize_for_overwrite(last - first);  // every edge is set below
     std::vector<char> raw(std::min(last - first, kBlockRecords) * record);
     in.seekg(static_cast<std::streamoff>(first * record));
+    const auto decode = [&](std::uint64_t k) {
+      const char* p = raw.data() + k * record;
+      RawEdge e;
+      e.src = id_bytes == 8 ? load_id<std::uint64_t>(p) : load_id<std::uint32_t>(p);
+      e.dst = id_bytes == 8 ? load_id<std::uint64_t>(p + id_bytes) : load_id<std::uint32_t>(p + id_bytes);
+      e.weight = weight_bytes == 0   ? 1.0
+                 : weight_bytes == 4 ? load_weight<float>(p + 2 * id_bytes)
+                                     : load_weight<double>(p + 2 * id_bytes);
+      return e;
+    };
     for (std::uint64_t block = 0; block < edges.size(); block += kBlockRecords) {
       const std::uint64_t count = std::min(kBlockRecords, edges.size() - block);
       in.read(raw.data(), static_cast<std::streamsize>(count * record));
       if (static_cast<std::uint64_t>(in.gcount()) != count * record) throw_input("cannot read " + path + ": short read");
+      // One parallel pass finds the first bad record (the one the error names, whatever the
+      // thread count), whether every id fits a packed list and whether a weight differs from
+      // 1; the list widens or takes a weight column once, before the records are set in
+      // parallel (EdgeList::set then changes no column's shape).
+      std::uint64_t bad = count;
+      bool all_fit = true, weighted = false;
+#pragma omp parallel for schedule(static) reduction(min : bad) reduction(&& : all_fit) reduction(|| : weighted)
       for (std::uint64_t k = 0; k < count; ++k) {
-        const std::uint64_t i = block + k;
-        const char* p = raw.data() + k * record;
-        RawEdge e;
-        e.src = id_bytes == 8 ? load_id<std::uint64_t>(p) : load_id<std::uint32_t>(p);
-        e.dst = id_bytes == 8 ? load_id<std::uint64_t>(p + id_bytes) : load_id<std::uint32_t>(p + id_bytes);
-        e.weight = weight_bytes == 0   ? 1.0
-                   : weight_bytes == 4 ? load_weight<float>(p + 2 * id_bytes)
-                                       : load_weight<double>(p + 2 * id_bytes);
-        auto at = [&] {
-          return path + ": record " + std::to_string(first + i) + " (byte " + std::to_string((first + i) * record) + ")";
-        };
-        if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
-          throw_input(at() + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
-                      std::to_string(layout.vertices));
-        if (!std::isfinite(e.weight) || e.weight < 0)
-          throw_input(at() + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
-        edges.set(i, e);
+        const RawEdge e = decode(k);
+        const bool outside = layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices);
+        if (outside || !std::isfinite(e.weight) || e.weight < 0) bad = std::min(bad, k);
+        all_fit = all_fit && EdgeList::fits(e.src, e.dst);
+        weighted = weighted || e.weight != 1.0;
       }
+      if (bad < count) {
+        const RawEdge e = decode(bad);
+        const std::string at = path + ": record " + std::to_string(first + block + bad) + " (byte " +
+                               std::to_string((first + block + bad) * record) + ")";
+        if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
+          throw_input(at + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
+                      std::to_string(layout.vertices));
+        throw_input(at + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
+      }
+      if (!all_fit) edges.widen();
+      if (weighted && !edges.has_weights()) edges.weights().assign(edges.size(), 1.0);
+#pragma omp parallel for schedule(static)
+      for (std::uint64_t k = 0; k < count; ++k) edges.set(block + k, decode(k));
     }
   });
   return edges;

@@ -222,7 +222,7 @@ void load_hdf5(const InputSpec& spec, const Comm& comm, EdgeShare& share) {
     const bool read_weights = has_weight && !spec.ignore_weights;
     share.edges = EdgeList::packed_ids();
     if (comm.size() > 1) share.edges.reserve(EdgeList::exchange_room(e - b));
-    share.edges.resize(e - b);
+    share.edges.resize_for_overwrite(e - b);  // every edge is set below
     if (read_weights) {
       if (comm.size() > 1) share.edges.weights().reserve(EdgeList::exchange_room(e - b));
       share.edges.weights().resize(e - b);

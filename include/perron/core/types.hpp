@@ -148,6 +148,14 @@ class EdgeList {
     if (!packed_) dst_.reserve(n);
     if (has_weights()) weight_.reserve(n);
   }
+  // Grows or shrinks to n edges whose ids the caller writes next, every one (a reader): new
+  // ids are left as they are (weights are 1). Unlike resize, never zeroes: after a reserve,
+  // resize zeroes the whole list in one thread, the first touch of all its pages.
+  void resize_for_overwrite(std::size_t n) {
+    src_.resize(n);
+    if (!packed_) dst_.resize(n);
+    if (has_weights()) weight_.resize(n, 1.0);
+  }
   // Grows or shrinks to n edges; new edges are (0, 0, 1).
   void resize(std::size_t n) {
     grow_zeroed(src_, n);
