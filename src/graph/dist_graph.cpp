@@ -215,16 +215,89 @@ constexpr std::uint64_t kPackedIds = std::uint64_t{1} << 32;
 #define PERRON_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
 #endif
 
+// A set of integers in [0, span) as a bitmap, with each 64-bit word's count of the members
+// before it (Jacobson's rank directory, "Space-efficient static trees and graphs", FOCS 1989):
+// rank(v), the number of members below v, is one count read and a popcount within v's word.
+// For 4 Mi integers the bits take 512 KiB and the counts 512 KiB, within a core's L2, where a
+// table of 32-bit ranks would take 16 MiB.
+class RankBitmap {
+ public:
+  RankBitmap() = default;
+  explicit RankBitmap(std::uint64_t span)
+      : bits_(static_cast<std::size_t>(span / 64 + 1), 0), before_(static_cast<std::size_t>(span / 64 + 1), 0) {}
+
+  static void set(std::uint64_t* words, std::uint64_t v) { words[v >> 6] |= std::uint64_t{1} << (v & 63); }
+  std::span<std::uint64_t> words() { return bits_; }
+  // Counts the members before each word; call once the bits are final, before rank().
+  void count() {
+    std::uint64_t at = 0;
+    for (std::size_t w = 0; w < bits_.size(); ++w) {
+      before_[w] = at;
+      at += static_cast<std::uint64_t>(std::popcount(bits_[w]));
+    }
+    size_ = at;
+  }
+  std::uint64_t size() const { return size_; }
+  std::uint64_t word_count() const { return bits_.size(); }
+  std::uint64_t rank(std::uint64_t v) const {
+    const std::uint64_t w = v >> 6;
+    return before_[w] + static_cast<std::uint64_t>(std::popcount(bits_[w] & ((std::uint64_t{1} << (v & 63)) - 1)));
+  }
+  std::uint64_t rank_of_word(std::uint64_t w) const { return w < bits_.size() ? before_[w] : size_; }
+  // f(v) for each member in the words [w0, w1), increasing.
+  template <class F>
+  void each(std::uint64_t w0, std::uint64_t w1, F f) const {
+    for (std::uint64_t w = w0; w < w1; ++w)
+      for (std::uint64_t b = bits_[w]; b != 0; b &= b - 1) f(64 * w + static_cast<std::uint64_t>(std::countr_zero(b)));
+  }
+
+ private:
+  std::vector<std::uint64_t> bits_;
+  std::vector<std::uint64_t> before_;
+  std::uint64_t size_ = 0;
+};
+
+// Sets in `bits` every value that mark(i, set) passes to set() for the items i in [0, m). Each
+// thread marks a copy of its own (plain ORs, in its cache), merged after, while the copies
+// take no more than `budget` bytes; else every thread marks `bits` with atomic ORs.
+template <class Mark>
+void mark_bits(std::span<std::uint64_t> bits, std::size_t m, std::size_t budget, Mark mark) {
+  const std::size_t words = bits.size();
+  const auto threads = static_cast<std::size_t>(omp_get_max_threads());
+  if (threads == 1) {
+    for (std::size_t i = 0; i < m; ++i) mark(i, [&](std::uint64_t v) { RankBitmap::set(bits.data(), v); });
+  } else if (threads * words * sizeof(std::uint64_t) <= std::max<std::size_t>(budget, std::size_t{1} << 20)) {
+    std::vector<std::vector<std::uint64_t>> own(threads);
+#pragma omp parallel num_threads(static_cast <int>(threads))
+    {
+      std::vector<std::uint64_t>& mine = own[static_cast<std::size_t>(omp_get_thread_num())];
+      mine.assign(words, 0);  // first touched by its thread
+#pragma omp for schedule(static)
+      for (std::size_t i = 0; i < m; ++i) mark(i, [&](std::uint64_t v) { RankBitmap::set(mine.data(), v); });
+#pragma omp for schedule(static)
+      for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t any = bits[w];
+        for (const std::vector<std::uint64_t>& o : own)
+          if (!o.empty()) any |= o[w];  // (a team smaller than asked for leaves some unused)
+        bits[w] = any;
+      }
+    }
+  } else {
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < m; ++i)
+      mark(i, [&](std::uint64_t v) {
+        std::atomic_ref<std::uint64_t>(bits[v >> 6]).fetch_or(std::uint64_t{1} << (v & 63), std::memory_order_relaxed);
+      });
+  }
+}
+
 // Dense ids by rank in a presence bitmap. The dense ids are the original ids' ranks in sorted
 // order (IdMap's numbering). When every rank's ids fall in one range [low, low + span) not
 // much wider than the edges are many (most inputs), the range's presence bitmap, OR-reduced
-// over the ranks, is the whole map: v's dense id is the number of ids present below it, the
-// count of set bits in the words before v's plus a popcount within its word (Jacobson's rank
-// directory, "Space-efficient static trees and graphs", FOCS 1989). At Kronecker 22, 4 Mi
-// ids take 512 KiB of bits and 256 KiB of counts, which fit a core's L2; the table of dense
-// ids this replaces took 16 MiB, and filling it took a presence table of bytes, an IdMap
-// built by sample sort and Alltoallv, and a binary search per distinct endpoint (remap 0.45
-// of a 1.4 s build at 1 x 2, directed Kronecker 22).
+// over the ranks, is the whole map: v's dense id is its rank in the bitmap. At Kronecker 22
+// the table of dense ids this replaces took 16 MiB, and filling it took a presence table of
+// bytes, an IdMap built by sample sort and Alltoallv, and a binary search per distinct
+// endpoint (remap 0.45 of a 1.4 s build at 1 x 2, directed Kronecker 22).
 class IdRanks {
  public:
   // Collective. The ranks of the ids of `edges` and `declared` on every rank, or nothing when
@@ -233,22 +306,15 @@ class IdRanks {
   template <class Ends>
   static std::optional<IdRanks> of(std::size_t m, Ends ends, std::span<const VertexId> declared, const Comm& comm);
 
-  VertexId low() const { return low_; }
-  std::uint64_t size() const { return size_; }
   // v's dense id; v must be present.
-  GlobalId dense(VertexId v) const {
-    const std::uint64_t i = v - low_, w = i >> 6;
-    return before_[w] + static_cast<GlobalId>(std::popcount(bits_[w] & ((std::uint64_t{1} << (i & 63)) - 1)));
-  }
+  GlobalId dense(VertexId v) const { return ids_.rank(v - low_); }
   // This rank's share of the sorted ids for IdMap::from_sorted_runs: those of the words
   // [r·W/P, (r+1)·W/P), so the shares are disjoint and in rank order.
   std::vector<VertexId> share(const Comm& comm) const;
 
  private:
   VertexId low_ = 0;
-  std::uint64_t size_ = 0;
-  std::vector<std::uint64_t> bits_;
-  std::vector<std::uint32_t> before_;  // set bits in the words before each (all < 2^32)
+  RankBitmap ids_;  // v − low for every id v
 };
 
 template <class Ends>
@@ -271,59 +337,23 @@ std::optional<IdRanks> IdRanks::of(std::size_t m, Ends ends, std::span<const Ver
 
   IdRanks r;
   r.low_ = low;
-  const std::size_t words = static_cast<std::size_t>(span / 64 + 1);
-  r.bits_.assign(words, 0);
-  const auto set = [low](std::uint64_t* bits, VertexId v) { bits[(v - low) >> 6] |= std::uint64_t{1} << ((v - low) & 63); };
-  // Each thread marks a bitmap of its own (plain ORs, in its cache), merged after, while the
-  // copies take no more than the edges do; else all mark the shared one with atomic ORs.
-  const auto threads = static_cast<std::size_t>(omp_get_max_threads());
-  if (threads * words * sizeof(std::uint64_t) <= std::max<std::size_t>(8 * m, std::size_t{1} << 20)) {
-    std::vector<std::vector<std::uint64_t>> own(threads);
-#pragma omp parallel num_threads(static_cast <int>(threads))
-    {
-      std::vector<std::uint64_t>& mine = own[static_cast<std::size_t>(omp_get_thread_num())];
-      mine.assign(words, 0);  // first touched by its thread
-#pragma omp for schedule(static)
-      for (std::size_t i = 0; i < m; ++i) {
-        set(mine.data(), ends.src(i));
-        set(mine.data(), ends.dst(i));
-      }
-#pragma omp for schedule(static)
-      for (std::size_t w = 0; w < words; ++w) {
-        std::uint64_t any = 0;
-        for (const std::vector<std::uint64_t>& o : own)
-          if (!o.empty()) any |= o[w];  // (a team smaller than asked for leaves some unused)
-        r.bits_[w] = any;
-      }
-    }
-  } else {
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < m; ++i)
-      for (const VertexId v : {ends.src(i), ends.dst(i)})
-        std::atomic_ref<std::uint64_t>(r.bits_[(v - low) >> 6])
-            .fetch_or(std::uint64_t{1} << ((v - low) & 63), std::memory_order_relaxed);
-  }
-  for (const VertexId v : declared) set(r.bits_.data(), v);
-  comm.allreduce_inplace<std::uint64_t>(r.bits_, ReduceOp::bit_or);
-  r.before_.resize(words);
-  std::uint64_t at = 0;
-  for (std::size_t w = 0; w < words; ++w) {
-    r.before_[w] = static_cast<std::uint32_t>(at);
-    at += static_cast<std::uint64_t>(std::popcount(r.bits_[w]));
-  }
-  r.size_ = at;
+  r.ids_ = RankBitmap(span + 1);
+  mark_bits(r.ids_.words(), m, 8 * m, [&](std::size_t i, auto&& set) {
+    set(ends.src(i) - low);
+    set(ends.dst(i) - low);
+  });
+  for (const VertexId v : declared) RankBitmap::set(r.ids_.words().data(), v - low);
+  comm.allreduce_inplace<std::uint64_t>(r.ids_.words(), ReduceOp::bit_or);
+  r.ids_.count();
   return r;
 }
 
 std::vector<VertexId> IdRanks::share(const Comm& comm) const {
   const auto P = static_cast<std::uint64_t>(comm.size()), me = static_cast<std::uint64_t>(comm.rank());
-  const std::uint64_t w0 = block_begin(bits_.size(), me, P), w1 = block_begin(bits_.size(), me + 1, P);
-  const std::uint64_t end = w1 < bits_.size() ? before_[w1] : size_;
+  const std::uint64_t w0 = block_begin(ids_.word_count(), me, P), w1 = block_begin(ids_.word_count(), me + 1, P);
   std::vector<VertexId> ids;
-  ids.reserve(w0 < bits_.size() ? end - before_[w0] : 0);
-  for (std::uint64_t w = w0; w < w1; ++w)
-    for (std::uint64_t b = bits_[w]; b != 0; b &= b - 1)
-      ids.push_back(low_ + 64 * w + static_cast<std::uint64_t>(std::countr_zero(b)));
+  ids.reserve(ids_.rank_of_word(w1) - ids_.rank_of_word(w0));
+  ids_.each(w0, w1, [&](std::uint64_t i) { ids.push_back(low_ + i); });
   return ids;
 }
 
@@ -338,6 +368,23 @@ PERRON_POPCNT_CLONES void dense_by_rank(VertexId* src, VertexId* dst, std::size_
     src[i] = ranks.dense(src[i]);
     dst[i] = ranks.dense(dst[i]);
   }
+}
+
+// Dense source ids → local columns: an owned vertex's offset in [lo, lo + rows), a ghost's
+// rows + its rank among the ghosts. A chunk at a time, for the popcnt clones (as dense_by_rank).
+struct LocalColumns {
+  GlobalId lo;
+  LocalId rows;
+  const RankBitmap* ghosts;
+  LocalId operator()(GlobalId s) const {
+    return s - lo < rows ? static_cast<LocalId>(s - lo) : static_cast<LocalId>(rows + ghosts->rank(s));
+  }
+};
+PERRON_POPCNT_CLONES void local_columns(const std::uint32_t* src, LocalId* out, std::size_t count, const LocalColumns& to) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = to(src[i]);
+}
+PERRON_POPCNT_CLONES void local_columns(const GlobalId* src, LocalId* out, std::size_t count, const LocalColumns& to) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = to(src[i]);
 }
 
 EdgeList remapped_by_rank(EdgeList& raw, const IdRanks& ranks) {
@@ -758,23 +805,24 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
   const GlobalId hi = lo + g.in.rows;
   const auto owned = [&](GlobalId s) { return s >= lo && s < hi; };
   const std::size_t m = rows.src.size();
-  // The ghosts, sorted and distinct. While the vertices are no more than the edges (most
-  // graphs), a presence table over [0, n) finds them in two parallel passes, O(m + n), and then
-  // maps each to its column; otherwise every ghost occurrence is sorted, O(m log m).
+  // The ghosts, sorted and distinct: none where this rank owns every vertex (one rank). While
+  // the vertices are no more than the edges (most graphs), they are the members of a bitmap
+  // over [0, n), marked in one parallel pass, and a ghost's column is its rank there (in
+  // cache: a table of columns by id took a cache miss per ghost entry); otherwise every ghost
+  // occurrence is sorted, O(m log m), and looked up by binary search.
   const std::uint64_t n = part.n();
-  std::vector<LocalId> ghost_column;  // dense id → column − rows, where the table is used
-  if (n <= m) {
-    std::vector<std::uint8_t> seen(n, 0);
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < m; ++i)
-      if (!owned(rows.src[i])) std::atomic_ref<std::uint8_t>(seen[rows.src[i]]).store(1, std::memory_order_relaxed);
-    ghost_column.assign(n, 0);
-    for (GlobalId v = 0; v < n; ++v)
-      if (seen[v] != 0) {
-        ghost_column[v] = static_cast<LocalId>(g.ghost_ids.size());
-        g.ghost_ids.push_back(v);
-      }
-  } else {
+  const bool owns_all = lo == 0 && hi == n;
+  const bool by_bitmap = !owns_all && n <= m;
+  RankBitmap ghosts;
+  if (by_bitmap) {
+    ghosts = RankBitmap(n);
+    mark_bits(ghosts.words(), m, m * sizeof(Src), [&](std::size_t i, auto&& set) {
+      if (!owned(rows.src[i])) set(rows.src[i]);
+    });
+    ghosts.count();
+    g.ghost_ids.reserve(ghosts.size());
+    ghosts.each(0, ghosts.word_count(), [&](std::uint64_t v) { g.ghost_ids.push_back(v); });
+  } else if (!owns_all) {
     for (const Src s : rows.src)
       if (!owned(s)) g.ghost_ids.push_back(s);
     __gnu_parallel::sort(g.ghost_ids.begin(), g.ghost_ids.end());
@@ -789,22 +837,33 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
   });
   g.in.columns = static_cast<LocalId>(g.in.rows + g.ghost_ids.size());
   g.in.row_start = std::move(rows.start);
-  auto column_of = [&](GlobalId s) {
-    if (owned(s)) return static_cast<LocalId>(s - lo);
-    if (!ghost_column.empty()) return static_cast<LocalId>(g.in.rows + ghost_column[s]);
-    return static_cast<LocalId>(g.in.rows + (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
-  };
+  LocalId* out = nullptr;  // the columns: over the sources where both are 32-bit (no second array)
   if constexpr (std::is_same_v<Src, LocalId>) {
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < m; ++i) rows.src[i] = column_of(rows.src[i]);
-    g.in.column = std::move(rows.src);
+    out = rows.src.data();
   } else {
     g.in.column.resize(m);
+    out = g.in.column.data();
+  }
+  const LocalColumns to_local{lo, g.in.rows, &ghosts};
 #pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < m; ++i) g.in.column[i] = column_of(rows.src[i]);
+  for (std::uint64_t c = 0; c < kChunks; ++c) {
+    const std::uint64_t i = block_begin(m, c, kChunks), count = block_begin(m, c + 1, kChunks) - i;
+    if (by_bitmap || owns_all) {
+      local_columns(rows.src.data() + i, out + i, count, to_local);
+    } else {
+      for (std::uint64_t k = i; k < i + count; ++k) {
+        const GlobalId s = rows.src[k];
+        out[k] = owned(s) ? static_cast<LocalId>(s - lo)
+                          : static_cast<LocalId>(
+                                g.in.rows + (std::lower_bound(g.ghost_ids.begin(), g.ghost_ids.end(), s) - g.ghost_ids.begin()));
+      }
+    }
+  }
+  if constexpr (std::is_same_v<Src, LocalId>) {
+    g.in.column = std::move(rows.src);
+  } else {
     Column<Src>().swap(rows.src);
   }
-  std::vector<LocalId>().swap(ghost_column);
   if (g.weighted) g.in.weight = std::move(rows.weight);
   std::vector<double>().swap(rows.weight);
   // The rows arrived with room for every edge before duplicates collapsed: give it back, the
