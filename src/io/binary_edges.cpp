@@ -1,14 +1,17 @@
 #include "perron/io/binary_edges.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <fstream>
+#include <exception>
 
 #include "perron/core/error.hpp"
 #include "perron/core/range.hpp"
 #include "perron/io/text_records.hpp"
+#include "posix_file.hpp"
 
 namespace perron {
 
@@ -30,6 +33,27 @@ double load_weight(const char* p) {
   return static_cast<double>(v);
 }
 
+// Reads `bytes` at `offset` into `out` with one pread per thread: on one thread, copying the
+// file out of the page cache took most of the reader's time. Throws (outside the parallel
+// region) what a read threw, or on a short read.
+void read_parallel(const PosixFile& file, char* out, std::uint64_t bytes, std::uint64_t offset) {
+  std::uint64_t got = 0;
+  std::exception_ptr failed;
+#pragma omp parallel reduction(+ : got)
+  {
+    const auto t = static_cast<std::uint64_t>(omp_get_thread_num()), T = static_cast<std::uint64_t>(omp_get_num_threads());
+    const std::uint64_t b = block_begin(bytes, t, T), e = block_begin(bytes, t + 1, T);
+    try {
+      got += file.read_at(out + b, e - b, offset + b);
+    } catch (...) {
+#pragma omp critical(perron_read_parallel)
+      failed = std::current_exception();
+    }
+  }
+  if (failed) std::rethrow_exception(failed);
+  if (got != bytes) throw_input("cannot read " + file.path() + ": short read (the file shrank while being read?)");
+}
+
 }  // namespace
 
 EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, const Comm& comm) {
@@ -44,9 +68,8 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
   EdgeList edges = EdgeList::packed_ids();
   comm.agree([&] {
     require_readable_file(path, "input");
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw_input("cannot open " + path);
-    const auto size = static_cast<std::uint64_t>(in.tellg());
+    const PosixFile in(path);
+    const std::uint64_t size = in.size();
     if (size == 0) throw_input(path + " is empty: expected binary " + shape);
     if (size % record != 0)
       throw_input(path + ": size " + std::to_string(size) + " bytes is not a multiple of the " + std::to_string(record) +
@@ -61,7 +84,6 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
     if (P > 1) edges.reserve(EdgeList::exchange_room(last - first));
     edges.resize_for_overwrite(last - first);  // every edge is set below
     std::vector<char> raw(std::min(last - first, kBlockRecords) * record);
-    in.seekg(static_cast<std::streamoff>(first * record));
     const auto decode = [&](std::uint64_t k) {
       const char* p = raw.data() + k * record;
       RawEdge e;
@@ -74,8 +96,7 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
     };
     for (std::uint64_t block = 0; block < edges.size(); block += kBlockRecords) {
       const std::uint64_t count = std::min(kBlockRecords, edges.size() - block);
-      in.read(raw.data(), static_cast<std::streamsize>(count * record));
-      if (static_cast<std::uint64_t>(in.gcount()) != count * record) throw_input("cannot read " + path + ": short read");
+      read_parallel(in, raw.data(), count * record, (first + block) * record);
       // One parallel pass finds the first bad record (the one the error names, whatever the
       // thread count), whether every id fits a packed list and whether a weight differs from
       // 1; the list widens or takes a weight column once, before the records are set in

@@ -38,6 +38,7 @@ class PosixFile {
     }
     return done;
   }
+  const std::string& path() const { return path_; }
   std::uint64_t size() const {
     struct stat st {};
     if (::fstat(fd_, &st) != 0) throw_input("cannot stat " + path_ + ": " + std::strerror(errno));
