@@ -32,16 +32,7 @@ std::uint64_t vector_hash(const VertexDistribution& d, const DistGraph& g) {
 
 RunFingerprint fingerprint(const DistGraph& g, double damping, const VertexDistribution& teleport,
                            const VertexDistribution& dangling, const Comm& comm) {
-  std::uint64_t edges = 0;
-  const LocalCsr& csr = g.in;
-#pragma omp parallel for schedule(static) reduction(+ : edges)
-  for (LocalId v = 0; v < csr.rows; ++v)
-    for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
-      const GlobalId src = g.global_id(csr.column[e]);
-      const std::uint64_t w = csr.weight.empty() ? 0 : std::bit_cast<std::uint64_t>(csr.weight[e]);
-      edges += mix64(mix64(g.first + v) ^ (src * 0xC2B2AE3D27D4EB4Full) ^ w);
-    }
-  std::uint64_t local[3] = {edges, vector_hash(teleport, g), vector_hash(dangling, g)};
+  std::uint64_t local[3] = {g.edge_checksum, vector_hash(teleport, g), vector_hash(dangling, g)};
   comm.allreduce_inplace<std::uint64_t>(local, ReduceOp::sum);  // integer sums: exact in any order
   RunFingerprint fp;
   fp.graph = mix64(local[0] ^ mix64(g.stats.n) ^ mix64(g.stats.m * 31));

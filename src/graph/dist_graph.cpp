@@ -836,6 +836,16 @@ void build_csr_and_halo(Rows<Src>& rows, const Partition& part, DistGraph& g, co
                                         " vertices and ghosts, over the 2^32 local limit: use more ranks");
   });
   g.in.columns = static_cast<LocalId>(g.in.rows + g.ghost_ids.size());
+  const bool weights = g.weighted && !rows.weight.empty();
+  std::uint64_t checksum = 0;  // DistGraph::edge_checksum (integer sums: the same in any order)
+#pragma omp parallel for schedule(dynamic, 4096) reduction(+ : checksum)
+  for (LocalId v = 0; v < g.in.rows; ++v) {
+    const std::uint64_t row = mix64(g.first + v);
+    for (EdgeIndex e = rows.start[v]; e < rows.start[v + 1]; ++e)
+      checksum += mix64(row ^ (static_cast<std::uint64_t>(rows.src[e]) * 0xC2B2AE3D27D4EB4Full) ^
+                        (weights ? std::bit_cast<std::uint64_t>(rows.weight[e]) : 0));
+  }
+  g.edge_checksum = checksum;
   g.in.row_start = std::move(rows.start);
   LocalId* out = nullptr;  // the columns: over the sources where both are 32-bit (no second array)
   if constexpr (std::is_same_v<Src, LocalId>) {

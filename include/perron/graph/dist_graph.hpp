@@ -193,6 +193,11 @@ struct DistGraph {
   HaloPlan halo;
   GraphStats stats;
   bool weighted = false;
+  // Σ over this rank's in-edges u→v of mix64(mix64(v) ^ u·0xC2B2AE3D27D4EB4F ^ bits of w(u,v)
+  // (0 unweighted)), in global ids: this rank's share of the run fingerprint (checkpoints). The
+  // build takes it while the sources are still global ids in row order; from the CSR, a ghost
+  // source costs a random read (0.14 s of a 2-rank run at Kronecker 22).
+  std::uint64_t edge_checksum = 0;
 
   LocalId rows() const { return in.rows; }
   // The global dense id of CSR column c: an owned vertex below rows(), a ghost above.
