@@ -218,7 +218,7 @@ constexpr std::uint64_t kPackedIds = std::uint64_t{1} << 32;
 // A set of integers in [0, span) as a bitmap, with each 64-bit word's count of the members
 // before it (Jacobson's rank directory, "Space-efficient static trees and graphs", FOCS 1989):
 // rank(v), the number of members below v, is one count read and a popcount within v's word.
-// For 4 Mi integers the bits take 512 KiB and the counts 512 KiB, within a core's L2, where a
+// For 4 Mi integers the bits take 512 KiB and the counts 512 KiB, about a core's L2, where a
 // table of 32-bit ranks would take 16 MiB.
 class RankBitmap {
  public:
