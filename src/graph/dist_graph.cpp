@@ -146,18 +146,27 @@ EdgeList redistribute(EdgeList& edges, Ends ends, bool both_directions, OwnerFn 
   return out;
 }
 
+// The smallest and largest endpoint id of the first m edges ({max, 0} when m = 0).
+template <class Ends>
+std::pair<VertexId, VertexId> endpoint_range(std::size_t m, Ends ends) {
+  VertexId low = std::numeric_limits<VertexId>::max(), high = 0;
+#pragma omp parallel for schedule(static) reduction(min : low) reduction(max : high)
+  for (std::size_t i = 0; i < m; ++i) {
+    const VertexId s = ends.src(i), d = ends.dst(i);
+    low = std::min(low, std::min(s, d));
+    high = std::max(high, std::max(s, d));
+  }
+  return {low, high};
+}
+
 // The ids of this rank's edge endpoints, sorted and distinct. Ids that span a range not much
 // larger than the edge count (most inputs) are found with a presence table in O(m + span);
 // others by sorting all 2m endpoints.
 template <class Ends>
 std::vector<VertexId> distinct_endpoints_of(std::size_t m, Ends ends) {
   if (m == 0) return {};
-  VertexId low = ends.src(0), high = ends.src(0);
-#pragma omp parallel for schedule(static) reduction(min : low) reduction(max : high)
-  for (std::size_t i = 0; i < m; ++i) {
-    low = std::min({low, ends.src(i), ends.dst(i)});
-    high = std::max({high, ends.src(i), ends.dst(i)});
-  }
+  const std::pair<VertexId, VertexId> range = endpoint_range(m, ends);
+  const VertexId low = range.first, high = range.second;  // (no structured bindings: captured below)
   std::vector<VertexId> ids;
   if (high - low < 8 * m + (std::uint64_t{1} << 20)) {
     std::vector<std::uint8_t> present(high - low + 1, 0);
@@ -319,13 +328,8 @@ class IdRanks {
 
 template <class Ends>
 std::optional<IdRanks> IdRanks::of(std::size_t m, Ends ends, std::span<const VertexId> declared, const Comm& comm) {
-  VertexId low = std::numeric_limits<VertexId>::max(), high = 0;
-#pragma omp parallel for schedule(static) reduction(min : low) reduction(max : high)
-  for (std::size_t i = 0; i < m; ++i) {
-    const VertexId s = ends.src(i), d = ends.dst(i);
-    low = std::min(low, std::min(s, d));
-    high = std::max(high, std::max(s, d));
-  }
+  const std::pair<VertexId, VertexId> range = endpoint_range(m, ends);
+  VertexId low = range.first, high = range.second;
   for (const VertexId v : declared) low = std::min(low, v), high = std::max(high, v);
   low = comm.allreduce(low, ReduceOp::min);
   high = comm.allreduce(high, ReduceOp::max);

@@ -94,6 +94,9 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
                                      : load_weight<double>(p + 2 * id_bytes);
       return e;
     };
+    const auto outside = [&](const RawEdge& e) {
+      return layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices);
+    };
     for (std::uint64_t block = 0; block < edges.size(); block += kBlockRecords) {
       const std::uint64_t count = std::min(kBlockRecords, edges.size() - block);
       read_parallel(in, raw.data(), count * record, (first + block) * record);
@@ -106,8 +109,7 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
 #pragma omp parallel for schedule(static) reduction(min : bad) reduction(&& : all_fit) reduction(|| : weighted)
       for (std::uint64_t k = 0; k < count; ++k) {
         const RawEdge e = decode(k);
-        const bool outside = layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices);
-        if (outside || !std::isfinite(e.weight) || e.weight < 0) bad = std::min(bad, k);
+        if (outside(e) || !std::isfinite(e.weight) || e.weight < 0) bad = std::min(bad, k);
         all_fit = all_fit && EdgeList::fits(e.src, e.dst);
         weighted = weighted || e.weight != 1.0;
       }
@@ -115,7 +117,7 @@ EdgeList read_binary_edges(const std::string& path, const BinaryLayout& layout, 
         const RawEdge e = decode(bad);
         const std::string at = path + ": record " + std::to_string(first + block + bad) + " (byte " +
                                std::to_string((first + block + bad) * record) + ")";
-        if (layout.vertices > 0 && (e.src >= layout.vertices || e.dst >= layout.vertices))
+        if (outside(e))
           throw_input(at + ": id " + std::to_string(std::max(e.src, e.dst)) + " is not below the declared vertex count " +
                       std::to_string(layout.vertices));
         throw_input(at + ": weight " + std::to_string(e.weight) + " is not a finite number >= 0");
