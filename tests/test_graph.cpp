@@ -284,6 +284,47 @@ TEST(DistGraph, DenseIdsAreTheSortedOrderOnEveryPath) {
   omp_set_num_threads(saved);
   EXPECT_EQ(spread.stats.n, sorted.size());
   EXPECT_EQ(rows_by_rank(spread, [](VertexId v) { return (v - 5) / 250; }), want);
+  // A vertex file that must declare every endpoint (here all of them, and the isolated ones):
+  // the bitmap of the declared ids when they are narrow, the sort when wide.
+  const auto declaring = [&](const TestGraph& g) {
+    std::vector<VertexId> all = g.extra_vertices;
+    for (const RawEdge& e : g.edges) all.push_back(e.src), all.push_back(e.dst);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    EdgeShare s = share_of(g, comm);
+    s.declared.clear();
+    for (std::size_t i = static_cast<std::size_t>(comm.rank()); i < all.size(); i += static_cast<std::size_t>(comm.size()))
+      s.declared.push_back(all[i]);
+    s.endpoints_must_be_declared = true;
+    return s;
+  };
+  EXPECT_EQ(rows_by_rank(build_graph(declaring(t), {}, comm), rank_of), want);
+  EXPECT_EQ(rows_by_rank(build_graph(declaring(renamed(3)), {}, comm), [](VertexId v) { return (v - 5) / 3; }), want);
+}
+
+// An endpoint that a vertex file which must declare every one does not: the error names the
+// first in edge order (on the rank that holds both bad edges here), the same on the bitmap's
+// path (narrow ids) and the sort's (wide), whether the id lies inside the declared range or
+// below it.
+TEST(DistGraph, UndeclaredEndpointIsTheFirstInEdgeOrder) {
+  const Comm comm = world();
+  for (const std::uint64_t step : {std::uint64_t{3}, std::uint64_t{1'000'000}}) {
+    TestGraph g;
+    for (std::uint64_t i = 0; i < 1000; ++i) g.extra_vertices.push_back(5 + step * i);
+    for (std::uint64_t i = 0; i + 1 < 1000; ++i) g.edges.push_back({5 + step * i, 5 + step * (i + 1), 1.0});
+    const VertexId inside = 5 + step * 500 + 1;
+    g.edges[24].dst = inside;  // edges 24 and 36 go to one rank of share_of at 1-4 ranks
+    g.edges[36].src = 4;       // below every declared id, and smaller than `inside`
+    EdgeShare s = share_of(g, comm);
+    s.endpoints_must_be_declared = true;
+    try {
+      build_graph(std::move(s), {}, comm);
+      ADD_FAILURE() << "expected an error, step " << step;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), "edge endpoint " + std::to_string(inside) + " is not declared in the vertex set")
+          << "step " << step;
+    }
+  }
 }
 
 // The build's rows against a direct merge of the input, on a weighted multigraph large enough

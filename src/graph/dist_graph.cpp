@@ -159,28 +159,18 @@ std::pair<VertexId, VertexId> endpoint_range(std::size_t m, Ends ends) {
   return {low, high};
 }
 
-// The ids of this rank's edge endpoints, sorted and distinct. Ids that span a range not much
-// larger than the edge count (most inputs) are found with a presence table in O(m + span);
-// others by sorting all 2m endpoints.
+// Calls f with the reader of the list's endpoints: PackedEnds or ColumnEnds.
+template <class F>
+decltype(auto) with_ends(const EdgeList& edges, F f) {
+  if (edges.packed()) return f(PackedEnds{edges.keys().data()});
+  return f(ColumnEnds{edges.src().data(), edges.dst().data()});
+}
+
+// The ids of the first m edges' endpoints, sorted and distinct: all 2m endpoints sorted (the
+// remap's path for ids too widely spread for IdRanks' bitmap).
 template <class Ends>
 std::vector<VertexId> distinct_endpoints_of(std::size_t m, Ends ends) {
-  if (m == 0) return {};
-  const std::pair<VertexId, VertexId> range = endpoint_range(m, ends);
-  const VertexId low = range.first, high = range.second;  // (no structured bindings: captured below)
-  std::vector<VertexId> ids;
-  if (high - low < 8 * m + (std::uint64_t{1} << 20)) {
-    std::vector<std::uint8_t> present(high - low + 1, 0);
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < m; ++i) {
-      std::atomic_ref<std::uint8_t>(present[ends.src(i) - low]).store(1, std::memory_order_relaxed);
-      std::atomic_ref<std::uint8_t>(present[ends.dst(i) - low]).store(1, std::memory_order_relaxed);
-    }
-    ids.reserve(static_cast<std::size_t>(std::count(present.begin(), present.end(), std::uint8_t{1})));  // no doubling
-    for (std::size_t i = 0; i < present.size(); ++i)
-      if (present[i]) ids.push_back(low + i);
-    return ids;
-  }
-  ids.resize(2 * m);
+  std::vector<VertexId> ids(2 * m);
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < m; ++i) ids[2 * i] = ends.src(i), ids[2 * i + 1] = ends.dst(i);
   __gnu_parallel::sort(ids.begin(), ids.end());
@@ -188,9 +178,23 @@ std::vector<VertexId> distinct_endpoints_of(std::size_t m, Ends ends) {
   return ids;
 }
 
-std::vector<VertexId> distinct_endpoints(const EdgeList& edges) {
-  if (edges.packed()) return distinct_endpoints_of(edges.size(), PackedEnds{edges.keys().data()});
-  return distinct_endpoints_of(edges.size(), ColumnEnds{edges.src().data(), edges.dst().data()});
+// Throws, naming the file, the first endpoint in this rank's edge order (the source before
+// the destination) that `declared(v)` rejects, if any.
+template <class Declared>
+void check_declared(const EdgeShare& input, Declared declared) {
+  const std::optional<VertexId> missing = with_ends(input.edges, [&](auto ends) -> std::optional<VertexId> {
+    const std::size_t m = input.edges.size();
+    std::size_t first = m;
+#pragma omp parallel for schedule(static) reduction(min : first)
+    for (std::size_t i = 0; i < m; ++i)
+      if (i < first && !(declared(ends.src(i)) && declared(ends.dst(i)))) first = i;
+    if (first == m) return std::nullopt;
+    return declared(ends.src(first)) ? ends.dst(first) : ends.src(first);
+  });
+  if (missing)
+    throw_input((input.edge_source.empty() ? std::string() : input.edge_source + ": ") + "edge endpoint " +
+                std::to_string(*missing) + " is not declared in " +
+                (input.vertex_source.empty() ? std::string("the vertex set") : input.vertex_source));
 }
 
 // Every raw edge through `dense_of`, the ids rewritten in place: no second copy of the edges.
@@ -252,6 +256,7 @@ class RankBitmap {
     const std::uint64_t w = v >> 6;
     return before_[w] + static_cast<std::uint64_t>(std::popcount(bits_[w] & ((std::uint64_t{1} << (v & 63)) - 1)));
   }
+  bool contains(std::uint64_t v) const { return (v >> 6) < bits_.size() && (bits_[v >> 6] >> (v & 63) & 1) != 0; }
   std::uint64_t rank_of_word(std::uint64_t w) const { return w < bits_.size() ? before_[w] : size_; }
   // f(v) for each member in the words [w0, w1), increasing.
   template <class F>
@@ -309,12 +314,15 @@ void mark_bits(std::span<std::uint64_t> bits, std::size_t m, std::size_t budget,
 // endpoint (remap 0.45 of a 1.4 s build at 1 x 2, directed Kronecker 22).
 class IdRanks {
  public:
-  // Collective. The ranks of the ids of `edges` and `declared` on every rank, or nothing when
-  // the range is too wide for a bitmap (more than 8 bits per edge of the average rank, plus
-  // 2^20, or beyond 2^32 ids: then ids go through IdMap::build as before).
+  // Collective. The ranks of the ids of `declared` on every rank, and of the endpoints of the
+  // first m edges unless `only_declared` (a vertex file that must declare every endpoint: then
+  // check contains() for each). Nothing when the range is too wide for a bitmap (more than 8
+  // bits per id of the average rank, plus 2^20, or beyond 2^32 ids: then the remap sorts).
   template <class Ends>
-  static std::optional<IdRanks> of(std::size_t m, Ends ends, std::span<const VertexId> declared, const Comm& comm);
+  static std::optional<IdRanks> of(std::size_t m, Ends ends, std::span<const VertexId> declared, bool only_declared,
+                                   const Comm& comm);
 
+  bool contains(VertexId v) const { return ids_.contains(v - low_); }  // (below low wraps past the bitmap)
   // v's dense id; v must be present.
   GlobalId dense(VertexId v) const { return ids_.rank(v - low_); }
   // This rank's share of the sorted ids for IdMap::from_sorted_runs: those of the words
@@ -327,25 +335,27 @@ class IdRanks {
 };
 
 template <class Ends>
-std::optional<IdRanks> IdRanks::of(std::size_t m, Ends ends, std::span<const VertexId> declared, const Comm& comm) {
-  const std::pair<VertexId, VertexId> range = endpoint_range(m, ends);
-  VertexId low = range.first, high = range.second;
+std::optional<IdRanks> IdRanks::of(std::size_t m, Ends ends, std::span<const VertexId> declared, bool only_declared,
+                                   const Comm& comm) {
+  VertexId low = std::numeric_limits<VertexId>::max(), high = 0;
+  if (!only_declared) std::tie(low, high) = endpoint_range(m, ends);
   for (const VertexId v : declared) low = std::min(low, v), high = std::max(high, v);
   low = comm.allreduce(low, ReduceOp::min);
   high = comm.allreduce(high, ReduceOp::max);
-  const std::uint64_t edges = comm.allreduce<std::uint64_t>(m, ReduceOp::sum);
+  const std::uint64_t count = comm.allreduce<std::uint64_t>(m + declared.size(), ReduceOp::sum);
   const auto P = static_cast<std::uint64_t>(comm.size());
   if (low > high) return std::nullopt;    // no ids anywhere
   const std::uint64_t span = high - low;  // + 1, kept from overflowing
-  if (span >= std::uint64_t{1} << 32 || span >= 8 * ((edges + P - 1) / P) + (std::uint64_t{1} << 20)) return std::nullopt;
+  if (span >= std::uint64_t{1} << 32 || span >= 8 * ((count + P - 1) / P) + (std::uint64_t{1} << 20)) return std::nullopt;
 
   IdRanks r;
   r.low_ = low;
   r.ids_ = RankBitmap(span + 1);
-  mark_bits(r.ids_.words(), m, 8 * m, [&](std::size_t i, auto&& set) {
-    set(ends.src(i) - low);
-    set(ends.dst(i) - low);
-  });
+  if (!only_declared)
+    mark_bits(r.ids_.words(), m, 8 * m, [&](std::size_t i, auto&& set) {
+      set(ends.src(i) - low);
+      set(ends.dst(i) - low);
+    });
   for (const VertexId v : declared) RankBitmap::set(r.ids_.words().data(), v - low);
   comm.allreduce_inplace<std::uint64_t>(r.ids_.words(), ReduceOp::bit_or);
   r.ids_.count();
@@ -422,19 +432,20 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
     });
     return remapped(input.edges, [](VertexId v) { return GlobalId{v}; });
   }
-  if (!input.endpoints_must_be_declared) {
-    std::optional<IdRanks> ranks =
-        input.edges.packed() ? IdRanks::of(input.edges.size(), PackedEnds{input.edges.keys().data()}, input.declared, comm)
-                             : IdRanks::of(input.edges.size(), ColumnEnds{input.edges.src().data(), input.edges.dst().data()},
-                                           input.declared, comm);
-    if (ranks) {
-      std::vector<VertexId>().swap(input.declared);
-      ids = IdMap::from_sorted_runs(ranks->share(comm), comm);
-      return remapped_by_rank(input.edges, *ranks);
-    }
+  const bool only_declared = input.endpoints_must_be_declared;
+  const std::size_t m = input.edges.size();
+  const std::optional<IdRanks> ranks =
+      with_ends(input.edges, [&](auto ends) { return IdRanks::of(m, ends, input.declared, only_declared, comm); });
+  if (ranks) {
+    if (only_declared) comm.agree([&] { check_declared(input, [&](VertexId v) { return ranks->contains(v); }); });
+    std::vector<VertexId>().swap(input.declared);
+    ids = IdMap::from_sorted_runs(ranks->share(comm), comm);
+    return remapped_by_rank(input.edges, *ranks);
   }
-  std::vector<VertexId> endpoints = distinct_endpoints(input.edges);
-  if (input.endpoints_must_be_declared) {
+  // Ids too widely spread for a bitmap: the distinct endpoints, numbered by IdMap (a sample
+  // sort), then a binary search among them per endpoint.
+  std::vector<VertexId> endpoints = with_ends(input.edges, [&](auto ends) { return distinct_endpoints_of(m, ends); });
+  if (only_declared) {
     ids = IdMap::build(std::move(input.declared), comm);
   } else {
     std::vector<VertexId> all = endpoints;
@@ -443,35 +454,15 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
   }
   std::vector<VertexId>().swap(input.declared);
   if (ids.size() > kPackedIds) input.edges.widen();  // (declared ids beyond 2^32 vertices)
-  std::vector<GlobalId> dense = ids.to_dense(endpoints, comm);
-  comm.agree([&] {
-    for (std::size_t i = 0; i < dense.size(); ++i)
-      if (dense[i] == kMissingId)
-        throw_input((input.edge_source.empty() ? std::string() : input.edge_source + ": ") + "edge endpoint " +
-                    std::to_string(endpoints[i]) + " is not declared in " +
-                    (input.vertex_source.empty() ? std::string("the vertex set") : input.vertex_source));
-  });
-  if (endpoints.empty()) return {};
-  // Ids spanning a range not much larger than their count (most inputs) translate through a
-  // direct table: one random read per endpoint instead of a binary search.
-  // The table holds 32-bit dense ids when they fit, and the lists it came from go before the
-  // pass over the edges (all of this beside the whole edge list: it sets the load's peak).
-  const VertexId low = endpoints.front(), span = endpoints.back() - low;
-  if (span < 4 * endpoints.size() + (std::uint64_t{1} << 20)) {
-    auto through_table = [&](auto zero) {
-      using Dense = decltype(zero);
-      std::vector<Dense> table(span + 1, 0);  // entries that are no endpoint are never read
-      for (std::size_t i = 0; i < endpoints.size(); ++i) table[endpoints[i] - low] = static_cast<Dense>(dense[i]);
-      std::vector<VertexId>().swap(endpoints);
-      std::vector<GlobalId>().swap(dense);
-      return remapped(input.edges, [&](VertexId v) { return GlobalId{table[v - low]}; });
-    };
-    if (ids.size() <= kPackedIds) return through_table(std::uint32_t{0});
-    return through_table(GlobalId{0});
-  }
-  return remapped(input.edges, [&](VertexId v) {
+  const std::vector<GlobalId> dense = ids.to_dense(endpoints, comm);
+  const auto dense_of = [&](VertexId v) {
     return dense[static_cast<std::size_t>(std::lower_bound(endpoints.begin(), endpoints.end(), v) - endpoints.begin())];
+  };
+  comm.agree([&] {
+    if (std::find(dense.begin(), dense.end(), kMissingId) != dense.end())
+      check_declared(input, [&](VertexId v) { return dense_of(v) != kMissingId; });
   });
+  return remapped(input.edges, dense_of);
 }
 
 // In-edges grouped by destination: row r (dense id first + r) lists its sources
