@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "commands.hpp"
 #include "output.hpp"
@@ -12,9 +13,13 @@
 #include "perron/core/version.hpp"
 
 namespace perron {
+namespace {
 
-int run_cli(int argc, char** argv, const Comm& comm) {
-  const bool root = comm.is_root();
+// Parses the arguments, then runs the command on the communicator that start() gives. Only
+// where `prints` do --help, --version and usage errors print (every rank parses the same
+// arguments).
+template <class Start>
+int parse_and_run(int argc, char** argv, bool prints, Start start) {
   CLI::App app{"perron: PageRank and attention at cluster scale (MPI + OpenMP, HDF5 results)", "perron"};
   app.set_version_flag("--version", std::string("perron ") + kVersion + " (" + kGitCommit + ")");
   app.require_subcommand(1);
@@ -36,15 +41,17 @@ int run_cli(int argc, char** argv, const Comm& comm) {
                                           "tokenrank", "attention-graph", "qkv",  "kronecker", "plan"};
 
   try {
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::Success& e) {  // --help, --version
-      return root ? app.exit(e) : 0;
-    } catch (const CLI::ParseError& e) {
-      if (root)
-        fmt::print(stderr, "perron: error: {}\nRun 'perron --help' or 'perron SUBCOMMAND --help' for the options.\n", e.what());
-      return 2;
-    }
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return prints ? app.exit(e) : 0;
+  } catch (const CLI::ParseError& e) {
+    if (prints)
+      fmt::print(stderr, "perron: error: {}\nRun 'perron --help' or 'perron SUBCOMMAND --help' for the options.\n", e.what());
+    return 2;
+  }
+  const Comm comm = start();
+  const bool root = comm.is_root();
+  try {
     for (auto& command : commands) {
       if (!command->app()->parsed()) continue;
       // Every rank parses the same arguments and file, so these errors are the same everywhere.
@@ -69,6 +76,28 @@ int run_cli(int argc, char** argv, const Comm& comm) {
     fmt::print(stderr, "perron: internal error on rank {}: {}\n", comm.rank(), e.what());
     std::fflush(stderr);
     Environment::abort(1);
+  }
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv, const Comm& comm) {
+  return parse_and_run(argc, argv, comm.is_root(), [&] { return comm; });
+}
+
+int run_main(int argc, char** argv) {
+  // The arguments parse before MPI starts: --help, --version and usage errors need no MPI
+  // (whose start alone took 0.45 s here). In a job the process that the launcher numbered 0
+  // prints for all.
+  std::unique_ptr<Environment> env;  // ends after the commands, which may hold MPI objects
+  try {
+    return parse_and_run(argc, argv, Environment::launcher_rank().value_or(0) == 0, [&] {
+      env = std::make_unique<Environment>(argc, argv);
+      return Environment::world();
+    });
+  } catch (const Error& e) {  // MPI could not start as perron needs it
+    fmt::print(stderr, "perron: error: {}\n", e.what());
+    return e.exit_code();
   }
 }
 

@@ -1,6 +1,8 @@
 #include "perron/comm/comm.hpp"
 
 #include <climits>
+#include <cstdlib>
+#include <limits>
 #include <numeric>
 
 #include "perron/comm/native.hpp"
@@ -309,6 +311,18 @@ Comm Environment::world() {
   auto h = std::make_shared<Comm::Handle>();
   h->comm = MPI_COMM_WORLD;
   return Comm(std::move(h));
+}
+
+std::optional<int> Environment::launcher_rank() {
+  // Open MPI's mpirun, PMIx and PMI-1/2 servers (srun, Hydra), and Slurm's task id.
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') continue;
+    char* end = nullptr;
+    const long rank = std::strtol(value, &end, 10);
+    if (*end == '\0' && rank >= 0 && rank <= std::numeric_limits<int>::max()) return static_cast<int>(rank);
+  }
+  return std::nullopt;
 }
 
 void Environment::abort(int exit_code) {

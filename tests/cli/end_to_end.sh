@@ -184,6 +184,9 @@ grep -q "vertices (n)   4" "$WORK/out.log" || fail "info: n"
 expect_ok "info json" 1 info --json --input "$WORK/tiny.txt"
 "$PYTHON" -c "import json,sys; d=json.load(open('$WORK/out.log')); assert d['n']==4 and d['m']==6 and d['duplicates']==1 and d['self_loops']==1, d; print('info json', d)" ||
   FAILURES=$((FAILURES + 1))
-expect_ok version 1 --version
-grep -q "^perron [0-9]" "$WORK/out.log" || fail "--version"
+expect_ok version 3 --version
+[ "$(grep -c "^perron [0-9]" "$WORK/out.log")" = 1 ] || fail "--version at 3 ranks: not printed once"
+# Without a launcher: the arguments parse before MPI starts, and --version needs no MPI.
+"$PERRON" --version >"$WORK/out.log" 2>&1 || fail "--version without mpirun: exit $?"
+[ "$(grep -c "^perron [0-9]" "$WORK/out.log")" = 1 ] || fail "--version without mpirun: not printed once"
 finish

@@ -94,7 +94,7 @@ if command -v setpriv >/dev/null; then
 fi
 expect_error "seeds naming an unknown id" 2 "--seeds: vertex 77 is not in the graph" "$OUT" pagerank --input "$good" --seeds 1,77 --output "$OUT"
 
-expect_error "unknown flag" 1 "The following argument was not expected|not expected" "" pagerank --input "$good" --dampign 0.3
+expect_exit 2 "unknown flag" 3 "The following argument was not expected|not expected" "" pagerank --input "$good" --dampign 0.3
 # --verify: one true step from the result; a result that is not within 10 x the tolerance is
 # refused with exit 5 and nothing written, a good one records the step's change.
 expect_ok "pagerank --verify" 2 pagerank --input "$good" --output "$WORK/verified.h5" --verify

@@ -5,7 +5,10 @@
 
 namespace perron {
 
-// Returns the process exit code. Errors found by only one rank end the job with MPI_Abort.
+// Both return the process exit code. Errors found by only one rank end the job with MPI_Abort.
+// main's: starts MPI once the arguments parse (--help, --version and usage errors run without it).
+int run_main(int argc, char** argv);
+// With MPI already started (tests and fuzz targets run many command lines in one process).
 int run_cli(int argc, char** argv, const Comm& comm);
 
 }  // namespace perron
