@@ -302,6 +302,24 @@ TEST(DistGraph, DenseIdsAreTheSortedOrderOnEveryPath) {
   EXPECT_EQ(rows_by_rank(build_graph(declaring(renamed(3)), {}, comm), [](VertexId v) { return (v - 5) / 3; }), want);
 }
 
+// Ids that the input declares dense ([0, n): a generator, a binary list with its vertex
+// count): the first edge outside is named, in this rank's edge order.
+TEST(DistGraph, DenseIdsOutsideTheVertexCountNameTheFirstEdge) {
+  const Comm comm = world();
+  TestGraph g;
+  for (std::uint64_t i = 0; i + 1 < 100; ++i) g.edges.push_back({i, i + 1, 1.0});
+  g.edges[24].dst = 150;  // edges 24 and 36 go to one rank of share_of at 1-4 ranks
+  g.edges[36].src = 120;
+  EdgeShare s = share_of(g, comm);
+  s.dense_vertex_count = 100;
+  try {
+    build_graph(std::move(s), {}, comm);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "edge 24 -> 150 lies outside the 100 declared vertices");
+  }
+}
+
 // An endpoint that a vertex file which must declare every one does not: the error names the
 // first in edge order (on the rank that holds both bad edges here), the same on the bitmap's
 // path (narrow ids) and the sort's (wide), whether the id lies inside the declared range or

@@ -179,22 +179,29 @@ std::vector<VertexId> distinct_endpoints_of(std::size_t m, Ends ends) {
   return ids;
 }
 
+// The first edge in this rank's order with an endpoint that `accepts(v)` rejects, if any: the
+// one that an input error names.
+template <class Accepts>
+std::optional<RawEdge> first_rejected(const EdgeList& edges, Accepts accepts) {
+  const std::size_t m = edges.size();
+  const std::size_t first = with_ends(edges, [&](auto ends) {
+    std::size_t at = m;
+#pragma omp parallel for schedule(static) reduction(min : at)
+    for (std::size_t i = 0; i < m; ++i)
+      if (i < at && !(accepts(ends.src(i)) && accepts(ends.dst(i)))) at = i;
+    return at;
+  });
+  if (first == m) return std::nullopt;
+  return edges[first];
+}
+
 // Throws, naming the file, the first endpoint in this rank's edge order (the source before
 // the destination) that `declared(v)` rejects, if any.
 template <class Declared>
 void check_declared(const EdgeShare& input, Declared declared) {
-  const std::optional<VertexId> missing = with_ends(input.edges, [&](auto ends) -> std::optional<VertexId> {
-    const std::size_t m = input.edges.size();
-    std::size_t first = m;
-#pragma omp parallel for schedule(static) reduction(min : first)
-    for (std::size_t i = 0; i < m; ++i)
-      if (i < first && !(declared(ends.src(i)) && declared(ends.dst(i)))) first = i;
-    if (first == m) return std::nullopt;
-    return declared(ends.src(first)) ? ends.dst(first) : ends.src(first);
-  });
-  if (missing)
+  if (const std::optional<RawEdge> e = first_rejected(input.edges, declared))
     throw_input((input.edge_source.empty() ? std::string() : input.edge_source + ": ") + "edge endpoint " +
-                std::to_string(*missing) + " is not declared in " +
+                std::to_string(declared(e->src) ? e->dst : e->src) + " is not declared in " +
                 (input.vertex_source.empty() ? std::string("the vertex set") : input.vertex_source));
 }
 
@@ -426,10 +433,9 @@ EdgeList remap(EdgeShare& input, IdMap& ids, const Comm& comm) {
     ids = IdMap::identity(n, comm);
     if (n > kPackedIds) input.edges.widen();
     comm.agree([&] {
-      for (const RawEdge& e : input.edges)
-        if (e.src >= n || e.dst >= n)
-          throw_input("edge " + std::to_string(e.src) + " -> " + std::to_string(e.dst) + " lies outside the " +
-                      std::to_string(n) + " declared vertices");
+      if (const std::optional<RawEdge> e = first_rejected(input.edges, [n](VertexId v) { return v < n; }))
+        throw_input("edge " + std::to_string(e->src) + " -> " + std::to_string(e->dst) + " lies outside the " +
+                    std::to_string(n) + " declared vertices");
     });
     return remapped(input.edges, [](VertexId v) { return GlobalId{v}; });
   }
