@@ -86,15 +86,20 @@ int run_cli(int argc, char** argv, const Comm& comm) {
 }
 
 int run_main(int argc, char** argv) {
-  // The arguments parse before MPI starts: --help, --version and usage errors need no MPI
-  // (whose start alone took 0.45 s here). In a job the process that the launcher numbered 0
-  // prints for all.
   std::unique_ptr<Environment> env;  // ends after the commands, which may hold MPI objects
+  const auto start = [&] {
+    env = std::make_unique<Environment>(argc, argv);
+    return Environment::world();
+  };
   try {
-    return parse_and_run(argc, argv, Environment::launcher_rank().value_or(0) == 0, [&] {
-      env = std::make_unique<Environment>(argc, argv);
-      return Environment::world();
-    });
+    // A process that no launcher started parses its arguments before MPI starts: --help,
+    // --version and usage errors need no MPI there (starting Open MPI alone, as a singleton,
+    // takes 0.45 s). In a job every process starts MPI first: rank 0 prints, and MPI_Finalize
+    // holds the others until it has (one that exited at once with an error would have the
+    // launcher kill the job before rank 0's message is out).
+    if (!Environment::launched()) return parse_and_run(argc, argv, true, start);
+    const Comm comm = start();
+    return parse_and_run(argc, argv, comm.is_root(), [&] { return comm; });
   } catch (const Error& e) {  // MPI could not start as perron needs it
     fmt::print(stderr, "perron: error: {}\n", e.what());
     return e.exit_code();

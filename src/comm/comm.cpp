@@ -2,7 +2,6 @@
 
 #include <climits>
 #include <cstdlib>
-#include <limits>
 #include <numeric>
 
 #include "perron/comm/native.hpp"
@@ -313,16 +312,13 @@ Comm Environment::world() {
   return Comm(std::move(h));
 }
 
-std::optional<int> Environment::launcher_rank() {
-  // Open MPI's mpirun, PMIx and PMI-1/2 servers (srun, Hydra), and Slurm's task id.
-  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+bool Environment::launched() {
+  // Open MPI's mpirun, PMIx and PMI-1/2 servers (srun, Hydra), and Slurm's tasks.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "SLURM_PROCID"}) {
     const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0') continue;
-    char* end = nullptr;
-    const long rank = std::strtol(value, &end, 10);
-    if (*end == '\0' && rank >= 0 && rank <= std::numeric_limits<int>::max()) return static_cast<int>(rank);
+    if (value != nullptr && *value != '\0') return true;
   }
-  return std::nullopt;
+  return false;
 }
 
 void Environment::abort(int exit_code) {

@@ -228,9 +228,9 @@ class Environment {
   Environment& operator=(const Environment&) = delete;
 
   static Comm world();
-  // The rank that an MPI launcher (mpirun, srun, a PMI or PMIx server) gave this process, read
-  // from the launcher's environment before MPI starts; nothing when no launcher started it.
-  static std::optional<int> launcher_rank();
+  // Whether an MPI launcher (mpirun, srun, a PMI or PMIx server) started this process, read
+  // from the launcher's environment before MPI starts.
+  static bool launched();
   // Ends every rank of the job: the last resort when one rank failed alone.
   [[noreturn]] static void abort(int exit_code);
 };
