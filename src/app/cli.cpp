@@ -98,8 +98,7 @@ int run_main(int argc, char** argv) {
     // holds the others until it has (one that exited at once with an error would have the
     // launcher kill the job before rank 0's message is out).
     if (!Environment::launched()) return parse_and_run(argc, argv, true, start);
-    const Comm comm = start();
-    return parse_and_run(argc, argv, comm.is_root(), [&] { return comm; });
+    return run_cli(argc, argv, start());
   } catch (const Error& e) {  // MPI could not start as perron needs it
     fmt::print(stderr, "perron: error: {}\n", e.what());
     return e.exit_code();
