@@ -3,12 +3,17 @@
 without an incomplete-LU preconditioner, against power iteration's steps to 1e-10: whether another
 method than perron's BiCGSTAB could reach issue #16's 0.35x of power's steps (docs/benchmarks.md,
 "Solver auto"). The system is PageRank's over the vertices that link out, (I - alpha P_NN^T) z = b,
-without perron's elimination of low-degree vertices.
+without perron's elimination of low-degree vertices. The last columns answer the same question for
+a direct solve, which takes no steps at all: SuperLU's fill (L + U entries over the system's) and
+the time of its factorisation and solve over that of power iteration, both in scipy here (medians of
+5 interleaved runs).
 
     /usr/bin/python3 bench/krylov_counts.py [DATA_DIR]      (default ../shared/data/real)
 """
 import os
+import statistics
 import sys
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +54,22 @@ def power_steps(pt, n):
             return steps
 
 
+def lu_against_power(m, b, pt, n, repetitions=5):
+    """SuperLU (COLAMD order) on m: its fill, and the seconds of factorisation and solve over those of
+    power_steps, medians of interleaved runs."""
+    lu_s, power_s, fill = [], [], 0.0
+    for _ in range(repetitions):
+        t = time.perf_counter()
+        lu = sla.splu(m, permc_spec="COLAMD")
+        lu.solve(b)
+        lu_s.append(time.perf_counter() - t)
+        fill = (lu.L.nnz + lu.U.nnz) / m.nnz
+        t = time.perf_counter()
+        power_steps(pt, n)
+        power_s.append(time.perf_counter() - t)
+    return fill, statistics.median(lu_s) / statistics.median(power_s)
+
+
 def products(m, b, method, preconditioner=None):
     """Products with m that `method` takes to a relative residual of 1e-11."""
     count = [0]
@@ -71,8 +92,9 @@ def main():
         print(f"SKIP: no data folder {data}")
         return
     print(f"{'graph':20s} {'power':>6s} {'bicgstab':>9s} {'gmres':>6s} {'bicgstab':>9s} {'gmres':>6s} {'bicgstab':>9s} "
-          f"{'gmres':>6s}")
-    print(f"{'':20s} {'':>6s} {'':>9s} {'':>6s} {'ILU(0)':>9s} {'ILU(0)':>6s} {'ILUT':>9s} {'ILUT':>6s}")
+          f"{'gmres':>6s} {'LU fill':>8s} {'LU time':>8s}")
+    print(f"{'':20s} {'':>6s} {'':>9s} {'':>6s} {'ILU(0)':>9s} {'ILU(0)':>6s} {'ILUT':>9s} {'ILUT':>6s} {'':>8s} "
+          f"{'/power':>8s}")
     for name, skip in GRAPHS:
         a = load(os.path.join(data, name), skip)
         n = a.shape[0]
@@ -87,8 +109,9 @@ def main():
             ilu = sla.spilu(m, permc_spec="NATURAL", **options)
             pre = sla.LinearOperator(m.shape, matvec=ilu.solve)
             row += [products(m, b, "bicgstab", pre), products(m, b, "gmres", pre)]
+        fill, lu_time = lu_against_power(m, b, pt, n)
         print(f"{name:20s} {row[0]:6d} {row[1]!s:>9s} {row[2]!s:>6s} {row[3]!s:>9s} {row[4]!s:>6s} {row[5]!s:>9s} "
-              f"{row[6]!s:>6s}")
+              f"{row[6]!s:>6s} {fill:7.1f}x {lu_time:7.2f}x")
 
 
 if __name__ == "__main__":
