@@ -658,7 +658,10 @@ Rows<Src> collapse_bucketed(EdgeList& edges, Ends ends, bool both_directions, Gl
       to_weight = out.weight.data();
     }
     std::vector<E> scratch;
-    for (const auto& [b0, b1] : groups) {
+    for (const auto& group : groups) {
+      // Named copies, not a structured binding: the lambda below and the OpenMP loops capture
+      // them, which clang before 16 rejects for bindings (and the fuzz build is clang's).
+      const std::uint64_t b0 = group.first, b1 = group.second;
       // The entries of other groups go to this thread's spare slot past the group's: a select,
       // where a branch mispredicted for most entries (3 times slower).
       const std::uint64_t base = bucket_begin[b0], spare = keys.size() - threads + t;
