@@ -71,4 +71,12 @@ put("toml", "pagerank", '[pagerank]\ndamping = 0.9\ntolerance = 1e-8\nsolver = "
 put("toml", "cg", '[pagerank]\nsolver = "cg"\ncg-eliminate = false\nundirected = true\n')
 put("toml", "other-tables", '[pagerank]\nquiet = true\n[generate.kronecker]\nscale = 4\n[attention]\ncausal = true\n')
 put("toml", "typo", '[pagerank]\nsolver = "gmres"\n')
+
+# Seed-set files for --seed-sets on the fixed 8-vertex graph (ids 0 to 7).
+put("seeds", "plain", "0,1\n2 3\n7\n")
+put("seeds", "weights", "# comment\n0:0.5,1:2\n3:1e-3 4\n")
+put("seeds", "blanks", "  5 ,\t6  \n1\r\n")
+put("seeds", "bad-weight", "0:0\n")
+put("seeds", "not-a-vertex", "0,99\n")
+put("seeds", "empty-line", "0\n\n1\n")
 print("seeds written under", root, file=sys.stderr)
