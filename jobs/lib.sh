@@ -28,12 +28,19 @@ perron_install() {
     $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" </dev/null
 }
 
+# The cores this process may run on. Not plain `nproc`: GNU nproc answers OMP_NUM_THREADS
+# (or OMP_THREAD_LIMIT) when either is set, so a job that exported OMP_NUM_THREADS=1 would build
+# on one core and size its ranks' threads for one.
+perron_cores() {
+  env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2
+}
+
 # Configures and builds into $PERRON_BUILD_DIR (default build/; Release unless
 # PERRON_BUILD_TYPE says otherwise; only PERRON_BUILD_TARGETS if set). PERRON_WERROR=ON (CI) turns warnings into errors; extra
 # arguments go to cmake (e.g. -DPERRON_BUILD_TESTS=OFF).
 perron_build() {
   local jobs dir=${PERRON_BUILD_DIR:-$PERRON_ROOT/build}
-  jobs=$(nproc 2>/dev/null || echo 2)
+  jobs=$(perron_cores)
   cmake -S "$PERRON_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="${PERRON_BUILD_TYPE:-Release}" \
     -DPERRON_WERROR="${PERRON_WERROR:-OFF}" "$@" >"$dir-configure.log" 2>&1 ||
     { cat "$dir-configure.log"; return 1; }

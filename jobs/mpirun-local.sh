@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ $# -gt 0 ] || { echo "usage: $0 [-n RANKS] [-t THREADS] SUBCOMMAND [ARGS...]" >&2; exit 2; }
-cores=$(nproc)
+cores=$(perron_cores)
 [ -n "$threads" ] || threads=$(( cores / ranks > 0 ? cores / ranks : 1 ))
 perron_mpi_env
 export OMP_NUM_THREADS=$threads OMP_PROC_BIND=close OMP_PLACES=cores

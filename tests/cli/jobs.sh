@@ -17,4 +17,13 @@ if PERRON_BINARY=$PERRON bash "$SOURCE_DIR/jobs/mpirun-local.sh" -n 2 -t 1 pager
 else
   fail "jobs/mpirun-local.sh"
 fi
+# Its threads come from the cores, which an exported OMP_NUM_THREADS must not shrink (GNU
+# nproc answers OMP_NUM_THREADS when it is set).
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+if OMP_NUM_THREADS=1 PERRON_BINARY=$PERRON bash "$SOURCE_DIR/jobs/mpirun-local.sh" -n 1 --version >"$WORK/out.log" 2>&1 &&
+  grep -q "1 ranks x $cores threads on $cores cores" "$WORK/out.log"; then
+  echo "ok   jobs/mpirun-local.sh counts $cores cores with OMP_NUM_THREADS=1 exported"
+else
+  fail "jobs/mpirun-local.sh under OMP_NUM_THREADS=1: $(head -1 "$WORK/out.log")"
+fi
 finish
