@@ -161,22 +161,19 @@ void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, Weig
   std::vector<std::int64_t> count(P), next(P);
   for (std::uint64_t t = 0; t < rounds; ++t) {
     const std::size_t begin = block_begin(m, t, rounds), end = block_begin(m, t + 1, rounds);
-    std::fill(count.begin(), count.end(), 0);
-    for (std::size_t i = begin; i < end; ++i) ++count[rank_of[i - begin] = static_cast<std::uint32_t>(owner(key[i]))];
-    count[self] = 0;
-    const std::vector<std::int64_t> got = comm.alltoall_counts(count);
-    std::int64_t received = 0;
-    for (std::size_t r = 0; r < P; ++r) next[r] = r == 0 ? 0 : next[r - 1] + count[r - 1], received += got[r];
-    // Without a branch (which edges stay is a coin toss on every edge) or a counter in memory
-    // per rank: each edge is written both to the next staying entry and to the next departing
-    // one, and only the one that counts advances (rank_of, filled by the count, is rewritten
-    // in departing order: entry `leave` is never past the one just read). The departing edges,
-    // in slice order, then go to their ranks' blocks in the send buffer by a counting sort,
-    // needed only when they go to more than one rank (on 2 ranks they never do).
+    // One pass asks each edge's owner and splits the slice, without a branch (which edges stay
+    // is a coin toss on every edge) or a counter in memory per rank: each edge is written both
+    // to the next staying entry and to the next departing one, and only the one that counts
+    // advances; rank_of records the departing edges' ranks in departing order. Then the
+    // departing edges are counted per rank (on 2 ranks they all go to the other one: no pass),
+    // and, in slice order, go to their ranks' blocks in the send buffer by a counting sort,
+    // needed only when they go to more than one rank. (A counting pass of its own before the
+    // split read the slice twice: the exchange of a 2-rank build at Kronecker 22 took 0.248 s
+    // against 0.210 s now, medians of 7 interleaved runs.)
     std::size_t stay = begin, leave = 0;
     for (std::size_t i = begin; i < end; ++i) {
       const Key k = key[i];
-      const std::uint32_t r = rank_of[i - begin];
+      const auto r = static_cast<std::uint32_t>(owner(k));
       const std::size_t stays = r == self ? 1 : 0;
       key[stay] = k, leaving[leave] = k, rank_of[leave] = r;
       if (weight) {
@@ -185,6 +182,14 @@ void exchange_in_place(std::vector<Key, KeyAlloc>& key, std::vector<Weight, Weig
       }
       stay += stays, leave += 1 - stays;
     }
+    std::fill(count.begin(), count.end(), 0);
+    if (P == 2)
+      count[1 - self] = static_cast<std::int64_t>(leave);
+    else
+      for (std::size_t j = 0; j < leave; ++j) ++count[rank_of[j]];
+    const std::vector<std::int64_t> got = comm.alltoall_counts(count);
+    std::int64_t received = 0;
+    for (std::size_t r = 0; r < P; ++r) next[r] = r == 0 ? 0 : next[r - 1] + count[r - 1], received += got[r];
     if (std::count_if(count.begin(), count.end(), [](std::int64_t c) { return c > 0; }) > 1) {
       for (std::size_t j = 0; j < leave; ++j) {
         const auto to = static_cast<std::size_t>(next[rank_of[j]]++);
