@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include "pagerank_layout.hpp"
+#include "perron/algo/top_k.hpp"
 #include "perron/core/error.hpp"
 #include "support.hpp"
 
@@ -648,6 +649,45 @@ TEST(PageRank, EmptyGraphIsACollectiveInputError) {
     EXPECT_TRUE(e.collective());
     EXPECT_EQ(e.kind(), ErrorKind::input);
     EXPECT_NE(std::string(e.what()).find("empty"), std::string::npos) << e.what();
+  }
+}
+
+// top_k against a full sort of the whole vector: every rank holds a slice of the dense ids
+// (scores with many ties, so the order of ties by id is checked), and every k from 0 to past n,
+// the ids given as a span too (in reverse, as TokenRank's positions may come).
+TEST(PageRank, TopKIsTheSortedHeadOfTheWholeVector) {
+  const Comm comm = world();
+  constexpr std::uint64_t n = 1000;
+  const std::uint64_t first = n * static_cast<std::uint64_t>(comm.rank()) / static_cast<std::uint64_t>(comm.size());
+  const std::uint64_t last = n * static_cast<std::uint64_t>(comm.rank() + 1) / static_cast<std::uint64_t>(comm.size());
+  const auto score_of = [](std::uint64_t v) { return static_cast<double>((v * 7919) % 97); };
+  std::vector<double> local;
+  std::vector<GlobalId> reversed;
+  for (std::uint64_t v = first; v < last; ++v) {
+    local.push_back(score_of(v));
+    reversed.push_back(n - 1 - v);
+  }
+  std::vector<ScoredVertex> all, all_reversed;
+  for (std::uint64_t v = 0; v < n; ++v) {
+    all.push_back({v, score_of(v)});
+    all_reversed.push_back({n - 1 - v, score_of(v)});
+  }
+  const auto better = [](const ScoredVertex& a, const ScoredVertex& b) {
+    return a.score != b.score ? a.score > b.score : a.id < b.id;
+  };
+  std::sort(all.begin(), all.end(), better);
+  std::sort(all_reversed.begin(), all_reversed.end(), better);
+  for (const std::size_t k : {std::size_t{0}, std::size_t{1}, std::size_t{10}, std::size_t{97}, std::size_t{999},
+                              std::size_t{1000}, std::size_t{5000}}) {
+    const std::vector<ScoredVertex> got = top_k(local, first, k, comm), by_ids = top_k(local, reversed, k, comm);
+    const std::size_t expected = std::min<std::size_t>(k, n);
+    ASSERT_EQ(got.size(), expected) << "k = " << k;
+    ASSERT_EQ(by_ids.size(), expected) << "k = " << k;
+    for (std::size_t i = 0; i < expected; ++i) {
+      EXPECT_EQ(got[i].id, all[i].id) << "k = " << k << ", place " << i;
+      EXPECT_EQ(got[i].score, all[i].score) << "k = " << k << ", place " << i;
+      EXPECT_EQ(by_ids[i].id, all_reversed[i].id) << "k = " << k << ", place " << i;
+    }
   }
 }
 
