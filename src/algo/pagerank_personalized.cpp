@@ -19,7 +19,6 @@ struct BatchBuffers {
   using BlockVector = HugeVector<double>;
   BlockVector z, r, p, q, x, contrib;  // x: power's iterate; q is also cg's confirming x and y
   BlockVector shadow, sp, half, st;    // bicgstab's r̂, Sp, s and Ss (also its confirming x and y)
-  std::vector<double> result;          // a frozen vector in dense order, for the FrozenVector
 };
 }  // namespace pagerank_detail
 using pagerank_detail::BatchBuffers;
@@ -248,6 +247,7 @@ struct Batch {
   double frozen_in_step = 0.0;    // seconds in `frozen` during the current step
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
+  std::vector<int> done;  // the vectors frozen at this step, for deliver()
 
   Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
         std::span<const SparseTeleport> teleports, const FrozenVector& frozen_vector, const Comm& c)
@@ -279,10 +279,7 @@ struct Batch {
         tele_vector[at] = j;
         tele_weight[at] = teleports[j].weight[i];
       }
-    if (frozen)
-      buf.result.resize(rows);
-    else
-      out.score.assign(static_cast<std::size_t>(vectors) * rows, 0.0);
+    if (!frozen) out.score.assign(static_cast<std::size_t>(vectors) * rows, 0.0);
     out.iterations.assign(vectors, 0);
     out.residual.assign(vectors, 0.0);
     out.converged.assign(vectors, 0);
@@ -478,21 +475,43 @@ struct Batch {
     });
   }
 
-  // Vector j is done: its values from y (vertex-major, work order) are its result, in dense
-  // order (a read per cache line of y and a write at random per row: on the threads).
-  void freeze(int j, const BlockVector& y, int iteration, double residual) {
+  // Vector j is done at this step with the given residual; deliver() hands out its values.
+  void freeze(int j, int iteration, double residual) {
     active[j] = 0;
     out.iterations[j] = iteration;
     out.residual[j] = residual;
     out.converged[j] = residual < params.tolerance && params.fixed_iterations == 0 ? 1 : 0;
-    double* dst = frozen ? buf.result.data() : out.score.data() + static_cast<std::size_t>(j) * rows;
-    const std::span<const LocalId> vertex = phases.vertex;
+    done.push_back(j);
+  }
+
+  // The vectors frozen at this step take their values from y (vertex-major, work order) in
+  // dense order, all in one pass: a row's S values share one or two cache lines, which a pass
+  // per vector read again for each. They land in out.score, or for the FrozenVector in the
+  // contributions' storage (at least rows × S values), which the next product rewrites before it
+  // reads any; then `frozen` takes them one by one.
+  void deliver(const BlockVector& y) {
+    if (done.empty()) return;
+    const std::size_t m = done.size();
+    if (frozen && contrib.size() < m * rows)
+      throw Error(ErrorKind::internal, "personalized PageRank: the contributions cannot hold the frozen vectors");
+    std::vector<double*> to(m);
+    for (std::size_t i = 0; i < m; ++i)
+      to[i] = frozen ? contrib.data() + i * rows : out.score.data() + static_cast<std::size_t>(done[i]) * rows;
+    // In dense order: a row of y read at random (its S values, one or two lines) and m
+    // sequential writes, where the work order's walk wrote m values at random per row.
+    const std::span<const LocalId> position = phases.position;
 #pragma omp parallel for schedule(static)
-    for (LocalId w = 0; w < rows; ++w) dst[vertex.empty() ? w : vertex[w]] = y[at(w, j)];
-    if (!frozen) return;
-    const Stopwatch watch;
-    frozen(j, std::span<const double>(buf.result.data(), rows));
-    frozen_in_step += watch.seconds();
+    for (LocalId d = 0; d < rows; ++d) {
+      const LocalId w = position.empty() ? d : position[d];
+      for (std::size_t i = 0; i < m; ++i) to[i][d] = y[at(w, done[i])];
+    }
+    if (frozen)
+      for (std::size_t i = 0; i < m; ++i) {
+        const Stopwatch watch;
+        frozen(done[i], std::span<const double>(to[i], rows));
+        frozen_in_step += watch.seconds();
+      }
+    done.clear();
   }
 
   // A step's end; `seconds` since its start, of which the FrozenVector's time is not counted.
@@ -519,8 +538,9 @@ struct Batch {
       for (int j = 0; j < vectors; ++j) {
         if (!active[j]) continue;
         largest = std::max(largest, sums[3 * j]);
-        if (below_tolerance(sums[3 * j]) || it == limit()) freeze(j, x, it, sums[3 * j]);
+        if (below_tolerance(sums[3 * j]) || it == limit()) freeze(j, it, sums[3 * j]);
       }
+      deliver(x);
       for (int j = 0; j < width; ++j) dangling[j] = sums[3 * j + 1];
       record(watch.seconds(), observe, largest);
       if (go_on && any_active() && !go_on(out.history)) {
@@ -786,10 +806,11 @@ struct Batch {
       const double truth = sums[3 * j];
       largest = std::max(largest, truth);
       if (below_tolerance(truth) || it == limit())
-        freeze(j, y, it, truth);
+        freeze(j, it, truth);
       else
         target[j] = 0.5 * params.tolerance * estimate[j] / truth;
     }
+    deliver(y);
     record(watch.seconds(), observe, largest);
   }
 
@@ -832,11 +853,11 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
   // power: x (y takes its place) and the contributions with ghosts; cg: z, r, p, q (also the
   // confirming step's x and y) and the contributions; bicgstab: z, r, r̂, p, Sp, s, Ss (also
   // the confirming x and y) and the contributions (the solvers' vectors over the kept rows
-  // only: counted as all rows); and one vector of results in dense order.
+  // only: counted as all rows). The frozen vectors pass through the contributions (deliver()).
   const std::uint64_t vector_rows = solver == PageRankSolver::cg         ? 4 * rows + columns
                                     : solver == PageRankSolver::bicgstab ? 7 * rows + columns
                                                                          : rows + columns;
-  return (vector_rows * width + rows) * sizeof(double);
+  return vector_rows * width * sizeof(double);
 }
 
 PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,

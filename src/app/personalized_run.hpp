@@ -1,7 +1,7 @@
 #pragma once
 // `perron pagerank --seed-sets FILE|all-vertices`: the batch of personalized vectors, block
 // after block (kMaxBlockVectors at a time), each vector written (and ranked) as it converges,
-// so memory holds one block's iterates and one vector of results, never n×k.
+// so memory holds one block's iterates, never n×k.
 #include <cstdint>
 #include <string>
 #include <vector>

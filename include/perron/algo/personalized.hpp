@@ -72,8 +72,8 @@ struct PersonalizedParams {
 PageRankSolver choose_personalized_solver(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm);
 
 // Bytes one rank holds to advance a block of `vectors` vectors (its iterates, contributions
-// with ghosts, for cg and bicgstab the Krylov vectors, and one vector of results for the
-// FrozenVector that takes them), besides the plan; nothing per edge.
+// with ghosts, for cg and bicgstab the Krylov vectors; the FrozenVector's results pass through
+// the contributions' storage), besides the plan; nothing per edge.
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors);
 
 namespace pagerank_detail {
@@ -134,7 +134,8 @@ struct PersonalizedBlock {
 // With `frozen`, each vector's result goes to it as the vector freezes, instead of into
 // `score`: frozen(j, s) with s its scores at the owned rows in dense order, valid during the
 // call. Every rank calls it for the same vectors in the same order, so it may be collective
-// (write the vector, rank it). The block then holds one vector of results, not b (a block of
+// (write the vector, rank it). The block then holds no results of its own: the vectors frozen
+// at a step pass through the contributions' storage, free until the next product (a block of
 // 16 on Kronecker 20: 83 MB less, whose first touch cost as much as a product). Its time is
 // not counted in `seconds` or the steps' times (it is `frozen_seconds`).
 using BlockGoOn = std::function<bool(std::span<const double> history)>;
