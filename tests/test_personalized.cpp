@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "pagerank_step.hpp"
 #include "perron/algo/personalized.hpp"
 #include "perron/core/error.hpp"
 #include "perron/io/seed_sets.hpp"
@@ -109,6 +110,46 @@ TEST_P(PersonalizedOracle, EachVectorIsTheDenseSolveAndTheSingleRun) {
     EXPECT_EQ(block.iterations[3], solver == PageRankSolver::power ? 1 : block.iterations[3]);
     EXPECT_FALSE(block.history.empty());
     EXPECT_EQ(block.solver, solver);
+  }
+}
+
+// Seed sets on vertices the elimination kept only (hubs, as seeds often are): the Krylov solves
+// take r₀ = b_F without the pull from the eliminated rows (b_C = 0), and each vector is still the
+// dense solve and the single run to 1e-12. The sets above always hold an eliminated vertex (the
+// isolated one), so they test the pull.
+TEST(PersonalizedPageRank, SeedsOnKeptVerticesOnly) {
+  const Comm comm = world();
+  TestGraph g = random_graph(35, 100, 450, false);
+  const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  const auto count = g.edges.size();
+  for (std::size_t i = 0; i < count; ++i)
+    if (g.edges[i].src != g.edges[i].dst) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
+  for (const PageRankSolver solver : {PageRankSolver::cg, PageRankSolver::bicgstab}) {
+    const PersonalizedPlan plan(graph, tight(solver), comm);
+    const pagerank_detail::StepOperator::Phases phases = plan.op().phases();
+    std::vector<double> kept(graph.rows());
+    for (LocalId v = 0; v < graph.rows(); ++v)
+      kept[v] = (phases.position.empty() ? v : phases.position[v]) < plan.op().kept_rows() ? 1.0 : 0.0;
+    std::vector<VertexId> ids;
+    for (const auto& [id, flag] : gather_by_id(graph, kept, comm))
+      if (flag == 1.0) ids.push_back(id);
+    ASSERT_GE(ids.size(), 6u) << name_of(solver);
+    ASSERT_LT(ids.size(), static_cast<std::size_t>(graph.stats.n)) << name_of(solver) << ": nothing eliminated";
+    const std::vector<std::map<VertexId, double>> sets = {
+        {{ids[0], 1.0}}, {{ids[1], 2.0}, {ids[2], 0.5}}, {{ids[3], 1.0}, {ids[4], 1.0}, {ids[5], 3.0}}};
+    const PersonalizedBlock block = personalized_pagerank(graph, plan, tight(solver), teleports_of(sets, graph, comm), comm);
+    for (std::size_t j = 0; j < sets.size(); ++j) {
+      const std::string what = name_of(solver) + " vector " + std::to_string(j);
+      EXPECT_TRUE(block.converged[j]) << what;
+      const auto got = vector_of(block, static_cast<int>(j), graph, comm);
+      EXPECT_LT(l1_distance(got, dense_pagerank(g, 0.85, sets[j])), 1e-12) << what;
+      PageRankParams single;
+      single.tolerance = 1e-14;
+      single.max_iterations = 100000;
+      single.solver = solver;
+      const VertexDistribution t = distribution_of(sets[j], graph, comm);
+      EXPECT_LT(l1_distance(got, gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm)), 1e-12) << what;
+    }
   }
 }
 

@@ -413,20 +413,32 @@ struct Batch {
     return reduce(per);
   }
 
-  // The Krylov solves' right-hand side pass (StepOperator::pull_from_eliminated): eliminated
-  // row v sends eliminated(v, j)/o(v) and the kept rows send 0, so the kept rows' pull skips
-  // their columns and their ghosts (neither written nor exchanged) and gathers only from the
-  // eliminated ones; kept row v gets kept(v, j, s, sums). The ordered sums of the kept rows.
-  template <class Eliminated, class Kept>
-  std::vector<double> from_eliminated(int per, const Eliminated& eliminated, const Kept& kept_row) {
+  // The Krylov solves' first residual r₀ = b_F + αP_FC b_C on the kept rows, b = (1 − α)t
+  // (StepOperator::pull_from_eliminated): eliminated row v sends b(v, j)/o(v) and the kept rows
+  // send 0, so the kept rows' pull skips their columns and their ghosts (neither written nor
+  // exchanged) and gathers only from the eliminated ones; kept row v gets kept(v, j, r₀(v, j),
+  // sums). That pull reads every edge of the kept rows, as much time as a product. When no
+  // eliminated row holds teleport mass on any rank (seeds that are all kept, as hubs and most
+  // well-linked pages are), b_C = 0 and the pull would add +0 to every b_F value: r₀ = b_F without
+  // it, the same bits, its sums in the same blocks and order. The ordered sums of the kept rows.
+  template <class Kept>
+  std::vector<double> initial_residual(int per, const Kept& kept_row) {
+    const double alpha = params.damping;
+    const std::uint64_t eliminated_seeds = tele_start[trailing] - tele_start[kept];
+    if (comm.allreduce<std::uint64_t>(eliminated_seeds, ReduceOp::sum) == 0)
+      return row_sums(0, kept, per, [&](LocalId v, double* sums) {
+        for (int j = 0; j < width; ++j) kept_row(v, j, b_of(v, j), sums);
+      });
     const std::size_t slots = static_cast<std::size_t>(width) * per;
     block_sum.assign(block_count(kept) * slots, 0.0);
     start_contributions();
 #pragma omp parallel for schedule(static)
     for (LocalId v = kept; v < trailing; ++v)
-      for (int j = 0; j < width; ++j) contrib[at(v, j)] = eliminated(v, j) * inv_out[v];
+      for (int j = 0; j < width; ++j) contrib[at(v, j)] = b_of(v, j) * inv_out[v];
     if (op.eliminates()) exchange_ghosts(true);
-    pull_kept(slots, kept_row, SkippedColumns{kept, rows, rows + phases.kept_ghosts});
+    pull_kept(
+        slots, [&](LocalId v, int j, double sum, double* sums) { kept_row(v, j, b_of(v, j) + alpha * sum, sums); },
+        SkippedColumns{kept, rows, rows + phases.kept_ghosts});
     return reduce(per);
   }
 
@@ -580,13 +592,10 @@ struct Batch {
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = 0.0;
     // r₀ = b_F + αP_FC b_C (the kept columns send 0), ⟨r, h⟩ and Σ_C b.
-    std::vector<double> rz = from_eliminated(
-        1, [&](LocalId v, int j) { return b_of(v, j); },
-        [&](LocalId v, int j, double sum, double* sums) {
-          const double rv = b_of(v, j) + alpha * sum;
-          r[at(v, j)] = rv;
-          sums[j] += rv * weight[v] * rv * precondition(v);
-        });
+    std::vector<double> rz = initial_residual(1, [&](LocalId v, int j, double rv, double* sums) {
+      r[at(v, j)] = rv;
+      sums[j] += rv * weight[v] * rv * precondition(v);
+    });
     const std::vector<double> eliminated_b = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
       for (int j = 0; j < width; ++j) sums[j] += b_of(v, j);
     });
@@ -655,9 +664,7 @@ struct Batch {
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = sp[i] = 0.0;
     // r = b_F + αP_FC b_C (the kept columns send 0); the part of Σz that z_F does not change.
-    from_eliminated(
-        1, [&](LocalId v, int j) { return b_of(v, j); },
-        [&](LocalId v, int j, double sum, double*) { r[at(v, j)] = b_of(v, j) + alpha * sum; });
+    initial_residual(1, [&](LocalId v, int j, double rv, double*) { r[at(v, j)] = rv; });
     const std::vector<double> fixed_mass = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
       for (int j = 0; j < width; ++j) sums[j] += (v < trailing ? mass(v) : 1.0) * b_of(v, j);
     });
