@@ -47,9 +47,9 @@ double bicgstab_solve(const Solve& s, std::vector<double>& x, int first, bool re
   std::vector<double> rhs(kept), z(kept, 0.0), r(kept), shadow(kept), p(kept, 0.0), v(kept, 0.0), half(kept), t(kept);
   auto b = [&](LocalId i) { return (1.0 - alpha) * (s.teleport.uniform() ? s.n_inv : s.teleport.values[i]); };
   auto mass = [&](LocalId i) { return weight.empty() ? 1.0 : weight[i]; };
-  // rhs = b_F + αP_FC b_C (a pull over the edges from eliminated vertices only), and the part
-  // of Σz that z_F does not change (StepOperator::sum_weight).
-  if (op.eliminates()) {
+  // rhs = b_F + αP_FC b_C (a pull over the edges from eliminated vertices only; b_F alone when
+  // b_C = 0), and the part of Σz that z_F does not change (StepOperator::sum_weight).
+  if (op.eliminates() && s.teleport_on_eliminated()) {
     const auto add_b = [&](LocalId i, double sum, std::array<double, 3>&) { return b(i) + alpha * sum; };
     op.pull_from_eliminated(b, add_b, rhs, s.buffers, s.comm);
   } else {

@@ -51,16 +51,18 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
   auto precondition = [&](LocalId v) { return diagonal.empty() ? 1.0 : 1.0 / diagonal[v]; };
   auto b = [&](LocalId v) { return (1.0 - alpha) * (s.teleport.uniform() ? s.n_inv : s.teleport.values[v]); };
   auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
-  // rhs = b_F + αP_FC b_C (a pull over the edges from eliminated vertices only), and Σ_C b.
+  // rhs = b_F + αP_FC b_C (a pull over the edges from eliminated vertices only; b_F alone when
+  // b_C = 0), and Σ_C b.
   double eliminated_b = 0.0;
-  if (op.eliminates()) {
+  if (op.eliminates() && s.teleport_on_eliminated()) {
     const auto add_b = [&](LocalId v, double sum, std::array<double, 3>&) { return b(v) + alpha * sum; };
     op.pull_from_eliminated(b, add_b, rhs, s.buffers, s.comm);
-    eliminated_b = ordered_sums(rows - kept, s.buffers.block_sum, s.comm,
-                                [&](LocalId i, std::array<double, 3>& acc) { acc[0] += b(kept + i); })[0];
   } else {
     for (LocalId v = 0; v < kept; ++v) rhs[v] = b(v);
   }
+  if (op.eliminates())
+    eliminated_b = ordered_sums(rows - kept, s.buffers.block_sum, s.comm,
+                                [&](LocalId i, std::array<double, 3>& acc) { acc[0] += b(kept + i); })[0];
   // The eliminated rows of S's product send α·(their sum); the solve's kept values are z's.
   const auto schur = [alpha](LocalId, double sum, std::array<double, 3>&) { return alpha * sum; };
   // x = z/Σz: z/Σz on the kept rows and b/Σz on the eliminated ones, which the eliminated

@@ -432,6 +432,15 @@ struct Solve {
   StepBuffers& buffers;
 
   int limit() const { return params.fixed_iterations > 0 ? params.fixed_iterations : params.max_iterations; }
+  // Whether the teleport has mass on an eliminated row of any rank (a uniform one always has; a
+  // personalized one only where a seed was eliminated). Without it b_C = 0, and the Krylov
+  // solves' right-hand side b_F + αP_FC b_C is b_F: the pull from the eliminated rows, over
+  // every edge of the kept rows, would add +0 to each value (the same bits).
+  bool teleport_on_eliminated() const {
+    bool mine = teleport.uniform();
+    for (LocalId v = op.kept_rows(); !mine && v < op.trailing_rows(); ++v) mine = teleport.values[v] != 0.0;
+    return comm.allreduce<int>(mine ? 1 : 0, ReduceOp::max) == 1;
+  }
   bool below_tolerance(double residual) const { return params.fixed_iterations == 0 && residual < params.tolerance; }
 
   // Records step `it`; true when the loop goes on: not after the last step (`done`), and not
