@@ -65,6 +65,25 @@ std::map<VertexId, double> vector_of(const PersonalizedBlock& b, int j, const Di
   return gather_by_id(graph, mine, comm);
 }
 
+// Every vector of `block` converged, and is the dense solve (1 − α)·t_j·(I − αA)⁻¹ of its set
+// (dangling mass along t_j) and the single run with teleport t_j, to 1e-12 in L1.
+void expect_dense_and_single(const PersonalizedBlock& block, const std::vector<std::map<VertexId, double>>& sets,
+                             const TestGraph& g, const DistGraph& graph, PageRankSolver solver, const Comm& comm) {
+  for (std::size_t j = 0; j < sets.size(); ++j) {
+    const std::string what = name_of(solver) + " vector " + std::to_string(j);
+    EXPECT_TRUE(block.converged[j]) << what;
+    const auto got = vector_of(block, static_cast<int>(j), graph, comm);
+    EXPECT_LT(l1_distance(got, dense_pagerank(g, 0.85, sets[j])), 1e-12) << what;
+    PageRankParams single;
+    single.tolerance = 1e-14;
+    single.max_iterations = 100000;
+    single.solver = solver;
+    const VertexDistribution t = distribution_of(sets[j], graph, comm);
+    const auto alone = gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm);
+    EXPECT_LT(l1_distance(got, alone), 1e-12) << what;
+  }
+}
+
 struct Case {
   std::uint64_t seed;
   int n, m;
@@ -93,19 +112,7 @@ TEST_P(PersonalizedOracle, EachVectorIsTheDenseSolveAndTheSingleRun) {
     const PersonalizedPlan plan(graph, tight(solver), comm);
     const PersonalizedBlock block = personalized_pagerank(graph, plan, tight(solver), teleports, comm);
     ASSERT_EQ(block.iterations.size(), sets.size());
-    for (std::size_t j = 0; j < sets.size(); ++j) {
-      const std::string what = name_of(solver) + " vector " + std::to_string(j);
-      EXPECT_TRUE(block.converged[j]) << what;
-      const auto got = vector_of(block, static_cast<int>(j), graph, comm);
-      EXPECT_LT(l1_distance(got, dense_pagerank(g, 0.85, sets[j])), 1e-12) << what;
-      PageRankParams single;
-      single.tolerance = 1e-14;
-      single.max_iterations = 100000;
-      single.solver = solver;
-      const VertexDistribution t = distribution_of(sets[j], graph, comm);
-      const auto alone = gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm);
-      EXPECT_LT(l1_distance(got, alone), 1e-12) << what;
-    }
+    expect_dense_and_single(block, sets, g, graph, solver, comm);
     // The isolated vertex's own chain: all its mass stays home, found by the first step.
     EXPECT_EQ(block.iterations[3], solver == PageRankSolver::power ? 1 : block.iterations[3]);
     EXPECT_FALSE(block.history.empty());
@@ -138,18 +145,7 @@ TEST(PersonalizedPageRank, SeedsOnKeptVerticesOnly) {
     const std::vector<std::map<VertexId, double>> sets = {
         {{ids[0], 1.0}}, {{ids[1], 2.0}, {ids[2], 0.5}}, {{ids[3], 1.0}, {ids[4], 1.0}, {ids[5], 3.0}}};
     const PersonalizedBlock block = personalized_pagerank(graph, plan, tight(solver), teleports_of(sets, graph, comm), comm);
-    for (std::size_t j = 0; j < sets.size(); ++j) {
-      const std::string what = name_of(solver) + " vector " + std::to_string(j);
-      EXPECT_TRUE(block.converged[j]) << what;
-      const auto got = vector_of(block, static_cast<int>(j), graph, comm);
-      EXPECT_LT(l1_distance(got, dense_pagerank(g, 0.85, sets[j])), 1e-12) << what;
-      PageRankParams single;
-      single.tolerance = 1e-14;
-      single.max_iterations = 100000;
-      single.solver = solver;
-      const VertexDistribution t = distribution_of(sets[j], graph, comm);
-      EXPECT_LT(l1_distance(got, gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm)), 1e-12) << what;
-    }
+    expect_dense_and_single(block, sets, g, graph, solver, comm);
   }
 }
 
