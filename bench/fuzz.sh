@@ -6,7 +6,7 @@
 # that ctest replays it from then on in every build; fix it, then commit it. Exits 1 when a
 # target found anything or ran nothing (jobs/test.sh --fuzz, part of CI's --all, runs it).
 #
-#   bench/fuzz.sh SECONDS [TARGET ...]      e.g. bench/fuzz.sh 1800         (all twelve, 30 min each)
+#   bench/fuzz.sh SECONDS [TARGET ...]      e.g. bench/fuzz.sh 1800         (every target, 30 min each)
 #                                                bench/fuzz.sh 600 text mm
 # PARALLEL (default: the number of cores) targets run at once, one process each.
 set -euo pipefail
@@ -15,7 +15,10 @@ source "$(dirname "$0")/../jobs/lib.sh"
 seconds=${1:?usage: bench/fuzz.sh SECONDS [TARGET ...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(text mm metis evlp binary gzip hdf5 qkv checkpoint toml graph seeds)
+# By default every target: one corpus folder each (the folders the replay tests read too).
+if [ ${#targets[@]} -eq 0 ]; then
+  for dir in "$PERRON_ROOT"/tests/fuzz/corpus/*/; do targets+=("$(basename "$dir")"); done
+fi
 PERRON_PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)
 perron_install
 perron_mpi_env
