@@ -389,7 +389,8 @@ struct Batch {
   enum class Pass { product, step, complete };
 
   // One step or product of the block, in the single solve's phases (StepOperator::apply_to,
-  // complete), with `per` block sums per vector. Rows are handed over whole (each_vector):
+  // complete), with `per` block sums per vector. Each callback takes a whole row (each_vector
+  // and each_sent adapt per-value ones):
   //   1. kept u sends value(u, j)/o(u); the kept ghosts arrive; eliminated row v, its in-edge
   //      sums s (from kept columns only), sends what eliminated(v, s, sums, send) writes to
   //      send[0, S) (its values over o(v)); the eliminated ghosts arrive;
