@@ -158,6 +158,78 @@ INSTANTIATE_TEST_SUITE_P(RandomGraphs, PersonalizedOracle,
                                   (c.undirected ? "_undirected" : "");
                          });
 
+// At the default tolerance cg's directions are rounded to single precision (the batch reads
+// them as floats, the single solve keeps the same rounded values as doubles), and the
+// recurrence stays exact: every vector is the single run to 1e-12 in L1, on all ranks and on
+// the ranks split in two, and the dense solve to what the tolerance allows (‖x − x*‖₁ ≤
+// ‖F(x) − x‖₁/(1 − α)).
+TEST(Personalized, SinglePrecisionDirectionsAtTheDefaultTolerance) {
+  const Comm comm = world();
+  const Comm sub = comm.split(comm.rank() == 0 || comm.size() == 1 ? 0 : 1, comm.rank());
+  for (const bool weighted : {false, true}) {
+    TestGraph g = random_graph(weighted ? 37 : 36, 400, 2400, weighted);
+    const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+    const DistGraph part = build_graph(share_of(g, sub), GraphOptions{true, false}, sub);
+    const auto count = g.edges.size();
+    for (std::size_t i = 0; i < count; ++i)
+      if (g.edges[i].src != g.edges[i].dst) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
+    PersonalizedParams p;
+    p.solver = PageRankSolver::cg;
+    ASSERT_TRUE(pagerank_detail::single_precision_directions(p.tolerance, p.fixed_iterations));
+    const auto sets = seed_sets_of(g);
+    const PersonalizedBlock block =
+        personalized_pagerank(graph, PersonalizedPlan(graph, p, comm), p, teleports_of(sets, graph, comm), comm);
+    const PersonalizedBlock split =
+        personalized_pagerank(part, PersonalizedPlan(part, p, sub), p, teleports_of(sets, part, sub), sub);
+    for (std::size_t j = 0; j < sets.size(); ++j) {
+      const std::string what = std::string(weighted ? "weighted" : "unweighted") + " vector " + std::to_string(j);
+      EXPECT_TRUE(block.converged[j]) << what;
+      const auto got = vector_of(block, static_cast<int>(j), graph, comm);
+      EXPECT_LT(l1_distance(got, dense_pagerank(g, 0.85, sets[j])), p.tolerance / 0.15) << what;
+      PageRankParams single;
+      single.solver = PageRankSolver::cg;
+      const VertexDistribution t = distribution_of(sets[j], graph, comm);
+      EXPECT_LT(l1_distance(got, gather_by_id(graph, pagerank(graph, single, t, t, comm).score, comm)), 1e-12) << what;
+      EXPECT_LT(l1_distance(got, vector_of(split, static_cast<int>(j), part, sub)), 1e-12)
+          << what << ", ranks " << comm.size() << " vs " << sub.size();
+    }
+  }
+}
+
+// single_precision_direction keeps p where nothing is sent, and else rounds it so that what it
+// sends, p·(1/o), is exactly a float. A cg plan lists each kept row's entries from kept columns
+// first (kept_split), and its eliminated rows read kept columns only.
+TEST(Personalized, SinglePrecisionDirectionsAndKeptColumnsFirst) {
+  EXPECT_EQ(pagerank_detail::single_precision_direction(0.1, 0.0), 0.1);
+  for (const double inv : {1.0, 1.0 / 3.0, 1.0 / 7.0, 0.25}) {
+    const double p = pagerank_detail::single_precision_direction(0.123456789012345, inv);
+    EXPECT_EQ(static_cast<double>(static_cast<float>(p * inv)), p * inv);
+    EXPECT_NEAR(p, 0.123456789012345, 0.123456789012345 * 0x1p-23);
+  }
+  EXPECT_FALSE(pagerank_detail::single_precision_directions(1e-12, 0));
+  EXPECT_FALSE(pagerank_detail::single_precision_directions(1e-8, 5));
+  const Comm comm = world();
+  const TestGraph g = random_graph(38, 300, 1500, true);
+  const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
+  PersonalizedParams p;
+  p.solver = PageRankSolver::cg;
+  const PersonalizedPlan plan(graph, p, comm);
+  const pagerank_detail::StepOperator::Phases phases = plan.op().phases();
+  const pagerank_detail::KeptColumns kept = plan.op().kept_columns();
+  ASSERT_TRUE(plan.op().eliminates());
+  ASSERT_EQ(phases.kept_split.size(), phases.kept.rows);
+  EXPECT_TRUE(phases.eliminated_read_kept_only);
+  std::uint64_t firsts = 0, seconds = 0;
+  for (LocalId v = 0; v < phases.kept.rows; ++v)
+    for (EdgeIndex e = phases.kept.row_start[v]; e < phases.kept.row_start[v + 1]; ++e) {
+      const bool first = e < phases.kept_split[v];
+      EXPECT_EQ(kept.holds(phases.kept.column[e]), first) << "row " << v << ", entry " << e;
+      (first ? firsts : seconds) += 1;
+    }
+  EXPECT_GT(comm.allreduce(firsts, ReduceOp::sum), 0u);
+  EXPECT_GT(comm.allreduce(seconds, ReduceOp::sum), 0u);
+}
+
 // The batch on all P ranks and on the ranks split in two agrees to 1e-12 per vector.
 TEST(Personalized, RankCountInvariance) {
   const Comm comm = world();

@@ -116,6 +116,7 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
     })[1];
   }
   bool residual_known = !resume;
+  const bool single = single_precision_directions(s.params.tolerance, s.params.fixed_iterations);
   for (int it = first; it <= s.limit(); ++it) {
     const Stopwatch watch;
     if (!residual_known) {
@@ -135,7 +136,10 @@ double cg_solve(const Solve& s, std::vector<double>& x, int first, bool resume, 
       if (c == Confirmed::stopped) break;
       continue;
     } else {  // one CG step: p = h + β·p (on the way into the product), q = Sp, z += a·p, r −= a·q
-      const auto direction = [&](std::size_t u) { return p[u] = r[u] * precondition(static_cast<LocalId>(u)) + beta * p[u]; };
+      const auto direction = [&](std::size_t u) {
+        const double d = r[u] * precondition(static_cast<LocalId>(u)) + beta * p[u];
+        return p[u] = single ? single_precision_direction(d, inv_out[u]) : d;
+      };
       const double pq = op.apply_to(direction, schur, ApplyShifted{alpha, p, weight}, q, s.buffers, s.comm)[0];
       const double a = pq > 0.0 ? rz / pq : 0.0;
       const auto sums = ordered_sums(kept, s.buffers.block_sum, s.comm, [&](LocalId v, std::array<double, 3>& acc) {

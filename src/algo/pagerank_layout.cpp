@@ -190,7 +190,7 @@ WorkOrder make_work_order(const DistGraph& graph, const Elimination* eliminated,
   return w;
 }
 
-LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, LocalId last) {
+LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, LocalId last, std::vector<EdgeIndex>* kept_split) {
   LocalCsr out;
   out.rows = last - first;
   out.columns = csr.columns;
@@ -204,15 +204,25 @@ LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, L
   // write that misses does not.
   out.column.resize(out.row_start.back());
   if (!csr.weight.empty()) out.weight.resize(out.row_start.back());
+  if (kept_split) kept_split->assign(out.rows, 0);
+  const KeptColumns kept = order.kept_columns();
 #pragma omp parallel for schedule(dynamic, 1024)
   for (LocalId v = 0; v < csr.rows; ++v) {
     const LocalId i = order.position[v] - first;  // unsigned: v's work row is in [first, last)
     if (i >= out.rows) continue;
-    EdgeIndex to = out.row_start[i];
-    for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e, ++to) {
-      out.column[to] = order.column(csr.column[e], csr.rows);
-      if (!csr.weight.empty()) out.weight[to] = csr.weight[e];
+    // With kept_split, the kept columns' entries fill the row from its start and the others from
+    // its end, backwards: one pass.
+    EdgeIndex to = out.row_start[i], back = out.row_start[i + 1];
+    for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
+      const LocalId c = order.column(csr.column[e], csr.rows);
+      const bool in_front = !kept_split || kept.holds(c);  // selects, no branch: the classes mix at random
+      back -= in_front ? 0 : 1;
+      const EdgeIndex at = in_front ? to : back;
+      to += in_front ? 1 : 0;
+      out.column[at] = c;
+      if (!csr.weight.empty()) out.weight[at] = csr.weight[e];
     }
+    if (kept_split) (*kept_split)[i] = to;
   }
   return out;
 }

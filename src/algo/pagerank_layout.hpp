@@ -2,6 +2,7 @@
 // How a PageRank solve lays out this rank's in-edges (private to algo/pagerank.cpp): the set of
 // vertices conjugate gradients eliminates, the work order of the vertices, and the
 // cache-blocked copy of the edges.
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -44,6 +45,15 @@ Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm,
 // lands it in place). With `by_reads`, vertices inside each class are sorted by how many of
 // this rank's edges read them, most first (Faldu, Diamond & Grot 2019): the hot columns pack
 // together, for the blocked kernel's first segment and for a batch's block of vectors.
+// The work columns of kept vertices: the owned kept rows [0, kept) and the kept ghosts [rows,
+// kept_end) (the ghosts come kept first, then eliminated); index(c) is c's place among them
+// alone, owned then ghosts (a block of values for the kept columns only).
+struct KeptColumns {
+  LocalId kept = 0, rows = 0, kept_end = 0;
+  bool holds(LocalId c) const { return c < kept || (c >= rows && c < kept_end); }
+  std::size_t index(LocalId c) const { return c < kept ? c : c - (rows - kept); }
+};
+
 struct WorkOrder {
   std::vector<LocalId> vertex;        // work row → dense local row
   std::vector<LocalId> position;      // dense local row → work row
@@ -53,12 +63,21 @@ struct WorkOrder {
   LocalId kept_ghosts = 0;            // ghost columns rows + [0, kept_ghosts) are kept
 
   LocalId column(LocalId c, LocalId rows) const { return c < rows ? position[c] : rows + ghost_column[c - rows]; }
+  KeptColumns kept_columns() const {
+    const auto rows = static_cast<LocalId>(vertex.size());
+    return {kept_rows, rows, rows + kept_ghosts};
+  }
 };
 WorkOrder make_work_order(const DistGraph& graph, const Elimination* eliminated, bool by_reads);
 
 // Work rows [first, last) of the CSR as a CSR of their own, columns in work order (each row's
-// columns keep their order, so its sum runs in the same order as in the graph).
-LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, LocalId last);
+// columns keep their order, so its sum runs in the same order as in the graph). With
+// kept_split, each row lists its entries from kept columns first, in that order, and the others
+// after them in reverse order, and (*kept_split)[i] is where row i's others start: a batch's cg product
+// reads the first part from single-precision directions and the rest from double values
+// (pagerank_personalized.cpp), and a single solve sums each row in the same order.
+LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, LocalId last,
+                   std::vector<EdgeIndex>* kept_split = nullptr);
 
 // Degree-sorted, cache-blocked pull (Zhang, Kiriansky, Mendis, Zaharia, Amarasinghe & Shun,
 // "Making caches work for graph analytics" (Cagra), 2017), over the kept rows of a work order

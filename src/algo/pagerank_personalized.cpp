@@ -19,6 +19,7 @@ struct BatchBuffers {
   using BlockVector = HugeVector<double>;
   BlockVector z, r, p, q, x, contrib;  // x: power's iterate; q is also cg's confirming x and y
   BlockVector shadow, sp, half, st;    // bicgstab's r̂, Sp, s and Ss (also its confirming x and y)
+  HugeVector<float> sent;              // cg's single-precision directions over o (SentColumns)
 };
 }  // namespace pagerank_detail
 using pagerank_detail::BatchBuffers;
@@ -46,7 +47,10 @@ std::uint64_t PersonalizedPlan::bytes() const { return op_->bytes(); }
 
 using pagerank_detail::block_count;
 using pagerank_detail::kBlock;
+using pagerank_detail::kPrefetchLines;
 using pagerank_detail::prefetch_distance;
+using pagerank_detail::single_precision_direction;
+using pagerank_detail::single_precision_directions;
 
 std::vector<SparseTeleport> sparse_teleports(std::span<const VertexId> ids, std::span<const double> weights,
                                              std::span<const std::size_t> set_start, const DistGraph& graph, const Comm& comm,
@@ -116,10 +120,11 @@ int padded_width(int b) {
   return width;
 }
 
-// Requests the S values at p (S·8 bytes, one cache line per 8 values) into the cache.
-template <int S>
-[[gnu::always_inline]] inline void prefetch_values(const double* p) {
-  for (int line = 0; line < (S * 8 + 63) / 64; ++line) __builtin_prefetch(p + line * 8);
+// Requests the S values at p (S·8 bytes for doubles, S·4 for floats) into the cache.
+template <int S, class T>
+[[gnu::always_inline]] inline void prefetch_values(const T* p) {
+  constexpr int per_line = 64 / static_cast<int>(sizeof(T));
+  for (int line = 0; line < (S + per_line - 1) / per_line; ++line) __builtin_prefetch(p + line * per_line);
 }
 
 // Columns a pull may skip because they send 0 (the kept ones in the pass that only the
@@ -198,21 +203,107 @@ PERRON_TARGET_CLONES void gather_rows(int width, bool weighted, const LocalCsr& 
   }
 }
 
-// The SpMM pull, the whole cost of a step: every row's `width` in-edge sums (gather_rows),
-// kChunkRows rows at a time, handed to finish(block, v, sums), which turns them into the row's
-// values and adds the block's reductions. Rows go in the fixed blocks of the single kernel
-// (kBlock) and in order inside each, so reductions are ordered and every vector sums its row as
-// a single run does.
-template <class Finish>
-void pull_block(const LocalCsr& csr, const double* c, int width, bool weighted, SkippedColumns skip, const Finish& finish) {
+// A cg product's directions in single precision (single_precision_direction): S floats per kept
+// column, at the column's KeptColumns::index. Only kept columns send a direction; the others
+// send double values.
+struct SentColumns {
+  const float* values = nullptr;
+  LocalId kept = 0, rows = 0, kept_end = 0;  // kept_end: rows + the kept ghosts
+  bool holds(LocalId c) const { return c < kept || (c >= rows && c < kept_end); }
+  std::size_t index(LocalId c) const { return c < kept ? c : c - (rows - kept); }
+};
+
+// Requests column a's S values, from `sent` if it holds them (every column without kSplit).
+template <int S, bool kSplit>
+[[gnu::always_inline]] inline void prefetch_column(const SentColumns& sent, const double* c, LocalId a) {
+  if (!kSplit || sent.holds(a))
+    prefetch_values<S>(sent.values + sent.index(a) * S);
+  else
+    prefetch_values<S>(c + static_cast<std::size_t>(a) * S);
+}
+
+// gather_rows_of for a cg product with single-precision directions. With kSplit, row v's entries
+// [start[v], split[v]) come from kept columns and read `sent` (each float widened: the sums stay
+// double), and [split[v], start[v + 1]) read c; without it every entry reads `sent` (the
+// eliminated rows, whose in-edges all come from kept columns). At 16 vectors a kept column is
+// 64 bytes, one cache line, where its doubles take two. Prefetched as gather_rows_of, from
+// whichever block holds the column ahead.
+template <int S, bool kWeighted, bool kSplit>
+[[gnu::always_inline]] inline void gather_sent_rows_of(const LocalCsr& csr, const EdgeIndex* split, SentColumns sent,
+                                                       const double* c, LocalId first, LocalId last, double* acc) {
+  const EdgeIndex* start = csr.row_start.data();
+  const LocalId* col = csr.column.data();
+  const double* w = csr.weight.data();
+  const EdgeIndex edges = start[csr.rows];
+  constexpr EdgeIndex ahead = kPrefetchLines / ((S * static_cast<EdgeIndex>(sizeof(float)) + 63) / 64);
+
+  for (LocalId v = first; v < last; ++v) {
+    alignas(64) double sum[S] = {};
+    const EdgeIndex middle = kSplit ? split[v] : start[v + 1];
+    for (EdgeIndex e = start[v]; e < middle; ++e) {
+      if (e + ahead < edges) prefetch_column<S, kSplit>(sent, c, col[e + ahead]);
+      const float* src = sent.values + sent.index(col[e]) * S;
+      const double weight = kWeighted ? w[e] : 1.0;
+      for (int j = 0; j < S; ++j) sum[j] += kWeighted ? weight * static_cast<double>(src[j]) : static_cast<double>(src[j]);
+    }
+    if constexpr (kSplit)
+      for (EdgeIndex e = middle; e < start[v + 1]; ++e) {
+        if (e + ahead < edges) prefetch_column<S, kSplit>(sent, c, col[e + ahead]);
+        const double* src = c + static_cast<std::size_t>(col[e]) * S;
+        const double weight = kWeighted ? w[e] : 1.0;
+        for (int j = 0; j < S; ++j) sum[j] += kWeighted ? weight * src[j] : src[j];
+      }
+    std::copy_n(sum, S, acc + static_cast<std::size_t>(v - first) * S);
+  }
+}
+
+template <int S>
+[[gnu::always_inline]] inline void gather_sent_rows_of_width(bool weighted, const LocalCsr& csr, const EdgeIndex* split,
+                                                             SentColumns sent, const double* c, LocalId first, LocalId last,
+                                                             double* acc) {
+  if (weighted && split)
+    gather_sent_rows_of<S, true, true>(csr, split, sent, c, first, last, acc);
+  else if (weighted)
+    gather_sent_rows_of<S, true, false>(csr, split, sent, c, first, last, acc);
+  else if (split)
+    gather_sent_rows_of<S, false, true>(csr, split, sent, c, first, last, acc);
+  else
+    gather_sent_rows_of<S, false, false>(csr, split, sent, c, first, last, acc);
+}
+
+// gather_sent_rows_of for the block's padded width, cloned as gather_rows is.
+PERRON_TARGET_CLONES void gather_sent_rows(int width, bool weighted, const LocalCsr& csr, const EdgeIndex* split,
+                                           SentColumns sent, const double* c, LocalId first, LocalId last, double* acc) {
+  switch (width) {
+    case 1:
+      return gather_sent_rows_of_width<1>(weighted, csr, split, sent, c, first, last, acc);
+    case 2:
+      return gather_sent_rows_of_width<2>(weighted, csr, split, sent, c, first, last, acc);
+    case 4:
+      return gather_sent_rows_of_width<4>(weighted, csr, split, sent, c, first, last, acc);
+    case 8:
+      return gather_sent_rows_of_width<8>(weighted, csr, split, sent, c, first, last, acc);
+    case 16:
+      return gather_sent_rows_of_width<16>(weighted, csr, split, sent, c, first, last, acc);
+    default:
+      throw Error(ErrorKind::internal, "personalized PageRank: no kernel for width " + std::to_string(width));
+  }
+}
+
+// The SpMM pull, the whole cost of a step: every row's `width` in-edge sums (gather(first,
+// last, acc): gather_rows or gather_sent_rows), kChunkRows rows at a time, handed to
+// finish(block, v, sums), which turns them into the row's values and adds the block's
+// reductions. Rows go in the fixed blocks of the single kernel (kBlock) and in order inside
+// each, so reductions are ordered and every vector sums its row as a single run does.
+template <class Gather, class Finish>
+void pull_block(LocalId rows, int width, const Gather& gather, const Finish& finish) {
   constexpr LocalId kChunkRows = 32;  // 4 KiB of sums at 16 values
-  const LocalId rows = csr.rows;
 #pragma omp parallel for schedule(dynamic, 1)
   for (LocalId b = 0; b < block_count(rows); ++b) {
     alignas(64) double acc[kChunkRows * kMaxBlockVectors];
     for (LocalId first = b * kBlock; first < std::min(rows, (b + 1) * kBlock); first += kChunkRows) {
       const LocalId last = std::min({rows, (b + 1) * kBlock, first + kChunkRows});
-      gather_rows(width, weighted, csr, c, skip, first, last, acc);
+      gather(first, last, acc);
       for (LocalId v = first; v < last; ++v) finish(b, v, acc + static_cast<std::size_t>(v - first) * width);
     }
   }
@@ -248,6 +339,9 @@ struct Batch {
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
   std::vector<int> done;  // the vectors frozen at this step, for deliver()
+  // cg's products with single-precision directions (single_precision_directions): set by cg()
+  // where the tolerance allows it and every eliminated row reads kept columns only.
+  bool single_directions = false;
 
   Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
         std::span<const SparseTeleport> teleports, const FrozenVector& frozen_vector, const Comm& c)
@@ -335,7 +429,24 @@ struct Batch {
   // The SpMM over `csr`'s rows: finish(b, i, acc) gets row i's S in-edge sums (block b of kBlock rows).
   template <class Finish>
   void pull_rows(const LocalCsr& csr, const Finish& finish, SkippedColumns skip = {}) const {
-    pull_block(csr, contrib.data(), width, weighted, skip, finish);
+    const double* c = contrib.data();
+    pull_block(
+        csr.rows, width,
+        [&](LocalId first, LocalId last, double* acc) { gather_rows(width, weighted, csr, c, skip, first, last, acc); }, finish);
+  }
+  // The same in a cg product with single-precision directions: the kept columns read `sent`
+  // (every column without `split`, else row v's entries before split[v]).
+  template <class Finish>
+  void pull_sent_rows(const LocalCsr& csr, const EdgeIndex* split, const Finish& finish) const {
+    const double* c = contrib.data();
+    const pagerank_detail::KeptColumns kept_columns = op.kept_columns();
+    const SentColumns sent{buf.sent.data(), kept_columns.kept, kept_columns.rows, kept_columns.kept_end};
+    pull_block(
+        csr.rows, width,
+        [&](LocalId first, LocalId last, double* acc) {
+          gather_sent_rows(width, weighted, csr, split, sent, c, first, last, acc);
+        },
+        finish);
   }
 
   // contrib sized for the block, with the trailing rows' values 0: they send nothing, but an
@@ -345,6 +456,20 @@ struct Batch {
     contrib.resize(static_cast<std::size_t>(columns) * width);
     std::fill(contrib.begin() + static_cast<std::ptrdiff_t>(at(trailing, 0)),
               contrib.begin() + static_cast<std::ptrdiff_t>(owned_values()), 0.0);
+  }
+
+  // A cg product's kept values in single precision (single_precision_direction): kept u sends
+  // value(u, j)/o(u) as a float into `sent`, and its ghosts arrive there.
+  template <class Value>
+  void send_directions(const Value& value) {
+    const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
+    buf.sent.resize(kept_values + static_cast<std::size_t>(phases.kept_ghosts) * width);
+    float* sent = buf.sent.data();
+#pragma omp parallel for schedule(static)
+    for (LocalId u = 0; u < kept; ++u)
+      for (int j = 0; j < width; ++j) sent[at(u, j)] = static_cast<float>(value(u, j) * inv_out[u]);
+    const std::span<float> all(buf.sent);
+    phases.kept_halo.exchange_block(all.first(kept_values), all.subspan(kept_values), width, comm);
   }
 
   // The kept or the eliminated columns' ghosts from their owners, landing in place (the plans
@@ -406,18 +531,31 @@ struct Batch {
     const LocalId kept_blocks = block_count(kept), eliminated_blocks = block_count(trailing - kept);
     block_sum.assign((kept_blocks + eliminated_blocks + block_count(rows - trailing)) * slots, 0.0);
     start_contributions();
+    const bool single = pass == Pass::product && single_directions;
+    if (single)
+      send_directions(value);
+    else {
 #pragma omp parallel for schedule(static)
-    for (LocalId u = 0; u < kept; ++u)
-      for (int j = 0; j < width; ++j) contrib[at(u, j)] = value(u, j) * inv_out[u];
-    exchange_ghosts(false);
+      for (LocalId u = 0; u < kept; ++u)
+        for (int j = 0; j < width; ++j) contrib[at(u, j)] = value(u, j) * inv_out[u];
+      exchange_ghosts(false);
+    }
     if (op.eliminates()) {
-      pull_rows(phases.eliminated, [&](LocalId b, LocalId i, const double* acc) {
+      const auto eliminated_rows = [&](LocalId b, LocalId i, const double* acc) {
         const LocalId v = kept + i;
         eliminated(v, acc, block_sum.data() + (kept_blocks + b) * slots, contrib.data() + at(v, 0));
-      });
+      };
+      if (single)
+        pull_sent_rows(phases.eliminated, nullptr, eliminated_rows);
+      else
+        pull_rows(phases.eliminated, eliminated_rows);
       exchange_ghosts(true);
     }
-    if (pass != Pass::complete) pull_kept(slots, kept_row);
+    if (single)
+      pull_sent_rows(phases.kept, phases.kept_split.empty() ? nullptr : phases.kept_split.data(),
+                     [&](LocalId b, LocalId v, const double* acc) { kept_row(v, acc, block_sum.data() + b * slots); });
+    else if (pass != Pass::complete)
+      pull_kept(slots, kept_row);
     if (pass != Pass::product && trailing < rows)
       pull_rows(phases.trailing, [&](LocalId b, LocalId i, const double* acc) {
         trailing_row(trailing + i, acc, block_sum.data() + (kept_blocks + eliminated_blocks + b) * slots);
@@ -594,7 +732,11 @@ struct Batch {
   // stays put while the block goes on. Once every vector still going estimates its residual
   // ‖r_j‖₁/Σz_j below its target, a confirming power step from x_j = z_j/Σz_j measures the
   // true one: a vector below the tolerance takes that step as its result, the others shrink
-  // their target by the ratio of estimate to truth and go on.
+  // their target by the ratio of estimate to truth and go on. A vector whose estimate is below
+  // its target before the others' waits for that step as it is (z, r, p and its scalars held,
+  // step length 0), so the step confirms the very iterate its single run confirms, and a
+  // vector that goes on resumes where its single run does: each vector is the single run to
+  // rounding at any tolerance, not only where the whole block needs the same steps.
   void cg(const IterationObserver& observe) {
     const double alpha = params.damping;
     const std::span<const double> share = op.eliminated_share(), diagonal = op.schur_diagonal();
@@ -608,6 +750,10 @@ struct Batch {
     const auto precondition = [&](LocalId v) { return inverse_diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
+    // (The plan lists the kept rows' kept columns first, and its eliminated rows read only kept
+    // ones, which the single-precision pulls rely on.)
+    single_directions = single_precision_directions(params.tolerance, params.fixed_iterations) && trailing == rows &&
+                        (!op.eliminates() || (!phases.kept_split.empty() && phases.eliminated_read_kept_only));
     // q over every row: the confirming step's x and y (q is recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
     z.resize(kept_values);
@@ -632,11 +778,20 @@ struct Batch {
         confirm_step(it, z, z_sum, q, estimate, target, watch, observe);
         continue;
       }
-      for (int j = 0; j < width; ++j)
+      std::vector<std::uint8_t> waiting(width, 0);
+      for (int j = 0; j < width; ++j) {
         if (j >= vectors || !active[j]) beta[j] = 0.0;  // a frozen vector's p stays finite
-      // p = h + β·p on the way into the product; q = S p (the eliminated rows send α·sum).
+        waiting[j] = j < vectors && active[j] && estimate[j] < target[j];
+      }
+      // p = h + β·p on the way into the product (a waiting vector sends its p as it is); q = S p
+      // (the eliminated rows send α·sum).
       const std::vector<double> pq = product(
-          1, [&](LocalId u, int j) { return p[at(u, j)] = r[at(u, j)] * precondition(u) + beta[j] * p[at(u, j)]; },
+          1,
+          [&](LocalId u, int j) {
+            if (waiting[j]) return p[at(u, j)];
+            const double d = r[at(u, j)] * precondition(u) + beta[j] * p[at(u, j)];
+            return p[at(u, j)] = single_directions ? single_precision_direction(d, inv_out[u]) : d;
+          },
           [&](LocalId, int, double sum, double*) { return alpha * sum; },
           [&](LocalId v, int j, double sum, double* sums) {
             const double qv = p[at(v, j)] - alpha * sum;
@@ -645,7 +800,7 @@ struct Batch {
           });
       std::vector<double> a(width, 0.0);
       for (int j = 0; j < vectors; ++j)
-        if (active[j] && pq[j] > 0.0) a[j] = rz[j] / pq[j];
+        if (active[j] && !waiting[j] && pq[j] > 0.0) a[j] = rz[j] / pq[j];
       // z += a·p, r −= a·q; ‖r‖₁, ⟨r, h⟩, Σz on the kept rows.
       const std::vector<double> sums = row_sums(0, kept, 3, [&](LocalId v, double* block) {
         for (int j = 0; j < width; ++j) {
@@ -659,6 +814,10 @@ struct Batch {
       double largest = 0.0;
       for (int j = 0; j < vectors; ++j) {
         if (!active[j]) continue;
+        if (waiting[j]) {
+          largest = std::max(largest, estimate[j]);
+          continue;
+        }
         beta[j] = rz[j] > 0.0 ? sums[3 * j + 1] / rz[j] : 0.0;
         rz[j] = sums[3 * j + 1];
         z_sum[j] = sums[3 * j + 2] + eliminated_b[j];
@@ -887,13 +1046,15 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
   const std::uint64_t width = static_cast<std::uint64_t>(padded_width(vectors));
   const std::uint64_t rows = graph.rows(), columns = graph.in.columns;
   // power: x (y takes its place) and the contributions with ghosts; cg: z, r, p, q (also the
-  // confirming step's x and y) and the contributions; bicgstab: z, r, r̂, p, Sp, s, Ss (also
-  // the confirming x and y) and the contributions (the solvers' vectors over the kept rows
-  // only: counted as all rows). The frozen vectors pass through the contributions (deliver()).
+  // confirming step's x and y), the contributions and the single-precision directions;
+  // bicgstab: z, r, r̂, p, Sp, s, Ss (also the confirming x and y) and the contributions (the
+  // solvers' vectors over the kept rows only: counted as all rows). The frozen vectors pass
+  // through the contributions (deliver()).
   const std::uint64_t vector_rows = solver == PageRankSolver::cg         ? 4 * rows + columns
                                     : solver == PageRankSolver::bicgstab ? 7 * rows + columns
                                                                          : rows + columns;
-  return vector_rows * width * sizeof(double);
+  const std::uint64_t directions = solver == PageRankSolver::cg ? columns * sizeof(float) : 0;
+  return (vector_rows * sizeof(double) + directions) * width;
 }
 
 PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,

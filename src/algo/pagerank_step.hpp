@@ -81,6 +81,25 @@ struct ApplyShifted {
   }
 };
 
+// Conjugate gradients' search directions in single precision (cg_solve, and the batch's cg in
+// pagerank_personalized.cpp), where the tolerance is at least kSinglePrecisionTolerance. A
+// product reads p(u)/o(u) as a 4-byte float, c = fl32(p(u)/o(u)), and the solve keeps p(u) =
+// c·o(u) itself, so z += a·p and r −= a·Sp still use the very p whose product was taken: the
+// recurrence stays exact in double, only the direction is rounded (by at most 2⁻²⁴ of each
+// value), and the true residual goes as low as in double. A batch of 16 vectors then gathers 64
+// bytes per edge instead of 128, from a block of directions half the size (the kept
+// columns'). What the rounding costs is conjugacy: on Kronecker 14 to 20, global and seeded,
+// the same steps as in double to 1e-8 and 1e-10, two more to 1e-12 (docs/benchmarks.md); so
+// below kSinglePrecisionTolerance the directions stay double.
+inline constexpr double kSinglePrecisionTolerance = 1e-10;
+inline bool single_precision_directions(double tolerance, int fixed_iterations) {
+  return fixed_iterations == 0 && tolerance >= kSinglePrecisionTolerance;
+}
+// p, rounded so that p·inv_out is a float (unchanged where nothing is sent: inv_out = 0).
+inline double single_precision_direction(double p, double inv_out) {
+  return inv_out > 0.0 ? static_cast<double>(static_cast<float>(p * inv_out)) / inv_out : p;
+}
+
 // How many edges ahead a pull over the CSR asks for the source values it will gather
 // (__builtin_prefetch), for S values (S·8 bytes) per source. Once the values outgrow the
 // cache, each gather waits for memory unless it was asked for early: the out-of-order window
@@ -227,10 +246,16 @@ class StepOperator {
   }
   std::span<const double> inv_out() const { return inv_out_; }
 
+  // The work columns of kept vertices (every column without an elimination).
+  KeptColumns kept_columns() const { return {kept_rows_, rows_, rows_ + kept_ghosts_}; }
+
   // What a solve that pulls several vectors at once runs on (personalized.hpp's batches): the
   // plain kernel's CSRs of the kept, eliminated and trailing rows, the halo plans of the kept
   // and the eliminated rows, and the work order (`vertex`: work row → dense row, `position` its
-  // inverse; both empty in the graph's own order). Only without the blocked kernel.
+  // inverse; both empty in the graph's own order). With an elimination and
+  // WorkColumns::most_read_first (a batch's), kept row v's entries from kept columns come first
+  // and those from the other columns start at kept_split[v] (empty otherwise). Only without the
+  // blocked kernel.
   struct Phases {
     const LocalCsr& kept;
     const LocalCsr& eliminated;
@@ -239,6 +264,8 @@ class StepOperator {
     const HaloPlan& eliminated_halo;
     LocalId kept_ghosts;
     std::span<const LocalId> vertex, position;
+    std::span<const EdgeIndex> kept_split;
+    bool eliminated_read_kept_only;  // every eliminated row's in-edges come from kept columns
   };
   Phases phases() const;
   // Bytes this operator holds beside the graph: its copies of the edges, halo plans, order and
@@ -407,9 +434,11 @@ class StepOperator {
   bool weighted_;
   PageRankSolver solver_;
   std::uint64_t eliminated_count_ = 0, trailing_count_ = 0;
-  std::optional<WorkOrder> order_;        // absent: the plain kernel in dense order
-  std::optional<BlockedCsr> blocked_;     // the kept rows, blocked
-  LocalCsr kept_csr_;                     // the kept rows in work order (plain kernel with an order)
+  std::optional<WorkOrder> order_;     // absent: the plain kernel in dense order
+  std::optional<BlockedCsr> blocked_;  // the kept rows, blocked
+  LocalCsr kept_csr_;                  // the kept rows in work order (plain kernel with an order)
+  std::vector<EdgeIndex> kept_split_;  // per kept row: its first entry from a column not kept
+  bool eliminated_read_kept_only_ = true;
   LocalCsr eliminated_csr_;               // the eliminated rows in work order
   LocalCsr trailing_csr_;                 // the trailing rows in work order
   HaloPlan kept_halo_, eliminated_halo_;  // in work order

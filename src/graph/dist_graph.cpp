@@ -1154,7 +1154,8 @@ std::uint64_t HaloPlan::values_received() const {
 namespace {
 
 // out[k·width ..) ← in[index[k]·width ..) for every k: a halo phase's packing.
-void pick(std::span<const double> in, std::span<const LocalId> index, std::size_t width, std::vector<double>& out) {
+template <class T>
+void pick(std::span<const T> in, std::span<const LocalId> index, std::size_t width, std::vector<T>& out) {
   out.resize(index.size() * width);
   const std::size_t count = index.size();
 #pragma omp parallel for schedule(static)
@@ -1171,7 +1172,7 @@ std::vector<std::int64_t> scaled(std::span<const std::int64_t> counts, std::size
 }  // namespace
 
 void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts, const Comm& comm) const {
-  if (two_level_) return exchange_two_level(owned, ghosts, 1);
+  if (two_level_) return exchange_block(owned, ghosts, 1, comm);
   const std::size_t count = send_index_.size();
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < count; ++i) send_buffer_[i] = owned[send_index_[i]];
@@ -1180,19 +1181,32 @@ void HaloPlan::exchange(std::span<const double> owned, std::span<double> ghosts,
 
 void HaloPlan::exchange_block(std::span<const double> owned, std::span<double> ghosts, std::size_t width,
                               const Comm& comm) const {
-  if (two_level_) return exchange_two_level(owned, ghosts, width);
-  pick(owned, send_index_, width, send_buffer_);
-  comm.alltoallv_into<double>(send_buffer_, scaled(send_counts_, width), ghosts, scaled(recv_counts_, width));
+  const TwoLevel* t = two_level_.get();  // its buffers are mutable
+  exchange_block_through<double>(
+      owned, ghosts, width, comm,
+      {&send_buffer_, t ? &t->first_buffer : nullptr, t ? &t->arrived : nullptr, t ? &t->second_buffer : nullptr});
 }
 
-// Two alltoallvs, each within a row or a column of the grid: a rank meets C − 1 + R − 1 others.
-void HaloPlan::exchange_two_level(std::span<const double> owned, std::span<double> ghosts, std::size_t width) const {
+void HaloPlan::exchange_block(std::span<const float> owned, std::span<float> ghosts, std::size_t width, const Comm& comm) const {
+  exchange_block_through<float>(owned, ghosts, width, comm, {&float_send_, &float_first_, &float_arrived_, &float_second_});
+}
+
+// Direct: one alltoallv. Two-level: two, each within a row or a column of the grid, so a rank
+// meets C − 1 + R − 1 others.
+template <class T>
+void HaloPlan::exchange_block_through(std::span<const T> owned, std::span<T> ghosts, std::size_t width, const Comm& comm,
+                                      BlockBuffers<T> b) const {
+  if (!two_level_) {
+    pick(owned, std::span<const LocalId>(send_index_), width, *b.send);
+    comm.alltoallv_into<T>(*b.send, scaled(send_counts_, width), ghosts, scaled(recv_counts_, width));
+    return;
+  }
   const TwoLevel& t = *two_level_;
-  pick(owned, t.first_index, width, t.first_buffer);
-  t.arrived.resize(static_cast<std::size_t>(std::accumulate(t.first_recv.begin(), t.first_recv.end(), std::int64_t{0})) * width);
-  t.row.alltoallv_into<double>(t.first_buffer, scaled(t.first_send, width), t.arrived, scaled(t.first_recv, width));
-  pick(t.arrived, t.second_index, width, t.second_buffer);
-  t.column.alltoallv_into<double>(t.second_buffer, scaled(t.second_send, width), ghosts, scaled(t.second_recv, width));
+  pick(owned, std::span<const LocalId>(t.first_index), width, *b.first);
+  b.arrived->resize(static_cast<std::size_t>(std::accumulate(t.first_recv.begin(), t.first_recv.end(), std::int64_t{0})) * width);
+  t.row.alltoallv_into<T>(*b.first, scaled(t.first_send, width), *b.arrived, scaled(t.first_recv, width));
+  pick(std::span<const T>(*b.arrived), std::span<const LocalId>(t.second_index), width, *b.second);
+  t.column.alltoallv_into<T>(*b.second, scaled(t.second_send, width), ghosts, scaled(t.second_recv, width));
 }
 
 DistGraph build_graph(EdgeShare input, const GraphOptions& options, const Comm& comm, Laps* laps_out) {

@@ -101,6 +101,8 @@ class HaloPlan {
   // owned v at owned[v·width ..), of ghost g at ghosts[g·width ..)): one message per rank pair
   // carrying every value of each ghost, as a batch of vectors needs.
   void exchange_block(std::span<const double> owned, std::span<double> ghosts, std::size_t width, const Comm& comm) const;
+  // The same for 4-byte values (a batch's single-precision cg directions).
+  void exchange_block(std::span<const float> owned, std::span<float> ghosts, std::size_t width, const Comm& comm) const;
   // Typed forms for other algorithms (labels, flags): owners → ghosts, and ghosts → owners
   // combined with `op` (the plan run backwards).
   template <class T>
@@ -154,13 +156,25 @@ class HaloPlan {
     std::vector<LocalId> second_index;                   // positions in phase 1's arrivals
     mutable std::vector<double> first_buffer, arrived, second_buffer;
   };
-  void exchange_two_level(std::span<const double> owned, std::span<double> ghosts, std::size_t width) const;
+  // exchange_block for values of type T through these buffers: the direct route's send buffer,
+  // and the two-level route's three (TwoLevel's for doubles; null on the direct route).
+  template <class T>
+  struct BlockBuffers {
+    std::vector<T>* send;
+    std::vector<T>* first;
+    std::vector<T>* arrived;
+    std::vector<T>* second;
+  };
+  template <class T>
+  void exchange_block_through(std::span<const T> owned, std::span<T> ghosts, std::size_t width, const Comm& comm,
+                              BlockBuffers<T> buffers) const;
 
   std::vector<std::int64_t> send_counts_;
   std::vector<LocalId> send_index_;  // owned local ids, grouped by destination rank
   std::vector<std::int64_t> recv_counts_;
   mutable std::vector<double> send_buffer_;
-  std::shared_ptr<const TwoLevel> two_level_;  // set when routed two-level
+  mutable std::vector<float> float_send_, float_first_, float_arrived_, float_second_;  // exchange_block's for floats
+  std::shared_ptr<const TwoLevel> two_level_;                                           // set when routed two-level
 };
 
 struct GraphOptions {
