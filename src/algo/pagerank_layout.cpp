@@ -210,19 +210,26 @@ LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, L
   for (LocalId v = 0; v < csr.rows; ++v) {
     const LocalId i = order.position[v] - first;  // unsigned: v's work row is in [first, last)
     if (i >= out.rows) continue;
-    // With kept_split, the kept columns' entries fill the row from its start and the others from
-    // its end, backwards: one pass.
-    EdgeIndex to = out.row_start[i], back = out.row_start[i + 1];
+    EdgeIndex to = out.row_start[i];
+    if (!kept_split) {
+      for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e, ++to) {
+        out.column[to] = order.column(csr.column[e], csr.rows);
+        if (!csr.weight.empty()) out.weight[to] = csr.weight[e];
+      }
+      continue;
+    }
+    // The kept columns' entries fill the row from its start, the others from its end backwards.
+    EdgeIndex back = out.row_start[i + 1];
     for (EdgeIndex e = csr.row_start[v]; e < csr.row_start[v + 1]; ++e) {
       const LocalId c = order.column(csr.column[e], csr.rows);
-      const bool in_front = !kept_split || kept.holds(c);  // selects, no branch: the classes mix at random
+      const bool in_front = kept.holds(c);  // selects, no branch: the classes mix at random
       back -= in_front ? 0 : 1;
       const EdgeIndex at = in_front ? to : back;
       to += in_front ? 1 : 0;
       out.column[at] = c;
       if (!csr.weight.empty()) out.weight[at] = csr.weight[e];
     }
-    if (kept_split) (*kept_split)[i] = to;
+    (*kept_split)[i] = to;
   }
   return out;
 }
