@@ -236,7 +236,6 @@ template <int S, bool kWeighted, bool kSplit>
   const double* w = csr.weight.data();
   const EdgeIndex edges = start[csr.rows];
   constexpr EdgeIndex ahead = kPrefetchLines / ((S * static_cast<EdgeIndex>(sizeof(float)) + 63) / 64);
-
   for (LocalId v = first; v < last; ++v) {
     alignas(64) double sum[S] = {};
     const EdgeIndex middle = kSplit ? split[v] : start[v + 1];
