@@ -2,7 +2,6 @@
 // How a PageRank solve lays out this rank's in-edges (private to algo/pagerank.cpp): the set of
 // vertices conjugate gradients eliminates, the work order of the vertices, and the
 // cache-blocked copy of the edges.
-#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -39,12 +38,6 @@ struct Elimination {
 };
 Elimination independent_low_degree_set(const DistGraph& graph, const Comm& comm, int rounds, bool directed = false);
 
-// The order a solve keeps its vectors in ("work order"): kept rows first, then eliminated
-// ones, then trailing ones; the columns are the owned rows in that order, then the kept ghosts,
-// then the eliminated ghosts, each group of ghosts ordered by owner rank (so a halo exchange
-// lands it in place). With `by_reads`, vertices inside each class are sorted by how many of
-// this rank's edges read them, most first (Faldu, Diamond & Grot 2019): the hot columns pack
-// together, for the blocked kernel's first segment and for a batch's block of vectors.
 // The work columns of kept vertices: the owned kept rows [0, kept) and the kept ghosts [rows,
 // kept_end) (the ghosts come kept first, then eliminated); index(c) is c's place among them
 // alone, owned then ghosts (a block of values for the kept columns only).
@@ -54,6 +47,12 @@ struct KeptColumns {
   std::size_t index(LocalId c) const { return c < kept ? c : c - (rows - kept); }
 };
 
+// The order a solve keeps its vectors in ("work order"): kept rows first, then eliminated
+// ones, then trailing ones; the columns are the owned rows in that order, then the kept ghosts,
+// then the eliminated ghosts, each group of ghosts ordered by owner rank (so a halo exchange
+// lands it in place). With `by_reads`, vertices inside each class are sorted by how many of
+// this rank's edges read them, most first (Faldu, Diamond & Grot 2019): the hot columns pack
+// together, for the blocked kernel's first segment and for a batch's block of vectors.
 struct WorkOrder {
   std::vector<LocalId> vertex;        // work row → dense local row
   std::vector<LocalId> position;      // dense local row → work row
@@ -72,10 +71,10 @@ WorkOrder make_work_order(const DistGraph& graph, const Elimination* eliminated,
 
 // Work rows [first, last) of the CSR as a CSR of their own, columns in work order (each row's
 // columns keep their order, so its sum runs in the same order as in the graph). With
-// kept_split, each row lists its entries from kept columns first, in that order, and the others
-// after them in reverse order, and (*kept_split)[i] is where row i's others start: a batch's cg product
-// reads the first part from single-precision directions and the rest from double values
-// (pagerank_personalized.cpp), and a single solve sums each row in the same order.
+// kept_split (a batch's plan), each row lists its entries from kept columns first, in that
+// order, and the others after them in reverse order, and (*kept_split)[i] is where row i's
+// others start: a batch's cg product reads the first part from single-precision directions and
+// the rest from double values (pagerank_personalized.cpp).
 LocalCsr work_rows(const LocalCsr& csr, const WorkOrder& order, LocalId first, LocalId last,
                    std::vector<EdgeIndex>* kept_split = nullptr);
 

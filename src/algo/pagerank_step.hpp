@@ -434,16 +434,16 @@ class StepOperator {
   bool weighted_;
   PageRankSolver solver_;
   std::uint64_t eliminated_count_ = 0, trailing_count_ = 0;
-  std::optional<WorkOrder> order_;     // absent: the plain kernel in dense order
-  std::optional<BlockedCsr> blocked_;  // the kept rows, blocked
-  LocalCsr kept_csr_;                  // the kept rows in work order (plain kernel with an order)
-  std::vector<EdgeIndex> kept_split_;  // per kept row: its first entry from a column not kept
-  bool eliminated_read_kept_only_ = true;
-  LocalCsr eliminated_csr_;               // the eliminated rows in work order
-  LocalCsr trailing_csr_;                 // the trailing rows in work order
-  HaloPlan kept_halo_, eliminated_halo_;  // in work order
-  const LocalCsr* graph_csr_ = nullptr;   // without an order: the graph's own CSR
-  const HaloPlan* dense_halo_ = nullptr;  // and halo plan
+  std::optional<WorkOrder> order_;         // absent: the plain kernel in dense order
+  std::optional<BlockedCsr> blocked_;      // the kept rows, blocked
+  LocalCsr kept_csr_;                      // the kept rows in work order (plain kernel with an order)
+  std::vector<EdgeIndex> kept_split_;      // per kept row: its first entry from a column not kept
+  bool eliminated_read_kept_only_ = true;  // checked where kept_split_ is built
+  LocalCsr eliminated_csr_;                // the eliminated rows in work order
+  LocalCsr trailing_csr_;                  // the trailing rows in work order
+  HaloPlan kept_halo_, eliminated_halo_;   // in work order
+  const LocalCsr* graph_csr_ = nullptr;    // without an order: the graph's own CSR
+  const HaloPlan* dense_halo_ = nullptr;   // and halo plan
   std::vector<double> inv_out_;
   std::vector<double> eliminated_share_, schur_diagonal_, sum_weight_;
 };
