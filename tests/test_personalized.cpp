@@ -196,6 +196,32 @@ TEST(Personalized, SinglePrecisionDirectionsAtTheDefaultTolerance) {
   }
 }
 
+// At the default tolerance too, a bicgstab batch's vectors are their single runs to 1e-12 (a
+// vector below its target waits for the others as it is, not taking the block's extra steps).
+TEST(Personalized, BicgstabAtTheDefaultToleranceIsTheSingleRun) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(39, 400, 2400, false);
+  const DistGraph graph = build_graph(share_of(g, comm), {}, comm);
+  PersonalizedParams p;
+  p.solver = PageRankSolver::bicgstab;
+  const auto sets = seed_sets_of(g);
+  const PersonalizedBlock block =
+      personalized_pagerank(graph, PersonalizedPlan(graph, p, comm), p, teleports_of(sets, graph, comm), comm);
+  int fewest = std::numeric_limits<int>::max();
+  for (std::size_t j = 0; j < sets.size(); ++j) {
+    EXPECT_TRUE(block.converged[j]) << "vector " << j;
+    PageRankParams single;
+    single.solver = PageRankSolver::bicgstab;
+    const VertexDistribution t = distribution_of(sets[j], graph, comm);
+    const PageRankResult alone = pagerank(graph, single, t, t, comm);
+    fewest = std::min(fewest, alone.iterations);
+    EXPECT_LT(l1_distance(vector_of(block, static_cast<int>(j), graph, comm), gather_by_id(graph, alone.score, comm)), 1e-12)
+        << "vector " << j;
+  }
+  // Some vector alone needs fewer steps than the block takes: it waited.
+  EXPECT_LT(fewest, *std::max_element(block.iterations.begin(), block.iterations.end()));
+}
+
 // single_precision_direction keeps p where nothing is sent, and else rounds it so that what it
 // sends, p·(1/o), is exactly a float. A cg plan lists each kept row's entries from kept columns
 // first (kept_split), and its eliminated rows read kept columns only.

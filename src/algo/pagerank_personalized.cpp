@@ -834,7 +834,8 @@ struct Batch {
   // ω_j·Sp_j) in the first half of its iteration and s_j in the second, so vectors whose
   // recurrences restarted at different products stay in step with the block. A vector keeps
   // the single solve's scalars, halves, breakdown restarts and early exit at a half; a frozen or
-  // padding vector sends its residual and is left alone. The true step at the end is cg's.
+  // padding vector sends its residual and is left alone, and so does one that waits below its
+  // target for the others (as in cg). The true step at the end is cg's.
   void bicgstab(const IterationObserver& observe) {
     const double alpha = params.damping;
     const std::span<const double> weight = op.sum_weight();
@@ -851,7 +852,8 @@ struct Batch {
     const std::vector<double> fixed_mass = row_sums(kept, rows - kept, 1, [&](LocalId v, double* sums) {
       for (int j = 0; j < width; ++j) sums[j] += (v < trailing ? mass(v) : 1.0) * b_of(v, j);
     });
-    std::vector<std::uint8_t> live(width, 0), first_half(width, 1), at_half(width, 0), restarting(width, 1), collapse(width, 0);
+    std::vector<std::uint8_t> live(width, 0), waiting(width, 0), first_half(width, 1), at_half(width, 0), restarting(width, 1),
+        collapse(width, 0);
     std::vector<double> rho(width, 1.0), omega(width, 1.0), beta(width, 0.0), step(width, 0.0), z_sum(fixed_mass);
     std::vector<double> estimate(width, std::numeric_limits<double>::infinity()), target(width, params.tolerance);
     // ‖r‖₁/Σz, measured against at least 1 − α (bicgstab_solve's estimate_of).
@@ -882,19 +884,24 @@ struct Batch {
         confirm_bicgstab(it, z, p, z_sum, step, at_half, st, estimate, target, watch, observe);
         continue;
       }
+      // A vector below its target waits for the confirming step as it is (cg's `waiting`): it
+      // sends its r, finite, and nothing of its state changes.
       for (int j = 0; j < width; ++j) {
-        live[j] = j < vectors && active[j];
-        if (!live[j]) first_half[j] = 1, beta[j] = 0.0;  // sends p = r, finite, and is left alone
+        waiting[j] = j < vectors && active[j] && estimate[j] < target[j];
+        live[j] = j < vectors && active[j] && !waiting[j];
+        if (!live[j] && !waiting[j]) first_half[j] = 1, beta[j] = 0.0;  // sends p = r, finite, and is left alone
       }
       // First half: p = r + β(p − ω·Sp), Sp, (r̂, Sp). Second half: Ss, (Ss, s), (Ss, Ss).
       const std::vector<double> dots = product(
           2,
           [&](LocalId u, int j) {
+            if (waiting[j]) return r[at(u, j)];
             if (!first_half[j]) return half[at(u, j)];
             return p[at(u, j)] = r[at(u, j)] + beta[j] * (p[at(u, j)] - omega[j] * sp[at(u, j)]);
           },
           [&](LocalId, int, double sum, double*) { return alpha * sum; },
           [&](LocalId v, int j, double sum, double* sums) {
+            if (waiting[j]) return;
             if (first_half[j]) {
               const double q = p[at(v, j)] - alpha * sum;
               sp[at(v, j)] = q;
@@ -934,6 +941,7 @@ struct Batch {
       });
       double largest = 0.0;
       for (int j = 0; j < width; ++j) {
+        if (waiting[j]) largest = std::max(largest, estimate[j]);
         if (!live[j]) continue;
         z_sum[j] = sums[3 * j + 1] + fixed_mass[j];
         estimate[j] = estimate_of(j, sums[3 * j]);
