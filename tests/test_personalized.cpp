@@ -244,7 +244,8 @@ TEST(Personalized, SinglePrecisionDirectionsAndKeptColumnsFirst) {
   const pagerank_detail::KeptColumns kept = plan.op().kept_columns();
   ASSERT_TRUE(plan.op().eliminates());
   ASSERT_EQ(phases.kept_split.size(), phases.kept.rows);
-  EXPECT_TRUE(phases.eliminated_read_kept_only);
+  for (EdgeIndex e = 0; e < phases.eliminated.edges(); ++e)
+    EXPECT_TRUE(kept.holds(phases.eliminated.column[e])) << "eliminated entry " << e;
   std::uint64_t firsts = 0, seconds = 0;
   for (LocalId v = 0; v < phases.kept.rows; ++v)
     for (EdgeIndex e = phases.kept.row_start[v]; e < phases.kept.row_start[v + 1]; ++e) {

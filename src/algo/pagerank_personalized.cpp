@@ -339,7 +339,7 @@ struct Batch {
   std::vector<std::uint8_t> active;
   std::vector<int> done;  // the vectors frozen at this step, for deliver()
   // cg's products with single-precision directions (single_precision_directions): set by cg()
-  // where the tolerance allows it and every eliminated row reads kept columns only.
+  // where the tolerance allows it and the plan split the kept rows (Phases::kept_split).
   bool single_directions = false;
 
   Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
@@ -749,10 +749,10 @@ struct Batch {
     const auto precondition = [&](LocalId v) { return inverse_diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
-    // (The plan lists the kept rows' kept columns first, and its eliminated rows read only kept
-    // ones, which the single-precision pulls rely on.)
+    // (The single-precision pulls rely on the plan's kept_split: kept columns first in the kept
+    // rows, and eliminated rows that read kept columns only.)
     single_directions = single_precision_directions(params.tolerance, params.fixed_iterations) && trailing == rows &&
-                        (!op.eliminates() || (!phases.kept_split.empty() && phases.eliminated_read_kept_only));
+                        (!op.eliminates() || !phases.kept_split.empty());
     // q over every row: the confirming step's x and y (q is recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
     z.resize(kept_values);

@@ -74,18 +74,19 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
     kept_halo_ = graph.halo.relabeled(order_->position, order_->ghost_column, comm);
   }
   // A batch's cg products read the kept columns from single-precision directions: its kept rows
-  // list those columns first (phases()). A single solve reads one array and sums in the graph's
-  // order.
-  const bool split_kept = eliminated && !want_blocked && columns == WorkColumns::most_read_first;
+  // list those columns first (phases()), where every eliminated row reads kept columns only (an
+  // independent set's rows do), which those products' pulls rely on. A single solve reads one
+  // array and sums in the graph's order.
+  bool split_kept = eliminated && !want_blocked && columns == WorkColumns::most_read_first;
+  if (split_kept) {
+    const KeptColumns kept = order_->kept_columns();
+    split_kept =
+        std::all_of(eliminated_csr_.column.begin(), eliminated_csr_.column.end(), [&](LocalId c) { return kept.holds(c); });
+  }
   if (want_blocked)
     blocked_.emplace(graph.in, *order_, weighted_, params.blocked_layout.segment_shift, params.blocked_layout.tile_rows);
   else if (order_)
     kept_csr_ = pagerank_detail::work_rows(graph.in, *order_, 0, kept_rows_, split_kept ? &kept_split_ : nullptr);
-  if (split_kept) {
-    const KeptColumns kept = order_->kept_columns();
-    eliminated_read_kept_only_ =
-        std::all_of(eliminated_csr_.column.begin(), eliminated_csr_.column.end(), [&](LocalId c) { return kept.holds(c); });
-  }
   std::vector<double> inv(rows_);
   for (LocalId u = 0; u < rows_; ++u) inv[u] = graph.out_weight[u] > 0.0 ? 1.0 / graph.out_weight[u] : 0.0;
   inv_out_ = to_work(inv);
@@ -98,9 +99,9 @@ StepOperator::StepOperator(const DistGraph& graph, const PageRankParams& params,
 StepOperator::Phases StepOperator::phases() const {
   if (blocked_) throw Error(ErrorKind::internal, "StepOperator::phases: the blocked kernel has no plain CSR of its rows");
   if (!order_)
-    return Phases{*graph_csr_, eliminated_csr_, trailing_csr_, *dense_halo_, eliminated_halo_, kept_ghosts_, {}, {}, {}, true};
-  return Phases{kept_csr_,    eliminated_csr_, trailing_csr_,    kept_halo_,  eliminated_halo_,
-                kept_ghosts_, order_->vertex,  order_->position, kept_split_, eliminated_read_kept_only_};
+    return Phases{*graph_csr_, eliminated_csr_, trailing_csr_, *dense_halo_, eliminated_halo_, kept_ghosts_, {}, {}, {}};
+  return Phases{kept_csr_,    eliminated_csr_, trailing_csr_,    kept_halo_, eliminated_halo_,
+                kept_ghosts_, order_->vertex,  order_->position, kept_split_};
 }
 
 std::uint64_t StepOperator::bytes() const {

@@ -253,9 +253,9 @@ class StepOperator {
   // plain kernel's CSRs of the kept, eliminated and trailing rows, the halo plans of the kept
   // and the eliminated rows, and the work order (`vertex`: work row → dense row, `position` its
   // inverse; both empty in the graph's own order). With an elimination and
-  // WorkColumns::most_read_first (a batch's), kept row v's entries from kept columns come first
-  // and those from the other columns start at kept_split[v] (empty otherwise). Only without the
-  // blocked kernel.
+  // WorkColumns::most_read_first (a batch's), where every eliminated row reads kept columns
+  // only, kept row v's entries from kept columns come first and those from the other columns
+  // start at kept_split[v] (empty otherwise). Only without the blocked kernel.
   struct Phases {
     const LocalCsr& kept;
     const LocalCsr& eliminated;
@@ -265,7 +265,6 @@ class StepOperator {
     LocalId kept_ghosts;
     std::span<const LocalId> vertex, position;
     std::span<const EdgeIndex> kept_split;
-    bool eliminated_read_kept_only;  // every eliminated row's in-edges come from kept columns
   };
   Phases phases() const;
   // Bytes this operator holds beside the graph: its copies of the edges, halo plans, order and
@@ -434,16 +433,15 @@ class StepOperator {
   bool weighted_;
   PageRankSolver solver_;
   std::uint64_t eliminated_count_ = 0, trailing_count_ = 0;
-  std::optional<WorkOrder> order_;         // absent: the plain kernel in dense order
-  std::optional<BlockedCsr> blocked_;      // the kept rows, blocked
-  LocalCsr kept_csr_;                      // the kept rows in work order (plain kernel with an order)
-  std::vector<EdgeIndex> kept_split_;      // per kept row: its first entry from a column not kept
-  bool eliminated_read_kept_only_ = true;  // checked where kept_split_ is built
-  LocalCsr eliminated_csr_;                // the eliminated rows in work order
-  LocalCsr trailing_csr_;                  // the trailing rows in work order
-  HaloPlan kept_halo_, eliminated_halo_;   // in work order
-  const LocalCsr* graph_csr_ = nullptr;    // without an order: the graph's own CSR
-  const HaloPlan* dense_halo_ = nullptr;   // and halo plan
+  std::optional<WorkOrder> order_;        // absent: the plain kernel in dense order
+  std::optional<BlockedCsr> blocked_;     // the kept rows, blocked
+  LocalCsr kept_csr_;                     // the kept rows in work order (plain kernel with an order)
+  std::vector<EdgeIndex> kept_split_;     // per kept row: its first entry from a column not kept
+  LocalCsr eliminated_csr_;               // the eliminated rows in work order
+  LocalCsr trailing_csr_;                 // the trailing rows in work order
+  HaloPlan kept_halo_, eliminated_halo_;  // in work order
+  const LocalCsr* graph_csr_ = nullptr;   // without an order: the graph's own CSR
+  const HaloPlan* dense_halo_ = nullptr;  // and halo plan
   std::vector<double> inv_out_;
   std::vector<double> eliminated_share_, schur_diagonal_, sum_weight_;
 };
