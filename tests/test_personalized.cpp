@@ -257,6 +257,55 @@ TEST(Personalized, SinglePrecisionDirectionsAndKeptColumnsFirst) {
   EXPECT_GT(comm.allreduce(seconds, ReduceOp::sum), 0u);
 }
 
+// A plan given its block's size claims the block's buffers before any block runs: the block
+// then computes in them without growing any (the plan holds as many bytes after it), gives the
+// same bits as a plan that leaves them to the first block, and holds no more than the estimate
+// that the memory check uses. Power, cg (single-precision directions at the default
+// tolerance) and bicgstab.
+TEST(Personalized, PlanClaimsTheBlockItRuns) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(39, 300, 1500, true);
+  const auto sets = seed_sets_of(g);
+  const int vectors = static_cast<int>(sets.size());
+  for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
+    const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{solver == PageRankSolver::cg, false}, comm);
+    PersonalizedParams p;
+    p.solver = solver;
+    const PersonalizedPlan claimed(graph, p, comm, vectors), unclaimed(graph, p, comm);
+    const std::uint64_t held = claimed.block_bytes();
+    EXPECT_GT(held, 0u) << name_of(solver);
+    EXPECT_LE(held, personalized_block_bytes(graph, solver, vectors)) << name_of(solver);
+    EXPECT_EQ(unclaimed.block_bytes(), 0u) << name_of(solver);
+    const PersonalizedBlock a = personalized_pagerank(graph, claimed, p, teleports_of(sets, graph, comm), comm);
+    const PersonalizedBlock b = personalized_pagerank(graph, unclaimed, p, teleports_of(sets, graph, comm), comm);
+    EXPECT_EQ(claimed.block_bytes(), held) << name_of(solver) << ": the block grew a buffer the plan claimed";
+    EXPECT_EQ(unclaimed.block_bytes(), held) << name_of(solver) << ": the plan claimed other buffers than the block uses";
+    EXPECT_EQ(a.score, b.score) << name_of(solver);
+    EXPECT_EQ(a.iterations, b.iterations) << name_of(solver);
+  }
+}
+
+// A batch plan orders each class of columns by how many of this rank's rows read them, most
+// first (on one rank they are the out-degrees the build counted; on more, counted on the edges).
+TEST(Personalized, WorkColumnsMostReadFirst) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(40, 400, 3000, false);
+  const DistGraph graph = build_graph(share_of(g, comm), {}, comm);
+  PersonalizedParams p;
+  p.solver = PageRankSolver::bicgstab;
+  const PersonalizedPlan plan(graph, p, comm);
+  const pagerank_detail::StepOperator::Phases phases = plan.op().phases();
+  std::vector<std::uint32_t> reads(graph.in.columns, 0);
+  for (const LocalId c : graph.in.column) ++reads[c];
+  const auto ordered = [&](LocalId first, LocalId last) {
+    for (LocalId k = first + 1; k < last; ++k)
+      EXPECT_GE(reads[phases.vertex[k - 1]], reads[phases.vertex[k]]) << "work rows " << k - 1 << " and " << k;
+  };
+  ordered(0, plan.op().kept_rows());
+  ordered(plan.op().kept_rows(), plan.op().trailing_rows());
+  ordered(plan.op().trailing_rows(), plan.op().rows());
+}
+
 // The batch on all P ranks and on the ranks split in two agrees to 1e-12 per vector.
 TEST(Personalized, RankCountInvariance) {
   const Comm comm = world();

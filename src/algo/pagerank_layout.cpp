@@ -137,7 +137,14 @@ WorkOrder make_work_order(const DistGraph& graph, const Elimination* eliminated,
   const LocalCsr& csr = graph.in;
   const LocalId rows = csr.rows;
   std::vector<std::uint32_t> reads;  // ≤ rows: a row reads a column once
-  if (by_reads) {
+  if (by_reads && graph.partition.ranks() == 1) {
+    // One rank: column c is read by every row it links to, so its reads are its out-degree,
+    // which the build counted (DistGraph::out_degree_count): no pass over the edges (0.03–0.06 s
+    // of a batch's 0.27 s plan on Kronecker 20).
+    reads.resize(csr.columns);
+#pragma omp parallel for schedule(static)
+    for (LocalId c = 0; c < csr.columns; ++c) reads[c] = static_cast<std::uint32_t>(graph.out_degree_count[c]);
+  } else if (by_reads) {
     // Each thread counts the reads of its own range of columns over all the edges: a stream of
     // the column array per thread, where atomic increments along the edges cost ten times more
     // on 2 threads. Its wall time is one stream of the array at any thread count (the threads'

@@ -34,16 +34,72 @@ pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const Person
   single.kernel = PageRankKernel::csr;
   return pagerank_detail::StepOperator(graph, single, comm, pagerank_detail::WorkColumns::most_read_first);
 }
+
+// Values kept per vertex for a block of b vectors: b rounded up to a power of two, so the
+// inner loop over the block has a width the compiler knows (padding vectors stay zero).
+int padded_width(int b) {
+  int width = 1;
+  while (width < b) width *= 2;
+  return width;
+}
+
+// Whether cg's products send single-precision directions (single_precision_directions): where
+// the tolerance allows it, no dangling row trails, and the plan split the kept rows' entries
+// (Phases::kept_split), which the single-precision pulls rely on.
+bool single_precision_products(const pagerank_detail::StepOperator& op, const PersonalizedParams& params) {
+  return pagerank_detail::single_precision_directions(params.tolerance, params.fixed_iterations) &&
+         op.trailing_rows() == op.rows() && (!op.eliminates() || !op.phases().kept_split.empty());
+}
+
+// `values` elements of v, each written once (zero) in the solvers' static schedule: the pages
+// are faulted in here, each by the thread that will write it in a step.
+template <class T>
+void claim(HugeVector<T>& v, std::size_t values) {
+  v.resize(values);
+  T* const data = v.data();
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < values; ++i) data[i] = T{};
+}
+
+// The buffers a block of `vectors` needs with this solver, at the sizes the Batch gives them
+// (so no block reallocates them): the contributions over every column, the solver's vectors
+// over the kept rows and the one over every row (power's x, cg's q, bicgstab's Ss), and cg's
+// single-precision directions over the kept columns.
+void claim_block(BatchBuffers& buf, const pagerank_detail::StepOperator& op, const PersonalizedParams& params, LocalId columns,
+                 int vectors) {
+  const auto width = static_cast<std::size_t>(padded_width(vectors));
+  const std::size_t kept = op.kept_rows() * width, owned = op.rows() * width;
+  claim(buf.contrib, columns * width);
+  if (params.solver == PageRankSolver::cg) {
+    for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.p}) claim(*v, kept);
+    claim(buf.q, owned);
+    if (single_precision_products(op, params)) claim(buf.sent, (op.kept_rows() + op.phases().kept_ghosts) * width);
+  } else if (params.solver == PageRankSolver::bicgstab) {
+    for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.shadow, &buf.p, &buf.sp, &buf.half}) claim(*v, kept);
+    claim(buf.st, owned);
+  } else {
+    claim(buf.x, owned);
+  }
+}
 }  // namespace
 
-PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm)
+PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm, int block_vectors)
     : op_(std::make_unique<pagerank_detail::StepOperator>(plan_operator(graph, params, comm))),
       buffers_(std::make_unique<BatchBuffers>()),
       solver_(params.solver),
-      damping_(params.damping) {}
+      damping_(params.damping) {
+  if (block_vectors > 0) claim_block(*buffers_, *op_, params, graph.in.columns, std::min(block_vectors, kMaxBlockVectors));
+}
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;
 PersonalizedPlan::~PersonalizedPlan() = default;
 std::uint64_t PersonalizedPlan::bytes() const { return op_->bytes(); }
+std::uint64_t PersonalizedPlan::block_bytes() const {
+  const BatchBuffers& b = *buffers_;
+  std::uint64_t total = b.sent.capacity() * sizeof(float);
+  for (const BatchBuffers::BlockVector* v : {&b.z, &b.r, &b.p, &b.q, &b.x, &b.contrib, &b.shadow, &b.sp, &b.half, &b.st})
+    total += v->capacity() * sizeof(double);
+  return total;
+}
 
 using pagerank_detail::block_count;
 using pagerank_detail::kBlock;
@@ -111,14 +167,6 @@ PageRankSolver choose_personalized_solver(const DistGraph& graph, const Personal
 }
 
 namespace {
-
-// Values kept per vertex for a block of b vectors: b rounded up to a power of two, so the
-// inner loop over the block has a width the compiler knows (padding vectors stay zero).
-int padded_width(int b) {
-  int width = 1;
-  while (width < b) width *= 2;
-  return width;
-}
 
 // Requests the S values at p (S·8 bytes for doubles, S·4 for floats) into the cache.
 template <int S, class T>
@@ -338,8 +386,7 @@ struct Batch {
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
   std::vector<int> done;  // the vectors frozen at this step, for deliver()
-  // cg's products with single-precision directions (single_precision_directions): set by cg()
-  // where the tolerance allows it and the plan split the kept rows (Phases::kept_split).
+  // cg's products with single-precision directions (single_precision_products): set by cg().
   bool single_directions = false;
 
   Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
@@ -749,10 +796,7 @@ struct Batch {
     const auto precondition = [&](LocalId v) { return inverse_diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
-    // (The single-precision pulls rely on the plan's kept_split: kept columns first in the kept
-    // rows, and eliminated rows that read kept columns only.)
-    single_directions = single_precision_directions(params.tolerance, params.fixed_iterations) && trailing == rows &&
-                        (!op.eliminates() || !phases.kept_split.empty());
+    single_directions = single_precision_products(op, params);
     // q over every row: the confirming step's x and y (q is recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
     z.resize(kept_values);

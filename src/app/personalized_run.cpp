@@ -136,7 +136,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
   if (comm.is_root() && !o.quiet)
     fmt::print("personalized: {} vectors in blocks of {}, solver {}, {} per rank per block\n", k, block, solver_name,
                format_bytes(out.block_bytes));
-  std::optional<PersonalizedPlan> plan(std::in_place, g, params, comm);
+  std::optional<PersonalizedPlan> plan(std::in_place, g, params, comm, block);
   out.plan_seconds = plan_watch.seconds();
   report.phase("plan", out.plan_seconds, fmt::format("{{\"kernel\": \"csr\", \"bytes\": {}}}", plan->bytes()));
   if (file) {
@@ -179,7 +179,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       const Stopwatch switch_watch;
       params.solver = out.solver = PageRankSolver::bicgstab;
       out.block_bytes = fits(params.solver);
-      plan.emplace(g, params, comm);  // the power plan goes first
+      plan.emplace(g, params, comm, block);  // the power plan goes first
       out.plan_seconds += switch_watch.seconds();
       result = personalized_pagerank(g, *plan, params, teleports, comm, observe, {}, frozen);
     }
