@@ -88,7 +88,9 @@ PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedPar
       buffers_(std::make_unique<BatchBuffers>()),
       solver_(params.solver),
       damping_(params.damping) {
+  const Stopwatch watch;
   if (block_vectors > 0) claim_block(*buffers_, *op_, params, graph.in.columns, std::min(block_vectors, kMaxBlockVectors));
+  claim_seconds_ = watch.seconds();
 }
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;
 PersonalizedPlan::~PersonalizedPlan() = default;

@@ -129,16 +129,21 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       return !switching;
     };
   out.solver = params.solver;
-  out.block_bytes = fits(params.solver);
+  const std::uint64_t forecast = fits(params.solver);
   const std::string solver_name = name_of<PageRankSolver>(kPageRankSolvers, params.solver);
   report.event("personalized_plan", fmt::format("{{\"vectors\": {}, \"block\": {}, \"solver\": \"{}\", \"block_bytes\": {}}}", k,
-                                                block, solver_name, comm.allreduce(out.block_bytes, ReduceOp::max)));
+                                                block, solver_name, comm.allreduce(forecast, ReduceOp::max)));
+  // The block's buffers, as the plan claimed them (the forecast above, which the memory check
+  // used, counts the solver's vectors over every row; the plan knows which rows are kept).
+  std::optional<PersonalizedPlan> plan(std::in_place, g, params, comm, block);
+  out.block_bytes = plan->block_bytes();
+  out.plan_seconds = plan_watch.seconds();
+  report.phase("plan", out.plan_seconds,
+               fmt::format("{{\"kernel\": \"csr\", \"bytes\": {}, \"block_bytes\": {}, \"claim_s\": {}}}", plan->bytes(),
+                           out.block_bytes, plan->claim_seconds()));
   if (comm.is_root() && !o.quiet)
     fmt::print("personalized: {} vectors in blocks of {}, solver {}, {} per rank per block\n", k, block, solver_name,
                format_bytes(out.block_bytes));
-  std::optional<PersonalizedPlan> plan(std::in_place, g, params, comm, block);
-  out.plan_seconds = plan_watch.seconds();
-  report.phase("plan", out.plan_seconds, fmt::format("{{\"kernel\": \"csr\", \"bytes\": {}}}", plan->bytes()));
   if (file) {
     file->create_group("/pagerank");
     if (!o.top_only) file->create_matrix<double>("/pagerank/personalized", k, g.stats.n);
@@ -178,8 +183,9 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       tally(result);
       const Stopwatch switch_watch;
       params.solver = out.solver = PageRankSolver::bicgstab;
-      out.block_bytes = fits(params.solver);
+      fits(params.solver);
       plan.emplace(g, params, comm, block);  // the power plan goes first
+      out.block_bytes = plan->block_bytes();
       out.plan_seconds += switch_watch.seconds();
       result = personalized_pagerank(g, *plan, params, teleports, comm, observe, {}, frozen);
     }

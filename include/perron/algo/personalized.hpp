@@ -106,6 +106,7 @@ class PersonalizedPlan {
   double damping() const { return damping_; }
   std::uint64_t bytes() const;        // what the plan holds on this rank beside the graph and the block
   std::uint64_t block_bytes() const;  // the block's buffers it holds on this rank (claimed, or left by a block)
+  double claim_seconds() const { return claim_seconds_; }  // of the constructor's time, claiming the block
   pagerank_detail::BatchBuffers& buffers() const { return *buffers_; }
 
  private:
@@ -113,6 +114,7 @@ class PersonalizedPlan {
   std::unique_ptr<pagerank_detail::BatchBuffers> buffers_;
   PageRankSolver solver_;
   double damping_;
+  double claim_seconds_ = 0.0;
 };
 
 struct PersonalizedBlock {
