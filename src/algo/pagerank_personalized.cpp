@@ -832,10 +832,11 @@ struct Batch {
       // (the eliminated rows send α·sum).
       const std::vector<double> pq = product(
           1,
-          [&](LocalId u, int j) {
-            if (waiting[j]) return p[at(u, j)];
-            const double d = r[at(u, j)] * precondition(u) + beta[j] * p[at(u, j)];
-            return p[at(u, j)] = single_directions ? single_precision_direction(d, inv_out[u]) : d;
+          [&](LocalId u, int j) {  // no branch on j: the loop over the block vectorises
+            const double held = p[at(u, j)];
+            const double d = r[at(u, j)] * precondition(u) + beta[j] * held;
+            const double next = single_directions ? single_precision_direction(d, inv_out[u]) : d;
+            return p[at(u, j)] = waiting[j] != 0 ? held : next;
           },
           [&](LocalId, int, double sum, double*) { return alpha * sum; },
           [&](LocalId v, int j, double sum, double* sums) {
@@ -846,14 +847,22 @@ struct Batch {
       std::vector<double> a(width, 0.0);
       for (int j = 0; j < vectors; ++j)
         if (active[j] && !waiting[j] && pq[j] > 0.0) a[j] = rz[j] / pq[j];
-      // z += a·p, r −= a·q; ‖r‖₁, ⟨r, h⟩, Σz on the kept rows.
+      // z += a·p, r −= a·q; ‖r‖₁, ⟨r, h⟩ and Σz on the kept rows, at block[j], block[S + j] and
+      // block[2S + j]: a row's S values in one loop that vectorises (each its own slots; the
+      // same expressions, and each sum over the rows in their order, as a single run's).
+      const int w = width;
+      const double* const step = a.data();
       const std::vector<double> sums = row_sums(0, kept, 3, [&](LocalId v, double* block) {
-        for (int j = 0; j < width; ++j) {
-          z[at(v, j)] += a[j] * p[at(v, j)];
-          r[at(v, j)] -= a[j] * q[at(v, j)];
-          block[3 * j] += std::abs(r[at(v, j)]);
-          block[3 * j + 1] += r[at(v, j)] * weight[v] * r[at(v, j)] * precondition(v);
-          block[3 * j + 2] += z[at(v, j)] * mass(v);
+        double *const zv = z.data() + at(v, 0), *const rv = r.data() + at(v, 0);
+        const double *const pv = p.data() + at(v, 0), *const qv = q.data() + at(v, 0);
+        const double weight_v = weight[v], precondition_v = precondition(v), mass_v = mass(v);
+#pragma omp simd
+        for (int j = 0; j < w; ++j) {
+          zv[j] += step[j] * pv[j];
+          rv[j] -= step[j] * qv[j];
+          block[j] += std::abs(rv[j]);
+          block[w + j] += rv[j] * weight_v * rv[j] * precondition_v;
+          block[2 * w + j] += zv[j] * mass_v;
         }
       });
       double largest = 0.0;
@@ -863,11 +872,11 @@ struct Batch {
           largest = std::max(largest, estimate[j]);
           continue;
         }
-        beta[j] = rz[j] > 0.0 ? sums[3 * j + 1] / rz[j] : 0.0;
-        rz[j] = sums[3 * j + 1];
-        z_sum[j] = sums[3 * j + 2] + eliminated_b[j];
+        beta[j] = rz[j] > 0.0 ? sums[w + j] / rz[j] : 0.0;
+        rz[j] = sums[w + j];
+        z_sum[j] = sums[2 * w + j] + eliminated_b[j];
         // A zero step (p·Sp = 0: r is already 0) leaves the estimate at 0, which ends the loop.
-        estimate[j] = a[j] > 0.0 ? sums[3 * j] / z_sum[j] : 0.0;
+        estimate[j] = a[j] > 0.0 ? sums[j] / z_sum[j] : 0.0;
         largest = std::max(largest, estimate[j]);
       }
       record(watch.seconds(), observe, largest);
