@@ -51,8 +51,8 @@ bool single_precision_products(const pagerank_detail::StepOperator& op, const Pe
          op.trailing_rows() == op.rows() && (!op.eliminates() || !op.phases().kept_split.empty());
 }
 
-// `values` elements of v, each written once (zero) in the solvers' static schedule: the pages
-// are faulted in here, each by the thread that will write it in a step.
+// `values` elements of v, each written once (zero) in a static schedule, as the steps' loops
+// over the rows write them: the pages are faulted in here, by the threads that use them.
 template <class T>
 void claim(HugeVector<T>& v, std::size_t values) {
   v.resize(values);

@@ -183,7 +183,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       tally(result);
       const Stopwatch switch_watch;
       params.solver = out.solver = PageRankSolver::bicgstab;
-      fits(params.solver);
+      fits(params.solver);                   // the memory check, for bicgstab's block
       plan.emplace(g, params, comm, block);  // the power plan goes first
       out.block_bytes = plan->block_bytes();
       out.plan_seconds += switch_watch.seconds();
