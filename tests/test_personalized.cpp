@@ -50,6 +50,13 @@ std::string name_of(PageRankSolver solver) {
   return solver == PageRankSolver::cg ? "cg" : solver == PageRankSolver::bicgstab ? "bicgstab" : "power";
 }
 
+// The defaults (tolerance 1e-10) with this solver.
+PersonalizedParams defaults_with(PageRankSolver solver) {
+  PersonalizedParams p;
+  p.solver = solver;
+  return p;
+}
+
 PersonalizedParams tight(PageRankSolver solver) {
   PersonalizedParams p;
   p.tolerance = 1e-14;
@@ -173,8 +180,7 @@ TEST(Personalized, SinglePrecisionDirectionsAtTheDefaultTolerance) {
     const auto count = g.edges.size();
     for (std::size_t i = 0; i < count; ++i)
       if (g.edges[i].src != g.edges[i].dst) g.edges.push_back({g.edges[i].dst, g.edges[i].src, g.edges[i].weight});
-    PersonalizedParams p;
-    p.solver = PageRankSolver::cg;
+    const PersonalizedParams p = defaults_with(PageRankSolver::cg);
     ASSERT_TRUE(pagerank_detail::single_precision_directions(p.tolerance, p.fixed_iterations));
     const auto sets = seed_sets_of(g);
     const PersonalizedBlock block =
@@ -202,8 +208,7 @@ TEST(Personalized, BicgstabAtTheDefaultToleranceIsTheSingleRun) {
   const Comm comm = world();
   const TestGraph g = random_graph(39, 400, 2400, false);
   const DistGraph graph = build_graph(share_of(g, comm), {}, comm);
-  PersonalizedParams p;
-  p.solver = PageRankSolver::bicgstab;
+  const PersonalizedParams p = defaults_with(PageRankSolver::bicgstab);
   const auto sets = seed_sets_of(g);
   const PersonalizedBlock block =
       personalized_pagerank(graph, PersonalizedPlan(graph, p, comm), p, teleports_of(sets, graph, comm), comm);
@@ -237,8 +242,7 @@ TEST(Personalized, SinglePrecisionDirectionsAndKeptColumnsFirst) {
   const Comm comm = world();
   const TestGraph g = random_graph(38, 300, 1500, true);
   const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{true, false}, comm);
-  PersonalizedParams p;
-  p.solver = PageRankSolver::cg;
+  const PersonalizedParams p = defaults_with(PageRankSolver::cg);
   const PersonalizedPlan plan(graph, p, comm);
   const pagerank_detail::StepOperator::Phases phases = plan.op().phases();
   const pagerank_detail::KeptColumns kept = plan.op().kept_columns();
@@ -269,8 +273,7 @@ TEST(Personalized, PlanClaimsTheBlockItRuns) {
   const int vectors = static_cast<int>(sets.size());
   for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
     const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{solver == PageRankSolver::cg, false}, comm);
-    PersonalizedParams p;
-    p.solver = solver;
+    const PersonalizedParams p = defaults_with(solver);
     const PersonalizedPlan claimed(graph, p, comm, vectors), unclaimed(graph, p, comm);
     const std::uint64_t held = claimed.block_bytes();
     EXPECT_GT(held, 0u) << name_of(solver);
@@ -291,8 +294,7 @@ TEST(Personalized, WorkColumnsMostReadFirst) {
   const Comm comm = world();
   const TestGraph g = random_graph(40, 400, 3000, false);
   const DistGraph graph = build_graph(share_of(g, comm), {}, comm);
-  PersonalizedParams p;
-  p.solver = PageRankSolver::bicgstab;
+  const PersonalizedParams p = defaults_with(PageRankSolver::bicgstab);
   const PersonalizedPlan plan(graph, p, comm);
   const pagerank_detail::StepOperator::Phases phases = plan.op().phases();
   std::vector<std::uint32_t> reads(graph.in.columns, 0);
