@@ -288,8 +288,9 @@ TEST(Personalized, PlanClaimsTheBlockItRuns) {
   }
 }
 
-// A batch plan orders each class of columns by how many of this rank's rows read them, most
-// first (on one rank they are the out-degrees the build counted; on more, counted on the edges).
+// A batch plan orders each class of its rows, and so of its owned columns, by how many of this
+// rank's rows read them, most first (on one rank they are the out-degrees the build counted; on
+// more, counted on the edges).
 TEST(Personalized, WorkColumnsMostReadFirst) {
   const Comm comm = world();
   const TestGraph g = random_graph(40, 400, 3000, false);
