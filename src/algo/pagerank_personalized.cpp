@@ -61,24 +61,26 @@ void claim(HugeVector<T>& v, std::size_t values) {
   for (std::size_t i = 0; i < values; ++i) data[i] = T{};
 }
 
-// The buffers a block of `vectors` needs with this solver, at the sizes the Batch gives them
-// (so no block reallocates them): the contributions over every column, the solver's vectors
-// over the kept rows and the one over every row (power's x, cg's q, bicgstab's Ss), and cg's
-// single-precision directions over the kept columns.
-void claim_block(BatchBuffers& buf, const pagerank_detail::StepOperator& op, const PersonalizedParams& params, LocalId columns,
-                 int vectors) {
-  const auto width = static_cast<std::size_t>(padded_width(vectors));
-  const std::size_t kept = op.kept_rows() * width, owned = op.rows() * width;
-  claim(buf.contrib, columns * width);
+// Every buffer a block of `width` values per vertex uses with this solver, with its size:
+// each(buffer, values) for the contributions over every column, the solver's vectors over the
+// kept rows and the one over every row (power's x, cg's q, bicgstab's Ss: also the confirming
+// step's x and y), and cg's single-precision directions over the kept columns. The Batch sizes
+// its buffers through it and the plan claims them through it, so no block reallocates one.
+template <class Each>
+void each_block_buffer(BatchBuffers& buf, const pagerank_detail::StepOperator& op, const PersonalizedParams& params,
+                       LocalId columns, int width, const Each& each) {
+  const auto w = static_cast<std::size_t>(width);
+  const std::size_t kept = op.kept_rows() * w, owned = op.rows() * w;
+  each(buf.contrib, columns * w);
   if (params.solver == PageRankSolver::cg) {
-    for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.p}) claim(*v, kept);
-    claim(buf.q, owned);
-    if (single_precision_products(op, params)) claim(buf.sent, (op.kept_rows() + op.phases().kept_ghosts) * width);
+    for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.p}) each(*v, kept);
+    each(buf.q, owned);
+    if (single_precision_products(op, params)) each(buf.sent, (op.kept_rows() + op.phases().kept_ghosts) * w);
   } else if (params.solver == PageRankSolver::bicgstab) {
-    for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.shadow, &buf.p, &buf.sp, &buf.half}) claim(*v, kept);
-    claim(buf.st, owned);
+    for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.shadow, &buf.p, &buf.sp, &buf.half}) each(*v, kept);
+    each(buf.st, owned);
   } else {
-    claim(buf.x, owned);
+    each(buf.x, owned);
   }
 }
 }  // namespace
@@ -89,7 +91,9 @@ PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedPar
       solver_(params.solver),
       damping_(params.damping) {
   const Stopwatch watch;
-  if (block_vectors > 0) claim_block(*buffers_, *op_, params, graph.in.columns, std::min(block_vectors, kMaxBlockVectors));
+  if (block_vectors > 0)
+    each_block_buffer(*buffers_, *op_, params, graph.in.columns, padded_width(std::min(block_vectors, kMaxBlockVectors)),
+                      [](auto& buffer, std::size_t values) { claim(buffer, values); });
   claim_seconds_ = watch.seconds();
 }
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;
@@ -421,6 +425,7 @@ struct Batch {
         tele_vector[at] = j;
         tele_weight[at] = teleports[j].weight[i];
       }
+    each_block_buffer(buf, op, params, columns, width, [](auto& buffer, std::size_t values) { buffer.resize(values); });
     if (!frozen) out.score.assign(static_cast<std::size_t>(vectors) * rows, 0.0);
     out.iterations.assign(vectors, 0);
     out.residual.assign(vectors, 0.0);
@@ -497,11 +502,9 @@ struct Batch {
         finish);
   }
 
-  // contrib sized for the block, with the trailing rows' values 0: they send nothing, but an
-  // edge of weight 0 may still read one (or its ghost copy), which must not see whatever the
-  // reused buffer held.
+  // The trailing rows' contributions 0: they send nothing, but an edge of weight 0 may still
+  // read one (or its ghost copy), which must not see whatever the reused buffer held.
   void start_contributions() {
-    contrib.resize(static_cast<std::size_t>(columns) * width);
     std::fill(contrib.begin() + static_cast<std::ptrdiff_t>(at(trailing, 0)),
               contrib.begin() + static_cast<std::ptrdiff_t>(owned_values()), 0.0);
   }
@@ -511,7 +514,6 @@ struct Batch {
   template <class Value>
   void send_directions(const Value& value) {
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
-    buf.sent.resize(kept_values + static_cast<std::size_t>(phases.kept_ghosts) * width);
     float* sent = buf.sent.data();
 #pragma omp parallel for schedule(static)
     for (LocalId u = 0; u < kept; ++u)
@@ -750,7 +752,6 @@ struct Batch {
   // go_on (if any) may stop the block after any step.
   void power(const IterationObserver& observe, const BlockGoOn& go_on) {
     BlockVector& x = buf.x;
-    x.resize(owned_values());
 #pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v) teleport_of(v, x.data() + at(v, 0));
     std::vector<double> dangling = dangling_mass(x);
@@ -801,10 +802,6 @@ struct Batch {
     single_directions = single_precision_products(op, params);
     // q over every row: the confirming step's x and y (q is recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
-    z.resize(kept_values);
-    r.resize(kept_values);
-    p.resize(kept_values);
-    q.resize(owned_values());
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = 0.0;
     // r₀ = b_F + αP_FC b_C (the kept columns send 0), ⟨r, h⟩ and Σ_C b.
@@ -898,8 +895,6 @@ struct Batch {
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
     // Ss over every row: the confirming step's x and y (recomputed by the next second half).
     BlockVector &z = buf.z, &r = buf.r, &shadow = buf.shadow, &p = buf.p, &sp = buf.sp, &half = buf.half, &st = buf.st;
-    for (BlockVector* kept_vector : {&z, &r, &shadow, &p, &sp, &half}) kept_vector->resize(kept_values);
-    st.resize(owned_values());
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = sp[i] = 0.0;
     // r = b_F + αP_FC b_C (the kept columns send 0); the part of Σz that z_F does not change.
@@ -1031,7 +1026,6 @@ struct Batch {
                         const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
                         const IterationObserver& observe) {
     const double alpha = params.damping;
-    x.resize(owned_values());
     // A padding vector (b = 0) has Σz = 0: it divides by 1 instead, so its lanes stay 0.
     std::vector<double> total(width);
     for (int j = 0; j < width; ++j) total[j] = z_sum[j] != 0.0 ? z_sum[j] : 1.0;
@@ -1083,7 +1077,6 @@ struct Batch {
                     const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
                     const IterationObserver& observe) {
     const double alpha = params.damping;
-    x.resize(owned_values());
 #pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v) {
       alignas(64) double t[kMaxBlockVectors];
