@@ -20,6 +20,11 @@ struct BatchBuffers {
   BlockVector z, r, p, q, x, contrib;  // x: power's iterate; q is also cg's confirming x and y
   BlockVector shadow, sp, half, st;    // bicgstab's r̂, Sp, s and Ss (also its confirming x and y)
   HugeVector<float> sent;              // cg's single-precision directions over o (SentColumns)
+  std::uint64_t bytes() const {        // every buffer's capacity
+    std::uint64_t total = sent.capacity() * sizeof(float);
+    for (const BlockVector* v : {&z, &r, &p, &q, &x, &contrib, &shadow, &sp, &half, &st}) total += v->capacity() * sizeof(double);
+    return total;
+  }
 };
 }  // namespace pagerank_detail
 using pagerank_detail::BatchBuffers;
@@ -99,13 +104,7 @@ PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedPar
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;
 PersonalizedPlan::~PersonalizedPlan() = default;
 std::uint64_t PersonalizedPlan::bytes() const { return op_->bytes(); }
-std::uint64_t PersonalizedPlan::block_bytes() const {
-  const BatchBuffers& b = *buffers_;
-  std::uint64_t total = b.sent.capacity() * sizeof(float);
-  for (const BatchBuffers::BlockVector* v : {&b.z, &b.r, &b.p, &b.q, &b.x, &b.contrib, &b.shadow, &b.sp, &b.half, &b.st})
-    total += v->capacity() * sizeof(double);
-  return total;
-}
+std::uint64_t PersonalizedPlan::block_bytes() const { return buffers_->bytes(); }
 
 using pagerank_detail::block_count;
 using pagerank_detail::kBlock;
