@@ -288,6 +288,31 @@ TEST(Personalized, PlanClaimsTheBlockItRuns) {
   }
 }
 
+// A plan for one vector keeps the graph's order, as a single solve does (the order by reads
+// pays only for a block of several), and its cg rounds the directions as the single solve does
+// but reads them as doubles (no kept-first split to read floats from): the vector is the single
+// run's, bit for bit, at the default tolerance, with every solver.
+TEST(Personalized, OneVectorPlanIsTheSingleRun) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(41, 400, 2400, false);
+  const std::vector<std::map<VertexId, double>> set{seed_sets_of(g)[1]};
+  for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
+    const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{solver == PageRankSolver::cg, false}, comm);
+    const PersonalizedParams p = defaults_with(solver);
+    const PersonalizedPlan plan(graph, p, comm, 1);
+    if (plan.op().eliminates()) {
+      EXPECT_TRUE(plan.op().phases().kept_split.empty()) << name_of(solver);
+    }
+    const PersonalizedBlock block = personalized_pagerank(graph, plan, p, teleports_of(set, graph, comm), comm);
+    PageRankParams single;
+    single.solver = solver;
+    const VertexDistribution t = distribution_of(set[0], graph, comm);
+    const PageRankResult alone = pagerank(graph, single, t, t, comm);
+    EXPECT_EQ(block.iterations[0], alone.iterations) << name_of(solver);
+    EXPECT_EQ(vector_of(block, 0, graph, comm), gather_by_id(graph, alone.score, comm)) << name_of(solver);
+  }
+}
+
 // A batch plan orders each class of its rows, and so of its owned columns, by how many of this
 // rank's rows read them, most first (on one rank they are the out-degrees the build counted; on
 // more, counted on the edges).

@@ -30,14 +30,21 @@ struct BatchBuffers {
 using pagerank_detail::BatchBuffers;
 
 namespace {
-pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm) {
+// The operator of a batch plan: its vertices ordered most read first (WorkColumns), which a
+// block of several vectors gains from, or, for a plan of one vector, in the graph's order as a
+// single solve's are (its 8 bytes per vertex mostly stay cached; the order would only cost plan
+// time).
+pagerank_detail::StepOperator plan_operator(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm,
+                                            int block_vectors) {
   if (params.solver != PageRankSolver::power && params.solver != PageRankSolver::cg && params.solver != PageRankSolver::bicgstab)
     throw Error(ErrorKind::internal, "PersonalizedPlan: the solver must be power, cg or bicgstab (choose_personalized_solver)");
   PageRankParams single;
   single.damping = params.damping;
   single.solver = params.solver;
   single.kernel = PageRankKernel::csr;
-  return pagerank_detail::StepOperator(graph, single, comm, pagerank_detail::WorkColumns::most_read_first);
+  return pagerank_detail::StepOperator(
+      graph, single, comm,
+      block_vectors == 1 ? pagerank_detail::WorkColumns::graph_order : pagerank_detail::WorkColumns::most_read_first);
 }
 
 // Values kept per vertex for a block of b vectors: b rounded up to a power of two, so the
@@ -91,7 +98,7 @@ void each_block_buffer(BatchBuffers& buf, const pagerank_detail::StepOperator& o
 }  // namespace
 
 PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm, int block_vectors)
-    : op_(std::make_unique<pagerank_detail::StepOperator>(plan_operator(graph, params, comm))),
+    : op_(std::make_unique<pagerank_detail::StepOperator>(plan_operator(graph, params, comm, block_vectors))),
       buffers_(std::make_unique<BatchBuffers>()),
       solver_(params.solver),
       damping_(params.damping) {
@@ -391,8 +398,11 @@ struct Batch {
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
   std::vector<int> done;  // the vectors frozen at this step, for deliver()
-  // cg's products with single-precision directions (single_precision_products): set by cg().
-  bool single_directions = false;
+  // cg's directions rounded as the single solve rounds them (single_precision_direction, where
+  // the tolerance allows), and its products reading them as floats (single_precision_products:
+  // where the plan split the kept rows' entries; else as doubles, c = p/o, as the single solve
+  // reads them): set by cg().
+  bool round_directions = false, single_directions = false;
 
   Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
         std::span<const SparseTeleport> teleports, const FrozenVector& frozen_vector, const Comm& c)
@@ -798,6 +808,7 @@ struct Batch {
     const auto precondition = [&](LocalId v) { return inverse_diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
+    round_directions = single_precision_directions(params.tolerance, params.fixed_iterations);
     single_directions = single_precision_products(op, params);
     // q over every row: the confirming step's x and y (q is recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
@@ -831,7 +842,7 @@ struct Batch {
           [&](LocalId u, int j) {  // no branch on j: the loop over the block vectorises
             const double held = p[at(u, j)];
             const double d = r[at(u, j)] * precondition(u) + beta[j] * held;
-            const double next = single_directions ? single_precision_direction(d, inv_out[u]) : d;
+            const double next = round_directions ? single_precision_direction(d, inv_out[u]) : d;
             return p[at(u, j)] = waiting[j] != 0 ? held : next;
           },
           [&](LocalId, int, double sum, double*) { return alpha * sum; },

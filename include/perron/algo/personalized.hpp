@@ -86,9 +86,10 @@ struct BatchBuffers;
 // damping, with the plain CSR kernel. For cg and bicgstab it eliminates an independent set of
 // low-degree vertices (the Schur complement, as the single solves do: cg's 14 products against
 // 24 at Kronecker 20), bicgstab also orders the dangling vertices last, and it holds the
-// rows' CSRs in its work order; for power it reads the graph's own CSR and halo, nothing per
-// edge beside them. The cache-blocked kernel is not used: its
-// segments would hold S values per column, S times fewer columns each.
+// rows' CSRs in its work order (most read first; for `block_vectors` = 1 the single solve's
+// order, and then its one vector is the single run's, bit for bit); for power it reads the
+// graph's own CSR and halo, nothing per edge beside them. The cache-blocked kernel is not
+// used: its segments would hold S values per column, S times fewer columns each.
 // The plan also keeps a block's vectors from one block to the next (fresh pages for every
 // block cost the kernel's zeroing of each: 11% of a run of 64 vectors at Kronecker 20), so
 // blocks on one plan run one at a time. Given `block_vectors` (the most vectors a block will
