@@ -288,6 +288,33 @@ TEST(Personalized, PlanClaimsTheBlockItRuns) {
   }
 }
 
+// A plan given a BlockCheck hands it, before claiming, its own bytes and the block's exactly as
+// it then claims them: at least what power's block holds (the contributions and one vector over
+// every row, the app's check before the plan exists) and at most the forecast, which counts a
+// Krylov solver's vectors over every row. A check that throws stops the plan with its error.
+TEST(Personalized, PlanChecksItsExactBlockBeforeClaimingIt) {
+  const Comm comm = world();
+  const TestGraph g = random_graph(42, 300, 1500, false);
+  constexpr int kVectors = 5;
+  for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
+    const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{solver == PageRankSolver::cg, false}, comm);
+    const PersonalizedParams p = defaults_with(solver);
+    std::uint64_t plan_bytes = 0, block_bytes = 0;
+    const PersonalizedPlan plan(graph, p, comm, kVectors, [&](std::uint64_t plan_held, std::uint64_t block_held) {
+      plan_bytes = plan_held;
+      block_bytes = block_held;
+    });
+    EXPECT_EQ(plan_bytes, plan.bytes()) << name_of(solver);
+    EXPECT_EQ(block_bytes, plan.block_bytes()) << name_of(solver);
+    EXPECT_GE(block_bytes, personalized_block_bytes(graph, PageRankSolver::power, kVectors)) << name_of(solver);
+    EXPECT_LE(block_bytes, personalized_block_bytes(graph, solver, kVectors)) << name_of(solver);
+    EXPECT_THROW(PersonalizedPlan(graph, p, comm, kVectors,
+                                  [](std::uint64_t, std::uint64_t) { throw Error(ErrorKind::input, "no room"); }),
+                 Error)
+        << name_of(solver);
+  }
+}
+
 // A plan for one vector keeps the graph's order, as a single solve does (the order by reads
 // pays only for a block of several), and its cg rounds the directions as the single solve does
 // but reads them as doubles (no kept-first split to read floats from): the vector is the single

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "pagerank_layout.hpp"
 #include "pagerank_step.hpp"
@@ -97,15 +98,24 @@ void each_block_buffer(BatchBuffers& buf, const pagerank_detail::StepOperator& o
 }
 }  // namespace
 
-PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm, int block_vectors)
+PersonalizedPlan::PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm, int block_vectors,
+                                   const BlockCheck& check)
     : op_(std::make_unique<pagerank_detail::StepOperator>(plan_operator(graph, params, comm, block_vectors))),
       buffers_(std::make_unique<BatchBuffers>()),
       solver_(params.solver),
       damping_(params.damping) {
+  if (block_vectors <= 0) return;
+  const int width = padded_width(std::min(block_vectors, kMaxBlockVectors));
+  if (check) {
+    std::uint64_t block = 0;
+    each_block_buffer(*buffers_, *op_, params, graph.in.columns, width, [&](auto& buffer, std::size_t values) {
+      block += values * sizeof(typename std::decay_t<decltype(buffer)>::value_type);
+    });
+    check(op_->bytes(), block);
+  }
   const Stopwatch watch;
-  if (block_vectors > 0)
-    each_block_buffer(*buffers_, *op_, params, graph.in.columns, padded_width(std::min(block_vectors, kMaxBlockVectors)),
-                      [](auto& buffer, std::size_t values) { claim(buffer, values); });
+  each_block_buffer(*buffers_, *op_, params, graph.in.columns, width,
+                    [](auto& buffer, std::size_t values) { claim(buffer, values); });
   claim_seconds_ = watch.seconds();
 }
 PersonalizedPlan::PersonalizedPlan(PersonalizedPlan&&) noexcept = default;

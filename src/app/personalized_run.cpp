@@ -92,15 +92,23 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
   const int block = static_cast<int>(std::min<std::uint64_t>(k, kMaxBlockVectors));
   PersonalizedSummary out;
   out.vectors = k;
-  const auto fits = [&](PageRankSolver solver) {
-    const std::uint64_t bytes = personalized_block_bytes(g, solver, block);
+  // The memory check, in two steps: before the plan, what any solver's block holds at least
+  // (the contributions over every column and one vector over every row: power's whole block),
+  // so that a batch that cannot fit stops before the plan is built; then, from the plan, the
+  // plan's own bytes and the block's as it will claim them (a Krylov solver's vectors span
+  // only the rows the elimination kept, which the plan knows), before any of the block exists.
+  const auto what = [&](std::string needs) {
+    return fmt::format("--seed-sets: {} personalized vectors, {} at a time ({} on this rank besides the graph)", k, block, needs);
+  };
+  const auto fits_at_least = [&] {
+    const std::uint64_t bytes = personalized_block_bytes(g, PageRankSolver::power, block);
+    comm.agree([&] { require_memory(bytes + g.bytes(), what("at least " + format_bytes(bytes) + " per block")); });
+  };
+  const BlockCheck fits = [&](std::uint64_t plan_bytes, std::uint64_t block_bytes) {
     comm.agree([&] {
-      require_memory(
-          bytes + g.bytes(),
-          fmt::format("--seed-sets: {} personalized vectors, {} at a time ({} per block on this rank besides the graph)", k,
-                      block, format_bytes(bytes)));
+      require_memory(block_bytes + plan_bytes + g.bytes(),
+                     what(format_bytes(block_bytes) + " per block and " + format_bytes(plan_bytes) + " for the plan"));
     });
-    return bytes;
   };
   const Stopwatch plan_watch;
   // Solver auto on a directed graph, as a single run's: power iteration, and after its first
@@ -129,13 +137,14 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       return !switching;
     };
   out.solver = params.solver;
-  const std::uint64_t forecast = fits(params.solver);
+  fits_at_least();
+  const std::uint64_t forecast = personalized_block_bytes(g, params.solver, block);
   const std::string solver_name = name_of<PageRankSolver>(kPageRankSolvers, params.solver);
   report.event("personalized_plan", fmt::format("{{\"vectors\": {}, \"block\": {}, \"solver\": \"{}\", \"block_bytes\": {}}}", k,
                                                 block, solver_name, comm.allreduce(forecast, ReduceOp::max)));
-  // The block's buffers, as the plan claimed them (the forecast above, which the memory check
-  // used, counts the solver's vectors over every row; the plan knows which rows are kept).
-  std::optional<PersonalizedPlan> plan(std::in_place, g, params, comm, block);
+  // The block's buffers, as the plan claims them after the exact memory check (the forecast
+  // above counts the solver's vectors over every row; the plan knows which rows are kept).
+  std::optional<PersonalizedPlan> plan(std::in_place, g, params, comm, block, fits);
   out.block_bytes = plan->block_bytes();
   out.plan_seconds = plan_watch.seconds();
   report.phase("plan", out.plan_seconds,
@@ -183,8 +192,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
       tally(result);
       const Stopwatch switch_watch;
       params.solver = out.solver = PageRankSolver::bicgstab;
-      fits(params.solver);                   // the memory check, for bicgstab's block
-      plan.emplace(g, params, comm, block);  // the power plan goes first
+      plan.emplace(g, params, comm, block, fits);  // the power plan goes first; bicgstab's is checked as it was
       out.block_bytes = plan->block_bytes();
       out.plan_seconds += switch_watch.seconds();
       result = personalized_pagerank(g, *plan, params, teleports, comm, observe, {}, frozen);

@@ -73,7 +73,9 @@ PageRankSolver choose_personalized_solver(const DistGraph& graph, const Personal
 
 // Bytes one rank holds to advance a block of `vectors` vectors (its iterates, contributions
 // with ghosts, for cg and bicgstab the Krylov vectors; the FrozenVector's results pass through
-// the contributions' storage), besides the plan; nothing per edge.
+// the contributions' storage), besides the plan; nothing per edge. Known before a plan exists:
+// exact for power, and for cg and bicgstab a bound from above (their vectors counted over every
+// row, where the plan's span only the kept ones; a BlockCheck gets the exact figure).
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors);
 
 namespace pagerank_detail {
@@ -97,9 +99,15 @@ struct BatchBuffers;
 // the memory is the plan's, an allocation that fails does so before any block runs, and the
 // pages are written while the ones the build just freed are still at hand (the first block of
 // 16 on Kronecker 20 took 0.26 s longer than the next, faulting them in between its steps).
+// Called on every rank once a plan knows what it holds and before it claims its block: the
+// plan's own bytes on this rank and the block's, as it will claim them. A check that throws
+// (collectively: require_memory inside comm.agree) stops the plan before the block is claimed.
+using BlockCheck = std::function<void(std::uint64_t plan_bytes, std::uint64_t block_bytes)>;
+
 class PersonalizedPlan {
  public:
-  PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm, int block_vectors = 0);
+  PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm, int block_vectors = 0,
+                   const BlockCheck& check = {});
   PersonalizedPlan(PersonalizedPlan&&) noexcept;
   ~PersonalizedPlan();
   const pagerank_detail::StepOperator& op() const { return *op_; }
