@@ -83,6 +83,11 @@ class StepOperator;
 struct BatchBuffers;
 }  // namespace pagerank_detail
 
+// What a PersonalizedPlan calls on every rank once it knows what it holds, before it claims
+// its block: the plan's own bytes on this rank and the block's, as it will claim them. A check
+// that throws (collectively: require_memory inside comm.agree) stops the plan there.
+using BlockCheck = std::function<void(std::uint64_t plan_bytes, std::uint64_t block_bytes)>;
+
 // What every block of a batch runs on, built once (collective): the single-vector solve's
 // operator for the solver (power, cg or bicgstab, as choose_personalized_solver returned) and
 // damping, with the plain CSR kernel. For cg and bicgstab it eliminates an independent set of
@@ -99,11 +104,7 @@ struct BatchBuffers;
 // the memory is the plan's, an allocation that fails does so before any block runs, and the
 // pages are written while the ones the build just freed are still at hand (the first block of
 // 16 on Kronecker 20 took 0.26 s longer than the next, faulting them in between its steps).
-// Called on every rank once a plan knows what it holds and before it claims its block: the
-// plan's own bytes on this rank and the block's, as it will claim them. A check that throws
-// (collectively: require_memory inside comm.agree) stops the plan before the block is claimed.
-using BlockCheck = std::function<void(std::uint64_t plan_bytes, std::uint64_t block_bytes)>;
-
+// Given a `check` too, it hands the check what it will claim first (BlockCheck).
 class PersonalizedPlan {
  public:
   PersonalizedPlan(const DistGraph& graph, const PersonalizedParams& params, const Comm& comm, int block_vectors = 0,
