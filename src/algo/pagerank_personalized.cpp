@@ -408,11 +408,10 @@ struct Batch {
   PersonalizedBlock out;
   std::vector<std::uint8_t> active;
   std::vector<int> done;  // the vectors frozen at this step, for deliver()
-  // cg's directions rounded as the single solve rounds them (single_precision_direction, where
-  // the tolerance allows), and its products reading them as floats (single_precision_products:
-  // where the plan split the kept rows' entries; else as doubles, c = p/o, as the single solve
-  // reads them): set by cg().
-  bool round_directions = false, single_directions = false;
+  // cg's products reading its directions as floats (single_precision_products: where the plan
+  // split the kept rows' entries; else as doubles, c = p/o, as the single solve reads them): set
+  // by cg().
+  bool single_directions = false;
 
   Batch(const DistGraph& g, const pagerank_detail::StepOperator& o, BatchBuffers& buffers, const PersonalizedParams& p,
         std::span<const SparseTeleport> teleports, const FrozenVector& frozen_vector, const Comm& c)
@@ -818,7 +817,9 @@ struct Batch {
     const auto precondition = [&](LocalId v) { return inverse_diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
-    round_directions = single_precision_directions(params.tolerance, params.fixed_iterations);
+    // The directions rounded as the single solve rounds them (single_precision_direction),
+    // where the tolerance allows, whether the products read them as floats or not.
+    const bool round_directions = single_precision_directions(params.tolerance, params.fixed_iterations);
     single_directions = single_precision_products(op, params);
     // q over every row: the confirming step's x and y (q is recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
