@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <random>
 
 #include "pagerank_step.hpp"
 #include "perron/algo/personalized.hpp"
@@ -227,15 +229,25 @@ TEST(Personalized, BicgstabAtTheDefaultToleranceIsTheSingleRun) {
   EXPECT_LT(fewest, *std::max_element(block.iterations.begin(), block.iterations.end()));
 }
 
-// single_precision_direction keeps p where nothing is sent, and else rounds it so that what it
-// sends, p·(1/o), is exactly a float. A cg plan lists each kept row's entries from kept columns
-// first (kept_split), and its eliminated rows read kept columns only.
+// single_precision_direction keeps p where nothing is sent, and else rounds it to p = f·o, f
+// the float it sends, fl32(p·(1/o)) = f: so a batch rebuilds each direction from its float
+// (direction_of_sent) to the very bits a held p has, for integer out-degrees and out-weights
+// alike. A cg plan lists each kept row's entries from kept columns first (kept_split), and its
+// eliminated rows read kept columns only.
 TEST(Personalized, SinglePrecisionDirectionsAndKeptColumnsFirst) {
   EXPECT_EQ(pagerank_detail::single_precision_direction(0.1, 0.0), 0.1);
-  for (const double inv : {1.0, 1.0 / 3.0, 1.0 / 7.0, 0.25}) {
-    const double p = pagerank_detail::single_precision_direction(0.123456789012345, inv);
-    EXPECT_EQ(static_cast<double>(static_cast<float>(p * inv)), p * inv);
-    EXPECT_NEAR(p, 0.123456789012345, 0.123456789012345 * 0x1p-23);
+  std::mt19937_64 random(44);
+  std::uniform_real_distribution<double> magnitude(-30.0, 30.0), out_weight(0.01, 1000.0);
+  std::uniform_int_distribution<int> out_degree(1, 1 << 20);
+  for (int i = 0; i < 20000; ++i) {
+    const double d = (i % 2 == 0 ? 1.0 : -1.0) * std::exp(magnitude(random));
+    const double o = i % 3 == 0 ? out_weight(random) : static_cast<double>(out_degree(random));
+    const double inv = 1.0 / o;
+    const double p = pagerank_detail::single_precision_direction(d, inv);
+    const float sent = static_cast<float>(p * inv);
+    ASSERT_EQ(sent, static_cast<float>(d * inv)) << d << " over " << o;
+    ASSERT_EQ(pagerank_detail::direction_of_sent(sent, 1.0 / inv), p) << d << " over " << o;
+    ASSERT_NEAR(p, d, std::abs(d) * 0x1p-23) << d << " over " << o;
   }
   EXPECT_FALSE(pagerank_detail::single_precision_directions(1e-12, 0));
   EXPECT_FALSE(pagerank_detail::single_precision_directions(1e-8, 5));
@@ -306,6 +318,15 @@ TEST(Personalized, PlanChecksItsExactBlockBeforeClaimingIt) {
     });
     EXPECT_EQ(plan_bytes, plan.bytes()) << name_of(solver);
     EXPECT_EQ(block_bytes, plan.block_bytes()) << name_of(solver);
+    if (solver == PageRankSolver::cg) {
+      // Its directions are the floats it sends (every kept row sends one: the isolated
+      // vertices are eliminated): z and r over the kept rows, q over every row, the
+      // contributions over every column and the floats over the kept ones, and no p.
+      const pagerank_detail::StepOperator& op = plan.op();
+      const std::uint64_t width = 8, kept = op.kept_rows(), kept_columns = kept + op.phases().kept_ghosts;
+      ASSERT_TRUE(std::all_of(op.inv_out().begin(), op.inv_out().begin() + kept, [](double inv) { return inv > 0.0; }));
+      EXPECT_EQ(block_bytes, width * (8 * (2 * kept + graph.rows() + graph.in.columns) + 4 * kept_columns));
+    }
     EXPECT_GE(block_bytes, personalized_block_bytes(graph, PageRankSolver::power, kVectors)) << name_of(solver);
     EXPECT_LE(block_bytes, personalized_block_bytes(graph, solver, kVectors)) << name_of(solver);
     EXPECT_THROW(PersonalizedPlan(graph, p, comm, kVectors,

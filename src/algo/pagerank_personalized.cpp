@@ -20,7 +20,8 @@ struct BatchBuffers {
   using BlockVector = HugeVector<double>;
   BlockVector z, r, p, q, x, contrib;  // x: power's iterate; q is also cg's confirming x and y
   BlockVector shadow, sp, half, st;    // bicgstab's r̂, Sp, s and Ss (also its confirming x and y)
-  HugeVector<float> sent;              // cg's single-precision directions over o (SentColumns)
+  HugeVector<float> sent;              // cg's single-precision directions over o (SentColumns);
+                                       // where they hold p too (directions_in_sent), no p
   std::uint64_t bytes() const {        // every buffer's capacity
     std::uint64_t total = sent.capacity() * sizeof(float);
     for (const BlockVector* v : {&z, &r, &p, &q, &x, &contrib, &shadow, &sp, &half, &st}) total += v->capacity() * sizeof(double);
@@ -64,6 +65,18 @@ bool single_precision_products(const pagerank_detail::StepOperator& op, const Pe
          op.trailing_rows() == op.rows() && (!op.eliminates() || !op.phases().kept_split.empty());
 }
 
+// Whether cg's floats sent, f = p/o, are its directions as well, p = f·o (direction_of_sent),
+// so that the block holds no p: where its products send floats and every kept row sends one
+// (a kept row with o = 0 keeps its p unrounded). The block then holds 8 bytes less per kept
+// row and vector: 22.1 bytes per vertex and vector instead of 24.5 on Kronecker 20. A step
+// reads 4 bytes for each p it read 8 for and writes none; its time did not move (the gather
+// is most of it; docs/benchmarks.md).
+bool directions_in_sent(const pagerank_detail::StepOperator& op, const PersonalizedParams& params) {
+  const std::span<const double> inv_out = op.inv_out().first(op.kept_rows());
+  return single_precision_products(op, params) &&
+         std::all_of(inv_out.begin(), inv_out.end(), [](double inv) { return inv > 0.0; });
+}
+
 // `values` elements of v, each written once (zero) in a static schedule, as the steps' loops
 // over the rows write them: the pages are faulted in here, by the threads that use them.
 template <class T>
@@ -86,7 +99,9 @@ void each_block_buffer(BatchBuffers& buf, const pagerank_detail::StepOperator& o
   const std::size_t kept = op.kept_rows() * w, owned = op.rows() * w;
   each(buf.contrib, columns * w);
   if (params.solver == PageRankSolver::cg) {
-    for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.p}) each(*v, kept);
+    each(buf.z, kept);
+    each(buf.r, kept);
+    if (!directions_in_sent(op, params)) each(buf.p, kept);
     each(buf.q, owned);
     if (single_precision_products(op, params)) each(buf.sent, (op.kept_rows() + op.phases().kept_ghosts) * w);
   } else if (params.solver == PageRankSolver::bicgstab) {
@@ -124,6 +139,7 @@ std::uint64_t PersonalizedPlan::bytes() const { return op_->bytes(); }
 std::uint64_t PersonalizedPlan::block_bytes() const { return buffers_->bytes(); }
 
 using pagerank_detail::block_count;
+using pagerank_detail::direction_of_sent;
 using pagerank_detail::kBlock;
 using pagerank_detail::kPrefetchLines;
 using pagerank_detail::prefetch_distance;
@@ -533,9 +549,15 @@ struct Batch {
   void send_directions(const Value& value) {
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
     float* sent = buf.sent.data();
+    const int w = width;
 #pragma omp parallel for schedule(static)
-    for (LocalId u = 0; u < kept; ++u)
-      for (int j = 0; j < width; ++j) sent[at(u, j)] = static_cast<float>(value(u, j) * inv_out[u]);
+    for (LocalId u = 0; u < kept; ++u) {
+      // A row's values through a local first: value() may read the row's floats (cg's held
+      // directions), which the compiler could not otherwise tell from the ones written.
+      alignas(64) float row[kMaxBlockVectors];
+      for (int j = 0; j < w; ++j) row[j] = static_cast<float>(value(u, j) * inv_out[u]);
+      std::copy_n(row, w, sent + at(u, 0));
+    }
     const std::span<float> all(buf.sent);
     phases.kept_halo.exchange_block(all.first(kept_values), all.subspan(kept_values), width, comm);
   }
@@ -823,8 +845,26 @@ struct Batch {
     single_directions = single_precision_products(op, params);
     // q over every row: the confirming step's x and y (q is recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
+    // p itself, or where the floats sent are the directions (directions_in_sent) p = f·o
+    // rebuilt from them: the same bits that p would hold (single_precision_direction).
+    const bool from_sent = directions_in_sent(op, params);
+    std::vector<double> out_weight(from_sent ? kept : 0);  // o = 1/inv_out, once per kept row
+    for (std::size_t v = 0; v < out_weight.size(); ++v) out_weight[v] = 1.0 / inv_out[v];
+    float* const sent = buf.sent.data();
+    // Row v's directions, from p or rebuilt into `row` (width values).
+    const auto directions_of = [&](LocalId v, double* row) -> const double* {
+      if (!from_sent) return p.data() + at(v, 0);
+      for (int j = 0; j < width; ++j) row[j] = direction_of_sent(sent[at(v, j)], out_weight[v]);
+      return row;
+    };
 #pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < kept_values; ++i) z[i] = p[i] = 0.0;
+    for (std::size_t i = 0; i < kept_values; ++i) {
+      z[i] = 0.0;
+      if (from_sent)
+        sent[i] = 0.0f;
+      else
+        p[i] = 0.0;
+    }
     // r₀ = b_F + αP_FC b_C (the kept columns send 0), ⟨r, h⟩ and Σ_C b.
     std::vector<double> rz = initial_residual(1, [&](LocalId v, int j, double rv, double* sums) {
       r[at(v, j)] = rv;
@@ -846,33 +886,49 @@ struct Batch {
         if (j >= vectors || !active[j]) beta[j] = 0.0;  // a frozen vector's p stays finite
         waiting[j] = j < vectors && active[j] && estimate[j] < target[j];
       }
-      // p = h + β·p on the way into the product (a waiting vector sends its p as it is); q = S p
-      // (the eliminated rows send α·sum).
-      const std::vector<double> pq = product(
-          1,
-          [&](LocalId u, int j) {  // no branch on j: the loop over the block vectorises
-            const double held = p[at(u, j)];
-            const double d = r[at(u, j)] * precondition(u) + beta[j] * held;
-            const double next = round_directions ? single_precision_direction(d, inv_out[u]) : d;
-            return p[at(u, j)] = waiting[j] != 0 ? held : next;
-          },
-          [&](LocalId, int, double sum, double*) { return alpha * sum; },
-          [&](LocalId v, int j, double sum, double* sums) {
-            const double qv = p[at(v, j)] - alpha * sum;
-            q[at(v, j)] = qv;
-            sums[j] += p[at(v, j)] * weight[v] * qv;
-          });
+      // p = h + β·p on the way into the product (a waiting vector sends its p as it is), rounded
+      // and held in p, or where the floats sent are p, rounded with o and held nowhere else (the
+      // same bits; no branch on j in either, so the loop over the block vectorises); q = S p (the
+      // eliminated rows send α·sum).
+      const auto held_direction = [&](LocalId u, int j) {
+        const double held = p[at(u, j)];
+        const double d = r[at(u, j)] * precondition(u) + beta[j] * held;
+        const double next = round_directions ? single_precision_direction(d, inv_out[u]) : d;
+        return p[at(u, j)] = waiting[j] != 0 ? held : next;
+      };
+      const auto sent_direction = [&](LocalId u, int j) {
+        const double held = direction_of_sent(sent[at(u, j)], out_weight[u]);
+        const double d = r[at(u, j)] * precondition(u) + beta[j] * held;
+        return waiting[j] != 0 ? held : direction_of_sent(static_cast<float>(d * inv_out[u]), out_weight[u]);
+      };
+      const int w = width;
+      const auto kept_row = [&](LocalId v, const double* sum, double* sums) {
+        alignas(64) double row[kMaxBlockVectors];
+        const double* const pv = directions_of(v, row);
+        double* const qv = q.data() + at(v, 0);
+        const double weight_v = weight[v];
+#pragma omp simd
+        for (int j = 0; j < w; ++j) {
+          qv[j] = pv[j] - alpha * sum[j];
+          sums[j] += pv[j] * weight_v * qv[j];
+        }
+      };
+      const auto product_of = [&](const auto& direction) {
+        return apply(Pass::product, 1, direction, each_sent([&](LocalId, int, double sum, double*) { return alpha * sum; }),
+                     kept_row, [](LocalId, const double*, double*) {});
+      };
+      const std::vector<double> pq = from_sent ? product_of(sent_direction) : product_of(held_direction);
       std::vector<double> a(width, 0.0);
       for (int j = 0; j < vectors; ++j)
         if (active[j] && !waiting[j] && pq[j] > 0.0) a[j] = rz[j] / pq[j];
       // z += a·p, r −= a·q; ‖r‖₁, ⟨r, h⟩ and Σz on the kept rows, at block[j], block[S + j] and
       // block[2S + j]: a row's S values in one loop that vectorises (each its own slots; the
       // same expressions, and each sum over the rows in their order, as a single run's).
-      const int w = width;
       const double* const step = a.data();
       const std::vector<double> sums = row_sums(0, kept, 3, [&](LocalId v, double* block) {
+        alignas(64) double row[kMaxBlockVectors];
         double *const zv = z.data() + at(v, 0), *const rv = r.data() + at(v, 0);
-        const double *const pv = p.data() + at(v, 0), *const qv = q.data() + at(v, 0);
+        const double *const pv = directions_of(v, row), *const qv = q.data() + at(v, 0);
         const double weight_v = weight[v], precondition_v = precondition(v), mass_v = mass(v);
 #pragma omp simd
         for (int j = 0; j < w; ++j) {
@@ -1122,7 +1178,8 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
   const std::uint64_t width = static_cast<std::uint64_t>(padded_width(vectors));
   const std::uint64_t rows = graph.rows(), columns = graph.in.columns;
   // power: x (y takes its place) and the contributions with ghosts; cg: z, r, p, q (also the
-  // confirming step's x and y), the contributions and the single-precision directions;
+  // confirming step's x and y), the contributions and the single-precision directions (p
+  // counted although a plan whose floats are the directions holds none: directions_in_sent);
   // bicgstab: z, r, r̂, p, Sp, s, Ss (also the confirming x and y) and the contributions (the
   // solvers' vectors over the kept rows only: counted as all rows). The frozen vectors pass
   // through the contributions (deliver()).

@@ -95,9 +95,15 @@ inline constexpr double kSinglePrecisionTolerance = 1e-10;
 inline bool single_precision_directions(double tolerance, int fixed_iterations) {
   return fixed_iterations == 0 && tolerance >= kSinglePrecisionTolerance;
 }
-// p, rounded so that p·inv_out is a float (unchanged where nothing is sent: inv_out = 0).
+// The direction whose sent value is the float `sent`: p = sent·out, out = 1/inv_out = o (one
+// product, exact in double for an integer o below 2²⁹). A batch rebuilds p this way from the
+// floats it sends instead of holding p as well (Batch::cg).
+inline double direction_of_sent(float sent, double out) { return static_cast<double>(sent) * out; }
+// p, rounded so that what it sends, fl32(p·inv_out), is a float f and p = f·o
+// (direction_of_sent; then fl32(p·inv_out) = f again: p·inv_out is f to within 2⁻⁵¹ of it).
+// Unchanged where nothing is sent (inv_out = 0).
 inline double single_precision_direction(double p, double inv_out) {
-  return inv_out > 0.0 ? static_cast<double>(static_cast<float>(p * inv_out)) / inv_out : p;
+  return inv_out > 0.0 ? direction_of_sent(static_cast<float>(p * inv_out), 1.0 / inv_out) : p;
 }
 
 // How many edges ahead a pull over the CSR asks for the source values it will gather
