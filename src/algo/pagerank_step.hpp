@@ -95,9 +95,9 @@ inline constexpr double kSinglePrecisionTolerance = 1e-10;
 inline bool single_precision_directions(double tolerance, int fixed_iterations) {
   return fixed_iterations == 0 && tolerance >= kSinglePrecisionTolerance;
 }
-// The direction whose sent value is the float `sent`: p = sent·out, out = 1/inv_out = o (one
-// product, exact in double for an integer o below 2²⁹). A batch rebuilds p this way from the
-// floats it sends instead of holding p as well (Batch::cg).
+// The direction whose sent value is the float `sent`: p = sent·out, out = 1/inv_out (o, up to
+// the rounding of the two divisions), one product per value. A batch rebuilds p this way from
+// the floats it sends, to the bits it would hold, instead of holding p as well (Batch::cg).
 inline double direction_of_sent(float sent, double out) { return static_cast<double>(sent) * out; }
 // p, rounded so that what it sends, fl32(p·inv_out), is a float f and p = f·o
 // (direction_of_sent; then fl32(p·inv_out) = f again: p·inv_out is f to within 2⁻⁵¹ of it).
