@@ -323,7 +323,8 @@ TEST(Personalized, PlanChecksItsExactBlockBeforeClaimingIt) {
       // vertices are eliminated): z and r over the kept rows, q over every row, the
       // contributions over every column and the floats over the kept ones, and no p.
       const pagerank_detail::StepOperator& op = plan.op();
-      const std::uint64_t width = 8, kept = op.kept_rows(), kept_columns = kept + op.phases().kept_ghosts;
+      const std::uint64_t width = 8;  // kVectors, padded to a power of two
+      const std::uint64_t kept = op.kept_rows(), kept_columns = kept + op.phases().kept_ghosts;
       ASSERT_TRUE(std::all_of(op.inv_out().begin(), op.inv_out().begin() + kept, [](double inv) { return inv > 0.0; }));
       EXPECT_EQ(block_bytes, width * (8 * (2 * kept + graph.rows() + graph.in.columns) + 4 * kept_columns));
     }

@@ -100,7 +100,7 @@ inline bool single_precision_directions(double tolerance, int fixed_iterations) 
 // the floats it sends, to the bits it would hold, instead of holding p as well (Batch::cg).
 inline double direction_of_sent(float sent, double out) { return static_cast<double>(sent) * out; }
 // p, rounded so that what it sends, fl32(p·inv_out), is a float f and p = f·o
-// (direction_of_sent; then fl32(p·inv_out) = f again: p·inv_out is f to within 2⁻⁵¹ of it).
+// (direction_of_sent; then fl32(p·inv_out) = f again: p·inv_out is within 2⁻⁵¹·|f| of f).
 // Unchanged where nothing is sent (inv_out = 0).
 inline double single_precision_direction(double p, double inv_out) {
   return inv_out > 0.0 ? direction_of_sent(static_cast<float>(p * inv_out), 1.0 / inv_out) : p;
