@@ -899,7 +899,7 @@ struct Batch {
       const auto sent_direction = [&](LocalId u, int j) {
         const double held = direction_of_sent(sent[at(u, j)], out_weight[u]);
         const double d = r[at(u, j)] * precondition(u) + beta[j] * held;
-        return waiting[j] != 0 ? held : direction_of_sent(static_cast<float>(d * inv_out[u]), out_weight[u]);
+        return waiting[j] != 0 ? held : single_precision_direction(d, inv_out[u], out_weight[u]);
       };
       const int w = width;
       const auto kept_row = [&](LocalId v, const double* sum, double* sums) {

@@ -100,10 +100,14 @@ inline bool single_precision_directions(double tolerance, int fixed_iterations) 
 // the floats it sends, to the bits it would hold, instead of holding p as well (Batch::cg).
 inline double direction_of_sent(float sent, double out) { return static_cast<double>(sent) * out; }
 // p, rounded so that what it sends, fl32(p·inv_out), is a float f and p = f·o
-// (direction_of_sent; then fl32(p·inv_out) = f again: p·inv_out is within 2⁻⁵¹·|f| of f).
-// Unchanged where nothing is sent (inv_out = 0).
+// (direction_of_sent; then fl32(p·inv_out) = f again: p·inv_out is within 2⁻⁵¹·|f| of f), for
+// a row that sends (inv_out > 0) with out = 1/inv_out given (a batch computes it once per row).
+inline double single_precision_direction(double p, double inv_out, double out) {
+  return direction_of_sent(static_cast<float>(p * inv_out), out);
+}
+// The same for any row: unchanged where nothing is sent (inv_out = 0).
 inline double single_precision_direction(double p, double inv_out) {
-  return inv_out > 0.0 ? direction_of_sent(static_cast<float>(p * inv_out), 1.0 / inv_out) : p;
+  return inv_out > 0.0 ? single_precision_direction(p, inv_out, 1.0 / inv_out) : p;
 }
 
 // How many edges ahead a pull over the CSR asks for the source values it will gather
