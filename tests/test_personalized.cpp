@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <random>
 
 #include "pagerank_step.hpp"
@@ -320,15 +321,18 @@ TEST(Personalized, PlanChecksItsExactBlockBeforeClaimingIt) {
     EXPECT_EQ(block_bytes, plan.block_bytes()) << name_of(solver);
     if (solver == PageRankSolver::cg) {
       // Its directions are the floats it sends (every kept row sends one: the isolated
-      // vertices are eliminated): z and r over the kept rows, q over every row, the
-      // contributions over every column and the floats over the kept ones, and no p.
+      // vertices are eliminated): z, r and q over the kept rows, the contributions over every
+      // column and the floats over the kept ones, no p, and a staging vector over every row
+      // where the kept rows' contributions hold fewer than rows values.
       const pagerank_detail::StepOperator& op = plan.op();
       const std::uint64_t width = 8;  // kVectors, padded to a power of two
       const std::uint64_t kept = op.kept_rows(), kept_columns = kept + op.phases().kept_ghosts;
       ASSERT_TRUE(std::all_of(op.inv_out().begin(), op.inv_out().begin() + kept, [](double inv) { return inv > 0.0; }));
-      EXPECT_EQ(block_bytes, width * (8 * (2 * kept + graph.rows() + graph.in.columns) + 4 * kept_columns));
+      const std::uint64_t staging = kept * width < graph.rows() ? 8 * graph.rows() : 0;
+      EXPECT_EQ(block_bytes, width * (8 * (3 * kept + graph.in.columns) + 4 * kept_columns) + staging);
     }
-    EXPECT_GE(block_bytes, personalized_block_bytes(graph, PageRankSolver::power, kVectors)) << name_of(solver);
+    EXPECT_EQ(personalized_block_bytes_at_least(graph, kVectors), 8 * sizeof(double) * graph.in.columns);  // 8 values per column
+    EXPECT_GE(block_bytes, personalized_block_bytes_at_least(graph, kVectors)) << name_of(solver);
     EXPECT_LE(block_bytes, personalized_block_bytes(graph, solver, kVectors)) << name_of(solver);
     EXPECT_THROW(PersonalizedPlan(graph, p, comm, kVectors,
                                   [](std::uint64_t, std::uint64_t) { throw Error(ErrorKind::input, "no room"); }),
@@ -432,45 +436,57 @@ TEST(Personalized, WidestBlockAndFixedIterations) {
 
 // With a FrozenVector, every vector reaches it exactly once, at the step it freezes, with the
 // bits `score` would hold, in the order the vectors freeze (by step); `score` stays empty.
-// For every solver, on a directed and an undirected graph.
+// For every solver, on a directed and an undirected graph, with 6 vectors and with 1: cg stages
+// them in its kept rows' contributions, here a few at a time (6 vectors padded to 8 values
+// per row, its kept rows fewer than 3/4 of the rows), or for the one vector in a vector of its
+// own (1 value per kept row: fewer than rows).
 TEST(Personalized, FrozenVectorsTakeTheResults) {
   const Comm comm = world();
   const TestGraph g = random_graph(39, 300, 1800, false);
-  for (const bool undirected : {false, true}) {
-    const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{undirected, false}, comm);
-    std::vector<std::map<VertexId, double>> sets;
-    for (std::size_t j = 0; j < 6; ++j) sets.push_back({{g.edges[3 * j].src, 1.0}, {g.edges[3 * j + 1].dst, 0.5}});
-    for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
-      if (solver == PageRankSolver::cg && !undirected) continue;
-      const PersonalizedParams p = tight(solver);
-      const PersonalizedPlan plan(graph, p, comm);
-      const std::vector<SparseTeleport> teleports = teleports_of(sets, graph, comm);
-      const PersonalizedBlock held = personalized_pagerank(graph, plan, p, teleports, comm);
-      std::vector<int> order;
-      std::vector<std::vector<double>> taken(sets.size());
-      const PersonalizedBlock streamed =
-          personalized_pagerank(graph, plan, p, teleports, comm, {}, {}, [&](int j, std::span<const double> score) {
-            order.push_back(j);
-            taken[static_cast<std::size_t>(j)].assign(score.begin(), score.end());
-          });
-      const std::string what = name_of(solver) + (undirected ? ", undirected" : ", directed");
-      EXPECT_TRUE(streamed.score.empty()) << what;
-      ASSERT_EQ(order.size(), sets.size()) << what;
-      EXPECT_TRUE(std::is_permutation(order.begin(), order.end(), std::vector<int>{0, 1, 2, 3, 4, 5}.begin())) << what;
-      // Freeze order: by the step each vector met the tolerance.
-      for (std::size_t i = 1; i < order.size(); ++i)
-        EXPECT_LE(streamed.iterations[static_cast<std::size_t>(order[i - 1])],
-                  streamed.iterations[static_cast<std::size_t>(order[i])])
-            << what;
-      EXPECT_EQ(streamed.iterations, held.iterations) << what;
-      for (std::size_t j = 0; j < sets.size(); ++j) {
-        const auto rows = static_cast<std::ptrdiff_t>(graph.rows());
-        const std::vector<double> expected(held.score.begin() + static_cast<std::ptrdiff_t>(j) * rows,
-                                           held.score.begin() + static_cast<std::ptrdiff_t>(j + 1) * rows);
-        EXPECT_EQ(taken[j], expected) << what << " vector " << j;
+  for (const bool undirected : {false, true})
+    for (const std::size_t count : {6, 1}) {
+      const DistGraph graph = build_graph(share_of(g, comm), GraphOptions{undirected, false}, comm);
+      std::vector<std::map<VertexId, double>> sets;
+      for (std::size_t j = 0; j < count; ++j) sets.push_back({{g.edges[3 * j].src, 1.0}, {g.edges[3 * j + 1].dst, 0.5}});
+      for (const PageRankSolver solver : {PageRankSolver::power, PageRankSolver::cg, PageRankSolver::bicgstab}) {
+        if (solver == PageRankSolver::cg && !undirected) continue;
+        const PersonalizedParams p = tight(solver);
+        const PersonalizedPlan plan(graph, p, comm);
+        const std::vector<SparseTeleport> teleports = teleports_of(sets, graph, comm);
+        const PersonalizedBlock held = personalized_pagerank(graph, plan, p, teleports, comm);
+        std::vector<int> order;
+        std::vector<std::vector<double>> taken(sets.size());
+        const PersonalizedBlock streamed =
+            personalized_pagerank(graph, plan, p, teleports, comm, {}, {}, [&](int j, std::span<const double> score) {
+              order.push_back(j);
+              taken[static_cast<std::size_t>(j)].assign(score.begin(), score.end());
+            });
+        const std::string what =
+            name_of(solver) + (undirected ? ", undirected, " : ", directed, ") + std::to_string(count) + " vectors";
+        EXPECT_TRUE(streamed.score.empty()) << what;
+        ASSERT_EQ(order.size(), sets.size()) << what;
+        std::vector<int> each(count);
+        std::iota(each.begin(), each.end(), 0);
+        EXPECT_TRUE(std::is_permutation(order.begin(), order.end(), each.begin())) << what;
+        if (solver == PageRankSolver::cg) {  // staged in more than one pass, or in a vector of its own
+          const std::uint64_t kept_values = plan.op().kept_rows() * (count == 6 ? 8 : 1);
+          const std::uint64_t staged_apart = kept_values < count * graph.rows() ? 1 : 0;
+          EXPECT_GT(comm.allreduce<std::uint64_t>(staged_apart, ReduceOp::sum), 0U) << what;  // on some rank
+        }
+        // Freeze order: by the step each vector met the tolerance.
+        for (std::size_t i = 1; i < order.size(); ++i)
+          EXPECT_LE(streamed.iterations[static_cast<std::size_t>(order[i - 1])],
+                    streamed.iterations[static_cast<std::size_t>(order[i])])
+              << what;
+        EXPECT_EQ(streamed.iterations, held.iterations) << what;
+        for (std::size_t j = 0; j < sets.size(); ++j) {
+          const auto rows = static_cast<std::ptrdiff_t>(graph.rows());
+          const std::vector<double> expected(held.score.begin() + static_cast<std::ptrdiff_t>(j) * rows,
+                                             held.score.begin() + static_cast<std::ptrdiff_t>(j + 1) * rows);
+          EXPECT_EQ(taken[j], expected) << what << " vector " << j;
+        }
       }
     }
-  }
 }
 
 // A batch over the two-level halo route (exchange_block through its two phases) gives the

@@ -18,7 +18,7 @@ namespace pagerank_detail {
 // The vectors of a block (vertex-major, on huge pages: gathered at random along every edge).
 struct BatchBuffers {
   using BlockVector = HugeVector<double>;
-  BlockVector z, r, p, q, x, contrib;  // x: power's iterate; q is also cg's confirming x and y
+  BlockVector z, r, p, q, x, contrib;  // x: power's iterate (cg's staging, where it needs one: Batch::cg)
   BlockVector shadow, sp, half, st;    // bicgstab's r̂, Sp, s and Ss (also its confirming x and y)
   HugeVector<float> sent;              // cg's single-precision directions over o (SentColumns);
                                        // where they hold p too (directions_in_sent), no p
@@ -68,7 +68,8 @@ bool single_precision_products(const pagerank_detail::StepOperator& op, const Pe
 // Whether cg's floats sent, f = p/o, are its directions as well, p = f·o (direction_of_sent),
 // so that the block holds no p: where its products send floats and every kept row sends one
 // (a kept row with o = 0 keeps its p unrounded). The block then holds 8 bytes less per kept
-// row and vector: 22.1 bytes per vertex and vector instead of 24.5 on Kronecker 20. A step
+// row and vector: 22.1 bytes per vertex and vector instead of 24.5 on Kronecker 20 (16.5 since
+// cg_confirm holds no vector over every row besides the contributions). A step
 // reads 4 bytes for each p it read 8 for and writes none; its time did not move (the gather
 // is most of it; docs/benchmarks.md).
 bool directions_in_sent(const pagerank_detail::StepOperator& op, const PersonalizedParams& params) {
@@ -89,9 +90,12 @@ void claim(HugeVector<T>& v, std::size_t values) {
 
 // Every buffer a block of `width` values per vertex uses with this solver, with its size:
 // each(buffer, values) for the contributions over every column, the solver's vectors over the
-// kept rows and the one over every row (power's x, cg's q, bicgstab's Ss: also the confirming
-// step's x and y), and cg's single-precision directions over the kept columns. The Batch sizes
-// its buffers through it and the plan claims them through it, so no block reallocates one.
+// kept rows and the one over every row (power's x, bicgstab's Ss: also its confirming step's x
+// and y), and cg's single-precision directions over the kept columns. cg's q spans the kept rows
+// only (its confirming step keeps the other rows' y in their contributions: Batch::cg_confirm);
+// where the kept rows' contributions cannot stage one frozen vector (fewer than rows values),
+// x does (rows values). The Batch sizes its buffers through it and the plan claims them through
+// it, so no block reallocates one.
 template <class Each>
 void each_block_buffer(BatchBuffers& buf, const pagerank_detail::StepOperator& op, const PersonalizedParams& params,
                        LocalId columns, int width, const Each& each) {
@@ -102,7 +106,8 @@ void each_block_buffer(BatchBuffers& buf, const pagerank_detail::StepOperator& o
     each(buf.z, kept);
     each(buf.r, kept);
     if (!directions_in_sent(op, params)) each(buf.p, kept);
-    each(buf.q, owned);
+    each(buf.q, kept);
+    if (kept < op.rows()) each(buf.x, op.rows());
     if (single_precision_products(op, params)) each(buf.sent, (op.kept_rows() + op.phases().kept_ghosts) * w);
   } else if (params.solver == PageRankSolver::bicgstab) {
     for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.shadow, &buf.p, &buf.sp, &buf.half}) each(*v, kept);
@@ -705,22 +710,9 @@ struct Batch {
   // Returns ‖y_j − x_j‖₁ at [j] and the dangling mass of y_j at [S + j].
   template <class Complete>
   std::vector<double> power_step(BlockVector& x, const std::vector<double>& dangling, const Complete& complete) {
-    const double alpha = params.damping;
     const int w = width;
     const double* d = dangling.data();
-    const auto finish = [&](LocalId v, const double* sum, double* sums) {
-      alignas(64) double t[kMaxBlockVectors];
-      teleport_of(v, t);
-      double* row = x.data() + at(v, 0);  // x_v in, y_v out
-#pragma omp simd
-      for (int j = 0; j < w; ++j) {
-        const double yv = alpha * sum[j] + alpha * d[j] * t[j] + (1.0 - alpha) * t[j];
-        sums[j] += std::abs(yv - row[j]);
-        row[j] = yv;
-      }
-      if (inv_out[v] == 0.0)
-        for (int j = 0; j < w; ++j) sums[w + j] += row[j];
-    };
+    const auto finish = [&](LocalId v, const double* sum, double* sums) { step_row(v, sum, d, x.data() + at(v, 0), sums); };
     return apply(
         Pass::step, 2, [&](LocalId u, int j) { return x[at(u, j)]; },
         [&](LocalId v, const double* sum, double* sums, double* send) {
@@ -730,6 +722,24 @@ struct Batch {
           finish(v, sum, sums);
         },
         finish, finish);
+  }
+
+  // Row v of a PageRank step, every vector (RowFinish per vector): y_j(v) = α·s_j + α·d_j·t_j(v)
+  // + (1 − α)·t_j(v) from its in-edge sums s and the dangling masses d of x, over x_v in `row`;
+  // adds |y_j − x_j| at sums[j] and, for a dangling row, y_j at sums[S + j].
+  void step_row(LocalId v, const double* sum, const double* d, double* row, double* sums) const {
+    const double alpha = params.damping;
+    const int w = width;
+    alignas(64) double t[kMaxBlockVectors];
+    teleport_of(v, t);
+#pragma omp simd
+    for (int j = 0; j < w; ++j) {
+      const double yv = alpha * sum[j] + alpha * d[j] * t[j] + (1.0 - alpha) * t[j];
+      sums[j] += std::abs(yv - row[j]);
+      row[j] = yv;
+    }
+    if (inv_out[v] == 0.0)
+      for (int j = 0; j < w; ++j) sums[w + j] += row[j];
   }
 
   // Σ over dangling u of x_j(u), per vector.
@@ -749,33 +759,50 @@ struct Batch {
     done.push_back(j);
   }
 
-  // The vectors frozen at this step take their values from y (vertex-major, work order) in
-  // dense order, all in one pass: a row's S values share one or two cache lines, which a pass
-  // per vector read again for each. They land in out.score, or for the FrozenVector in the
-  // contributions' storage (at least rows × S values), which the next product rewrites before it
-  // reads any; then `frozen` takes them one by one.
-  void deliver(const BlockVector& y) {
+  // Row w (work order) of a block vector over every row.
+  auto rows_of(const BlockVector& y) const {
+    return [this, &y](LocalId w) { return y.data() + at(w, 0); };
+  }
+
+  // The vectors frozen at this step take their values from y (y(w): row w's S values, work
+  // order) in dense order, as many at once as `staging` holds (rows values each; all of them
+  // into out.score): a row's S values share one or two cache lines, which a pass per vector
+  // read again for each. For the FrozenVector they land in `staging`, storage that the next
+  // product rewrites before it reads any (the contributions, or part of them: cg_confirm), and
+  // `frozen` takes them one by one, in the order they froze, on every rank alike.
+  // Asking for y's rows ahead took cg's four passes for 16 vectors on Kronecker 20 from 26 ms
+  // to 17 (48 rows ahead: the same).
+  static constexpr LocalId kDeliverAhead = 16;
+  template <class Row>
+  void deliver(const Row& y, std::span<double> staging) {
     if (done.empty()) return;
     const std::size_t m = done.size();
-    if (frozen && contrib.size() < m * rows)
-      throw Error(ErrorKind::internal, "personalized PageRank: the contributions cannot hold the frozen vectors");
-    std::vector<double*> to(m);
-    for (std::size_t i = 0; i < m; ++i)
-      to[i] = frozen ? contrib.data() + i * rows : out.score.data() + static_cast<std::size_t>(done[i]) * rows;
-    // In dense order: a row of y read at random (its S values, one or two lines) and m
-    // sequential writes, where the work order's walk wrote m values at random per row.
+    const std::size_t per_pass = frozen && rows > 0 ? staging.size() / rows : m;
+    if (per_pass == 0) throw Error(ErrorKind::internal, "personalized PageRank: no room to stage a frozen vector");
     const std::span<const LocalId> position = phases.position;
-#pragma omp parallel for schedule(static)
-    for (LocalId d = 0; d < rows; ++d) {
-      const LocalId w = position.empty() ? d : position[d];
-      for (std::size_t i = 0; i < m; ++i) to[i][d] = y[at(w, done[i])];
-    }
-    if (frozen)
-      for (std::size_t i = 0; i < m; ++i) {
-        const Stopwatch watch;
-        frozen(done[i], std::span<const double>(to[i], rows));
-        frozen_in_step += watch.seconds();
+    for (std::size_t first = 0; first < m; first += per_pass) {
+      const std::size_t count = std::min(per_pass, m - first);
+      const int* const which = done.data() + first;
+      std::vector<double*> to(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        to[i] = frozen ? staging.data() + i * rows : out.score.data() + static_cast<std::size_t>(which[i]) * rows;
       }
+      // In dense order: a row of y read at random (its S values, one or two lines; asked for
+      // kDeliverAhead rows ahead) and `count` sequential writes, where the work order's walk
+      // wrote them at random per row.
+#pragma omp parallel for schedule(static)
+      for (LocalId d = 0; d < rows; ++d) {
+        if (!position.empty() && d + kDeliverAhead < rows) __builtin_prefetch(y(position[d + kDeliverAhead]) + which[0]);
+        const double* const yw = y(position.empty() ? d : position[d]);
+        for (std::size_t i = 0; i < count; ++i) to[i][d] = yw[which[i]];
+      }
+      if (frozen)
+        for (std::size_t i = 0; i < count; ++i) {
+          const Stopwatch watch;
+          frozen(which[i], std::span<const double>(to[i], rows));
+          frozen_in_step += watch.seconds();
+        }
+    }
     done.clear();
   }
 
@@ -804,7 +831,7 @@ struct Batch {
         largest = std::max(largest, sums[j]);
         if (below_tolerance(sums[j]) || it == limit()) freeze(j, it, sums[j]);
       }
-      deliver(x);
+      deliver(rows_of(x), contrib);
       for (int j = 0; j < width; ++j) dangling[j] = sums[width + j];
       record(watch.seconds(), observe, largest);
       if (go_on && any_active() && !go_on(out.history)) {
@@ -838,13 +865,19 @@ struct Batch {
     }
     const auto precondition = [&](LocalId v) { return inverse_diagonal[v]; };
     const auto mass = [&](LocalId v) { return share.empty() ? 1.0 : 1.0 + alpha * share[v]; };
-    const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
     // The directions rounded as the single solve rounds them (single_precision_direction),
     // where the tolerance allows, whether the products read them as floats or not.
     const bool round_directions = single_precision_directions(params.tolerance, params.fixed_iterations);
     single_directions = single_precision_products(op, params);
-    // q over every row: the confirming step's x and y (q is recomputed by the next product).
+    // q over the kept rows: also the confirming step's x and y there (cg_confirm; q is
+    // recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
+    if (trailing != rows) throw Error(ErrorKind::internal, "personalized cg: a symmetric graph orders no dangling rows last");
+    // Where the confirming step stages frozen vectors: the kept rows' contributions, or x where
+    // they hold fewer than rows values (each_block_buffer).
+    const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
+    const std::span<double> staging =
+        kept_values >= rows ? std::span<double>(contrib.data(), kept_values) : std::span<double>(buf.x);
     // p itself, or where the floats sent are the directions (directions_in_sent) p = f·o
     // rebuilt from them: the same bits that p would hold (single_precision_direction).
     const bool from_sent = directions_in_sent(op, params);
@@ -878,7 +911,7 @@ struct Batch {
     for (int it = 1; it <= limit() && any_active(); ++it) {
       const Stopwatch watch;
       if (all_below(estimate, target) || it == limit()) {
-        confirm_step(it, z, z_sum, q, estimate, target, watch, observe);
+        cg_confirm(it, z, z_sum, q, staging, estimate, target, watch, observe);
         continue;
       }
       std::vector<std::uint8_t> waiting(width, 0);
@@ -1097,7 +1130,7 @@ struct Batch {
   // rows (z_j + a_j·p_j between the halves of an iteration), completed to the eliminated and
   // trailing rows by their in-edges, x(v) = b(v)/Σz + α·sum (the trailing rows' x is the
   // dangling mass); then y = F(x) over every row, in x's place. Freezes and targets as cg's
-  // confirm_step.
+  // cg_confirm.
   void confirm_bicgstab(int it, const BlockVector& z, const BlockVector& p, const std::vector<double>& z_sum,
                         const std::vector<double>& step, const std::vector<std::uint8_t>& at_half, BlockVector& x,
                         const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
@@ -1117,14 +1150,17 @@ struct Batch {
         [](LocalId, const double*, double*) {},
         each_vector([&](LocalId v, int j, double sum, double* sums) { sums[j] += completed(v, j, sum); }));
     const std::vector<double> sums = power_step(x, dangling, [](LocalId, const double*, double*) {});
-    settle(it, x, sums, estimate, target, watch, observe);
+    settle(it, rows_of(x), contrib, sums, estimate, target, watch, observe);
   }
 
-  // After a confirming step with y = F(x) and its sums: a vector whose true residual is below
-  // the tolerance (or at the last step) freezes with y; the others ask their estimate for less,
-  // by the ratio of estimate to truth and half again.
-  void settle(int it, const BlockVector& y, const std::vector<double>& sums, const std::vector<double>& estimate,
-              std::vector<double>& target, const Stopwatch& watch, const IterationObserver& observe) {
+  // After a confirming step with y = F(x) (row w at y(w)) and its sums: a vector whose true
+  // residual is below the tolerance (or at the last step) freezes with y, delivered through
+  // `staging`; the others ask their estimate for less, by the ratio of estimate to truth and
+  // half again.
+  template <class Row>
+  void settle(int it, const Row& y, std::span<double> staging, const std::vector<double>& sums,
+              const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
+              const IterationObserver& observe) {
     double largest = 0.0;
     for (int j = 0; j < vectors; ++j) {
       if (!active[j]) continue;
@@ -1135,7 +1171,7 @@ struct Batch {
       else
         target[j] = 0.5 * params.tolerance * estimate[j] / truth;
     }
-    deliver(y);
+    deliver(y, staging);
     record(watch.seconds(), observe, largest);
   }
 
@@ -1149,26 +1185,74 @@ struct Batch {
   // b_j/Σz_j on the eliminated ones, which the step's first phase completes by α·P_CF x_F
   // before they send; before any CG step (Σz_j = 0) x_j = t_j. A dangling vertex of a
   // symmetric graph has no weighted in-edges, so x's dangling mass is known before the step.
-  // y = F(x) takes x's place.
-  void confirm_step(int it, const BlockVector& z, const std::vector<double>& z_sum, BlockVector& x,
-                    const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
-                    const IterationObserver& observe) {
+  // Then y = F(x) (step_row), and no array over every row besides the contributions: the kept
+  // rows' x and y take q's place (q spans the kept rows), an eliminated row's x lives in its
+  // row alone as it sends x/o, and its y, which no row reads, is computed again by a second
+  // pull of the eliminated rows (their in-edges are few: 7% of Kronecker 20's) into their
+  // contributions once every row has read those. The second pull reads the very columns the
+  // first did, so y has the bits that one array of x and y over every row held (a block of 16
+  // vectors on Kronecker 20 holds 57 MB less). Frozen vectors are staged in the kept rows'
+  // contributions (several passes; `staging`: Batch::cg).
+  void cg_confirm(int it, const BlockVector& z, const std::vector<double>& z_sum, BlockVector& q, std::span<double> staging,
+                  const std::vector<double>& estimate, std::vector<double>& target, const Stopwatch& watch,
+                  const IterationObserver& observe) {
     const double alpha = params.damping;
-#pragma omp parallel for schedule(static)
-    for (LocalId v = 0; v < rows; ++v) {
-      alignas(64) double t[kMaxBlockVectors];
-      teleport_of(v, t);  // b_j(v) = (1 − α)·t_j(v), looked up once per row
-      for (int j = 0; j < width; ++j) {
+    const int w = width;
+    // Row v's x before the step's completion, from its teleport values t (b_j(v) = (1 − α)·t_j(v)).
+    const auto start_row = [&](LocalId v, const double* t, double* xv) {
+      for (int j = 0; j < w; ++j) {
         const double total = z_sum[j], b = (1.0 - alpha) * t[j];
-        x[at(v, j)] = !(total > 0.0) ? b / (1.0 - alpha) : v < kept ? z[at(v, j)] / total : b / total;
+        xv[j] = !(total > 0.0) ? b / (1.0 - alpha) : v < kept ? z[at(v, j)] / total : b / total;
       }
-    }
-    const std::vector<double> dangling = dangling_mass(x);
-    const std::vector<double> sums = power_step(x, dangling, [&](LocalId, const double* sum, double* xv) {
-      for (int j = 0; j < width; ++j)
+    };
+    // An eliminated row's x, completed from its in-edge sums.
+    const auto completed_row = [&](LocalId v, const double* sum, double* xv) {
+      alignas(64) double t[kMaxBlockVectors];
+      teleport_of(v, t);
+      start_row(v, t, xv);
+      for (int j = 0; j < w; ++j)
         if (z_sum[j] > 0.0) xv[j] += alpha * sum[j];
+    };
+#pragma omp parallel for schedule(static)
+    for (LocalId v = 0; v < kept; ++v) {
+      alignas(64) double t[kMaxBlockVectors];
+      teleport_of(v, t);
+      start_row(v, t, q.data() + at(v, 0));
+    }
+    // Σ over dangling u of x_j(u) (dangling_mass's blocks and order).
+    const std::vector<double> dangling = row_sums(0, rows, 1, [&](LocalId v, double* sums) {
+      if (inv_out[v] != 0.0) return;
+      alignas(64) double t[kMaxBlockVectors], xv[kMaxBlockVectors];
+      const double* row = q.data() + at(v, 0);
+      if (v >= kept) {
+        teleport_of(v, t);
+        start_row(v, t, xv);
+        row = xv;
+      }
+      for (int j = 0; j < w; ++j) sums[j] += row[j];
     });
-    settle(it, x, sums, estimate, target, watch, observe);
+    const double* const d = dangling.data();
+    const auto kept_row = [&](LocalId v, const double* sum, double* block) { step_row(v, sum, d, q.data() + at(v, 0), block); };
+    const std::vector<double> sums = apply(
+        Pass::step, 2, [&](LocalId u, int j) { return q[at(u, j)]; },
+        [&](LocalId v, const double* sum, double* block, double* send) {
+          alignas(64) double xv[kMaxBlockVectors];
+          completed_row(v, sum, xv);
+          for (int j = 0; j < w; ++j) send[j] = xv[j] * inv_out[v];
+          step_row(v, sum, d, xv, block);
+        },
+        kept_row, kept_row);  // no trailing rows (cg checks)
+    if (op.eliminates())
+      pull_rows(phases.eliminated, [&](LocalId, LocalId i, const double* sum) {
+        const LocalId v = kept + i;
+        alignas(64) double xv[kMaxBlockVectors], ignored[2 * kMaxBlockVectors];
+        std::fill_n(ignored, 2 * w, 0.0);
+        completed_row(v, sum, xv);
+        step_row(v, sum, d, xv, ignored);
+        std::copy_n(xv, w, contrib.data() + at(v, 0));
+      });
+    const auto y = [&](LocalId v) { return (v < kept ? q.data() : contrib.data()) + at(v, 0); };
+    settle(it, y, staging, sums, estimate, target, watch, observe);
   }
 };
 
@@ -1177,8 +1261,9 @@ struct Batch {
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors) {
   const std::uint64_t width = static_cast<std::uint64_t>(padded_width(vectors));
   const std::uint64_t rows = graph.rows(), columns = graph.in.columns;
-  // power: x (y takes its place) and the contributions with ghosts; cg: z, r, p, q (also the
-  // confirming step's x and y), the contributions and the single-precision directions (p
+  // power: x (y takes its place) and the contributions with ghosts; cg: z, r, p, q (q and the
+  // contributions also hold the confirming step's x and y), the contributions and the
+  // single-precision directions (p
   // counted although a plan whose floats are the directions holds none: directions_in_sent);
   // bicgstab: z, r, r̂, p, Sp, s, Ss (also the confirming x and y) and the contributions (the
   // solvers' vectors over the kept rows only: counted as all rows). The frozen vectors pass
@@ -1188,6 +1273,10 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
                                                                          : rows + columns;
   const std::uint64_t directions = solver == PageRankSolver::cg ? columns * sizeof(float) : 0;
   return (vector_rows * sizeof(double) + directions) * width;
+}
+
+std::uint64_t personalized_block_bytes_at_least(const DistGraph& graph, int vectors) {
+  return static_cast<std::uint64_t>(graph.in.columns) * static_cast<std::uint64_t>(padded_width(vectors)) * sizeof(double);
 }
 
 PersonalizedBlock personalized_pagerank(const DistGraph& graph, const PersonalizedPlan& plan, const PersonalizedParams& params,

@@ -93,15 +93,15 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
   PersonalizedSummary out;
   out.vectors = k;
   // The memory check, in two steps: before the plan, what any solver's block holds at least
-  // (the contributions over every column and one vector over every row: power's whole block),
-  // so that a batch that cannot fit stops before the plan is built; then, from the plan, the
+  // (the contributions over every column: personalized_block_bytes_at_least), so that a batch
+  // that cannot fit stops before the plan is built; then, from the plan, the
   // plan's own bytes and the block's as it will claim them (a Krylov solver's vectors span
   // only the rows the elimination kept, which the plan knows), before any of the block exists.
   const auto what = [&](std::string needs) {
     return fmt::format("--seed-sets: {} personalized vectors, {} at a time ({} on this rank besides the graph)", k, block, needs);
   };
   const auto fits_at_least = [&] {
-    const std::uint64_t bytes = personalized_block_bytes(g, PageRankSolver::power, block);
+    const std::uint64_t bytes = personalized_block_bytes_at_least(g, block);
     comm.agree([&] { require_memory(bytes + g.bytes(), what("at least " + format_bytes(bytes) + " per block")); });
   };
   const BlockCheck fits = [&](std::uint64_t plan_bytes, std::uint64_t block_bytes) {

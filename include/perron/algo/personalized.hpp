@@ -73,10 +73,14 @@ PageRankSolver choose_personalized_solver(const DistGraph& graph, const Personal
 
 // Bytes one rank holds to advance a block of `vectors` vectors (its iterates, contributions
 // with ghosts, for cg and bicgstab the Krylov vectors; the FrozenVector's results pass through
-// the contributions' storage), besides the plan; nothing per edge. Known before a plan exists:
-// exact for power, and for cg and bicgstab a bound from above (their vectors counted over every
-// row, where the plan's span only the kept ones; a BlockCheck gets the exact figure).
+// the contributions' storage, for cg the kept rows' part of it, a few vectors at a time),
+// besides the plan; nothing per edge. Known before a plan exists: exact for power, and for cg
+// and bicgstab a bound from above (their vectors counted over every row, where the plan's span
+// only the kept ones; a BlockCheck gets the exact figure).
 std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver solver, int vectors);
+// What every solver's block of `vectors` vectors holds at least, known before a plan exists:
+// the contributions over every column (cg's other vectors may span only a third of the rows).
+std::uint64_t personalized_block_bytes_at_least(const DistGraph& graph, int vectors);
 
 namespace pagerank_detail {
 class StepOperator;
