@@ -726,7 +726,9 @@ struct Batch {
 
   // Row v of a PageRank step, every vector (RowFinish per vector): y_j(v) = α·s_j + α·d_j·t_j(v)
   // + (1 − α)·t_j(v) from its in-edge sums s and the dangling masses d of x, over x_v in `row`;
-  // adds |y_j − x_j| at sums[j] and, for a dangling row, y_j at sums[S + j].
+  // adds |y_j − x_j| at sums[j] and, for a dangling row, y_j at sums[S + j]. Without kSums,
+  // only y (row's x is not read, sums not touched): the same expression, the same bits.
+  template <bool kSums = true>
   void step_row(LocalId v, const double* sum, const double* d, double* row, double* sums) const {
     const double alpha = params.damping;
     const int w = width;
@@ -735,11 +737,12 @@ struct Batch {
 #pragma omp simd
     for (int j = 0; j < w; ++j) {
       const double yv = alpha * sum[j] + alpha * d[j] * t[j] + (1.0 - alpha) * t[j];
-      sums[j] += std::abs(yv - row[j]);
+      if constexpr (kSums) sums[j] += std::abs(yv - row[j]);
       row[j] = yv;
     }
-    if (inv_out[v] == 0.0)
-      for (int j = 0; j < w; ++j) sums[w + j] += row[j];
+    if constexpr (kSums)
+      if (inv_out[v] == 0.0)
+        for (int j = 0; j < w; ++j) sums[w + j] += row[j];
   }
 
   // Σ over dangling u of x_j(u), per vector.
@@ -1245,11 +1248,7 @@ struct Batch {
     if (op.eliminates())
       pull_rows(phases.eliminated, [&](LocalId, LocalId i, const double* sum) {
         const LocalId v = kept + i;
-        alignas(64) double xv[kMaxBlockVectors], ignored[2 * kMaxBlockVectors];
-        std::fill_n(ignored, 2 * w, 0.0);
-        completed_row(v, sum, xv);
-        step_row(v, sum, d, xv, ignored);
-        std::copy_n(xv, w, contrib.data() + at(v, 0));
+        step_row<false>(v, sum, d, contrib.data() + at(v, 0), nullptr);
       });
     const auto y = [&](LocalId v) { return (v < kept ? q.data() : contrib.data()) + at(v, 0); };
     settle(it, y, staging, sums, estimate, target, watch, observe);

@@ -156,8 +156,9 @@ struct PersonalizedBlock {
 // `score`: frozen(j, s) with s its scores at the owned rows in dense order, valid during the
 // call. Every rank calls it for the same vectors in the same order, so it may be collective
 // (write the vector, rank it). The block then holds no results of its own: the vectors frozen
-// at a step pass through the contributions' storage, free until the next product (a block of
-// 16 on Kronecker 20: 83 MB less, whose first touch cost as much as a product). Its time is
+// at a step pass through the contributions' storage, free until the next product (cg's kept
+// rows' part of it, a few vectors at a time; a block of 16 on Kronecker 20: 83 MB less, whose
+// first touch cost as much as a product). Its time is
 // not counted in `seconds` or the steps' times (it is `frozen_seconds`).
 using BlockGoOn = std::function<bool(std::span<const double> history)>;
 using FrozenVector = std::function<void(int vector, std::span<const double> score)>;
