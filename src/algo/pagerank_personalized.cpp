@@ -1262,8 +1262,9 @@ std::uint64_t personalized_block_bytes(const DistGraph& graph, PageRankSolver so
   const std::uint64_t rows = graph.rows(), columns = graph.in.columns;
   // power: x (y takes its place) and the contributions with ghosts; cg: z, r, p, q (q and the
   // contributions also hold the confirming step's x and y), the contributions and the
-  // single-precision directions (p
-  // counted although a plan whose floats are the directions holds none: directions_in_sent);
+  // single-precision directions (p counted although a plan whose floats are the directions
+  // holds none: directions_in_sent; the staging vector, where a narrow block claims one, within
+  // p's and q's count);
   // bicgstab: z, r, r̂, p, Sp, s, Ss (also the confirming x and y) and the contributions (the
   // solvers' vectors over the kept rows only: counted as all rows). The frozen vectors pass
   // through the contributions (deliver()).
