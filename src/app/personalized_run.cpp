@@ -138,11 +138,16 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
     };
   out.solver = params.solver;
   fits_at_least();
-  const std::uint64_t forecast = personalized_block_bytes(g, params.solver, block);
+  // Before the plan, the block is known between two bounds (the largest rank's); the plan's
+  // phase event gives the exact figure.
+  const std::uint64_t at_most = comm.allreduce(personalized_block_bytes(g, params.solver, block), ReduceOp::max);
+  const std::uint64_t at_least = comm.allreduce(personalized_block_bytes_at_least(g, block), ReduceOp::max);
   const std::string solver_name = name_of<PageRankSolver>(kPageRankSolvers, params.solver);
-  report.event("personalized_plan", fmt::format("{{\"vectors\": {}, \"block\": {}, \"solver\": \"{}\", \"block_bytes\": {}}}", k,
-                                                block, solver_name, comm.allreduce(forecast, ReduceOp::max)));
-  // The block's buffers, as the plan claims them after the exact memory check (the forecast
+  report.event("personalized_plan",
+               fmt::format("{{\"vectors\": {}, \"block\": {}, \"solver\": \"{}\", \"block_bytes_at_least\": {}, "
+                           "\"block_bytes_at_most\": {}}}",
+                           k, block, solver_name, at_least, at_most));
+  // The block's buffers, as the plan claims them after the exact memory check (the bound
   // above counts the solver's vectors over every row; the plan knows which rows are kept).
   std::optional<PersonalizedPlan> plan(std::in_place, g, params, comm, block, fits);
   out.block_bytes = plan->block_bytes();

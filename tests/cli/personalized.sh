@@ -113,8 +113,15 @@ with h5py.File(f"{work}/top.h5") as f:
         order = np.argsort(-X[j], kind="stable")[:5]
         assert np.allclose(tsc[j], X[j][order], rtol=0, atol=1e-13), j
         assert set(tid[j][tsc[j] > tsc[j][-1] + 1e-12]) <= set(np.array(ids)[order]), j
-events = [json.loads(line)["event"] for line in open(f"{work}/top.jsonl")]
+log = [json.loads(line) for line in open(f"{work}/top.jsonl")]
+events = [e["event"] for e in log]
 assert events.count("personalized_block") == 2 and "personalized_plan" in events, events
+# The block before the plan, between two bounds (the largest rank's); the plan's exact figure
+# (rank 0's) within them.
+bounds = next(e["details"] for e in log if e["event"] == "personalized_plan")
+claimed = next(e["details"]["block_bytes"] for e in log if e.get("phase") == "plan")
+assert 0 < bounds["block_bytes_at_least"] <= bounds["block_bytes_at_most"], bounds
+assert 0 < claimed <= bounds["block_bytes_at_most"], (claimed, bounds)
 assert events.count("personalized_solver_probe") == 1, "solver auto on a directed graph probes once"
 # Undirected: cg, the same oracle on the symmetric graph.
 sym = np.concatenate([edges, edges[:, ::-1]])
