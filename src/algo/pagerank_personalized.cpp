@@ -78,6 +78,13 @@ bool directions_in_sent(const pagerank_detail::StepOperator& op, const Personali
          std::all_of(inv_out.begin(), inv_out.end(), [](double inv) { return inv > 0.0; });
 }
 
+// Whether a cg block of `width` values per vertex stages its frozen vectors in a vector over
+// every row of its own (x): where the kept rows' contributions hold fewer than rows values
+// (Batch::cg_confirm stages them there otherwise).
+bool cg_stages_apart(const pagerank_detail::StepOperator& op, int width) {
+  return static_cast<std::size_t>(op.kept_rows()) * static_cast<std::size_t>(width) < op.rows();
+}
+
 // `values` elements of v, each written once (zero) in a static schedule, as the steps' loops
 // over the rows write them: the pages are faulted in here, by the threads that use them.
 template <class T>
@@ -107,7 +114,7 @@ void each_block_buffer(BatchBuffers& buf, const pagerank_detail::StepOperator& o
     each(buf.r, kept);
     if (!directions_in_sent(op, params)) each(buf.p, kept);
     each(buf.q, kept);
-    if (kept < op.rows()) each(buf.x, op.rows());
+    if (cg_stages_apart(op, width)) each(buf.x, op.rows());
     if (single_precision_products(op, params)) each(buf.sent, (op.kept_rows() + op.phases().kept_ghosts) * w);
   } else if (params.solver == PageRankSolver::bicgstab) {
     for (BatchBuffers::BlockVector* v : {&buf.z, &buf.r, &buf.shadow, &buf.p, &buf.sp, &buf.half}) each(*v, kept);
@@ -745,11 +752,15 @@ struct Batch {
         for (int j = 0; j < w; ++j) sums[w + j] += row[j];
   }
 
-  // Σ over dangling u of x_j(u), per vector.
-  std::vector<double> dangling_mass(const BlockVector& x) {
+  // Σ over dangling u of x_j(u), per vector, row v's values at x(v, scratch) (which may
+  // compute them into scratch, S values).
+  template <class Row>
+  std::vector<double> dangling_mass(const Row& x) {
     return row_sums(0, rows, 1, [&](LocalId v, double* sums) {
-      if (inv_out[v] == 0.0)
-        for (int j = 0; j < width; ++j) sums[j] += x[at(v, j)];
+      if (inv_out[v] != 0.0) return;
+      alignas(64) double scratch[kMaxBlockVectors];
+      const double* const row = x(v, scratch);
+      for (int j = 0; j < width; ++j) sums[j] += row[j];
     });
   }
 
@@ -824,7 +835,7 @@ struct Batch {
     BlockVector& x = buf.x;
 #pragma omp parallel for schedule(static)
     for (LocalId v = 0; v < rows; ++v) teleport_of(v, x.data() + at(v, 0));
-    std::vector<double> dangling = dangling_mass(x);
+    std::vector<double> dangling = dangling_mass([&](LocalId v, double*) { return x.data() + at(v, 0); });
     for (int it = 1; it <= limit() && any_active(); ++it) {
       const Stopwatch watch;
       const std::vector<double> sums = power_step(x, dangling, [](LocalId, const double*, double*) {});
@@ -876,11 +887,11 @@ struct Batch {
     // recomputed by the next product).
     BlockVector &z = buf.z, &r = buf.r, &p = buf.p, &q = buf.q;
     if (trailing != rows) throw Error(ErrorKind::internal, "personalized cg: a symmetric graph orders no dangling rows last");
-    // Where the confirming step stages frozen vectors: the kept rows' contributions, or x where
-    // they hold fewer than rows values (each_block_buffer).
+    // Where the confirming step stages frozen vectors: the kept rows' contributions, or x
+    // (cg_stages_apart).
     const std::size_t kept_values = static_cast<std::size_t>(kept) * width;
     const std::span<double> staging =
-        kept_values >= rows ? std::span<double>(contrib.data(), kept_values) : std::span<double>(buf.x);
+        cg_stages_apart(op, width) ? std::span<double>(buf.x) : std::span<double>(contrib.data(), kept_values);
     // p itself, or where the floats sent are the directions (directions_in_sent) p = f·o
     // rebuilt from them: the same bits that p would hold (single_precision_direction).
     const bool from_sent = directions_in_sent(op, params);
@@ -1222,17 +1233,13 @@ struct Batch {
       teleport_of(v, t);
       start_row(v, t, q.data() + at(v, 0));
     }
-    // Σ over dangling u of x_j(u) (dangling_mass's blocks and order).
-    const std::vector<double> dangling = row_sums(0, rows, 1, [&](LocalId v, double* sums) {
-      if (inv_out[v] != 0.0) return;
-      alignas(64) double t[kMaxBlockVectors], xv[kMaxBlockVectors];
-      const double* row = q.data() + at(v, 0);
-      if (v >= kept) {
-        teleport_of(v, t);
-        start_row(v, t, xv);
-        row = xv;
-      }
-      for (int j = 0; j < w; ++j) sums[j] += row[j];
+    // x's dangling mass: q on the kept rows, the eliminated rows' x before completion.
+    const std::vector<double> dangling = dangling_mass([&](LocalId v, double* xv) -> const double* {
+      if (v < kept) return q.data() + at(v, 0);
+      alignas(64) double t[kMaxBlockVectors];
+      teleport_of(v, t);
+      start_row(v, t, xv);
+      return xv;
     });
     const double* const d = dangling.data();
     const auto kept_row = [&](LocalId v, const double* sum, double* block) { step_row(v, sum, d, q.data() + at(v, 0), block); };

@@ -100,9 +100,10 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
   const auto what = [&](std::string needs) {
     return fmt::format("--seed-sets: {} personalized vectors, {} at a time ({} on this rank besides the graph)", k, block, needs);
   };
+  const std::uint64_t at_least_here = personalized_block_bytes_at_least(g, block);
   const auto fits_at_least = [&] {
-    const std::uint64_t bytes = personalized_block_bytes_at_least(g, block);
-    comm.agree([&] { require_memory(bytes + g.bytes(), what("at least " + format_bytes(bytes) + " per block")); });
+    comm.agree(
+        [&] { require_memory(at_least_here + g.bytes(), what("at least " + format_bytes(at_least_here) + " per block")); });
   };
   const BlockCheck fits = [&](std::uint64_t plan_bytes, std::uint64_t block_bytes) {
     comm.agree([&] {
@@ -141,7 +142,7 @@ PersonalizedSummary run_personalized(const DistGraph& g, const PersonalizedOptio
   // Before the plan, the block is known between two bounds (the largest rank's); the plan's
   // phase event gives the exact figure.
   const std::uint64_t at_most = comm.allreduce(personalized_block_bytes(g, params.solver, block), ReduceOp::max);
-  const std::uint64_t at_least = comm.allreduce(personalized_block_bytes_at_least(g, block), ReduceOp::max);
+  const std::uint64_t at_least = comm.allreduce(at_least_here, ReduceOp::max);
   const std::string solver_name = name_of<PageRankSolver>(kPageRankSolvers, params.solver);
   report.event("personalized_plan",
                fmt::format("{{\"vectors\": {}, \"block\": {}, \"solver\": \"{}\", \"block_bytes_at_least\": {}, "
